@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# One idempotent set-up shared by demo.sh and test.sh: installs every missing Debian package the
+# build, the tests and the demo need, then configures and builds with CMake into ./build.
+# Safe to run again: it installs nothing that is already there and rebuilds incrementally.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(
+  build-essential cmake g++ pkg-config git ca-certificates procps
+  libfmt-dev libsimdjson-dev libsqlite3-dev libzstd-dev libcli11-dev libtomlplusplus-dev
+  libpcre2-dev libgtest-dev libgmock-dev libbenchmark-dev sqlite3
+  python3 python3-torch python3-numpy
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+BUILD_DIR=${INLOOP_BUILD_DIR:-build}
+BUILD_TYPE=${INLOOP_BUILD_TYPE:-RelWithDebInfo}
+if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
+  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" ${INLOOP_CMAKE_ARGS:-} >/dev/null
+fi
+cmake --build "$BUILD_DIR" -j"$(nproc)"

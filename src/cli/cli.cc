@@ -1,0 +1,513 @@
+// CLI verbs: run, runs, show, metrics, events, demo. Text for people (one screen, colours only
+// on a TTY and never with NO_COLOR), --json for machines. Errors: one line on stderr naming
+// what failed and what to do, and a distinct exit code (exit_codes.h).
+#include "cli/cli.h"
+
+#include <limits.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/color.h>
+#include <fmt/format.h>
+
+#include "cli/exit_codes.h"
+#include "common/json_writer.h"
+#include "config/config.h"
+#include "query/series_query.h"
+#include "store/store.h"
+#include "supervise/supervisor.h"
+
+namespace inloop::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool UseColor(int fd) { return isatty(fd) && getenv("NO_COLOR") == nullptr; }
+
+std::string ResolveStore(const std::string& flag, const std::string& from_config = "") {
+  if (!flag.empty()) return flag;
+  if (const char* env = getenv("INLOOP_STORE"); env && *env) return env;
+  if (!from_config.empty()) return from_config;
+  return ".inloop";
+}
+
+int Fail(const Status& s) {
+  fmt::print(stderr, "inloop: error: {}\n", s.message());
+  return ExitCodeFor(s);
+}
+
+std::string IsoTime(double t) {
+  if (t <= 0) return "";
+  time_t s = static_cast<time_t>(t);
+  struct tm tm;
+  localtime_r(&s, &tm);
+  char buf[32];
+  strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+std::string Duration(double s) {
+  if (s <= 0) return "-";
+  if (s < 60) return fmt::format("{:.1f}s", s);
+  if (s < 3600) return fmt::format("{}m{:02}s", int(s) / 60, int(s) % 60);
+  return fmt::format("{}h{:02}m", int(s) / 3600, (int(s) % 3600) / 60);
+}
+
+std::string JoinCommand(const std::vector<std::string>& cmd) {
+  std::string out;
+  for (auto& a : cmd) {
+    if (!out.empty()) out += ' ';
+    bool plain = !a.empty() && a.find_first_of(" \t\"'\\$`") == std::string::npos;
+    out += plain ? a : "'" + a + "'";
+  }
+  return out;
+}
+
+std::string NumberText(double v) {
+  std::string s = JsonNumber(v);
+  if (!s.empty() && s.front() == '"') s = s.substr(1, s.size() - 2);
+  return s;
+}
+
+Status OpenStore(const std::string& dir, std::unique_ptr<store::Store>* st) {
+  return store::Store::Open(dir, false, st);
+}
+
+void RunJson(JsonWriter& w, const store::RunRecord& r) {
+  w.Key("id").String(r.id).Key("name").String(r.name).Key("status").String(r.status);
+  w.Key("attempts").Int(r.attempts);
+  w.Key("command").BeginArray();
+  for (auto& a : r.command) w.String(a);
+  w.EndArray();
+  w.Key("started_at").Number(r.started_at);
+  if (r.ended_at > 0) w.Key("ended_at").Number(r.ended_at); else w.Key("ended_at").Null();
+}
+
+// ---- runs ----
+int CmdRuns(const std::string& store_dir, bool json) {
+  std::unique_ptr<store::Store> st;
+  Status s = OpenStore(store_dir, &st);
+  std::vector<store::RunRecord> runs;
+  if (s.ok()) s = st->ListRuns(&runs);
+  if (!s.ok()) return Fail(s);
+  if (json) {
+    JsonWriter w;
+    w.BeginArray();
+    for (auto& r : runs) {
+      w.BeginObject();
+      RunJson(w, r);
+      w.Key("exit_code");
+      if (r.exit_code) w.Int(*r.exit_code); else w.Null();
+      w.EndObject();
+    }
+    w.EndArray();
+    fmt::print("{}\n", w.str());
+    return kExitOk;
+  }
+  if (runs.empty()) {
+    fmt::print("no runs yet in {} (start one with `inloop run -- CMD`)\n", store_dir);
+    return kExitOk;
+  }
+  bool color = UseColor(1);
+  fmt::print("{:<20} {:<16} {:<12} {:>3} {:<19} {:>8}  {}\n", "ID", "NAME", "STATUS", "ATT",
+             "STARTED", "DURATION", "COMMAND");
+  for (auto& r : runs) {
+    std::string status = r.status;
+    std::string padded = fmt::format("{:<12}", status);
+    if (color) {
+      auto c = status == store::kFinished ? fmt::color::green
+               : status == store::kRunning ? fmt::color::cyan
+                                           : fmt::color::red;
+      padded = fmt::format(fg(c), "{}", padded);
+    }
+    double end = r.ended_at > 0 ? r.ended_at : static_cast<double>(time(nullptr));
+    std::string cmd = JoinCommand(r.command);
+    if (cmd.size() > 60) cmd = cmd.substr(0, 57) + "...";
+    fmt::print("{:<20} {:<16} {} {:>3} {:<19} {:>8}  {}\n", r.id, r.name.substr(0, 16), padded,
+               r.attempts, IsoTime(r.started_at), Duration(end - r.started_at), cmd);
+  }
+  return kExitOk;
+}
+
+// ---- show ----
+int CmdShow(const std::string& store_dir, const std::string& run_ref, bool json) {
+  std::unique_ptr<store::Store> st;
+  Status s = OpenStore(store_dir, &st);
+  store::RunRecord r;
+  std::vector<store::AttemptRecord> attempts;
+  std::vector<store::Param> params;
+  std::vector<store::SeriesStats> series;
+  if (s.ok()) s = st->FindRun(run_ref, &r);
+  if (s.ok()) s = st->ListAttempts(r.id, &attempts);
+  if (s.ok()) s = st->GetParams(r.id, &params);
+  if (s.ok()) s = st->SeriesStatsFor(r.id, &series);
+  if (!s.ok()) return Fail(s);
+  if (json) {
+    JsonWriter w;
+    w.BeginObject();
+    RunJson(w, r);
+    w.Key("exit_code");
+    if (r.exit_code) w.Int(*r.exit_code); else w.Null();
+    w.Key("signal").Int(r.signal).Key("cwd").String(r.cwd).Key("host").String(r.host);
+    w.Key("git_commit");
+    if (r.git_commit.empty()) w.Null(); else w.String(r.git_commit);
+    w.Key("git_dirty");
+    if (r.git_dirty < 0) w.Null(); else w.Bool(r.git_dirty == 1);
+    w.Key("attempts").BeginArray();
+    for (auto& a : attempts) {
+      w.BeginObject().Key("number").Int(a.number).Key("reason").String(a.reason);
+      w.Key("started_at").Number(a.started_at);
+      if (a.ended_at > 0) w.Key("ended_at").Number(a.ended_at); else w.Key("ended_at").Null();
+      w.Key("pid").Int(a.pid).Key("exit_code");
+      if (a.exit_code) w.Int(*a.exit_code); else w.Null();
+      w.Key("signal").Int(a.signal).Key("crash_class").String(a.crash_class);
+      w.Key("stdout_log").String(a.stdout_path.empty() ? "" : st->PathOf(a.stdout_path));
+      w.Key("stderr_log").String(a.stderr_path.empty() ? "" : st->PathOf(a.stderr_path));
+      w.Key("lines").Int(a.lines).Key("truncated_lines").Int(a.truncated_lines);
+      w.Key("stderr_tail").String(a.stderr_tail);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("params").BeginObject();
+    for (auto& p : params) w.Key(p.key).String(p.value);
+    w.EndObject();
+    w.Key("series").BeginArray();
+    for (auto& se : series) {
+      w.BeginObject().Key("key").String(se.key).Key("points").Int(se.points);
+      w.Key("first_step").Int(se.first_step).Key("last_step").Int(se.last_step);
+      w.Key("last").Number(se.last.value);
+      if (se.has_finite) {
+        w.Key("min").Number(se.min).Key("max").Number(se.max);
+      } else {
+        w.Key("min").Null().Key("max").Null();
+      }
+      w.Key("nonfinite").Int(se.nonfinite).Key("segments").Int(se.segments);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    fmt::print("{}\n", w.str());
+    return kExitOk;
+  }
+  double end = r.ended_at > 0 ? r.ended_at : static_cast<double>(time(nullptr));
+  fmt::print("run      {} ({})\n", r.name, r.id);
+  fmt::print("status   {}{}   duration {}   attempts {}\n", r.status,
+             r.exit_code ? fmt::format(" (exit {})", *r.exit_code) : "",
+             Duration(end - r.started_at), r.attempts);
+  fmt::print("started  {}   host {}\n", IsoTime(r.started_at), r.host);
+  fmt::print("command  {}\n", JoinCommand(r.command));
+  fmt::print("cwd      {}\n", r.cwd);
+  if (!r.git_commit.empty()) {
+    fmt::print("git      {}{}\n", r.git_commit.substr(0, 12), r.git_dirty == 1 ? " (dirty)" : "");
+  }
+  if (!params.empty()) {
+    fmt::print("params  ");
+    for (auto& p : params) fmt::print(" {}={}", p.key, p.value);
+    fmt::print("\n");
+  }
+  for (auto& a : attempts) {
+    fmt::print("attempt {} ({}) pid {} {}{}  logs {}\n", a.number, a.reason, a.pid,
+               a.exit_code ? fmt::format("exit {}", *a.exit_code) : "running",
+               a.crash_class.empty() ? "" : " [" + a.crash_class + "]",
+               a.stdout_path.empty() ? "-" : st->PathOf(a.stdout_path));
+  }
+  if (series.empty()) {
+    fmt::print("no metrics recorded\n");
+    return kExitOk;
+  }
+  fmt::print("\n{:<32} {:>9} {:>10} {:>12} {:>12} {:>12}\n", "SERIES", "POINTS", "LAST STEP",
+             "LAST", "MIN", "MAX");
+  for (auto& se : series) {
+    fmt::print("{:<32} {:>9} {:>10} {:>12} {:>12} {:>12}{}\n", se.key, se.points, se.last_step,
+               NumberText(se.last.value), se.has_finite ? NumberText(se.min) : "-",
+               se.has_finite ? NumberText(se.max) : "-",
+               se.nonfinite ? fmt::format("  ({} non-finite)", se.nonfinite) : "");
+  }
+  return kExitOk;
+}
+
+// ---- metrics ----
+int CmdMetrics(const std::string& store_dir, const std::string& run_ref, const std::string& key,
+               int max_points, const std::string& format, const std::optional<int64_t>& from,
+               const std::optional<int64_t>& to) {
+  std::unique_ptr<store::Store> st;
+  Status s = OpenStore(store_dir, &st);
+  store::RunRecord r;
+  if (s.ok()) s = st->FindRun(run_ref, &r);
+  query::SeriesQuery q;
+  q.max_points = max_points;
+  if (from) q.lo = *from;
+  if (to) q.hi = *to;
+  query::SeriesResult res;
+  if (s.ok()) s = query::QuerySeries(st.get(), r.id, key, q, &res);
+  if (!s.ok()) return Fail(s);
+  std::string out;
+  if (format == "csv") {
+    out = "step,wall_time,value\n";
+    for (auto& p : res.points) {
+      out += fmt::format("{},{:.3f},{}\n", p.step, p.wall_time, NumberText(p.value));
+    }
+  } else {
+    JsonWriter w;
+    w.BeginObject().Key("key").String(key).Key("run").String(r.id);
+    w.Key("total_points").Int(res.total_points).Key("downsampled").Bool(res.downsampled);
+    w.Key("points").BeginArray();
+    for (auto& p : res.points) {
+      w.BeginArray().Int(p.step).Number(p.wall_time).Number(p.value).EndArray();
+    }
+    w.EndArray();
+    w.Key("segments").BeginArray();
+    for (auto& g : res.segments) {
+      w.BeginObject().Key("segment").Int(g.segment).Key("points").Int(g.points);
+      w.Key("first_step").Int(g.first_step).Key("last_step").Int(g.last_step).EndObject();
+    }
+    w.EndArray().EndObject();
+    out = w.Take();
+    out += '\n';
+  }
+  fwrite(out.data(), 1, out.size(), stdout);
+  return kExitOk;
+}
+
+// ---- events ----
+int CmdEvents(const std::string& store_dir, const std::string& run_ref, bool json) {
+  std::unique_ptr<store::Store> st;
+  Status s = OpenStore(store_dir, &st);
+  store::RunRecord r;
+  std::vector<store::EventRecord> events;
+  if (s.ok()) s = st->FindRun(run_ref, &r);
+  if (s.ok()) s = st->ListEvents(r.id, &events);
+  if (!s.ok()) return Fail(s);
+  if (json) {
+    JsonWriter w;
+    w.BeginArray();
+    for (auto& e : events) {
+      w.BeginObject().Key("id").Int(e.id).Key("time").Number(e.time).Key("kind").String(e.kind);
+      w.Key("severity").String(e.severity);
+      w.Key("step_lo");
+      if (e.step_lo) w.Int(*e.step_lo); else w.Null();
+      w.Key("step_hi");
+      if (e.step_hi) w.Int(*e.step_hi); else w.Null();
+      w.Key("message").String(e.message).Key("data").Raw(e.data_json.empty() ? "{}" : e.data_json);
+      w.EndObject();
+    }
+    w.EndArray();
+    fmt::print("{}\n", w.str());
+    return kExitOk;
+  }
+  for (auto& e : events) {
+    std::string steps;
+    if (e.step_lo) steps = e.step_hi && *e.step_hi != *e.step_lo
+                               ? fmt::format(" steps {}-{}", *e.step_lo, *e.step_hi)
+                               : fmt::format(" step {}", *e.step_lo);
+    fmt::print("{}  {:<7} {:<18}{} {}\n", IsoTime(e.time), e.severity, e.kind, steps, e.message);
+  }
+  if (events.empty()) fmt::print("no events for run {}\n", r.id);
+  return kExitOk;
+}
+
+// ---- run ----
+int CmdRun(const std::string& store_flag, const std::string& name, const std::string& config_path,
+           std::optional<double> grace, const std::vector<std::string>& command,
+           const std::string& program) {
+  config::Config cfg;
+  Status s = config::ResolveConfig(config_path, &cfg);
+  if (!s.ok()) return Fail(s);
+  if (command.empty()) {
+    fmt::print(stderr, "inloop: error: no command to run: use `inloop run [options] -- CMD ARGS...`\n");
+    return kExitUsage;
+  }
+  supervise::SupervisorOptions opts;
+  opts.command = command;
+  opts.name = name;
+  opts.store_dir = ResolveStore(store_flag, cfg.store);
+  opts.grace_seconds = grace.value_or(cfg.grace_seconds);
+  opts.patterns = cfg.patterns;
+  opts.config_path = cfg.path;
+  opts.color = UseColor(2);
+  (void)program;
+  supervise::RunOutcome out;
+  s = supervise::Supervise(opts, &out);
+  if (!s.ok()) return Fail(s);
+  if (out.store_failed && out.exit_code == 0) return kExitStoreFailed;
+  return out.exit_code;
+}
+
+// ---- demo ----
+std::string ExeDir() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return ".";
+  buf[n] = '\0';
+  return fs::path(buf).parent_path().string();
+}
+
+std::string FindExample() {
+  std::vector<fs::path> candidates;
+  if (const char* e = getenv("INLOOP_EXAMPLES"); e && *e) candidates.emplace_back(e);
+  candidates.push_back(fs::path(ExeDir()) / ".." / "examples");
+  candidates.push_back(fs::path(ExeDir()) / ".." / "share" / "inloop" / "examples");
+  candidates.push_back(fs::path(INLOOP_SOURCE_DIR) / "examples");
+  for (auto& c : candidates) {
+    fs::path p = c / "charlm" / "train.py";
+    std::error_code ec;
+    if (fs::exists(p, ec)) return fs::weakly_canonical(p, ec).string();
+  }
+  return {};
+}
+
+std::string Sparkline(const std::vector<Point>& pts, int width) {
+  static const char* kBars[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+  std::vector<double> v;
+  for (auto& p : pts) if (std::isfinite(p.value)) v.push_back(p.value);
+  if (v.empty()) return {};
+  std::vector<double> cols(static_cast<size_t>(std::min<int>(width, static_cast<int>(v.size()))));
+  for (size_t c = 0; c < cols.size(); ++c) {
+    size_t a = c * v.size() / cols.size(), b = std::max(a + 1, (c + 1) * v.size() / cols.size());
+    double sum = 0;
+    for (size_t i = a; i < b; ++i) sum += v[i];
+    cols[c] = sum / static_cast<double>(b - a);
+  }
+  auto [mn, mx] = std::minmax_element(cols.begin(), cols.end());
+  std::string out;
+  for (double c : cols) {
+    int k = *mx > *mn ? static_cast<int>((c - *mn) / (*mx - *mn) * 7.999) : 0;
+    out += kBars[std::clamp(k, 0, 7)];
+  }
+  return out;
+}
+
+int CmdDemo(const std::string& store_flag, const std::vector<std::string>& extra) {
+  std::string script = FindExample();
+  if (script.empty()) {
+    return Fail(Status::NotFound(
+        "examples/charlm/train.py not found beside the binary or in the source tree (set "
+        "INLOOP_EXAMPLES to the examples folder)"));
+  }
+  const char* py = getenv("INLOOP_PYTHON");
+  std::string python = py && *py ? py : "/usr/bin/python3";
+  std::string store_dir = ResolveStore(store_flag);
+  std::error_code ec;
+  fs::create_directories(store_dir, ec);
+  std::string ckpt = (fs::path(store_dir) / "demo-checkpoints").string();
+  std::vector<std::string> cmd = {python, script, "--out", ckpt};
+  cmd.insert(cmd.end(), extra.begin(), extra.end());
+  fmt::print(stderr, "inloop demo: training a small character language model on CPU under "
+                     "supervision\n  {}\n\n", JoinCommand(cmd));
+  supervise::SupervisorOptions opts;
+  opts.command = cmd;
+  opts.name = "demo";
+  opts.store_dir = store_dir;
+  opts.color = UseColor(2);
+  supervise::RunOutcome out;
+  Status s = supervise::Supervise(opts, &out);
+  if (!s.ok()) return Fail(s);
+  if (out.store_failed) return out.exit_code ? out.exit_code : kExitStoreFailed;
+  std::unique_ptr<store::Store> st;
+  if (OpenStore(store_dir, &st).ok()) {
+    for (const char* key : {"train/loss", "val/loss"}) {
+      query::SeriesQuery q;
+      query::SeriesResult res;
+      if (query::QuerySeries(st.get(), out.run_id, key, q, &res).ok() && !res.points.empty()) {
+        fmt::print(stderr, "  {:<11} {}  {} -> {}\n", key, Sparkline(res.points, 48),
+                   NumberText(res.points.front().value), NumberText(res.points.back().value));
+      }
+    }
+  }
+  std::string flag = store_flag.empty() && !getenv("INLOOP_STORE") ? "" : " --store " + store_dir;
+  fmt::print(stderr,
+             "\nwhere to look next:\n"
+             "  inloop runs{0}                                   all runs in the store\n"
+             "  inloop show demo{0}                              params, attempts, series\n"
+             "  inloop metrics demo train/loss --max-points 200{0} --format csv\n"
+             "  inloop events demo{0}                            the run's timeline\n"
+             "  inloop run --name mine -- {1} {2} --lr 1e-3      your own variant\n",
+             flag, python, script);
+  return out.exit_code;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  CLI::App app{"inloop: supervise training runs, record every metric, fix what goes wrong"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("inloop ") + INLOOP_VERSION);
+  std::string store_dir;
+  bool json = false;
+
+  auto* run = app.add_subcommand("run", "run a training command under supervision");
+  std::string name, config_path;
+  std::optional<double> grace;
+  std::vector<std::string> command;
+  run->add_option("--store", store_dir, "store directory (default ./.inloop or $INLOOP_STORE)");
+  run->add_option("--name", name, "run name (default: the script's name)");
+  run->add_option("--config", config_path, "inloop.toml (default ./inloop.toml when present)");
+  run->add_option("--grace", grace, "seconds between the forwarded signal and SIGKILL (default 30)");
+  run->add_option("command", command, "the command, after --")->expected(-1);
+  run->prefix_command();
+
+  auto* runs = app.add_subcommand("runs", "list runs, newest first");
+  runs->add_option("--store", store_dir, "store directory");
+  runs->add_flag("--json", json, "JSON output");
+
+  std::string run_ref, key, format = "csv";
+  int max_points = 0;
+  std::optional<int64_t> from, to;
+  auto* show = app.add_subcommand("show", "one run: status, params, attempts, series");
+  show->add_option("--store", store_dir, "store directory");
+  show->add_flag("--json", json, "JSON output");
+  show->add_option("run", run_ref, "run id, id prefix or name (newest wins)")->required();
+
+  auto* metrics = app.add_subcommand("metrics", "points of one series");
+  metrics->add_option("--store", store_dir, "store directory");
+  metrics->add_option("run", run_ref, "run id or name")->required();
+  metrics->add_option("key", key, "series key, e.g. train/loss")->required();
+  metrics->add_option("--max-points", max_points, "M4-downsample to at most N points (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  metrics->add_option("--format", format, "csv or json")->check(CLI::IsMember({"csv", "json"}));
+  metrics->add_option("--from", from, "first step");
+  metrics->add_option("--to", to, "last step");
+  bool metrics_json = false;
+  metrics->add_flag("--json", metrics_json, "same as --format json");
+
+  auto* events = app.add_subcommand("events", "the run's timeline");
+  events->add_option("--store", store_dir, "store directory");
+  events->add_flag("--json", json, "JSON output");
+  events->add_option("run", run_ref, "run id or name")->required();
+
+  auto* demo = app.add_subcommand("demo", "train the bundled example under supervision");
+  demo->add_option("--store", store_dir, "store directory");
+  std::vector<std::string> demo_args;
+  demo->add_option("args", demo_args, "extra arguments for examples/charlm/train.py, after --");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
+  }
+  if (*run) {
+    std::vector<std::string> cmd = command;
+    for (auto& r : run->remaining()) cmd.push_back(r);
+    if (!cmd.empty() && cmd.front() == "--") cmd.erase(cmd.begin());
+    return CmdRun(store_dir, name, config_path, grace, cmd, argv[0]);
+  }
+  if (*runs) return CmdRuns(ResolveStore(store_dir), json);
+  if (*show) return CmdShow(ResolveStore(store_dir), run_ref, json);
+  if (*metrics) {
+    if (metrics_json) format = "json";
+    return CmdMetrics(ResolveStore(store_dir), run_ref, key, max_points, format, from, to);
+  }
+  if (*events) return CmdEvents(ResolveStore(store_dir), run_ref, json);
+  if (*demo) return CmdDemo(store_dir, demo_args);
+  return kExitUsage;
+}
+
+}  // namespace inloop::cli

@@ -1,0 +1,103 @@
+// inloop.toml parsing with toml++ (no exceptions: TOML_EXCEPTIONS=0 parse_result API).
+#define TOML_EXCEPTIONS 0
+#include "config/config.h"
+
+#include <sys/stat.h>
+
+#include <set>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+namespace inloop::config {
+namespace {
+
+std::string Where(const std::string& path, const toml::node& n) {
+  auto& src = n.source();
+  return fmt::format("{}:{}:{}", path, src.begin.line, src.begin.column);
+}
+
+Status CheckKeys(const std::string& path, const toml::table& t, const std::string& prefix,
+                 const std::set<std::string>& known) {
+  for (auto& [k, v] : t) {
+    if (!known.count(std::string(k.str()))) {
+      std::string list;
+      for (auto& s : known) list += (list.empty() ? "" : ", ") + s;
+      return Status::Invalid(fmt::format("{}: unknown field '{}{}' (known here: {})",
+                                         Where(path, v), prefix, k.str(), list));
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status LoadConfig(const std::string& path, Config* out) {
+  *out = Config{};
+  struct stat sb;
+  if (::stat(path.c_str(), &sb) != 0) {
+    return Status::NotFound(fmt::format("{}: config file not found", path));
+  }
+  toml::parse_result res = toml::parse_file(path);
+  if (!res) {
+    auto& err = res.error();
+    return Status::Invalid(fmt::format("{}:{}:{}: {}", path, err.source().begin.line,
+                                       err.source().begin.column, err.description()));
+  }
+  toml::table& root = res.table();
+  out->path = path;
+  INLOOP_RETURN_IF_ERROR(CheckKeys(path, root, "", {"run", "parse", "store"}));
+  if (auto* run = root["run"].as_table()) {
+    INLOOP_RETURN_IF_ERROR(CheckKeys(path, *run, "run.", {"grace_seconds"}));
+    if (auto* g = run->get("grace_seconds")) {
+      auto v = g->value<double>();
+      if (!v || *v < 0) {
+        return Status::Invalid(fmt::format(
+            "{}: run.grace_seconds must be a non-negative number of seconds", Where(path, *g)));
+      }
+      out->grace_seconds = *v;
+    }
+  }
+  if (auto* st = root["store"].as_table()) {
+    INLOOP_RETURN_IF_ERROR(CheckKeys(path, *st, "store.", {"dir"}));
+    if (auto* d = st->get("dir")) {
+      auto v = d->value<std::string>();
+      if (!v) return Status::Invalid(fmt::format("{}: store.dir must be a string", Where(path, *d)));
+      out->store = *v;
+    }
+  }
+  if (auto* parse = root["parse"].as_table()) {
+    INLOOP_RETURN_IF_ERROR(CheckKeys(path, *parse, "parse.", {"patterns"}));
+    if (auto* pats = parse->get("patterns")) {
+      auto* arr = pats->as_array();
+      if (!arr) {
+        return Status::Invalid(fmt::format(
+            "{}: parse.patterns must be an array of tables ([[parse.patterns]])", Where(path, *pats)));
+      }
+      for (auto& el : *arr) {
+        auto* t = el.as_table();
+        if (!t) return Status::Invalid(fmt::format("{}: each parse.patterns entry must be a table", Where(path, el)));
+        INLOOP_RETURN_IF_ERROR(CheckKeys(path, *t, "parse.patterns.", {"name", "regex"}));
+        auto re = (*t)["regex"].value<std::string>();
+        if (!re) {
+          return Status::Invalid(fmt::format("{}: parse.patterns entry needs a string 'regex'", Where(path, el)));
+        }
+        ingest::CustomPattern p;
+        p.regex = *re;
+        p.name = (*t)["name"].value_or(fmt::format("pattern{}", out->patterns.size() + 1));
+        out->patterns.push_back(std::move(p));
+      }
+    }
+  }
+  return Status::OK();
+}
+
+Status ResolveConfig(const std::string& explicit_path, Config* out) {
+  if (!explicit_path.empty()) return LoadConfig(explicit_path, out);
+  struct stat sb;
+  if (::stat("inloop.toml", &sb) == 0) return LoadConfig("inloop.toml", out);
+  *out = Config{};
+  return Status::OK();
+}
+
+}  // namespace inloop::config

@@ -1,0 +1,27 @@
+// Config: inloop.toml, the one file where a human sets inloop's behaviour (docs/config.md).
+// Loaded from --config FILE, else ./inloop.toml when present; every field has a documented
+// default. Unknown fields and wrong types are errors naming file:line and the field.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "ingest/line_parser.h"
+
+namespace inloop::config {
+
+struct Config {
+  std::string path;           // where it was loaded from; empty for defaults
+  std::string store;          // [store] dir
+  double grace_seconds = 30;  // [run] grace_seconds
+  std::vector<ingest::CustomPattern> patterns;  // [[parse.patterns]] name, regex
+};
+
+// Loads `path`. A missing file is NotFound; bad TOML or fields are Invalid.
+Status LoadConfig(const std::string& path, Config* out);
+
+// Loads `explicit_path` when set, else ./inloop.toml when it exists, else defaults.
+Status ResolveConfig(const std::string& explicit_path, Config* out);
+
+}  // namespace inloop::config

@@ -1,0 +1,27 @@
+// SdkMessage: one line of the SDK protocol (docs/sdk_protocol.md), written by python/inloop to
+// the pipe named by INLOOP_METRICS_FD: {"t":"log"|"params"|"checkpoint", ...}. Parsing is strict
+// about shape and tolerant about content: unknown fields are ignored, bad values skipped.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace inloop::ingest {
+
+struct SdkMessage {
+  enum class Type { kLog, kParams, kCheckpoint, kUnknown };
+  Type type = Type::kUnknown;
+  std::optional<int64_t> step;
+  std::vector<std::pair<std::string, double>> metrics;      // kLog
+  std::vector<std::pair<std::string, std::string>> params;  // kParams (values as text)
+  std::string path;                                         // kCheckpoint
+};
+
+// Returns false when the line is not a valid SDK message.
+bool ParseSdkMessage(std::string_view line, SdkMessage* out);
+
+}  // namespace inloop::ingest

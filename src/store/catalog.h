@@ -1,0 +1,87 @@
+// Records of the catalog (inloop.db): runs, attempts, params, series index, events.
+// Plain structs shared by the store, the supervisor and the read verbs; no behaviour here.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/point.h"
+
+namespace inloop::store {
+
+// Run status values, as stored and as printed.
+inline constexpr const char* kRunning = "running";
+inline constexpr const char* kFinished = "finished";
+inline constexpr const char* kFailed = "failed";
+inline constexpr const char* kStopped = "stopped";
+inline constexpr const char* kInterrupted = "interrupted";
+
+struct RunRecord {
+  std::string id;    // assigned by CreateRun: "YYYYMMDD-HHMMSS-xxxx"
+  std::string name;  // user-chosen or derived from the command; not unique (newest wins)
+  std::string status = kRunning;
+  std::vector<std::string> command;
+  std::string cwd;
+  std::string host;
+  std::string git_commit;  // empty when cwd is not a git work tree
+  int git_dirty = -1;      // -1 unknown / not a repo, 0 clean, 1 dirty
+  double started_at = 0;   // seconds since epoch
+  double ended_at = 0;     // 0 while running
+  std::optional<int> exit_code;  // the process's exit code, or 128+signal
+  int signal = 0;                // terminating signal of the last attempt, 0 if none
+  int attempts = 0;
+  int64_t supervisor_pid = 0;
+  std::string supervisor_host;
+};
+
+struct AttemptRecord {
+  std::string run_id;
+  int number = 0;            // 1-based
+  std::string reason;        // "start", "resume", "retry", ...
+  double started_at = 0;
+  double ended_at = 0;
+  int64_t pid = 0;
+  std::optional<int> exit_code;
+  int signal = 0;
+  std::string crash_class;   // empty until classified
+  std::string stdout_path;   // relative to the store dir
+  std::string stderr_path;
+  std::string stderr_tail;   // last lines of stderr
+  int64_t lines = 0;
+  int64_t truncated_lines = 0;  // lines over the line limit, kept truncated
+};
+
+struct Param {
+  std::string key;
+  std::string value;
+  std::string source;  // "argv", "sdk", "config"
+};
+
+struct SeriesStats {
+  std::string key;
+  int segments = 0;
+  int64_t points = 0;
+  int64_t first_step = 0;
+  int64_t last_step = 0;
+  Point last;
+  double min = 0;  // over finite values
+  double max = 0;
+  bool has_finite = false;
+  int64_t nonfinite = 0;
+};
+
+struct EventRecord {
+  int64_t id = 0;
+  std::string run_id;
+  double time = 0;
+  std::string kind;      // "run_start", "attempt_start", "attempt_exit", "store_error", ...
+  std::string severity;  // "info", "warning", "error"
+  std::optional<int64_t> step_lo, step_hi;
+  std::string message;
+  std::string data_json;  // evidence as a JSON object, "{}" when none
+};
+
+}  // namespace inloop::store

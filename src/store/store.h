@@ -1,0 +1,158 @@
+// Store: the embedded default store under one directory (docs/store_format.md).
+//   inloop.db            SQLite (WAL mode): runs, attempts, params, series index, chunk index, events
+//   series/<run>.chunks  sealed point chunks of every series of a run (chunk_codec.h)
+//   series/<run>.wal     points not yet sealed (wal.h); series/<run>.lock held by the live writer
+//   runs/<run>/          per-attempt stdout/stderr logs
+// One writer per run (RunWriter) and any number of readers, in this or other processes. Opening
+// a store recovers runs whose writer died: replays their WAL into chunks and marks them
+// interrupted. A Store object is used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/point.h"
+#include "common/status.h"
+#include "store/catalog.h"
+#include "store/chunk_codec.h"
+#include "store/sqlite_db.h"
+#include "store/wal.h"
+
+namespace inloop::store {
+
+inline constexpr int kFormatVersion = 1;
+inline constexpr size_t kChunkPoints = 4096;
+
+// One sealed chunk as the index knows it.
+struct ChunkRef {
+  int64_t series_id = 0;
+  int64_t ordinal = 0;  // index of its first point within the series
+  int64_t offset = 0;
+  int64_t length = 0;
+  int64_t count = 0;
+  int64_t first_step = 0;
+  int64_t last_step = 0;
+};
+
+// One segment of a series: sealed chunks plus loose (unsealed) points from the WAL.
+struct SegmentData {
+  int64_t series_id = 0;
+  int segment = 0;
+  std::vector<ChunkRef> chunks;
+  std::vector<Point> tail;
+};
+
+class RunWriter;
+
+class Store {
+ public:
+  ~Store();
+  // Opens the store at `dir`. With create=true makes it when missing; otherwise a missing store
+  // is NotFound. A store of another format version is Incompatible.
+  static Status Open(const std::string& dir, bool create, std::unique_ptr<Store>* out);
+
+  const std::string& dir() const { return dir_; }
+
+  // Runs.
+  Status CreateRun(RunRecord* run);  // assigns run->id
+  Status UpdateRun(const RunRecord& run);
+  Status FindRun(std::string_view id_or_name, RunRecord* run);  // newest name wins
+  Status ListRuns(std::vector<RunRecord>* runs);                 // newest first
+  Status SetParams(const std::string& run_id, const std::vector<Param>& params);
+  Status GetParams(const std::string& run_id, std::vector<Param>* params);
+
+  // Attempts.
+  Status PutAttempt(const AttemptRecord& a);  // insert or replace
+  Status ListAttempts(const std::string& run_id, std::vector<AttemptRecord>* out);
+
+  // Events.
+  Status AddEvent(EventRecord* e);  // assigns e->id
+  Status ListEvents(const std::string& run_id, std::vector<EventRecord>* out);
+
+  // Series.
+  Status ListSeriesKeys(const std::string& run_id, std::vector<std::string>* keys);
+  Status ReadSegments(const std::string& run_id, const std::string& key,
+                      std::vector<SegmentData>* out);
+  Status ReadChunkSummary(const std::string& run_id, const ChunkRef& c, ChunkSummary* s);
+  Status ReadChunkPoints(const std::string& run_id, const ChunkRef& c, std::vector<Point>* out);
+  Status SeriesStatsFor(const std::string& run_id, std::vector<SeriesStats>* out);
+
+  // The single writer of a run's points. Fails if another live writer holds the run.
+  Status OpenWriter(const std::string& run_id, std::unique_ptr<RunWriter>* out);
+
+  // Path of a file inside the store.
+  std::string PathOf(std::string_view rel) const;
+
+  // Internal, for RunWriter and recovery.
+  Db* db() { return db_.get(); }
+  Status CreateSeries(const std::string& run_id, std::string_view key, int segment, int64_t* id);
+
+ private:
+  Store() = default;
+  Status InitSchema();
+  Status RecoverAll();
+  Status Recover(const std::string& run_id, int lock_fd);
+  Status ReadWalFor(const std::string& run_id, int wal_fd,
+                    std::unordered_map<int64_t, std::vector<Point>>* loose);
+  int ChunkFd(const std::string& run_id);
+
+  std::string dir_;
+  std::unique_ptr<Db> db_;
+  std::unordered_map<std::string, int> chunk_fds_;  // read descriptors per run
+};
+
+// Appends points of one run. Points are acknowledged (survive kill -9) after Flush() returns OK.
+// A step lower than the series' last step starts a new segment; old points are kept.
+class RunWriter {
+ public:
+  ~RunWriter();
+  Status Append(std::string_view key, int64_t step, double wall_time, double value);
+  // Writes buffered points to the WAL and commits sealed chunks to the index.
+  Status Flush();
+  // Seals every series into chunks, commits, and removes the WAL. The writer is done after.
+  Status Close();
+
+  int64_t points_appended() const { return points_; }
+  // Last step seen for `key`, or -1 when the key has no point yet (for per-series counters).
+  int64_t LastStep(std::string_view key) const;
+
+ private:
+  friend class Store;
+  struct SeriesState {
+    int64_t id = 0;
+    std::string key;
+    int segment = 0;
+    int64_t count = 0;   // points in this segment
+    int64_t sealed = 0;  // of which in chunks
+    int64_t last_step = 0;
+    std::vector<Point> head;
+  };
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  RunWriter() = default;
+  Status Seal(SeriesState* s);
+  Status CommitPending();
+  Status RotateWal();
+  Status Fail(Status s);
+
+  Store* store_ = nullptr;
+  std::string run_id_;
+  int lock_fd_ = -1;
+  int chunk_fd_ = -1;
+  int64_t chunk_size_ = 0;
+  std::unique_ptr<WalWriter> wal_;
+  std::vector<std::unique_ptr<SeriesState>> series_;
+  std::unordered_map<std::string, SeriesState*, StringHash, std::equal_to<>> by_key_;
+  std::vector<ChunkRef> pending_;
+  Status failed_;
+  int64_t points_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace inloop::store

@@ -1,0 +1,41 @@
+// Supervisor: runs one training command under inloop (`inloop run`). Spawns it in its own
+// process group, tees its stdout/stderr to the terminal unchanged and to per-attempt log files,
+// turns lines and SDK messages into points in the store, forwards the first Ctrl-C/SIGTERM and
+// escalates to SIGKILL on the second or when the grace period ends, and leaves no process
+// behind. Tracking never kills training: a store failure is reported loudly, the child keeps
+// running and being teed, and the outcome says the store failed.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "ingest/line_parser.h"
+
+namespace inloop::supervise {
+
+struct SupervisorOptions {
+  std::vector<std::string> command;
+  std::string name;  // empty: derived from the command
+  std::string store_dir;
+  double grace_seconds = 30;
+  std::vector<ingest::CustomPattern> patterns;
+  std::vector<std::pair<std::string, std::string>> extra_env;
+  std::string config_path;  // recorded as a param source when set
+  bool color = false;       // colour the summary
+};
+
+struct RunOutcome {
+  std::string run_id;
+  std::string run_name;
+  std::string status;
+  int exit_code = 0;       // child's exit code, 128+signal, or 127 when it could not start
+  bool store_failed = false;
+  std::string store_error;
+};
+
+// Runs the command to completion. Returns a non-OK Status only for problems before the child
+// could be started that are the user's to fix (bad config); everything else is in the outcome.
+Status Supervise(const SupervisorOptions& opts, RunOutcome* out);
+
+}  // namespace inloop::supervise

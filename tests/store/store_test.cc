@@ -1,0 +1,236 @@
+// Store: catalog round trips, points through WAL and chunks, segments, readers during writes,
+// recovery after a writer dies (kill -9 equivalent), torn WAL tails, format version checks.
+#include "store/store.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "query/series_query.h"
+
+namespace inloop::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/inloop-store-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<Store> Open() {
+    std::unique_ptr<Store> st;
+    Status s = Store::Open(dir_, true, &st);
+    EXPECT_TRUE(s.ok()) << s.message();
+    return st;
+  }
+  std::string NewRun(Store* st, const std::string& name = "r") {
+    RunRecord r;
+    r.name = name;
+    r.command = {"python3", "train.py", "--lr", "3e-4"};
+    r.started_at = 1000;
+    EXPECT_TRUE(st->CreateRun(&r).ok());
+    return r.id;
+  }
+  std::vector<Point> All(Store* st, const std::string& run, const std::string& key) {
+    query::SeriesResult res;
+    Status s = query::QuerySeries(st, run, key, {}, &res);
+    EXPECT_TRUE(s.ok()) << s.message();
+    return res.points;
+  }
+  std::string dir_;
+};
+
+TEST_F(StoreTest, RunsParamsEventsRoundTrip) {
+  auto st = Open();
+  std::string id = NewRun(st.get(), "baseline");
+  RunRecord r;
+  ASSERT_TRUE(st->FindRun("baseline", &r).ok());
+  EXPECT_EQ(r.id, id);
+  EXPECT_EQ(r.command.size(), 4u);
+  ASSERT_TRUE(st->SetParams(id, {{"lr", "3e-4", "argv"}}).ok());
+  std::vector<Param> ps;
+  ASSERT_TRUE(st->GetParams(id, &ps).ok());
+  ASSERT_EQ(ps.size(), 1u);
+  EXPECT_EQ(ps[0].value, "3e-4");
+  EventRecord e;
+  e.run_id = id;
+  e.kind = "attempt_start";
+  e.severity = "info";
+  e.step_lo = 5;
+  ASSERT_TRUE(st->AddEvent(&e).ok());
+  std::vector<EventRecord> evs;
+  ASSERT_TRUE(st->ListEvents(id, &evs).ok());
+  ASSERT_EQ(evs.size(), 1u);
+  EXPECT_EQ(*evs[0].step_lo, 5);
+  // Newest name wins; unknown names are NotFound.
+  std::string id2 = NewRun(st.get(), "baseline");
+  ASSERT_TRUE(st->FindRun("baseline", &r).ok());
+  EXPECT_EQ(r.id, id2);
+  EXPECT_EQ(st->FindRun("nope", &r).code(), Status::Code::kNotFound);
+}
+
+TEST_F(StoreTest, PointsSurviveCloseAndReopen) {
+  std::string id;
+  {
+    auto st = Open();
+    id = NewRun(st.get());
+    std::unique_ptr<RunWriter> w;
+    ASSERT_TRUE(st->OpenWriter(id, &w).ok());
+    for (int i = 0; i < 10000; ++i) {
+      ASSERT_TRUE(w->Append("train/loss", i, 1000 + i * 0.05, 2.0 / (1 + i * 0.01)).ok());
+      if (i % 3 == 0) {
+        ASSERT_TRUE(w->Append("lr", i, 1000 + i * 0.05, 3e-4).ok());
+      }
+    }
+    ASSERT_TRUE(w->Append("train/loss", 10000, 1500, std::nan("")).ok());
+    ASSERT_TRUE(w->Close().ok());
+  }
+  auto st = Open();
+  auto pts = All(st.get(), id, "train/loss");
+  ASSERT_EQ(pts.size(), 10001u);
+  EXPECT_EQ(pts[1234].step, 1234);
+  EXPECT_DOUBLE_EQ(pts[1234].value, 2.0 / (1 + 1234 * 0.01));
+  EXPECT_TRUE(std::isnan(pts.back().value));
+  std::vector<SeriesStats> stats;
+  ASSERT_TRUE(st->SeriesStatsFor(id, &stats).ok());
+  ASSERT_EQ(stats.size(), 2u);
+  EXPECT_EQ(stats[0].key, "train/loss");
+  EXPECT_EQ(stats[0].points, 10001);
+  EXPECT_EQ(stats[0].nonfinite, 1);
+  EXPECT_DOUBLE_EQ(stats[0].max, 2.0);
+  EXPECT_FALSE(fs::exists(dir_ + "/series/" + id + ".wal"));
+}
+
+TEST_F(StoreTest, StepsGoingBackwardsStartASegment) {
+  auto st = Open();
+  std::string id = NewRun(st.get());
+  std::unique_ptr<RunWriter> w;
+  ASSERT_TRUE(st->OpenWriter(id, &w).ok());
+  for (int i = 0; i <= 100; ++i) ASSERT_TRUE(w->Append("loss", i, 1, 10.0 - i * 0.01).ok());
+  for (int i = 60; i <= 120; ++i) ASSERT_TRUE(w->Append("loss", i, 2, 5.0).ok());
+  ASSERT_TRUE(w->Close().ok());
+  query::SeriesResult res;
+  ASSERT_TRUE(query::QuerySeries(st.get(), id, "loss", {}, &res).ok());
+  ASSERT_EQ(res.segments.size(), 2u);
+  EXPECT_EQ(res.segments[0].points, 101);  // the abandoned tail is kept
+  EXPECT_EQ(res.segments[1].first_step, 60);
+  ASSERT_EQ(res.points.size(), 60u + 61u);  // effective: 0..59 from seg 0, 60..120 from seg 1
+  EXPECT_EQ(res.points[59].step, 59);
+  EXPECT_EQ(res.points[60].value, 5.0);
+}
+
+TEST_F(StoreTest, ReaderSeesUnsealedPointsWhileWriting) {
+  auto st = Open();
+  std::string id = NewRun(st.get());
+  std::unique_ptr<RunWriter> w;
+  ASSERT_TRUE(st->OpenWriter(id, &w).ok());
+  for (int i = 0; i < 5000; ++i) ASSERT_TRUE(w->Append("loss", i, 1, i).ok());
+  ASSERT_TRUE(w->Flush().ok());
+  std::unique_ptr<Store> reader;
+  ASSERT_TRUE(Store::Open(dir_, false, &reader).ok());
+  auto pts = All(reader.get(), id, "loss");
+  ASSERT_EQ(pts.size(), 5000u);  // 4096 sealed + 904 from the WAL
+  EXPECT_EQ(pts[4999].value, 4999);
+  ASSERT_TRUE(w->Close().ok());
+}
+
+TEST_F(StoreTest, RecoversAfterWriterIsKilledAndDropsTornTail) {
+  std::string id;
+  {
+    auto st = Open();
+    id = NewRun(st.get());
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::unique_ptr<Store> st;
+    if (!Store::Open(dir_, true, &st).ok()) _exit(1);
+    std::unique_ptr<RunWriter> w;
+    if (!st->OpenWriter(id, &w).ok()) _exit(1);
+    for (int i = 0; i < 6000; ++i) {
+      if (!w->Append("loss", i, 1, i * 0.5).ok()) _exit(1);
+      if (i % 1000 == 999 && !w->Flush().ok()) _exit(1);
+    }
+    w->Flush();
+    _exit(0);  // no Close(): like kill -9 after the last acknowledged flush
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  // A torn record at the end (a write cut short) must be dropped, nothing before it.
+  std::string wal = dir_ + "/series/" + id + ".wal";
+  ASSERT_TRUE(fs::exists(wal));
+  {
+    std::ofstream f(wal, std::ios::app | std::ios::binary);
+    f.write("\x40\x00\x00\x00garbage", 11);
+  }
+  // The run is marked running, as a dead supervisor leaves it.
+  auto st = Open();  // opening recovers
+  EXPECT_FALSE(fs::exists(wal));
+  auto pts = All(st.get(), id, "loss");
+  ASSERT_EQ(pts.size(), 6000u);
+  EXPECT_EQ(pts[5999].value, 5999 * 0.5);
+  RunRecord r;
+  ASSERT_TRUE(st->FindRun(id, &r).ok());
+  EXPECT_EQ(r.status, kInterrupted);
+}
+
+TEST_F(StoreTest, SecondWriterForSameRunIsRefused) {
+  auto st = Open();
+  std::string id = NewRun(st.get());
+  std::unique_ptr<RunWriter> w1, w2;
+  ASSERT_TRUE(st->OpenWriter(id, &w1).ok());
+  std::unique_ptr<Store> other;
+  ASSERT_TRUE(Store::Open(dir_, false, &other).ok());
+  EXPECT_FALSE(other->OpenWriter(id, &w2).ok());
+}
+
+TEST_F(StoreTest, IncompatibleFormatVersionIsAClearError) {
+  { Open(); }
+  {
+    std::unique_ptr<Db> db;
+    ASSERT_TRUE(Db::Open(dir_ + "/inloop.db", false, &db).ok());
+    ASSERT_TRUE(db->Exec("UPDATE meta SET value='99' WHERE key='format_version'").ok());
+  }
+  std::unique_ptr<Store> st;
+  Status s = Store::Open(dir_, false, &st);
+  EXPECT_EQ(s.code(), Status::Code::kIncompatible);
+  EXPECT_NE(s.message().find("99"), std::string::npos);
+}
+
+TEST_F(StoreTest, MissingStoreIsNotFound) {
+  std::unique_ptr<Store> st;
+  EXPECT_EQ(Store::Open(dir_ + "/nothing", false, &st).code(), Status::Code::kNotFound);
+}
+
+TEST_F(StoreTest, M4QueryKeepsSpikes) {
+  auto st = Open();
+  std::string id = NewRun(st.get());
+  std::unique_ptr<RunWriter> w;
+  ASSERT_TRUE(st->OpenWriter(id, &w).ok());
+  for (int i = 0; i < 100000; ++i) {
+    ASSERT_TRUE(w->Append("loss", i, 1, i == 77777 ? 1e6 : 1.0 + (i % 7) * 0.01).ok());
+  }
+  ASSERT_TRUE(w->Close().ok());
+  query::SeriesQuery q;
+  q.max_points = 400;
+  query::SeriesResult res;
+  ASSERT_TRUE(query::QuerySeries(st.get(), id, "loss", q, &res).ok());
+  EXPECT_TRUE(res.downsampled);
+  EXPECT_LE(res.points.size(), 400u);
+  bool spike = false;
+  for (auto& p : res.points) spike |= (p.step == 77777 && p.value == 1e6);
+  EXPECT_TRUE(spike);
+}
+
+}  // namespace
+}  // namespace inloop::store
