@@ -1,8 +1,20 @@
 #!/usr/bin/env bash
-# The same set-up as demo.sh, then the whole suite (unit tests and end-to-end tests) through CTest.
+# The same set-up as demo.sh, then the whole suite through CTest: unit tests (GoogleTest), the
+# Python SDK tests, and end-to-end tests that drive the built binary against real processes.
+# Then the sanitizer job: the unit tests and the end-to-end tests again, built with
+# AddressSanitizer and UndefinedBehaviorSanitizer (skip with INLOOP_SKIP_SANITIZE=1).
 # Exits non-zero when any test fails.
 set -euo pipefail
 cd "$(dirname "$0")"
 ./setup.sh
-cd "${INLOOP_BUILD_DIR:-build}"
-ctest --output-on-failure -j"$(nproc)" --timeout 900 "$@"
+JOBS=$(nproc)
+(cd "${INLOOP_BUILD_DIR:-build}" && ctest --output-on-failure -j"$JOBS" --timeout 900 "$@")
+
+if [ "${INLOOP_SKIP_SANITIZE:-0}" != 1 ]; then
+  echo "== sanitizer job (ASan + UBSan) =="
+  INLOOP_BUILD_DIR=build-asan INLOOP_BUILD_TYPE=Debug \
+    INLOOP_CMAKE_ARGS="-DINLOOP_SANITIZE=ON -DINLOOP_BUILD_BENCH=OFF" ./setup.sh
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  (cd build-asan && ctest --output-on-failure -j"$JOBS" --timeout 900 -LE slow "$@")
+fi

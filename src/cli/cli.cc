@@ -236,13 +236,14 @@ int CmdShow(const std::string& store_dir, const std::string& run_ref, bool json)
 // ---- metrics ----
 int CmdMetrics(const std::string& store_dir, const std::string& run_ref, const std::string& key,
                int max_points, const std::string& format, const std::optional<int64_t>& from,
-               const std::optional<int64_t>& to) {
+               const std::optional<int64_t>& to, int segment) {
   std::unique_ptr<store::Store> st;
   Status s = OpenStore(store_dir, &st);
   store::RunRecord r;
   if (s.ok()) s = st->FindRun(run_ref, &r);
   query::SeriesQuery q;
   q.max_points = max_points;
+  q.segment = segment;
   if (from) q.lo = *from;
   if (to) q.hi = *to;
   query::SeriesResult res;
@@ -474,6 +475,9 @@ int Main(int argc, char** argv) {
   metrics->add_option("--format", format, "csv or json")->check(CLI::IsMember({"csv", "json"}));
   metrics->add_option("--from", from, "first step");
   metrics->add_option("--to", to, "last step");
+  int segment = -1;
+  metrics->add_option("--segment", segment,
+                      "only this segment, whole (a rewound attempt starts a new one)");
   bool metrics_json = false;
   metrics->add_flag("--json", metrics_json, "same as --format json");
 
@@ -503,7 +507,8 @@ int Main(int argc, char** argv) {
   if (*show) return CmdShow(ResolveStore(store_dir), run_ref, json);
   if (*metrics) {
     if (metrics_json) format = "json";
-    return CmdMetrics(ResolveStore(store_dir), run_ref, key, max_points, format, from, to);
+    return CmdMetrics(ResolveStore(store_dir), run_ref, key, max_points, format, from, to,
+                      segment);
   }
   if (*events) return CmdEvents(ResolveStore(store_dir), run_ref, json);
   if (*demo) return CmdDemo(store_dir, demo_args);

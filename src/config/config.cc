@@ -1,5 +1,5 @@
-// inloop.toml parsing with toml++ (no exceptions: TOML_EXCEPTIONS=0 parse_result API).
-#define TOML_EXCEPTIONS 0
+// inloop.toml parsing with toml++. Debian's toml++ is a compiled library built with exceptions,
+// so its parse_error is caught here and turned into a Status: no exception leaves this file.
 #include "config/config.h"
 
 #include <sys/stat.h>
@@ -38,13 +38,13 @@ Status LoadConfig(const std::string& path, Config* out) {
   if (::stat(path.c_str(), &sb) != 0) {
     return Status::NotFound(fmt::format("{}: config file not found", path));
   }
-  toml::parse_result res = toml::parse_file(path);
-  if (!res) {
-    auto& err = res.error();
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& err) {
     return Status::Invalid(fmt::format("{}:{}:{}: {}", path, err.source().begin.line,
                                        err.source().begin.column, err.description()));
   }
-  toml::table& root = res.table();
   out->path = path;
   INLOOP_RETURN_IF_ERROR(CheckKeys(path, root, "", {"run", "parse", "store"}));
   if (auto* run = root["run"].as_table()) {

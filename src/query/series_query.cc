@@ -29,6 +29,14 @@ Status QuerySeries(store::Store* st, const std::string& run_id, const std::strin
   }
   std::vector<ChunkView> views;
   int64_t hi = q.hi;
+  if (q.segment >= 0) {
+    std::erase_if(segs, [&](const store::SegmentData& s) { return s.segment != q.segment; });
+    if (segs.empty()) {
+      return Status::NotFound(fmt::format("series '{}' of run {} has no segment {}", key, run_id,
+                                          q.segment));
+    }
+    cutoff.assign(1, std::numeric_limits<int64_t>::max());
+  }
   for (size_t i = 0; i < segs.size(); ++i) {
     auto& s = segs[i];
     SegmentInfo info;

@@ -26,6 +26,7 @@ struct SeriesQuery {
   int64_t lo = std::numeric_limits<int64_t>::min();
   int64_t hi = std::numeric_limits<int64_t>::max();
   int max_points = 0;  // 0: all points; else at most this many (M4 over max_points/4 columns)
+  int segment = -1;    // >= 0: only this segment, whole (no stitching)
 };
 
 struct SeriesResult {

@@ -1,9 +1,8 @@
 // Chunk codec: the on-disk encoding of a run of points of one series (docs/chunk_format.md).
-// Columns: steps as bit-packed deltas (a constant stride costs 0 bits); wall times and values
-// either as scaled decimals (when every value is a short decimal, as training logs print them)
-// packed as deltas, or as Gorilla XOR, or raw, whichever is smallest; each column block then
-// zstd-compressed when that helps. A fixed header carries the summary (so M4 can skip decoding)
-// and CRC-32C checksums. Pure functions, thread-safe; decoding never trusts its input.
+// Steps as bit-packed deltas (a constant stride costs 0 bits); wall times and values as scaled
+// decimals (as training logs print them), Gorilla XOR or raw, whichever is smallest, each block
+// zstd-compressed when that helps; a fixed header with the summary (so M4 can skip decoding) and
+// CRC-32C checksums. Pure functions, thread-safe; decoding never trusts its input.
 #pragma once
 
 #include <cstdint>
@@ -44,7 +43,8 @@ ChunkSummary Summarize(std::span<const Point> pts);
 std::string EncodeChunk(std::span<const Point> pts);
 
 // Decodes a chunk; verifies both CRCs. Appends the points to *out. On any truncated or corrupt
-// input returns Status::Corrupt naming what failed, and leaves *out as it was.
+// input returns Status::Corrupt naming what failed (Status::Incompatible for a chunk of another
+// format version), and leaves *out as it was.
 Status DecodeChunk(std::string_view bytes, std::vector<Point>* out);
 
 // Reads only the header and summary (verifies the header CRC). Cheap: no decompression.

@@ -31,7 +31,7 @@ size=$(stat -c %s out.txt)
 [ "$size" -gt 2000000 ] || fail "huge line not teed unchanged ($size bytes)"
 inloop show noisy --json > show.json
 assert_eq "$(json 'd["attempts"][0]["truncated_lines"]' < show.json)" 1 "truncated line counted"
-assert_eq "$(json 'sorted(s["key"] for s in d["series"])' < show.json)" "['grad_norm', 'it_per_s', 'loss']" "series keys"
+assert_eq "$(json 'sorted(s["key"] for s in d["series"])' < show.json)" "['epoch', 'grad_norm', 'it_per_s', 'loss']" "series keys"
 inloop metrics noisy loss --format json > m.json
 assert_eq "$(json 'len(d["segments"])' < m.json)" 2 "backwards step made a segment"
 assert_eq "$(json '[p[0] for p in d["points"]][:3]' < m.json)" "[1, 2, 3]" "effective steps"
@@ -40,8 +40,10 @@ inloop metrics noisy grad_norm --format json > g.json
 assert_eq "$(json 'd["points"][0][:1] + d["points"][0][2:]' < g.json)" "[6, 1.5]" "interleaved partial lines"
 pass "noisy input"
 
-# Duplicate keys: last value wins.
-inloop metrics noisy loss --format json --from 7 --to 7 | json 'd["points"]' > dup.txt || true
+# Duplicate keys: last value wins; the abandoned segment keeps its points.
+inloop metrics noisy loss --format json --segment 0 > seg0.json
+assert_eq "$(json '[p[2] for p in d["points"] if p[0]==7]' < seg0.json)" "[1.1]" "duplicate key, last wins"
+assert_eq "$(json 'd["points"][-1][0]' < seg0.json)" 7 "old segment kept"
 pass "duplicates"
 
 # A command that does not exist: exit 127 with a clear message.

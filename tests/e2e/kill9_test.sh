@@ -13,7 +13,7 @@ PY
 "$INLOOP_BIN" run --name steady -- python3 steady.py > /dev/null 2> err.txt &
 pid=$!
 # A concurrent reader sees points while the run is live.
-wait_for 100 bash -c "'$INLOOP_BIN' show steady --json 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d[\"series\"] and d[\"series\"][0][\"points\"] > 20000 else 1)'" \
+wait_for 100 bash -c "'$INLOOP_BIN' show steady --json 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d[\"series\"] and d[\"series\"][0][\"points\"] > 20000 else 1)' 2>/dev/null" \
   || fail "reader did not see live points"
 assert_eq "$(inloop runs --json | json 'd[0]["status"]')" running "live status"
 kill -9 $pid

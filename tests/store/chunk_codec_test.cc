@@ -9,7 +9,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <random>
+#include <set>
 
 #include "common/crc32c.h"
 
@@ -28,11 +30,23 @@ void ExpectSameBits(const std::vector<Point>& want, const std::vector<Point>& go
   }
 }
 
+// Decodes from a heap buffer of exactly the chunk's size, so that ASan flags any read past it.
+Status DecodeExact(std::string_view bytes, std::vector<Point>* out) {
+  auto copy = std::make_unique<char[]>(std::max<size_t>(bytes.size(), 1));
+  std::memcpy(copy.get(), bytes.data(), bytes.size());
+  return DecodeChunk(std::string_view(copy.get(), bytes.size()), out);
+}
+Status ReadSummaryExact(std::string_view bytes, ChunkSummary* s) {
+  auto copy = std::make_unique<char[]>(std::max<size_t>(bytes.size(), 1));
+  std::memcpy(copy.get(), bytes.data(), bytes.size());
+  return ReadChunkSummary(std::string_view(copy.get(), bytes.size()), s);
+}
+
 std::vector<Point> RoundTrip(const std::vector<Point>& pts, size_t* encoded_size = nullptr) {
   std::string bytes = EncodeChunk(pts);
   if (encoded_size) *encoded_size = bytes.size();
   std::vector<Point> out;
-  Status s = DecodeChunk(bytes, &out);
+  Status s = DecodeExact(bytes, &out);
   EXPECT_TRUE(s.ok()) << s.ToString();
   ExpectSameBits(pts, out);
   return out;
@@ -66,6 +80,45 @@ TEST(ChunkCodecTest, RoundTripsTypicalCurveCompactly) {
   size_t size = 0;
   RoundTrip(pts, &size);
   EXPECT_LT(static_cast<double>(size) / pts.size(), 3.0);
+}
+
+// Column descriptors sit at header offset 6 + 10 * column: codec byte, then param byte.
+uint8_t CodecOf(const std::string& chunk, int column) {
+  return static_cast<uint8_t>(chunk[6 + 10 * column]);
+}
+int ParamOf(const std::string& chunk, int column) {
+  return static_cast<int8_t>(chunk[7 + 10 * column]);
+}
+
+TEST(ChunkCodecTest, IntegersWithTrailingZerosUseANegativeExponent) {
+  // Tokens/s printed with 4 significant digits: 123400, 125100, ...
+  std::mt19937_64 rng(6);
+  std::vector<Point> pts(4096);
+  for (size_t i = 0; i < pts.size(); ++i) {
+    double v = Decimal(1.234e5 * (1 + 0.02 * std::normal_distribution<double>(0, 1)(rng)), 4);
+    pts[i] = {static_cast<int64_t>(i), 1e9 + static_cast<double>(i), v};
+  }
+  std::string bytes = EncodeChunk(pts);
+  EXPECT_EQ(CodecOf(bytes, 2) & 0x7f, 1);  // decimal
+  EXPECT_EQ(ParamOf(bytes, 2), -2);        // n * 10^2
+  EXPECT_LT(static_cast<double>(bytes.size()) / pts.size(), 1.2);
+  RoundTrip(pts);
+  // Huge integers and negative ones.
+  pts = {{0, 0, 1e17}, {1, 0, -3e18}, {2, 0, 5e15}, {3, 0, -0.0}, {4, 0, 0}};
+  RoundTrip(pts);
+}
+
+TEST(ChunkCodecTest, RandomDoublesStayNearEightBytes) {
+  std::mt19937_64 rng(8);
+  std::vector<Point> pts(4096);
+  for (size_t i = 0; i < pts.size(); ++i) {
+    pts[i] = {static_cast<int64_t>(i), 1.7e9 + static_cast<double>(i),
+              std::uniform_real_distribution<double>(0, 1)(rng)};
+  }
+  std::string bytes = EncodeChunk(pts);
+  EXPECT_EQ(CodecOf(bytes, 2), 0x83);  // raw byte planes, zstd-compressed
+  EXPECT_LT(static_cast<double>(bytes.size()) / pts.size(), 7.5);
+  RoundTrip(pts);
 }
 
 TEST(ChunkCodecTest, RoundTripsSpecialValuesBitExactly) {
@@ -174,7 +227,7 @@ TEST(ChunkCodecTest, RoundTripsManyShapes) {
 TEST(ChunkCodecTest, EmptyChunkRoundTrips) {
   std::string bytes = EncodeChunk({});
   std::vector<Point> out;
-  ASSERT_TRUE(DecodeChunk(bytes, &out).ok());
+  ASSERT_TRUE(DecodeExact(bytes, &out).ok());
   EXPECT_TRUE(out.empty());
 }
 
@@ -187,7 +240,7 @@ TEST(ChunkCodecTest, SummaryFromHeaderAlone) {
   pts[50].value = 1e6;   // max
   std::string bytes = EncodeChunk(pts);
   ChunkSummary s;
-  ASSERT_TRUE(ReadChunkSummary(std::string_view(bytes).substr(0, ChunkHeaderSize()), &s).ok());
+  ASSERT_TRUE(ReadSummaryExact(std::string_view(bytes).substr(0, ChunkHeaderSize()), &s).ok());
   EXPECT_EQ(s.count, 500u);
   EXPECT_EQ(s.nonfinite, 2u);
   EXPECT_TRUE(s.first == pts.front());
@@ -224,18 +277,18 @@ TEST(ChunkCodecTest, EveryTruncationIsCorrupt) {
   std::string bytes = SmallChunk();
   for (size_t len = 0; len < bytes.size(); ++len) {
     std::vector<Point> out = {{1, 2, 3}};
-    Status s = DecodeChunk(std::string_view(bytes.data(), len), &out);
+    Status s = DecodeExact(std::string_view(bytes.data(), len), &out);
     ASSERT_EQ(s.code(), Status::Code::kCorrupt) << "length " << len;
     ASSERT_FALSE(s.message().empty());
     ASSERT_EQ(out.size(), 1u);
     ChunkSummary sum;
-    Status hs = ReadChunkSummary(std::string_view(bytes.data(), len), &sum);
+    Status hs = ReadSummaryExact(std::string_view(bytes.data(), len), &sum);
     if (len < ChunkHeaderSize()) {
       ASSERT_EQ(hs.code(), Status::Code::kCorrupt);
     }
   }
   std::vector<Point> out;
-  EXPECT_EQ(DecodeChunk(bytes + "x", &out).code(), Status::Code::kCorrupt);
+  EXPECT_EQ(DecodeExact(bytes + "x", &out).code(), Status::Code::kCorrupt);
 }
 
 TEST(ChunkCodecTest, EveryByteFlipIsCorrupt) {
@@ -245,11 +298,11 @@ TEST(ChunkCodecTest, EveryByteFlipIsCorrupt) {
       std::string bad = good;
       bad[i] = static_cast<char>(bad[i] ^ mask);
       std::vector<Point> out;
-      Status s = DecodeChunk(bad, &out);
+      Status s = DecodeExact(bad, &out);
       ASSERT_EQ(s.code(), Status::Code::kCorrupt) << "byte " << i << " mask " << int{mask};
       ASSERT_TRUE(out.empty());
       ChunkSummary sum;
-      Status hs = ReadChunkSummary(bad, &sum);
+      Status hs = ReadSummaryExact(bad, &sum);
       if (i < ChunkHeaderSize()) {
         ASSERT_EQ(hs.code(), Status::Code::kCorrupt) << "byte " << i;
       }
@@ -275,7 +328,22 @@ TEST(ChunkCodecTest, CorruptionBehindValidCrcsNeverCrashes) {
       pts[i] = {static_cast<int64_t>(i * i), std::bit_cast<double>(rng()), std::sin(i * 0.1)};
     }
     chunks.push_back(EncodeChunk(pts));  // raw and Gorilla columns
+    // Repetitive values and a long constant stride: zstd-compressed blocks.
+    pts.resize(3000);
+    for (size_t i = 0; i < pts.size(); ++i) {
+      pts[i] = {static_cast<int64_t>(10 * i), 1e9 + 0.5 * (i % 7), 1.0 / (1 + i % 5)};
+    }
+    chunks.push_back(EncodeChunk(pts));
   }
+  // Every column codec and zstd are covered (codec bytes at offsets 6, 16, 26).
+  std::set<int> codecs;
+  for (const std::string& c : chunks) {
+    for (size_t off : {6, 16, 26}) {
+      codecs.insert(static_cast<uint8_t>(c[off]) & 0x7f);
+      codecs.insert(static_cast<uint8_t>(c[off]) & 0x80);
+    }
+  }
+  EXPECT_EQ(codecs, (std::set<int>{0, 1, 2, 3, 0x80}));
   int decoded_ok = 0, corrupt = 0;
   for (const std::string& good : chunks) {
     // Every single byte set to a few values, in the header fields and the body.
@@ -287,7 +355,7 @@ TEST(ChunkCodecTest, CorruptionBehindValidCrcsNeverCrashes) {
         bad[i] = static_cast<char>(v);
         FixCrcs(&bad);
         std::vector<Point> out;
-        Status s = DecodeChunk(bad, &out);
+        Status s = DecodeExact(bad, &out);
         if (s.ok()) {
           ++decoded_ok;
         } else {
@@ -308,7 +376,7 @@ TEST(ChunkCodecTest, CorruptionBehindValidCrcsNeverCrashes) {
       }
       FixCrcs(&bad);
       std::vector<Point> out;
-      Status s = DecodeChunk(bad, &out);
+      Status s = DecodeExact(bad, &out);
       if (!s.ok()) {
         ASSERT_TRUE(out.empty());
       }
