@@ -1,0 +1,488 @@
+#!/usr/bin/env python3
+# The example workload for inloop: a tiny character-level transformer trained on CPU on the bundled
+# public-domain text (data/input.txt). Owns: training, metrics through the inloop SDK plus a human
+# line on stdout, atomic checkpoints with resume, the supervisor's remedies (resume, skip a data
+# window, lr scale, micro-batch) and fault injection (NaN, loss spike, crash, CUDA OOM, hang).
+"""Train a tiny char-level transformer.
+
+    /usr/bin/python3 examples/charlm/train.py --out /tmp/ck            # ~1 minute on 2 cores
+    /usr/bin/python3 examples/charlm/train.py --steps 30 --out /tmp/ck # a few seconds
+
+Remedies (a flag wins over the control file, which wins over the environment):
+  --resume PATH       INLOOP_RESUME_FROM   control {"resume_from": PATH}
+                      PATH: a checkpoint, a directory (its newest checkpoint) or "auto" (newest in
+                      --out, else a fresh start). Restores model, optimiser, RNG, step; continues at
+                      step+1. Checkpoints of the abandoned future (step > resumed step) in --out are
+                      deleted so "newest" always means newest on the live timeline.
+  --lr-scale F        INLOOP_LR_SCALE      control {"lr_scale": F}
+  --skip-from S --skip-to T  INLOOP_SKIP=S:T  control {"skip": [S, T]} or "S:T"
+                      The batch of step k is drawn from a generator seeded by (seed, k). Skipping
+                      [S, T) means step S trains on the batch step T would have had, and so on
+                      (the step counter stays continuous, the data moves on: PaLM's remedy).
+  --micro-batch M     INLOOP_MICRO_BATCH   control {"micro_batch": M}
+                      Gradient accumulation: the step's batch is cut in pieces of M rows, so the
+                      effective batch (and the data) stay the same.
+Skip windows, lr scale and micro-batch are stored in checkpoints, so a later resume without them
+keeps them (a new value replaces the stored one; skip windows add up).
+
+Faults (off by default):
+  --inject-nan-at K / --inject-spike-at K   fire when the *data batch* of step K is trained on
+      (a bad batch), so they recur on a plain resume but not once the window is skipped.
+  --crash-at K / --hang-at K   fire at step K, once: not in a resumed process nor in a
+      supervisor attempt > 1 (transient faults), unless --faults-persist.
+  --oom-at K   raises a real torch.cuda.OutOfMemoryError at step K whenever the micro-batch is
+      above --oom-max-micro-batch (default batch_size // 2): a plain resume hits it again,
+      shrinking the micro-batch cures it.
+"""
+
+import argparse
+import glob
+import math
+import os
+import random
+import re
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+try:
+    import inloop
+except ImportError:
+    sys.path.insert(0, os.path.join(REPO, "python"))
+    import inloop
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+CKPT_RE = re.compile(r"^ckpt-(\d{7})\.pt$")
+KEEP_CKPTS = 3
+
+
+# ----------------------------------------------------------------------------- arguments
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=os.path.join(HERE, "data", "input.txt"))
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--warmup", type=int, default=20, help="linear warm-up steps")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--seq-len", type=int, default=64)
+    p.add_argument("--n-layer", type=int, default=2)
+    p.add_argument("--n-head", type=int, default=4)
+    p.add_argument("--n-embd", type=int, default=128)
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--dtype", choices=("bf16", "fp32"), default="bf16",
+                   help="bf16: autocast matmuls to bfloat16 (oneDNN; far faster on CPU than "
+                        "Debian's reference BLAS), weights and optimiser stay fp32")
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--grad-clip", type=float, default=1.0, help="0 disables clipping")
+    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    p.add_argument("--out", default="checkpoints/")
+    p.add_argument("--ckpt-every", type=int, default=250)
+    p.add_argument("--eval-every", type=int, default=100)
+    p.add_argument("--eval-batches", type=int, default=8)
+    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--resume", default=None, help="checkpoint, directory, or 'auto'")
+    p.add_argument("--lr-scale", type=float, default=None)
+    p.add_argument("--skip-from", type=int, default=None)
+    p.add_argument("--skip-to", type=int, default=None)
+    p.add_argument("--micro-batch", type=int, default=None)
+    p.add_argument("--inject-nan-at", type=int, default=None)
+    p.add_argument("--inject-spike-at", type=int, default=None)
+    p.add_argument("--spike-factor", type=float, default=30.0)
+    p.add_argument("--crash-at", type=int, default=None)
+    p.add_argument("--oom-at", type=int, default=None)
+    p.add_argument("--oom-max-micro-batch", type=int, default=None)
+    p.add_argument("--hang-at", type=int, default=None)
+    p.add_argument("--faults-persist", action="store_true",
+                   help="crash/hang/oom also fire in resumed processes and later attempts")
+    p.add_argument("--sleep-per-step", type=float, default=0.0)
+    args = p.parse_args(argv)
+    if (args.skip_from is None) != (args.skip_to is None):
+        p.error("--skip-from and --skip-to go together")
+    return args
+
+
+def parse_skip(v):
+    """[S, T], (S, T), 'S:T' or {"from": S, "to": T} -> (S, T) with S < T, else None."""
+    if v is None or v == "":
+        return None
+    try:
+        if isinstance(v, str):
+            a, b = v.split(":")
+            s, t = int(a), int(b)
+        elif isinstance(v, dict):
+            s, t = int(v["from"]), int(v["to"])
+        else:
+            s, t = int(v[0]), int(v[1])
+    except Exception:
+        print("warning: ignoring malformed skip window %r" % (v,), file=sys.stderr)
+        return None
+    if t <= s:
+        print("warning: ignoring empty skip window %r" % (v,), file=sys.stderr)
+        return None
+    return (s, t)
+
+
+def resolve_remedies(args):
+    """Flag > control file > environment, for the values the supervisor may set."""
+    ctl = inloop.control()
+    env = os.environ
+
+    def pick(flag, ctl_key, env_key, conv):
+        if flag is not None:
+            return flag
+        if ctl.get(ctl_key) not in (None, ""):
+            return conv(ctl[ctl_key])
+        if env.get(env_key, "") != "":
+            return conv(env[env_key])
+        return None
+
+    resume = pick(args.resume, "resume_from", "INLOOP_RESUME_FROM", str)
+    lr_scale = pick(args.lr_scale, "lr_scale", "INLOOP_LR_SCALE", float)
+    micro = pick(args.micro_batch, "micro_batch", "INLOOP_MICRO_BATCH", int)
+    flag_skip = (args.skip_from, args.skip_to) if args.skip_from is not None else None
+    skip = pick(flag_skip, "skip", "INLOOP_SKIP", lambda v: v)
+    return resume, lr_scale, micro, parse_skip(skip)
+
+
+# ----------------------------------------------------------------------------- data
+
+def load_text(path):
+    with open(path, "r", encoding="utf-8") as f:
+        text = f.read()
+    chars = sorted(set(text))
+    stoi = {c: i for i, c in enumerate(chars)}
+    ids = torch.tensor([stoi[c] for c in text], dtype=torch.long)
+    # 90/10 split by interleaved 1 KiB blocks (every 10th to validation), so both halves hold
+    # verse and prose alike.
+    block = 1024
+    train_parts, val_parts = [], []
+    for i, start in enumerate(range(0, len(ids), block)):
+        (val_parts if i % 10 == 9 else train_parts).append(ids[start:start + block])
+    return chars, torch.cat(train_parts), torch.cat(val_parts)
+
+
+def data_index(step, windows):
+    """The data batch index step `step` trains on, given skip windows in the order applied."""
+    k = step
+    for s, t in reversed(windows):
+        if k >= s:
+            k += t - s
+    return k
+
+
+def get_batch(data, index, batch_size, seq_len, seed):
+    g = torch.Generator()
+    g.manual_seed(seed * 1_000_003 + index)
+    ix = torch.randint(len(data) - seq_len - 1, (batch_size,), generator=g)
+    x = torch.stack([data[i:i + seq_len] for i in ix.tolist()])
+    y = torch.stack([data[i + 1:i + 1 + seq_len] for i in ix.tolist()])
+    return x, y
+
+
+# ----------------------------------------------------------------------------- model
+
+class Block(nn.Module):
+    def __init__(self, n_embd, n_head, seq_len, dropout):
+        super().__init__()
+        self.n_head = n_head
+        self.drop = nn.Dropout(dropout)
+        self.ln1 = nn.LayerNorm(n_embd)
+        self.qkv = nn.Linear(n_embd, 3 * n_embd)
+        self.proj = nn.Linear(n_embd, n_embd)
+        self.ln2 = nn.LayerNorm(n_embd)
+        self.mlp = nn.Sequential(nn.Linear(n_embd, 4 * n_embd), nn.GELU(),
+                                 nn.Linear(4 * n_embd, n_embd))
+        mask = torch.tril(torch.ones(seq_len, seq_len, dtype=torch.bool))
+        self.register_buffer("mask", mask.view(1, 1, seq_len, seq_len), persistent=False)
+
+    def forward(self, x):
+        b, t, c = x.shape
+        h = self.n_head
+        q, k, v = self.qkv(self.ln1(x)).split(c, dim=2)
+        q = q.view(b, t, h, c // h).transpose(1, 2)
+        k = k.view(b, t, h, c // h).transpose(1, 2)
+        v = v.view(b, t, h, c // h).transpose(1, 2)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(c // h))
+        att = att.masked_fill(~self.mask[:, :, :t, :t], float("-inf")).softmax(dim=-1)
+        y = (att @ v).transpose(1, 2).contiguous().view(b, t, c)
+        x = x + self.drop(self.proj(y))
+        return x + self.drop(self.mlp(self.ln2(x)))
+
+
+class CharTransformer(nn.Module):
+    def __init__(self, vocab, n_layer, n_head, n_embd, seq_len, dropout=0.0):
+        super().__init__()
+        self.tok = nn.Embedding(vocab, n_embd)
+        self.pos = nn.Embedding(seq_len, n_embd)
+        self.blocks = nn.ModuleList(Block(n_embd, n_head, seq_len, dropout)
+                                    for _ in range(n_layer))
+        self.ln = nn.LayerNorm(n_embd)
+        self.head = nn.Linear(n_embd, vocab)
+
+    def forward(self, idx, targets=None):
+        t = idx.shape[1]
+        x = self.tok(idx) + self.pos(torch.arange(t))
+        for blk in self.blocks:
+            x = blk(x)
+        logits = self.head(self.ln(x)).float()
+        if targets is None:
+            return logits, None
+        return logits, F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1))
+
+
+def lr_at(step, args, lr_scale):
+    base = args.lr * lr_scale
+    if step <= args.warmup:
+        return base * step / max(1, args.warmup)
+    frac = (step - args.warmup) / max(1, args.steps - args.warmup)
+    return base * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, frac))))
+
+
+def autocast(args):
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.dtype == "bf16")
+
+
+@torch.no_grad()
+def evaluate(model, val, args):
+    model.eval()
+    losses = []
+    for i in range(args.eval_batches):
+        x, y = get_batch(val, i, args.batch_size, args.seq_len, args.seed + 7919)
+        with autocast(args):
+            losses.append(model(x, y)[1].item())
+    model.train()
+    return sum(losses) / len(losses)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+def list_ckpts(out):
+    found = []
+    for name in os.listdir(out) if os.path.isdir(out) else []:
+        m = CKPT_RE.match(name)
+        if m:
+            found.append((int(m.group(1)), os.path.join(out, name)))
+    return sorted(found)
+
+
+def resolve_resume_path(resume, out):
+    if resume is None:
+        return None
+    if resume == "auto":
+        found = list_ckpts(out)
+        return found[-1][1] if found else None
+    if os.path.isdir(resume):
+        found = list_ckpts(resume)
+        if not found:
+            raise SystemExit("error: no checkpoint in %s" % resume)
+        return found[-1][1]
+    if not os.path.isfile(resume):
+        raise SystemExit("error: checkpoint %s not found" % resume)
+    return resume
+
+
+def load_ckpt(path):
+    try:  # torch >= 2.6 defaults to weights_only=True, which refuses the RNG state
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except TypeError:  # torch < 1.13 has no weights_only
+        return torch.load(path, map_location="cpu")
+
+
+def remove_stale_temps(out):
+    """Temp files of a save that was killed half-way (the checkpoint itself was never renamed)."""
+    for tmp in glob.glob(os.path.join(out, "ckpt-*.pt.tmp.*")):
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+
+
+def save_ckpt(out, step, model, opt, chars, state):
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "ckpt-%07d.pt" % step)
+    tmp = path + ".tmp.%d" % os.getpid()
+    torch.save({
+        "step": step,
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "chars": chars,
+        "torch_rng": torch.get_rng_state(),
+        "py_rng": random.getstate(),
+        **state,
+    }, tmp)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    for _, old in list_ckpts(out)[:-KEEP_CKPTS]:
+        try:
+            os.remove(old)
+        except OSError:
+            pass
+    inloop.checkpoint(step, os.path.abspath(path))
+    return path
+
+
+# ----------------------------------------------------------------------------- faults
+
+def transient_fault_allowed(args, resumed):
+    if args.faults_persist:
+        return True
+    attempt = os.environ.get("INLOOP_ATTEMPT", "1")
+    try:
+        later_attempt = int(attempt) > 1
+    except ValueError:
+        later_attempt = False
+    return not resumed and not later_attempt
+
+
+def hang_forever(step):
+    print("step %d | (injected hang)" % step, flush=True)
+    while True:
+        time.sleep(3600)
+
+
+# ----------------------------------------------------------------------------- training
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(max(1, args.threads))
+    torch.set_flush_denormal(True)
+    resume, lr_scale_new, micro_new, skip_new = resolve_remedies(args)
+
+    chars, train, val = load_text(args.data)
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    model = CharTransformer(len(chars), args.n_layer, args.n_head, args.n_embd, args.seq_len,
+                            args.dropout)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=args.lr, betas=(0.9, 0.95))
+
+    start_step, windows, lr_scale, micro = 1, [], 1.0, args.batch_size
+    remove_stale_temps(args.out)
+    ckpt_path = resolve_resume_path(resume, args.out)
+    if ckpt_path:
+        ck = load_ckpt(ckpt_path)
+        if ck["chars"] != chars:
+            raise SystemExit("error: %s was trained on another vocabulary" % ckpt_path)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        torch.set_rng_state(ck["torch_rng"])
+        random.setstate(ck["py_rng"])
+        start_step = ck["step"] + 1
+        windows = [tuple(w) for w in ck.get("skip_windows", [])]
+        lr_scale = ck.get("lr_scale", 1.0)
+        micro = ck.get("micro_batch", args.batch_size)
+        # Checkpoints beyond the resumed step belong to an abandoned future.
+        if os.path.realpath(os.path.dirname(ckpt_path)) == os.path.realpath(args.out):
+            for s, p in list_ckpts(args.out):
+                if s > ck["step"]:
+                    os.remove(p)
+        print("resumed from %s at step %d" % (ckpt_path, ck["step"]), flush=True)
+    if lr_scale_new is not None:
+        lr_scale = lr_scale_new
+    if micro_new is not None:
+        micro = micro_new
+    micro = max(1, min(int(micro), args.batch_size))
+    if skip_new is not None and skip_new not in windows:
+        windows.append(skip_new)
+    oom_max = args.oom_max_micro_batch
+    if oom_max is None:
+        oom_max = args.batch_size // 2
+    transient_ok = transient_fault_allowed(args, ckpt_path is not None)
+
+    n_params = sum(p.numel() for p in model.parameters())
+    inloop.params(vars(args))
+    inloop.params({"effective/lr_scale": lr_scale, "effective/micro_batch": micro,
+                   "effective/skip_windows": str(windows), "effective/resume_from": ckpt_path or "",
+                   "effective/start_step": start_step, "n_params": n_params,
+                   "vocab_size": len(chars), "train_chars": len(train), "val_chars": len(val)})
+    print("charlm: %d params, vocab %d, %d train / %d val chars, steps %d..%d, lr %.2e x %g, "
+          "micro-batch %d of %d%s" % (n_params, len(chars), len(train), len(val), start_step,
+                                      args.steps, args.lr, lr_scale, micro, args.batch_size,
+                                      ", skip %s" % windows if windows else ""), flush=True)
+
+    if start_step == 1:
+        v0 = evaluate(model, val, args)
+        inloop.log(0, {"val/loss": v0})
+        print("step 0 | val_loss %.4f" % v0, flush=True)
+
+    t_begin = time.time()
+    val_loss = float("nan")
+    last_saved = None
+
+    def state():
+        return {"skip_windows": windows, "lr_scale": lr_scale, "micro_batch": micro,
+                "args": vars(args)}
+
+    for step in range(start_step, args.steps + 1):
+        t0 = time.time()
+        if args.crash_at == step and transient_ok:
+            raise RuntimeError("injected crash at step %d" % step)
+        if args.hang_at == step and transient_ok:
+            hang_forever(step)
+        lr = lr_at(step, args, lr_scale)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        index = data_index(step, windows)
+        x, y = get_batch(train, index, args.batch_size, args.seq_len, args.seed)
+        opt.zero_grad(set_to_none=True)
+        loss_sum = 0.0
+        for i in range(0, args.batch_size, micro):
+            xm, ym = x[i:i + micro], y[i:i + micro]
+            if args.oom_at == step and micro > oom_max:
+                raise torch.cuda.OutOfMemoryError(
+                    "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.15 GiB total "
+                    "capacity; 75.02 GiB already allocated; 1.12 GiB free; 76.50 GiB reserved "
+                    "in total by PyTorch) If reserved memory is >> allocated memory try setting "
+                    "max_split_size_mb to avoid fragmentation.  See documentation for Memory "
+                    "Management and PYTORCH_CUDA_ALLOC_CONF")
+            with autocast(args):
+                _, loss = model(xm, ym)
+            loss = loss * (xm.shape[0] / args.batch_size)
+            if args.inject_nan_at is not None and index == args.inject_nan_at:
+                loss = loss * float("nan")
+            if args.inject_spike_at is not None and index == args.inject_spike_at:
+                loss = loss * args.spike_factor
+            loss.backward()
+            loss_sum += loss.item()
+        grad_norm = torch.nn.utils.clip_grad_norm_(
+            model.parameters(), args.grad_clip if args.grad_clip > 0 else float("inf")).item()
+        opt.step()
+        if args.sleep_per_step > 0:
+            time.sleep(args.sleep_per_step)
+        dt = time.time() - t0
+        tok_s = args.batch_size * args.seq_len / max(dt, 1e-9)
+
+        if step % args.log_every == 0 or step == start_step or step == args.steps:
+            inloop.log(step, {"train/loss": loss_sum, "lr": lr, "grad_norm": grad_norm,
+                              "tokens_per_s": tok_s, "step_time_ms": dt * 1000.0})
+            print("step %d | loss %.4f | lr %.2e | grad_norm %.3g | %d tok/s"
+                  % (step, loss_sum, lr, grad_norm, tok_s), flush=True)
+        if step % args.eval_every == 0 or step == args.steps:
+            val_loss = evaluate(model, val, args)
+            inloop.log(step, {"val/loss": val_loss})
+            print("step %d | val_loss %.4f" % (step, val_loss), flush=True)
+        if step % args.ckpt_every == 0 or step == args.steps:
+            last_saved = save_ckpt(args.out, step, model, opt, chars, state())
+
+    elapsed = time.time() - t_begin
+    if start_step > args.steps:
+        val_loss = evaluate(model, val, args)
+    print("done | steps %d | final val_loss %.4f | %.1f s | last checkpoint %s"
+          % (args.steps, val_loss, elapsed, last_saved or "-"), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,349 @@
+# Unit tests of the Python SDK (python/inloop): the JSON lines it writes to INLOOP_METRICS_FD,
+# NaN encoding, the no-op and print paths outside inloop, broken pipes, thread safety, control().
+# Run: PYTHONPATH=python /usr/bin/python3 -m unittest discover -s tests/python -v
+import contextlib
+import importlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PYDIR = os.path.join(REPO, "python")
+if PYDIR not in sys.path:
+    sys.path.insert(0, PYDIR)
+
+ENV_KEYS = ("INLOOP_METRICS_FD", "INLOOP_PRINT", "INLOOP_CONTROL", "INLOOP_RUN_ID",
+            "INLOOP_RUN_NAME", "INLOOP_ATTEMPT")
+
+
+def fresh_inloop():
+    sys.modules.pop("inloop", None)
+    return importlib.import_module("inloop")
+
+
+def strict_loads(line):
+    def bad(name):
+        raise ValueError("bare %s in JSON" % name)
+    return json.loads(line, parse_constant=bad)
+
+
+class EnvMixin:
+    def save_env(self):
+        self._saved = {k: os.environ.get(k) for k in ENV_KEYS}
+        for k in ENV_KEYS:
+            os.environ.pop(k, None)
+
+    def restore_env(self):
+        for k, v in self._saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class PipeTest(EnvMixin, unittest.TestCase):
+    """A pipe stands in for the supervisor; a thread drains it so writers never block."""
+
+    def setUp(self):
+        self.save_env()
+        self.r, self.w = os.pipe()
+        self.chunks = []
+        self.reader = threading.Thread(target=self._drain, daemon=True)
+        self.reader.start()
+        os.environ["INLOOP_METRICS_FD"] = str(self.w)
+        os.environ["INLOOP_RUN_ID"] = "r-test"
+        self.inloop = fresh_inloop()
+        self.w_open = True
+
+    def _drain(self):
+        while True:
+            b = os.read(self.r, 65536)
+            if not b:
+                break
+            self.chunks.append(b)
+
+    def lines(self):
+        """Close the write end, wait for EOF, return the parsed lines."""
+        if self.w_open:
+            os.close(self.w)
+            self.w_open = False
+        self.reader.join(10)
+        data = b"".join(self.chunks)
+        self.assertTrue(data == b"" or data.endswith(b"\n"), "last line not terminated")
+        return [strict_loads(l) for l in data.decode("utf-8").splitlines()]
+
+    def tearDown(self):
+        if self.w_open:
+            os.close(self.w)
+        self.reader.join(10)
+        os.close(self.r)
+        self.restore_env()
+
+    def test_log_forms(self):
+        il = self.inloop
+        self.assertTrue(il.enabled())
+        il.log(10, {"train/loss": 2.31, "lr": 0.0003})
+        il.log(11, loss=1.5, acc=True)
+        il.log(None, {"x": 1})
+        il.log({"y": 2})
+        il.log(step=12, z=3)
+        il.log(13, {"a": 1}, b=2)
+        il.log(14, {"eval": {"loss": 0.5, "acc": 0.9}})
+        il.log(15, metrics={"m": 4})
+        got = self.lines()
+        self.assertEqual(got[0], {"t": "log", "step": 10,
+                                  "metrics": {"train/loss": 2.31, "lr": 0.0003}})
+        self.assertEqual(got[1], {"t": "log", "step": 11, "metrics": {"loss": 1.5, "acc": 1}})
+        self.assertEqual(got[2], {"t": "log", "metrics": {"x": 1}})
+        self.assertEqual(got[3], {"t": "log", "metrics": {"y": 2}})
+        self.assertEqual(got[4], {"t": "log", "step": 12, "metrics": {"z": 3}})
+        self.assertEqual(got[5], {"t": "log", "step": 13, "metrics": {"a": 1, "b": 2}})
+        self.assertEqual(got[6]["metrics"], {"eval/loss": 0.5, "eval/acc": 0.9})
+        self.assertEqual(got[7], {"t": "log", "step": 15, "metrics": {"m": 4}})
+        self.assertEqual(len(got), 8)
+
+    def test_duck_typed_values(self):
+        class Scalar:  # what a 0-d tensor / numpy scalar looks like to the SDK
+            def __float__(self):
+                return 0.25
+
+        class StepLike:
+            def __int__(self):
+                return 7
+
+        self.inloop.log(StepLike(), {"t": Scalar()})
+        try:
+            import numpy as np
+        except ImportError:
+            np = None
+        if np is not None:
+            self.inloop.log(np.int64(8), {"f32": np.float32(0.5), "i64": np.int64(3)})
+        got = self.lines()
+        self.assertEqual(got[0], {"t": "log", "step": 7, "metrics": {"t": 0.25}})
+        if np is not None:
+            self.assertEqual(got[1], {"t": "log", "step": 8, "metrics": {"f32": 0.5, "i64": 3.0}})
+
+    def test_torch_tensor_if_available(self):
+        try:
+            import torch
+        except ImportError:
+            self.skipTest("torch not importable")
+        self.inloop.log(torch.tensor(3), {"loss": torch.tensor(1.5),
+                                          "nan": torch.tensor(float("nan"))})
+        got = self.lines()
+        self.assertEqual(got, [{"t": "log", "step": 3, "metrics": {"loss": 1.5, "nan": "NaN"}}])
+
+    def test_nan_inf_encoding(self):
+        self.inloop.log(1, {"a": float("nan"), "b": float("inf"), "c": float("-inf"), "d": 1.0})
+        self.inloop.params(x=float("nan"))
+        got = self.lines()  # strict_loads already rejects bare NaN / Infinity
+        self.assertEqual(got[0]["metrics"],
+                         {"a": "NaN", "b": "Infinity", "c": "-Infinity", "d": 1.0})
+        self.assertEqual(got[1]["params"], {"x": "NaN"})
+
+    def test_non_numeric_skipped_with_one_warning(self):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            for i in range(3):
+                self.inloop.log(i, {"loss": 1.0, "name": "gpt", "vec": [1, 2], "none": None})
+        got = self.lines()
+        self.assertEqual([g["metrics"] for g in got], [{"loss": 1.0}] * 3)
+        text = err.getvalue()
+        self.assertEqual(text.count("'name'"), 1, text)
+        self.assertEqual(text.count("'vec'"), 1, text)
+
+    def test_only_non_numeric_sends_nothing(self):
+        with contextlib.redirect_stderr(io.StringIO()):
+            self.inloop.log(1, {"name": "x"})
+        self.assertEqual(self.lines(), [])
+
+    def test_params(self):
+        import argparse
+        il = self.inloop
+        il.params(lr=0.0003, model="gpt", layers=4, bias=False, none=None, shape=(1, 2))
+        il.params({"optim": {"lr": 1e-3, "betas": [0.9, 0.95]}, "train/bs": 8})
+        il.params(argparse.Namespace(seed=3, out="ck"))
+        got = self.lines()
+        self.assertEqual(got[0], {"t": "params", "params": {
+            "lr": 0.0003, "model": "gpt", "layers": 4, "bias": False, "none": None,
+            "shape": "(1, 2)"}})
+        self.assertEqual(got[1]["params"],
+                         {"optim.lr": 1e-3, "optim.betas": "[0.9, 0.95]", "train/bs": 8})
+        self.assertEqual(got[2]["params"], {"seed": 3, "out": "ck"})
+
+    def test_checkpoint(self):
+        self.inloop.checkpoint(500, "ckpt/ckpt-0000500.pt")
+        got = self.lines()
+        self.assertEqual(got, [{"t": "checkpoint", "step": 500,
+                                "path": os.path.abspath("ckpt/ckpt-0000500.pt")}])
+        self.assertTrue(os.path.isabs(got[0]["path"]))
+
+    def test_unicode_and_one_line_per_message(self):
+        self.inloop.log(1, {"loss/ü\nx": 1.0})
+        self.inloop.params(note="a\nb ✓")
+        got = self.lines()
+        self.assertEqual(len(got), 2)
+        self.assertEqual(got[0]["metrics"], {"loss/ü\nx": 1.0})
+        self.assertEqual(got[1]["params"], {"note": "a\nb ✓"})
+
+    def test_oversized_line_dropped(self):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            self.inloop.log(1, {"k%05d" % i: 1.0 for i in range(10000)})
+            self.inloop.log(2, {"ok": 1.0})
+        got = self.lines()
+        self.assertEqual(got, [{"t": "log", "step": 2, "metrics": {"ok": 1.0}}])
+        self.assertIn("64 KiB", err.getvalue())
+
+    def test_threads_do_not_interleave(self):
+        il = self.inloop
+
+        def work(tid):
+            for i in range(1000):
+                il.log(i, {"thread": tid, "train/loss": 1.0 / (i + 1), "pad": 3.25})
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        got = self.lines()
+        self.assertEqual(len(got), 10000)
+        seen = {}
+        for g in got:
+            self.assertEqual(g["t"], "log")
+            self.assertEqual(set(g["metrics"]), {"thread", "train/loss", "pad"})
+            tid = g["metrics"]["thread"]
+            self.assertEqual(g["step"], seen.get(tid, -1) + 1)  # each thread's order kept
+            seen[tid] = g["step"]
+        self.assertEqual(seen, {t: 999 for t in range(10)})
+
+    def test_broken_pipe_disables_after_one_warning(self):
+        # The supervisor goes away: close our read end so writes fail with EPIPE.
+        os.close(self.w)
+        self.w_open = False
+        self.reader.join(10)
+        r2, w2 = os.pipe()
+        os.close(r2)
+        self.inloop.init(fd=w2)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            self.inloop.log(1, {"loss": 1.0})  # must not raise
+            self.assertFalse(self.inloop.enabled())
+            self.inloop.log(2, {"loss": 1.0})
+            self.inloop.params(a=1)
+            self.inloop.checkpoint(3, "/x")
+        os.close(w2)
+        self.assertEqual(err.getvalue().count("broken"), 1, err.getvalue())
+
+    def test_fd_closed_by_program(self):
+        self.inloop.log(1, {"loss": 1.0})
+        os.close(self.w)   # the training code closes "all fds" (EBADF on the next write)
+        self.w_open = False
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            self.inloop.log(2, {"loss": 1.0})
+            self.inloop.log(3, {"loss": 1.0})
+        self.assertFalse(self.inloop.enabled())
+        self.assertEqual(err.getvalue().count("inloop:"), 1, err.getvalue())
+        self.assertEqual(len(self.lines()), 1)
+
+    def test_run_info(self):
+        os.environ["INLOOP_ATTEMPT"] = "2"
+        self.assertEqual(self.inloop.run_info(), {"run_id": "r-test", "attempt": "2"})
+
+
+class SubprocessTest(unittest.TestCase):
+    def test_inherited_fd_in_child_process(self):
+        """As under the supervisor: the child inherits an already-open pipe fd."""
+        r, w = os.pipe()
+        env = dict(os.environ, INLOOP_METRICS_FD=str(w), PYTHONPATH=PYDIR)
+        code = ("import inloop\n"
+                "inloop.params(lr=0.001, model='tiny')\n"
+                "for s in range(0, 50, 10): inloop.log(s, {'train/loss': 2 - s / 100})\n"
+                "inloop.checkpoint(60, '/tmp/ckpt-60.pt')\n"
+                "print('enabled', inloop.enabled())\n")
+        p = subprocess.Popen([sys.executable, "-c", code], env=env, pass_fds=(w,),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        os.close(w)
+        with os.fdopen(r, "rb") as f:
+            data = f.read()
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(out.decode().strip(), "enabled True")
+        got = [strict_loads(l) for l in data.decode().splitlines()]
+        self.assertEqual([g["t"] for g in got], ["params"] + ["log"] * 5 + ["checkpoint"])
+        self.assertEqual([g["step"] for g in got[1:6]], [0, 10, 20, 30, 40])
+
+
+class NotConnectedTest(EnvMixin, unittest.TestCase):
+    def setUp(self):
+        self.save_env()
+
+    def tearDown(self):
+        self.restore_env()
+
+    def test_noop(self):
+        il = fresh_inloop()
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            self.assertFalse(il.enabled())
+            il.log(1, {"loss": 1.0})
+            il.log(2, loss=float("nan"), name="x")
+            il.params(lr=1)
+            il.checkpoint(3, "x.pt")
+        self.assertEqual(out.getvalue(), "")
+        self.assertEqual(err.getvalue(), "")
+        self.assertEqual(il.control(), {})
+        self.assertEqual(il.run_info(), {})
+
+    def test_print_env(self):
+        os.environ["INLOOP_PRINT"] = "1"
+        il = fresh_inloop()
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            il.log(10, {"train/loss": 2.31, "lr": 0.0003})
+            il.log(None, {"x": float("nan")})
+        self.assertEqual(out.getvalue(),
+                         "step 10 | train/loss 2.31 | lr 0.0003\nx NaN\n")
+
+    def test_print_init(self):
+        il = fresh_inloop()
+        il.init(print=True)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            il.log(5, loss=1.25)
+        self.assertEqual(out.getvalue(), "step 5 | loss 1.25\n")
+
+    def test_bad_fd_env(self):
+        os.environ["INLOOP_METRICS_FD"] = "987"  # not open in this process
+        il = fresh_inloop()
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            self.assertFalse(il.enabled())
+            il.log(1, {"loss": 1.0})
+        self.assertEqual(err.getvalue().count("inloop:"), 1, err.getvalue())
+
+    def test_control(self):
+        il = fresh_inloop()
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "control.json")
+            os.environ["INLOOP_CONTROL"] = path
+            self.assertEqual(il.control(), {})           # set but not there yet
+            with open(path, "w") as f:
+                json.dump({"resume_from": "/ck/ckpt-0000040.pt", "skip": [40, 60]}, f)
+            self.assertEqual(il.control(), {"resume_from": "/ck/ckpt-0000040.pt",
+                                            "skip": [40, 60]})
+            with open(path, "w") as f:
+                f.write("{not json")
+            with contextlib.redirect_stderr(io.StringIO()):
+                self.assertEqual(il.control(), {})
+
+
+if __name__ == "__main__":
+    unittest.main()
