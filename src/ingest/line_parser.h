@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -16,19 +17,38 @@
 namespace inloop::ingest {
 
 struct Metric {
-  std::string key;  // normalised: lower-case words joined by '_', nesting joined by '/'
+  // Text shapes: lower-case words joined by '_', a unit appended ("time_ms"), e.g. "lm_loss".
+  // JSON and dict shapes: the keys as written, nesting joined by '/' ("train/loss").
+  std::string key;
   double value = 0;  // NaN / +-Inf allowed
 };
 
 struct ParsedLine {
-  bool has_step = false;  // a step/iter/iteration/update/global_step field was present
+  bool has_step = false;  // a step/iter/iteration/update/global_step/num_updates field was present
   int64_t step = 0;
   std::vector<Metric> metrics;  // size() is the number of valid entries; step keys excluded
+
   void Clear() {
     has_step = false;
     step = 0;
-    metrics.clear();
+    // Cleared entries move to a pool so their key strings keep their capacity: a parser that
+    // refills this object allocates nothing once the pool has warmed up.
+    while (!metrics.empty()) {
+      spare_.push_back(std::move(metrics.back()));
+      metrics.pop_back();
+    }
   }
+
+  // Appends an entry to `metrics`, reusing a cleared one (its key is to be overwritten).
+  Metric& AddMetric() {
+    if (spare_.empty()) return metrics.emplace_back();
+    metrics.push_back(std::move(spare_.back()));
+    spare_.pop_back();
+    return metrics.back();
+  }
+
+ private:
+  std::vector<Metric> spare_;
 };
 
 // A user shape: a PCRE2 regex whose named groups become metrics (group `step` is the step).
@@ -44,7 +64,9 @@ class LineParser {
   ~LineParser();
 
   // Parses `line` (no trailing newline). Returns true and fills *out when at least one metric
-  // was found. Custom patterns are tried first, then the built-in shapes.
+  // was found; otherwise returns false with *out cleared. Custom patterns are tried first, then
+  // the built-in shapes. The parser keeps one piece of state across calls: the unfinished tail
+  // of a Megatron-LM record that was wrapped onto the next physical line (see line_parser.cc).
   bool Parse(std::string_view line, ParsedLine* out);
 
  private:
