@@ -1,0 +1,56 @@
+// DetectorSet: the streaming detectors of one run, one set per metric key, created on the key's
+// first point from its SeriesClass (cached). Observe is the per-point entry point of detect/:
+// O(1) amortised, no allocation per point once a key is known. Not thread-safe: one owner feeds
+// it in point order. Must never block, do I/O, or keep references to the caller's key or points.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "common/point.h"
+#include "detect/detect_config.h"
+#include "detect/finding.h"
+#include "detect/series_class.h"
+
+namespace inloop::detect {
+
+class DetectorSet {
+ public:
+  // REQUIRES: ValidateDetectConfig(config).ok().
+  explicit DetectorSet(DetectConfig config);
+  ~DetectorSet();
+  DetectorSet(const DetectorSet&) = delete;
+  DetectorSet& operator=(const DetectorSet&) = delete;
+
+  // Feeds one point of series `key` (points of one key in step order; a step lower than the
+  // previous one of that key is a rewind, e.g. a resumed attempt, and forgets open episodes).
+  // Appends any findings to *out (never clears it).
+  void Observe(std::string_view key, const Point& p, std::vector<Finding>* out);
+
+  // A new attempt started: forget open episodes and the short windows that a restart's slow first
+  // steps would fool; keep the baselines (medians) learned so far.
+  void OnRestart();
+
+  // The class of `key` as Observe treats it (registers the key).
+  SeriesClass ClassOf(std::string_view key);
+  size_t series_count() const { return series_.size(); }
+  const DetectConfig& config() const { return config_; }
+
+ private:
+  struct Series;
+  Series* Lookup(std::string_view key);
+  Series* Insert(std::string_view key, uint64_t hash);
+
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t index_plus_one = 0;  // 0: empty
+  };
+
+  DetectConfig config_;
+  std::vector<std::unique_ptr<Series>> series_;
+  std::vector<Slot> slots_;  // open addressing, power-of-two size, load <= 1/2
+};
+
+}  // namespace inloop::detect
