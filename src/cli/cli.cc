@@ -331,6 +331,7 @@ int CmdRun(const std::string& store_flag, const std::string& name, const std::st
   opts.store_dir = ResolveStore(store_flag, cfg.store);
   opts.grace_seconds = grace.value_or(cfg.grace_seconds);
   opts.patterns = cfg.patterns;
+  opts.detect = cfg.detect;
   opts.config_path = cfg.path;
   opts.color = UseColor(2);
   (void)program;

@@ -46,7 +46,7 @@ Status LoadConfig(const std::string& path, Config* out) {
                                        err.source().begin.column, err.description()));
   }
   out->path = path;
-  INLOOP_RETURN_IF_ERROR(CheckKeys(path, root, "", {"run", "parse", "store"}));
+  INLOOP_RETURN_IF_ERROR(CheckKeys(path, root, "", {"run", "parse", "store", "detect"}));
   if (auto* run = root["run"].as_table()) {
     INLOOP_RETURN_IF_ERROR(CheckKeys(path, *run, "run.", {"grace_seconds"}));
     if (auto* g = run->get("grace_seconds")) {
@@ -57,6 +57,9 @@ Status LoadConfig(const std::string& path, Config* out) {
       }
       out->grace_seconds = *v;
     }
+  }
+  if (auto* d = root["detect"].as_table()) {
+    INLOOP_RETURN_IF_ERROR(detect::LoadDetectConfig(*d, path, &out->detect));
   }
   if (auto* st = root["store"].as_table()) {
     INLOOP_RETURN_IF_ERROR(CheckKeys(path, *st, "store.", {"dir"}));

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "detect/detect_config.h"
 #include "ingest/line_parser.h"
 
 namespace inloop::config {
@@ -16,6 +17,7 @@ struct Config {
   std::string store;          // [store] dir
   double grace_seconds = 30;  // [run] grace_seconds
   std::vector<ingest::CustomPattern> patterns;  // [[parse.patterns]] name, regex
+  detect::DetectConfig detect;                  // [detect] (docs/detect.md)
 };
 
 // Loads `path`. A missing file is NotFound; bad TOML or fields are Invalid.

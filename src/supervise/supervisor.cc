@@ -22,6 +22,9 @@
 #include <fmt/format.h>
 
 #include "common/json_writer.h"
+#include "detect/crash_classifier.h"
+#include "detect/detector_set.h"
+#include "detect/hang_detector.h"
 #include "ingest/sdk_message.h"
 #include "store/store.h"
 #include "supervise/line_splitter.h"
@@ -70,7 +73,8 @@ std::string FormatDuration(double s) {
 // Everything the loop tracks about one run; the store side is optional (it may have failed).
 class Session {
  public:
-  Session(const SupervisorOptions& opts, RunOutcome* out) : opts_(opts), out_(out) {}
+  Session(const SupervisorOptions& opts, RunOutcome* out)
+      : opts_(opts), out_(out), detectors_(opts.detect), hang_(opts.detect, WallNow()) {}
 
   Status Run();
 
@@ -85,6 +89,8 @@ class Session {
   void Event(const std::string& kind, const std::string& severity, const std::string& message,
              const std::string& data = "{}");
   void PrintSummary();
+  void RecordFindings();
+  void RecordCrash();
 
   const SupervisorOptions& opts_;
   RunOutcome* out_;
@@ -100,8 +106,58 @@ class Session {
   std::deque<std::string> stderr_tail_;
   double now_ms_ = 0;
   bool store_ok_ = false;
-  std::map<std::string, double, std::less<>> last_values_;  // for the summary
+  struct SeriesTrack {
+    int64_t step = 0;  // last step, for per-series counters
+    double last = 0;   // last value, for the summary
+  };
+  std::map<std::string, SeriesTrack, std::less<>> series_;
+  detect::DetectorSet detectors_;
+  detect::HangDetector hang_;
+  std::vector<detect::Finding> findings_;  // produced since the last RecordFindings()
+  int64_t findings_recorded_ = 0;
 };
+
+std::string FindingData(const detect::Finding& f) {
+  JsonWriter w;
+  w.BeginObject().Key("series").String(f.series).Key("update").Bool(f.is_update);
+  w.Key("evidence").BeginObject();
+  for (auto& e : f.evidence) w.Key(e.name).Number(e.value);
+  w.EndObject().EndObject();
+  return w.Take();
+}
+
+void Session::RecordFindings() {
+  for (auto& f : findings_) {
+    ++findings_recorded_;
+    if (!store_ok_) continue;
+    store::EventRecord e;
+    e.run_id = run_.id;
+    e.kind = std::string(detect::FindingKindName(f.kind));
+    e.severity = std::string(detect::SeverityName(f.severity));
+    e.step_lo = f.step_lo;
+    e.step_hi = f.step_hi;
+    e.message = f.message;
+    e.data_json = FindingData(f);
+    Status s = store_->AddEvent(&e);
+    if (!s.ok()) StoreFailed(s);
+  }
+  findings_.clear();
+}
+
+void Session::RecordCrash() {
+  if (out_->exit_code == 0 || out_->status == store::kStopped) return;
+  detect::CrashReport c = detect::ClassifyCrash(out_->exit_code, run_.signal, attempt_.stderr_tail);
+  attempt_.crash_class = std::string(c.name());
+  JsonWriter w;
+  w.BeginObject().Key("class").String(c.name()).Key("transient").Bool(c.transient);
+  w.Key("retry").String(detect::RetryName(c.retry)).Key("signature").String(c.signature);
+  if (!c.exception_type.empty()) {
+    w.Key("exception_type").String(c.exception_type);
+    w.Key("exception_message").String(c.exception_message);
+  }
+  w.EndObject();
+  Event("crash", "error", c.summary, w.Take());
+}
 
 void Session::StoreFailed(const Status& s) {
   if (out_->store_failed) return;
@@ -145,14 +201,19 @@ void Session::Event(const std::string& kind, const std::string& severity,
 }
 
 void Session::AppendMetric(std::string_view key, bool has_step, int64_t step, double value) {
-  auto it = last_values_.find(key);
-  if (it == last_values_.end()) {
-    last_values_.emplace(std::string(key), value);
-  } else {
-    it->second = value;
+  auto it = series_.find(key);
+  if (it == series_.end()) {
+    it = series_.emplace(std::string(key), SeriesTrack{}).first;
+    if (!has_step) step = 0;  // per-series counter, kept even when the store failed
+  } else if (!has_step) {
+    step = it->second.step + 1;
   }
+  it->second.step = step;
+  it->second.last = value;
+  Point p{step, now_ms_, value};
+  detectors_.Observe(key, p, &findings_);
+  hang_.OnProgress(now_ms_, step);
   if (!store_ok_) return;
-  if (!has_step) step = writer_->LastStep(key) + 1;  // per-series counter
   Status s = writer_->Append(key, step, now_ms_, value);
   if (!s.ok()) StoreFailed(s);
 }
@@ -198,6 +259,7 @@ void Session::HandleSdkLine(std::string_view line) {
 }
 
 void Session::HandleStream(int which, std::string_view data) {
+  hang_.OnOutput(now_ms_);
   if (which < 2) {
     WriteFd(which == 0 ? 1 : 2, data, &tee_ok_[which]);  // the terminal first, always
     if (log_fds_[which] >= 0) {
@@ -234,13 +296,20 @@ void Session::PrintSummary() {
       paint(st | fmt::emphasis::bold, status), FormatDuration(run_.ended_at - run_.started_at),
       out_->exit_code);
   size_t shown = 0;
-  for (auto& [k, v] : last_values_) {
+  for (auto& [k, v] : series_) {
     if (++shown > 16) {
-      text += fmt::format("  ... and {} more series (inloop show {})\n", last_values_.size() - 16,
+      text += fmt::format("  ... and {} more series (inloop show {})\n", series_.size() - 16,
                           run_.id);
       break;
     }
-    text += fmt::format("  {:<28} {}\n", k, JsonNumber(v));
+    text += fmt::format("  {:<28} {}\n", k, JsonNumber(v.last));
+  }
+  if (findings_recorded_ > 0) {
+    text += fmt::format("  {} finding(s) on the timeline: inloop events {}\n", findings_recorded_,
+                        run_.id);
+  }
+  if (!attempt_.crash_class.empty()) {
+    text += fmt::format("  crash class: {}\n", attempt_.crash_class);
   }
   if (attempt_.truncated_lines > 0) {
     text += fmt::format("  {} line(s) over 1 MiB were kept truncated\n", attempt_.truncated_lines);
@@ -450,6 +519,11 @@ Status Session::Run() {
       }
     }
     (void)got_data;
+    if (!child_done) {
+      detect::Finding hang;
+      if (hang_.Check(now_ms_, &hang)) findings_.push_back(std::move(hang));
+    }
+    RecordFindings();
     FlushStore();
     now = Clock::now();
     if (!child_done && now >= kill_deadline) {
@@ -518,6 +592,8 @@ Status Session::Run() {
     attempt_.stderr_tail += '\n';
   }
   for (int fd : log_fds_) if (fd >= 0) ::close(fd);
+  RecordFindings();
+  RecordCrash();
   if (store_ok_) {
     JsonWriter w;
     w.BeginObject().Key("attempt").Int(1).Key("exit_code").Int(out_->exit_code);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "detect/detect_config.h"
 #include "ingest/line_parser.h"
 
 namespace inloop::supervise {
@@ -22,6 +23,7 @@ struct SupervisorOptions {
   std::vector<ingest::CustomPattern> patterns;
   std::vector<std::pair<std::string, std::string>> extra_env;
   std::string config_path;  // recorded as a param source when set
+  detect::DetectConfig detect;  // thresholds of the detectors (observe only for now)
   bool color = false;       // colour the summary
 };
 

@@ -54,6 +54,19 @@ pass "metrics"
 
 inloop events basic --json > ev.json
 assert_contains "$(json '[e["kind"] for e in d]' < ev.json)" attempt_exit "events"
+# Detection runs on the live stream: the NaN loss is a finding at its own step.
+assert_eq "$(json '[(e["step_lo"], e["data"]["series"]) for e in d if e["kind"]=="nonfinite"]' < ev.json)" "[(70, 'loss')]" "nonfinite finding"
+pass "events"
+
+# A crash is classified from the stderr tail, with the exception type kept.
+cat > crash.py <<'PY'
+print('{"step": 1, "loss": 2.0}')
+raise RuntimeError("expected scalar type Float but found Half")
+PY
+set +e; inloop run --name crash -- python3 crash.py > /dev/null 2>&1; code=$?; set -e
+assert_eq "$code" 1 "python crash exit code"
+assert_eq "$(inloop show crash --json | json 'd["attempts"][0]["crash_class"]')" python_exception "crash class"
+assert_eq "$(inloop events crash --json | json '[e["data"]["exception_type"] for e in d if e["kind"]=="crash"]')" "['RuntimeError']" "exception type"
 
 # Errors: unknown run -> exit 3, one line.
 set +e
