@@ -600,26 +600,23 @@ Status Store::RecoverAll() {
       ::close(lock_fd);  // a live writer owns it
       continue;
     }
-    Status s = Recover(run_id, lock_fd);
+    Status s = Recover(run_id);
     ::close(lock_fd);
     if (!s.ok()) return s;
   }
   return Status::OK();
 }
 
-Status Store::Recover(const std::string& run_id, int lock_fd) {
-  // Re-open the run's writer state from the index and the WAL, then close it normally: Close()
-  // seals the loose points and removes the WAL.
-  std::unique_ptr<RunWriter> w(new RunWriter());
-  w->store_ = this;
-  w->run_id_ = run_id;
+// Opens the run's chunk file for appending, dropping a torn chunk at its end (bytes past the last
+// indexed chunk were never acknowledged through the index), and loads every series segment of
+// the run with its sealed count, ordered by segment so the newest segment of a key comes last.
+Status Store::LoadWriterState(RunWriter* w) {
+  const std::string& run_id = w->run_id_;
   std::string chunk_path = PathOf("series/" + run_id + ".chunks");
   w->chunk_fd_ = ::open(chunk_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (w->chunk_fd_ < 0) {
     return Status::Io(fmt::format("{}: cannot open: {}", chunk_path, std::strerror(errno)));
   }
-  // Drop a torn chunk at the end of the file: bytes past the last indexed chunk were never
-  // acknowledged through the index.
   Stmt q;
   INLOOP_RETURN_IF_ERROR(db_->Prepare(
       "SELECT COALESCE(MAX(c.offset + c.length), 0) FROM chunks c JOIN series s "
@@ -632,18 +629,11 @@ Status Store::Recover(const std::string& run_id, int lock_fd) {
     return Status::Io(fmt::format("{}: cannot truncate: {}", chunk_path, std::strerror(errno)));
   }
   w->chunk_size_ = end;
-
-  std::unordered_map<int64_t, std::vector<Point>> loose;
-  std::string wal_path = PathOf("series/" + run_id + ".wal");
-  int wal_fd = ::open(wal_path.c_str(), O_RDONLY | O_CLOEXEC);
-  Status s = ReadWalFor(run_id, wal_fd, &loose);
-  if (wal_fd >= 0) ::close(wal_fd);
-  INLOOP_RETURN_IF_ERROR(s);
-
   Stmt ser;
   INLOOP_RETURN_IF_ERROR(db_->Prepare(
       "SELECT s.id, s.key, s.segment, COALESCE((SELECT SUM(count) FROM chunks WHERE "
-      "series_id = s.id), 0) FROM series s WHERE s.run_id=? ORDER BY s.id",
+      "series_id = s.id), 0), COALESCE((SELECT MAX(last_step) FROM chunks WHERE "
+      "series_id = s.id), 0) FROM series s WHERE s.run_id=? ORDER BY s.segment, s.id",
       &ser));
   ser.Bind(1, run_id);
   while (ser.Step()) {
@@ -652,14 +642,31 @@ Status Store::Recover(const std::string& run_id, int lock_fd) {
     st->key = ser.Text(1);
     st->segment = static_cast<int>(ser.Int(2));
     st->sealed = st->count = ser.Int(3);
-    auto it = loose.find(st->id);
-    if (it != loose.end()) {
-      st->head = std::move(it->second);
-      st->count += static_cast<int64_t>(st->head.size());
-    }
+    st->last_step = ser.Int(4);
     w->series_.push_back(std::move(st));
   }
-  INLOOP_RETURN_IF_ERROR(ser.status());
+  return ser.status();
+}
+
+Status Store::Recover(const std::string& run_id) {
+  // Re-open the run's writer state from the index and the WAL, then close it normally: Close()
+  // seals the loose points and removes the WAL.
+  std::unique_ptr<RunWriter> w(new RunWriter());
+  w->store_ = this;
+  w->run_id_ = run_id;
+  INLOOP_RETURN_IF_ERROR(LoadWriterState(w.get()));
+  std::unordered_map<int64_t, std::vector<Point>> loose;
+  std::string wal_path = PathOf("series/" + run_id + ".wal");
+  int wal_fd = ::open(wal_path.c_str(), O_RDONLY | O_CLOEXEC);
+  Status s = ReadWalFor(run_id, wal_fd, &loose);
+  if (wal_fd >= 0) ::close(wal_fd);
+  INLOOP_RETURN_IF_ERROR(s);
+  for (auto& st : w->series_) {
+    auto it = loose.find(st->id);
+    if (it == loose.end()) continue;
+    st->head = std::move(it->second);
+    st->count += static_cast<int64_t>(st->head.size());
+  }
   INLOOP_RETURN_IF_ERROR(w->Close());
   ::unlink(wal_path.c_str());
 
@@ -675,7 +682,6 @@ Status Store::Recover(const std::string& run_id, int lock_fd) {
     e.message = "the supervisor died; points acknowledged to its write-ahead log were recovered";
     INLOOP_RETURN_IF_ERROR(AddEvent(&e));
   }
-  (void)lock_fd;
   return Status::OK();
 }
 
@@ -693,34 +699,12 @@ Status Store::OpenWriter(const std::string& run_id, std::unique_ptr<RunWriter>* 
   if (::flock(w->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     return Status::Invalid(fmt::format("run {} is being written by another inloop process", run_id));
   }
-  std::string chunk_path = PathOf("series/" + run_id + ".chunks");
-  w->chunk_fd_ = ::open(chunk_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (w->chunk_fd_ < 0) {
-    return Status::Io(fmt::format("{}: cannot create: {}", chunk_path, std::strerror(errno)));
-  }
-  struct stat sb;
-  if (::fstat(w->chunk_fd_, &sb) == 0) w->chunk_size_ = sb.st_size;
-  // Existing series of this run (a writer re-opened for a later attempt) continue their counts.
-  Stmt ser;
-  INLOOP_RETURN_IF_ERROR(
-      db_->Prepare("SELECT s.id, s.key, s.segment, COALESCE((SELECT SUM(count) FROM chunks WHERE "
-                   "series_id = s.id), 0), COALESCE((SELECT MAX(last_step) FROM chunks WHERE "
-                   "series_id = s.id), 0) FROM series s WHERE s.run_id=? ORDER BY s.segment",
-                   &ser));
-  ser.Bind(1, run_id);
+  INLOOP_RETURN_IF_ERROR(LoadWriterState(w.get()));
   std::vector<std::pair<int64_t, int64_t>> bases;
-  while (ser.Step()) {
-    auto st = std::make_unique<RunWriter::SeriesState>();
-    st->id = ser.Int(0);
-    st->key = ser.Text(1);
-    st->segment = static_cast<int>(ser.Int(2));
-    st->sealed = st->count = ser.Int(3);
-    st->last_step = ser.Int(4);
+  for (auto& st : w->series_) {
     bases.emplace_back(st->id, st->count);
     w->by_key_[st->key] = st.get();  // ordered by segment: the newest segment wins
-    w->series_.push_back(std::move(st));
   }
-  INLOOP_RETURN_IF_ERROR(ser.status());
   INLOOP_RETURN_IF_ERROR(WalWriter::Create(PathOf("series/" + run_id + ".wal"), bases, &w->wal_));
   *out = std::move(w);
   return Status::OK();

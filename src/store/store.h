@@ -95,7 +95,8 @@ class Store {
   Store() = default;
   Status InitSchema();
   Status RecoverAll();
-  Status Recover(const std::string& run_id, int lock_fd);
+  Status Recover(const std::string& run_id);  // REQUIRES: the run's lock is held
+  Status LoadWriterState(RunWriter* w);
   Status ReadWalFor(const std::string& run_id, int wal_fd,
                     std::unordered_map<int64_t, std::vector<Point>>* loose);
   int ChunkFd(const std::string& run_id);
