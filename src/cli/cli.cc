@@ -332,6 +332,7 @@ int CmdRun(const std::string& store_flag, const std::string& name, const std::st
   opts.grace_seconds = grace.value_or(cfg.grace_seconds);
   opts.patterns = cfg.patterns;
   opts.detect = cfg.detect;
+  opts.parse_lines_with_sdk = cfg.parse_lines_with_sdk;
   opts.config_path = cfg.path;
   opts.color = UseColor(2);
   (void)program;
@@ -418,8 +419,8 @@ int CmdDemo(const std::string& store_flag, const std::vector<std::string>& extra
       query::SeriesQuery q;
       query::SeriesResult res;
       if (query::QuerySeries(st.get(), out.run_id, key, q, &res).ok() && !res.points.empty()) {
-        fmt::print(stderr, "  {:<11} {}  {} -> {}\n", key, Sparkline(res.points, 48),
-                   NumberText(res.points.front().value), NumberText(res.points.back().value));
+        fmt::print(stderr, "  {:<11} {}  {:.4g} -> {:.4g}\n", key, Sparkline(res.points, 48),
+                   res.points.front().value, res.points.back().value);
       }
     }
   }

@@ -70,7 +70,15 @@ Status LoadConfig(const std::string& path, Config* out) {
     }
   }
   if (auto* parse = root["parse"].as_table()) {
-    INLOOP_RETURN_IF_ERROR(CheckKeys(path, *parse, "parse.", {"patterns"}));
+    INLOOP_RETURN_IF_ERROR(CheckKeys(path, *parse, "parse.", {"patterns", "lines_with_sdk"}));
+    if (auto* l = parse->get("lines_with_sdk")) {
+      auto v = l->value<bool>();
+      if (!v) {
+        return Status::Invalid(fmt::format("{}: parse.lines_with_sdk must be true or false",
+                                           Where(path, *l)));
+      }
+      out->parse_lines_with_sdk = *v;
+    }
     if (auto* pats = parse->get("patterns")) {
       auto* arr = pats->as_array();
       if (!arr) {

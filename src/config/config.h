@@ -17,6 +17,7 @@ struct Config {
   std::string store;          // [store] dir
   double grace_seconds = 30;  // [run] grace_seconds
   std::vector<ingest::CustomPattern> patterns;  // [[parse.patterns]] name, regex
+  bool parse_lines_with_sdk = false;            // [parse] lines_with_sdk
   detect::DetectConfig detect;                  // [detect] (docs/detect.md)
 };
 

@@ -115,6 +115,7 @@ class Session {
   detect::HangDetector hang_;
   std::vector<detect::Finding> findings_;  // produced since the last RecordFindings()
   int64_t findings_recorded_ = 0;
+  bool sdk_seen_ = false;
 };
 
 std::string FindingData(const detect::Finding& f) {
@@ -223,6 +224,7 @@ void Session::HandleLine(int which, std::string_view line) {
     stderr_tail_.emplace_back(line.substr(0, 4096));
     if (stderr_tail_.size() > 200) stderr_tail_.pop_front();
   }
+  if (sdk_seen_ && !opts_.parse_lines_with_sdk) return;
   if (parser_ && parser_->Parse(line, &parsed_)) {
     for (auto& m : parsed_.metrics) AppendMetric(m.key, parsed_.has_step, parsed_.step, m.value);
   }
@@ -231,6 +233,14 @@ void Session::HandleLine(int which, std::string_view line) {
 void Session::HandleSdkLine(std::string_view line) {
   ingest::SdkMessage msg;
   if (!ingest::ParseSdkMessage(line, &msg)) return;
+  if (!sdk_seen_) {
+    sdk_seen_ = true;
+    if (!opts_.parse_lines_with_sdk) {
+      Event("sdk_connected", "info",
+            "the process reports through the SDK: its printed lines are no longer parsed for "
+            "metrics ([parse] lines_with_sdk = true keeps parsing them)");
+    }
+  }
   switch (msg.type) {
     case ingest::SdkMessage::Type::kLog:
       for (auto& [k, v] : msg.metrics) AppendMetric(k, msg.step.has_value(), msg.step.value_or(0), v);
@@ -302,7 +312,8 @@ void Session::PrintSummary() {
                           run_.id);
       break;
     }
-    text += fmt::format("  {:<28} {}\n", k, JsonNumber(v.last));
+    text += fmt::format("  {:<28} {}\n", k,
+                        std::isfinite(v.last) ? fmt::format("{:.6g}", v.last) : JsonNumber(v.last));
   }
   if (findings_recorded_ > 0) {
     text += fmt::format("  {} finding(s) on the timeline: inloop events {}\n", findings_recorded_,
@@ -448,7 +459,9 @@ Status Session::Run() {
     pollfd pfds[4];
     int idx[4];
     int n = 0;
-    for (int i = 0; i < 3; ++i) {
+    // The SDK pipe first: what the process reported through the SDK before printing a line is
+    // then always handled before that line.
+    for (int i : {2, 0, 1}) {
       if (fds[i] >= 0) {
         pfds[n] = {fds[i], POLLIN, 0};
         idx[n++] = i;
