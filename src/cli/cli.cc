@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "cli/exit_codes.h"
+#include "common/duration_text.h"
 #include "common/json_writer.h"
 #include "config/config.h"
 #include "query/series_query.h"
@@ -51,13 +52,6 @@ std::string IsoTime(double t) {
   char buf[32];
   strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
   return buf;
-}
-
-std::string Duration(double s) {
-  if (s <= 0) return "-";
-  if (s < 60) return fmt::format("{:.1f}s", s);
-  if (s < 3600) return fmt::format("{}m{:02}s", int(s) / 60, int(s) % 60);
-  return fmt::format("{}h{:02}m", int(s) / 3600, (int(s) % 3600) / 60);
 }
 
 std::string JoinCommand(const std::vector<std::string>& cmd) {
@@ -131,7 +125,7 @@ int CmdRuns(const std::string& store_dir, bool json) {
     std::string cmd = JoinCommand(r.command);
     if (cmd.size() > 60) cmd = cmd.substr(0, 57) + "...";
     fmt::print("{:<20} {:<16} {} {:>3} {:<19} {:>8}  {}\n", r.id, r.name.substr(0, 16), padded,
-               r.attempts, IsoTime(r.started_at), Duration(end - r.started_at), cmd);
+               r.attempts, IsoTime(r.started_at), DurationText(end - r.started_at), cmd);
   }
   return kExitOk;
 }
@@ -200,7 +194,7 @@ int CmdShow(const std::string& store_dir, const std::string& run_ref, bool json)
   fmt::print("run      {} ({})\n", r.name, r.id);
   fmt::print("status   {}{}   duration {}   attempts {}\n", r.status,
              r.exit_code ? fmt::format(" (exit {})", *r.exit_code) : "",
-             Duration(end - r.started_at), r.attempts);
+             DurationText(end - r.started_at), r.attempts);
   fmt::print("started  {}   host {}\n", IsoTime(r.started_at), r.host);
   fmt::print("command  {}\n", JoinCommand(r.command));
   fmt::print("cwd      {}\n", r.cwd);
@@ -473,7 +467,7 @@ int Main(int argc, char** argv) {
   metrics->add_option("run", run_ref, "run id or name")->required();
   metrics->add_option("key", key, "series key, e.g. train/loss")->required();
   metrics->add_option("--max-points", max_points, "M4-downsample to at most N points (0: all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 1 << 30));
   metrics->add_option("--format", format, "csv or json")->check(CLI::IsMember({"csv", "json"}));
   metrics->add_option("--from", from, "first step");
   metrics->add_option("--to", to, "last step");

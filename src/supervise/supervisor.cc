@@ -21,6 +21,7 @@
 #include <fmt/color.h>
 #include <fmt/format.h>
 
+#include "common/duration_text.h"
 #include "common/json_writer.h"
 #include "detect/crash_classifier.h"
 #include "detect/detector_set.h"
@@ -62,12 +63,6 @@ void WriteFd(int fd, std::string_view data, bool* ok) {
     }
     data.remove_prefix(static_cast<size_t>(w));
   }
-}
-
-std::string FormatDuration(double s) {
-  if (s < 60) return fmt::format("{:.1f}s", s);
-  if (s < 3600) return fmt::format("{}m{:02}s", int(s) / 60, int(s) % 60);
-  return fmt::format("{}h{:02}m", int(s) / 3600, (int(s) % 3600) / 60);
 }
 
 // Everything the loop tracks about one run; the store side is optional (it may have failed).
@@ -303,7 +298,7 @@ void Session::PrintSummary() {
   fmt::text_style st = status == store::kFinished ? fg(fmt::color::green) : fg(fmt::color::red);
   std::string text = fmt::format(
       "\ninloop: run {} ({}) {} in {}, exit code {}\n", run_.name, run_.id,
-      paint(st | fmt::emphasis::bold, status), FormatDuration(run_.ended_at - run_.started_at),
+      paint(st | fmt::emphasis::bold, status), DurationText(run_.ended_at - run_.started_at),
       out_->exit_code);
   size_t shown = 0;
   for (auto& [k, v] : series_) {
