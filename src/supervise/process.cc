@@ -62,6 +62,9 @@ Status Spawn(const SpawnOptions& opts, Child* out) {
   if (!opts.metrics_fd_env.empty() && pipe2(met_pipe, O_CLOEXEC)) {
     return Status::Io(fmt::format("cannot create pipes: {}", std::strerror(errno)));
   }
+  // Larger pipes absorb a burst of output while the supervisor is busy, so the child never
+  // blocks on a write (the default is 64 KiB; the kernel caps this at pipe-max-size).
+  for (int fd : {out_pipe[1], err_pipe[1]}) fcntl(fd, F_SETPIPE_SZ, 1 << 20);
   std::vector<std::string> env_strings;
   for (char** e = environ; *e; ++e) {
     std::string_view kv(*e);
