@@ -368,8 +368,7 @@ void MemoryGrowthDetector::Observe(const std::string& key, const Point& p,
   const int b = block_;
   if (b <= 0) return;
   history_.Push(p.step, p.value);
-  if (++tick_ < stride_) return;
-  tick_ = 0;
+  if (!throttle_.Due()) return;
   if (history_.size() < 4 * b) return;
   const double m3 = history_.Mean(0, b);
   const double m0 = history_.Mean(3 * b, b);

@@ -122,20 +122,34 @@ class RobustSpikeDetector {
   double base_median_ = 0, base_sigma_ = 0;
 };
 
+// Says when a block-comparing detector should evaluate: every block/16 points (a change spread
+// over hundreds of points loses nothing by it, and the per-point cost stays O(1)).
+class Throttle {
+ public:
+  explicit Throttle(int block) : stride_(std::max(1, block / 16)) {}
+  bool Due() {
+    if (++tick_ < stride_) return false;
+    tick_ = 0;
+    return true;
+  }
+
+ private:
+  int stride_;
+  int tick_ = 0;
+};
+
 // Fires when, over the last `window` values cut into three equal blocks, the block means strictly
 // increase and the newest is at least (1 + rel) times the oldest (relative to |oldest|). Fires
 // once per rise; re-arms when the rise falls below half of `rel`.
 class RisingTrendDetector {
  public:
   RisingTrendDetector(int window, double rel, Severity severity)
-      : block_(window / 3), stride_(std::max(1, block_ / 16)), rel_(rel), severity_(severity) {}
+      : block_(window / 3), throttle_(block_), rel_(rel), severity_(severity) {}
   int needed() const { return 3 * block_; }
   // Evaluates every block/16 points (a rise over hundreds of points loses nothing by it).
   void Check(const std::string& key, const Point& p, const BlockHistory& h,
              std::vector<Finding>* out) {
-    if (++tick_ < stride_) return;
-    tick_ = 0;
-    Evaluate(key, p, h, out);
+    if (throttle_.Due()) Evaluate(key, p, h, out);
   }
   void Reset() { active_ = false; }
 
@@ -144,8 +158,7 @@ class RisingTrendDetector {
                 std::vector<Finding>* out);
 
   int block_;
-  int stride_;
-  int tick_ = 0;
+  Throttle throttle_;
   double rel_;
   Severity severity_;
   bool active_ = false;
@@ -159,15 +172,13 @@ class PlateauDetector {
   PlateauDetector(int window, double min_improvement)
       : window_(window),
         block_(std::max(1, window / 5)),
-        stride_(std::max(1, block_ / 16)),
+        throttle_(block_),
         min_improvement_(min_improvement) {}
   int needed() const { return window_ + block_; }
   // Evaluates every block/16 points.
   void Check(const std::string& key, const Point& p, const BlockHistory& h,
              std::vector<Finding>* out) {
-    if (++tick_ < stride_) return;
-    tick_ = 0;
-    Evaluate(key, p, h, out);
+    if (throttle_.Due()) Evaluate(key, p, h, out);
   }
   void Reset() { active_ = false; }
 
@@ -177,8 +188,7 @@ class PlateauDetector {
 
   int window_;
   int block_;
-  int stride_;
-  int tick_ = 0;
+  Throttle throttle_;
   double min_improvement_;
   bool active_ = false;
 };
@@ -220,7 +230,7 @@ class MemoryGrowthDetector {
  public:
   MemoryGrowthDetector(int window, double rel)
       : block_(window / 4),
-        stride_(std::max(1, block_ / 16)),
+        throttle_(block_),
         rel_(rel),
         history_(4 * (window / 4)) {}
   // REQUIRES: p.value finite.
@@ -232,8 +242,7 @@ class MemoryGrowthDetector {
 
  private:
   int block_;
-  int stride_;  // the block means are compared every block/16 points
-  int tick_ = 0;
+  Throttle throttle_;
   double rel_;
   BlockHistory history_;
   bool active_ = false;
