@@ -310,8 +310,7 @@ int CmdEvents(const std::string& store_dir, const std::string& run_ref, bool jso
 
 // ---- run ----
 int CmdRun(const std::string& store_flag, const std::string& name, const std::string& config_path,
-           std::optional<double> grace, const std::vector<std::string>& command,
-           const std::string& program) {
+           std::optional<double> grace, const std::vector<std::string>& command) {
   config::Config cfg;
   Status s = config::ResolveConfig(config_path, &cfg);
   if (!s.ok()) return Fail(s);
@@ -329,7 +328,6 @@ int CmdRun(const std::string& store_flag, const std::string& name, const std::st
   opts.parse_lines_with_sdk = cfg.parse_lines_with_sdk;
   opts.config_path = cfg.path;
   opts.color = UseColor(2);
-  (void)program;
   supervise::RunOutcome out;
   s = supervise::Supervise(opts, &out);
   if (!s.ok()) return Fail(s);
@@ -497,7 +495,7 @@ int Main(int argc, char** argv) {
     std::vector<std::string> cmd = command;
     for (auto& r : run->remaining()) cmd.push_back(r);
     if (!cmd.empty() && cmd.front() == "--") cmd.erase(cmd.begin());
-    return CmdRun(store_dir, name, config_path, grace, cmd, argv[0]);
+    return CmdRun(store_dir, name, config_path, grace, cmd);
   }
   if (*runs) return CmdRuns(ResolveStore(store_dir), json);
   if (*show) return CmdShow(ResolveStore(store_dir), run_ref, json);

@@ -417,16 +417,6 @@ Status Store::CreateSeries(const std::string& run_id, std::string_view key, int 
   return Status::OK();
 }
 
-Status Store::ListSeriesKeys(const std::string& run_id, std::vector<std::string>* keys) {
-  keys->clear();
-  Stmt s;
-  INLOOP_RETURN_IF_ERROR(db_->Prepare(
-      "SELECT key FROM series WHERE run_id=? GROUP BY key ORDER BY MIN(id)", &s));
-  s.Bind(1, run_id);
-  while (s.Step()) keys->push_back(s.Text(0));
-  return s.status();
-}
-
 int Store::ChunkFd(const std::string& run_id) {
   auto it = chunk_fds_.find(run_id);
   if (it != chunk_fds_.end()) return it->second;
@@ -486,19 +476,29 @@ Status Store::ReadWalFor(const std::string& run_id, int wal_fd,
 
 Status Store::ReadSegments(const std::string& run_id, const std::string& key,
                            std::vector<SegmentData>* out) {
+  return ReadSegmentsOf(run_id, &key, out);
+}
+
+Status Store::ReadSegmentsOf(const std::string& run_id, const std::string* key,
+                             std::vector<SegmentData>* out) {
   out->clear();
   // Open the WAL before reading the chunk index: a rotation in between then leaves us with the
   // old WAL, whose points are either still loose or sealed in chunks we are about to see.
   int wal_fd = ::open(PathOf("series/" + run_id + ".wal").c_str(), O_RDONLY | O_CLOEXEC);
   Stmt s;
+  // Series ids grow as keys and segments appear, so id order is first-seen and segment order.
   Status st = db_->Prepare(
-      "SELECT id, segment FROM series WHERE run_id=? AND key=? ORDER BY segment", &s);
+      "SELECT id, segment, key FROM series WHERE run_id=?1 AND (?2 IS NULL OR key=?2) "
+      "ORDER BY id",
+      &s);
   if (st.ok()) {
-    s.Bind(1, run_id).Bind(2, key);
+    s.Bind(1, run_id);
+    if (key) s.Bind(2, *key); else s.BindNull(2);
     while (s.Step()) {
       SegmentData seg;
       seg.series_id = s.Int(0);
       seg.segment = static_cast<int>(s.Int(1));
+      seg.key = s.Text(2);
       out->push_back(std::move(seg));
     }
     st = s.status();
@@ -540,44 +540,45 @@ Status Store::ReadSegments(const std::string& run_id, const std::string& key,
 
 Status Store::SeriesStatsFor(const std::string& run_id, std::vector<SeriesStats>* out) {
   out->clear();
-  std::vector<std::string> keys;
-  INLOOP_RETURN_IF_ERROR(ListSeriesKeys(run_id, &keys));
-  for (auto& key : keys) {
-    std::vector<SegmentData> segs;
-    INLOOP_RETURN_IF_ERROR(ReadSegments(run_id, key, &segs));
-    SeriesStats st;
-    st.key = key;
-    st.segments = static_cast<int>(segs.size());
-    bool any = false;
-    auto add = [&](const Point& first, const Point& last, double mn, double mx, bool finite,
-                   int64_t count, int64_t nonfinite) {
-      if (!any) st.first_step = first.step;
-      any = true;
-      st.last = last;
-      st.last_step = last.step;
-      st.points += count;
-      st.nonfinite += nonfinite;
-      if (finite) {
-        st.min = st.has_finite ? std::min(st.min, mn) : mn;
-        st.max = st.has_finite ? std::max(st.max, mx) : mx;
+  // Every segment of every key in one pass: the WAL is read once, not once per key.
+  std::vector<SegmentData> segs;
+  INLOOP_RETURN_IF_ERROR(ReadSegmentsOf(run_id, nullptr, &segs));
+  std::unordered_map<std::string, size_t> index;  // key -> position in *out
+  std::vector<bool> any;
+  for (auto& seg : segs) {
+    auto [it, fresh] = index.emplace(seg.key, out->size());
+    if (fresh) {
+      out->emplace_back().key = seg.key;
+      any.push_back(false);
+    }
+    SeriesStats& st = (*out)[it->second];
+    st.segments++;
+    auto add = [&](const ChunkSummary& cs) {
+      if (!any[it->second]) st.first_step = cs.first.step;
+      any[it->second] = true;
+      st.last = cs.last;
+      st.last_step = cs.last.step;
+      st.points += cs.count;
+      st.nonfinite += cs.nonfinite;
+      if (cs.count > cs.nonfinite) {
+        st.min = st.has_finite ? std::min(st.min, cs.min.value) : cs.min.value;
+        st.max = st.has_finite ? std::max(st.max, cs.max.value) : cs.max.value;
         st.has_finite = true;
       }
     };
-    for (auto& seg : segs) {
-      for (auto& c : seg.chunks) {
-        ChunkSummary cs;
-        INLOOP_RETURN_IF_ERROR(ReadChunkSummary(run_id, c, &cs));
-        add(cs.first, cs.last, cs.min.value, cs.max.value, cs.count > cs.nonfinite, cs.count,
-            cs.nonfinite);
-      }
-      if (!seg.tail.empty()) {
-        ChunkSummary cs = Summarize(seg.tail);
-        add(cs.first, cs.last, cs.min.value, cs.max.value, cs.count > cs.nonfinite, cs.count,
-            cs.nonfinite);
-      }
+    for (auto& c : seg.chunks) {
+      ChunkSummary cs;
+      INLOOP_RETURN_IF_ERROR(ReadChunkSummary(run_id, c, &cs));
+      add(cs);
     }
-    if (any) out->push_back(std::move(st));
+    if (!seg.tail.empty()) add(Summarize(seg.tail));
   }
+  // A key whose series row exists but holds no point yet is not listed.
+  std::vector<SeriesStats> kept;
+  for (size_t i = 0; i < out->size(); ++i) {
+    if (any[i]) kept.push_back(std::move((*out)[i]));
+  }
+  *out = std::move(kept);
   return Status::OK();
 }
 

@@ -41,6 +41,7 @@ struct ChunkRef {
 // One segment of a series: sealed chunks plus loose (unsealed) points from the WAL.
 struct SegmentData {
   int64_t series_id = 0;
+  std::string key;
   int segment = 0;
   std::vector<ChunkRef> chunks;
   std::vector<Point> tail;
@@ -74,7 +75,6 @@ class Store {
   Status ListEvents(const std::string& run_id, std::vector<EventRecord>* out);
 
   // Series.
-  Status ListSeriesKeys(const std::string& run_id, std::vector<std::string>* keys);
   Status ReadSegments(const std::string& run_id, const std::string& key,
                       std::vector<SegmentData>* out);
   Status ReadChunkSummary(const std::string& run_id, const ChunkRef& c, ChunkSummary* s);
@@ -95,6 +95,9 @@ class Store {
   Store() = default;
   Status InitSchema();
   Status RecoverAll();
+  // Segments of `key`, or of every key when key is null, in series-id order.
+  Status ReadSegmentsOf(const std::string& run_id, const std::string* key,
+                        std::vector<SegmentData>* out);
   Status Recover(const std::string& run_id);  // REQUIRES: the run's lock is held
   Status LoadWriterState(RunWriter* w);
   Status ReadWalFor(const std::string& run_id, int wal_fd,

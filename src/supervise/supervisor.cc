@@ -77,6 +77,8 @@ class Session {
   void StoreFailed(const Status& s);
   void OpenStore();
   void HandleStream(int which, std::string_view data);
+  void DispatchLine(int which, std::string_view line);
+  void EndStream(int which, int* fd);
   void HandleLine(int which, std::string_view line);
   void HandleSdkLine(std::string_view line);
   void AppendMetric(std::string_view key, bool has_step, int64_t step, double value);
@@ -278,10 +280,24 @@ void Session::HandleStream(int which, std::string_view data) {
         log_fds_[which] = -1;
       }
     }
-    splitters_[which].Feed(data, [&](std::string_view line) { HandleLine(which, line); });
-  } else {
-    splitters_[2].Feed(data, [&](std::string_view line) { HandleSdkLine(line); });
   }
+  splitters_[which].Feed(data, [&](std::string_view line) { DispatchLine(which, line); });
+}
+
+// Streams 0 and 1 are the child's stdout and stderr; stream 2 is the SDK pipe.
+void Session::DispatchLine(int which, std::string_view line) {
+  if (which == 2) {
+    HandleSdkLine(line);
+  } else {
+    HandleLine(which, line);
+  }
+}
+
+// Delivers a stream's unterminated last line and closes it.
+void Session::EndStream(int which, int* fd) {
+  splitters_[which].Finish([&](std::string_view line) { DispatchLine(which, line); });
+  ::close(*fd);
+  *fd = -1;
 }
 
 void Session::FlushStore() {
@@ -475,7 +491,6 @@ Status Session::Run() {
     int r = ::poll(pfds, n, timeout);
     if (r < 0 && errno != EINTR) break;
     now_ms_ = WallNowMs();
-    bool got_data = false;
     for (int k = 0; k < n && r > 0; ++k) {
       if (!pfds[k].revents) continue;
       if (idx[k] == -1) {
@@ -510,23 +525,15 @@ Status Session::Run() {
       for (int rounds = 0; rounds < 16; ++rounds) {
         ssize_t got = ::read(fds[i], buf.data(), buf.size());
         if (got > 0) {
-          got_data = true;
           HandleStream(i, std::string_view(buf.data(), static_cast<size_t>(got)));
           if (static_cast<size_t>(got) < buf.size()) break;
           continue;
         }
         if (got < 0 && (errno == EAGAIN || errno == EINTR)) break;
-        // EOF or error: the stream is over.
-        auto finish = [&](std::string_view line) {
-          if (i == 2) HandleSdkLine(line); else HandleLine(i, line);
-        };
-        splitters_[i].Finish(finish);
-        ::close(fds[i]);
-        fds[i] = -1;
+        EndStream(i, &fds[i]);  // EOF or error: the stream is over
         break;
       }
     }
-    (void)got_data;
     if (!child_done) {
       detect::Finding hang;
       if (hang_.Check(now_ms_, &hang)) findings_.push_back(std::move(hang));
@@ -554,13 +561,7 @@ Status Session::Run() {
     }
   }
   for (int i = 0; i < 3; ++i) {
-    if (fds[i] >= 0) {
-      auto finish = [&](std::string_view line) {
-        if (i == 2) HandleSdkLine(line); else HandleLine(i, line);
-      };
-      splitters_[i].Finish(finish);
-      ::close(fds[i]);
-    }
+    if (fds[i] >= 0) EndStream(i, &fds[i]);
   }
   FlushStore();
   // Reap and end any descendant that outlived the pipes.
