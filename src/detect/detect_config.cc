@@ -7,18 +7,16 @@
 #include <toml++/toml.h>
 
 #include <string_view>
-#include <variant>
+
+#include "config/toml_fields.h"
 
 namespace inloop::detect {
 namespace {
 
-// A field of DetectConfig: its name in [detect] and where it lives.
-struct Field {
-  std::string_view name;
-  std::variant<int*, int64_t*, double*, std::vector<std::string>*> target;
-};
+using config::TomlField;
 
-std::vector<Field> Fields(DetectConfig* c) {
+// The fields of DetectConfig: their names in [detect] and where they live.
+std::vector<TomlField> Fields(DetectConfig* c) {
   return {
       {"ignore_keys", &c->ignore_keys},
       {"grad_norm_keys", &c->grad_norm_keys},
@@ -69,78 +67,14 @@ Status AtLeastOrZero(std::string_view name, int v, int min) {
   return Status::Invalid(fmt::format("detect.{} must be 0 (off) or >= {} (got {})", name, min, v));
 }
 
-std::string Where(const std::string& path, const toml::node& n) {
-  const toml::source_region& src = n.source();
-  return fmt::format("{}:{}:{}", path, src.begin.line, src.begin.column);
-}
-
-Status Assign(const std::string& path, std::string_view name, const toml::node& node,
-              const Field& f) {
-  auto bad = [&](std::string_view want) {
-    return Status::Invalid(fmt::format("{}: detect.{} must be {}", Where(path, node), name, want));
-  };
-  if (auto* pi = std::get_if<int*>(&f.target)) {
-    auto v = node.value_exact<int64_t>();
-    if (!v || *v < INT32_MIN || *v > INT32_MAX) return bad("an integer");
-    **pi = static_cast<int>(*v);
-  } else if (auto* pl = std::get_if<int64_t*>(&f.target)) {
-    auto v = node.value_exact<int64_t>();
-    if (!v) return bad("an integer");
-    **pl = *v;
-  } else if (auto* pd = std::get_if<double*>(&f.target)) {
-    if (!node.is_number()) return bad("a number");
-    **pd = *node.value<double>();
-  } else if (auto* ps = std::get_if<std::vector<std::string>*>(&f.target)) {
-    const toml::array* arr = node.as_array();
-    if (!arr) return bad("an array of strings");
-    std::vector<std::string> list;
-    for (const toml::node& el : *arr) {
-      auto s = el.value_exact<std::string>();
-      if (!s) {
-        return Status::Invalid(
-            fmt::format("{}: detect.{} must be an array of strings", Where(path, el), name));
-      }
-      list.push_back(std::move(*s));
-    }
-    **ps = std::move(list);
-  }
-  return Status::OK();
-}
-
 }  // namespace
 
 Status LoadDetectConfig(const toml::table& detect, const std::string& path, DetectConfig* out) {
   DetectConfig c = *out;
-  std::vector<Field> fields = Fields(&c);
-  for (auto& [key, node] : detect) {
-    std::string_view name = key.str();
-    const Field* f = nullptr;
-    for (const Field& cand : fields) {
-      if (cand.name == name) f = &cand;
-    }
-    if (f == nullptr) {
-      std::string known;
-      for (const Field& cand : fields) {
-        known += known.empty() ? "" : ", ";
-        known += cand.name;
-      }
-      return Status::Invalid(fmt::format("{}: unknown field 'detect.{}' (known here: {})",
-                                         Where(path, node), name, known));
-    }
-    INLOOP_RETURN_IF_ERROR(Assign(path, name, node, *f));
-  }
+  std::vector<TomlField> fields = Fields(&c);
+  INLOOP_RETURN_IF_ERROR(config::LoadTomlFields(detect, path, "detect", fields));
   Status s = ValidateDetectConfig(c);
-  if (!s.ok()) {
-    // Name the file and the line of the offending field when it was set here.
-    for (const Field& f : fields) {
-      if (s.message().rfind(fmt::format("detect.{} ", f.name), 0) == 0) {
-        if (const toml::node* n = detect.get(f.name)) {
-          return Status::Invalid(fmt::format("{}: {}", Where(path, *n), s.message()));
-        }
-      }
-    }
-    return Status::Invalid(fmt::format("{}: {}", path, s.message()));
-  }
+  if (!s.ok()) return config::LocateTomlError(s, detect, path, "detect", fields);
   *out = std::move(c);
   return Status::OK();
 }
