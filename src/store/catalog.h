@@ -1,4 +1,4 @@
-// Records of the catalog (inloop.db): runs, attempts, params, series index, events.
+// Records of the catalog (inloop.db): runs, attempts, params, series index, events, actions.
 // Plain structs shared by the store, the supervisor and the read verbs; no behaviour here.
 #pragma once
 
@@ -82,6 +82,31 @@ struct EventRecord {
   std::optional<int64_t> step_lo, step_hi;
   std::string message;
   std::string data_json;  // evidence as a JSON object, "{}" when none
+};
+
+// A remedy the supervisor proposed or took (remedy/): its decision trail. States: "pending" (waits
+// for inloop approve/deny), "approved", "denied", "applied", "observed" (observe mode: recorded,
+// not taken), "expired" (the run ended or moved on before a decision).
+inline constexpr const char* kActionPending = "pending";
+inline constexpr const char* kActionApproved = "approved";
+inline constexpr const char* kActionDenied = "denied";
+inline constexpr const char* kActionApplied = "applied";
+inline constexpr const char* kActionObserved = "observed";
+inline constexpr const char* kActionExpired = "expired";
+
+struct ActionRecord {
+  int64_t id = 0;           // assigned by AddAction; small integers users type
+  std::string run_id;
+  double created_at = 0;    // seconds since epoch
+  std::string action;       // "resume", "rollback_skip", "lr_cut", "shrink_batch", "stop"
+  std::string trigger;      // what prompted it: a finding kind or crash class, e.g. "loss_spike"
+  std::optional<int64_t> step;  // the step of the trigger, when known
+  std::string reason;       // one line for humans
+  std::string state = kActionPending;
+  std::string decided_by;   // "auto", "policy", or "cli:USER@HOST"
+  double decided_at = 0;    // 0 until decided
+  std::string note;         // free text given with approve/deny (--reason), may be empty
+  std::string data_json = "{}";  // the plan: checkpoint, skip window, lr scale, micro batch...
 };
 
 }  // namespace inloop::store

@@ -53,7 +53,17 @@ CREATE TABLE IF NOT EXISTS events(
   id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, time REAL NOT NULL, kind TEXT NOT NULL,
   severity TEXT NOT NULL, step_lo INTEGER, step_hi INTEGER, message TEXT, data TEXT);
 CREATE INDEX IF NOT EXISTS events_run ON events(run_id, time);
+CREATE TABLE IF NOT EXISTS actions(
+  id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, created_at REAL NOT NULL, action TEXT NOT NULL,
+  trigger TEXT, step INTEGER, reason TEXT, state TEXT NOT NULL, decided_by TEXT,
+  decided_at REAL, note TEXT, data TEXT);
+CREATE INDEX IF NOT EXISTS actions_state ON actions(state);
+CREATE INDEX IF NOT EXISTS actions_run ON actions(run_id);
 )sql";
+
+// Tables added to format version 1 after its first release (additive, no version bump): a store
+// that lacks one gains it, with the whole schema (every statement is IF NOT EXISTS), on open.
+constexpr const char* kAddedTables[] = {"actions"};
 
 double NowSeconds() {
   using namespace std::chrono;
@@ -199,7 +209,7 @@ Status Store::InitSchema() {
             "release or another --store",
             dir_, v, kFormatVersion));
       }
-      return Status::OK();
+      return AddMissingTables();
     }
     INLOOP_RETURN_IF_ERROR(q.status());
   }
@@ -209,6 +219,29 @@ Status Store::InitSchema() {
     e = db_->Exec(fmt::format(
         "INSERT OR IGNORE INTO meta(key, value) VALUES('format_version', '{}')", kFormatVersion));
   }
+  if (!e.ok()) {
+    db_->Exec("ROLLBACK");
+    return e;
+  }
+  return db_->Exec("COMMIT");
+}
+
+Status Store::AddMissingTables() {
+  // Read-only check first: opening a store (every read verb does) takes no write lock unless a
+  // table is really missing.
+  Stmt q;
+  INLOOP_RETURN_IF_ERROR(
+      db_->Prepare("SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name=?", &q));
+  bool missing = false;
+  for (const char* t : kAddedTables) {
+    q.Bind(1, t);
+    if (q.Step() && q.Int(0) == 0) missing = true;
+    INLOOP_RETURN_IF_ERROR(q.status());
+    q.Reset();
+  }
+  if (!missing) return Status::OK();
+  INLOOP_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  Status e = db_->Exec(kSchema);
   if (!e.ok()) {
     db_->Exec("ROLLBACK");
     return e;
@@ -399,6 +432,148 @@ Status Store::ListEvents(const std::string& run_id, std::vector<EventRecord>* ou
     out->push_back(std::move(e));
   }
   return s.status();
+}
+
+// ---- Actions -----------------------------------------------------------------------------
+
+namespace {
+
+constexpr const char* kActionColumns =
+    "id, run_id, created_at, action, trigger, step, reason, state, decided_by, decided_at, note, "
+    "data";
+
+void ReadAction(Stmt& s, ActionRecord* a) {
+  a->id = s.Int(0);
+  a->run_id = s.Text(1);
+  a->created_at = s.Double(2);
+  a->action = s.Text(3);
+  a->trigger = s.Text(4);
+  a->step.reset();
+  if (!s.IsNull(5)) a->step = s.Int(5);
+  a->reason = s.Text(6);
+  a->state = s.Text(7);
+  a->decided_by = s.Text(8);
+  a->decided_at = s.Double(9);
+  a->note = s.Text(10);
+  a->data_json = s.Text(11);
+  if (a->data_json.empty()) a->data_json = "{}";
+}
+
+bool KnownActionState(std::string_view s) {
+  for (const char* k : {kActionPending, kActionApproved, kActionDenied, kActionApplied,
+                        kActionObserved, kActionExpired}) {
+    if (s == k) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Status Store::AddAction(ActionRecord* a) {
+  if (a->created_at == 0) a->created_at = NowSeconds();
+  if (a->data_json.empty()) a->data_json = "{}";
+  if (a->state.empty()) a->state = kActionPending;
+  if (!KnownActionState(a->state)) {
+    return Status::Invalid(fmt::format("unknown action state '{}'", a->state));
+  }
+  Stmt s;
+  INLOOP_RETURN_IF_ERROR(db_->Prepare(
+      "INSERT INTO actions(run_id, created_at, action, trigger, step, reason, state, decided_by, "
+      "decided_at, note, data) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+      &s));
+  s.Bind(1, a->run_id).Bind(2, a->created_at).Bind(3, a->action).Bind(4, a->trigger);
+  s.Bind(5, a->step).Bind(6, a->reason).Bind(7, a->state).Bind(8, a->decided_by);
+  s.Bind(9, a->decided_at).Bind(10, a->note).Bind(11, a->data_json);
+  INLOOP_RETURN_IF_ERROR(s.Run());
+  a->id = db_->LastInsertId();
+  return Status::OK();
+}
+
+Status Store::GetAction(int64_t id, ActionRecord* a) {
+  Stmt s;
+  INLOOP_RETURN_IF_ERROR(
+      db_->Prepare(fmt::format("SELECT {} FROM actions WHERE id=?", kActionColumns), &s));
+  s.Bind(1, id);
+  if (s.Step()) {
+    ReadAction(s, a);
+    return Status::OK();
+  }
+  INLOOP_RETURN_IF_ERROR(s.status());
+  return Status::NotFound(fmt::format("no action {} (inloop pending lists them)", id));
+}
+
+Status Store::ListActions(const std::string& run_id, const std::string& state,
+                          std::vector<ActionRecord>* out) {
+  out->clear();
+  Stmt s;
+  INLOOP_RETURN_IF_ERROR(db_->Prepare(
+      fmt::format("SELECT {} FROM actions WHERE (?1 = '' OR run_id = ?1) AND "
+                  "(?2 = '' OR state = ?2) ORDER BY id",
+                  kActionColumns),
+      &s));
+  s.Bind(1, run_id).Bind(2, state);
+  while (s.Step()) {
+    out->emplace_back();
+    ReadAction(s, &out->back());
+  }
+  return s.status();
+}
+
+Status Store::DecideAction(int64_t id, const std::string& new_state, const std::string& by,
+                           const std::string& note, ActionRecord* after) {
+  if (new_state != kActionApproved && new_state != kActionDenied) {
+    return Status::Invalid(fmt::format("action {} can only be approved or denied, not '{}'", id,
+                                       new_state));
+  }
+  // One statement: the state test and the change are atomic against the supervisor and against
+  // a second `inloop approve/deny` racing this one.
+  Stmt u;
+  INLOOP_RETURN_IF_ERROR(db_->Prepare(
+      fmt::format("UPDATE actions SET state=?, decided_by=?, decided_at=?, note=? "
+                  "WHERE id=? AND state='pending' RETURNING {}",
+                  kActionColumns),
+      &u));
+  u.Bind(1, new_state).Bind(2, by).Bind(3, NowSeconds()).Bind(4, note).Bind(5, id);
+  ActionRecord rec;
+  bool changed = u.Step();
+  if (changed) {
+    ReadAction(u, &rec);
+    while (u.Step()) {  // to the end of the statement: the change commits there
+    }
+  }
+  INLOOP_RETURN_IF_ERROR(u.status());
+  if (!changed) {
+    INLOOP_RETURN_IF_ERROR(GetAction(id, &rec));
+    std::string who = rec.decided_by.empty() ? "" : fmt::format(" (by {})", rec.decided_by);
+    return Status::Invalid(fmt::format("action {} is already {}{}", id, rec.state, who));
+  }
+  if (after) *after = std::move(rec);
+  return Status::OK();
+}
+
+Status Store::SetActionState(int64_t id, const std::string& state, const std::string& by) {
+  if (!KnownActionState(state)) {
+    return Status::Invalid(fmt::format("unknown action state '{}' for action {}", state, id));
+  }
+  // The first decider stays on record: a human's approval outlives the later "applied".
+  Stmt u;
+  INLOOP_RETURN_IF_ERROR(db_->Prepare(
+      "UPDATE actions SET state=?1, "
+      "decided_by = CASE WHEN ?1 <> 'pending' AND COALESCE(decided_by, '') = '' THEN ?2 "
+      "ELSE decided_by END, "
+      "decided_at = CASE WHEN ?1 <> 'pending' AND COALESCE(decided_at, 0) = 0 THEN ?3 "
+      "ELSE decided_at END "
+      "WHERE id=?4 RETURNING id",
+      &u));
+  u.Bind(1, state).Bind(2, by).Bind(3, NowSeconds()).Bind(4, id);
+  bool found = u.Step();
+  if (found) {
+    while (u.Step()) {
+    }
+  }
+  INLOOP_RETURN_IF_ERROR(u.status());
+  if (!found) return Status::NotFound(fmt::format("no action {} (inloop pending lists them)", id));
+  return Status::OK();
 }
 
 Status Store::CreateSeries(const std::string& run_id, std::string_view key, int segment,
@@ -601,6 +776,14 @@ Status Store::RecoverAll() {
       ::close(lock_fd);  // a live writer owns it
       continue;
     }
+    // A writer creates its WAL only after taking the lock and removes it before letting go, so
+    // a WAL still there now that we hold the lock was left by a dead writer. Gone: the writer
+    // closed normally between our listing and our lock; nothing to recover, nothing to mark.
+    struct stat wb;
+    if (::stat(PathOf("series/" + run_id + ".wal").c_str(), &wb) != 0) {
+      ::close(lock_fd);
+      continue;
+    }
     Status s = Recover(run_id);
     ::close(lock_fd);
     if (!s.ok()) return s;
@@ -683,7 +866,14 @@ Status Store::Recover(const std::string& run_id) {
     e.message = "the supervisor died; points acknowledged to its write-ahead log were recovered";
     INLOOP_RETURN_IF_ERROR(AddEvent(&e));
   }
-  return Status::OK();
+  // Its remedies waiting for approve/deny: nobody is left to apply them.
+  Stmt x;
+  INLOOP_RETURN_IF_ERROR(db_->Prepare(
+      "UPDATE actions SET state='expired', decided_by='recovery', decided_at=? "
+      "WHERE run_id=? AND state='pending'",
+      &x));
+  x.Bind(1, NowSeconds()).Bind(2, run_id);
+  return x.Run();
 }
 
 // ---- RunWriter ---------------------------------------------------------------------------

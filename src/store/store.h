@@ -1,5 +1,6 @@
 // Store: the embedded default store under one directory (docs/store_format.md).
-//   inloop.db            SQLite (WAL mode): runs, attempts, params, series index, chunk index, events
+//   inloop.db            SQLite (WAL mode): runs, attempts, params, series index, chunk index,
+//                        events, remedy actions
 //   series/<run>.chunks  sealed point chunks of every series of a run (chunk_codec.h)
 //   series/<run>.wal     points not yet sealed (wal.h); series/<run>.lock held by the live writer
 //   runs/<run>/          per-attempt stdout/stderr logs
@@ -74,6 +75,25 @@ class Store {
   Status AddEvent(EventRecord* e);  // assigns e->id
   Status ListEvents(const std::string& run_id, std::vector<EventRecord>* out);
 
+  // Remedy actions (catalog.h ActionRecord). Safe across processes: the supervisor adds and
+  // polls, `inloop approve/deny` decides, each through its own Store on the same directory.
+  Status AddAction(ActionRecord* a);              // assigns a->id (and created_at if 0)
+  Status GetAction(int64_t id, ActionRecord* a);  // NotFound when no such id
+  // Empty run_id / state: any. Oldest first (by id).
+  Status ListActions(const std::string& run_id, const std::string& state,
+                     std::vector<ActionRecord>* out);
+  // pending -> approved|denied, atomically (only a pending action changes). An action that is
+  // no longer pending: Invalid "action N is already <state>"; unknown id: NotFound; new_state not
+  // approved/denied: Invalid. Sets decided_by, decided_at (now) and note. *after (may be null)
+  // receives the updated record.
+  Status DecideAction(int64_t id, const std::string& new_state, const std::string& by,
+                      const std::string& note, ActionRecord* after);
+  // Any state change by the supervisor (applied, expired, observed, auto approval), without
+  // precondition. decided_by/decided_at are filled only while still empty, so a human's
+  // decision stays on record when the supervisor later marks the action applied. Unknown id:
+  // NotFound; a state outside the six known ones: Invalid.
+  Status SetActionState(int64_t id, const std::string& state, const std::string& by);
+
   // Series.
   Status ReadSegments(const std::string& run_id, const std::string& key,
                       std::vector<SegmentData>* out);
@@ -94,6 +114,7 @@ class Store {
  private:
   Store() = default;
   Status InitSchema();
+  Status AddMissingTables();  // for stores made before a table was added to the format
   Status RecoverAll();
   // Segments of `key`, or of every key when key is null, in series-id order.
   Status ReadSegmentsOf(const std::string& run_id, const std::string* key,
