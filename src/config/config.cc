@@ -9,13 +9,10 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "config/toml_fields.h"
+
 namespace inloop::config {
 namespace {
-
-std::string Where(const std::string& path, const toml::node& n) {
-  auto& src = n.source();
-  return fmt::format("{}:{}:{}", path, src.begin.line, src.begin.column);
-}
 
 Status CheckKeys(const std::string& path, const toml::table& t, const std::string& prefix,
                  const std::set<std::string>& known) {
@@ -24,7 +21,7 @@ Status CheckKeys(const std::string& path, const toml::table& t, const std::strin
       std::string list;
       for (auto& s : known) list += (list.empty() ? "" : ", ") + s;
       return Status::Invalid(fmt::format("{}: unknown field '{}{}' (known here: {})",
-                                         Where(path, v), prefix, k.str(), list));
+                                         TomlWhere(path, v), prefix, k.str(), list));
     }
   }
   return Status::OK();
@@ -46,14 +43,14 @@ Status LoadConfig(const std::string& path, Config* out) {
                                        err.source().begin.column, err.description()));
   }
   out->path = path;
-  INLOOP_RETURN_IF_ERROR(CheckKeys(path, root, "", {"run", "parse", "store", "detect"}));
+  INLOOP_RETURN_IF_ERROR(CheckKeys(path, root, "", {"run", "parse", "store", "detect", "remedy"}));
   if (auto* run = root["run"].as_table()) {
     INLOOP_RETURN_IF_ERROR(CheckKeys(path, *run, "run.", {"grace_seconds"}));
     if (auto* g = run->get("grace_seconds")) {
       auto v = g->value<double>();
       if (!v || *v < 0) {
         return Status::Invalid(fmt::format(
-            "{}: run.grace_seconds must be a non-negative number of seconds", Where(path, *g)));
+            "{}: run.grace_seconds must be a non-negative number of seconds", TomlWhere(path, *g)));
       }
       out->grace_seconds = *v;
     }
@@ -61,11 +58,14 @@ Status LoadConfig(const std::string& path, Config* out) {
   if (auto* d = root["detect"].as_table()) {
     INLOOP_RETURN_IF_ERROR(detect::LoadDetectConfig(*d, path, &out->detect));
   }
+  if (auto* r = root["remedy"].as_table()) {
+    INLOOP_RETURN_IF_ERROR(remedy::LoadRemedyConfig(*r, path, &out->remedy));
+  }
   if (auto* st = root["store"].as_table()) {
     INLOOP_RETURN_IF_ERROR(CheckKeys(path, *st, "store.", {"dir"}));
     if (auto* d = st->get("dir")) {
       auto v = d->value<std::string>();
-      if (!v) return Status::Invalid(fmt::format("{}: store.dir must be a string", Where(path, *d)));
+      if (!v) return Status::Invalid(fmt::format("{}: store.dir must be a string", TomlWhere(path, *d)));
       out->store = *v;
     }
   }
@@ -75,7 +75,7 @@ Status LoadConfig(const std::string& path, Config* out) {
       auto v = l->value<bool>();
       if (!v) {
         return Status::Invalid(fmt::format("{}: parse.lines_with_sdk must be true or false",
-                                           Where(path, *l)));
+                                           TomlWhere(path, *l)));
       }
       out->parse_lines_with_sdk = *v;
     }
@@ -83,15 +83,15 @@ Status LoadConfig(const std::string& path, Config* out) {
       auto* arr = pats->as_array();
       if (!arr) {
         return Status::Invalid(fmt::format(
-            "{}: parse.patterns must be an array of tables ([[parse.patterns]])", Where(path, *pats)));
+            "{}: parse.patterns must be an array of tables ([[parse.patterns]])", TomlWhere(path, *pats)));
       }
       for (auto& el : *arr) {
         auto* t = el.as_table();
-        if (!t) return Status::Invalid(fmt::format("{}: each parse.patterns entry must be a table", Where(path, el)));
+        if (!t) return Status::Invalid(fmt::format("{}: each parse.patterns entry must be a table", TomlWhere(path, el)));
         INLOOP_RETURN_IF_ERROR(CheckKeys(path, *t, "parse.patterns.", {"name", "regex"}));
         auto re = (*t)["regex"].value<std::string>();
         if (!re) {
-          return Status::Invalid(fmt::format("{}: parse.patterns entry needs a string 'regex'", Where(path, el)));
+          return Status::Invalid(fmt::format("{}: parse.patterns entry needs a string 'regex'", TomlWhere(path, el)));
         }
         ingest::CustomPattern p;
         p.regex = *re;

@@ -9,6 +9,7 @@
 #include "common/status.h"
 #include "detect/detect_config.h"
 #include "ingest/line_parser.h"
+#include "remedy/remedy_config.h"
 
 namespace inloop::config {
 
@@ -19,6 +20,7 @@ struct Config {
   std::vector<ingest::CustomPattern> patterns;  // [[parse.patterns]] name, regex
   bool parse_lines_with_sdk = false;            // [parse] lines_with_sdk
   detect::DetectConfig detect;                  // [detect] (docs/detect.md)
+  remedy::RemedyConfig remedy;                  // [remedy] (docs/remedy.md)
 };
 
 // Loads `path`. A missing file is NotFound; bad TOML or fields are Invalid.

@@ -1,0 +1,132 @@
+// Rendering the control file, environment and templated arguments of an attempt (launch.h).
+#include "remedy/launch.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "common/json_writer.h"
+
+namespace inloop::remedy {
+namespace {
+
+std::string Render(const std::string& tmpl, const std::map<std::string, std::string>& values) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < tmpl.size()) {
+    size_t open = tmpl.find('{', pos);
+    size_t close = open == std::string::npos ? std::string::npos : tmpl.find('}', open);
+    if (close == std::string::npos) {
+      out.append(tmpl, pos);
+      break;
+    }
+    out.append(tmpl, pos, open - pos);
+    auto it = values.find(tmpl.substr(open + 1, close - open - 1));
+    out += it != values.end() ? it->second : tmpl.substr(open, close - open + 1);
+    pos = close + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string SkipText(const std::vector<SkipWindow>& windows) {
+  std::string s;
+  for (auto& [from, to] : windows) s += fmt::format("{}{}:{}", s.empty() ? "" : ",", from, to);
+  return s;
+}
+
+Launch BuildLaunch(const std::vector<std::string>& command, const RemedyConfig& config,
+                   const RemedyState& state, int attempt, std::string_view action,
+                   const std::string& control_path) {
+  Launch l;
+  l.argv = command;
+  std::map<std::string, std::string> values;
+  if (state.checkpoint) {
+    values["checkpoint"] = state.checkpoint->path;
+    values["resume_step"] = fmt::format("{}", state.resume_step);
+  }
+  if (!state.skip_windows.empty()) {
+    values["skip_from"] = fmt::format("{}", state.skip_windows.back().first);
+    values["skip_to"] = fmt::format("{}", state.skip_windows.back().second);
+  }
+  if (state.lr_scale) values["lr_scale"] = fmt::format("{:g}", *state.lr_scale);
+  if (state.micro_batch) values["micro_batch"] = fmt::format("{}", *state.micro_batch);
+
+  auto group = [&](const std::vector<std::string>& args, const char* key) {
+    if (!values.count(key)) return;
+    for (const std::string& a : args) l.argv.push_back(Render(a, values));
+  };
+  if (attempt > 1) {
+    group(config.checkpoint_args, "checkpoint");
+    group(config.skip_args, "skip_from");
+    group(config.lr_scale_args, "lr_scale");
+    group(config.micro_batch_args, "micro_batch");
+  }
+
+  l.env.emplace_back("INLOOP_CONTROL", control_path);
+  if (state.checkpoint) l.env.emplace_back("INLOOP_RESUME_FROM", state.checkpoint->path);
+  if (!state.skip_windows.empty()) l.env.emplace_back("INLOOP_SKIP", SkipText(state.skip_windows));
+  if (state.lr_scale) l.env.emplace_back("INLOOP_LR_SCALE", values["lr_scale"]);
+  if (state.micro_batch) l.env.emplace_back("INLOOP_MICRO_BATCH", values["micro_batch"]);
+
+  JsonWriter w;
+  w.BeginObject().Key("attempt").Int(attempt).Key("action").String(action);
+  w.Key("resume_from");
+  state.checkpoint ? w.String(state.checkpoint->path) : w.Null();
+  w.Key("resume_step");
+  state.checkpoint ? w.Int(state.resume_step) : w.Null();
+  w.Key("skip_windows").BeginArray();
+  for (auto& [from, to] : state.skip_windows) w.BeginArray().Int(from).Int(to).EndArray();
+  w.EndArray().Key("skip");
+  if (state.skip_windows.empty()) {
+    w.Null();
+  } else {
+    w.BeginArray().Int(state.skip_windows.back().first).Int(state.skip_windows.back().second);
+    w.EndArray();
+  }
+  w.Key("lr_scale");
+  state.lr_scale ? w.Number(*state.lr_scale) : w.Null();
+  w.Key("micro_batch");
+  state.micro_batch ? w.Int(*state.micro_batch) : w.Null();
+  w.EndObject();
+  l.control_json = w.Take();
+  l.control_json += '\n';
+  return l;
+}
+
+Status WriteFileAtomically(const std::string& path, std::string_view data) {
+  std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Io(fmt::format("{}: cannot create: {}", tmp, std::strerror(errno)));
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t w = ::write(fd, data.data() + off, data.size() - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      int e = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return Status::Io(fmt::format("{}: cannot write: {}", tmp, std::strerror(e)));
+    }
+    off += static_cast<size_t>(w);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    return Status::Io(fmt::format("{}: cannot sync: {}", tmp, std::strerror(e)));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    return Status::Io(fmt::format("{}: cannot rename into place: {}", path, std::strerror(e)));
+  }
+  return Status::OK();
+}
+
+}  // namespace inloop::remedy

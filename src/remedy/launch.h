@@ -1,0 +1,38 @@
+// Launch: how a (re)started attempt learns what the remedy decided, through three channels —
+// the control file (INLOOP_CONTROL, JSON, rewritten atomically), environment variables
+// (INLOOP_RESUME_FROM, INLOOP_SKIP, INLOOP_LR_SCALE, INLOOP_MICRO_BATCH) and the templated
+// arguments of [remedy] appended to the command. Values come only from the remedy state (a
+// checkpoint path the process announced or a file the glob found), never from log content.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "remedy/policy.h"
+#include "remedy/remedy_config.h"
+
+namespace inloop::remedy {
+
+struct Launch {
+  std::vector<std::string> argv;
+  std::vector<std::pair<std::string, std::string>> env;  // INLOOP_CONTROL and the remedy values
+  std::string control_json;
+};
+
+// The launch of attempt `attempt` (1 = the first) of `command` after `action` ("start" for the
+// first attempt), with the control file at `control_path`.
+Launch BuildLaunch(const std::vector<std::string>& command, const RemedyConfig& config,
+                   const RemedyState& state, int attempt, std::string_view action,
+                   const std::string& control_path);
+
+// "S:T,S2:T2"
+std::string SkipText(const std::vector<SkipWindow>& windows);
+
+// Writes `data` to a temp file beside `path`, fsyncs and renames it over `path`: a reader sees
+// the old or the new content, never a mix.
+Status WriteFileAtomically(const std::string& path, std::string_view data);
+
+}  // namespace inloop::remedy

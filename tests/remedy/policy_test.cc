@@ -1,0 +1,331 @@
+// remedy/: the escalation ladders, good checkpoints, the launch channels and [remedy] loading.
+#include "remedy/policy.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "config/config.h"
+#include "remedy/launch.h"
+
+namespace inloop::remedy {
+namespace {
+
+namespace fs = std::filesystem;
+
+class RemedyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/inloop-remedy-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Touch(const std::string& name, const std::string& content = "weights") {
+    std::string p = dir_ + "/" + name;
+    std::ofstream(p) << content;
+    return p;
+  }
+
+  RemedyConfig Config() {
+    RemedyConfig c;
+    c.backoff_initial_seconds = 1;
+    c.backoff_max_seconds = 3;
+    return c;
+  }
+
+  std::string dir_;
+};
+
+Failure Loss(int64_t step, const char* trigger = "loss_spike") {
+  Failure f;
+  f.family = Family::kLoss;
+  f.trigger = trigger;
+  f.step = f.step_hi = step;
+  f.process_alive = true;
+  f.detail = "spike";
+  return f;
+}
+
+Failure Crash(const char* cls, std::optional<int64_t> step, detect::Retry retry) {
+  detect::CrashReport c;
+  c.cls = cls == std::string("unknown")     ? detect::CrashClass::kUnknown
+          : cls == std::string("cuda_oom")  ? detect::CrashClass::kCudaOom
+          : cls == std::string("disk_full") ? detect::CrashClass::kDiskFull
+          : cls == std::string("host_oom")  ? detect::CrashClass::kHostOom
+                                            : detect::CrashClass::kSegfault;
+  c.retry = retry;
+  c.summary = cls;
+  return FailureFromCrash(c, step, 10);
+}
+
+TEST_F(RemedyTest, LossLadderRollsBackThenCutsLrThenStops) {
+  Policy p(Config(), dir_);
+  p.checkpoints().Announce(Touch("ckpt-100.pt"), 100, 1);
+  p.checkpoints().Announce(Touch("ckpt-200.pt"), 200, 1);
+  p.checkpoints().OpenAnomaly(250);
+  p.checkpoints().Announce(Touch("ckpt-300.pt"), 300, 1);  // inside the open anomaly: not good
+
+  Plan a = p.Decide(Loss(250));
+  EXPECT_EQ(a.action, ActionKind::kRollbackSkip);
+  ASSERT_TRUE(a.checkpoint);
+  EXPECT_EQ(a.checkpoint->step, 200);
+  ASSERT_TRUE(a.new_skip);
+  EXPECT_EQ(a.new_skip->first, 201);
+  EXPECT_EQ(a.new_skip->second, 251);
+  EXPECT_EQ(a.delay_seconds, 0);
+  p.Apply(a);
+  EXPECT_EQ(p.state().restarts, 1);
+  EXPECT_EQ(p.state().skip_windows.size(), 1u);
+
+  // The same anomaly again at the same step: cut the learning rate.
+  Plan b = p.Decide(Loss(250));
+  EXPECT_EQ(b.action, ActionKind::kLrCut);
+  EXPECT_DOUBLE_EQ(b.lr_scale, 0.5);
+  ASSERT_TRUE(b.checkpoint);
+  EXPECT_EQ(b.checkpoint->step, 200);
+  p.Apply(b);
+  ASSERT_TRUE(p.state().lr_scale);
+  EXPECT_DOUBLE_EQ(*p.state().lr_scale, 0.5);
+
+  // Every remedy of the ladder failed at this step: stop, with the reason.
+  Plan c = p.Decide(Loss(250));
+  EXPECT_EQ(c.action, ActionKind::kStop);
+  EXPECT_NE(c.reason.find("after every remedy"), std::string::npos) << c.reason;
+}
+
+TEST_F(RemedyTest, RecurrenceAtAnotherStepCutsLr) {
+  Policy p(Config(), dir_);
+  p.Apply(p.Decide(Loss(50)));
+  Plan b = p.Decide(Loss(400, "nonfinite"));
+  EXPECT_EQ(b.action, ActionKind::kLrCut);
+  EXPECT_FALSE(b.checkpoint);  // none: from scratch
+  EXPECT_EQ(b.resume_step, 0);
+}
+
+TEST_F(RemedyTest, CrashResumesWithBackoffThenSkipsThenStops) {
+  Policy p(Config(), dir_);
+  p.checkpoints().Announce(Touch("ckpt-100.pt"), 100, 1);
+  Plan a = p.Decide(Crash("segfault", 120, detect::Retry::kYes));
+  EXPECT_EQ(a.action, ActionKind::kResume);
+  EXPECT_EQ(a.checkpoint->step, 100);
+  EXPECT_DOUBLE_EQ(a.delay_seconds, 1);
+  p.Apply(a);
+  Plan b = p.Decide(Crash("segfault", 120, detect::Retry::kYes));
+  EXPECT_EQ(b.action, ActionKind::kRollbackSkip);
+  EXPECT_DOUBLE_EQ(b.delay_seconds, 2);
+  ASSERT_TRUE(b.new_skip);
+  EXPECT_EQ(b.new_skip->first, 101);
+  EXPECT_EQ(b.new_skip->second, 131);  // through the steps after the last logged one
+  p.Apply(b);
+  Plan c = p.Decide(Crash("segfault", 120, detect::Retry::kYes));
+  EXPECT_EQ(c.action, ActionKind::kStop);
+  // A crash elsewhere is resumed again; the backoff is capped.
+  Plan d = p.Decide(Crash("segfault", 500, detect::Retry::kYes));
+  EXPECT_EQ(d.action, ActionKind::kResume);
+  EXPECT_DOUBLE_EQ(d.delay_seconds, 3);
+}
+
+TEST_F(RemedyTest, UnexplainedExitBeforeAnyStepStopsAtOnce) {
+  Policy p(Config(), dir_);
+  Plan a = p.Decide(Crash("unknown", std::nullopt, detect::Retry::kYes));
+  EXPECT_EQ(a.action, ActionKind::kStop);
+  EXPECT_NE(a.reason.find("setup error"), std::string::npos) << a.reason;
+  // A recognised crash before any step (a segfault at start-up) is still retried, but repeats
+  // without progress count as the same step: resume, rollback_skip, stop.
+  Plan b = p.Decide(Crash("segfault", std::nullopt, detect::Retry::kYes));
+  EXPECT_EQ(b.action, ActionKind::kResume);
+  p.Apply(b);
+  Plan c = p.Decide(Crash("unknown", std::nullopt, detect::Retry::kYes));
+  EXPECT_EQ(c.action, ActionKind::kRollbackSkip);
+  p.Apply(c);
+  EXPECT_EQ(p.Decide(Crash("segfault", std::nullopt, detect::Retry::kYes)).action,
+            ActionKind::kStop);
+}
+
+TEST_F(RemedyTest, FatalCrashStopsAtOnce) {
+  Policy p(Config(), dir_);
+  Plan a = p.Decide(Crash("disk_full", 10, detect::Retry::kNo));
+  EXPECT_EQ(a.action, ActionKind::kStop);
+  EXPECT_NE(a.reason.find("cannot fix"), std::string::npos);
+}
+
+TEST_F(RemedyTest, OomHalvesTheMicroBatchUntilOne) {
+  Policy p(Config(), dir_);
+  Plan unknown = p.Decide(Crash("cuda_oom", 3, detect::Retry::kWithSmallerBatch));
+  EXPECT_EQ(unknown.action, ActionKind::kStop);
+  EXPECT_NE(unknown.reason.find("micro_batch"), std::string::npos);
+  p.OnParam("effective/micro_batch", "4");
+  Plan a = p.Decide(Crash("cuda_oom", 3, detect::Retry::kWithSmallerBatch));
+  EXPECT_EQ(a.action, ActionKind::kShrinkBatch);
+  EXPECT_EQ(a.micro_batch, 2);
+  EXPECT_EQ(a.delay_seconds, 0);
+  p.Apply(a);
+  p.OnParam("effective/micro_batch", "4");  // a stale report does not undo the shrink
+  Plan b = p.Decide(Crash("cuda_oom", 3, detect::Retry::kWithSmallerBatch));
+  EXPECT_EQ(b.micro_batch, 1);
+  p.Apply(b);
+  EXPECT_EQ(p.Decide(Crash("cuda_oom", 3, detect::Retry::kWithSmallerBatch)).action,
+            ActionKind::kStop);
+}
+
+TEST_F(RemedyTest, HostOomWithoutKnownBatchIsResumed) {
+  Policy p(Config(), dir_);
+  EXPECT_EQ(p.Decide(Crash("host_oom", 3, detect::Retry::kYes)).action, ActionKind::kResume);
+}
+
+TEST_F(RemedyTest, MaxRestartsStops) {
+  RemedyConfig c = Config();
+  c.max_restarts = 2;
+  Policy p(c, dir_);
+  p.Apply(p.Decide(Crash("segfault", 1, detect::Retry::kYes)));
+  p.Apply(p.Decide(Crash("segfault", 2, detect::Retry::kYes)));
+  Plan x = p.Decide(Crash("segfault", 3, detect::Retry::kYes));
+  EXPECT_EQ(x.action, ActionKind::kStop);
+  EXPECT_NE(x.reason.find("max_restarts (2)"), std::string::npos) << x.reason;
+}
+
+TEST_F(RemedyTest, RollbackAbandonsTheFuture) {
+  Policy p(Config(), dir_);
+  p.checkpoints().Announce(Touch("a-100"), 100, 1);
+  p.checkpoints().Announce(Touch("a-200"), 200, 1);
+  Plan a = p.Decide(Loss(150));
+  EXPECT_EQ(a.checkpoint->step, 100);
+  p.Apply(a);
+  // ckpt 200 belongs to the abandoned future; a crash now resumes from 100.
+  Plan b = p.Decide(Crash("segfault", 120, detect::Retry::kYes));
+  EXPECT_EQ(b.checkpoint->step, 100);
+  // ...until the new timeline saves it again.
+  p.checkpoints().Announce(dir_ + "/a-200", 200, 2);
+  EXPECT_EQ(p.Decide(Crash("segfault", 220, detect::Retry::kYes)).checkpoint->step, 200);
+}
+
+TEST_F(RemedyTest, MissingCheckpointFileIsNotUsed) {
+  Policy p(Config(), dir_);
+  p.checkpoints().Announce(Touch("ok-10"), 10, 1);
+  p.checkpoints().Announce(dir_ + "/gone-20", 20, 1);
+  EXPECT_EQ(p.Decide(Crash("segfault", 25, detect::Retry::kYes)).checkpoint->step, 10);
+}
+
+TEST_F(RemedyTest, GlobCheckpointsCompleteOnceSettled) {
+  RemedyConfig c = Config();
+  c.checkpoint_glob = "ck/step_*.bin";
+  c.checkpoint_settle_seconds = 2;
+  fs::create_directories(dir_ + "/ck");
+  Touch("ck/step_000500.bin");
+  Touch("ck/step_000600.bin.tmp.77");
+  CheckpointBook book(c.checkpoint_glob, dir_, c.checkpoint_settle_seconds);
+  book.Scan(100, 1);
+  EXPECT_FALSE(book.NewestGood());  // just seen: may still be written
+  book.Scan(101, 1);
+  EXPECT_FALSE(book.NewestGood());
+  book.Scan(102.5, 1);
+  ASSERT_TRUE(book.NewestGood());
+  EXPECT_EQ(book.NewestGood()->step, 500);
+  EXPECT_EQ(book.all().size(), 1u);  // the temp file is not a checkpoint
+}
+
+TEST_F(RemedyTest, StepFromName) {
+  EXPECT_EQ(StepFromName("/x/ckpt-0000250.pt"), 250);
+  EXPECT_EQ(StepFromName("/x/checkpoint-500/"), 500);
+  EXPECT_EQ(StepFromName("/run3/model.pt"), std::nullopt);
+  EXPECT_EQ(StepFromName("epoch=3-step=1200.ckpt"), 1200);
+}
+
+TEST_F(RemedyTest, NonFiniteGradNormAloneIsNotActedOn) {
+  RemedyConfig c = Config();
+  detect::Finding f;
+  f.kind = detect::FindingKind::kNonFinite;
+  f.step_lo = f.step_hi = 7;
+  EXPECT_FALSE(FailureFromFinding(f, /*loss_series=*/false, c));
+  EXPECT_TRUE(FailureFromFinding(f, /*loss_series=*/true, c));
+  f.is_update = true;
+  EXPECT_FALSE(FailureFromFinding(f, true, c));
+  f.is_update = false;
+  f.kind = detect::FindingKind::kPlateau;
+  EXPECT_FALSE(FailureFromFinding(f, true, c));
+}
+
+TEST_F(RemedyTest, LaunchRendersArgsEnvAndControl) {
+  RemedyConfig c = Config();
+  c.checkpoint_args = {"--resume", "{checkpoint}"};
+  c.skip_args = {"--skip={skip_from}:{skip_to}"};
+  c.lr_scale_args = {"--lr-scale", "{lr_scale}"};
+  c.micro_batch_args = {"--micro-batch", "{micro_batch}"};
+  RemedyState st;
+  Launch first = BuildLaunch({"train", "--x"}, c, st, 1, "start", "/c.json");
+  EXPECT_EQ(first.argv, (std::vector<std::string>{"train", "--x"}));
+  EXPECT_NE(first.control_json.find("\"resume_from\":null"), std::string::npos);
+
+  Checkpoint ck;
+  ck.path = "/ck/ckpt-200.pt";
+  ck.step = 200;
+  st.checkpoint = ck;
+  st.resume_step = 200;
+  st.skip_windows = {{50, 60}, {201, 251}};
+  st.lr_scale = 0.5;
+  Launch l = BuildLaunch({"train"}, c, st, 3, "lr_cut", "/c.json");
+  EXPECT_EQ(l.argv, (std::vector<std::string>{"train", "--resume", "/ck/ckpt-200.pt",
+                                              "--skip=201:251", "--lr-scale", "0.5"}));
+  auto env = [&](const std::string& k) {
+    for (auto& [a, b] : l.env) {
+      if (a == k) return b;
+    }
+    return std::string("<unset>");
+  };
+  EXPECT_EQ(env("INLOOP_RESUME_FROM"), "/ck/ckpt-200.pt");
+  EXPECT_EQ(env("INLOOP_SKIP"), "50:60,201:251");
+  EXPECT_EQ(env("INLOOP_LR_SCALE"), "0.5");
+  EXPECT_EQ(env("INLOOP_MICRO_BATCH"), "<unset>");
+  EXPECT_EQ(env("INLOOP_CONTROL"), "/c.json");
+  EXPECT_NE(l.control_json.find("\"skip_windows\":[[50,60],[201,251]]"), std::string::npos)
+      << l.control_json;
+  EXPECT_NE(l.control_json.find("\"attempt\":3"), std::string::npos);
+}
+
+TEST_F(RemedyTest, ControlFileIsReplacedAtomically) {
+  std::string p = dir_ + "/control.json";
+  ASSERT_TRUE(WriteFileAtomically(p, "{\"a\":1}\n").ok());
+  ASSERT_TRUE(WriteFileAtomically(p, "{\"a\":2}\n").ok());
+  std::ifstream f(p);
+  std::string s((std::istreambuf_iterator<char>(f)), {});
+  EXPECT_EQ(s, "{\"a\":2}\n");
+  int files = 0;
+  for (auto& e : fs::directory_iterator(dir_)) files += e.is_regular_file();
+  EXPECT_EQ(files, 1);  // no temp file left behind
+}
+
+TEST_F(RemedyTest, ConfigLoadsAndRejects) {
+  std::string p = Touch("inloop.toml", R"([remedy]
+policy = "ask"
+max_restarts = 3
+checkpoint_args = ["--resume", "{checkpoint}"]
+rollback_on = ["nonfinite"]
+)");
+  config::Config cfg;
+  ASSERT_TRUE(config::LoadConfig(p, &cfg).ok());
+  EXPECT_EQ(cfg.remedy.mode, Mode::kAsk);
+  EXPECT_EQ(cfg.remedy.max_restarts, 3);
+  EXPECT_EQ(cfg.remedy.rollback_on, std::vector<std::string>{"nonfinite"});
+
+  p = Touch("bad.toml", "[remedy]\npolicy = \"sometimes\"\n");
+  Status s = config::LoadConfig(p, &cfg);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("bad.toml:2:"), std::string::npos) << s.message();
+  p = Touch("bad2.toml", "[remedy]\ncheckpoint_args = [\"--resume\", \"{ckpt}\"]\n");
+  s = config::LoadConfig(p, &cfg);
+  EXPECT_NE(s.message().find("{ckpt}"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("bad2.toml:2:"), std::string::npos) << s.message();
+  p = Touch("bad3.toml", "[remedy]\nlr_cut_factor = 1.5\n");
+  EXPECT_FALSE(config::LoadConfig(p, &cfg).ok());
+  p = Touch("bad4.toml", "[remedy]\nmax_restart = 1\n");
+  s = config::LoadConfig(p, &cfg);
+  EXPECT_NE(s.message().find("unknown field 'remedy.max_restart'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace inloop::remedy
