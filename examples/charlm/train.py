@@ -1,41 +1,63 @@
 #!/usr/bin/env python3
 # The example workload for inloop: a tiny character-level transformer trained on CPU on the bundled
 # public-domain text (data/input.txt). Owns: training, metrics through the inloop SDK plus a human
-# line on stdout, atomic checkpoints with resume, the supervisor's remedies (resume, skip a data
-# window, lr scale, micro-batch) and fault injection (NaN, loss spike, crash, CUDA OOM, hang).
+# line on stdout, atomic checkpoints with resume, the supervisor's remedies read through
+# inloop.remedies() (resume, skip data windows, lr scale, micro-batch) and fault injection
+# (--inject KIND@STEP: NaN, loss spike, native crash, hang, CUDA OOM, slow steps).
 """Train a tiny char-level transformer.
 
     /usr/bin/python3 examples/charlm/train.py --out /tmp/ck            # ~1 minute on 2 cores
     /usr/bin/python3 examples/charlm/train.py --steps 30 --out /tmp/ck # a few seconds
+    /usr/bin/python3 examples/charlm/train.py --inject nan@40,crash@90 --inject slow@120
 
-Remedies (a flag wins over the control file, which wins over the environment):
+Remedies (a flag wins over the control file, which wins over the environment; the control file
+and the environment are read through inloop.remedies()):
   --resume PATH       INLOOP_RESUME_FROM   control {"resume_from": PATH}
                       PATH: a checkpoint, a directory (its newest checkpoint) or "auto" (newest in
                       --out, else a fresh start). Restores model, optimiser, RNG, step; continues at
                       step+1. Checkpoints of the abandoned future (step > resumed step) in --out are
                       deleted so "newest" always means newest on the live timeline.
   --lr-scale F        INLOOP_LR_SCALE      control {"lr_scale": F}
-  --skip-from S --skip-to T  INLOOP_SKIP=S:T  control {"skip": [S, T]} or "S:T"
-                      The batch of step k is drawn from a generator seeded by (seed, k). Skipping
-                      [S, T) means step S trains on the batch step T would have had, and so on
-                      (the step counter stays continuous, the data moves on: PaLM's remedy).
+  --skip-from S --skip-to T   INLOOP_SKIP="S:T[,S2:T2...]"   control {"skip_windows": [[S, T], ..]}
+                      The batch of data index i is drawn from a generator seeded by (seed, i).
+                      Skipping [S, T) means step S trains on the batch step T would have had, and so
+                      on (the step counter stays continuous, the data moves on: PaLM's remedy).
+                      Several windows apply in order (inloop.data_index). The flag gives one window
+                      and replaces the supervisor's; the supervisor's windows that the checkpoint
+                      does not hold yet are appended in order.
   --micro-batch M     INLOOP_MICRO_BATCH   control {"micro_batch": M}
                       Gradient accumulation: the step's batch is cut in pieces of M rows, so the
                       effective batch (and the data) stay the same.
 Skip windows, lr scale and micro-batch are stored in checkpoints, so a later resume without them
 keeps them (a new value replaces the stored one; skip windows add up).
 
-Faults (off by default):
-  --inject-nan-at K / --inject-spike-at K   fire when the *data batch* of step K is trained on
-      (a bad batch), so they recur on a plain resume but not once the window is skipped.
-  --crash-at K / --hang-at K   fire at step K, once: not in a resumed process nor in a
-      supervisor attempt > 1 (transient faults), unless --faults-persist.
-  --oom-at K   raises a real torch.cuda.OutOfMemoryError at step K whenever the micro-batch is
-      above --oom-max-micro-batch (default batch_size // 2): a plain resume hits it again,
-      shrinking the micro-batch cures it.
+Faults: --inject KIND@STEP, repeatable and comma-separated (--inject nan@40,crash@90). Each fires
+at most once per process, so a remedy can succeed:
+  nan@K    the loss of the data batch of step K (data index K) is multiplied by NaN before
+           backward: weights turn NaN from then on. A bad batch: a plain resume hits it again,
+           a rollback that skips its window does not.
+  spike@K  a real bad update on the data batch of step K: its targets are replaced by random
+           tokens (generator seeded by (seed, K)) and that step's learning rate is multiplied by
+           --spike-factor (30; grad clipping as configured). The logged loss at K is the real loss
+           on the corrupted batch, and the damaged weights keep the loss up for the next steps.
+           The logged "lr" stays the schedule's (a bad batch does not show in the lr either).
+           Same data semantics as nan.
+  crash@K  a real native crash at step K: a segfault (SIGSEGV, exit status -11), with
+           faulthandler's "Fatal Python error: Segmentation fault" and the Python stack on stderr.
+           Transient: not in a resumed process nor in a supervisor attempt > 1.
+  hang@K   prints "step K | (injected hang)" and sleeps forever (transient, like crash).
+  oom@K    raises a real torch.cuda.OutOfMemoryError (the CUDA allocator's message) at step K while
+           the micro-batch is above --oom-max-micro-batch (default batch_size // 2): a plain
+           resume hits it again, shrinking the micro-batch cures it.
+  slow@K   steps K .. K+--slow-steps-1 (30) each sleep (--slow-factor - 1) x their own compute
+           time (factor 4.0), so tokens_per_s really drops (transient, like crash).
+  --faults-persist: crash, hang and slow also fire in resumed processes and later attempts, and
+           nan / spike fire at step K whatever data it trains on (so no remedy cures them).
 """
 
 import argparse
+import ctypes
+import faulthandler
 import glob
 import math
 import os
@@ -59,6 +81,7 @@ import torch.nn.functional as F
 
 CKPT_RE = re.compile(r"^ckpt-(\d{7})\.pt$")
 KEEP_CKPTS = 3
+FAULT_KINDS = ("nan", "spike", "crash", "hang", "oom", "slow")
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -93,63 +116,71 @@ def parse_args(argv=None):
     p.add_argument("--skip-from", type=int, default=None)
     p.add_argument("--skip-to", type=int, default=None)
     p.add_argument("--micro-batch", type=int, default=None)
-    p.add_argument("--inject-nan-at", type=int, default=None)
-    p.add_argument("--inject-spike-at", type=int, default=None)
-    p.add_argument("--spike-factor", type=float, default=30.0)
-    p.add_argument("--crash-at", type=int, default=None)
-    p.add_argument("--oom-at", type=int, default=None)
-    p.add_argument("--oom-max-micro-batch", type=int, default=None)
-    p.add_argument("--hang-at", type=int, default=None)
+    p.add_argument("--inject", action="append", default=[], metavar="KIND@STEP",
+                   help="inject a fault: KIND in %s; repeatable and comma-separated "
+                        "(nan@40,crash@90)" % ", ".join(FAULT_KINDS))
+    p.add_argument("--spike-factor", type=float, default=30.0,
+                   help="lr multiplier of the spike step (default 30)")
+    p.add_argument("--oom-max-micro-batch", type=int, default=None,
+                   help="oom fires while the micro-batch is above this (default batch_size // 2)")
+    p.add_argument("--slow-steps", type=int, default=30,
+                   help="how many steps slow@K slows (default 30)")
+    p.add_argument("--slow-factor", type=float, default=4.0,
+                   help="slow steps last this many times their compute (default 4)")
     p.add_argument("--faults-persist", action="store_true",
-                   help="crash/hang/oom also fire in resumed processes and later attempts")
+                   help="crash/hang/slow also fire in resumed processes and later attempts; "
+                        "nan/spike fire at their step whatever the data")
     p.add_argument("--sleep-per-step", type=float, default=0.0)
     args = p.parse_args(argv)
     if (args.skip_from is None) != (args.skip_to is None):
         p.error("--skip-from and --skip-to go together")
+    if args.skip_from is not None and args.skip_to <= args.skip_from:
+        p.error("--skip-to must be greater than --skip-from")
+    try:
+        args.faults = parse_inject(args.inject)
+    except ValueError as e:
+        p.error(str(e))
     return args
 
 
-def parse_skip(v):
-    """[S, T], (S, T), 'S:T' or {"from": S, "to": T} -> (S, T) with S < T, else None."""
-    if v is None or v == "":
-        return None
-    try:
-        if isinstance(v, str):
-            a, b = v.split(":")
-            s, t = int(a), int(b)
-        elif isinstance(v, dict):
-            s, t = int(v["from"]), int(v["to"])
-        else:
-            s, t = int(v[0]), int(v[1])
-    except Exception:
-        print("warning: ignoring malformed skip window %r" % (v,), file=sys.stderr)
-        return None
-    if t <= s:
-        print("warning: ignoring empty skip window %r" % (v,), file=sys.stderr)
-        return None
-    return (s, t)
+def parse_inject(specs):
+    """["nan@40,crash@90", "slow@5"] -> {"nan": [40], "crash": [90], "slow": [5]}."""
+    faults = {}
+    for spec in specs:
+        for part in spec.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            kind, sep, step = part.partition("@")
+            kind = kind.strip().lower()
+            if not sep or kind not in FAULT_KINDS:
+                raise ValueError("--inject %r: expected KIND@STEP with KIND in %s"
+                                 % (part, ", ".join(FAULT_KINDS)))
+            try:
+                k = int(step)
+            except ValueError:
+                raise ValueError("--inject %r: STEP must be an integer" % part)
+            if k < 1:
+                raise ValueError("--inject %r: STEP must be >= 1" % part)
+            faults.setdefault(kind, [])
+            if k not in faults[kind]:
+                faults[kind].append(k)
+    for steps in faults.values():
+        steps.sort()
+    return faults
 
 
 def resolve_remedies(args):
-    """Flag > control file > environment, for the values the supervisor may set."""
-    ctl = inloop.control()
-    env = os.environ
-
-    def pick(flag, ctl_key, env_key, conv):
-        if flag is not None:
-            return flag
-        if ctl.get(ctl_key) not in (None, ""):
-            return conv(ctl[ctl_key])
-        if env.get(env_key, "") != "":
-            return conv(env[env_key])
-        return None
-
-    resume = pick(args.resume, "resume_from", "INLOOP_RESUME_FROM", str)
-    lr_scale = pick(args.lr_scale, "lr_scale", "INLOOP_LR_SCALE", float)
-    micro = pick(args.micro_batch, "micro_batch", "INLOOP_MICRO_BATCH", int)
-    flag_skip = (args.skip_from, args.skip_to) if args.skip_from is not None else None
-    skip = pick(flag_skip, "skip", "INLOOP_SKIP", lambda v: v)
-    return resume, lr_scale, micro, parse_skip(skip)
+    """Flag > control file > environment (the last two merged by inloop.remedies())."""
+    r = inloop.remedies()
+    resume = args.resume if args.resume is not None else r["resume_from"]
+    lr_scale = args.lr_scale if args.lr_scale is not None else r["lr_scale"]
+    micro = args.micro_batch if args.micro_batch is not None else r["micro_batch"]
+    if args.skip_from is not None:
+        skips = [(args.skip_from, args.skip_to)]
+    else:
+        skips = list(r["skip_windows"])
+    return resume, lr_scale, micro, skips, r["attempt"]
 
 
 # ----------------------------------------------------------------------------- data
@@ -167,15 +198,6 @@ def load_text(path):
     for i, start in enumerate(range(0, len(ids), block)):
         (val_parts if i % 10 == 9 else train_parts).append(ids[start:start + block])
     return chars, torch.cat(train_parts), torch.cat(val_parts)
-
-
-def data_index(step, windows):
-    """The data batch index step `step` trains on, given skip windows in the order applied."""
-    k = step
-    for s, t in reversed(windows):
-        if k >= s:
-            k += t - s
-    return k
 
 
 def get_batch(data, index, batch_size, seq_len, seed):
@@ -326,21 +348,27 @@ def save_ckpt(out, step, model, opt, chars, state):
             os.remove(old)
         except OSError:
             pass
-    inloop.checkpoint(step, os.path.abspath(path))
+    inloop.checkpoint(os.path.abspath(path), step)
     return path
 
 
 # ----------------------------------------------------------------------------- faults
 
-def transient_fault_allowed(args, resumed):
-    if args.faults_persist:
-        return True
-    attempt = os.environ.get("INLOOP_ATTEMPT", "1")
-    try:
-        later_attempt = int(attempt) > 1
-    except ValueError:
-        later_attempt = False
-    return not resumed and not later_attempt
+def transient_fault_allowed(args, resumed, attempt):
+    """crash / hang / slow fire only in a fresh first attempt, unless --faults-persist."""
+    return args.faults_persist or (not resumed and attempt <= 1)
+
+
+def crash_natively(step):
+    """A real segfault: faulthandler (enabled in main) prints "Fatal Python error: Segmentation
+    fault" and the stack, then the process dies by SIGSEGV."""
+    sys.stdout.flush()
+    try:  # a demo crash need not leave a core file of a whole torch process behind
+        import resource
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except Exception:
+        pass
+    ctypes.string_at(0)
 
 
 def hang_forever(step):
@@ -349,13 +377,68 @@ def hang_forever(step):
         time.sleep(3600)
 
 
+def cuda_oom():
+    return torch.cuda.OutOfMemoryError(
+        "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.15 GiB total "
+        "capacity; 75.02 GiB already allocated; 1.12 GiB free; 76.50 GiB reserved "
+        "in total by PyTorch) If reserved memory is >> allocated memory try setting "
+        "max_split_size_mb to avoid fragmentation.  See documentation for Memory "
+        "Management and PYTORCH_CUDA_ALLOC_CONF")
+
+
+def random_targets(y, vocab, seed, step):
+    g = torch.Generator()
+    g.manual_seed((seed * 1_000_003 + step) * 7 + 3)
+    return torch.randint(vocab, y.shape, generator=g, dtype=y.dtype)
+
+
+class Faults:
+    """Which injected fault fires at a step; each fires at most once per process."""
+
+    def __init__(self, args, transient_ok):
+        self.f = args.faults
+        self.persist = args.faults_persist
+        self.transient_ok = transient_ok
+        self.slow_steps = max(0, args.slow_steps)
+        self.fired = set()
+
+    def _once(self, kind, k):
+        if (kind, k) in self.fired:
+            return False
+        self.fired.add((kind, k))
+        return True
+
+    def transient(self, kind, step):
+        """crash / hang at this step?"""
+        return (self.transient_ok and step in self.f.get(kind, ())
+                and self._once(kind, step))
+
+    def bad_batch(self, kind, step, index):
+        """nan / spike: the data batch of K (or step K with --faults-persist)."""
+        k = step if self.persist else index
+        return k in self.f.get(kind, ()) and self._once(kind, k)
+
+    def oom(self, step, micro, oom_max):
+        return step in self.f.get("oom", ()) and micro > oom_max and self._once("oom", step)
+
+    def slow(self, step):
+        """Is this step inside a slow@K window (each window once per process)?"""
+        if not self.transient_ok:
+            return False
+        for k in self.f.get("slow", ()):
+            if k <= step < k + self.slow_steps:
+                return True
+        return False
+
+
 # ----------------------------------------------------------------------------- training
 
 def main(argv=None):
     args = parse_args(argv)
+    faulthandler.enable()
     torch.set_num_threads(max(1, args.threads))
     torch.set_flush_denormal(True)
-    resume, lr_scale_new, micro_new, skip_new = resolve_remedies(args)
+    resume, lr_scale_new, micro_new, skips_new, attempt = resolve_remedies(args)
 
     chars, train, val = load_text(args.data)
     torch.manual_seed(args.seed)
@@ -394,12 +477,13 @@ def main(argv=None):
     if micro_new is not None:
         micro = micro_new
     micro = max(1, min(int(micro), args.batch_size))
-    if skip_new is not None and skip_new not in windows:
-        windows.append(skip_new)
+    for w in skips_new:
+        if w not in windows:
+            windows.append(w)
     oom_max = args.oom_max_micro_batch
     if oom_max is None:
         oom_max = args.batch_size // 2
-    transient_ok = transient_fault_allowed(args, ckpt_path is not None)
+    faults = Faults(args, transient_fault_allowed(args, ckpt_path is not None, attempt))
 
     n_params = sum(p.numel() for p in model.parameters())
     inloop.params(vars(args))
@@ -427,38 +511,40 @@ def main(argv=None):
 
     for step in range(start_step, args.steps + 1):
         t0 = time.time()
-        if args.crash_at == step and transient_ok:
-            raise RuntimeError("injected crash at step %d" % step)
-        if args.hang_at == step and transient_ok:
+        if faults.transient("crash", step):
+            crash_natively(step)
+        if faults.transient("hang", step):
             hang_forever(step)
         lr = lr_at(step, args, lr_scale)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        index = data_index(step, windows)
+        index = inloop.data_index(step, windows)
         x, y = get_batch(train, index, args.batch_size, args.seq_len, args.seed)
+        step_lr = lr
+        if faults.bad_batch("spike", step, index):
+            y = random_targets(y, len(chars), args.seed, step)
+            step_lr = lr * args.spike_factor
+            print("injected spike at step %d: random targets, lr x %g"
+                  % (step, args.spike_factor), flush=True)
+        nan_now = faults.bad_batch("nan", step, index)
+        for group in opt.param_groups:
+            group["lr"] = step_lr
         opt.zero_grad(set_to_none=True)
         loss_sum = 0.0
         for i in range(0, args.batch_size, micro):
             xm, ym = x[i:i + micro], y[i:i + micro]
-            if args.oom_at == step and micro > oom_max:
-                raise torch.cuda.OutOfMemoryError(
-                    "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.15 GiB total "
-                    "capacity; 75.02 GiB already allocated; 1.12 GiB free; 76.50 GiB reserved "
-                    "in total by PyTorch) If reserved memory is >> allocated memory try setting "
-                    "max_split_size_mb to avoid fragmentation.  See documentation for Memory "
-                    "Management and PYTORCH_CUDA_ALLOC_CONF")
+            if faults.oom(step, micro, oom_max):
+                raise cuda_oom()
             with autocast(args):
                 _, loss = model(xm, ym)
             loss = loss * (xm.shape[0] / args.batch_size)
-            if args.inject_nan_at is not None and index == args.inject_nan_at:
+            if nan_now:
                 loss = loss * float("nan")
-            if args.inject_spike_at is not None and index == args.inject_spike_at:
-                loss = loss * args.spike_factor
             loss.backward()
             loss_sum += loss.item()
         grad_norm = torch.nn.utils.clip_grad_norm_(
             model.parameters(), args.grad_clip if args.grad_clip > 0 else float("inf")).item()
         opt.step()
+        if faults.slow(step):
+            time.sleep((args.slow_factor - 1.0) * max(0.0, time.time() - t0))
         if args.sleep_per_step > 0:
             time.sleep(args.sleep_per_step)
         dt = time.time() - t0

@@ -1,17 +1,26 @@
 # inloop Python SDK (stdlib only): the training-process side of docs/sdk_protocol.md.
 # Owns: log / params / checkpoint messages written as JSON lines to the pipe named by
-# INLOOP_METRICS_FD, the control-file reader (INLOOP_CONTROL), and the no-op / print fallback
-# used when the process runs outside `inloop run`. Never raises into training code.
+# INLOOP_METRICS_FD, the supervisor's instructions to a restarted process (the control file named
+# by INLOOP_CONTROL and the INLOOP_* remedy variables, merged by remedies()), the skip-window
+# arithmetic (data_index, skip_data), and the no-op / print fallback used when the process runs
+# outside `inloop run`. Never raises into training code.
 """inloop SDK.
 
     import inloop
     inloop.params(lr=3e-4, model="gpt")            # or inloop.params({"optim.lr": 3e-4})
     inloop.log(step, {"train/loss": loss, "lr": lr})  # or inloop.log(step, loss=loss)
-    inloop.checkpoint(step, "/abs/ckpt.pt")         # after the file is completely written
-    inloop.control()                                # dict from INLOOP_CONTROL, or {}
+    inloop.checkpoint("/abs/ckpt.pt", step)         # after the file is completely written
+                                                    # (the old order (step, path) works too)
+    r = inloop.remedies()   # resume_from, skip_windows, lr_scale, micro_batch, attempt
+    for step, batch in inloop.skip_data(loader, start_step=start):   # skips the windows in r
+        ...
+    inloop.data_index(step, r["skip_windows"])      # the data batch index step `step` trains on
+    inloop.control()                                # the raw dict from INLOOP_CONTROL, or {}
 
 Under `inloop run` every call writes one JSON line to the supervisor's pipe; outside it every call
 is a cheap no-op (or, with INLOOP_PRINT=1 / init(print=True), `log` prints a readable line).
+remedies() reads the control file (INLOOP_CONTROL) and the environment (INLOOP_RESUME_FROM,
+INLOOP_SKIP, INLOOP_LR_SCALE, INLOOP_MICRO_BATCH, INLOOP_ATTEMPT); the control file wins.
 """
 
 import json
@@ -21,7 +30,8 @@ import sys
 import threading
 
 __all__ = [
-    "init", "log", "params", "checkpoint", "control", "enabled", "run_info", "__version__",
+    "init", "log", "params", "checkpoint", "control", "remedies", "data_index", "skip_data",
+    "enabled", "run_info", "__version__",
 ]
 __version__ = "0.1.0"
 
@@ -298,9 +308,17 @@ def params(values=None, /, **kwargs):
         _warn("paramsexc", "params() failed (%s)" % e)
 
 
-def checkpoint(step, path):
-    """Announce a checkpoint that is completely written (so the supervisor may resume from it)."""
+_PATHLIKE = (str, bytes, os.PathLike)
+
+
+def checkpoint(path, step=None):
+    """Announce a checkpoint that is completely written (so the supervisor may resume from it).
+
+    `checkpoint(path, step)`; the older order `checkpoint(step, path)` is recognised (a
+    non-path first argument followed by a path) and still works."""
     try:
+        if not isinstance(path, _PATHLIKE) and isinstance(step, _PATHLIKE):
+            path, step = step, path
         _ensure()
         if _S.fd is None:
             return
@@ -310,7 +328,10 @@ def checkpoint(step, path):
                 msg["step"] = int(step)
             except Exception:
                 _warn("badstep", "step %r is not an integer; sent without a step" % (step,))
-        msg["path"] = os.path.abspath(os.fspath(path))
+        p = os.fspath(path)
+        if isinstance(p, bytes):
+            p = os.fsdecode(p)
+        msg["path"] = os.path.abspath(p)
         _send(msg)
     except Exception as e:
         _warn("ckptexc", "checkpoint() failed (%s)" % e)
@@ -318,7 +339,8 @@ def checkpoint(step, path):
 
 def control():
     """The supervisor's instructions: the JSON object in the file named by INLOOP_CONTROL, read
-    fresh on every call; {} when unset, missing or unreadable."""
+    fresh on every call; {} when unset, missing or unreadable (a one-time warning when the file
+    exists but is not a JSON object)."""
     path = os.environ.get("INLOOP_CONTROL")
     if not path:
         return {}
@@ -328,6 +350,220 @@ def control():
     except FileNotFoundError:
         return {}
     except Exception as e:
-        _warn("control", "could not read control file %s (%s)" % (path, e))
+        _warn("control", "could not read control file %s (%s); ignored" % (path, e))
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        _warn("control", "control file %s holds a %s, not a JSON object; ignored"
+              % (path, type(data).__name__))
+        return {}
+    return data
+
+
+# ----------------------------------------------------------------------------- remedies
+
+class _Bad(Exception):
+    pass
+
+
+def _as_int(v):
+    """int from an int, an integral float or a decimal string; bool and anything else is bad."""
+    if isinstance(v, bool):
+        raise _Bad()
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float):
+        if math.isfinite(v) and v == int(v):
+            return int(v)
+        raise _Bad()
+    if isinstance(v, str):
+        try:
+            return int(v.strip())
+        except ValueError:
+            raise _Bad()
+    raise _Bad()
+
+
+def _conv_resume(v):
+    if isinstance(v, os.PathLike):
+        v = os.fspath(v)
+    if not isinstance(v, str):
+        raise _Bad()
+    return v if v.strip() else None
+
+
+def _conv_lr_scale(v):
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        raise _Bad()
+    try:
+        f = float(v)
+    except ValueError:
+        raise _Bad()
+    if not math.isfinite(f) or f <= 0:
+        raise _Bad()
+    return f
+
+
+def _conv_positive_int(v):
+    n = _as_int(v)
+    if n < 1:
+        raise _Bad()
+    return n
+
+
+def _one_window(w, where):
+    """(S, T) from [S, T] / (S, T) / "S:T" / {"from": S, "to": T}; None (with a one-time
+    warning) when malformed or empty (T <= S)."""
+    try:
+        if isinstance(w, str):
+            parts = w.split(":")
+            if len(parts) != 2:
+                raise _Bad()
+            s, t = _as_int(parts[0]), _as_int(parts[1])
+        elif isinstance(w, dict):
+            s, t = _as_int(w["from"]), _as_int(w["to"])
+        elif isinstance(w, (list, tuple)) and len(w) == 2:
+            s, t = _as_int(w[0]), _as_int(w[1])
+        else:
+            raise _Bad()
+    except (_Bad, KeyError):
+        _warn("window:%s:%r" % (where, w), "ignoring malformed skip window %r in %s" % (w, where))
+        return None
+    if t <= s:
+        _warn("window:%s:%r" % (where, w), "ignoring empty skip window %r in %s (T <= S)"
+              % (w, where))
+        return None
+    return (s, t)
+
+
+def _windows(items, where):
+    out = []
+    for w in items:
+        win = _one_window(w, where)
+        if win is not None:
+            out.append(win)
+    return out
+
+
+def _env_windows(raw):
+    return _windows([p.strip() for p in raw.split(",") if p.strip()], "INLOOP_SKIP")
+
+
+def remedies():
+    """What the supervisor asks of this (restarted) process, merged control file > environment:
+
+        {"resume_from": str or None,    # control "resume_from"   / INLOOP_RESUME_FROM
+         "skip_windows": [(S, T), ...], # control "skip_windows" (else "skip") / INLOOP_SKIP
+         "lr_scale": float or None,     # control "lr_scale"      / INLOOP_LR_SCALE
+         "micro_batch": int or None,    # control "micro_batch"   / INLOOP_MICRO_BATCH
+         "attempt": int}                # control "attempt"       / INLOOP_ATTEMPT, default 1
+
+    Skip windows are half-open step windows [S, T) in the order they were applied (see
+    data_index); windows with T <= S are dropped. A missing or null value falls through to the
+    next source; a malformed one is ignored (one warning on stderr) and falls through too.
+    Read fresh on every call; never raises."""
+    out = {"resume_from": None, "skip_windows": [], "lr_scale": None, "micro_batch": None,
+           "attempt": 1}
+    try:
+        ctl = control()
+        env = os.environ
+        for key, env_key, conv in (("resume_from", "INLOOP_RESUME_FROM", _conv_resume),
+                                   ("lr_scale", "INLOOP_LR_SCALE", _conv_lr_scale),
+                                   ("micro_batch", "INLOOP_MICRO_BATCH", _conv_positive_int),
+                                   ("attempt", "INLOOP_ATTEMPT", _conv_positive_int)):
+            sources = []
+            if ctl.get(key) is not None:
+                sources.append(("control file key %r" % key, ctl[key]))
+            if env.get(env_key, "").strip() != "":
+                sources.append((env_key, env[env_key]))
+            for where, raw in sources:
+                try:
+                    val = conv(raw)
+                except _Bad:
+                    _warn("remedy:%s:%s" % (where, raw), "ignoring malformed %s=%r" % (where, raw))
+                    continue
+                if val is not None:
+                    out[key] = val
+                    break
+        # Skip windows: the control file's list, else its single newest window, else the env.
+        wins = None
+        sw = ctl.get("skip_windows")
+        if sw is not None:
+            if isinstance(sw, (list, tuple)) and not (len(sw) == 2 and
+                                                       all(isinstance(x, int) for x in sw)):
+                wins = _windows(sw, "control file key 'skip_windows'")
+            elif isinstance(sw, (list, tuple)):   # a bare [S, T] where a list of pairs belongs
+                wins = _windows([sw], "control file key 'skip_windows'")
+            else:
+                _warn("remedy:skip_windows:%r" % (sw,),
+                      "ignoring malformed control file key 'skip_windows'=%r" % (sw,))
+        if wins is None and ctl.get("skip") is not None:
+            win = _one_window(ctl["skip"], "control file key 'skip'")
+            if win is not None:
+                wins = [win]
+        if wins is None and env.get("INLOOP_SKIP", "").strip() != "":
+            wins = _env_windows(env["INLOOP_SKIP"])
+        out["skip_windows"] = wins or []
+    except Exception as e:  # never raise into training code
+        _warn("remediesexc", "remedies() failed (%s)" % e)
+    return out
+
+
+def _clean_windows(windows):
+    out = []
+    for w in windows or ():
+        try:
+            s, t = int(w[0]), int(w[1])
+        except Exception:
+            _warn("window:arg:%r" % (w,), "ignoring malformed skip window %r" % (w,))
+            continue
+        if t > s:
+            out.append((s, t))
+    return out
+
+
+def data_index(step, windows):
+    """The data batch index that step `step` trains on, given skip windows [S, T) in the order
+    they were applied: skipping [S, T) makes step S train on the batch step T would have had,
+    and so on (the step counter stays continuous, the data moves on). A later window is in steps
+    of the timeline the earlier ones made. data_index(k, []) == k; strictly increasing in k."""
+    k = int(step)
+    for s, t in reversed(_clean_windows(windows)):
+        if k >= s:
+            k += t - s
+    return k
+
+
+def skip_data(iterable, start_step=1, windows=None, first_index=None):
+    """Wrap a training loop's batch iterable so the skip windows are honoured in one line:
+
+        for step, batch in inloop.skip_data(loader, start_step=start):
+
+    `iterable` yields the batches of consecutive data indices, its first one being `first_index`
+    (default: data_index(start_step, windows), i.e. a loader positioned for the resumed step).
+    Yields (step, item) for step = start_step, start_step + 1, ...: the item whose data index is
+    data_index(step, windows); the items in skipped windows are read and discarded. Ends when
+    the iterable ends. `windows` defaults to remedies()["skip_windows"]."""
+    if windows is None:
+        windows = remedies()["skip_windows"]
+    windows = _clean_windows(windows)
+    start_step = int(start_step)
+    if first_index is None:
+        first_index = data_index(start_step, windows)
+    return _skip_data(iter(iterable), start_step, windows, int(first_index))
+
+
+def _skip_data(it, step, windows, index):
+    want = data_index(step, windows)
+    if want < index:
+        _warn("skipdata:first",
+              "skip_data: the iterable starts at data index %d but step %d trains on index %d; "
+              "steps before the first available batch are left out" % (index, step, want))
+        while want < index:
+            step += 1
+            want = data_index(step, windows)
+    for item in it:
+        if index == want:
+            yield step, item
+            step += 1
+            want = data_index(step, windows)
+        index += 1

@@ -1,11 +1,14 @@
 # Unit tests of the Python SDK (python/inloop): the JSON lines it writes to INLOOP_METRICS_FD,
-# NaN encoding, the no-op and print paths outside inloop, broken pipes, thread safety, control().
+# NaN encoding, the no-op and print paths outside inloop, broken pipes, thread safety, control(),
+# remedies() (control file > environment, malformed input), data_index() and skip_data().
 # Run: PYTHONPATH=python /usr/bin/python3 -m unittest discover -s tests/python -v
 import contextlib
 import importlib
 import io
+import itertools
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import tempfile
@@ -18,7 +21,8 @@ if PYDIR not in sys.path:
     sys.path.insert(0, PYDIR)
 
 ENV_KEYS = ("INLOOP_METRICS_FD", "INLOOP_PRINT", "INLOOP_CONTROL", "INLOOP_RUN_ID",
-            "INLOOP_RUN_NAME", "INLOOP_ATTEMPT")
+            "INLOOP_RUN_NAME", "INLOOP_ATTEMPT", "INLOOP_RESUME_FROM", "INLOOP_SKIP",
+            "INLOOP_LR_SCALE", "INLOOP_MICRO_BATCH")
 
 
 def fresh_inloop():
@@ -177,11 +181,21 @@ class PipeTest(EnvMixin, unittest.TestCase):
         self.assertEqual(got[2]["params"], {"seed": 3, "out": "ck"})
 
     def test_checkpoint(self):
-        self.inloop.checkpoint(500, "ckpt/ckpt-0000500.pt")
+        il = self.inloop
+        il.checkpoint("ckpt/ckpt-0000500.pt", 500)                 # the documented order
+        il.checkpoint(500, "ckpt/ckpt-0000500.pt")                 # the old order still works
+        il.checkpoint(pathlib.Path("ckpt/ckpt-0000500.pt"), 500)
+        il.checkpoint(500, pathlib.Path("ckpt/ckpt-0000500.pt"))
+        il.checkpoint(path="ckpt/ckpt-0000500.pt", step=500)
+        il.checkpoint(step=500, path="ckpt/ckpt-0000500.pt")
+        il.checkpoint("/abs/ckpt-x.pt")                           # no step
         got = self.lines()
-        self.assertEqual(got, [{"t": "checkpoint", "step": 500,
-                                "path": os.path.abspath("ckpt/ckpt-0000500.pt")}])
+        want = {"t": "checkpoint", "step": 500, "path": os.path.abspath("ckpt/ckpt-0000500.pt")}
+        self.assertEqual(got[:6], [want] * 6)
+        self.assertEqual(list(got[0]), ["t", "step", "path"])     # wire format unchanged
         self.assertTrue(os.path.isabs(got[0]["path"]))
+        self.assertEqual(got[6], {"t": "checkpoint", "path": "/abs/ckpt-x.pt"})
+        self.assertEqual(len(got), 7)
 
     def test_unicode_and_one_line_per_message(self):
         self.inloop.log(1, {"loss/ü\nx": 1.0})
@@ -341,8 +355,232 @@ class NotConnectedTest(EnvMixin, unittest.TestCase):
                                             "skip": [40, 60]})
             with open(path, "w") as f:
                 f.write("{not json")
-            with contextlib.redirect_stderr(io.StringIO()):
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
                 self.assertEqual(il.control(), {})
+                self.assertEqual(il.control(), {})
+            self.assertEqual(err.getvalue().count("inloop:"), 1, err.getvalue())
+            with open(path, "w") as f:
+                json.dump({"attempt": 3, "action": "rollback_skip", "skip": [40, 60]}, f)
+            self.assertEqual(il.control()["action"], "rollback_skip")  # raw dict, all keys
+
+
+class RemediesTest(EnvMixin, unittest.TestCase):
+    """remedies(): control file > environment, defaults, malformed values ignored with one
+    warning, never raising."""
+
+    def setUp(self):
+        self.save_env()
+        self.tmp = tempfile.TemporaryDirectory()
+        self.path = os.path.join(self.tmp.name, "control.json")
+        os.environ["INLOOP_CONTROL"] = self.path
+        self.il = fresh_inloop()
+
+    def tearDown(self):
+        self.tmp.cleanup()
+        self.restore_env()
+
+    def write(self, obj):
+        # as the supervisor does: a temp file renamed over the control file
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            if isinstance(obj, str):
+                f.write(obj)
+            else:
+                json.dump(obj, f)
+        os.replace(tmp, self.path)
+
+    def remedies(self):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            r = self.il.remedies()
+        return r, err.getvalue()
+
+    DEFAULTS = {"resume_from": None, "skip_windows": [], "lr_scale": None, "micro_batch": None,
+                "attempt": 1}
+
+    def test_defaults(self):
+        r, err = self.remedies()                       # control file named but not there
+        self.assertEqual(r, self.DEFAULTS)
+        self.assertEqual(err, "")
+        del os.environ["INLOOP_CONTROL"]
+        self.assertEqual(self.remedies(), (self.DEFAULTS, ""))
+
+    def test_environment(self):
+        os.environ.update({"INLOOP_RESUME_FROM": "/ck/ckpt-0000040.pt",
+                           "INLOOP_SKIP": "40:60, 70:75", "INLOOP_LR_SCALE": "0.5",
+                           "INLOOP_MICRO_BATCH": "4", "INLOOP_ATTEMPT": "3"})
+        r, err = self.remedies()
+        self.assertEqual(r, {"resume_from": "/ck/ckpt-0000040.pt",
+                             "skip_windows": [(40, 60), (70, 75)], "lr_scale": 0.5,
+                             "micro_batch": 4, "attempt": 3})
+        self.assertEqual(err, "")
+        os.environ["INLOOP_SKIP"] = "40:60"
+        self.assertEqual(self.remedies()[0]["skip_windows"], [(40, 60)])
+
+    def test_control_file_wins_over_environment(self):
+        os.environ.update({"INLOOP_RESUME_FROM": "/env.pt", "INLOOP_SKIP": "1:2",
+                           "INLOOP_LR_SCALE": "0.5", "INLOOP_MICRO_BATCH": "4",
+                           "INLOOP_ATTEMPT": "2"})
+        self.write({"attempt": 3, "action": "rollback_skip", "resume_from": "/ctl.pt",
+                    "resume_step": 40, "skip_windows": [[40, 60], [70, 90]], "skip": [70, 90],
+                    "lr_scale": 0.25, "micro_batch": 2})
+        r, err = self.remedies()
+        self.assertEqual(r, {"resume_from": "/ctl.pt", "skip_windows": [(40, 60), (70, 90)],
+                             "lr_scale": 0.25, "micro_batch": 2, "attempt": 3})
+        self.assertEqual(err, "")
+        # null or missing keys fall through to the environment
+        self.write({"attempt": 3, "resume_from": None, "lr_scale": None, "micro_batch": None})
+        r, _ = self.remedies()
+        self.assertEqual(r, {"resume_from": "/env.pt", "skip_windows": [(1, 2)],
+                             "lr_scale": 0.5, "micro_batch": 4, "attempt": 3})
+        # read fresh on every call
+        self.write({"lr_scale": 2})
+        self.assertEqual(self.remedies()[0]["lr_scale"], 2.0)
+
+    def test_skip_keys(self):
+        os.environ["INLOOP_SKIP"] = "1:2"
+        self.write({"skip": [40, 60]})                   # only the simple key
+        self.assertEqual(self.remedies()[0]["skip_windows"], [(40, 60)])
+        self.write({"skip": "40:60"})
+        self.assertEqual(self.remedies()[0]["skip_windows"], [(40, 60)])
+        self.write({"skip_windows": [[5, 10], [12, 14]], "skip": [12, 14]})
+        self.assertEqual(self.remedies()[0]["skip_windows"], [(5, 10), (12, 14)])
+        self.write({"skip_windows": [], "skip": None})   # explicitly none: the file wins
+        self.assertEqual(self.remedies()[0]["skip_windows"], [])
+        self.write({"skip_windows": None})
+        self.assertEqual(self.remedies()[0]["skip_windows"], [(1, 2)])
+
+    def test_malformed_values_ignored_with_one_warning(self):
+        os.environ.update({"INLOOP_LR_SCALE": "0.5", "INLOOP_MICRO_BATCH": "many",
+                           "INLOOP_ATTEMPT": "first", "INLOOP_SKIP": "9:3,bad,7:9,1:2:3,4:x"})
+        self.write({"lr_scale": "fast", "micro_batch": 2.5, "attempt": True, "resume_from": 7,
+                    "skip": [10, 5]})
+        r, err = self.remedies()
+        # lr_scale and the windows fall through to the env (only its good window is kept);
+        # the rest has no usable value anywhere
+        self.assertEqual(r, {"resume_from": None, "skip_windows": [(7, 9)], "lr_scale": 0.5,
+                             "micro_batch": None, "attempt": 1})
+        for needle in ("'lr_scale'", "'micro_batch'", "'attempt'", "'resume_from'",
+                       "INLOOP_MICRO_BATCH", "INLOOP_ATTEMPT", "[10, 5]"):
+            self.assertEqual(err.count(needle), 1, (needle, err))
+        r2, err2 = self.remedies()                       # same input: no second warning
+        self.assertEqual(r2, r)
+        self.assertEqual(err2, "")
+        self.assertIn("'bad'", err)
+        self.assertIn("'9:3'", err)
+        self.assertIn("'1:2:3'", err)
+        # windows with T <= S dropped from the control file's list too
+        self.write({"skip_windows": [[5, 10], [8, 8], [20, 10], "x", [1], [30, 31]]})
+        with contextlib.redirect_stderr(io.StringIO()):
+            self.assertEqual(self.il.remedies()["skip_windows"], [(5, 10), (30, 31)])
+        self.write({"skip_windows": "40:60"})            # not a list: ignored, falls through
+        with contextlib.redirect_stderr(io.StringIO()):
+            self.assertEqual(self.il.remedies()["skip_windows"], [(7, 9)])
+        for bad in ({"lr_scale": -1}, {"lr_scale": float("nan")}, {"micro_batch": 0},
+                    {"attempt": 0}, {"micro_batch": [4]}):
+            self.write(bad)
+            with contextlib.redirect_stderr(io.StringIO()):
+                r = self.il.remedies()
+            key = next(iter(bad))
+            self.assertEqual(r[key], {"lr_scale": 0.5}.get(key, self.DEFAULTS[key]), bad)
+
+    def test_bad_json_counts_as_empty(self):
+        os.environ.update({"INLOOP_RESUME_FROM": "auto", "INLOOP_ATTEMPT": "2"})
+        for text in ("{not json", "[1, 2]", ""):
+            self.write(text)
+            r, _ = self.remedies()
+            self.assertEqual(r, dict(self.DEFAULTS, resume_from="auto", attempt=2), text)
+        self.il = fresh_inloop()
+        self.write("{not json")
+        r, err = self.remedies()
+        self.assertEqual(err.count("inloop:"), 1, err)
+        self.assertEqual(self.remedies()[1], "")         # warned once only
+        self.write('{"micro_batch": 4.0, "attempt": "5"}')  # integral float, numeric string
+        self.assertEqual(self.remedies()[0]["micro_batch"], 4)
+        self.assertEqual(self.remedies()[0]["attempt"], 5)
+
+
+class SkipTest(EnvMixin, unittest.TestCase):
+    """data_index() and skip_data(): the data batch a step trains on under skip windows."""
+
+    def setUp(self):
+        self.save_env()
+        self.il = fresh_inloop()
+
+    def tearDown(self):
+        self.restore_env()
+
+    def test_data_index(self):
+        di = self.il.data_index
+        self.assertEqual([di(k, []) for k in (1, 5, 9)], [1, 5, 9])
+        w = [(5, 10)]
+        self.assertEqual([di(k, w) for k in (4, 5, 6, 20)], [4, 10, 11, 25])
+        # a second window, in steps of the already-skipped timeline
+        w2 = [(5, 10), (12, 14)]
+        self.assertEqual([di(k, w2) for k in (4, 5, 11, 12, 13)], [4, 10, 16, 19, 20])
+        self.assertEqual(di(12, [[5, 10], [12, 14]]), 19)   # lists work like tuples
+        self.assertEqual(di(12, [(5, 10), (9, 9), (13, 12)]), 17)  # empty windows ignored
+        # strictly increasing: every step gets its own batch
+        idx = [di(k, w2) for k in range(1, 40)]
+        self.assertEqual(idx, sorted(set(idx)))
+
+    def loader(self, first=1, n=40):
+        return ("batch%d" % i for i in range(first, first + n))
+
+    def test_skip_data_no_window(self):
+        got = list(self.il.skip_data(self.loader(n=5), start_step=1, windows=[]))
+        self.assertEqual(got, [(1, "batch1"), (2, "batch2"), (3, "batch3"), (4, "batch4"),
+                               (5, "batch5")])
+
+    def test_skip_data_one_window(self):
+        got = dict(self.il.skip_data(self.loader(n=20), start_step=1, windows=[(5, 10)]))
+        self.assertEqual([got[k] for k in (4, 5, 6)], ["batch4", "batch10", "batch11"])
+        self.assertEqual(max(got), 15)     # ends when the loader does (batch20 is step 15)
+        self.assertNotIn("batch7", got.values())
+
+    def test_skip_data_two_windows(self):
+        w = [(5, 10), (12, 14)]
+        got = list(self.il.skip_data(self.loader(n=30), 1, w))
+        for step, item in got:
+            self.assertEqual(item, "batch%d" % self.il.data_index(step, w))
+        self.assertEqual(dict(got)[12], "batch19")
+        self.assertEqual([s for s, _ in got], list(range(1, len(got) + 1)))
+
+    def test_skip_data_resumed(self):
+        w = [(5, 10), (12, 14)]
+        # a loader positioned for the resumed step (the default first_index)
+        start = 11
+        got = list(itertools.islice(
+            self.il.skip_data(self.loader(first=self.il.data_index(start, w)), start, w), 4))
+        self.assertEqual(got, [(11, "batch16"), (12, "batch19"), (13, "batch20"),
+                               (14, "batch21")])
+        # a loader that starts from the beginning of the data: first_index says so
+        got = list(itertools.islice(self.il.skip_data(self.loader(first=1), start, w,
+                                                      first_index=1), 2))
+        self.assertEqual(got, [(11, "batch16"), (12, "batch19")])
+        # an infinite loader is consumed lazily
+        it = self.il.skip_data(itertools.count(), 3, [(5, 10)], first_index=0)
+        self.assertEqual(list(itertools.islice(it, 4)), [(3, 3), (4, 4), (5, 10), (6, 11)])
+
+    def test_skip_data_loader_ahead_of_start(self):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            got = list(itertools.islice(self.il.skip_data(self.loader(first=8), 1, [],
+                                                          first_index=8), 2))
+        self.assertEqual(got, [(8, "batch8"), (9, "batch9")])
+        self.assertEqual(err.getvalue().count("inloop:"), 1)
+
+    def test_skip_data_windows_from_remedies(self):
+        os.environ["INLOOP_SKIP"] = "2:4,5:6"
+        w = self.il.remedies()["skip_windows"]
+        self.assertEqual(w, [(2, 4), (5, 6)])
+        gen = self.il.skip_data(self.loader(n=10), start_step=1)
+        os.environ["INLOOP_SKIP"] = "1:9"        # read when called, not when iterated
+        got = dict(gen)
+        self.assertEqual(got, {k: "batch%d" % self.il.data_index(k, w) for k in got})
+        self.assertEqual(got[2], "batch4")
+        self.assertEqual(got[5], "batch8")
 
 
 if __name__ == "__main__":
