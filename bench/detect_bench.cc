@@ -2,18 +2,33 @@
 // for a realistic mix of keys per step (loss, grad norm, lr, throughput, step time, memory, eval
 // loss, an unwatched metric) and for the heaviest single series (loss). Quality: precision,
 // recall and latency per synthetic family (src/detect/synthetic_curves.h), printed as a table
-// before the benchmarks; `detect_bench --quality` prints only the table.
+// before the benchmarks; `detect_bench --quality` prints only the table. Then the real fixtures
+// (../shared/fixtures, or $INLOOP_FIXTURES): TensorBoard's train/loss spike and the BLOOM-176B
+// Megatron-DeepSpeed logs, fed through LineParser, DetectorSet and HangDetector with the defaults.
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
+#include <simdjson.h>
 
+#include <cctype>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
 #include <random>
+#include <regex>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "detect/detector_set.h"
+#include "detect/hang_detector.h"
 #include "detect/synthetic_curves.h"
+#include "ingest/line_parser.h"
 
 namespace inloop {
 namespace {
@@ -21,6 +36,7 @@ namespace {
 using detect::DetectConfig;
 using detect::DetectorSet;
 using detect::Finding;
+using detect::FindingKind;
 
 struct KeyedPoint {
   std::string_view key;
@@ -123,6 +139,360 @@ void PrintQuality() {
   fmt::print("The * families with spike_z = 10\n{}\n", FormatTable(alt));
 }
 
+// ---- Real fixtures ------------------------------------------------------------------------
+
+// $INLOOP_FIXTURES, else $INLOOP_SRC/../shared/fixtures, else ../shared/fixtures next to the
+// source tree this binary was built from.
+std::filesystem::path FixturesDir() {
+  if (const char* e = std::getenv("INLOOP_FIXTURES"); e != nullptr && *e != '\0') return e;
+  if (const char* s = std::getenv("INLOOP_SRC"); s != nullptr && *s != '\0') {
+    return std::filesystem::path(s) / ".." / "shared" / "fixtures";
+  }
+  return std::filesystem::path(INLOOP_SOURCE_DIR) / ".." / "shared" / "fixtures";
+}
+
+std::vector<std::string> ReadLines(const std::filesystem::path& path) {
+  std::vector<std::string> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+bool IsSpike(const Finding& f) {
+  return !f.is_update && (f.kind == FindingKind::kLossSpike || f.kind == FindingKind::kNonFinite ||
+                          f.kind == FindingKind::kGradExplosion);
+}
+
+std::string Describe(const std::vector<Finding>& found) {
+  std::string s;
+  for (const Finding& f : found) {
+    if (!s.empty()) s += ", ";
+    s += fmt::format("{}{} {}@{}", f.is_update ? "(update) " : "", detect::FindingKindName(f.kind),
+                     f.series.empty() ? "-" : f.series, f.step_lo);
+    if (f.step_hi != f.step_lo) s += fmt::format("..{}", f.step_hi);
+  }
+  return s.empty() ? "none" : s;
+}
+
+struct FixtureRow {
+  std::string fixture, expected, found;
+  int tp = 0, fp = 0, fn = 0;
+  std::string latency;
+};
+
+// A step from "iteration 31214/ 115311" when the parser gave none.
+bool IterationOf(const std::string& line, int64_t* step) {
+  static const std::regex re(R"(iteration\s+(\d+)\s*/)");
+  std::smatch m;
+  if (!std::regex_search(line, m, re)) return false;
+  *step = std::stoll(m[1]);
+  return true;
+}
+
+// TensorBoard writer: train/loss, 2000 steps, spike to 9.5 at 1234.
+bool TensorboardLoss(const std::filesystem::path& dir, FixtureRow* row, std::string* detail) {
+  row->fixture = "tensorboard-writer train/loss";
+  row->expected = "loss_spike/nonfinite at 1234..1235";
+  const std::filesystem::path path = dir / "tfevents/tensorboard-writer/expected.json";
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  simdjson::dom::array pairs;
+  if (parser.load(path.string()).get(doc) || doc["train/loss"].get_array().get(pairs)) {
+    return false;
+  }
+  DetectorSet set{DetectConfig{}};
+  std::vector<Finding> found;
+  size_t n = 0;
+  for (simdjson::dom::element e : pairs) {
+    simdjson::dom::array pair;
+    int64_t step = 0;
+    double value = 0;
+    if (e.get_array().get(pair) || pair.size() != 2 || pair.at(0).get_int64().get(step) ||
+        pair.at(1).get_double().get(value)) {
+      return false;
+    }
+    set.Observe("train/loss", {step, static_cast<double>(step), value}, &found);
+    ++n;
+  }
+  int64_t first_tp = -1;
+  for (const Finding& f : found) {
+    if (f.is_update) continue;
+    if (f.kind != FindingKind::kLossSpike && f.kind != FindingKind::kNonFinite) continue;
+    if (f.step_lo >= 1234 && f.step_lo <= 1235) {
+      if (first_tp < 0) first_tp = f.step_lo;
+    } else {
+      ++row->fp;
+    }
+  }
+  row->tp = first_tp >= 0 ? 1 : 0;
+  row->fn = 1 - row->tp;
+  row->latency = first_tp >= 0 ? fmt::format("{} steps", first_tp - 1234) : "-";
+  row->found = Describe(found);
+  *detail = fmt::format("  tensorboard-writer: {} train/loss points fed (wall time = step s)\n", n);
+  return true;
+}
+
+// The lines of a Megatron log through LineParser, in order; one entry per line that parsed.
+struct ParsedPoint {
+  size_t line = 0;  // 0-based physical line
+  int64_t step = 0;
+  std::string key;
+  double value = 0;
+};
+
+std::vector<ParsedPoint> ParseLog(const std::vector<std::string>& lines) {
+  std::unique_ptr<ingest::LineParser> parser;
+  std::vector<ParsedPoint> out;
+  if (!ingest::LineParser::Create({}, &parser).ok()) return out;
+  ingest::ParsedLine parsed;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (!parser->Parse(lines[i], &parsed)) continue;
+    int64_t step = parsed.step;
+    if (!parsed.has_step && !IterationOf(lines[i], &step)) continue;
+    for (const ingest::Metric& m : parsed.metrics) out.push_back({i, step, m.key, m.value});
+  }
+  return out;
+}
+
+std::vector<Finding> Feed(DetectorSet* set, const std::vector<ParsedPoint>& points) {
+  std::vector<Finding> found;
+  for (const ParsedPoint& p : points) {
+    // No timestamps in these lines: ~106 s per iteration, as in the logs.
+    set->Observe(p.key, {p.step, 1.6497e9 + 106.0 * static_cast<double>(p.step), p.value}, &found);
+  }
+  return found;
+}
+
+bool BloomSpike(const std::filesystem::path& dir, FixtureRow* row, std::string* detail) {
+  row->fixture = "bloom-176b spike.log";
+  row->expected = "grad_explosion/loss_spike at 31216..31219";
+  std::vector<std::string> lines = ReadLines(dir / "logs/bloom-176b/spike.log");
+  if (lines.empty()) return false;
+  std::vector<ParsedPoint> points = ParseLog(lines);
+  DetectorSet set{DetectConfig{}};
+  std::vector<Finding> found = Feed(&set, points);
+  int64_t first_tp = -1;
+  for (const Finding& f : found) {
+    if (!IsSpike(f)) continue;
+    if (f.step_lo >= 31216 && f.step_lo <= 31219) {
+      if (first_tp < 0) first_tp = f.step_lo;
+    } else if (f.step_lo < 31216 || f.step_lo > 31251) {
+      ++row->fp;
+    }
+  }
+  row->tp = first_tp >= 0 ? 1 : 0;
+  row->fn = 1 - row->tp;
+  row->latency = first_tp >= 0 ? fmt::format("{} from 31216", first_tp - 31216) : "-";
+  row->found = Describe(found);
+  *detail = fmt::format("  spike.log: {} lines, {} metric values parsed\n", lines.size(),
+                        points.size());
+  return true;
+}
+
+std::string NormalizeKey(std::string_view k) {
+  std::string out;
+  for (char c : k) {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    } else if (!out.empty() && out.back() != '_') {
+      out.push_back('_');
+    }
+  }
+  while (!out.empty() && out.back() == '_') out.pop_back();
+  return out;
+}
+
+// Each wrapped record (a physical line starting with '[' and its continuations) joined with a
+// space, split at '|' into "key: value": what each record really says, by step.
+std::map<int64_t, std::map<std::string, double>> Records(const std::vector<std::string>& lines,
+                                                         std::vector<int64_t>* step_of_line) {
+  std::map<int64_t, std::map<std::string, double>> records;
+  std::vector<std::string> joined;
+  std::vector<size_t> record_of_line;
+  for (const std::string& l : lines) {
+    if (joined.empty() || (!l.empty() && l[0] == '[')) {
+      joined.push_back(l);
+    } else {
+      joined.back() += " " + l;
+    }
+    record_of_line.push_back(joined.size() - 1);
+  }
+  std::vector<int64_t> steps;
+  for (const std::string& r : joined) {
+    int64_t step = -1;
+    IterationOf(r, &step);
+    steps.push_back(step);
+    size_t begin = 0;
+    while (begin < r.size()) {
+      size_t bar = r.find('|', begin);
+      std::string seg = r.substr(begin, bar == std::string::npos ? std::string::npos : bar - begin);
+      begin = bar == std::string::npos ? r.size() : bar + 1;
+      size_t colon = seg.rfind(':');
+      if (colon == std::string::npos) continue;
+      const char* v = seg.c_str() + colon + 1;
+      char* end = nullptr;
+      double value = std::strtod(v, &end);
+      if (end == v || std::string_view(end).find_first_not_of(" ") != std::string_view::npos) {
+        continue;
+      }
+      records[step][NormalizeKey(seg.substr(0, colon))] = value;
+    }
+  }
+  for (size_t r : record_of_line) step_of_line->push_back(steps[r]);
+  return records;
+}
+
+bool BloomThroughput(const std::filesystem::path& dir, FixtureRow* row, std::string* detail) {
+  row->fixture = "bloom-176b throughput-drop.log";
+  row->expected = "throughput_regression 42783..42784";
+  std::vector<std::string> lines = ReadLines(dir / "logs/bloom-176b/throughput-drop.log");
+  if (lines.empty()) return false;
+  std::vector<int64_t> step_of_line;
+  const auto records = Records(lines, &step_of_line);
+  std::vector<ParsedPoint> points = ParseLog(lines);
+  int invented = 0;
+  std::map<int64_t, int> per_step;
+  std::string bad;
+  for (const ParsedPoint& p : points) {
+    ++per_step[p.step];
+    auto r = records.find(p.step);
+    bool ok = p.step == step_of_line[p.line] && r != records.end();
+    if (ok) {
+      auto kv = r->second.find(p.key);
+      ok = kv != r->second.end() && kv->second == p.value;
+    }
+    if (!ok) {
+      ++invented;
+      bad += fmt::format(" [line {} step {} {}={}]", p.line + 1, p.step, p.key, p.value);
+    }
+  }
+  size_t expected_values = 0;
+  for (const auto& [step, kv] : records) expected_values += kv.size();
+  DetectorSet set{DetectConfig{}};
+  std::vector<Finding> found = Feed(&set, points);
+  for (const Finding& f : found) {
+    if (f.is_update) continue;
+    if (f.kind == FindingKind::kThroughputRegression && f.step_lo >= 42783 && f.step_lo <= 42784) {
+      row->tp = 1;
+    } else {
+      ++row->fp;
+    }
+  }
+  row->fn = 1 - row->tp;
+  row->latency = "-";
+  row->found = Describe(found);
+  // Not a default: the windows shrunk to the five records (the 4% drop kept), only to show that
+  // the parsed values carry the slowdown.
+  DetectConfig small;
+  small.throughput_min_points = 3;
+  small.throughput_short_window = 1;
+  small.throughput_sustain = 2;
+  DetectorSet shrunk(small);
+  std::vector<Finding> shrunk_found = Feed(&shrunk, points);
+  *detail = fmt::format(
+      "  throughput-drop.log: {} physical lines = {} wrapped records; parsed {} metric values "
+      "(of {} in the records; the rest were cut at an unclear break), {} per record; {} not "
+      "matching their own record{}\n"
+      "    defaults want throughput_min_points = 20 and throughput_sustain = 5: with 5 records a "
+      "regression cannot be judged (FN expected; defaults not tuned for it). Windows shrunk to the "
+      "fixture (min_points 3, short_window 1, sustain 2, drop 4%): {}\n",
+      lines.size(), records.size(), points.size(), expected_values,
+      per_step.empty() ? 0 : per_step.begin()->second, invented, bad, Describe(shrunk_found));
+  return true;
+}
+
+// "[2022-05-01 03:56:11] ..." as seconds since the epoch (UTC), or -1.
+double LineTime(const std::string& line) {
+  std::tm tm{};
+  if (std::sscanf(line.c_str(), "[%d-%d-%d %d:%d:%d]", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
+    return -1;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<double>(timegm(&tm));
+}
+
+bool BloomEvalHang(const std::filesystem::path& dir, FixtureRow* row, std::string* detail) {
+  row->fixture = "bloom-176b eval-hang.log";
+  row->expected = "hang after the last progress";
+  std::vector<std::string> lines = ReadLines(dir / "logs/bloom-176b/eval-hang.log");
+  if (lines.empty()) return false;
+  // The training and validation lines carry no time: each gets the time of the next stamped
+  // line, an upper bound on when it was written (the silence can only look shorter).
+  std::vector<double> t(lines.size(), -1);
+  for (size_t i = lines.size(); i-- > 0;) {
+    t[i] = LineTime(lines[i]);
+    if (t[i] < 0 && i + 1 < lines.size()) t[i] = t[i + 1];
+  }
+  std::unique_ptr<ingest::LineParser> parser;
+  if (!ingest::LineParser::Create({}, &parser).ok() || t.front() < 0) return false;
+  DetectConfig config;
+  detect::HangDetector hang(config, t.front());
+  ingest::ParsedLine parsed;
+  double last_progress = -1, deadline = 0;
+  int progress_lines = 0, checks = 0;
+  std::vector<Finding> found;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (parser->Parse(lines[i], &parsed)) {  // a training or validation line: progress
+      int64_t step = parsed.step;
+      if (!parsed.has_step && !IterationOf(lines[i], &step)) continue;
+      hang.OnOutput(t[i]);
+      hang.OnProgress(t[i], step);
+      last_progress = t[i];
+      deadline = hang.Deadline();
+      ++progress_lines;
+    } else if (lines[i].find("PULSE") != std::string::npos) {
+      ++checks;
+      Finding f;
+      if (hang.Check(t[i], &f)) found.push_back(f);
+    }
+  }
+  row->tp = found.empty() ? 0 : 1;
+  row->fn = 1 - row->tp;
+  row->fp = found.empty() ? 0 : static_cast<int>(found.size()) - 1;
+  row->found = Describe(found);
+  if (!found.empty()) {
+    row->latency = fmt::format("{:.0f} s", found.front().wall_time - last_progress);
+  } else {
+    row->latency = "-";
+  }
+  *detail = fmt::format(
+      "  eval-hang.log: {} progress lines (step {}), Check() at {} PULSE times; threshold {:.0f} "
+      "s (Deadline = last progress + {:.0f} s); first Check past it fired {:.0f} s after the last "
+      "progress (the hourly PULSE spacing; a supervisor's timer would fire at the deadline)\n",
+      progress_lines, found.empty() ? 0 : found.front().step_lo, checks, hang.Threshold(),
+      deadline - last_progress, found.empty() ? 0.0 : found.front().wall_time - last_progress);
+  return true;
+}
+
+void PrintRealFixtures() {
+  const std::filesystem::path dir = FixturesDir();
+  if (!std::filesystem::is_directory(dir)) {
+    fmt::print("Real fixtures: fixtures: not found ({})\n", dir.string());
+    return;
+  }
+  fmt::print("Real fixtures ({}; default [detect] thresholds; latency in logged steps)\n",
+             std::filesystem::weakly_canonical(dir).string());
+  fmt::print("{:<32} {:<42} {:>3} {:>3} {:>3} {:<16} {}\n", "fixture", "expected", "TP", "FP",
+             "FN", "latency", "findings (kind series@step)");
+  std::string details;
+  using Eval = bool (*)(const std::filesystem::path&, FixtureRow*, std::string*);
+  for (Eval eval : {Eval{TensorboardLoss}, Eval{BloomSpike}, Eval{BloomThroughput},
+                    Eval{BloomEvalHang}}) {
+    FixtureRow row;
+    std::string detail;
+    if (!eval(dir, &row, &detail)) {
+      fmt::print("{:<32} fixtures: not found (or unreadable)\n", row.fixture);
+      continue;
+    }
+    fmt::print("{:<32} {:<42} {:>3} {:>3} {:>3} {:<16} {}\n", row.fixture, row.expected, row.tp,
+               row.fp, row.fn, row.latency, row.found);
+    details += detail;
+  }
+  fmt::print("{}", details);
+}
+
 }  // namespace
 }  // namespace inloop
 
@@ -130,10 +500,12 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quality") == 0) {
       inloop::PrintQuality();
+      inloop::PrintRealFixtures();
       return 0;
     }
   }
   inloop::PrintQuality();
+  inloop::PrintRealFixtures();
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
