@@ -1,21 +1,24 @@
-// CLI verbs: run, runs, show, metrics, events, demo. Text for people (one screen, colours only
-// on a TTY and never with NO_COLOR), --json for machines. Errors: one line on stderr naming
-// what failed and what to do, and a distinct exit code (exit_codes.h).
+// CLI verbs: run, runs, show, metrics, events, pending, approve, deny, demo. Text for people (one
+// screen, colours only on a TTY and never with NO_COLOR), --json for machines. Errors: one line
+// on stderr naming what failed and what to do, and a distinct exit code (exit_codes.h).
 #include "cli/cli.h"
 
 #include <limits.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include <CLI/CLI.hpp>
 #include <fmt/color.h>
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include "cli/exit_codes.h"
 #include "common/duration_text.h"
@@ -308,12 +311,161 @@ int CmdEvents(const std::string& store_dir, const std::string& run_ref, bool jso
   return kExitOk;
 }
 
+// ---- pending, approve, deny ----
+// "name (id)" of an action's run, looked up once per run; the bare id when the run is gone.
+class RunNames {
+ public:
+  explicit RunNames(store::Store* st) : st_(st) {}
+  const std::string& NameOf(const std::string& run_id) {
+    auto it = names_.find(run_id);
+    if (it != names_.end()) return it->second;
+    store::RunRecord r;
+    std::string name = st_->FindRun(run_id, &r).ok() && r.id == run_id ? r.name : "";
+    return names_.emplace(run_id, name).first->second;
+  }
+  std::string Label(const std::string& run_id) {
+    const std::string& name = NameOf(run_id);
+    return name.empty() ? run_id : fmt::format("{} ({})", name, run_id);
+  }
+
+ private:
+  store::Store* st_;
+  std::map<std::string, std::string> names_;
+};
+
+void ActionJson(JsonWriter& w, const store::ActionRecord& a, const std::string& run_name) {
+  w.BeginObject().Key("id").Int(a.id).Key("run_id").String(a.run_id);
+  w.Key("run_name").String(run_name).Key("created_at").Number(a.created_at);
+  w.Key("action").String(a.action).Key("trigger").String(a.trigger).Key("step");
+  if (a.step) w.Int(*a.step); else w.Null();
+  w.Key("reason").String(a.reason).Key("state").String(a.state);
+  w.Key("decided_by").String(a.decided_by).Key("decided_at");
+  if (a.decided_at > 0) w.Number(a.decided_at); else w.Null();
+  w.Key("note").String(a.note).Key("data");
+  // The plan is stored as JSON text; anything that does not parse is passed on as a string so
+  // the output stays valid JSON.
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (!a.data_json.empty() && !parser.parse(a.data_json).get(doc)) {
+    w.Raw(a.data_json);
+  } else {
+    w.String(a.data_json);
+  }
+  w.EndObject();
+}
+
+int CmdPending(const std::string& store_dir, const std::string& run_ref, bool all, bool json) {
+  std::unique_ptr<store::Store> st;
+  Status s = OpenStore(store_dir, &st);
+  store::RunRecord r;
+  if (s.ok() && !run_ref.empty()) s = st->FindRun(run_ref, &r);
+  std::vector<store::ActionRecord> actions;
+  if (s.ok()) s = st->ListActions(r.id, all ? "" : store::kActionPending, &actions);
+  if (!s.ok()) return Fail(s);
+  RunNames names(st.get());
+  if (json) {
+    JsonWriter w;
+    w.BeginArray();
+    for (auto& a : actions) ActionJson(w, a, names.NameOf(a.run_id));
+    w.EndArray();
+    fmt::print("{}\n", w.str());
+    return kExitOk;
+  }
+  if (actions.empty()) {
+    std::string what = all ? "no actions" : "no pending actions";
+    if (run_ref.empty()) {
+      fmt::print("{}\n", what);
+    } else {
+      fmt::print("{} for run {}\n", what, names.Label(r.id));
+    }
+    return kExitOk;
+  }
+  double now = std::chrono::duration<double>(
+                   std::chrono::system_clock::now().time_since_epoch()).count();
+  std::vector<std::string> labels;
+  size_t run_w = 3;
+  for (auto& a : actions) {
+    labels.push_back(names.Label(a.run_id));
+    run_w = std::max(run_w, labels.back().size());
+  }
+  std::string state_head = all ? fmt::format(" {:<9}", "STATE") : "";
+  fmt::print("{:>4}  {:<{}}  {:<13}{} {:<16} {:>8} {:>7}  {}\n", "ID", "RUN", run_w, "ACTION",
+             state_head, "TRIGGER", "STEP", "AGE", "REASON");
+  for (size_t i = 0; i < actions.size(); ++i) {
+    const auto& a = actions[i];
+    std::string state = all ? fmt::format(" {:<9}", a.state) : "";
+    fmt::print("{:>4}  {:<{}}  {:<13}{} {:<16} {:>8} {:>7}  {}\n", a.id, labels[i], run_w,
+               a.action, state, a.trigger, a.step ? std::to_string(*a.step) : "-",
+               DurationText(now - a.created_at), a.reason);
+  }
+  if (!all) {
+    fmt::print("\napprove: inloop approve ID [--reason TEXT]   "
+               "deny: inloop deny ID [--reason TEXT]\n");
+  }
+  return kExitOk;
+}
+
+// USER@HOST of whoever runs approve/deny, for the decision trail.
+std::string CliUser() {
+  const char* u = getenv("USER");
+  char host[256] = {0};
+  bool host_ok = gethostname(host, sizeof(host) - 1) == 0 && host[0] != '\0';
+  return fmt::format("{}@{}", u && *u ? u : "unknown", host_ok ? host : "unknown");
+}
+
+int CmdDecide(const std::string& store_dir, int64_t id, bool approve, const std::string& note,
+              bool json) {
+  std::unique_ptr<store::Store> st;
+  Status s = OpenStore(store_dir, &st);
+  std::string user = CliUser();
+  const char* state = approve ? store::kActionApproved : store::kActionDenied;
+  store::ActionRecord a;
+  if (s.ok()) s = st->DecideAction(id, state, "cli:" + user, note, &a);
+  if (!s.ok()) return Fail(s);
+  RunNames names(st.get());
+  const std::string& run_name = names.NameOf(a.run_id);
+  // The decision is committed; its event on the run's timeline is a record of it, so failing to
+  // add the event is a warning, not a failed decision.
+  store::EventRecord e;
+  e.run_id = a.run_id;
+  e.kind = approve ? "action_approved" : "action_denied";
+  e.severity = approve ? "info" : "warning";
+  e.step_lo = a.step;
+  e.message = fmt::format("{} (action {}) {} by {}{}", a.action, a.id, state, user,
+                          note.empty() ? "" : ": " + note);
+  JsonWriter d;
+  d.BeginObject().Key("action_id").Int(a.id).Key("action").String(a.action);
+  d.Key("by").String(a.decided_by).Key("note").String(note).EndObject();
+  e.data_json = d.Take();
+  Status es = st->AddEvent(&e);
+  if (!es.ok()) {
+    fmt::print(stderr, "inloop: warning: action {} is {}, but its event was not recorded: {}\n",
+               a.id, state, es.message());
+  }
+  if (json) {
+    JsonWriter w;
+    ActionJson(w, a, run_name);
+    fmt::print("{}\n", w.str());
+    return kExitOk;
+  }
+  fmt::print("{} action {} ({} for run {}): {}\n", state, a.id, a.action,
+             run_name.empty() ? a.run_id : run_name,
+             approve ? "the supervisor applies it within a second"
+                     : "the supervisor will not apply it");
+  return kExitOk;
+}
+
 // ---- run ----
 int CmdRun(const std::string& store_flag, const std::string& name, const std::string& config_path,
-           std::optional<double> grace, const std::vector<std::string>& command) {
+           std::optional<double> grace, const std::string& policy,
+           const std::vector<std::string>& command) {
   config::Config cfg;
   Status s = config::ResolveConfig(config_path, &cfg);
   if (!s.ok()) return Fail(s);
+  if (!policy.empty() && !remedy::ParseMode(policy, &cfg.remedy.mode)) {
+    fmt::print(stderr, "inloop: error: --policy must be auto, ask or observe (got '{}')\n", policy);
+    return kExitUsage;
+  }
   if (command.empty()) {
     fmt::print(stderr, "inloop: error: no command to run: use `inloop run [options] -- CMD ARGS...`\n");
     return kExitUsage;
@@ -325,6 +477,7 @@ int CmdRun(const std::string& store_flag, const std::string& name, const std::st
   opts.grace_seconds = grace.value_or(cfg.grace_seconds);
   opts.patterns = cfg.patterns;
   opts.detect = cfg.detect;
+  opts.remedy = cfg.remedy;
   opts.parse_lines_with_sdk = cfg.parse_lines_with_sdk;
   opts.config_path = cfg.path;
   opts.color = UseColor(2);
@@ -332,6 +485,7 @@ int CmdRun(const std::string& store_flag, const std::string& name, const std::st
   s = supervise::Supervise(opts, &out);
   if (!s.ok()) return Fail(s);
   if (out.store_failed && out.exit_code == 0) return kExitStoreFailed;
+  if (out.policy_stopped) return kExitPolicyStopped;
   return out.exit_code;
 }
 
@@ -445,6 +599,10 @@ int Main(int argc, char** argv) {
   run->add_option("--name", name, "run name (default: the script's name)");
   run->add_option("--config", config_path, "inloop.toml (default ./inloop.toml when present)");
   run->add_option("--grace", grace, "seconds between the forwarded signal and SIGKILL (default 30)");
+  std::string policy;
+  run->add_option("--policy", policy,
+                  "what to do about failures: auto (act), ask (wait for inloop approve/deny), "
+                  "observe (record only); default [remedy] policy, else auto");
   run->add_option("command", command, "the command, after --")->expected(-1);
   run->prefix_command();
 
@@ -480,13 +638,47 @@ int Main(int argc, char** argv) {
   events->add_flag("--json", json, "JSON output");
   events->add_option("run", run_ref, "run id or name")->required();
 
+  auto* pending = app.add_subcommand(
+      "pending", "remedies waiting for inloop approve/deny (runs under --policy ask)");
+  pending->add_option("--store", store_dir, "store directory");
+  pending->add_flag("--json", json, "JSON output");
+  pending->add_option("--run", run_ref, "only this run (id, id prefix or name)");
+  bool all_actions = false;
+  pending->add_flag("--all", all_actions, "every action in any state, newest last");
+
+  int64_t action_id = 0;
+  std::string decision_note;
+  auto* approve = app.add_subcommand("approve", "let the supervisor apply a proposed remedy");
+  auto* deny = app.add_subcommand("deny", "refuse a proposed remedy");
+  for (auto* cmd : {approve, deny}) {
+    cmd->add_option("--store", store_dir, "store directory");
+    cmd->add_flag("--json", json, "JSON output: the action after the decision");
+    cmd->add_option("id", action_id, "action id (inloop pending lists them)")->required();
+    cmd->add_option("--reason", decision_note, "why, kept with the decision and on the timeline");
+  }
+
   auto* demo = app.add_subcommand("demo", "train the bundled example under supervision");
   demo->add_option("--store", store_dir, "store directory");
   std::vector<std::string> demo_args;
   demo->add_option("args", demo_args, "extra arguments for examples/charlm/train.py, after --");
 
+  // Everything after the first "--" of `run` or `demo` is the user's command, verbatim: CLI11
+  // would otherwise keep the separator or read the command's own flags as ours.
+  int parsed_argc = argc;
+  std::vector<std::string> after_separator;
+  bool has_separator = false;
+  if (argc > 1 && (std::string_view(argv[1]) == "run" || std::string_view(argv[1]) == "demo")) {
+    for (int i = 2; i < argc; ++i) {
+      if (std::string_view(argv[i]) == "--") {
+        parsed_argc = i;
+        has_separator = true;
+        after_separator.assign(argv + i + 1, argv + argc);
+        break;
+      }
+    }
+  }
   try {
-    app.parse(argc, argv);
+    app.parse(parsed_argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : kExitUsage;
@@ -494,8 +686,15 @@ int Main(int argc, char** argv) {
   if (*run) {
     std::vector<std::string> cmd = command;
     for (auto& r : run->remaining()) cmd.push_back(r);
-    if (!cmd.empty() && cmd.front() == "--") cmd.erase(cmd.begin());
-    return CmdRun(store_dir, name, config_path, grace, cmd);
+    if (has_separator) {
+      if (!cmd.empty()) {
+        fmt::print(stderr, "inloop: error: `{}` before -- is not an inloop run option: put the "
+                   "whole command after --\n", cmd.front());
+        return kExitUsage;
+      }
+      cmd = after_separator;
+    }
+    return CmdRun(store_dir, name, config_path, grace, policy, cmd);
   }
   if (*runs) return CmdRuns(ResolveStore(store_dir), json);
   if (*show) return CmdShow(ResolveStore(store_dir), run_ref, json);
@@ -505,7 +704,14 @@ int Main(int argc, char** argv) {
                       segment);
   }
   if (*events) return CmdEvents(ResolveStore(store_dir), run_ref, json);
-  if (*demo) return CmdDemo(store_dir, demo_args);
+  if (*pending) return CmdPending(ResolveStore(store_dir), run_ref, all_actions, json);
+  if (*approve) return CmdDecide(ResolveStore(store_dir), action_id, true, decision_note, json);
+  if (*deny) return CmdDecide(ResolveStore(store_dir), action_id, false, decision_note, json);
+  if (*demo) {
+    if (has_separator) demo_args.insert(demo_args.end(), after_separator.begin(),
+                                        after_separator.end());
+    return CmdDemo(store_dir, demo_args);
+  }
   return kExitUsage;
 }
 

@@ -1,5 +1,6 @@
 // Exit codes of the inloop binary, one per kind of failure, so scripts can tell them apart.
-// `inloop run` exits with the training command's own code (128+signal when it was killed).
+// `inloop run` exits with the training command's own code (128+signal when it was killed), the
+// code of its last attempt when the remedy policy restarted it.
 #pragma once
 
 #include "common/status.h"
@@ -14,6 +15,7 @@ inline constexpr int kExitCorrupt = 5;        // the store or an input file is d
 inline constexpr int kExitIncompatible = 6;   // store written by another format version
 inline constexpr int kExitIo = 7;             // the OS refused a read or write
 inline constexpr int kExitStoreFailed = 8;    // run: the training succeeded but tracking failed
+inline constexpr int kExitPolicyStopped = 9;  // run: the remedy policy ended a live process
 inline constexpr int kExitCommandNotFound = 127;
 
 inline int ExitCodeFor(const Status& s) {

@@ -30,6 +30,8 @@ std::vector<TomlField> Fields(DetectConfig* c) {
       {"spike_z", &c->spike_z},
       {"spike_min_rel_jump", &c->spike_min_rel_jump},
       {"spike_sigma_floor", &c->spike_sigma_floor},
+      {"spike_cold_ratio", &c->spike_cold_ratio},
+      {"spike_cold_min_points", &c->spike_cold_min_points},
       {"divergence_recover_steps", &c->divergence_recover_steps},
       {"divergence_recover_points", &c->divergence_recover_points},
       {"divergence_recover_z", &c->divergence_recover_z},
@@ -97,6 +99,8 @@ Status ValidateDetectConfig(const DetectConfig& c) {
   INLOOP_RETURN_IF_ERROR(positive("spike_z", c.spike_z));
   INLOOP_RETURN_IF_ERROR(non_negative("spike_min_rel_jump", c.spike_min_rel_jump));
   INLOOP_RETURN_IF_ERROR(non_negative("spike_sigma_floor", c.spike_sigma_floor));
+  INLOOP_RETURN_IF_ERROR(non_negative("spike_cold_ratio", c.spike_cold_ratio));
+  INLOOP_RETURN_IF_ERROR(positive("spike_cold_min_points", c.spike_cold_min_points));
   INLOOP_RETURN_IF_ERROR(positive("divergence_recover_steps", c.divergence_recover_steps));
   INLOOP_RETURN_IF_ERROR(positive("divergence_recover_points", c.divergence_recover_points));
   INLOOP_RETURN_IF_ERROR(non_negative("divergence_recover_z", c.divergence_recover_z));

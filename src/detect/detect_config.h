@@ -53,6 +53,10 @@ struct DetectConfig {
   // Floor of the robust sigma as a fraction of |median|, so a flat or quantized series (MAD 0)
   // does not give an infinite z.
   double spike_sigma_floor = 0.001;
+  // Cold start (fewer than spike_min_points values): value >= spike_cold_ratio x the trailing
+  // median fires once the window holds spike_cold_min_points values. 0 turns it off.
+  double spike_cold_ratio = 2.0;
+  int spike_cold_min_points = 8;
 
   // ---- Divergence. (1) A loss spike not back below median + divergence_recover_z * sigma (or
   // within half of spike_min_rel_jump of the median) after divergence_recover_steps steps and at

@@ -81,7 +81,11 @@ RobustSpikeParams LossSpikeParams(const DetectConfig& c) {
   p.z = c.spike_z;
   p.min_rel_jump = c.spike_min_rel_jump;
   p.sigma_floor = c.spike_sigma_floor;
-  p.ratio = 0;
+  // Cold start: before the robust window is trusted, only a jump to spike_cold_ratio x the
+  // trailing median fires (0 turns it off); the robust rule takes over at spike_min_points.
+  p.ratio = c.spike_cold_ratio;
+  p.ratio_min_points = c.spike_cold_min_points;
+  p.ratio_max_points = c.spike_min_points;
   p.recover_z = c.divergence_recover_z;
   p.escalate_steps = c.divergence_recover_steps;
   p.escalate_points = c.divergence_recover_points;
@@ -117,7 +121,8 @@ bool RobustSpikeDetector::Candidate(const std::string& key, const Point& p, doub
   const double z = excess / sigma;
   const bool robust = n >= p_.min_points && z >= p_.z && rel >= p_.min_rel_jump;
   const bool by_ratio =
-      p_.ratio > 0 && n >= p_.ratio_min_points && med > 0 && p.value >= p_.ratio * med;
+      p_.ratio > 0 && n >= p_.ratio_min_points && n < p_.ratio_max_points && med > 0 &&
+      p.value >= p_.ratio * med;
   if (!robust && !by_ratio) return false;
 
   open_ = true;

@@ -63,6 +63,7 @@ struct RobustSpikeParams {
   double sigma_floor = 0.001;  // robust sigma >= sigma_floor * |median|
   double ratio = 0;            // value >= ratio * median fires alone (0: off)
   int ratio_min_points = 3;
+  int ratio_max_points = 1 << 30;  // the ratio rule only while the window holds fewer values
   double recover_z = 3;          // back to normal below median + recover_z * sigma ...
   int64_t escalate_steps = 100;  // ... within this many steps, else escalate
   int escalate_points = 3;

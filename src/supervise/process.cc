@@ -29,28 +29,66 @@ void SignalGroup(pid_t pgid, int sig) {
   if (pgid > 0) ::kill(-pgid, sig);
 }
 
-std::vector<pid_t> ListOwnChildren(pid_t except) {
-  std::vector<pid_t> out;
-  pid_t self = getpid();
+namespace {
+
+// The fields of /proc/PID/stat after the command name (which is in parentheses and may hold
+// spaces), starting with the state: "S 1234 ..." (state, ppid, pgrp, ...).
+struct ProcStat {
+  pid_t pid;
+  char state;
+  std::vector<long long> fields;  // fields 4.. of proc(5) (ppid is fields[0])
+};
+
+// Calls fn(stat) for every process in /proc (those that vanish meanwhile are skipped).
+template <typename Fn>
+void ForEachProcess(Fn fn) {
   DIR* d = opendir("/proc");
-  if (!d) return out;
+  if (!d) return;
   while (struct dirent* e = readdir(d)) {
     char* end;
     long pid = strtol(e->d_name, &end, 10);
-    if (*end != '\0' || pid <= 0 || pid == except) continue;
+    if (*end != '\0' || pid <= 0) continue;
     std::ifstream f(fmt::format("/proc/{}/stat", pid));
     std::string stat;
     if (!std::getline(f, stat)) continue;
-    // Fields after the command name, which is in parentheses and may hold spaces.
     auto rp = stat.rfind(')');
     if (rp == std::string::npos || rp + 4 >= stat.size()) continue;
-    char state = stat[rp + 2];
-    long ppid = strtol(stat.c_str() + rp + 4, nullptr, 10);
-    if (ppid == self && state != 'Z') out.push_back(static_cast<pid_t>(pid));
-    if (ppid == self && state == 'Z') waitpid(static_cast<pid_t>(pid), nullptr, WNOHANG);
+    ProcStat ps{static_cast<pid_t>(pid), stat[rp + 2], {}};
+    const char* p = stat.c_str() + rp + 4;
+    while (*p) {
+      char* q;
+      long long v = strtoll(p, &q, 10);
+      if (q == p) break;
+      ps.fields.push_back(v);
+      p = q;
+    }
+    fn(ps);
   }
   closedir(d);
+}
+
+}  // namespace
+
+std::vector<pid_t> ListOwnChildren(pid_t except) {
+  std::vector<pid_t> out;
+  pid_t self = getpid();
+  ForEachProcess([&](const ProcStat& ps) {
+    if (ps.pid == except || ps.fields.empty() || ps.fields[0] != self) return;
+    if (ps.state != 'Z') out.push_back(ps.pid);
+    if (ps.state == 'Z') waitpid(ps.pid, nullptr, WNOHANG);
+  });
   return out;
+}
+
+double GroupCpuSeconds(pid_t pgid) {
+  // proc(5): utime and stime are fields 14 and 15, i.e. fields[10] and fields[11] here.
+  static const double kTick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  double total = 0;
+  ForEachProcess([&](const ProcStat& ps) {
+    if (ps.fields.size() < 12 || ps.fields[1] != pgid) return;
+    total += static_cast<double>(ps.fields[10] + ps.fields[11]) / kTick;
+  });
+  return total;
 }
 
 Status Spawn(const SpawnOptions& opts, Child* out) {

@@ -41,6 +41,9 @@ std::vector<pid_t> ListOwnChildren(pid_t except);
 // Sends sig to the process group pgid (ignores ESRCH).
 void SignalGroup(pid_t pgid, int sig);
 
+// CPU seconds (user + system) used so far by the live processes of process group `pgid`.
+double GroupCpuSeconds(pid_t pgid);
+
 // Sets O_NONBLOCK on fd.
 void SetNonBlocking(int fd);
 

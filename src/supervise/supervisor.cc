@@ -1,6 +1,9 @@
 // Supervisor loop: poll() over the child's stdout, stderr, SDK pipe and a signalfd; every read
-// is teed first (the terminal never waits on tracking), then logged, split into lines, parsed
-// and appended to the run's WAL, which is flushed after every batch of reads.
+// is teed first (the terminal never waits on tracking), then logged, split into lines, parsed,
+// run through the detectors (a finding the policy acts on signals the process before anything
+// is written) and appended to the run's WAL, which is flushed after every batch of reads. A run
+// is a sequence of attempts: each ends in an exit that is either the end of the run or, under
+// the remedy policy, the start of the next attempt.
 #include "supervise/supervisor.h"
 
 #include <fcntl.h>
@@ -27,6 +30,8 @@
 #include "detect/detector_set.h"
 #include "detect/hang_detector.h"
 #include "ingest/sdk_message.h"
+#include "remedy/launch.h"
+#include "remedy/policy.h"
 #include "store/store.h"
 #include "supervise/line_splitter.h"
 #include "supervise/process.h"
@@ -65,17 +70,34 @@ void WriteFd(int fd, std::string_view data, bool* ok) {
   }
 }
 
+
 // Everything the loop tracks about one run; the store side is optional (it may have failed).
 class Session {
  public:
   Session(const SupervisorOptions& opts, RunOutcome* out)
-      : opts_(opts), out_(out), detectors_(opts.detect), hang_(opts.detect, WallNow()) {}
+      : opts_(opts),
+        out_(out),
+        detectors_(opts.detect),
+        hang_(opts.detect, WallNow()),
+        policy_(opts.remedy, CurrentDir()) {}
 
   Status Run();
 
  private:
+  // An action decided by the policy, with its id in the store's actions table (0 when the store
+  // failed).
+  struct Decision {
+    int64_t id = 0;
+    remedy::Plan plan;
+  };
+  // Why an attempt's loop ended.
+  enum class Wait { kDone, kInterrupted };
+
   void StoreFailed(const Status& s);
   void OpenStore();
+  bool RunAttempt(const remedy::Launch& launch);  // false: the command could not be started
+  void BeginAttempt(int number, const std::string& reason);
+  void EndAttempt();
   void HandleStream(int which, std::string_view data);
   void DispatchLine(int which, std::string_view line);
   void EndStream(int which, int* fd);
@@ -84,10 +106,26 @@ class Session {
   void AppendMetric(std::string_view key, bool has_step, int64_t step, double value);
   void FlushStore();
   void Event(const std::string& kind, const std::string& severity, const std::string& message,
-             const std::string& data = "{}");
+             const std::string& data = "{}", std::optional<int64_t> step = std::nullopt);
+  void Say(const std::string& line);
   void PrintSummary();
   void RecordFindings();
-  void RecordCrash();
+  detect::CrashReport ClassifyExit();
+
+  // Remedies.
+  void ActOnFindings();
+  void OnLiveFailure(const remedy::Failure& f);
+  Decision Propose(const remedy::Plan& p);
+  void Commit(const Decision& d);
+  void StopChild();
+  void PollPending();
+  void SetActionState(int64_t id, const char* state, const std::string& by);
+  Wait WaitForDecision(Decision* d, bool* approved);
+  Wait Sleep(double seconds);
+  remedy::Launch LaunchFor(int attempt, const std::string& reason);
+  void Applied(const Decision& d, int next_attempt);
+  void JudgeOutcome(bool passed, const std::string& how);
+  std::optional<int64_t> StepGap() const;
 
   const SupervisorOptions& opts_;
   RunOutcome* out_;
@@ -111,8 +149,33 @@ class Session {
   detect::DetectorSet detectors_;
   detect::HangDetector hang_;
   std::vector<detect::Finding> findings_;  // produced since the last RecordFindings()
+  size_t findings_acted_ = 0;              // how many of findings_ ActOnFindings has seen
   int64_t findings_recorded_ = 0;
   bool sdk_seen_ = false;
+
+  // Process and signals.
+  int sfd_ = -1;
+  int interrupts_ = 0;
+  pid_t child_pid_ = 0;
+  int wait_status_ = 0;
+  bool child_done_ = false;
+  Clock::time_point kill_deadline_ = Clock::time_point::max();
+
+  // Remedy state of the run and of the current attempt.
+  remedy::Policy policy_;
+  std::string control_path_;
+  std::optional<Decision> restart_;  // decided during the attempt: restart once it has ended
+  std::optional<Decision> pending_;  // ask mode: waits for approve/deny
+  bool policy_stop_ = false;         // the policy ended the run
+  std::optional<int64_t> last_step_;  // newest logged step of this attempt
+  std::optional<int64_t> prev_step_;  // the logged step before it
+  struct Watch {
+    int64_t action_id;
+    std::string action;
+    std::optional<int64_t> step;  // passing this step proves the remedy worked
+  };
+  std::optional<Watch> watch_;
+  std::vector<std::string> remedies_;  // one line per applied remedy, for the summary
 };
 
 std::string FindingData(const detect::Finding& f) {
@@ -121,6 +184,44 @@ std::string FindingData(const detect::Finding& f) {
   w.Key("evidence").BeginObject();
   for (auto& e : f.evidence) w.Key(e.name).Number(e.value);
   w.EndObject().EndObject();
+  return w.Take();
+}
+
+void WriteCheckpoint(JsonWriter& w, const std::optional<remedy::Checkpoint>& c) {
+  w.Key("checkpoint");
+  if (c) {
+    w.BeginObject().Key("path").String(c->path).Key("step").Int(c->step);
+    w.Key("source").String(c->source).EndObject();
+  } else {
+    w.Null();
+  }
+}
+
+std::string PlanData(const remedy::Plan& p, int64_t id, remedy::Mode mode) {
+  JsonWriter w;
+  w.BeginObject();
+  if (id) w.Key("action_id").Int(id);
+  w.Key("action").String(remedy::ActionName(p.action));
+  w.Key("mode").String(remedy::ModeName(mode));
+  w.Key("trigger").String(p.failure.trigger);
+  w.Key("family").String(remedy::FamilyName(p.failure.family));
+  w.Key("step");
+  p.failure.step ? w.Int(*p.failure.step) : w.Null();
+  if (p.restarts_process()) {
+    WriteCheckpoint(w, p.checkpoint);
+    w.Key("resume_step").Int(p.resume_step).Key("start_step").Int(p.resume_step + 1);
+    w.Key("skip");
+    if (p.new_skip) {
+      w.BeginArray().Int(p.new_skip->first).Int(p.new_skip->second).EndArray();
+    } else {
+      w.Null();
+    }
+    w.Key("lr_scale").Number(p.lr_scale);
+    w.Key("micro_batch");
+    p.micro_batch ? w.Int(*p.micro_batch) : w.Null();
+    w.Key("delay_seconds").Number(p.delay_seconds);
+  }
+  w.Key("reason").String(p.reason).EndObject();
   return w.Take();
 }
 
@@ -140,21 +241,24 @@ void Session::RecordFindings() {
     if (!s.ok()) StoreFailed(s);
   }
   findings_.clear();
+  findings_acted_ = 0;
 }
 
-void Session::RecordCrash() {
-  if (out_->exit_code == 0 || out_->status == store::kStopped) return;
-  detect::CrashReport c = detect::ClassifyCrash(out_->exit_code, run_.signal, attempt_.stderr_tail);
+detect::CrashReport Session::ClassifyExit() {
+  detect::CrashReport c =
+      detect::ClassifyCrash(attempt_.exit_code, attempt_.signal, attempt_.stderr_tail);
   attempt_.crash_class = std::string(c.name());
   JsonWriter w;
-  w.BeginObject().Key("class").String(c.name()).Key("transient").Bool(c.transient);
+  w.BeginObject().Key("attempt").Int(attempt_.number).Key("class").String(c.name());
+  w.Key("transient").Bool(c.transient);
   w.Key("retry").String(detect::RetryName(c.retry)).Key("signature").String(c.signature);
   if (!c.exception_type.empty()) {
     w.Key("exception_type").String(c.exception_type);
     w.Key("exception_message").String(c.exception_message);
   }
   w.EndObject();
-  Event("crash", "error", c.summary, w.Take());
+  Event("crash", "error", c.summary, w.Take(), last_step_);
+  return c;
 }
 
 void Session::StoreFailed(const Status& s) {
@@ -162,12 +266,15 @@ void Session::StoreFailed(const Status& s) {
   out_->store_failed = true;
   out_->store_error = s.message();
   store_ok_ = false;
-  std::string msg = fmt::format(
-      "inloop: STORE FAILURE: {} -- the training keeps running and its output is still shown, "
-      "but metrics are no longer recorded; inloop will exit non-zero when it ends\n",
-      s.message());
+  Say(fmt::format(
+      "STORE FAILURE: {} -- the training keeps running and its output is still shown, "
+      "but metrics are no longer recorded; inloop will exit non-zero when it ends",
+      s.message()));
+}
+
+void Session::Say(const std::string& line) {
   bool ok = true;
-  WriteFd(2, msg, &ok);
+  WriteFd(2, fmt::format("inloop: {}\n", line), &ok);
 }
 
 void Session::OpenStore() {
@@ -186,7 +293,8 @@ void Session::OpenStore() {
 }
 
 void Session::Event(const std::string& kind, const std::string& severity,
-                    const std::string& message, const std::string& data) {
+                    const std::string& message, const std::string& data,
+                    std::optional<int64_t> step) {
   if (!store_ok_) return;
   store::EventRecord e;
   e.run_id = run_.id;
@@ -194,6 +302,7 @@ void Session::Event(const std::string& kind, const std::string& severity,
   e.severity = severity;
   e.message = message;
   e.data_json = data;
+  e.step_lo = e.step_hi = step;
   Status s = store_->AddEvent(&e);
   if (!s.ok()) StoreFailed(s);
 }
@@ -208,12 +317,24 @@ void Session::AppendMetric(std::string_view key, bool has_step, int64_t step, do
   }
   it->second.step = step;
   it->second.last = value;
+  if (has_step && (!last_step_ || step != *last_step_)) {
+    if (!last_step_ || step > *last_step_) prev_step_ = last_step_;
+    last_step_ = step;
+    if (watch_ && watch_->step && step > *watch_->step) {
+      JudgeOutcome(true, fmt::format("passed step {}", *watch_->step));
+    }
+  }
   Point p{step, now_ms_, value};
   detectors_.Observe(key, p, &findings_);
   hang_.OnProgress(now_ms_, step);
   if (!store_ok_) return;
   Status s = writer_->Append(key, step, now_ms_, value);
   if (!s.ok()) StoreFailed(s);
+}
+
+std::optional<int64_t> Session::StepGap() const {
+  if (!last_step_ || !prev_step_ || *last_step_ <= *prev_step_) return std::nullopt;
+  return *last_step_ - *prev_step_;
 }
 
 void Session::HandleLine(int which, std::string_view line) {
@@ -243,6 +364,7 @@ void Session::HandleSdkLine(std::string_view line) {
       for (auto& [k, v] : msg.metrics) AppendMetric(k, msg.step.has_value(), msg.step.value_or(0), v);
       break;
     case ingest::SdkMessage::Type::kParams: {
+      for (auto& [k, v] : msg.params) policy_.OnParam(k, v);
       if (!store_ok_) break;
       std::vector<store::Param> ps;
       for (auto& [k, v] : msg.params) ps.push_back(store::Param{k, v, "sdk"});
@@ -251,13 +373,19 @@ void Session::HandleSdkLine(std::string_view line) {
       break;
     }
     case ingest::SdkMessage::Type::kCheckpoint: {
+      std::optional<int64_t> step = msg.step;
+      if (!step) step = remedy::StepFromName(msg.path);
+      if (!step) step = last_step_;
+      if (step && !msg.path.empty()) {
+        policy_.checkpoints().Announce(msg.path, *step, attempt_.number);
+      }
       JsonWriter w;
       w.BeginObject().Key("path").String(msg.path);
-      if (msg.step) w.Key("step").Int(*msg.step);
+      if (step) w.Key("step").Int(*step);
       w.Key("attempt").Int(attempt_.number).EndObject();
       Event("checkpoint", "info",
-            fmt::format("checkpoint saved at step {}: {}", msg.step.value_or(-1), msg.path),
-            w.Take());
+            fmt::format("checkpoint saved at step {}: {}", step.value_or(-1), msg.path), w.Take(),
+            step);
       break;
     }
     default:
@@ -282,6 +410,8 @@ void Session::HandleStream(int which, std::string_view data) {
     }
   }
   splitters_[which].Feed(data, [&](std::string_view line) { DispatchLine(which, line); });
+  // Act before anything is written: the latency from a bad line to the signal is what matters.
+  if (findings_.size() > findings_acted_) ActOnFindings();
 }
 
 // Streams 0 and 1 are the child's stdout and stderr; stream 2 is the SDK pipe.
@@ -296,6 +426,7 @@ void Session::DispatchLine(int which, std::string_view line) {
 // Delivers a stream's unterminated last line and closes it.
 void Session::EndStream(int which, int* fd) {
   splitters_[which].Finish([&](std::string_view line) { DispatchLine(which, line); });
+  if (findings_.size() > findings_acted_) ActOnFindings();
   ::close(*fd);
   *fd = -1;
 }
@@ -306,6 +437,530 @@ void Session::FlushStore() {
   if (!s.ok()) StoreFailed(s);
 }
 
+// ---- remedies ----
+
+void Session::ActOnFindings() {
+  for (; findings_acted_ < findings_.size(); ++findings_acted_) {
+    const detect::Finding& f = findings_[findings_acted_];
+    if (f.kind == detect::FindingKind::kHang) {
+      if (!f.is_update) OnLiveFailure(remedy::FailureFromHang(f, last_step_, StepGap()));
+      continue;
+    }
+    detect::SeriesClass cls = detectors_.ClassOf(f.series);
+    bool loss = cls == detect::SeriesClass::kLoss || cls == detect::SeriesClass::kEvalLoss;
+    std::optional<remedy::Failure> failure =
+        remedy::FailureFromFinding(f, loss, policy_.config());
+    // Checkpoints inside an anomaly the policy acts on are not good, whatever the mode.
+    if (f.is_update) {
+      policy_.checkpoints().CloseAnomaly(f.step_lo, f.step_hi);
+    } else if (failure) {
+      policy_.checkpoints().OpenAnomaly(f.step_lo);
+      OnLiveFailure(*failure);
+    }
+  }
+}
+
+void Session::OnLiveFailure(const remedy::Failure& f) {
+  // One action at a time: what happens while the process is being ended is recorded only.
+  if (child_done_ || restart_ || pending_ || policy_stop_ || interrupts_ > 0) return;
+  remedy::Plan plan = policy_.Decide(f);
+  // In auto mode the signal goes first; the decision is written to the timeline right after.
+  if (opts_.remedy.mode == remedy::Mode::kAuto) StopChild();
+  Decision d = Propose(plan);
+  switch (opts_.remedy.mode) {
+    case remedy::Mode::kObserve:
+      break;
+    case remedy::Mode::kAsk:
+      pending_ = d;
+      break;
+    case remedy::Mode::kAuto:
+      Commit(d);
+      break;
+  }
+}
+
+Session::Decision Session::Propose(const remedy::Plan& p) {
+  Decision d;
+  d.plan = p;
+  remedy::Mode mode = opts_.remedy.mode;
+  std::string_view action = remedy::ActionName(p.action);
+  if (store_ok_) {
+    store::ActionRecord a;
+    a.run_id = run_.id;
+    a.created_at = WallNow();
+    a.action = std::string(action);
+    a.trigger = p.failure.trigger;
+    a.step = p.failure.step;
+    a.reason = p.reason;
+    a.data_json = PlanData(p, 0, mode);
+    a.state = mode == remedy::Mode::kAsk       ? store::kActionPending
+              : mode == remedy::Mode::kObserve ? store::kActionObserved
+                                               : store::kActionApproved;
+    if (mode != remedy::Mode::kAsk) {
+      a.decided_by = "policy";
+      a.decided_at = a.created_at;
+    }
+    Status s = store_->AddAction(&a);
+    if (s.ok()) {
+      d.id = a.id;
+    } else {
+      StoreFailed(s);
+    }
+  }
+  std::string data = PlanData(p, d.id, mode);
+  switch (mode) {
+    case remedy::Mode::kObserve:
+      Event("action_proposed", "warning", fmt::format("observe mode, not taken: {}: {}", action,
+                                                      p.reason),
+            data, p.failure.step);
+      Say(fmt::format("[observe] would {}: {}", action, p.reason));
+      break;
+    case remedy::Mode::kAsk:
+      Event("action_proposed", "warning", fmt::format("{} waits for approval: {}", action, p.reason),
+            data, p.failure.step);
+      Say(fmt::format("proposed {} (action {}): {}\n  approve: inloop approve {}   deny: inloop "
+                      "deny {}",
+                      action, d.id, p.reason, d.id, d.id));
+      break;
+    case remedy::Mode::kAuto:
+      Event("action_proposed", "warning", fmt::format("{}: {}", action, p.reason), data,
+            p.failure.step);
+      Event("action_approved", "info", fmt::format("{} approved by the auto policy", action),
+            data, p.failure.step);
+      Say(fmt::format("{}: {}", action, p.reason));
+      break;
+  }
+  return d;
+}
+
+void Session::SetActionState(int64_t id, const char* state, const std::string& by) {
+  if (!store_ok_ || id == 0) return;
+  Status s = store_->SetActionState(id, state, by);
+  if (!s.ok()) StoreFailed(s);
+}
+
+// SIGTERM to the process group now, SIGKILL after stop_grace_seconds.
+void Session::StopChild() {
+  if (child_done_ || child_pid_ <= 0 || kill_deadline_ != Clock::time_point::max()) return;
+  SignalGroup(child_pid_, SIGTERM);
+  kill_deadline_ = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(
+                                      opts_.remedy.stop_grace_seconds * 1000));
+}
+
+// Records a decision taken about a live process (already signalled by StopChild).
+void Session::Commit(const Decision& d) {
+  if (d.plan.action == remedy::ActionKind::kStop) {
+    policy_stop_ = true;
+    out_->stop_reason = d.plan.reason;
+    policy_.Apply(d.plan);
+    SetActionState(d.id, store::kActionApplied, "policy");
+    Event("action_applied", "error",
+          fmt::format("stop: the process group was sent SIGTERM: {}", d.plan.reason),
+          PlanData(d.plan, d.id, opts_.remedy.mode), d.plan.failure.step);
+    return;
+  }
+  restart_ = d;
+  Event("signal_sent", "warning",
+        fmt::format("SIGTERM sent to the process group for {}", remedy::ActionName(d.plan.action)),
+        "{}", d.plan.failure.step);
+}
+
+// Ask mode with a live process: has a human decided?
+void Session::PollPending() {
+  if (!pending_ || !store_ok_) return;
+  store::ActionRecord a;
+  Status s = store_->GetAction(pending_->id, &a);
+  if (!s.ok()) return;
+  if (a.state == store::kActionApproved) {
+    Decision d = *pending_;
+    pending_.reset();
+    Say(fmt::format("action {} approved by {}", d.id, a.decided_by));
+    StopChild();
+    Commit(d);
+  } else if (a.state == store::kActionDenied) {
+    Say(fmt::format("action {} denied by {}: training goes on", pending_->id, a.decided_by));
+    pending_.reset();
+  }
+}
+
+// Waits for approve/deny of an action whose process has already ended.
+Session::Wait Session::WaitForDecision(Decision* d, bool* approved) {
+  *approved = false;
+  if (!store_ok_) {
+    Say("the store failed, so nobody can approve the remedy: the run ends");
+    return Wait::kDone;
+  }
+  for (;;) {
+    store::ActionRecord a;
+    if (store_->GetAction(d->id, &a).ok()) {
+      if (a.state == store::kActionApproved) {
+        *approved = true;
+        Say(fmt::format("action {} approved by {}", d->id, a.decided_by));
+        return Wait::kDone;
+      }
+      if (a.state == store::kActionDenied) {
+        Say(fmt::format("action {} denied by {}", d->id, a.decided_by));
+        return Wait::kDone;
+      }
+    }
+    if (Sleep(0.25) == Wait::kInterrupted) {
+      SetActionState(d->id, store::kActionExpired, "interrupted");
+      return Wait::kInterrupted;
+    }
+  }
+}
+
+// Sleeps, unless a signal asks inloop to stop.
+Session::Wait Session::Sleep(double seconds) {
+  auto end = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+  for (;;) {
+    auto now = Clock::now();
+    if (now >= end) return Wait::kDone;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(end - now).count();
+    pollfd p{sfd_, POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(ms, 1000)));
+    if (r > 0) {
+      signalfd_siginfo si;
+      bool stop = false;
+      while (::read(sfd_, &si, sizeof(si)) == sizeof(si)) {
+        if (si.ssi_signo != SIGCHLD) stop = true;
+      }
+      while (waitpid(-1, nullptr, WNOHANG) > 0) {
+      }
+      if (stop) {
+        ++interrupts_;
+        return Wait::kInterrupted;
+      }
+    }
+  }
+}
+
+remedy::Launch Session::LaunchFor(int attempt, const std::string& reason) {
+  return remedy::BuildLaunch(opts_.command, opts_.remedy, policy_.state(), attempt, reason,
+                             control_path_);
+}
+
+void Session::Applied(const Decision& d, int next_attempt) {
+  policy_.Apply(d.plan);
+  SetActionState(d.id, store::kActionApplied, "policy");
+  const remedy::Plan& p = d.plan;
+  std::string from = p.checkpoint ? fmt::format("the checkpoint of step {}", p.resume_step)
+                                  : std::string("the start");
+  Event("action_applied", "warning",
+        fmt::format("{}: attempt {} starts from {} (first step {})", remedy::ActionName(p.action),
+                    next_attempt, from, p.resume_step + 1),
+        PlanData(p, d.id, opts_.remedy.mode), p.failure.step);
+  remedies_.push_back(fmt::format("{} after {} at {} -> attempt {} from step {}",
+                                  remedy::ActionName(p.action), p.failure.trigger,
+                                  p.failure.step ? fmt::format("step {}", *p.failure.step)
+                                                 : std::string("exit"),
+                                  next_attempt, p.resume_step + 1));
+  watch_ = Watch{d.id, std::string(remedy::ActionName(p.action)), p.failure.step};
+}
+
+void Session::JudgeOutcome(bool passed, const std::string& how) {
+  if (!watch_) return;
+  JsonWriter w;
+  w.BeginObject().Key("action_id").Int(watch_->action_id).Key("action").String(watch_->action);
+  w.Key("attempt").Int(attempt_.number).Key("result").String(passed ? "passed" : "failed");
+  w.EndObject();
+  Event("action_outcome", passed ? "info" : "error",
+        fmt::format("{} {}: attempt {} {}", watch_->action, passed ? "worked" : "did not work",
+                    attempt_.number, how),
+        w.Take(), watch_->step);
+  watch_.reset();
+}
+
+// ---- attempts ----
+
+void Session::BeginAttempt(int number, const std::string& reason) {
+  attempt_ = store::AttemptRecord{};
+  attempt_.run_id = run_.id;
+  attempt_.number = number;
+  attempt_.reason = reason;
+  attempt_.started_at = WallNow();
+  stderr_tail_.clear();
+  for (auto& sp : splitters_) sp = LineSplitter();
+  last_step_.reset();
+  prev_step_.reset();
+  child_done_ = false;
+  wait_status_ = 0;
+  child_pid_ = 0;
+  kill_deadline_ = Clock::time_point::max();
+  if (number > 1) {
+    detectors_.OnRestart();
+    hang_ = detect::HangDetector(opts_.detect, WallNow());
+  }
+  if (store_ok_) {
+    attempt_.stdout_path = fmt::format("runs/{}/attempt-{}.stdout", run_.id, number);
+    attempt_.stderr_path = fmt::format("runs/{}/attempt-{}.stderr", run_.id, number);
+    for (int i = 0; i < 2; ++i) {
+      std::string p = store_->PathOf(i == 0 ? attempt_.stdout_path : attempt_.stderr_path);
+      log_fds_[i] = ::open(p.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (log_fds_[i] < 0) {
+        StoreFailed(Status::Io(fmt::format("{}: cannot create: {}", p, std::strerror(errno))));
+      }
+    }
+  }
+}
+
+// Closes the attempt's logs and writes its record and exit event.
+void Session::EndAttempt() {
+  attempt_.ended_at = WallNow();
+  if (WIFEXITED(wait_status_)) {
+    attempt_.exit_code = WEXITSTATUS(wait_status_);
+  } else if (WIFSIGNALED(wait_status_)) {
+    attempt_.signal = WTERMSIG(wait_status_);
+    attempt_.exit_code = 128 + attempt_.signal;
+  }
+  attempt_.lines = splitters_[0].lines() + splitters_[1].lines();
+  attempt_.truncated_lines = splitters_[0].truncated() + splitters_[1].truncated();
+  for (auto& l : stderr_tail_) {
+    attempt_.stderr_tail += l;
+    attempt_.stderr_tail += '\n';
+  }
+  for (int& fd : log_fds_) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  RecordFindings();
+  if (!store_ok_) return;
+  int code = attempt_.exit_code.value_or(0);
+  JsonWriter w;
+  w.BeginObject().Key("attempt").Int(attempt_.number).Key("exit_code").Int(code);
+  if (attempt_.signal) w.Key("signal").Int(attempt_.signal);
+  w.Key("last_step");
+  last_step_ ? w.Int(*last_step_) : w.Null();
+  w.Key("lines").Int(attempt_.lines).Key("truncated_lines").Int(attempt_.truncated_lines);
+  w.EndObject();
+  Event("attempt_exit", code == 0 ? "info" : "error",
+        attempt_.signal ? fmt::format("attempt {} killed by signal {} ({})", attempt_.number,
+                                      attempt_.signal, strsignal(attempt_.signal))
+                        : fmt::format("attempt {} exited with code {}", attempt_.number, code),
+        w.Take(), last_step_);
+  Status s = store_->PutAttempt(attempt_);
+  if (!s.ok()) StoreFailed(s);
+}
+
+bool Session::RunAttempt(const remedy::Launch& launch) {
+  Status ws = remedy::WriteFileAtomically(control_path_, launch.control_json);
+  if (!ws.ok()) Say(fmt::format("warning: {}", ws.message()));
+
+  SpawnOptions so;
+  so.argv = launch.argv;
+  so.env = opts_.extra_env;
+  so.env.insert(so.env.end(), launch.env.begin(), launch.env.end());
+  so.env.emplace_back("INLOOP_RUN_ID", run_.id);
+  so.env.emplace_back("INLOOP_RUN_NAME", run_.name);
+  so.env.emplace_back("INLOOP_ATTEMPT", fmt::format("{}", attempt_.number));
+  if (!getenv("PYTHONUNBUFFERED")) so.env.emplace_back("PYTHONUNBUFFERED", "1");
+  Child child;
+  Status sp = Spawn(so, &child);
+  if (!sp.ok()) {
+    Say(sp.message());
+    attempt_.ended_at = WallNow();
+    attempt_.exit_code = 127;
+    attempt_.crash_class = "command_not_found";
+    attempt_.stderr_tail = sp.message();
+    for (int& fd : log_fds_) {
+      if (fd >= 0) ::close(fd);
+      fd = -1;
+    }
+    if (store_ok_) {
+      Event("attempt_exit", "error", sp.message());
+      Status s = store_->PutAttempt(attempt_);
+      if (!s.ok()) StoreFailed(s);
+    }
+    return false;
+  }
+  child_pid_ = child.pid;
+  attempt_.pid = child.pid;
+  if (store_ok_) {
+    Status s = store_->PutAttempt(attempt_);
+    if (!s.ok()) StoreFailed(s);
+    const remedy::RemedyState& st = policy_.state();
+    JsonWriter w;
+    w.BeginObject().Key("attempt").Int(attempt_.number).Key("pid").Int(child.pid);
+    w.Key("reason").String(attempt_.reason);
+    if (attempt_.number > 1) {
+      WriteCheckpoint(w, st.checkpoint);
+      w.Key("resume_step").Int(st.resume_step).Key("start_step").Int(st.resume_step + 1);
+      w.Key("skip_windows").BeginArray();
+      for (auto& [a, b] : st.skip_windows) w.BeginArray().Int(a).Int(b).EndArray();
+      w.EndArray();
+      w.Key("lr_scale").Number(st.lr_scale.value_or(1.0));
+      w.Key("micro_batch");
+      st.micro_batch ? w.Int(*st.micro_batch) : w.Null();
+    }
+    w.Key("argv").BeginArray();
+    for (auto& a : launch.argv) w.String(a);
+    w.EndArray().EndObject();
+    Event("attempt_start", "info",
+          fmt::format("attempt {} started (pid {}){}", attempt_.number, child.pid,
+                      attempt_.number > 1 ? fmt::format(": {}", attempt_.reason) : ""),
+          w.Take());
+  }
+
+  int fds[3] = {child.stdout_fd, child.stderr_fd, child.metrics_fd};
+  for (int fd : fds) if (fd >= 0) SetNonBlocking(fd);
+  std::string buf(256 * 1024, '\0');
+  Clock::time_point drain_deadline = Clock::time_point::max();
+  Clock::time_point orphan_deadline = Clock::time_point::max();
+  Clock::time_point next_scan = Clock::now();
+  Clock::time_point next_cpu = Clock::now();
+  Clock::time_point next_pending = Clock::now();
+
+  auto reap = [&]() {
+    for (;;) {
+      int st;
+      pid_t p = waitpid(-1, &st, WNOHANG);
+      if (p <= 0) break;
+      if (p == child.pid) {
+        child_done_ = true;
+        wait_status_ = st;
+        // Give the pipes a moment to deliver what the child wrote last; daemons that keep
+        // them open are terminated after that.
+        drain_deadline = Clock::now() + std::chrono::milliseconds(300);
+      }
+    }
+  };
+
+  for (;;) {
+    pollfd pfds[4];
+    int idx[4];
+    int n = 0;
+    // The SDK pipe first: what the process reported through the SDK before printing a line is
+    // then always handled before that line.
+    for (int i : {2, 0, 1}) {
+      if (fds[i] >= 0) {
+        pfds[n] = {fds[i], POLLIN, 0};
+        idx[n++] = i;
+      }
+    }
+    if (n == 0 && child_done_) break;
+    pfds[n] = {sfd_, POLLIN, 0};
+    idx[n++] = -1;
+    auto now = Clock::now();
+    auto next = std::min({kill_deadline_, drain_deadline, orphan_deadline});
+    int timeout = 200;
+    if (next != Clock::time_point::max()) {
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count();
+      timeout = static_cast<int>(std::clamp<int64_t>(ms, 0, 200));
+    }
+    int r = ::poll(pfds, n, timeout);
+    if (r < 0 && errno != EINTR) break;
+    now_ms_ = WallNowMs();
+    for (int k = 0; k < n && r > 0; ++k) {
+      if (!pfds[k].revents) continue;
+      if (idx[k] == -1) {
+        signalfd_siginfo si;
+        while (::read(sfd_, &si, sizeof(si)) == sizeof(si)) {
+          int sig = static_cast<int>(si.ssi_signo);
+          if (sig == SIGCHLD) continue;
+          if (child_done_) continue;
+          ++interrupts_;
+          if (interrupts_ == 1) {
+            // Forward the first one; the child gets the grace period to save and exit. A
+            // remedy in flight is dropped: the human wants the run to stop.
+            restart_.reset();
+            if (pending_) {
+              SetActionState(pending_->id, store::kActionExpired, "interrupted");
+              pending_.reset();
+            }
+            int fwd = sig == SIGHUP || sig == SIGQUIT ? SIGTERM : sig;
+            SignalGroup(child.pid, fwd);
+            kill_deadline_ = Clock::now() + std::chrono::milliseconds(
+                                                static_cast<int64_t>(opts_.grace_seconds * 1000));
+            bool ok = true;
+            WriteFd(2, fmt::format("\ninloop: forwarded {} to the training process; again to "
+                                   "kill it now (it is killed in {:.0f}s otherwise)\n",
+                                   strsignal(fwd), opts_.grace_seconds),
+                    &ok);
+            Event("signal_forwarded", "warning",
+                  fmt::format("{} forwarded to the process group", strsignal(fwd)));
+          } else {
+            SignalGroup(child.pid, SIGKILL);
+            kill_deadline_ = Clock::time_point::max();
+          }
+        }
+        reap();
+        continue;
+      }
+      int i = idx[k];
+      for (int rounds = 0; rounds < 16; ++rounds) {
+        ssize_t got = ::read(fds[i], buf.data(), buf.size());
+        if (got > 0) {
+          HandleStream(i, std::string_view(buf.data(), static_cast<size_t>(got)));
+          if (static_cast<size_t>(got) < buf.size()) break;
+          continue;
+        }
+        if (got < 0 && (errno == EAGAIN || errno == EINTR)) break;
+        EndStream(i, &fds[i]);  // EOF or error: the stream is over
+        break;
+      }
+    }
+    now = Clock::now();
+    if (!child_done_ && kill_deadline_ == Clock::time_point::max()) {
+      if (now >= next_cpu) {
+        hang_.OnCpuTime(now_ms_, GroupCpuSeconds(child.pid));
+        next_cpu = now + std::chrono::seconds(5);
+      }
+      detect::Finding hang;
+      if (hang_.Check(now_ms_, &hang)) {
+        findings_.push_back(std::move(hang));
+        ActOnFindings();
+      }
+    }
+    if (now >= next_scan) {
+      policy_.checkpoints().Scan(now_ms_, attempt_.number);
+      next_scan = now + std::chrono::seconds(1);
+    }
+    if (pending_ && now >= next_pending) {
+      PollPending();
+      next_pending = now + std::chrono::milliseconds(250);
+    }
+    RecordFindings();
+    FlushStore();
+    now = Clock::now();
+    if (!child_done_ && now >= kill_deadline_) {
+      Say("grace period over, killing the training process group");
+      SignalGroup(child.pid, SIGKILL);
+      kill_deadline_ = Clock::time_point::max();
+    }
+    if (child_done_ && now >= drain_deadline) {
+      // The main process is gone; whatever still holds our pipes is an orphan: end it.
+      SignalGroup(child.pid, SIGTERM);
+      for (pid_t p : ListOwnChildren(-1)) ::kill(p, SIGTERM);
+      drain_deadline = Clock::time_point::max();
+      orphan_deadline = now + std::chrono::seconds(2);
+    }
+    if (child_done_ && now >= orphan_deadline) {
+      SignalGroup(child.pid, SIGKILL);
+      for (pid_t p : ListOwnChildren(-1)) ::kill(p, SIGKILL);
+      break;
+    }
+  }
+  for (int i = 0; i < 3; ++i) {
+    if (fds[i] >= 0) EndStream(i, &fds[i]);
+  }
+  FlushStore();
+  // Reap and end any descendant that outlived the pipes.
+  SignalGroup(child.pid, SIGKILL);
+  for (int round = 0; round < 50; ++round) {
+    auto rest = ListOwnChildren(-1);
+    if (rest.empty()) break;
+    for (pid_t p : rest) ::kill(p, round < 10 ? SIGTERM : SIGKILL);
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    usleep(20000);
+  }
+  while (waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+  // Checkpoints written in the last moments count for the next attempt.
+  policy_.checkpoints().Scan(WallNowMs(), attempt_.number);
+  return true;
+}
+
 void Session::PrintSummary() {
   auto paint = [&](fmt::text_style style, const std::string& s) {
     return opts_.color ? fmt::format(style, "{}", s) : s;
@@ -313,9 +968,10 @@ void Session::PrintSummary() {
   std::string status = out_->status;
   fmt::text_style st = status == store::kFinished ? fg(fmt::color::green) : fg(fmt::color::red);
   std::string text = fmt::format(
-      "\ninloop: run {} ({}) {} in {}, exit code {}\n", run_.name, run_.id,
+      "\ninloop: run {} ({}) {} in {}, exit code {}{}\n", run_.name, run_.id,
       paint(st | fmt::emphasis::bold, status), DurationText(run_.ended_at - run_.started_at),
-      out_->exit_code);
+      out_->exit_code,
+      run_.attempts > 1 ? fmt::format(", {} attempts", run_.attempts) : std::string());
   size_t shown = 0;
   for (auto& [k, v] : series_) {
     if (++shown > 16) {
@@ -325,6 +981,11 @@ void Session::PrintSummary() {
     }
     text += fmt::format("  {:<28} {}\n", k,
                         std::isfinite(v.last) ? fmt::format("{:.6g}", v.last) : JsonNumber(v.last));
+  }
+  for (auto& r : remedies_) text += fmt::format("  remedy: {}\n", r);
+  if (!out_->stop_reason.empty()) {
+    text += fmt::format("  {}: {}\n", paint(fg(fmt::color::red) | fmt::emphasis::bold, "stopped"),
+                        out_->stop_reason);
   }
   if (findings_recorded_ > 0) {
     text += fmt::format("  {} finding(s) on the timeline: inloop events {}\n", findings_recorded_,
@@ -366,29 +1027,17 @@ Status Session::Run() {
   OpenStore();
   out_->run_id = run_.id;
   out_->run_name = run_.name;
-
-  attempt_.run_id = run_.id;
-  attempt_.number = 1;
-  attempt_.reason = "start";
-  attempt_.started_at = run_.started_at;
   if (store_ok_) {
-    attempt_.stdout_path = fmt::format("runs/{}/attempt-1.stdout", run_.id);
-    attempt_.stderr_path = fmt::format("runs/{}/attempt-1.stderr", run_.id);
-    for (int i = 0; i < 2; ++i) {
-      std::string p = store_->PathOf(i == 0 ? attempt_.stdout_path : attempt_.stderr_path);
-      log_fds_[i] = ::open(p.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-      if (log_fds_[i] < 0) {
-        StoreFailed(Status::Io(fmt::format("{}: cannot create: {}", p, std::strerror(errno))));
-      }
-    }
+    control_path_ = store_->PathOf(fmt::format("runs/{}/control.json", run_.id));
+  } else {
+    const char* tmp = getenv("TMPDIR");
+    control_path_ = fmt::format("{}/inloop-control-{}.json", tmp && *tmp ? tmp : "/tmp", getpid());
   }
-  {
-    std::string hello = fmt::format("inloop: run {} ({}) started{}\n", run_.name,
-                                    run_.id.empty() ? "not recorded" : run_.id,
-                                    store_ok_ ? fmt::format(", store {}", opts_.store_dir) : "");
-    bool ok = true;
-    WriteFd(2, hello, &ok);
-  }
+  Say(fmt::format("run {} ({}) started{}{}", run_.name, run_.id.empty() ? "not recorded" : run_.id,
+                  store_ok_ ? fmt::format(", store {}", opts_.store_dir) : "",
+                  opts_.remedy.mode == remedy::Mode::kAuto
+                      ? std::string()
+                      : fmt::format(", policy {}", remedy::ModeName(opts_.remedy.mode))));
 
   // Signals arrive on a signalfd; the child gets its mask cleared in Spawn().
   sigset_t mask, old;
@@ -396,224 +1045,97 @@ Status Session::Run() {
   for (int s : {SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGQUIT}) sigaddset(&mask, s);
   sigprocmask(SIG_BLOCK, &mask, &old);
   signal(SIGPIPE, SIG_IGN);
-  int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  sfd_ = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   BecomeSubreaper();
 
-  SpawnOptions so;
-  so.argv = opts_.command;
-  so.env = opts_.extra_env;
-  so.env.emplace_back("INLOOP_RUN_ID", run_.id);
-  so.env.emplace_back("INLOOP_RUN_NAME", run_.name);
-  so.env.emplace_back("INLOOP_ATTEMPT", "1");
-  if (!getenv("PYTHONUNBUFFERED")) so.env.emplace_back("PYTHONUNBUFFERED", "1");
-  Child child;
-  Status sp = Spawn(so, &child);
-  if (!sp.ok()) {
-    bool ok = true;
-    WriteFd(2, fmt::format("inloop: {}\n", sp.message()), &ok);
-    out_->exit_code = 127;
-    out_->status = store::kFailed;
-    run_.status = store::kFailed;
-    run_.exit_code = 127;
-    run_.ended_at = WallNow();
-    attempt_.ended_at = run_.ended_at;
-    attempt_.exit_code = 127;
-    attempt_.crash_class = "command_not_found";
-    attempt_.stderr_tail = sp.message();
-    if (store_ok_) {
-      Event("attempt_exit", "error", sp.message());
-      Status s = store_->PutAttempt(attempt_);
-      if (s.ok()) s = store_->UpdateRun(run_);
-      if (s.ok()) s = writer_->Close();
-      if (!s.ok()) StoreFailed(s);
-    }
-    for (int fd : log_fds_) if (fd >= 0) ::close(fd);
-    if (sfd >= 0) ::close(sfd);
-    sigprocmask(SIG_SETMASK, &old, nullptr);
-    return Status::OK();
-  }
-  attempt_.pid = child.pid;
-  if (store_ok_) {
-    Status s = store_->PutAttempt(attempt_);
-    if (!s.ok()) StoreFailed(s);
-    JsonWriter w;
-    w.BeginObject().Key("attempt").Int(1).Key("pid").Int(child.pid).EndObject();
-    Event("attempt_start", "info", fmt::format("attempt 1 started (pid {})", child.pid), w.Take());
-  }
-
-  int fds[3] = {child.stdout_fd, child.stderr_fd, child.metrics_fd};
-  for (int fd : fds) if (fd >= 0) SetNonBlocking(fd);
-  std::string buf(256 * 1024, '\0');
-  bool child_done = false;
-  int wait_status = 0;
-  int interrupts = 0;
-  Clock::time_point kill_deadline = Clock::time_point::max();
-  Clock::time_point drain_deadline = Clock::time_point::max();
-  Clock::time_point orphan_deadline = Clock::time_point::max();
-
-  auto reap = [&]() {
-    for (;;) {
-      int st;
-      pid_t p = waitpid(-1, &st, WNOHANG);
-      if (p <= 0) break;
-      if (p == child.pid) {
-        child_done = true;
-        wait_status = st;
-        // Give the pipes a moment to deliver what the child wrote last; daemons that keep
-        // them open are terminated after that.
-        drain_deadline = Clock::now() + std::chrono::milliseconds(300);
-      }
-    }
-  };
-
-  for (;;) {
-    pollfd pfds[4];
-    int idx[4];
-    int n = 0;
-    // The SDK pipe first: what the process reported through the SDK before printing a line is
-    // then always handled before that line.
-    for (int i : {2, 0, 1}) {
-      if (fds[i] >= 0) {
-        pfds[n] = {fds[i], POLLIN, 0};
-        idx[n++] = i;
-      }
-    }
-    if (n == 0 && child_done) break;
-    pfds[n] = {sfd, POLLIN, 0};
-    idx[n++] = -1;
-    auto now = Clock::now();
-    auto next = std::min({kill_deadline, drain_deadline, orphan_deadline});
-    int timeout = 200;
-    if (next != Clock::time_point::max()) {
-      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count();
-      timeout = static_cast<int>(std::clamp<int64_t>(ms, 0, 200));
-    }
-    int r = ::poll(pfds, n, timeout);
-    if (r < 0 && errno != EINTR) break;
-    now_ms_ = WallNowMs();
-    for (int k = 0; k < n && r > 0; ++k) {
-      if (!pfds[k].revents) continue;
-      if (idx[k] == -1) {
-        signalfd_siginfo si;
-        while (::read(sfd, &si, sizeof(si)) == sizeof(si)) {
-          int sig = static_cast<int>(si.ssi_signo);
-          if (sig == SIGCHLD) continue;
-          if (child_done) continue;
-          ++interrupts;
-          if (interrupts == 1) {
-            // Forward the first one; the child gets the grace period to save and exit.
-            int fwd = sig == SIGHUP || sig == SIGQUIT ? SIGTERM : sig;
-            SignalGroup(child.pid, fwd);
-            kill_deadline = Clock::now() + std::chrono::milliseconds(
-                                               static_cast<int64_t>(opts_.grace_seconds * 1000));
-            bool ok = true;
-            WriteFd(2, fmt::format("\ninloop: forwarded {} to the training process; again to "
-                                   "kill it now (it is killed in {:.0f}s otherwise)\n",
-                                   strsignal(fwd), opts_.grace_seconds),
-                    &ok);
-            Event("signal_forwarded", "warning",
-                  fmt::format("{} forwarded to the process group", strsignal(fwd)));
-          } else {
-            SignalGroup(child.pid, SIGKILL);
-            kill_deadline = Clock::time_point::max();
-          }
-        }
-        reap();
-        continue;
-      }
-      int i = idx[k];
-      for (int rounds = 0; rounds < 16; ++rounds) {
-        ssize_t got = ::read(fds[i], buf.data(), buf.size());
-        if (got > 0) {
-          HandleStream(i, std::string_view(buf.data(), static_cast<size_t>(got)));
-          if (static_cast<size_t>(got) < buf.size()) break;
-          continue;
-        }
-        if (got < 0 && (errno == EAGAIN || errno == EINTR)) break;
-        EndStream(i, &fds[i]);  // EOF or error: the stream is over
-        break;
-      }
-    }
-    if (!child_done) {
-      detect::Finding hang;
-      if (hang_.Check(now_ms_, &hang)) findings_.push_back(std::move(hang));
-    }
-    RecordFindings();
-    FlushStore();
-    now = Clock::now();
-    if (!child_done && now >= kill_deadline) {
-      bool ok = true;
-      WriteFd(2, "inloop: grace period over, killing the training process group\n", &ok);
-      SignalGroup(child.pid, SIGKILL);
-      kill_deadline = Clock::time_point::max();
-    }
-    if (child_done && now >= drain_deadline) {
-      // The main process is gone; whatever still holds our pipes is an orphan: end it.
-      SignalGroup(child.pid, SIGTERM);
-      for (pid_t p : ListOwnChildren(-1)) ::kill(p, SIGTERM);
-      drain_deadline = Clock::time_point::max();
-      orphan_deadline = now + std::chrono::seconds(2);
-    }
-    if (child_done && now >= orphan_deadline) {
-      SignalGroup(child.pid, SIGKILL);
-      for (pid_t p : ListOwnChildren(-1)) ::kill(p, SIGKILL);
+  std::string reason = "start";
+  for (int number = 1;; ++number) {
+    run_.attempts = number;
+    BeginAttempt(number, reason);
+    if (!RunAttempt(LaunchFor(number, reason))) {
+      out_->status = store::kFailed;
       break;
     }
-  }
-  for (int i = 0; i < 3; ++i) {
-    if (fds[i] >= 0) EndStream(i, &fds[i]);
-  }
-  FlushStore();
-  // Reap and end any descendant that outlived the pipes.
-  SignalGroup(child.pid, SIGKILL);
-  for (int round = 0; round < 50; ++round) {
-    auto rest = ListOwnChildren(-1);
-    if (rest.empty()) break;
-    for (pid_t p : rest) ::kill(p, round < 10 ? SIGTERM : SIGKILL);
-    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    EndAttempt();
+    int code = attempt_.exit_code.value_or(0);
+    bool passed_exit = code == 0 && !restart_ && !policy_stop_;
+    if (watch_ && (interrupts_ > 0 || !passed_exit)) {
+      JudgeOutcome(false, fmt::format("ended with exit code {}{}", code,
+                                      last_step_ ? fmt::format(" at step {}", *last_step_) : ""));
+    } else if (watch_) {
+      JudgeOutcome(true, "finished");
     }
-    usleep(20000);
+    if (pending_) {  // ask mode: the process ended before anyone decided
+      SetActionState(pending_->id, store::kActionExpired, "exit");
+      Event("action_expired", "info",
+            fmt::format("action {} expired: attempt {} ended first", pending_->id, number));
+      pending_.reset();
+    }
+    if (interrupts_ > 0) {
+      out_->status = store::kStopped;
+      break;
+    }
+    if (policy_stop_) {
+      out_->status = store::kFailed;
+      out_->policy_stopped = true;
+      break;
+    }
+    std::optional<Decision> next = std::move(restart_);
+    restart_.reset();
+    if (!next) {
+      if (code == 0) {
+        out_->status = store::kFinished;
+        break;
+      }
+      // The process died: classify, then ask the policy.
+      detect::CrashReport crash = ClassifyExit();
+      if (store_ok_) {
+        Status s = store_->PutAttempt(attempt_);
+        if (!s.ok()) StoreFailed(s);
+      }
+      Decision d = Propose(policy_.Decide(remedy::FailureFromCrash(crash, last_step_, StepGap())));
+      out_->status = store::kFailed;
+      if (opts_.remedy.mode == remedy::Mode::kObserve) break;
+      if (d.plan.action == remedy::ActionKind::kStop) {
+        // Nothing is left to try, so there is nothing to approve: the run ends here.
+        policy_.Apply(d.plan);
+        SetActionState(d.id, store::kActionApplied, "policy");
+        Event("action_applied", "error", fmt::format("stop: {}", d.plan.reason),
+              PlanData(d.plan, d.id, opts_.remedy.mode), d.plan.failure.step);
+        out_->stop_reason = d.plan.reason;
+        break;
+      }
+      if (opts_.remedy.mode == remedy::Mode::kAsk) {
+        bool approved = false;
+        if (WaitForDecision(&d, &approved) == Wait::kInterrupted) {
+          out_->status = store::kStopped;
+          break;
+        }
+        if (!approved) break;
+      }
+      if (d.plan.delay_seconds > 0) {
+        Say(fmt::format("restarting in {:g}s (backoff)", d.plan.delay_seconds));
+        if (Sleep(d.plan.delay_seconds) == Wait::kInterrupted) {
+          SetActionState(d.id, store::kActionExpired, "interrupted");
+          out_->status = store::kStopped;
+          break;
+        }
+      }
+      next = d;
+    }
+    Applied(*next, number + 1);
+    reason = std::string(remedy::ActionName(next->plan.action));
   }
-  while (waitpid(-1, nullptr, WNOHANG) > 0) {
-  }
-  if (sfd >= 0) ::close(sfd);
+  if (sfd_ >= 0) ::close(sfd_);
   sigprocmask(SIG_SETMASK, &old, nullptr);
 
+  out_->attempts = run_.attempts;
+  out_->exit_code = attempt_.exit_code.value_or(0);
   run_.ended_at = WallNow();
-  attempt_.ended_at = run_.ended_at;
-  if (WIFEXITED(wait_status)) {
-    out_->exit_code = WEXITSTATUS(wait_status);
-  } else if (WIFSIGNALED(wait_status)) {
-    run_.signal = attempt_.signal = WTERMSIG(wait_status);
-    out_->exit_code = 128 + run_.signal;
-  }
-  attempt_.exit_code = run_.exit_code = out_->exit_code;
-  if (interrupts > 0) {
-    out_->status = store::kStopped;
-  } else {
-    out_->status = out_->exit_code == 0 ? store::kFinished : store::kFailed;
-  }
   run_.status = out_->status;
-  attempt_.lines = splitters_[0].lines() + splitters_[1].lines();
-  attempt_.truncated_lines = splitters_[0].truncated() + splitters_[1].truncated();
-  for (auto& l : stderr_tail_) {
-    attempt_.stderr_tail += l;
-    attempt_.stderr_tail += '\n';
-  }
-  for (int fd : log_fds_) if (fd >= 0) ::close(fd);
-  RecordFindings();
-  RecordCrash();
+  run_.exit_code = out_->exit_code;
+  run_.signal = attempt_.signal;
   if (store_ok_) {
-    JsonWriter w;
-    w.BeginObject().Key("attempt").Int(1).Key("exit_code").Int(out_->exit_code);
-    if (run_.signal) w.Key("signal").Int(run_.signal);
-    w.Key("lines").Int(attempt_.lines).Key("truncated_lines").Int(attempt_.truncated_lines);
-    w.EndObject();
-    Event("attempt_exit", out_->exit_code == 0 ? "info" : "error",
-          run_.signal ? fmt::format("attempt 1 killed by signal {} ({})", run_.signal,
-                                    strsignal(run_.signal))
-                      : fmt::format("attempt 1 exited with code {}", out_->exit_code),
-          w.Take());
     Status s = writer_->Close();
     if (s.ok()) s = store_->PutAttempt(attempt_);
     if (s.ok()) s = store_->UpdateRun(run_);

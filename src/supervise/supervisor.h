@@ -1,9 +1,11 @@
 // Supervisor: runs one training command under inloop (`inloop run`). Spawns it in its own
 // process group, tees its stdout/stderr to the terminal unchanged and to per-attempt log files,
-// turns lines and SDK messages into points in the store, forwards the first Ctrl-C/SIGTERM and
-// escalates to SIGKILL on the second or when the grace period ends, and leaves no process
-// behind. Tracking never kills training: a store failure is reported loudly, the child keeps
-// running and being teed, and the outcome says the store failed.
+// turns lines and SDK messages into points in the store, runs the detectors over them, and acts
+// on failures under the remedy policy (remedy/): it ends and restarts the process as a new
+// attempt told what to do, or asks a human first (ask), or only records (observe). Forwards the
+// first Ctrl-C/SIGTERM and escalates to SIGKILL on the second or when the grace period ends, and
+// leaves no process behind. Tracking never kills training: a store failure is reported loudly,
+// the child keeps running and being teed, and the outcome says the store failed.
 #pragma once
 
 #include <string>
@@ -12,6 +14,7 @@
 #include "common/status.h"
 #include "detect/detect_config.h"
 #include "ingest/line_parser.h"
+#include "remedy/remedy_config.h"
 
 namespace inloop::supervise {
 
@@ -26,7 +29,8 @@ struct SupervisorOptions {
   bool parse_lines_with_sdk = false;
   std::vector<std::pair<std::string, std::string>> extra_env;
   std::string config_path;  // recorded as a param source when set
-  detect::DetectConfig detect;  // thresholds of the detectors (observe only for now)
+  detect::DetectConfig detect;  // thresholds of the detectors
+  remedy::RemedyConfig remedy;  // what to do about failures
   bool color = false;       // colour the summary
 };
 
@@ -34,7 +38,10 @@ struct RunOutcome {
   std::string run_id;
   std::string run_name;
   std::string status;
-  int exit_code = 0;       // child's exit code, 128+signal, or 127 when it could not start
+  int exit_code = 0;       // last attempt's exit code, 128+signal, or 127 when it could not start
+  int attempts = 0;
+  bool policy_stopped = false;  // the remedy policy ended the run (stop_reason says why)
+  std::string stop_reason;
   bool store_failed = false;
   std::string store_error;
 };

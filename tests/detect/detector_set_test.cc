@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -114,18 +116,35 @@ TEST(DetectorSetTest, ConsecutiveSpikePointsMergeIntoOneFinding) {
   EXPECT_NEAR(found[1].Get("peak"), pts[5000].value, 1e-12);
 }
 
-TEST(DetectorSetTest, NoSpikeBeforeMinPoints) {
+TEST(DetectorSetTest, BeforeMinPointsOnlyTheColdStartRatioFires) {
+  // 20 points of history < spike_min_points = 32: the robust rule is not trusted yet.
   auto pts = Decay(200, 0.01, 5, 13);
-  pts[20].value *= 4;  // 20 points of history < spike_min_points = 32
+  std::vector<double> before;
+  for (int i = 0; i < 20; ++i) before.push_back(pts[i].value);
+  std::nth_element(before.begin(), before.begin() + 10, before.end());
+  const double median = before[10];
+  pts[20].value = 1.6 * median;  // a clear robust outlier, but under spike_cold_ratio (2x)
   DetectorSet set{DetectConfig{}};
   EXPECT_TRUE(New(Feed(&set, "loss", pts), FindingKind::kLossSpike).empty());
 
   DetectConfig c;
-  c.spike_min_points = 8;
+  c.spike_min_points = 8;  // lowered, the robust rule sees it
   DetectorSet early(c);
   auto spikes = New(Feed(&early, "loss", pts), FindingKind::kLossSpike);
   ASSERT_EQ(spikes.size(), 1u);
   EXPECT_EQ(spikes[0].step_lo, 20);
+
+  auto big = Decay(200, 0.01, 5, 13);
+  big[20].value = 3 * median;  // a real bad update early in training: the cold-start ratio fires
+  DetectorSet cold{DetectConfig{}};
+  auto cold_spikes = New(Feed(&cold, "loss", big), FindingKind::kLossSpike);
+  ASSERT_EQ(cold_spikes.size(), 1u);
+  EXPECT_EQ(cold_spikes[0].step_lo, 20);
+  big[5].value *= 3;  // fewer than spike_cold_min_points values: nothing fires at step 5
+  DetectorSet very_early{DetectConfig{}};
+  auto first = New(Feed(&very_early, "loss", big), FindingKind::kLossSpike);
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(first[0].step_lo, 20);
 }
 
 TEST(DetectorSetTest, NonFiniteFiresOnItsStepOncePerRun) {

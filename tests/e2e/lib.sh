@@ -7,7 +7,7 @@ PY=${INLOOP_PYTHON:-/usr/bin/python3}
 WORK=$(mktemp -d /tmp/inloop-e2e-XXXXXX)
 export INLOOP_STORE="$WORK/store"
 export NO_COLOR=1
-cleanup() { rm -rf "$WORK"; }
+cleanup() { [ -n "${INLOOP_KEEP_WORK:-}" ] && echo "kept $WORK" || rm -rf "$WORK"; }
 trap cleanup EXIT
 cd "$WORK"
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # inloop run: tee unchanged, exit code passthrough, params, logs per attempt, read verbs' JSON.
+# The first run is observed only (--policy observe), so its NaN is recorded and not remedied.
 source "$(dirname "$0")/lib.sh"
 
 cat > train.sh <<'SH'
@@ -15,7 +16,7 @@ exit 3
 SH
 chmod +x train.sh
 set +e
-out=$(inloop run --name basic -- ./train.sh --lr 3e-4 --batch-size=64 -n 5 2>stderr.txt)
+out=$(inloop run --name basic --policy observe -- ./train.sh --lr 3e-4 --batch-size=64 -n 5 2>stderr.txt)
 code=$?
 set -e
 assert_eq "$code" 3 "exit code passthrough"
@@ -56,6 +57,9 @@ inloop events basic --json > ev.json
 assert_contains "$(json '[e["kind"] for e in d]' < ev.json)" attempt_exit "events"
 # Detection runs on the live stream: the NaN loss is a finding at its own step.
 assert_eq "$(json '[(e["step_lo"], e["data"]["series"]) for e in d if e["kind"]=="nonfinite"]' < ev.json)" "[(70, 'loss')]" "nonfinite finding"
+# Observe mode records what the policy would have done, and does nothing.
+assert_contains "$(json '[e["message"] for e in d if e["kind"]=="action_proposed"]' < ev.json)" "observe mode, not taken: rollback_skip" "observed proposal"
+assert_eq "$(inloop pending --all --json | json '{a["state"] for a in d}')" "{'observed'}" "observed actions only"
 pass "events"
 
 # A crash is classified from the stderr tail, with the exception type kept.

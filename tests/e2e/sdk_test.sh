@@ -15,7 +15,7 @@ for step in range(0, 50, 10):
 inloop.log(60, {"train/loss": float("nan")})
 inloop.checkpoint(60, "/tmp/ckpt-60.pt")
 PY
-inloop run --name sdk -- python3 sdk_train.py > out.txt 2> err.txt || fail "sdk run failed: $(cat err.txt)"
+inloop run --name sdk --policy observe -- python3 sdk_train.py > out.txt 2> err.txt || fail "sdk run failed: $(cat err.txt)"
 inloop show sdk --json > show.json
 assert_eq "$(json 'd["params"]["model"]' < show.json)" tiny "sdk params"
 assert_eq "$(json 'd["params"]["lr"]' < show.json)" 0.001 "sdk param number"
@@ -30,7 +30,7 @@ pass "sdk under inloop"
 
 # With [parse] lines_with_sdk = true the printed lines are parsed too.
 printf '[parse]\nlines_with_sdk = true\n' > both.toml
-inloop run --name both --config both.toml -- python3 sdk_train.py > /dev/null 2>&1 || fail "both run failed"
+inloop run --name both --policy observe --config both.toml -- python3 sdk_train.py > /dev/null 2>&1 || fail "both run failed"
 assert_eq "$(inloop show both --json | json 'sorted(s["key"] for s in d["series"])')" "['loss', 'lr', 'train/loss']" "lines_with_sdk"
 
 # Outside inloop: a no-op that prints nothing extra.
