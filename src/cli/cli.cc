@@ -533,7 +533,20 @@ std::string Sparkline(const std::vector<Point>& pts, int width) {
   return out;
 }
 
-int CmdDemo(const std::string& store_flag, const std::vector<std::string>& extra) {
+// The step the demo's NaN is injected at: a little past the middle of the run, so the doctor
+// has a checkpoint to roll back to. `extra` may set --steps; 1500 is train.py's default.
+int64_t DemoFaultStep(const std::vector<std::string>& extra) {
+  int64_t steps = 1500;
+  for (size_t i = 0; i < extra.size(); ++i) {
+    std::string v;
+    if (extra[i] == "--steps" && i + 1 < extra.size()) v = extra[i + 1];
+    if (extra[i].rfind("--steps=", 0) == 0) v = extra[i].substr(8);
+    if (!v.empty()) steps = std::atoll(v.c_str());
+  }
+  return std::max<int64_t>(2, steps * 11 / 20);
+}
+
+int CmdDemo(const std::string& store_flag, const std::vector<std::string>& extra, bool clean) {
   std::string script = FindExample();
   if (script.empty()) {
     return Fail(Status::NotFound(
@@ -548,8 +561,21 @@ int CmdDemo(const std::string& store_flag, const std::vector<std::string>& extra
   std::string ckpt = (fs::path(store_dir) / "demo-checkpoints").string();
   std::vector<std::string> cmd = {python, script, "--out", ckpt};
   cmd.insert(cmd.end(), extra.begin(), extra.end());
+  bool user_faults = std::any_of(extra.begin(), extra.end(), [](const std::string& a) {
+    return a == "--inject" || a.rfind("--inject=", 0) == 0;
+  });
+  std::string fault_note;
+  if (!clean && !user_faults) {
+    int64_t at = DemoFaultStep(extra);
+    cmd.push_back("--inject");
+    cmd.push_back(fmt::format("nan@{}", at));
+    fault_note = fmt::format(
+        "  a bad batch turns the loss NaN at step {}: watch inloop roll back to the last good "
+        "checkpoint and skip it (--clean trains without it)\n",
+        at);
+  }
   fmt::print(stderr, "inloop demo: training a small character language model on CPU under "
-                     "supervision\n  {}\n\n", JoinCommand(cmd));
+                     "supervision\n  {}\n{}\n", JoinCommand(cmd), fault_note);
   supervise::SupervisorOptions opts;
   opts.command = cmd;
   opts.name = "demo";
@@ -661,6 +687,8 @@ int Main(int argc, char** argv) {
   demo->add_option("--store", store_dir, "store directory");
   std::vector<std::string> demo_args;
   demo->add_option("args", demo_args, "extra arguments for examples/charlm/train.py, after --");
+  bool demo_clean = false;
+  demo->add_flag("--clean", demo_clean, "no injected fault (by default a NaN shows the remedy)");
 
   // Everything after the first "--" of `run` or `demo` is the user's command, verbatim: CLI11
   // would otherwise keep the separator or read the command's own flags as ours.
@@ -710,7 +738,7 @@ int Main(int argc, char** argv) {
   if (*demo) {
     if (has_separator) demo_args.insert(demo_args.end(), after_separator.begin(),
                                         after_separator.end());
-    return CmdDemo(store_dir, demo_args);
+    return CmdDemo(store_dir, demo_args, demo_clean);
   }
   return kExitUsage;
 }
