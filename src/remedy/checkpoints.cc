@@ -113,11 +113,14 @@ void CheckpointBook::Scan(double now, int attempt) {
       }
       FileSig sig = SigOf(path);
       if (sig.size != c->size || sig.mtime_ns != c->mtime_ns) {
-        if (c->size >= 0) c->abandoned = false;  // rewritten: a save on the live timeline
+        bool first_sight = c->size < 0;
+        if (!first_sight) c->abandoned = false;  // rewritten: a save on the live timeline
         c->size = sig.size;
         c->mtime_ns = sig.mtime_ns;
-        c->size_since = now;
-        c->complete = false;
+        // A file first seen with an old modification time has not changed since then: it
+        // settled already (a checkpoint found only at decision time still counts).
+        c->size_since = first_sight ? std::min(now, static_cast<double>(sig.mtime_ns) / 1e9) : now;
+        c->complete = sig.size > 0 && now - c->size_since >= settle_;
       } else if (sig.size > 0 && now - c->size_since >= settle_) {
         c->complete = true;
       }

@@ -2,6 +2,7 @@
 #include "remedy/policy.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -227,6 +228,19 @@ TEST_F(RemedyTest, GlobCheckpointsCompleteOnceSettled) {
   ASSERT_TRUE(book.NewestGood());
   EXPECT_EQ(book.NewestGood()->step, 500);
   EXPECT_EQ(book.all().size(), 1u);  // the temp file is not a checkpoint
+}
+
+TEST_F(RemedyTest, GlobCheckpointUnchangedForLongIsCompleteAtFirstSight) {
+  fs::create_directories(dir_ + "/ck");
+  std::string old = Touch("ck/step_000300.bin");
+  std::string fresh = Touch("ck/step_000400.bin");
+  struct timespec times[2] = {{0, UTIME_OMIT}, {0, 0}};
+  times[1].tv_sec = time(nullptr) - 60;  // written a minute ago
+  ASSERT_EQ(utimensat(AT_FDCWD, old.c_str(), times, 0), 0);
+  CheckpointBook book("ck/step_*.bin", dir_, 2);
+  book.Scan(static_cast<double>(time(nullptr)), 1);
+  ASSERT_TRUE(book.NewestGood());
+  EXPECT_EQ(book.NewestGood()->step, 300);  // 400 was just written: not yet
 }
 
 TEST_F(RemedyTest, StepFromName) {
