@@ -233,7 +233,8 @@ Plan Policy::Decide(const Failure& f) const {
                                StepText(f.step), FromText(p.checkpoint), p.delay_seconds);
       } else {
         p.action = ActionKind::kRollbackSkip;
-        p.checkpoint = book_.NewestGood(f.step.value_or(INT64_MAX) + 1);
+        // Before the step after the last one logged; any checkpoint when no step is known.
+        p.checkpoint = f.step ? book_.NewestGood(*f.step + 1) : book_.NewestGood();
         p.resume_step = p.checkpoint ? p.checkpoint->step : 0;
         int64_t to = f.step_hi.value_or(p.resume_step) + 1 + config_.skip_extra_steps;
         if (to > p.resume_step + 1) p.new_skip = SkipWindow{p.resume_step + 1, to};
