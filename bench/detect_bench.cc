@@ -29,6 +29,7 @@
 #include "detect/hang_detector.h"
 #include "detect/synthetic_curves.h"
 #include "ingest/line_parser.h"
+#include "support/megatron_replay.h"
 
 namespace inloop {
 namespace {
@@ -151,13 +152,6 @@ std::filesystem::path FixturesDir() {
   return std::filesystem::path(INLOOP_SOURCE_DIR) / ".." / "shared" / "fixtures";
 }
 
-std::vector<std::string> ReadLines(const std::filesystem::path& path) {
-  std::vector<std::string> lines;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
 bool IsSpike(const Finding& f) {
   return !f.is_update && (f.kind == FindingKind::kLossSpike || f.kind == FindingKind::kNonFinite ||
                           f.kind == FindingKind::kGradExplosion);
@@ -179,15 +173,6 @@ struct FixtureRow {
   int tp = 0, fp = 0, fn = 0;
   std::string latency;
 };
-
-// A step from "iteration 31214/ 115311" when the parser gave none.
-bool IterationOf(const std::string& line, int64_t* step) {
-  static const std::regex re(R"(iteration\s+(\d+)\s*/)");
-  std::smatch m;
-  if (!std::regex_search(line, m, re)) return false;
-  *step = std::stoll(m[1]);
-  return true;
-}
 
 // TensorBoard writer: train/loss, 2000 steps, spike to 9.5 at 1234.
 bool TensorboardLoss(const std::filesystem::path& dir, FixtureRow* row, std::string* detail) {
@@ -232,36 +217,10 @@ bool TensorboardLoss(const std::filesystem::path& dir, FixtureRow* row, std::str
   return true;
 }
 
-// The lines of a Megatron log through LineParser, in order; one entry per line that parsed.
-struct ParsedPoint {
-  size_t line = 0;  // 0-based physical line
-  int64_t step = 0;
-  std::string key;
-  double value = 0;
-};
-
-std::vector<ParsedPoint> ParseLog(const std::vector<std::string>& lines) {
-  std::unique_ptr<ingest::LineParser> parser;
-  std::vector<ParsedPoint> out;
-  if (!ingest::LineParser::Create({}, &parser).ok()) return out;
-  ingest::ParsedLine parsed;
-  for (size_t i = 0; i < lines.size(); ++i) {
-    if (!parser->Parse(lines[i], &parsed)) continue;
-    int64_t step = parsed.step;
-    if (!parsed.has_step && !IterationOf(lines[i], &step)) continue;
-    for (const ingest::Metric& m : parsed.metrics) out.push_back({i, step, m.key, m.value});
-  }
-  return out;
-}
-
-std::vector<Finding> Feed(DetectorSet* set, const std::vector<ParsedPoint>& points) {
-  std::vector<Finding> found;
-  for (const ParsedPoint& p : points) {
-    // No timestamps in these lines: ~106 s per iteration, as in the logs.
-    set->Observe(p.key, {p.step, 1.6497e9 + 106.0 * static_cast<double>(p.step), p.value}, &found);
-  }
-  return found;
-}
+using replay::Feed;
+using replay::ParseLog;
+using replay::ParsedPoint;
+using replay::ReadLines;
 
 bool BloomSpike(const std::filesystem::path& dir, FixtureRow* row, std::string* detail) {
   row->fixture = "bloom-176b spike.log";
@@ -319,8 +278,7 @@ std::map<int64_t, std::map<std::string, double>> Records(const std::vector<std::
   }
   std::vector<int64_t> steps;
   for (const std::string& r : joined) {
-    int64_t step = -1;
-    IterationOf(r, &step);
+    const int64_t step = replay::IterationOf(r);
     steps.push_back(step);
     size_t begin = 0;
     while (begin < r.size()) {
@@ -435,8 +393,8 @@ bool BloomEvalHang(const std::filesystem::path& dir, FixtureRow* row, std::strin
   std::vector<Finding> found;
   for (size_t i = 0; i < lines.size(); ++i) {
     if (parser->Parse(lines[i], &parsed)) {  // a training or validation line: progress
-      int64_t step = parsed.step;
-      if (!parsed.has_step && !IterationOf(lines[i], &step)) continue;
+      const int64_t step = parsed.has_step ? parsed.step : replay::IterationOf(lines[i]);
+      if (step < 0) continue;
       hang.OnOutput(t[i]);
       hang.OnProgress(t[i], step);
       last_progress = t[i];

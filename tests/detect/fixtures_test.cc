@@ -22,6 +22,7 @@
 #include "detect/detector_set.h"
 #include "detect/hang_detector.h"
 #include "ingest/line_parser.h"
+#include "support/megatron_replay.h"
 
 namespace inloop::detect {
 namespace {
@@ -49,49 +50,11 @@ fs::path Fixture(const std::string& relative) {
                  << " (set INLOOP_FIXTURES to the shared fixtures directory)";           \
   }
 
-std::vector<std::string> ReadLines(const fs::path& path) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-int64_t IterationOf(const std::string& line) {
-  static const std::regex re(R"(iteration\s+(\d+)\s*/)");
-  std::smatch m;
-  return std::regex_search(line, m, re) ? std::stoll(m[1]) : -1;
-}
-
-struct ParsedPoint {
-  size_t line = 0;  // 0-based physical line
-  int64_t step = 0;
-  std::string key;
-  double value = 0;
-};
-
-// Every line through one LineParser (default shapes, no custom patterns), in order. A line
-// without a parsed step would take its "iteration N/" (none of these needs it).
-std::vector<ParsedPoint> ParseLog(const std::vector<std::string>& lines) {
-  std::unique_ptr<ingest::LineParser> parser;
-  EXPECT_TRUE(ingest::LineParser::Create({}, &parser).ok());
-  std::vector<ParsedPoint> out;
-  ingest::ParsedLine parsed;
-  for (size_t i = 0; i < lines.size(); ++i) {
-    if (!parser->Parse(lines[i], &parsed)) continue;
-    const int64_t step = parsed.has_step ? parsed.step : IterationOf(lines[i]);
-    EXPECT_GE(step, 0) << lines[i];
-    for (const ingest::Metric& m : parsed.metrics) out.push_back({i, step, m.key, m.value});
-  }
-  return out;
-}
-
-std::vector<Finding> Feed(DetectorSet* set, const std::vector<ParsedPoint>& points) {
-  std::vector<Finding> found;
-  for (const ParsedPoint& p : points) {
-    set->Observe(p.key, {p.step, 1.6497e9 + 106.0 * static_cast<double>(p.step), p.value}, &found);
-  }
-  return found;
-}
+using replay::Feed;
+using replay::IterationOf;
+using replay::ParseLog;
+using replay::ParsedPoint;
+using replay::ReadLines;
 
 bool IsNewSpike(const Finding& f) {
   return !f.is_update && (f.kind == FindingKind::kLossSpike || f.kind == FindingKind::kNonFinite ||

@@ -11,34 +11,15 @@
 #include <filesystem>
 
 #include "store/store.h"
+#include "support/temp_store.h"
 
 namespace inloop::store {
 namespace {
 
 namespace fs = std::filesystem;
 
-class ActionStoreTest : public ::testing::Test {
+class ActionStoreTest : public TempStoreTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/inloop-actions-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::unique_ptr<Store> Open() {
-    std::unique_ptr<Store> st;
-    Status s = Store::Open(dir_, true, &st);
-    EXPECT_TRUE(s.ok()) << s.message();
-    return st;
-  }
-  std::string NewRun(Store* st, const std::string& name = "r") {
-    RunRecord r;
-    r.name = name;
-    r.command = {"python3", "train.py"};
-    r.started_at = 1000;
-    EXPECT_TRUE(st->CreateRun(&r).ok());
-    return r.id;
-  }
   ActionRecord Proposal(const std::string& run_id, const std::string& action = "rollback_skip",
                         const char* state = kActionPending) {
     ActionRecord a;
@@ -51,7 +32,6 @@ class ActionStoreTest : public ::testing::Test {
     a.data_json = R"({"checkpoint":"ckpt/step-1000.pt","skip":[1190,1210]})";
     return a;
   }
-  std::string dir_;
 };
 
 TEST_F(ActionStoreTest, AddGetListAndFilter) {

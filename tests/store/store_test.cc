@@ -13,41 +13,21 @@
 #include <fstream>
 
 #include "query/series_query.h"
+#include "support/temp_store.h"
 
 namespace inloop::store {
 namespace {
 
 namespace fs = std::filesystem;
 
-class StoreTest : public ::testing::Test {
+class StoreTest : public TempStoreTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/inloop-store-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::unique_ptr<Store> Open() {
-    std::unique_ptr<Store> st;
-    Status s = Store::Open(dir_, true, &st);
-    EXPECT_TRUE(s.ok()) << s.message();
-    return st;
-  }
-  std::string NewRun(Store* st, const std::string& name = "r") {
-    RunRecord r;
-    r.name = name;
-    r.command = {"python3", "train.py", "--lr", "3e-4"};
-    r.started_at = 1000;
-    EXPECT_TRUE(st->CreateRun(&r).ok());
-    return r.id;
-  }
   std::vector<Point> All(Store* st, const std::string& run, const std::string& key) {
     query::SeriesResult res;
     Status s = query::QuerySeries(st, run, key, {}, &res);
     EXPECT_TRUE(s.ok()) << s.message();
     return res.points;
   }
-  std::string dir_;
 };
 
 TEST_F(StoreTest, RunsParamsEventsRoundTrip) {

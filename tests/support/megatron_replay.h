@@ -1,0 +1,67 @@
+// Replaying a Megatron-LM log (the BLOOM-176B fixtures) through the line parser and the detectors,
+// as a supervised run would see it. Shared by tests/detect/fixtures_test.cc and
+// bench/detect_bench.cc so the numbers the bench reports are the ones the tests assert.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "detect/detector_set.h"
+#include "ingest/line_parser.h"
+
+namespace inloop::replay {
+
+inline std::vector<std::string> ReadLines(const std::filesystem::path& path) {
+  std::vector<std::string> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// The step of "iteration 31214/ 115311", or -1.
+inline int64_t IterationOf(const std::string& line) {
+  static const std::regex re(R"(iteration\s+(\d+)\s*/)");
+  std::smatch m;
+  return std::regex_search(line, m, re) ? std::stoll(m[1]) : -1;
+}
+
+struct ParsedPoint {
+  size_t line = 0;  // 0-based physical line
+  int64_t step = 0;
+  std::string key;
+  double value = 0;
+};
+
+// Every line through one LineParser (default shapes, no custom patterns), in order. A line
+// without a parsed step takes its "iteration N/"; a line with neither is passed over.
+inline std::vector<ParsedPoint> ParseLog(const std::vector<std::string>& lines) {
+  std::vector<ParsedPoint> out;
+  std::unique_ptr<ingest::LineParser> parser;
+  if (!ingest::LineParser::Create({}, &parser).ok()) return out;
+  ingest::ParsedLine parsed;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (!parser->Parse(lines[i], &parsed)) continue;
+    const int64_t step = parsed.has_step ? parsed.step : IterationOf(lines[i]);
+    if (step < 0) continue;
+    for (const ingest::Metric& m : parsed.metrics) out.push_back({i, step, m.key, m.value});
+  }
+  return out;
+}
+
+// The points into a DetectorSet. These lines carry no timestamps: ~106 s per iteration, as in
+// the logs.
+inline std::vector<detect::Finding> Feed(detect::DetectorSet* set,
+                                         const std::vector<ParsedPoint>& points) {
+  std::vector<detect::Finding> found;
+  for (const ParsedPoint& p : points) {
+    set->Observe(p.key, {p.step, 1.6497e9 + 106.0 * static_cast<double>(p.step), p.value}, &found);
+  }
+  return found;
+}
+
+}  // namespace inloop::replay
