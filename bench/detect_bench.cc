@@ -248,65 +248,15 @@ bool BloomSpike(const std::filesystem::path& dir, FixtureRow* row, std::string* 
   return true;
 }
 
-std::string NormalizeKey(std::string_view k) {
-  std::string out;
-  for (char c : k) {
-    if (std::isalnum(static_cast<unsigned char>(c))) {
-      out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    } else if (!out.empty() && out.back() != '_') {
-      out.push_back('_');
-    }
-  }
-  while (!out.empty() && out.back() == '_') out.pop_back();
-  return out;
-}
-
-// Each wrapped record (a physical line starting with '[' and its continuations) joined with a
-// space, split at '|' into "key: value": what each record really says, by step.
-std::map<int64_t, std::map<std::string, double>> Records(const std::vector<std::string>& lines,
-                                                         std::vector<int64_t>* step_of_line) {
-  std::map<int64_t, std::map<std::string, double>> records;
-  std::vector<std::string> joined;
-  std::vector<size_t> record_of_line;
-  for (const std::string& l : lines) {
-    if (joined.empty() || (!l.empty() && l[0] == '[')) {
-      joined.push_back(l);
-    } else {
-      joined.back() += " " + l;
-    }
-    record_of_line.push_back(joined.size() - 1);
-  }
-  std::vector<int64_t> steps;
-  for (const std::string& r : joined) {
-    const int64_t step = replay::IterationOf(r);
-    steps.push_back(step);
-    size_t begin = 0;
-    while (begin < r.size()) {
-      size_t bar = r.find('|', begin);
-      std::string seg = r.substr(begin, bar == std::string::npos ? std::string::npos : bar - begin);
-      begin = bar == std::string::npos ? r.size() : bar + 1;
-      size_t colon = seg.rfind(':');
-      if (colon == std::string::npos) continue;
-      const char* v = seg.c_str() + colon + 1;
-      char* end = nullptr;
-      double value = std::strtod(v, &end);
-      if (end == v || std::string_view(end).find_first_not_of(" ") != std::string_view::npos) {
-        continue;
-      }
-      records[step][NormalizeKey(seg.substr(0, colon))] = value;
-    }
-  }
-  for (size_t r : record_of_line) step_of_line->push_back(steps[r]);
-  return records;
-}
 
 bool BloomThroughput(const std::filesystem::path& dir, FixtureRow* row, std::string* detail) {
   row->fixture = "bloom-176b throughput-drop.log";
   row->expected = "throughput_regression 42783..42784";
   std::vector<std::string> lines = ReadLines(dir / "logs/bloom-176b/throughput-drop.log");
   if (lines.empty()) return false;
-  std::vector<int64_t> step_of_line;
-  const auto records = Records(lines, &step_of_line);
+  const replay::WrappedRecords wrapped = replay::SplitWrappedRecords(lines);
+  const auto& records = wrapped.by_step;
+  const std::vector<int64_t>& step_of_line = wrapped.step_of_line;
   std::vector<ParsedPoint> points = ParseLog(lines);
   int invented = 0;
   std::map<int64_t, int> per_step;

@@ -123,49 +123,16 @@ TEST(RealFixturesTest, BloomSpikeThroughLineParserFlaggedAt31216To31219) {
   }
 }
 
-std::string NormalizeKey(const std::string& k) {
-  std::string out;
-  for (char c : k) {
-    if (std::isalnum(static_cast<unsigned char>(c))) {
-      out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    } else if (!out.empty() && out.back() != '_') {
-      out.push_back('_');
-    }
-  }
-  while (!out.empty() && out.back() == '_') out.pop_back();
-  return out;
-}
-
 TEST(RealFixturesTest, BloomThroughputDropWrappedLinesInventNoMetric) {
   FIXTURE_OR_SKIP(path, "logs/bloom-176b/throughput-drop.log");
   const std::vector<std::string> lines = ReadLines(path);
   ASSERT_EQ(lines.size(), 15u);
   // What each record really says: its physical lines joined with a space (a continuation does
   // not start with '['), split at '|' into "key: value".
-  std::vector<int64_t> step_of_line;
-  std::map<int64_t, std::map<std::string, double>> records;
-  {
-    std::vector<std::string> joined;
-    std::vector<size_t> record_of_line;
-    for (const std::string& l : lines) {
-      if (joined.empty() || (!l.empty() && l[0] == '[')) {
-        joined.push_back(l);
-      } else {
-        joined.back() += " " + l;
-      }
-      record_of_line.push_back(joined.size() - 1);
-    }
-    ASSERT_EQ(joined.size(), 5u);
-    std::vector<int64_t> steps;
-    static const std::regex pair(R"(([^|:]+):\s*([-+0-9.eE]+)\s*(?=\||$))");
-    for (const std::string& r : joined) {
-      steps.push_back(IterationOf(r));
-      for (std::sregex_iterator it(r.begin(), r.end(), pair), end; it != end; ++it) {
-        records[steps.back()][NormalizeKey((*it)[1])] = std::stod((*it)[2]);
-      }
-    }
-    for (size_t r : record_of_line) step_of_line.push_back(steps[r]);
-  }
+  const replay::WrappedRecords wrapped = replay::SplitWrappedRecords(lines);
+  ASSERT_EQ(wrapped.count, 5u);
+  auto records = wrapped.by_step;
+  const std::vector<int64_t>& step_of_line = wrapped.step_of_line;
   ASSERT_EQ(records.size(), 5u);
   ASSERT_EQ(records.begin()->first, 42780);
   ASSERT_EQ(records[42780].size(), 12u);

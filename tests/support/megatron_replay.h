@@ -4,14 +4,18 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <regex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "detect/detector_set.h"
+#include "detect/series_class.h"
 #include "ingest/line_parser.h"
 
 namespace inloop::replay {
@@ -62,6 +66,52 @@ inline std::vector<detect::Finding> Feed(detect::DetectorSet* set,
     set->Observe(p.key, {p.step, 1.6497e9 + 106.0 * static_cast<double>(p.step), p.value}, &found);
   }
   return found;
+}
+
+// What each wrapped record of a log really says: a record is a physical line starting with '['
+// and its continuation lines, joined with a space, then split at '|' into "key: value" (keys
+// normalized as the detectors do). The ground truth the parser's output is checked against.
+struct WrappedRecords {
+  size_t count = 0;                                             // records in the log
+  std::map<int64_t, std::map<std::string, double>> by_step;     // step -> key -> value
+  std::vector<int64_t> step_of_line;                            // per physical line
+};
+
+inline WrappedRecords SplitWrappedRecords(const std::vector<std::string>& lines) {
+  WrappedRecords out;
+  std::vector<std::string> joined;
+  std::vector<size_t> record_of_line;
+  for (const std::string& l : lines) {
+    if (joined.empty() || (!l.empty() && l[0] == '[')) {
+      joined.push_back(l);
+    } else {
+      joined.back() += " " + l;
+    }
+    record_of_line.push_back(joined.size() - 1);
+  }
+  out.count = joined.size();
+  std::vector<int64_t> steps;
+  for (const std::string& r : joined) {
+    const int64_t step = IterationOf(r);
+    steps.push_back(step);
+    size_t begin = 0;
+    while (begin < r.size()) {
+      size_t bar = r.find('|', begin);
+      std::string seg = r.substr(begin, bar == std::string::npos ? std::string::npos : bar - begin);
+      begin = bar == std::string::npos ? r.size() : bar + 1;
+      size_t colon = seg.rfind(':');
+      if (colon == std::string::npos) continue;
+      const char* v = seg.c_str() + colon + 1;
+      char* end = nullptr;
+      double value = std::strtod(v, &end);
+      if (end == v || std::string_view(end).find_first_not_of(' ') != std::string_view::npos) {
+        continue;
+      }
+      out.by_step[step][detect::NormalizeKey(seg.substr(0, colon))] = value;
+    }
+  }
+  for (size_t r : record_of_line) out.step_of_line.push_back(steps[r]);
+  return out;
 }
 
 }  // namespace inloop::replay
