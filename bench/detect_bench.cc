@@ -309,18 +309,6 @@ bool BloomThroughput(const std::filesystem::path& dir, FixtureRow* row, std::str
   return true;
 }
 
-// "[2022-05-01 03:56:11] ..." as seconds since the epoch (UTC), or -1.
-double LineTime(const std::string& line) {
-  std::tm tm{};
-  if (std::sscanf(line.c_str(), "[%d-%d-%d %d:%d:%d]", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
-    return -1;
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return static_cast<double>(timegm(&tm));
-}
-
 bool BloomEvalHang(const std::filesystem::path& dir, FixtureRow* row, std::string* detail) {
   row->fixture = "bloom-176b eval-hang.log";
   row->expected = "hang after the last progress";
@@ -328,11 +316,7 @@ bool BloomEvalHang(const std::filesystem::path& dir, FixtureRow* row, std::strin
   if (lines.empty()) return false;
   // The training and validation lines carry no time: each gets the time of the next stamped
   // line, an upper bound on when it was written (the silence can only look shorter).
-  std::vector<double> t(lines.size(), -1);
-  for (size_t i = lines.size(); i-- > 0;) {
-    t[i] = LineTime(lines[i]);
-    if (t[i] < 0 && i + 1 < lines.size()) t[i] = t[i + 1];
-  }
+  const std::vector<double> t = replay::LineTimes(lines);
   std::unique_ptr<ingest::LineParser> parser;
   if (!ingest::LineParser::Create({}, &parser).ok() || t.front() < 0) return false;
   DetectConfig config;

@@ -177,28 +177,13 @@ TEST(RealFixturesTest, BloomThroughputDropWrappedLinesInventNoMetric) {
   }
 }
 
-double LineTime(const std::string& line) {
-  std::tm tm{};
-  if (std::sscanf(line.c_str(), "[%d-%d-%d %d:%d:%d]", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
-    return -1;
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return static_cast<double>(timegm(&tm));
-}
-
 TEST(RealFixturesTest, BloomEvalHangFiresOnPulseTimes) {
   FIXTURE_OR_SKIP(path, "logs/bloom-176b/eval-hang.log");
   const std::vector<std::string> lines = ReadLines(path);
   ASSERT_EQ(lines.size(), 10u);
   // Only the PULSE lines are stamped; a training or validation line gets the time of the next
   // stamped line, an upper bound on when it was written (the silence only looks shorter).
-  std::vector<double> t(lines.size(), -1);
-  for (size_t i = lines.size(); i-- > 0;) {
-    t[i] = LineTime(lines[i]);
-    if (t[i] < 0 && i + 1 < lines.size()) t[i] = t[i + 1];
-  }
+  const std::vector<double> t = replay::LineTimes(lines);
   ASSERT_GT(t.front(), 0);
   std::unique_ptr<ingest::LineParser> parser;
   ASSERT_TRUE(ingest::LineParser::Create({}, &parser).ok());

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
+#include <ctime>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -112,6 +114,29 @@ inline WrappedRecords SplitWrappedRecords(const std::vector<std::string>& lines)
   }
   for (size_t r : record_of_line) out.step_of_line.push_back(steps[r]);
   return out;
+}
+
+// "[2022-05-01 03:56:11] ..." as seconds since the epoch (UTC), or -1.
+inline double LineTime(const std::string& line) {
+  std::tm tm{};
+  if (std::sscanf(line.c_str(), "[%d-%d-%d %d:%d:%d]", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
+    return -1;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<double>(timegm(&tm));
+}
+
+// A time for every line: its own stamp, else that of the next stamped line (an upper bound on
+// when it was written, so a silence can only look shorter); -1 after the last stamp.
+inline std::vector<double> LineTimes(const std::vector<std::string>& lines) {
+  std::vector<double> t(lines.size(), -1);
+  for (size_t i = lines.size(); i-- > 0;) {
+    t[i] = LineTime(lines[i]);
+    if (t[i] < 0 && i + 1 < lines.size()) t[i] = t[i + 1];
+  }
+  return t;
 }
 
 }  // namespace inloop::replay
