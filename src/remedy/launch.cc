@@ -1,11 +1,6 @@
 // Rendering the control file, environment and templated arguments of an attempt (launch.h).
 #include "remedy/launch.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <map>
 
 #include <fmt/format.h>
@@ -98,35 +93,6 @@ Launch BuildLaunch(const std::vector<std::string>& command, const RemedyConfig& 
   l.control_json = w.Take();
   l.control_json += '\n';
   return l;
-}
-
-Status WriteFileAtomically(const std::string& path, std::string_view data) {
-  std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::Io(fmt::format("{}: cannot create: {}", tmp, std::strerror(errno)));
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t w = ::write(fd, data.data() + off, data.size() - off);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Status::Io(fmt::format("{}: cannot write: {}", tmp, std::strerror(e)));
-    }
-    off += static_cast<size_t>(w);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return Status::Io(fmt::format("{}: cannot sync: {}", tmp, std::strerror(e)));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return Status::Io(fmt::format("{}: cannot rename into place: {}", path, std::strerror(e)));
-  }
-  return Status::OK();
 }
 
 }  // namespace inloop::remedy

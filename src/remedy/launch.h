@@ -10,7 +10,6 @@
 #include <utility>
 #include <vector>
 
-#include "common/status.h"
 #include "remedy/policy.h"
 #include "remedy/remedy_config.h"
 
@@ -30,9 +29,5 @@ Launch BuildLaunch(const std::vector<std::string>& command, const RemedyConfig& 
 
 // "S:T,S2:T2"
 std::string SkipText(const std::vector<SkipWindow>& windows);
-
-// Writes `data` to a temp file beside `path`, fsyncs and renames it over `path`: a reader sees
-// the old or the new content, never a mix.
-Status WriteFileAtomically(const std::string& path, std::string_view data);
 
 }  // namespace inloop::remedy

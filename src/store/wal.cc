@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "common/crc32c.h"
+#include "common/file_io.h"
 #include "store/varint.h"
 
 namespace inloop::store {
@@ -23,19 +24,6 @@ constexpr char kMagic[8] = {'I', 'N', 'L', 'W', 'A', 'L', '0', '1'};
 constexpr uint8_t kPointsRecord = 1;
 constexpr uint8_t kBasesRecord = 2;
 constexpr size_t kMaxRecord = 64u << 20;
-
-Status WriteAll(int fd, const char* p, size_t n, const std::string& path) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return Status::Io(fmt::format("{}: write failed: {}", path, std::strerror(errno)));
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return Status::OK();
-}
 
 std::string FrameRecord(std::string_view payload) {
   std::string rec;
@@ -71,7 +59,7 @@ Status WalWriter::Create(const std::string& path,
     PutVarint(&payload, static_cast<uint64_t>(base));
   }
   head += FrameRecord(payload);
-  INLOOP_RETURN_IF_ERROR(WriteAll(fd, head.data(), head.size(), tmp));
+  INLOOP_RETURN_IF_ERROR(WriteAll(fd, head, tmp));
   // Rename last: a reader sees either the old complete WAL or the new one, never a half header.
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     return Status::Io(fmt::format("{}: cannot rename: {}", path, std::strerror(errno)));
@@ -100,7 +88,7 @@ Status WalWriter::Flush() {
   if (buf_.empty()) return Status::OK();
   std::string rec = FrameRecord(buf_);
   buf_.clear();
-  INLOOP_RETURN_IF_ERROR(WriteAll(fd_, rec.data(), rec.size(), path_));
+  INLOOP_RETURN_IF_ERROR(WriteAll(fd_, rec, path_));
   file_size_ += rec.size();
   return Status::OK();
 }

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/file_io.h"
 #include "config/config.h"
 #include "remedy/launch.h"
 
