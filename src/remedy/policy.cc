@@ -19,6 +19,14 @@ std::string FromText(const std::optional<Checkpoint>& c) {
            : std::string("the start (no good checkpoint)");
 }
 
+// The step that was running when a process died or stopped: one logging interval past the last
+// step it logged (what ran when it died is to blame); unknown without a logged step.
+std::optional<int64_t> StepRunning(std::optional<int64_t> last_step,
+                                   std::optional<int64_t> step_gap) {
+  if (!last_step) return std::nullopt;
+  return *last_step + std::max<int64_t>(1, step_gap.value_or(1));
+}
+
 }  // namespace
 
 std::string_view ActionName(ActionKind a) {
@@ -79,7 +87,7 @@ Failure FailureFromCrash(const detect::CrashReport& c, std::optional<int64_t> la
   Failure out;
   out.trigger = std::string(c.name());
   out.step = last_step;
-  if (last_step) out.step_hi = *last_step + std::max<int64_t>(1, step_gap.value_or(1));
+  out.step_hi = StepRunning(last_step, step_gap);
   out.detail = c.summary;
   switch (c.retry) {
     case detect::Retry::kNo:
@@ -101,7 +109,7 @@ Failure FailureFromHang(const detect::Finding& f, std::optional<int64_t> last_st
   out.family = Family::kHang;
   out.trigger = std::string(detect::FindingKindName(f.kind));
   out.step = last_step;
-  if (last_step) out.step_hi = *last_step + std::max<int64_t>(1, step_gap.value_or(1));
+  out.step_hi = StepRunning(last_step, step_gap);
   out.process_alive = true;
   out.detail = f.message;
   return out;

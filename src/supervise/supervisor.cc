@@ -25,6 +25,7 @@
 #include <fmt/format.h>
 
 #include "common/duration_text.h"
+#include "common/file_io.h"
 #include "common/json_writer.h"
 #include "detect/crash_classifier.h"
 #include "detect/detector_set.h"
@@ -97,7 +98,10 @@ class Session {
   void OpenStore();
   bool RunAttempt(const remedy::Launch& launch);  // false: the command could not be started
   void BeginAttempt(int number, const std::string& reason);
-  void EndAttempt();
+  // Closes the attempt and writes its record once; classifies the exit when the process ended
+  // on its own with a non-zero code (not restarted, stopped or interrupted by inloop).
+  std::optional<detect::CrashReport> EndAttempt();
+  void CloseLogs();
   void HandleStream(int which, std::string_view data);
   void DispatchLine(int which, std::string_view line);
   void EndStream(int which, int* fd);
@@ -119,6 +123,9 @@ class Session {
   void Commit(const Decision& d);
   void StopChild();
   void PollPending();
+  // Approved (true) or denied (false) by a human, said on stderr; nullopt while undecided.
+  std::optional<bool> Verdict(int64_t id, std::string_view after_denial = "");
+  void ApplyStop(const Decision& d, const std::string& message);
   void SetActionState(int64_t id, const char* state, const std::string& by);
   Wait WaitForDecision(Decision* d, bool* approved);
   Wait Sleep(double seconds);
@@ -551,12 +558,7 @@ void Session::StopChild() {
 void Session::Commit(const Decision& d) {
   if (d.plan.action == remedy::ActionKind::kStop) {
     policy_stop_ = true;
-    out_->stop_reason = d.plan.reason;
-    policy_.Apply(d.plan);
-    SetActionState(d.id, store::kActionApplied, "policy");
-    Event("action_applied", "error",
-          fmt::format("stop: the process group was sent SIGTERM: {}", d.plan.reason),
-          PlanData(d.plan, d.id, opts_.remedy.mode), d.plan.failure.step);
+    ApplyStop(d, fmt::format("stop: the process group was sent SIGTERM: {}", d.plan.reason));
     return;
   }
   restart_ = d;
@@ -565,21 +567,39 @@ void Session::Commit(const Decision& d) {
         "{}", d.plan.failure.step);
 }
 
-// Ask mode with a live process: has a human decided?
-void Session::PollPending() {
-  if (!pending_ || !store_ok_) return;
+// The end of a run the policy cannot fix: recorded as the applied action, with its reason.
+void Session::ApplyStop(const Decision& d, const std::string& message) {
+  out_->stop_reason = d.plan.reason;
+  policy_.Apply(d.plan);
+  SetActionState(d.id, store::kActionApplied, "policy");
+  Event("action_applied", "error", message, PlanData(d.plan, d.id, opts_.remedy.mode),
+        d.plan.failure.step);
+}
+
+std::optional<bool> Session::Verdict(int64_t id, std::string_view after_denial) {
   store::ActionRecord a;
-  Status s = store_->GetAction(pending_->id, &a);
-  if (!s.ok()) return;
+  if (!store_ok_ || !store_->GetAction(id, &a).ok()) return std::nullopt;
   if (a.state == store::kActionApproved) {
-    Decision d = *pending_;
-    pending_.reset();
-    Say(fmt::format("action {} approved by {}", d.id, a.decided_by));
+    Say(fmt::format("action {} approved by {}", id, a.decided_by));
+    return true;
+  }
+  if (a.state == store::kActionDenied) {
+    Say(fmt::format("action {} denied by {}{}", id, a.decided_by, after_denial));
+    return false;
+  }
+  return std::nullopt;
+}
+
+// Ask mode with a live process: has a human decided? A denial leaves the training alone.
+void Session::PollPending() {
+  if (!pending_) return;
+  std::optional<bool> approved = Verdict(pending_->id, ": training goes on");
+  if (!approved) return;
+  Decision d = *pending_;
+  pending_.reset();
+  if (*approved) {
     StopChild();
     Commit(d);
-  } else if (a.state == store::kActionDenied) {
-    Say(fmt::format("action {} denied by {}: training goes on", pending_->id, a.decided_by));
-    pending_.reset();
   }
 }
 
@@ -591,17 +611,9 @@ Session::Wait Session::WaitForDecision(Decision* d, bool* approved) {
     return Wait::kDone;
   }
   for (;;) {
-    store::ActionRecord a;
-    if (store_->GetAction(d->id, &a).ok()) {
-      if (a.state == store::kActionApproved) {
-        *approved = true;
-        Say(fmt::format("action {} approved by {}", d->id, a.decided_by));
-        return Wait::kDone;
-      }
-      if (a.state == store::kActionDenied) {
-        Say(fmt::format("action {} denied by {}", d->id, a.decided_by));
-        return Wait::kDone;
-      }
+    if (std::optional<bool> verdict = Verdict(d->id)) {
+      *approved = *verdict;
+      return Wait::kDone;
     }
     if (Sleep(0.25) == Wait::kInterrupted) {
       SetActionState(d->id, store::kActionExpired, "interrupted");
@@ -704,8 +716,14 @@ void Session::BeginAttempt(int number, const std::string& reason) {
   }
 }
 
-// Closes the attempt's logs and writes its record and exit event.
-void Session::EndAttempt() {
+void Session::CloseLogs() {
+  for (int& fd : log_fds_) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+}
+
+std::optional<detect::CrashReport> Session::EndAttempt() {
   attempt_.ended_at = WallNow();
   if (WIFEXITED(wait_status_)) {
     attempt_.exit_code = WEXITSTATUS(wait_status_);
@@ -719,13 +737,12 @@ void Session::EndAttempt() {
     attempt_.stderr_tail += l;
     attempt_.stderr_tail += '\n';
   }
-  for (int& fd : log_fds_) {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
-  }
+  CloseLogs();
   RecordFindings();
-  if (!store_ok_) return;
   int code = attempt_.exit_code.value_or(0);
+  std::optional<detect::CrashReport> crash;
+  bool died_on_its_own = code != 0 && !restart_ && !policy_stop_ && interrupts_ == 0;
+  if (!store_ok_) return died_on_its_own ? std::optional(ClassifyExit()) : std::nullopt;
   JsonWriter w;
   w.BeginObject().Key("attempt").Int(attempt_.number).Key("exit_code").Int(code);
   if (attempt_.signal) w.Key("signal").Int(attempt_.signal);
@@ -738,12 +755,14 @@ void Session::EndAttempt() {
                                       attempt_.signal, strsignal(attempt_.signal))
                         : fmt::format("attempt {} exited with code {}", attempt_.number, code),
         w.Take(), last_step_);
+  if (died_on_its_own) crash = ClassifyExit();
   Status s = store_->PutAttempt(attempt_);
   if (!s.ok()) StoreFailed(s);
+  return crash;
 }
 
 bool Session::RunAttempt(const remedy::Launch& launch) {
-  Status ws = remedy::WriteFileAtomically(control_path_, launch.control_json);
+  Status ws = WriteFileAtomically(control_path_, launch.control_json);
   if (!ws.ok()) Say(fmt::format("warning: {}", ws.message()));
 
   SpawnOptions so;
@@ -762,10 +781,7 @@ bool Session::RunAttempt(const remedy::Launch& launch) {
     attempt_.exit_code = 127;
     attempt_.crash_class = "command_not_found";
     attempt_.stderr_tail = sp.message();
-    for (int& fd : log_fds_) {
-      if (fd >= 0) ::close(fd);
-      fd = -1;
-    }
+    CloseLogs();
     if (store_ok_) {
       Event("attempt_exit", "error", sp.message());
       Status s = store_->PutAttempt(attempt_);
@@ -1056,7 +1072,7 @@ Status Session::Run() {
       out_->status = store::kFailed;
       break;
     }
-    EndAttempt();
+    std::optional<detect::CrashReport> crash = EndAttempt();
     int code = attempt_.exit_code.value_or(0);
     bool passed_exit = code == 0 && !restart_ && !policy_stop_;
     if (watch_ && (interrupts_ > 0 || !passed_exit)) {
@@ -1087,22 +1103,13 @@ Status Session::Run() {
         out_->status = store::kFinished;
         break;
       }
-      // The process died: classify, then ask the policy.
-      detect::CrashReport crash = ClassifyExit();
-      if (store_ok_) {
-        Status s = store_->PutAttempt(attempt_);
-        if (!s.ok()) StoreFailed(s);
-      }
-      Decision d = Propose(policy_.Decide(remedy::FailureFromCrash(crash, last_step_, StepGap())));
+      // The process died on its own (EndAttempt classified it): ask the policy.
+      Decision d = Propose(policy_.Decide(remedy::FailureFromCrash(*crash, last_step_, StepGap())));
       out_->status = store::kFailed;
       if (opts_.remedy.mode == remedy::Mode::kObserve) break;
       if (d.plan.action == remedy::ActionKind::kStop) {
         // Nothing is left to try, so there is nothing to approve: the run ends here.
-        policy_.Apply(d.plan);
-        SetActionState(d.id, store::kActionApplied, "policy");
-        Event("action_applied", "error", fmt::format("stop: {}", d.plan.reason),
-              PlanData(d.plan, d.id, opts_.remedy.mode), d.plan.failure.step);
-        out_->stop_reason = d.plan.reason;
+        ApplyStop(d, fmt::format("stop: {}", d.plan.reason));
         break;
       }
       if (opts_.remedy.mode == remedy::Mode::kAsk) {
@@ -1136,8 +1143,7 @@ Status Session::Run() {
   run_.exit_code = out_->exit_code;
   run_.signal = attempt_.signal;
   if (store_ok_) {
-    Status s = writer_->Close();
-    if (s.ok()) s = store_->PutAttempt(attempt_);
+    Status s = writer_->Close();  // the last attempt's record was written when it ended
     if (s.ok()) s = store_->UpdateRun(run_);
     if (!s.ok()) StoreFailed(s);
   }
