@@ -26,6 +26,7 @@
 #include "config/config.h"
 #include "query/series_query.h"
 #include "store/store.h"
+#include "supervise/run_context.h"
 #include "supervise/supervisor.h"
 
 namespace inloop::cli {
@@ -408,9 +409,8 @@ int CmdPending(const std::string& store_dir, const std::string& run_ref, bool al
 // USER@HOST of whoever runs approve/deny, for the decision trail.
 std::string CliUser() {
   const char* u = getenv("USER");
-  char host[256] = {0};
-  bool host_ok = gethostname(host, sizeof(host) - 1) == 0 && host[0] != '\0';
-  return fmt::format("{}@{}", u && *u ? u : "unknown", host_ok ? host : "unknown");
+  std::string host = supervise::HostName();
+  return fmt::format("{}@{}", u && *u ? u : "unknown", host.empty() ? "unknown" : host);
 }
 
 int CmdDecide(const std::string& store_dir, int64_t id, bool approve, const std::string& note,
@@ -534,14 +534,12 @@ std::string Sparkline(const std::vector<Point>& pts, int width) {
 }
 
 // The step the demo's NaN is injected at: a little past the middle of the run, so the doctor
-// has a checkpoint to roll back to. `extra` may set --steps; 1500 is train.py's default.
-int64_t DemoFaultStep(const std::vector<std::string>& extra) {
+// has a checkpoint to roll back to. `cmd` may set --steps (read as the run's params are);
+// 1500 is train.py's default.
+int64_t DemoFaultStep(const std::vector<std::string>& cmd) {
   int64_t steps = 1500;
-  for (size_t i = 0; i < extra.size(); ++i) {
-    std::string v;
-    if (extra[i] == "--steps" && i + 1 < extra.size()) v = extra[i + 1];
-    if (extra[i].rfind("--steps=", 0) == 0) v = extra[i].substr(8);
-    if (!v.empty()) steps = std::atoll(v.c_str());
+  for (const store::Param& p : supervise::ParamsFromArgv(cmd)) {
+    if (p.key == "steps") steps = std::atoll(p.value.c_str());
   }
   return std::max<int64_t>(2, steps * 11 / 20);
 }
@@ -566,7 +564,7 @@ int CmdDemo(const std::string& store_flag, const std::vector<std::string>& extra
   });
   std::string fault_note;
   if (!clean && !user_faults) {
-    int64_t at = DemoFaultStep(extra);
+    int64_t at = DemoFaultStep(cmd);
     cmd.push_back("--inject");
     cmd.push_back(fmt::format("nan@{}", at));
     fault_note = fmt::format(
