@@ -7,7 +7,6 @@
 // Megatron-DeepSpeed logs, fed through LineParser, DetectorSet and HangDetector with the defaults.
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
-#include <simdjson.h>
 
 #include <cctype>
 #include <cmath>
@@ -178,27 +177,14 @@ struct FixtureRow {
 bool TensorboardLoss(const std::filesystem::path& dir, FixtureRow* row, std::string* detail) {
   row->fixture = "tensorboard-writer train/loss";
   row->expected = "loss_spike/nonfinite at 1234..1235";
-  const std::filesystem::path path = dir / "tfevents/tensorboard-writer/expected.json";
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  simdjson::dom::array pairs;
-  if (parser.load(path.string()).get(doc) || doc["train/loss"].get_array().get(pairs)) {
+  std::vector<Point> points;
+  if (!replay::ReadTensorboardLoss(dir / "tfevents/tensorboard-writer/expected.json", &points)) {
     return false;
   }
   DetectorSet set{DetectConfig{}};
   std::vector<Finding> found;
-  size_t n = 0;
-  for (simdjson::dom::element e : pairs) {
-    simdjson::dom::array pair;
-    int64_t step = 0;
-    double value = 0;
-    if (e.get_array().get(pair) || pair.size() != 2 || pair.at(0).get_int64().get(step) ||
-        pair.at(1).get_double().get(value)) {
-      return false;
-    }
-    set.Observe("train/loss", {step, static_cast<double>(step), value}, &found);
-    ++n;
-  }
+  for (const Point& p : points) set.Observe("train/loss", p, &found);
+  const size_t n = points.size();
   int64_t first_tp = -1;
   for (const Finding& f : found) {
     if (f.is_update) continue;

@@ -5,7 +5,6 @@
 // $INLOOP_FIXTURES, else $INLOOP_SRC/../shared/fixtures, else the one next to the source tree;
 // every test skips when it is absent. bench/detect_bench --quality prints the same numbers.
 #include <gtest/gtest.h>
-#include <simdjson.h>
 
 #include <cctype>
 #include <cstdio>
@@ -63,25 +62,12 @@ bool IsNewSpike(const Finding& f) {
 
 TEST(RealFixturesTest, TensorboardLossSpikeAt1234WithoutFalsePositive) {
   FIXTURE_OR_SKIP(path, "tfevents/tensorboard-writer/expected.json");
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  ASSERT_FALSE(parser.load(path.string()).get(doc));
-  simdjson::dom::array pairs;
-  ASSERT_FALSE(doc["train/loss"].get_array().get(pairs));
+  std::vector<Point> points;
+  ASSERT_TRUE(replay::ReadTensorboardLoss(path, &points));
   DetectorSet set{DetectConfig{}};
   std::vector<Finding> found;
-  size_t n = 0;
-  for (simdjson::dom::element e : pairs) {
-    simdjson::dom::array pair;
-    int64_t step = 0;
-    double value = 0;
-    ASSERT_FALSE(e.get_array().get(pair));
-    ASSERT_EQ(pair.size(), 2u);
-    ASSERT_FALSE(pair.at(0).get_int64().get(step));
-    ASSERT_FALSE(pair.at(1).get_double().get(value));
-    set.Observe("train/loss", {step, static_cast<double>(step), value}, &found);
-    ++n;
-  }
+  for (const Point& p : points) set.Observe("train/loss", p, &found);
+  const size_t n = points.size();
   ASSERT_EQ(n, 2000u);
   std::vector<Finding> spikes;
   for (const Finding& f : found) {

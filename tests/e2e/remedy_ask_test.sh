@@ -14,13 +14,26 @@ train() {
 pending_count() { inloop pending --json 2>/dev/null | json 'len(d)' 2>/dev/null || true; }
 has_pending() { [ "$(pending_count)" == 1 ]; }
 events() { inloop events "$1" --json; }
+# ask_run NAME TRAIN-ARGS...: starts an ask-mode run in the background (its pid in $pid) and
+# waits for its proposal. --sleep-per-step keeps the process alive a while after the fault, as a
+# real run would be.
+ask_run() {
+  local name=$1; shift
+  inloop run --name "$name" --policy ask -- $(train "$@" --sleep-per-step 0.15) > "$name.out" 2> "$name.err" &
+  pid=$!
+  wait_for 900 has_pending || fail "$name: no pending action after the fault: $(tail -5 "$name.err")"
+}
+# finish_run NAME: waits for the background run; it must exit 0 and end `finished`.
+finish_run() {
+  local code
+  set +e; wait "$pid"; code=$?; set -e
+  assert_eq "$code" 0 "$1 run exit code ($(tail -3 "$1.err"))"
+  inloop show "$1" --json > "$1.show.json"
+  assert_eq "$(json 'd["status"]' < "$1.show.json")" finished "$1 run status"
+}
 
 # ---- approve: the NaN at step 90 waits for a human; approving rolls back to step 80.
-# --sleep-per-step keeps the process alive for a while after the NaN, as a real run would be.
-inloop run --name approved --policy ask -- $(train --out ck-a --inject nan@90 --sleep-per-step 0.15) \
-  > approved.out 2> approved.err &
-pid=$!
-wait_for 900 has_pending || fail "no pending action after the NaN: $(tail -5 approved.err)"
+ask_run approved --out ck-a --inject nan@90
 inloop pending --json > p.json
 assert_eq "$(json 'd[0]["action"]' < p.json)" rollback_skip "proposed action"
 assert_eq "$(json 'd[0]["trigger"]' < p.json)" nonfinite "trigger"
@@ -31,11 +44,8 @@ assert_eq "$(events approved | json '[e["kind"] for e in d].count("attempt_start
 assert_eq "$(pending_count)" 1 "still pending"
 assert_contains "$(cat approved.err)" "inloop approve $id" "the proposal says how to decide"
 inloop approve "$id" --reason "looked at the batch" > /dev/null
-set +e; wait "$pid"; code=$?; set -e
-assert_eq "$code" 0 "approved run exit code ($(tail -3 approved.err))"
-inloop show approved --json > a.json
-assert_eq "$(json 'd["status"]' < a.json)" finished "approved run status"
-assert_eq "$(json 'len(d["attempts"])' < a.json)" 2 "approved run: two attempts"
+finish_run approved
+assert_eq "$(json 'len(d["attempts"])' < approved.show.json)" 2 "approved run: two attempts"
 events approved > a.events.json
 assert_contains "$(json '[e["kind"] for e in d]' < a.events.json)" "action_approved" "approval on the timeline"
 assert_eq "$(json "[e['data']['start_step'] for e in d if e['kind']=='action_applied']" < a.events.json)" "[81]" "applied: attempt 2 from step 81"
@@ -43,18 +53,12 @@ assert_eq "$(inloop pending --all --json | json '[(a["id"], a["state"]) for a in
 pass "ask: pending until approved, then rollback_skip applied"
 
 # ---- deny: the spike is recorded, the process is left alone and finishes on its own.
-inloop run --name denied --policy ask -- $(train --out ck-d --inject spike@90 --sleep-per-step 0.15) \
-  > denied.out 2> denied.err &
-pid=$!
-wait_for 900 has_pending || fail "no pending action after the spike: $(tail -5 denied.err)"
+ask_run denied --out ck-d --inject spike@90
 id=$(inloop pending --json | json 'd[0]["id"]')
 assert_eq "$(inloop pending --json | json 'd[0]["trigger"]')" loss_spike "spike proposal"
 inloop deny "$id" --reason "noise" > /dev/null
-set +e; wait "$pid"; code=$?; set -e
-assert_eq "$code" 0 "denied run exit code ($(tail -3 denied.err))"
-inloop show denied --json > d.json
-assert_eq "$(json 'd["status"]' < d.json)" finished "denied run status"
-assert_eq "$(json 'len(d["attempts"])' < d.json)" 1 "denied run: one attempt"
+finish_run denied
+assert_eq "$(json 'len(d["attempts"])' < denied.show.json)" 1 "denied run: one attempt"
 assert_eq "$(inloop pending --all --run denied --json | json '[a["state"] for a in d]')" "['denied']" "action denied"
 assert_contains "$(events denied | json '[e["kind"] for e in d]')" "action_denied" "denial on the timeline"
 assert_eq "$(events denied | json '[e for e in d if e["kind"]=="action_applied"]')" "[]" "nothing applied"

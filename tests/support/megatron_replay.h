@@ -1,5 +1,6 @@
-// Replaying a Megatron-LM log (the BLOOM-176B fixtures) through the line parser and the detectors,
-// as a supervised run would see it. Shared by tests/detect/fixtures_test.cc and
+// Replaying the shared real-world fixtures as a supervised run would see them: a Megatron-LM log
+// (the BLOOM-176B fixtures) through the line parser and the detectors, and the TensorBoard
+// writer's loss curve. Shared by tests/detect/fixtures_test.cc and
 // bench/detect_bench.cc so the numbers the bench reports are the ones the tests assert.
 #pragma once
 
@@ -15,6 +16,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <simdjson.h>
 
 #include "detect/detector_set.h"
 #include "detect/series_class.h"
@@ -114,6 +117,30 @@ inline WrappedRecords SplitWrappedRecords(const std::vector<std::string>& lines)
   }
   for (size_t r : record_of_line) out.step_of_line.push_back(steps[r]);
   return out;
+}
+
+// The train/loss curve of the TensorBoard writer fixture (expected.json: {"train/loss":
+// [[step, value], ...]}) as points whose wall time is the step in seconds; false when the file
+// is missing or not of that shape.
+inline bool ReadTensorboardLoss(const std::filesystem::path& path, std::vector<Point>* out) {
+  out->clear();
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  simdjson::dom::array pairs;
+  if (parser.load(path.string()).get(doc) || doc["train/loss"].get_array().get(pairs)) {
+    return false;
+  }
+  for (simdjson::dom::element e : pairs) {
+    simdjson::dom::array pair;
+    int64_t step = 0;
+    double value = 0;
+    if (e.get_array().get(pair) || pair.size() != 2 || pair.at(0).get_int64().get(step) ||
+        pair.at(1).get_double().get(value)) {
+      return false;
+    }
+    out->push_back({step, static_cast<double>(step), value});
+  }
+  return true;
 }
 
 // "[2022-05-01 03:56:11] ..." as seconds since the epoch (UTC), or -1.
