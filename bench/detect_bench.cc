@@ -275,13 +275,7 @@ bool BloomThroughput(const std::filesystem::path& dir, FixtureRow* row, std::str
   row->fn = 1 - row->tp;
   row->latency = "-";
   row->found = Describe(found);
-  // Not a default: the windows shrunk to the five records (the 4% drop kept), only to show that
-  // the parsed values carry the slowdown.
-  DetectConfig small;
-  small.throughput_min_points = 3;
-  small.throughput_short_window = 1;
-  small.throughput_sustain = 2;
-  DetectorSet shrunk(small);
+  DetectorSet shrunk(replay::ThroughputShrunkToFiveRecords());
   std::vector<Finding> shrunk_found = Feed(&shrunk, points);
   *detail = fmt::format(
       "  throughput-drop.log: {} physical lines = {} wrapped records; parsed {} metric values "

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "detect/detector_set.h"
+#include "support/megatron_replay.h"
 
 namespace inloop::detect {
 namespace {
@@ -128,12 +129,8 @@ TEST(Bloom176bTest, ThroughputRegressionOnTflopsAndTimePerIteration) {
   ASSERT_EQ(its.size(), 5u);  // three physical lines each, joined
   EXPECT_DOUBLE_EQ(its[0].tflops, 149.10);
   EXPECT_DOUBLE_EQ(its[4].seconds, 111.14);
-  // The chronicle quotes five iterations; the defaults want 20 points of history, a 5-point
-  // short median and 5 slow points in a row. Shrink the windows to the fixture, keep the 4% drop.
-  DetectConfig c;
-  c.throughput_min_points = 3;
-  c.throughput_short_window = 1;
-  c.throughput_sustain = 2;
+  // Five iterations: the windows shrunk to the fixture, the 4% drop kept.
+  const DetectConfig c = replay::ThroughputShrunkToFiveRecords();
   DetectorSet set(c);
   std::vector<Finding> found = Feed(&set, its);
   std::vector<std::string> series;

@@ -119,6 +119,17 @@ inline WrappedRecords SplitWrappedRecords(const std::vector<std::string>& lines)
   return out;
 }
 
+// The BLOOM throughput-drop fixture quotes five iterations; the defaults want 20 points of
+// history, a 5-point short median and 5 slow points in a row. Not a default: the windows shrunk
+// to the fixture, the 4% drop kept, to show that the parsed values carry the slowdown.
+inline detect::DetectConfig ThroughputShrunkToFiveRecords() {
+  detect::DetectConfig c;
+  c.throughput_min_points = 3;
+  c.throughput_short_window = 1;
+  c.throughput_sustain = 2;
+  return c;
+}
+
 // The train/loss curve of the TensorBoard writer fixture (expected.json: {"train/loss":
 // [[step, value], ...]}) as points whose wall time is the step in seconds; false when the file
 // is missing or not of that shape.
