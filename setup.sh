@@ -9,8 +9,13 @@ PACKAGES=(
   build-essential cmake g++ pkg-config git ca-certificates procps
   libfmt-dev libsimdjson-dev libsqlite3-dev libzstd-dev libcli11-dev libtomlplusplus-dev
   libpcre2-dev libgtest-dev libgmock-dev libbenchmark-dev sqlite3
+  libprotobuf-dev protobuf-compiler
   python3 python3-torch python3-numpy
+  chromium
 )
+# Node.js and npm bundle the UI and drive the browser tests; a machine that already has them
+# (for example from NodeSource, whose nodejs carries its own npm) keeps its own.
+if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

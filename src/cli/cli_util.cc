@@ -1,0 +1,59 @@
+#include "cli/cli_util.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "cli/exit_codes.h"
+#include "common/json_writer.h"
+
+namespace inloop::cli {
+
+bool UseColor(int fd) { return isatty(fd) && getenv("NO_COLOR") == nullptr; }
+
+std::string ResolveStore(const std::string& flag, const std::string& from_config) {
+  if (!flag.empty()) return flag;
+  if (const char* env = getenv("INLOOP_STORE"); env && *env) return env;
+  if (!from_config.empty()) return from_config;
+  return ".inloop";
+}
+
+int Fail(const Status& s) {
+  fmt::print(stderr, "inloop: error: {}\n", s.message());
+  return ExitCodeFor(s);
+}
+
+std::string IsoTime(double t) {
+  if (t <= 0) return "";
+  time_t s = static_cast<time_t>(t);
+  struct tm tm;
+  localtime_r(&s, &tm);
+  char buf[32];
+  strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+std::string JoinCommand(const std::vector<std::string>& cmd) {
+  std::string out;
+  for (auto& a : cmd) {
+    if (!out.empty()) out += ' ';
+    bool plain = !a.empty() && a.find_first_of(" \t\"'\\$`") == std::string::npos;
+    out += plain ? a : "'" + a + "'";
+  }
+  return out;
+}
+
+std::string NumberText(double v) {
+  std::string s = JsonNumber(v);
+  if (!s.empty() && s.front() == '"') s = s.substr(1, s.size() - 2);
+  return s;
+}
+
+Status OpenStore(const std::string& dir, std::unique_ptr<store::Store>* st) {
+  return store::Store::Open(dir, false, st);
+}
+
+}  // namespace inloop::cli

@@ -1,0 +1,78 @@
+// What every importer produces: runs read from files other tools wrote (TensorBoard, Hugging Face,
+// Lightning, CSV, JSONL, MLflow, plain logs), before they are written to the store, plus the
+// problems met on the way (each with the file and byte offset or line) and counts of what was
+// read and skipped. Readers never stop at the first bad record: they keep every readable one.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/point.h"
+#include "store/catalog.h"
+
+namespace inloop::importers {
+
+struct ImportedSeries {
+  std::string key;
+  std::vector<Point> points;  // in file order; a step going back starts a new segment in the store
+};
+
+struct ImportedRun {
+  std::string name;    // default run name: the event/run directory, the file stem, a CSV run column
+  std::string format;  // "tfevents", "trainer_state", "lightning", "csv", "jsonl", "mlflow", "log"
+  std::string source;  // the file or directory it came from
+  std::vector<store::Param> params;  // source "import"
+  std::vector<std::string> tags;     // e.g. MLflow tags as "key=value"
+  std::vector<ImportedSeries> series;
+
+  // Appends a point to series `key`, creating the series on first use.
+  void Add(std::string_view key, int64_t step, double wall_time, double value) {
+    auto it = index_.find(std::string(key));
+    if (it == index_.end()) {
+      it = index_.emplace(std::string(key), series.size()).first;
+      series.push_back(ImportedSeries{std::string(key), {}});
+    }
+    series[it->second].points.push_back(Point{step, wall_time, value});
+  }
+  void SetParam(std::string key, std::string value) {
+    for (auto& p : params)
+      if (p.key == key) { p.value = std::move(value); return; }
+    params.push_back(store::Param{std::move(key), std::move(value), "import"});
+  }
+  int64_t points() const {
+    int64_t n = 0;
+    for (auto& s : series) n += static_cast<int64_t>(s.points.size());
+    return n;
+  }
+
+ private:
+  std::unordered_map<std::string, size_t> index_;
+};
+
+// A problem in an input file: a bad CRC, a truncated record, a line that does not parse.
+// offset >= 0 for binary files (byte offset of the record), line >= 1 for text files.
+struct ImportIssue {
+  std::string path;
+  int64_t offset = -1;
+  int64_t line = 0;
+  std::string message;  // one line: what is wrong and what was done ("record skipped")
+};
+
+// The result of reading one input (a file, or a directory for MLflow runs).
+struct ImportBatch {
+  std::vector<ImportedRun> runs;
+  std::vector<ImportIssue> issues;
+  int64_t records = 0;  // records/lines/rows read
+  int64_t bytes = 0;    // bytes of input consumed
+  std::map<std::string, int64_t> skipped;  // what was skipped and how often, e.g. "plugin:images"
+
+  void Issue(const std::string& path, int64_t offset, int64_t line, std::string message) {
+    issues.push_back(ImportIssue{path, offset, line, std::move(message)});
+  }
+};
+
+}  // namespace inloop::importers
