@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -31,7 +32,7 @@ struct ImportedRun {
 
   // Appends a point to series `key`, creating the series on first use.
   void Add(std::string_view key, int64_t step, double wall_time, double value) {
-    auto it = index_.find(std::string(key));
+    auto it = index_.find(key);
     if (it == index_.end()) {
       it = index_.emplace(std::string(key), series.size()).first;
       series.push_back(ImportedSeries{std::string(key), {}});
@@ -50,7 +51,11 @@ struct ImportedRun {
   }
 
  private:
-  std::unordered_map<std::string, size_t> index_;
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, size_t, KeyHash, std::equal_to<>> index_;
 };
 
 // A problem in an input file: a bad CRC, a truncated record, a line that does not parse.
