@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake g++ pkg-config git ca-certificates procps
   libfmt-dev libsimdjson-dev libsqlite3-dev libzstd-dev libcli11-dev libtomlplusplus-dev
   libpcre2-dev libgtest-dev libgmock-dev libbenchmark-dev sqlite3
-  libprotobuf-dev protobuf-compiler
+  libprotobuf-dev protobuf-compiler libssl-dev
   python3 python3-torch python3-numpy
   chromium
 )
@@ -30,6 +30,12 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The UI's npm packages (playwright-core for the browser tests), pinned by ui/package-lock.json.
+if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+  echo "setup: installing the UI's npm packages" >&2
+  (cd ui && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 BUILD_DIR=${INLOOP_BUILD_DIR:-build}

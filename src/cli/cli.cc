@@ -22,6 +22,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/exit_codes.h"
+#include "cli/verbs.h"
 #include "common/duration_text.h"
 #include "common/json_writer.h"
 #include "config/config.h"
@@ -102,6 +103,8 @@ int CmdShow(const std::string& store_dir, const std::string& run_ref, bool json)
   if (s.ok()) s = st->FindRun(run_ref, &r);
   if (s.ok()) s = st->ListAttempts(r.id, &attempts);
   if (s.ok()) s = st->GetParams(r.id, &params);
+  std::vector<std::string> tags;
+  if (s.ok()) s = st->GetTags(r.id, &tags);
   if (s.ok()) s = st->SeriesStatsFor(r.id, &series);
   if (!s.ok()) return Fail(s);
   if (json) {
@@ -133,6 +136,9 @@ int CmdShow(const std::string& store_dir, const std::string& run_ref, bool json)
     w.Key("params").BeginObject();
     for (auto& p : params) w.Key(p.key).String(p.value);
     w.EndObject();
+    w.Key("tags").BeginArray();
+    for (auto& t : tags) w.String(t);
+    w.EndArray();
     w.Key("series").BeginArray();
     for (auto& se : series) {
       w.BeginObject().Key("key").String(se.key).Key("points").Int(se.points);
@@ -162,6 +168,7 @@ int CmdShow(const std::string& store_dir, const std::string& run_ref, bool json)
   if (!r.git_commit.empty()) {
     fmt::print("git      {}{}\n", r.git_commit.substr(0, 12), r.git_dirty == 1 ? " (dirty)" : "");
   }
+  if (!tags.empty()) fmt::print("tags     {}\n", fmt::join(tags, ", "));
   if (!params.empty()) {
     fmt::print("params  ");
     for (auto& p : params) fmt::print(" {}={}", p.key, p.value);
@@ -645,6 +652,40 @@ int Main(int argc, char** argv) {
   bool demo_clean = false;
   demo->add_flag("--clean", demo_clean, "no injected fault (by default a NaN shows the remedy)");
 
+  ImportArgs import_args;
+  auto* import = app.add_subcommand(
+      "import", "bring in runs other tools wrote: TensorBoard event files, trainer_state.json, "
+      "Lightning metrics.csv, CSV, JSONL, MLflow run directories, training logs");
+  import->add_option("--store", store_dir, "store directory");
+  import->add_option("--name", import_args.name,
+                     "run name (several runs: NAME/<their own name>); default from the files");
+  import->add_option("--tag", import_args.tags, "tag every imported run (repeatable)")
+      ->allow_extra_args(false);
+  import->add_flag("--json", json, "JSON output");
+  import->add_flag("--strict", import_args.strict,
+                   "exit 5 when any record could not be read (the rest is imported anyway)");
+  import->add_option("paths", import_args.paths, "files and directories (walked recursively)")
+      ->required();
+
+  CompareArgs cmp;
+  auto* compare = app.add_subcommand(
+      "compare", "one metric of two runs (or two groups of seeds): difference, crossing, area, "
+      "final values with a test");
+  compare->add_option("--store", store_dir, "store directory");
+  std::vector<std::string> cmp_runs;
+  compare->add_option("runs", cmp_runs, "RUN_A RUN_B (ids, id prefixes or names)")->expected(0, 2);
+  compare->add_option("--a", cmp.a, "group A: run refs or name patterns like 'seed-*' (repeatable)");
+  compare->add_option("--b", cmp.b, "group B, as --a");
+  compare->add_option("--key", cmp.key, "series to compare (default: a loss both runs log)");
+  compare->add_option("--align", cmp.align, "x axis: step, tokens or time (elapsed seconds)")
+      ->check(CLI::IsMember({"step", "tokens", "time"}));
+  compare->add_option("--goal", cmp.goal, "min or max (default from the key: loss -> min)")
+      ->check(CLI::IsMember({"min", "max"}));
+  compare->add_option("--tokens-per-step", cmp.tokens_per_step,
+                      "with --align tokens, when runs log no token counter");
+  compare->add_option("--html", cmp.html, "also write a standalone HTML page to this file");
+  compare->add_flag("--json", json, "JSON output");
+
   // Everything after the first "--" of `run` or `demo` is the user's command, verbatim: CLI11
   // would otherwise keep the separator or read the command's own flags as ours.
   int parsed_argc = argc;
@@ -678,6 +719,28 @@ int Main(int argc, char** argv) {
       cmd = after_separator;
     }
     return CmdRun(store_dir, name, config_path, grace, policy, cmd);
+  }
+  if (*import) {
+    import_args.store_dir = store_dir;
+    import_args.json = json;
+    return CmdImport(import_args);
+  }
+  if (*compare) {
+    cmp.store_dir = store_dir;
+    cmp.json = json;
+    if (!cmp_runs.empty()) {
+      if (cmp_runs.size() != 2 || !cmp.a.empty() || !cmp.b.empty()) {
+        fmt::print(stderr, "inloop: error: give two runs (RUN_A RUN_B) or two groups (--a, --b)\n");
+        return kExitUsage;
+      }
+      cmp.a = {cmp_runs[0]};
+      cmp.b = {cmp_runs[1]};
+    }
+    if (cmp.a.empty() || cmp.b.empty()) {
+      fmt::print(stderr, "inloop: error: give two runs (RUN_A RUN_B) or two groups (--a, --b)\n");
+      return kExitUsage;
+    }
+    return CmdCompare(cmp);
   }
   if (*runs) return CmdRuns(ResolveStore(store_dir), json);
   if (*show) return CmdShow(ResolveStore(store_dir), run_ref, json);

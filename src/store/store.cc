@@ -59,11 +59,16 @@ CREATE TABLE IF NOT EXISTS actions(
   decided_at REAL, note TEXT, data TEXT);
 CREATE INDEX IF NOT EXISTS actions_state ON actions(state);
 CREATE INDEX IF NOT EXISTS actions_run ON actions(run_id);
+CREATE TABLE IF NOT EXISTS tags(run_id TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY(run_id, tag));
+CREATE INDEX IF NOT EXISTS tags_tag ON tags(tag);
+CREATE TABLE IF NOT EXISTS imports(
+  content_key TEXT PRIMARY KEY, run_id TEXT NOT NULL, source TEXT, format TEXT,
+  imported_at REAL NOT NULL);
 )sql";
 
 // Tables added to format version 1 after its first release (additive, no version bump): a store
 // that lacks one gains it, with the whole schema (every statement is IF NOT EXISTS), on open.
-constexpr const char* kAddedTables[] = {"actions"};
+constexpr const char* kAddedTables[] = {"actions", "tags", "imports"};
 
 double NowSeconds() {
   using namespace std::chrono;
@@ -349,6 +354,52 @@ Status Store::GetParams(const std::string& run_id, std::vector<Param>* params) {
   s.Bind(1, run_id);
   while (s.Step()) params->push_back(Param{s.Text(0), s.Text(1), s.Text(2)});
   return s.status();
+}
+
+Status Store::AddTags(const std::string& run_id, const std::vector<std::string>& tags) {
+  if (tags.empty()) return Status::OK();
+  Stmt s;
+  INLOOP_RETURN_IF_ERROR(db_->Prepare("INSERT OR IGNORE INTO tags(run_id, tag) VALUES(?,?)", &s));
+  INLOOP_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  for (auto& t : tags) {
+    s.Bind(1, run_id).Bind(2, t);
+    Status st = s.Run();
+    if (!st.ok()) {
+      db_->Exec("ROLLBACK");
+      return st;
+    }
+  }
+  return db_->Exec("COMMIT");
+}
+
+Status Store::GetTags(const std::string& run_id, std::vector<std::string>* tags) {
+  tags->clear();
+  Stmt s;
+  INLOOP_RETURN_IF_ERROR(db_->Prepare("SELECT tag FROM tags WHERE run_id=? ORDER BY tag", &s));
+  s.Bind(1, run_id);
+  while (s.Step()) tags->push_back(s.Text(0));
+  return s.status();
+}
+
+Status Store::FindImport(const std::string& content_key, std::string* run_id) {
+  run_id->clear();
+  Stmt s;
+  INLOOP_RETURN_IF_ERROR(db_->Prepare(
+      "SELECT i.run_id FROM imports i JOIN runs r ON r.id = i.run_id WHERE i.content_key=?", &s));
+  s.Bind(1, content_key);
+  if (s.Step()) *run_id = s.Text(0);
+  return s.status();
+}
+
+Status Store::RecordImport(const std::string& content_key, const std::string& run_id,
+                           const std::string& source, const std::string& format) {
+  Stmt s;
+  INLOOP_RETURN_IF_ERROR(db_->Prepare(
+      "INSERT OR REPLACE INTO imports(content_key, run_id, source, format, imported_at) "
+      "VALUES(?,?,?,?,?)",
+      &s));
+  s.Bind(1, content_key).Bind(2, run_id).Bind(3, source).Bind(4, format).Bind(5, NowSeconds());
+  return s.Run();
 }
 
 Status Store::PutAttempt(const AttemptRecord& a) {

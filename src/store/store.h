@@ -66,6 +66,15 @@ class Store {
   Status ListRuns(std::vector<RunRecord>* runs);                 // newest first
   Status SetParams(const std::string& run_id, const std::vector<Param>& params);
   Status GetParams(const std::string& run_id, std::vector<Param>* params);
+  Status AddTags(const std::string& run_id, const std::vector<std::string>& tags);
+  Status GetTags(const std::string& run_id, std::vector<std::string>* tags);  // sorted
+
+  // Imports (importers/): the content key of what was imported and the run it became, so that
+  // importing the same file again finds the run instead of making a copy. FindImport leaves
+  // run_id empty when the key is unknown or its run was deleted.
+  Status FindImport(const std::string& content_key, std::string* run_id);
+  Status RecordImport(const std::string& content_key, const std::string& run_id,
+                      const std::string& source, const std::string& format);
 
   // Attempts.
   Status PutAttempt(const AttemptRecord& a);  // insert or replace

@@ -1,0 +1,419 @@
+#include "importers/import_driver.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <regex>
+#include <set>
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+
+#include "common/json_writer.h"
+#include "importers/detect_format.h"
+#include "importers/readers.h"
+
+namespace inloop::importers {
+namespace {
+
+namespace fs = std::filesystem;
+
+// One unit of import: the files that make one reader call's worth of runs.
+struct Group {
+  std::string format;
+  std::string source;              // what the user sees: a file, or a directory
+  std::vector<std::string> files;  // read in this order (event files sorted by name)
+  int64_t bytes = 0;
+};
+
+double NowSeconds() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string Hex(const unsigned char* d, unsigned n) {
+  static const char* kHex = "0123456789abcdef";
+  std::string s;
+  s.reserve(2 * n);
+  for (unsigned i = 0; i < n; ++i) {
+    s.push_back(kHex[d[i] >> 4]);
+    s.push_back(kHex[d[i] & 15]);
+  }
+  return s;
+}
+
+// SHA-256 over the files' bytes in order, each preceded by its length so that moving bytes
+// between files changes the key.
+Status ContentKey(const std::vector<std::string>& files, std::string* key) {
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
+    return Status::Io("import: cannot start a SHA-256 digest (OpenSSL)");
+  std::vector<char> buf(1 << 20);
+  for (auto& f : files) {
+    int fd = open(f.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::Io(fmt::format("{}: cannot open: {}", f, strerror(errno)));
+    uint64_t total = 0;
+    for (;;) {
+      ssize_t n = read(fd, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        Status s = Status::Io(fmt::format("{}: read failed: {}", f, strerror(errno)));
+        close(fd);
+        return s;
+      }
+      if (n == 0) break;
+      EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(n));
+      total += static_cast<uint64_t>(n);
+    }
+    close(fd);
+    EVP_DigestUpdate(ctx.get(), &total, sizeof(total));
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &len);
+  *key = Hex(md, len);
+  return Status::OK();
+}
+
+int64_t FileSize(const std::string& f) {
+  std::error_code ec;
+  auto n = fs::file_size(f, ec);
+  return ec ? 0 : static_cast<int64_t>(n);
+}
+
+// trainer_state.json inside output_dir/checkpoint-N/ is a prefix of the one in output_dir/ or in
+// a later checkpoint: only the newest is a run of its own.
+bool SupersededTrainerState(const fs::path& file) {
+  static const std::regex kCheckpoint(R"(checkpoint-(\d+))");
+  fs::path dir = file.parent_path();
+  std::smatch m;
+  std::string name = dir.filename().string();
+  if (!std::regex_match(name, m, kCheckpoint)) return false;
+  long long mine = std::stoll(m[1].str());
+  std::error_code ec;
+  if (fs::exists(dir.parent_path() / "trainer_state.json", ec)) return true;
+  for (auto& e : fs::directory_iterator(dir.parent_path(), ec)) {
+    std::string other = e.path().filename().string();
+    std::smatch om;
+    if (std::regex_match(other, om, kCheckpoint) && std::stoll(om[1].str()) > mine &&
+        fs::exists(e.path() / "trainer_state.json", ec))
+      return true;
+  }
+  return false;
+}
+
+class Planner {
+ public:
+  Planner(ImportSummary* summary) : summary_(summary) {}
+
+  Status AddPath(const std::string& arg) {
+    std::error_code ec;
+    fs::path p(arg);
+    auto st = fs::status(p, ec);
+    if (ec || !fs::exists(st))
+      return Status::NotFound(fmt::format("import: {}: no such file or directory", arg));
+    if (fs::is_directory(st)) {
+      if (IsMlflowRunDir(p.string())) {
+        AddMlflow(p);
+        return Status::OK();
+      }
+      Walk(p);
+      return Status::OK();
+    }
+    std::string format = DetectFormat(p);
+    if (format.empty())
+      return Status::Invalid(fmt::format(
+          "import: {}: not a format inloop reads (TensorBoard event files, trainer_state.json, "
+          "Lightning metrics.csv, CSV, JSONL, MLflow run directories, .log/.txt/.out logs)",
+          arg));
+    AddFile(p, format);
+    return Status::OK();
+  }
+
+  std::vector<Group> Take() {
+    std::vector<Group> out;
+    for (auto& [dir, g] : tfevents_) {
+      std::sort(g.files.begin(), g.files.end());
+      out.push_back(std::move(g));
+    }
+    for (auto& g : others_) out.push_back(std::move(g));
+    return out;
+  }
+
+ private:
+  void Walk(const fs::path& root) {
+    std::error_code ec;
+    fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
+    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      const fs::directory_entry& e = *it;
+      std::error_code e2;
+      if (e.is_symlink(e2)) continue;  // never follow links out of the tree, nor in circles
+      if (e.is_directory(e2)) {
+        std::string name = e.path().filename().string();
+        // Our own store, version control and caches hold nothing to import.
+        if (name == ".inloop" || name == ".git" || name == "__pycache__" ||
+            name == "node_modules") {
+          it.disable_recursion_pending();
+          continue;
+        }
+        if (IsMlflowRunDir(e.path().string())) {
+          AddMlflow(e.path());
+          it.disable_recursion_pending();
+        }
+        continue;
+      }
+      if (!e.is_regular_file(e2)) continue;
+      std::string format = DetectFormat(e.path());
+      if (format.empty()) {
+        summary_->skipped["file:unrecognized"]++;
+        continue;
+      }
+      AddFile(e.path(), format);
+    }
+    if (ec)
+      summary_->issues.push_back(
+          ImportIssue{root.string(), -1, 0, fmt::format("cannot walk: {}", ec.message())});
+  }
+
+  void AddMlflow(const fs::path& dir) {
+    std::string d = fs::weakly_canonical(dir).string();
+    if (!seen_.insert(d).second) return;
+    Group g{"mlflow", dir.string(), {}, 0};
+    std::error_code ec;
+    std::vector<std::string> files;
+    for (auto it = fs::recursive_directory_iterator(dir, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      std::error_code e2;
+      if (it->is_regular_file(e2) && !it->is_symlink(e2)) files.push_back(it->path().string());
+    }
+    std::sort(files.begin(), files.end());
+    for (auto& f : files) g.bytes += FileSize(f);
+    g.files = std::move(files);
+    others_.push_back(std::move(g));
+  }
+
+  void AddFile(const fs::path& p, const std::string& format) {
+    std::string canon = fs::weakly_canonical(p).string();
+    if (!seen_.insert(canon).second) return;  // named twice, or inside a named directory
+    if (format == "trainer_state" && SupersededTrainerState(p)) {
+      summary_->skipped["trainer_state:superseded_checkpoint"]++;
+      return;
+    }
+    int64_t size = FileSize(p.string());
+    if (format == "tfevents") {
+      std::string dir = p.parent_path().string();
+      Group& g = tfevents_[fs::weakly_canonical(p.parent_path()).string()];
+      if (g.format.empty()) {
+        g.format = "tfevents";
+        g.source = dir.empty() ? "." : dir;
+      }
+      g.files.push_back(p.string());
+      g.bytes += size;
+      return;
+    }
+    Group g{format, p.string(), {p.string()}, size};
+    if (format == "lightning") {
+      // hparams.yaml is part of the run: a changed hparams file is a different import.
+      fs::path h = p.parent_path() / "hparams.yaml";
+      std::error_code ec;
+      if (fs::is_regular_file(h, ec)) g.files.push_back(h.string());
+    }
+    others_.push_back(std::move(g));
+  }
+
+  ImportSummary* summary_;
+  std::map<std::string, Group> tfevents_;  // by canonical directory
+  std::vector<Group> others_;
+  std::set<std::string> seen_;
+};
+
+// Reads a group into a batch with the reader of its format; event files of one directory become
+// one run.
+Status ReadGroup(const Group& g, ImportBatch* batch) {
+  if (g.format == "tfevents") {
+    ImportBatch files;
+    for (auto& f : g.files) INLOOP_RETURN_IF_ERROR(ReadTfEventsFile(f, &files));
+    batch->issues = std::move(files.issues);
+    batch->records = files.records;
+    batch->bytes = files.bytes;
+    batch->skipped = std::move(files.skipped);
+    if (files.runs.empty()) return Status::OK();
+    ImportedRun merged = std::move(files.runs.front());
+    for (size_t i = 1; i < files.runs.size(); ++i) {
+      for (auto& s : files.runs[i].series)
+        for (auto& p : s.points) merged.Add(s.key, p.step, p.wall_time, p.value);
+      for (auto& p : files.runs[i].params) merged.SetParam(p.key, p.value);
+    }
+    merged.source = g.source;
+    batch->runs.push_back(std::move(merged));
+    return Status::OK();
+  }
+  return ReadFile(g.format, g.format == "mlflow" ? g.source : g.files.front(), batch);
+}
+
+std::string RunNameFor(const ImportOptions& opts, const ImportedRun& r, size_t runs_in_import) {
+  if (opts.name.empty()) return r.name.empty() ? "import" : r.name;
+  if (runs_in_import <= 1) return opts.name;
+  return opts.name + "/" + (r.name.empty() ? "import" : r.name);
+}
+
+// Writes one imported run to the store as a finished run. Returns the points written.
+Status WriteRun(store::Store* st, const ImportedRun& r, const std::string& name,
+                const ImportOptions& opts, const std::string& content_key, int64_t* done_points,
+                const std::function<void(int64_t)>& on_points, ImportedRunResult* res) {
+  double lo = std::numeric_limits<double>::infinity(), hi = 0;
+  for (auto& s : r.series)
+    for (auto& p : s.points)
+      if (std::isfinite(p.wall_time) && p.wall_time > 0) {
+        lo = std::min(lo, p.wall_time);
+        hi = std::max(hi, p.wall_time);
+      }
+  store::RunRecord run;
+  run.name = name;
+  run.status = store::kFinished;
+  run.command = {"inloop", "import", r.source};
+  std::error_code ec;
+  run.cwd = fs::current_path(ec).string();
+  if (std::isfinite(lo)) {
+    run.started_at = lo;
+    run.ended_at = hi;
+  } else {
+    // No wall times in the file: the run is dated by the file, so it sorts where it belongs.
+    struct stat sb;
+    double when = NowSeconds();
+    if (stat(r.source.c_str(), &sb) == 0)
+      when = static_cast<double>(sb.st_mtim.tv_sec) + sb.st_mtim.tv_nsec * 1e-9;
+    run.started_at = run.ended_at = when;
+  }
+  run.attempts = 0;
+  INLOOP_RETURN_IF_ERROR(st->CreateRun(&run));
+  std::vector<store::Param> params = r.params;
+  for (auto& p : params) p.source = "import";
+  params.push_back(store::Param{"import/format", r.format, "import"});
+  params.push_back(store::Param{"import/source", r.source, "import"});
+  INLOOP_RETURN_IF_ERROR(st->SetParams(run.id, params));
+  std::vector<std::string> tags = r.tags;
+  tags.insert(tags.end(), opts.tags.begin(), opts.tags.end());
+  INLOOP_RETURN_IF_ERROR(st->AddTags(run.id, tags));
+
+  std::unique_ptr<store::RunWriter> w;
+  INLOOP_RETURN_IF_ERROR(st->OpenWriter(run.id, &w));
+  int64_t n = 0;
+  for (auto& s : r.series) {
+    for (auto& p : s.points) {
+      INLOOP_RETURN_IF_ERROR(w->Append(s.key, p.step, p.wall_time, p.value));
+      if ((++n & 0xFFFF) == 0) on_points(*done_points + n);
+    }
+  }
+  INLOOP_RETURN_IF_ERROR(w->Close());
+  *done_points += n;
+  on_points(*done_points);
+
+  store::EventRecord ev;
+  ev.run_id = run.id;
+  ev.time = NowSeconds();
+  ev.kind = "import";
+  ev.severity = "info";
+  ev.message = fmt::format("imported {} points in {} series from {} ({})", n, r.series.size(),
+                           r.source, r.format);
+  JsonWriter jw;
+  jw.BeginObject().Key("format").String(r.format).Key("source").String(r.source);
+  jw.Key("points").Int(n).Key("series").Int(static_cast<int64_t>(r.series.size()));
+  jw.Key("content_key").String(content_key).EndObject();
+  ev.data_json = jw.Take();
+  INLOOP_RETURN_IF_ERROR(st->AddEvent(&ev));
+  // Recorded last: a run cut short by a crash is not taken for a finished import next time.
+  INLOOP_RETURN_IF_ERROR(st->RecordImport(content_key, run.id, r.source, r.format));
+
+  res->run_id = run.id;
+  res->name = name;
+  res->points = n;
+  res->series = static_cast<int64_t>(r.series.size());
+  return Status::OK();
+}
+
+// What an earlier import of the same bytes made.
+Status Existing(store::Store* st, const std::string& run_id, const Group& g,
+                ImportedRunResult* res) {
+  store::RunRecord prior;
+  INLOOP_RETURN_IF_ERROR(st->FindRun(run_id, &prior));
+  std::vector<store::SeriesStats> series;
+  INLOOP_RETURN_IF_ERROR(st->SeriesStatsFor(run_id, &series));
+  res->run_id = run_id;
+  res->name = prior.name;
+  res->format = g.format;
+  res->source = g.source;
+  res->already_imported = true;
+  res->series = static_cast<int64_t>(series.size());
+  for (auto& s : series) res->points += s.points;
+  return Status::OK();
+}
+
+}  // namespace
+
+Status ImportPaths(store::Store* st, const std::vector<std::string>& paths,
+                   const ImportOptions& opts, ImportSummary* out) {
+  Planner plan(out);
+  for (auto& p : paths) INLOOP_RETURN_IF_ERROR(plan.AddPath(p));
+  std::vector<Group> groups = plan.Take();
+  int64_t total_bytes = 0;
+  for (auto& g : groups) total_bytes += g.bytes;
+  int64_t done_bytes = 0, points = 0;
+  auto report = [&](int64_t pts) {
+    if (opts.progress) opts.progress(done_bytes, total_bytes, pts);
+  };
+  report(0);
+  for (auto& g : groups) {
+    out->files += static_cast<int64_t>(g.files.size());
+    std::string key;
+    INLOOP_RETURN_IF_ERROR(ContentKey(g.files, &key));
+    // The same bytes as one run before: nothing to read again.
+    std::string existing;
+    INLOOP_RETURN_IF_ERROR(st->FindImport(key, &existing));
+    if (!existing.empty()) {
+      ImportedRunResult res;
+      INLOOP_RETURN_IF_ERROR(Existing(st, existing, g, &res));
+      out->runs.push_back(std::move(res));
+      done_bytes += g.bytes;
+      out->bytes += g.bytes;
+      report(points);
+      continue;
+    }
+    ImportBatch batch;
+    INLOOP_RETURN_IF_ERROR(ReadGroup(g, &batch));
+    done_bytes += g.bytes;
+    out->bytes += g.bytes;
+    out->records += batch.records;
+    for (auto& [k, v] : batch.skipped) out->skipped[k] += v;
+    for (auto& i : batch.issues) out->issues.push_back(std::move(i));
+    for (auto& r : batch.runs) {
+      ImportedRunResult res;
+      res.format = r.format;
+      res.source = r.source;
+      // A file with several runs (long CSV) keys each run by its name as well.
+      std::string run_key = batch.runs.size() > 1 ? key + ":" + r.name : key;
+      INLOOP_RETURN_IF_ERROR(st->FindImport(run_key, &existing));
+      if (!existing.empty()) {
+        INLOOP_RETURN_IF_ERROR(Existing(st, existing, g, &res));
+        res.format = r.format;
+        res.source = r.source;
+        out->runs.push_back(std::move(res));
+        continue;
+      }
+      std::string name = RunNameFor(opts, r, batch.runs.size() * groups.size());
+      INLOOP_RETURN_IF_ERROR(WriteRun(st, r, name, opts, run_key, &points, report, &res));
+      out->points += res.points;
+      out->runs.push_back(std::move(res));
+    }
+    report(points);
+  }
+  return Status::OK();
+}
+
+}  // namespace inloop::importers

@@ -1,0 +1,53 @@
+// ImportPaths: `inloop import` below the CLI. Walks the given files and directories, decides each
+// file's format (detect_format.h), groups what belongs to one run (every event file of a
+// TensorBoard directory; an MLflow run directory), reads each group with its reader and writes the
+// runs it yields to the store: a finished run per group with its params, tags, every series and an
+// `import` event. Idempotent: a group's content key (SHA-256 of its bytes) is recorded with the
+// run, and importing the same bytes again reports the existing run instead of making a copy.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "importers/imported_run.h"
+#include "store/store.h"
+
+namespace inloop::importers {
+
+struct ImportOptions {
+  std::string name;               // run name; with several runs, "NAME/<their own name>"
+  std::vector<std::string> tags;  // added to every run
+  // Called now and then with the bytes read so far of the total, and the points written.
+  std::function<void(int64_t bytes_done, int64_t bytes_total, int64_t points)> progress;
+};
+
+struct ImportedRunResult {
+  std::string run_id;
+  std::string name;
+  std::string format;
+  std::string source;
+  int64_t points = 0;
+  int64_t series = 0;
+  bool already_imported = false;  // the same bytes were imported before as run_id
+};
+
+struct ImportSummary {
+  std::vector<ImportedRunResult> runs;
+  std::vector<ImportIssue> issues;
+  std::map<std::string, int64_t> skipped;  // by kind, including "file:unrecognized"
+  int64_t files = 0;
+  int64_t bytes = 0;
+  int64_t records = 0;
+  int64_t points = 0;
+};
+
+// Fails with NotFound when a path does not exist, Invalid when a file named explicitly has no
+// known format; problems inside files are issues in *out and do not stop the import.
+Status ImportPaths(store::Store* st, const std::vector<std::string>& paths,
+                   const ImportOptions& opts, ImportSummary* out);
+
+}  // namespace inloop::importers
