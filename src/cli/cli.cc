@@ -1,6 +1,7 @@
-// CLI verbs: run, runs, show, metrics, events, pending, approve, deny, demo. Text for people (one
-// screen, colours only on a TTY and never with NO_COLOR), --json for machines. Errors: one line
-// on stderr naming what failed and what to do, and a distinct exit code (exit_codes.h).
+// CLI verbs: run, runs, show, metrics, events, pending, approve, deny, demo here; import,
+// compare and evaldiff in files of their own (verbs.h). Text for people (one screen, colours only
+// on a TTY and never with NO_COLOR), --json for machines. Errors: one line on stderr naming what
+// failed and what to do, and a distinct exit code (exit_codes.h).
 #include "cli/cli.h"
 
 #include <limits.h>
@@ -685,6 +686,25 @@ int Main(int argc, char** argv) {
                       "with --align tokens, when runs log no token counter");
   compare->add_option("--html", cmp.html, "also write a standalone HTML page to this file");
   compare->add_flag("--json", json, "JSON output");
+  auto* evaldiff = app.add_subcommand(
+      "evaldiff", "compare two model versions' per-example eval results (JSONL, matched by id)");
+  std::string eval_old, eval_new;
+  compare::EvalDiffOptions eval_opts;
+  int eval_top = 10;
+  evaldiff->add_option("old", eval_old, "OLD.jsonl: the baseline's records")->required();
+  evaldiff->add_option("new", eval_new, "NEW.jsonl: the candidate's records")->required();
+  evaldiff->add_flag("--json", json, "JSON output");
+  evaldiff->add_option("--seed", eval_opts.seed,
+                       "seed of the bootstrap and permutations (default 1)");
+  evaldiff->add_option("--bootstrap", eval_opts.bootstrap, "bootstrap resamples (default 10000)")
+      ->check(CLI::Range(int64_t{1}, int64_t{10000000}));
+  evaldiff->add_option("--slice-key", eval_opts.slice_keys,
+                       "a top-level field that is also a slice dimension (repeatable)")
+      ->allow_extra_args(false);
+  std::string eval_html;
+  evaldiff->add_option("--html", eval_html, "also write a standalone HTML page to this file");
+  evaldiff->add_option("--top", eval_top, "regressions/improvements shown in text (default 10)")
+      ->check(CLI::Range(0, 1 << 30));
 
   // Everything after the first "--" of `run` or `demo` is the user's command, verbatim: CLI11
   // would otherwise keep the separator or read the command's own flags as ours.
@@ -753,6 +773,7 @@ int Main(int argc, char** argv) {
   if (*pending) return CmdPending(ResolveStore(store_dir), run_ref, all_actions, json);
   if (*approve) return CmdDecide(ResolveStore(store_dir), action_id, true, decision_note, json);
   if (*deny) return CmdDecide(ResolveStore(store_dir), action_id, false, decision_note, json);
+  if (*evaldiff) return CmdEvalDiff(eval_old, eval_new, eval_opts, json, eval_top, eval_html);
   if (*demo) {
     if (has_separator) demo_args.insert(demo_args.end(), after_separator.begin(),
                                         after_separator.end());

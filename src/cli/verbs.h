@@ -1,9 +1,12 @@
-// `inloop import`, `inloop compare`, `inloop evaldiff`: the verbs that bring other tools' files in
-// and compare what is stored. Each returns the process exit code.
+// The verbs that bring other tools' files in and compare: `inloop import` (import_cmd.cc),
+// `inloop compare` (compare_cmd.cc), `inloop evaldiff` (evaldiff_cmd.cc). Each returns the
+// process exit code.
 #pragma once
 
 #include <string>
 #include <vector>
+
+#include "compare/eval_diff.h"
 
 namespace inloop::cli {
 
@@ -32,5 +35,13 @@ struct CompareArgs {
   bool json = false;
 };
 int CmdCompare(const CompareArgs& a);
+
+// `inloop evaldiff OLD.jsonl NEW.jsonl`: two model versions' per-example eval results
+// (compare/eval_diff.h). Returns 0, or 3 (a file is missing) / 4 (nothing matched) with the error
+// printed. Warnings (mismatched ids, bad lines) go to stderr and do not fail the run. With `html`
+// also writes the standalone comparison page there.
+int CmdEvalDiff(const std::string& old_path, const std::string& new_path,
+                const compare::EvalDiffOptions& options, bool json, int top,
+                const std::string& html);
 
 }  // namespace inloop::cli
