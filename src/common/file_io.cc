@@ -1,7 +1,8 @@
-// Whole-buffer and atomic file writes (file_io.h).
+// Whole-buffer and atomic file writes, whole-file reads (file_io.h).
 #include "common/file_io.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -46,6 +47,37 @@ Status WriteFileAtomically(const std::string& path, std::string_view data) {
     ::unlink(tmp.c_str());
     return Status::Io(fmt::format("{}: cannot rename into place: {}", path, std::strerror(e)));
   }
+  return Status::OK();
+}
+
+Status ReadFile(const std::string& path, std::string* out) {
+  out->clear();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    std::string m = fmt::format("{}: cannot open: {}", path, std::strerror(e));
+    return e == ENOENT ? Status::NotFound(std::move(m)) : Status::Io(std::move(m));
+  }
+  struct stat st {};
+  size_t capacity = 0;
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) capacity = static_cast<size_t>(st.st_size);
+  size_t used = 0;
+  out->resize(capacity + 1);  // one byte more than expected, to see the end in one read
+  for (;;) {
+    if (used == out->size()) out->resize(out->size() * 2);
+    ssize_t r = ::read(fd, out->data() + used, out->size() - used);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      out->clear();
+      return Status::Io(fmt::format("{}: read failed: {}", path, std::strerror(e)));
+    }
+    if (r == 0) break;
+    used += static_cast<size_t>(r);
+  }
+  ::close(fd);
+  out->resize(used);
   return Status::OK();
 }
 

@@ -32,12 +32,17 @@ struct ImportedRun {
 
   // Appends a point to series `key`, creating the series on first use.
   void Add(std::string_view key, int64_t step, double wall_time, double value) {
+    series[SeriesIndex(key)].points.push_back(Point{step, wall_time, value});
+  }
+  // The position of series `key` in `series`, creating it empty on first use. A reader that meets
+  // the same keys again and again resolves each once and appends to series[i].points directly.
+  size_t SeriesIndex(std::string_view key) {
     auto it = index_.find(key);
     if (it == index_.end()) {
       it = index_.emplace(std::string(key), series.size()).first;
       series.push_back(ImportedSeries{std::string(key), {}});
     }
-    series[it->second].points.push_back(Point{step, wall_time, value});
+    return it->second;
   }
   void SetParam(std::string key, std::string value) {
     for (auto& p : params)

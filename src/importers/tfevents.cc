@@ -1,0 +1,336 @@
+#include "importers/tfevents.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <unordered_map>
+
+#include "common/file_io.h"
+#include "importers/proto/event.pb.h"
+#include "importers/tfrecord.h"
+
+namespace inloop::importers {
+namespace {
+
+namespace tb = ::tensorboard;
+
+// Kinds counted in ImportBatch::skipped that are known up front (plugins are counted by name).
+enum Kind : size_t {
+  kFileVersion,
+  kGraphDef,
+  kLogMessage,
+  kSessionLog,
+  kTaggedRunMetadata,
+  kMetaGraphDef,
+  kEmptyEvent,
+  kImage,
+  kHisto,
+  kAudio,
+  kOldStyleHistogram,
+  kEmptyValue,
+  kNonScalarTensor,
+  kMalformedTensor,
+  kKindCount,
+};
+constexpr std::array<const char*, kKindCount> kKindNames = {
+    "event:file_version", "event:graph_def",   "event:log_message",
+    "event:session_log",  "event:tagged_run_metadata", "event:meta_graph_def",
+    "event:empty",        "value:image",       "value:histo",
+    "value:audio",        "value:old_style_histogram", "value:empty",
+    "tensor:non_scalar",  "tensor:malformed",
+};
+
+template <typename T>
+T LoadLe(const char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  static_assert(std::endian::native == std::endian::little, "tensor_content is little-endian");
+  return v;
+}
+
+float HalfToFloat(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1fu;
+  const uint32_t mant = h & 0x3ffu;
+  if (exp == 0) {  // zero or subnormal: mant * 2^-24
+    float f = std::ldexp(static_cast<float>(mant), -24);
+    return sign ? -f : f;
+  }
+  uint32_t bits = exp == 0x1f ? sign | 0x7f800000u | (mant << 13)  // inf, NaN
+                              : sign | ((exp + 112) << 23) | (mant << 13);
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+float Bfloat16ToFloat(uint16_t b) {
+  uint32_t bits = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+enum class TensorValue { kScalar, kNonScalar, kMalformed, kUnsupported };
+
+// The value of a rank-0 numeric tensor. As TensorBoard's make_ndarray does, a tensor without
+// content or typed values is zero.
+TensorValue ScalarOf(const tb::TensorProto& t, double* out) {
+  if (t.has_tensor_shape() && (t.tensor_shape().dim_size() != 0 || t.tensor_shape().unknown_rank()))
+    return TensorValue::kNonScalar;
+  const std::string& c = t.tensor_content();
+  const bool raw = !c.empty();
+  auto need = [&](size_t n) { return c.size() == n; };
+  *out = 0;
+  switch (t.dtype()) {
+    case tb::DT_FLOAT:
+      if (raw) {
+        if (!need(4)) return TensorValue::kMalformed;
+        *out = LoadLe<float>(c.data());
+      } else if (t.float_val_size() > 0) {
+        *out = t.float_val(0);
+      }
+      return TensorValue::kScalar;
+    case tb::DT_DOUBLE:
+      if (raw) {
+        if (!need(8)) return TensorValue::kMalformed;
+        *out = LoadLe<double>(c.data());
+      } else if (t.double_val_size() > 0) {
+        *out = t.double_val(0);
+      }
+      return TensorValue::kScalar;
+    case tb::DT_HALF:
+    case tb::DT_BFLOAT16: {
+      uint16_t bits = 0;
+      if (raw) {
+        if (!need(2)) return TensorValue::kMalformed;
+        bits = LoadLe<uint16_t>(c.data());
+      } else if (t.half_val_size() > 0) {
+        bits = static_cast<uint16_t>(t.half_val(0));
+      }
+      *out = t.dtype() == tb::DT_HALF ? HalfToFloat(bits) : Bfloat16ToFloat(bits);
+      return TensorValue::kScalar;
+    }
+    case tb::DT_INT32:
+    case tb::DT_INT16:
+    case tb::DT_INT8:
+    case tb::DT_UINT8:
+    case tb::DT_UINT16: {
+      if (raw) {
+        switch (t.dtype()) {
+          case tb::DT_INT32:
+            if (!need(4)) return TensorValue::kMalformed;
+            *out = LoadLe<int32_t>(c.data());
+            break;
+          case tb::DT_INT16:
+            if (!need(2)) return TensorValue::kMalformed;
+            *out = LoadLe<int16_t>(c.data());
+            break;
+          case tb::DT_UINT16:
+            if (!need(2)) return TensorValue::kMalformed;
+            *out = LoadLe<uint16_t>(c.data());
+            break;
+          case tb::DT_INT8:
+            if (!need(1)) return TensorValue::kMalformed;
+            *out = LoadLe<int8_t>(c.data());
+            break;
+          default:
+            if (!need(1)) return TensorValue::kMalformed;
+            *out = LoadLe<uint8_t>(c.data());
+            break;
+        }
+      } else if (t.int_val_size() > 0) {
+        *out = t.int_val(0);
+      }
+      return TensorValue::kScalar;
+    }
+    case tb::DT_INT64:
+      if (raw) {
+        if (!need(8)) return TensorValue::kMalformed;
+        *out = static_cast<double>(LoadLe<int64_t>(c.data()));
+      } else if (t.int64_val_size() > 0) {
+        *out = static_cast<double>(t.int64_val(0));
+      }
+      return TensorValue::kScalar;
+    case tb::DT_UINT32:
+      if (raw) {
+        if (!need(4)) return TensorValue::kMalformed;
+        *out = LoadLe<uint32_t>(c.data());
+      } else if (t.uint32_val_size() > 0) {
+        *out = t.uint32_val(0);
+      }
+      return TensorValue::kScalar;
+    case tb::DT_UINT64:
+      if (raw) {
+        if (!need(8)) return TensorValue::kMalformed;
+        *out = static_cast<double>(LoadLe<uint64_t>(c.data()));
+      } else if (t.uint64_val_size() > 0) {
+        *out = static_cast<double>(t.uint64_val(0));
+      }
+      return TensorValue::kScalar;
+    case tb::DT_BOOL:
+      if (raw) {
+        if (!need(1)) return TensorValue::kMalformed;
+        *out = c[0] != 0 ? 1 : 0;
+      } else if (t.bool_val_size() > 0) {
+        *out = t.bool_val(0) ? 1 : 0;
+      }
+      return TensorValue::kScalar;
+    default:
+      return TensorValue::kUnsupported;
+  }
+}
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+// One file's parse: the reused Event, what is known about each tag, and the skip counters, which
+// are added to the batch once at the end.
+class Parser {
+ public:
+  Parser(const std::string& path, ImportedRun* run, ImportBatch* batch)
+      : path_(path), run_(run), batch_(batch) {}
+
+  void Parse(std::string_view bytes) {
+    TfRecordReader reader(bytes);
+    std::string_view data;
+    for (;;) {
+      TfRecordResult r = reader.Next(&data);
+      if (r == TfRecordResult::kEnd) break;
+      if (r != TfRecordResult::kRecord) {
+        batch_->Issue(path_, reader.offset(), 0, reader.message());
+        continue;
+      }
+      ++batch_->records;
+      if (data.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+          !event_.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+        batch_->Issue(path_, reader.offset(), 0,
+                      fmt::format("byte {}: a {}-byte record that is not a TensorBoard Event; "
+                                  "record skipped",
+                                  reader.offset(), data.size()));
+        continue;
+      }
+      OnEvent();
+    }
+    batch_->bytes += static_cast<int64_t>(bytes.size());
+    for (size_t k = 0; k < kKindCount; ++k) {
+      if (kinds_[k] > 0) batch_->skipped[kKindNames[k]] += kinds_[k];
+    }
+    for (auto& [name, n] : named_) {
+      if (n > 0) batch_->skipped[name] += n;
+    }
+  }
+
+ private:
+  struct Tag {
+    size_t series = kNone;      // index in run_->series once a point was added
+    bool plugin_known = false;  // the first plugin name seen for the tag decides
+    int64_t* skip = nullptr;    // counter of the tag's non-scalars plugin, if it has one
+  };
+  static constexpr size_t kNone = static_cast<size_t>(-1);
+
+  int64_t* Named(std::string_view name) {
+    auto it = named_.find(name);
+    if (it == named_.end()) it = named_.emplace(std::string(name), 0).first;
+    return &it->second;
+  }
+
+  void OnEvent() {
+    switch (event_.what_case()) {
+      case tb::Event::kSummary:
+        break;
+      case tb::Event::kFileVersion: ++kinds_[kFileVersion]; return;
+      case tb::Event::kGraphDef: ++kinds_[kGraphDef]; return;
+      case tb::Event::kLogMessage: ++kinds_[kLogMessage]; return;
+      case tb::Event::kSessionLog: ++kinds_[kSessionLog]; return;
+      case tb::Event::kTaggedRunMetadata: ++kinds_[kTaggedRunMetadata]; return;
+      case tb::Event::kMetaGraphDef: ++kinds_[kMetaGraphDef]; return;
+      case tb::Event::WHAT_NOT_SET: ++kinds_[kEmptyEvent]; return;
+    }
+    const int64_t step = event_.step();
+    const double wall_time = event_.wall_time();
+    for (const tb::Summary::Value& v : event_.summary().value()) {
+      const std::string& tag_name = v.tag();
+      auto it = tags_.find(std::string_view(tag_name));
+      if (it == tags_.end()) it = tags_.emplace(tag_name, Tag{}).first;
+      Tag& tag = it->second;
+      if (!tag.plugin_known && v.has_metadata()) {
+        const std::string& plugin = v.metadata().plugin_data().plugin_name();
+        if (!plugin.empty()) {
+          tag.plugin_known = true;
+          if (plugin != "scalars") tag.skip = Named(fmt::format("plugin:{}", plugin));
+        }
+      }
+      if (tag.skip != nullptr) {
+        ++*tag.skip;
+        continue;
+      }
+      double value = 0;
+      switch (v.value_case()) {
+        case tb::Summary::Value::kSimpleValue:
+          value = v.simple_value();
+          break;
+        case tb::Summary::Value::kTensor:
+          switch (ScalarOf(v.tensor(), &value)) {
+            case TensorValue::kScalar: break;
+            case TensorValue::kNonScalar: ++kinds_[kNonScalarTensor]; continue;
+            case TensorValue::kMalformed: ++kinds_[kMalformedTensor]; continue;
+            case TensorValue::kUnsupported: {
+              const std::string& dtype = tb::DataType_Name(v.tensor().dtype());
+              ++*Named(dtype.empty() ? fmt::format("tensor:dtype_{}", v.tensor().dtype())
+                                     : fmt::format("tensor:{}", dtype));
+              continue;
+            }
+          }
+          break;
+        case tb::Summary::Value::kImage: ++kinds_[kImage]; continue;
+        case tb::Summary::Value::kHisto: ++kinds_[kHisto]; continue;
+        case tb::Summary::Value::kAudio: ++kinds_[kAudio]; continue;
+        case tb::Summary::Value::kObsoleteOldStyleHistogram: ++kinds_[kOldStyleHistogram]; continue;
+        case tb::Summary::Value::VALUE_NOT_SET: ++kinds_[kEmptyValue]; continue;
+      }
+      if (tag.series == kNone) tag.series = run_->SeriesIndex(tag_name);
+      run_->series[tag.series].points.push_back(Point{step, wall_time, value});
+    }
+  }
+
+  const std::string& path_;
+  ImportedRun* run_;
+  ImportBatch* batch_;
+  tb::Event event_;
+  std::unordered_map<std::string, Tag, StringHash, std::equal_to<>> tags_;
+  std::array<int64_t, kKindCount> kinds_{};
+  std::map<std::string, int64_t, std::less<>> named_;  // node-based: Tag::skip stays valid
+};
+
+}  // namespace
+
+void ParseTfEvents(std::string_view bytes, const std::string& path, ImportedRun* run,
+                   ImportBatch* batch) {
+  Parser(path, run, batch).Parse(bytes);
+}
+
+Status ReadTfEventsFile(const std::string& path, ImportBatch* out) {
+  std::string bytes;
+  INLOOP_RETURN_IF_ERROR(ReadFile(path, &bytes));
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path dir = fs::absolute(fs::path(path), ec).lexically_normal().parent_path();
+  if (ec) dir = fs::path(path).parent_path();
+  ImportedRun run;
+  run.name = dir.filename().string();
+  run.format = "tfevents";
+  run.source = dir.string();
+  ParseTfEvents(bytes, path, &run, out);
+  out->runs.push_back(std::move(run));
+  return Status::OK();
+}
+
+}  // namespace inloop::importers
