@@ -2,6 +2,7 @@
 #include "compare/html_app.h"
 
 #include <cmath>
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -118,7 +119,7 @@ int CmdEvalDiff(const std::string& old_path, const std::string& new_path,
   if (!html.empty()) {
     JsonWriter w;
     w.BeginObject().Key("view").String("evaldiff");
-    w.Key("title").String(fmt::format("eval diff: {} vs {}", old_path, new_path));
+    w.Key("title").String(fmt::format("eval diff: {} vs {}", std::filesystem::path(old_path).filename().string(), std::filesystem::path(new_path).filename().string()));
     w.Key("subtitle").String(fmt::format("inloop evaldiff · {} matched examples", report.overall.n));
     w.Key("report");
     compare::WriteEvalDiffJson(report, &w);

@@ -17,6 +17,7 @@
 
 #include "common/json_writer.h"
 #include "importers/detect_format.h"
+#include "importers/mlflow_reader.h"
 #include "importers/readers.h"
 
 namespace inloop::importers {

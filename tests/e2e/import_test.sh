@@ -48,15 +48,15 @@ assert_contains "$(echo "$out" | json '[i["line"] for i in d["issues"] if i["pat
 pass "a tree of every format imports"
 
 inloop metrics alpha loss --format json > alpha.json
-assert_eq "$(json '[p["value"] for p in d["points"]]' < alpha.json)" "[1.0, 0.9]" "long CSV run alpha"
-assert_eq "$(inloop metrics tuned train/loss --format json | json '[(p["step"], p["value"]) for p in d["points"]]')" \
+assert_eq "$(json '[float(p[2]) for p in d["points"]]' < alpha.json)" "[1.0, 0.9]" "long CSV run alpha"
+assert_eq "$(inloop metrics tuned train/loss --format json | json '[(p[0], p[2]) for p in d["points"]]')" \
   "[(0, 2.5), (1, 2.25)]" "MLflow metric in a nested folder"
 show=$(inloop show tuned --json)
 assert_eq "$(echo "$show" | json 'd["params"]["lr"]')" "0.003" "MLflow param"
 assert_contains "$(echo "$show" | json 'd["tags"]')" "imported" "--tag lands on the run"
 assert_contains "$(echo "$show" | json 'd["tags"]')" "team=demo" "MLflow tags kept"
 hf=$(echo "$out" | json '[r["name"] for r in d["runs"] if r["format"] == "trainer_state"][0]')
-assert_eq "$(inloop metrics "$hf" loss --format json | json '[p["step"] for p in d["points"]]')" \
+assert_eq "$(inloop metrics "$hf" loss --format json | json '[p[0] for p in d["points"]]')" \
   "[5, 10, 15, 20]" "HF log_history from the newest checkpoint"
 pass "imported values read back"
 
@@ -66,7 +66,7 @@ if [ $have_fixture = 1 ]; then
   "$PY" - "$FIX/expected.json" loss.json <<'P' || fail "tfevents train/loss differs from TensorBoard's own reading"
 import json, sys
 exp = json.load(open(sys.argv[1]))["train/loss"]
-got = [(p["step"], p["value"]) for p in json.load(open(sys.argv[2]))["points"]]
+got = [(p[0], p[2]) for p in json.load(open(sys.argv[2]))["points"]]
 assert len(got) == len(exp), (len(got), len(exp))
 for (s, v), (es, ev) in zip(got, exp):
     assert s == es and abs(v - ev) <= 1e-6 * max(1, abs(ev)), (s, v, es, ev)
@@ -100,7 +100,8 @@ P
   assert_eq "$(echo "$bad" | json 'len(d["issues"]) >= 2')" True "the CRC error and the truncated tail"
   good=$(echo "$out" | json '[r["points"] for r in d["runs"] if r["format"] == "tfevents"][0]')
   kept=$(echo "$bad" | json 'd["runs"][0]["points"]')
-  [ "$kept" -ge $((good - 2)) ] && [ "$kept" -lt "$good" ] || fail "kept $kept of $good points"
+  # An event carries up to three scalars (loss, lr, accuracy): two lost records lose at most six.
+  [ "$kept" -ge $((good - 6)) ] && [ "$kept" -lt "$good" ] || fail "kept $kept of $good points"
   set +e; inloop import --strict bad > /dev/null 2>&1; code=$?; set -e
   assert_eq "$code" 0 "--strict on bytes already imported has nothing new to complain about"
   cp -r bad bad2 && printf 'x' >> bad2/runx/$(basename "$bf")
