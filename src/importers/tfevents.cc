@@ -13,6 +13,7 @@
 
 #include "common/file_io.h"
 #include "importers/proto/event.pb.h"
+#include "importers/proto/hparams.pb.h"
 #include "importers/tfrecord.h"
 
 namespace inloop::importers {
@@ -241,6 +242,7 @@ class Parser {
     bool plugin_known = false;  // the first plugin name seen for the tag decides
     int64_t* skip = nullptr;    // counter of the tag's non-scalars plugin, if it has one
     size_t points = 0;          // points this parse added
+    bool hparams = false;       // the hparams plugin's: its metadata may hold the run's params
   };
   static constexpr size_t kNone = static_cast<size_t>(-1);
   static constexpr size_t kReserveMinBytes = 4 << 20;
@@ -288,8 +290,10 @@ class Parser {
         if (!plugin.empty()) {
           tag.plugin_known = true;
           if (plugin != "scalars") tag.skip = Named(fmt::format("plugin:{}", plugin));
+          tag.hparams = plugin == "hparams";
         }
       }
+      if (tag.hparams && v.has_metadata()) HParams(v.metadata().plugin_data().content());
       if (tag.skip != nullptr) {
         ++*tag.skip;
         continue;
@@ -320,6 +324,31 @@ class Parser {
       if (tag.series == kNone) tag.series = run_->SeriesIndex(tag_name);
       run_->series[tag.series].points.push_back(Point{step, wall_time, value});
       ++tag.points;
+    }
+  }
+
+  // The hyperparameters of a session_start_info (hparams plugin) as run params, in name order.
+  void HParams(const std::string& content) {
+    tb::hparams::HParamsPluginData data;
+    if (content.empty() || !data.ParseFromString(content) || !data.has_session_start_info()) {
+      return;
+    }
+    std::map<std::string_view, const google::protobuf::Value*> sorted;
+    for (const auto& [name, value] : data.session_start_info().hparams()) sorted[name] = &value;
+    for (const auto& [name, value] : sorted) {
+      switch (value->kind_case()) {
+        case google::protobuf::Value::kNumberValue:
+          run_->SetParam(std::string(name), fmt::format("{}", value->number_value()));
+          break;
+        case google::protobuf::Value::kStringValue:
+          run_->SetParam(std::string(name), value->string_value());
+          break;
+        case google::protobuf::Value::kBoolValue:
+          run_->SetParam(std::string(name), value->bool_value() ? "true" : "false");
+          break;
+        default:  // null, struct, list: not a scalar hyperparameter
+          break;
+      }
     }
   }
 

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "importers/proto/hparams.pb.h"
 #include "importers/tfrecord.h"
 #include "support/tfevents_writer.h"
 
@@ -333,6 +334,33 @@ TEST(TfEventsParse, NonScalarTensorsAndTf1PayloadsAreCounted) {
                                  {"event:meta_graph_def", 1},
                                  {"event:tagged_run_metadata", 1},
                              }));
+}
+
+TEST(TfEventsParse, HparamsSessionStartInfoBecomesParams) {
+  tensorboard::hparams::HParamsPluginData data;
+  auto* hp = data.mutable_session_start_info()->mutable_hparams();
+  (*hp)["optimizer"].set_string_value("adam");
+  (*hp)["lr"].set_number_value(0.001);
+  (*hp)["layers"].set_number_value(4);
+  (*hp)["use_bn"].set_bool_value(true);
+  (*hp)["nested"].mutable_list_value();  // not a scalar: left out
+  std::string f;
+  Event e = StepEvent(0, 5.0);
+  auto* v = AddValue(&e, "_hparams_/session_start_info", "hparams");
+  v->mutable_metadata()->mutable_plugin_data()->set_content(data.SerializeAsString());
+  v->mutable_tensor()->set_dtype(tensorboard::DT_FLOAT);
+  AppendEvent(&f, e);
+  Parsed p = ParseBytes(f);
+  EXPECT_TRUE(p.batch.issues.empty());
+  EXPECT_TRUE(p.run.series.empty());
+  EXPECT_EQ(p.batch.skipped, (std::map<std::string, int64_t>{{"plugin:hparams", 1}}));
+  std::vector<std::string> params;
+  for (const auto& param : p.run.params) {
+    params.push_back(param.key + "=" + param.value);
+    EXPECT_EQ(param.source, "import");
+  }
+  EXPECT_EQ(params,
+            (std::vector<std::string>{"layers=4", "lr=0.001", "optimizer=adam", "use_bn=true"}));
 }
 
 // ---- damaged files, on disk ----
