@@ -13,6 +13,7 @@
 
 #include "common/file_io.h"
 #include "importers/proto/event.pb.h"
+#include "importers/proto/hparams.pb.h"
 #include "importers/tfrecord.h"
 
 namespace inloop::importers {
@@ -201,9 +202,16 @@ class Parser {
   void Parse(std::string_view bytes) {
     TfRecordReader reader(bytes);
     std::string_view data;
+    // Once an eighth of a large file is read, each series is sized for the whole file, so that
+    // its vector is not grown (copied, and its fresh pages faulted in) again and again.
+    size_t checkpoint = bytes.size() >= kReserveMinBytes ? bytes.size() / 8 : bytes.size() + 1;
     for (;;) {
       TfRecordResult r = reader.Next(&data);
       if (r == TfRecordResult::kEnd) break;
+      if (static_cast<size_t>(reader.resume()) >= checkpoint) {
+        Reserve(static_cast<size_t>(reader.resume()), bytes.size());
+        checkpoint = bytes.size() + 1;
+      }
       if (r != TfRecordResult::kRecord) {
         batch_->Issue(path_, reader.offset(), 0, reader.message());
         continue;
@@ -233,8 +241,24 @@ class Parser {
     size_t series = kNone;      // index in run_->series once a point was added
     bool plugin_known = false;  // the first plugin name seen for the tag decides
     int64_t* skip = nullptr;    // counter of the tag's non-scalars plugin, if it has one
+    size_t points = 0;          // points this parse added
+    bool hparams = false;       // the hparams plugin's: its metadata may hold the run's params
   };
   static constexpr size_t kNone = static_cast<size_t>(-1);
+  static constexpr size_t kReserveMinBytes = 4 << 20;
+
+  // Reserves room in each series for its points so far extrapolated from `done` of `total`
+  // bytes, plus a sixteenth: at worst the vector doubles once more, as it would have anyway.
+  void Reserve(size_t done, size_t total) {
+    for (auto& [name, tag] : tags_) {
+      if (tag.series == kNone || done == 0) continue;
+      const double expected = static_cast<double>(tag.points) * static_cast<double>(total) /
+                              static_cast<double>(done);
+      const auto more = static_cast<size_t>(expected * 17 / 16) + 64 - tag.points;
+      auto& points = run_->series[tag.series].points;
+      points.reserve(points.size() + more);
+    }
+  }
 
   int64_t* Named(std::string_view name) {
     auto it = named_.find(name);
@@ -243,16 +267,16 @@ class Parser {
   }
 
   void OnEvent() {
-    switch (event_.what_case()) {
-      case tb::Event::kSummary:
-        break;
-      case tb::Event::kFileVersion: ++kinds_[kFileVersion]; return;
-      case tb::Event::kGraphDef: ++kinds_[kGraphDef]; return;
-      case tb::Event::kLogMessage: ++kinds_[kLogMessage]; return;
-      case tb::Event::kSessionLog: ++kinds_[kSessionLog]; return;
-      case tb::Event::kTaggedRunMetadata: ++kinds_[kTaggedRunMetadata]; return;
-      case tb::Event::kMetaGraphDef: ++kinds_[kMetaGraphDef]; return;
-      case tb::Event::WHAT_NOT_SET: ++kinds_[kEmptyEvent]; return;
+    if (!event_.has_summary()) {  // upstream's oneof `what`, as plain fields (proto/event.proto)
+      Kind k = event_.has_file_version()          ? kFileVersion
+               : event_.has_graph_def()           ? kGraphDef
+               : event_.has_log_message()         ? kLogMessage
+               : event_.has_session_log()         ? kSessionLog
+               : event_.has_tagged_run_metadata() ? kTaggedRunMetadata
+               : event_.has_meta_graph_def()      ? kMetaGraphDef
+                                                  : kEmptyEvent;
+      ++kinds_[k];
+      return;
     }
     const int64_t step = event_.step();
     const double wall_time = event_.wall_time();
@@ -266,38 +290,65 @@ class Parser {
         if (!plugin.empty()) {
           tag.plugin_known = true;
           if (plugin != "scalars") tag.skip = Named(fmt::format("plugin:{}", plugin));
+          tag.hparams = plugin == "hparams";
         }
       }
+      if (tag.hparams && v.has_metadata()) HParams(v.metadata().plugin_data().content());
       if (tag.skip != nullptr) {
         ++*tag.skip;
         continue;
       }
       double value = 0;
-      switch (v.value_case()) {
-        case tb::Summary::Value::kSimpleValue:
-          value = v.simple_value();
-          break;
-        case tb::Summary::Value::kTensor:
-          switch (ScalarOf(v.tensor(), &value)) {
-            case TensorValue::kScalar: break;
-            case TensorValue::kNonScalar: ++kinds_[kNonScalarTensor]; continue;
-            case TensorValue::kMalformed: ++kinds_[kMalformedTensor]; continue;
-            case TensorValue::kUnsupported: {
-              const std::string& dtype = tb::DataType_Name(v.tensor().dtype());
-              ++*Named(dtype.empty() ? fmt::format("tensor:dtype_{}", v.tensor().dtype())
-                                     : fmt::format("tensor:{}", dtype));
-              continue;
-            }
+      if (v.has_tensor()) {  // upstream's oneof `value`, as plain fields (proto/summary.proto)
+        switch (ScalarOf(v.tensor(), &value)) {
+          case TensorValue::kScalar: break;
+          case TensorValue::kNonScalar: ++kinds_[kNonScalarTensor]; continue;
+          case TensorValue::kMalformed: ++kinds_[kMalformedTensor]; continue;
+          case TensorValue::kUnsupported: {
+            const std::string& dtype = tb::DataType_Name(v.tensor().dtype());
+            ++*Named(dtype.empty() ? fmt::format("tensor:dtype_{}", v.tensor().dtype())
+                                   : fmt::format("tensor:{}", dtype));
+            continue;
           }
-          break;
-        case tb::Summary::Value::kImage: ++kinds_[kImage]; continue;
-        case tb::Summary::Value::kHisto: ++kinds_[kHisto]; continue;
-        case tb::Summary::Value::kAudio: ++kinds_[kAudio]; continue;
-        case tb::Summary::Value::kObsoleteOldStyleHistogram: ++kinds_[kOldStyleHistogram]; continue;
-        case tb::Summary::Value::VALUE_NOT_SET: ++kinds_[kEmptyValue]; continue;
+        }
+      } else if (v.has_simple_value()) {
+        value = v.simple_value();
+      } else {
+        ++kinds_[v.has_image()                          ? kImage
+                 : v.has_histo()                        ? kHisto
+                 : v.has_audio()                        ? kAudio
+                 : v.has_obsolete_old_style_histogram() ? kOldStyleHistogram
+                                                        : kEmptyValue];
+        continue;
       }
       if (tag.series == kNone) tag.series = run_->SeriesIndex(tag_name);
       run_->series[tag.series].points.push_back(Point{step, wall_time, value});
+      ++tag.points;
+    }
+  }
+
+  // The hyperparameters of a session_start_info (hparams plugin) as run params, in name order.
+  void HParams(const std::string& content) {
+    tb::hparams::HParamsPluginData data;
+    if (content.empty() || !data.ParseFromString(content) || !data.has_session_start_info()) {
+      return;
+    }
+    std::map<std::string_view, const google::protobuf::Value*> sorted;
+    for (const auto& [name, value] : data.session_start_info().hparams()) sorted[name] = &value;
+    for (const auto& [name, value] : sorted) {
+      switch (value->kind_case()) {
+        case google::protobuf::Value::kNumberValue:
+          run_->SetParam(std::string(name), fmt::format("{}", value->number_value()));
+          break;
+        case google::protobuf::Value::kStringValue:
+          run_->SetParam(std::string(name), value->string_value());
+          break;
+        case google::protobuf::Value::kBoolValue:
+          run_->SetParam(std::string(name), value->bool_value() ? "true" : "false");
+          break;
+        default:  // null, struct, list: not a scalar hyperparameter
+          break;
+      }
     }
   }
 

@@ -6,8 +6,9 @@
 // "scalars" are skipped and counted in ImportBatch::skipped ("plugin:images"), as are TF1 images,
 // histograms and audio ("value:image"), non-scalar or non-numeric tensors ("tensor:non_scalar",
 // "tensor:DT_STRING") and events that carry no summary ("event:file_version", "event:graph_def").
-// Bad CRCs, truncation and records that are not Events become issues with their byte offset; every
-// readable record is kept.
+// The hparams plugin's session_start_info (number, string and bool hyperparameters) becomes run
+// params. Bad CRCs, truncation and records that are not Events become issues with their byte
+// offset; every readable record is kept.
 #pragma once
 
 #include <string>

@@ -18,9 +18,11 @@
 #include <iterator>
 #include <limits>
 #include <map>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "importers/proto/hparams.pb.h"
 #include "importers/tfrecord.h"
 #include "support/tfevents_writer.h"
 
@@ -333,6 +335,75 @@ TEST(TfEventsParse, NonScalarTensorsAndTf1PayloadsAreCounted) {
                                  {"event:meta_graph_def", 1},
                                  {"event:tagged_run_metadata", 1},
                              }));
+}
+
+TEST(TfEventsParse, HparamsSessionStartInfoBecomesParams) {
+  tensorboard::hparams::HParamsPluginData data;
+  auto* hp = data.mutable_session_start_info()->mutable_hparams();
+  (*hp)["optimizer"].set_string_value("adam");
+  (*hp)["lr"].set_number_value(0.001);
+  (*hp)["layers"].set_number_value(4);
+  (*hp)["use_bn"].set_bool_value(true);
+  (*hp)["nested"].mutable_list_value();  // not a scalar: left out
+  std::string f;
+  Event e = StepEvent(0, 5.0);
+  auto* v = AddValue(&e, "_hparams_/session_start_info", "hparams");
+  v->mutable_metadata()->mutable_plugin_data()->set_content(data.SerializeAsString());
+  v->mutable_tensor()->set_dtype(tensorboard::DT_FLOAT);
+  AppendEvent(&f, e);
+  Parsed p = ParseBytes(f);
+  EXPECT_TRUE(p.batch.issues.empty());
+  EXPECT_TRUE(p.run.series.empty());
+  EXPECT_EQ(p.batch.skipped, (std::map<std::string, int64_t>{{"plugin:hparams", 1}}));
+  std::vector<std::string> params;
+  for (const auto& param : p.run.params) {
+    params.push_back(param.key + "=" + param.value);
+    EXPECT_EQ(param.source, "import");
+  }
+  EXPECT_EQ(params,
+            (std::vector<std::string>{"layers=4", "lr=0.001", "optimizer=adam", "use_bn=true"}));
+}
+
+// Records whose CRCs check but whose bytes are random, or valid events with bytes changed: the
+// protobuf parser and the tensor decoding see garbage. Nothing may crash (run under ASan), every
+// record is counted, and each is either parsed or reported.
+TEST(TfEventsParse, GarbageInsideValidFramingNeverCrashes) {
+  std::mt19937_64 rng(77);
+  std::vector<std::string> seeds;
+  {
+    Event e = StepEvent(12, 3.5);
+    SetRawScalar(AddValue(&e, "a", "scalars")->mutable_tensor(), tensorboard::DT_DOUBLE, 2.5);
+    auto* t = AddValue(&e, "b")->mutable_tensor();
+    t->set_dtype(tensorboard::DT_HALF);
+    t->add_half_val(0x7c00);
+    t->mutable_tensor_shape()->add_dim()->set_size(1);
+    AddValue(&e, "c")->set_simple_value(1.0f);
+    seeds.push_back(e.SerializeAsString());
+  }
+  std::string f;
+  const int kRecords = 3000;
+  for (int i = 0; i < kRecords; ++i) {
+    std::string data;
+    if (i % 2 == 0) {
+      data.resize(rng() % 80);
+      for (char& c : data) c = static_cast<char>(rng());
+    } else {
+      data = seeds[0];
+      for (int k = 1 + static_cast<int>(rng() % 4); k > 0; --k) {
+        data[rng() % data.size()] = static_cast<char>(rng());
+      }
+    }
+    AppendRecord(&f, data);
+  }
+  std::vector<char> exact(f.begin(), f.end());  // exactly sized, so ASan sees overreads
+  Parsed p;
+  ParseTfEvents(std::string_view(exact.data(), exact.size()), "mem/x", &p.run, &p.batch);
+  EXPECT_EQ(p.batch.records, kRecords);
+  for (const auto& issue : p.batch.issues) {
+    EXPECT_NE(issue.message.find("not a TensorBoard Event"), std::string::npos) << issue.message;
+  }
+  EXPECT_FALSE(p.batch.issues.empty());  // random bytes are not all valid protobuf
+  EXPECT_LT(p.batch.issues.size(), static_cast<size_t>(kRecords));
 }
 
 // ---- damaged files, on disk ----
