@@ -43,6 +43,8 @@ class ProgressLine {
 };
 
 std::string Where(const importers::ImportIssue& i) {
+  // Binary readers already start their messages with "byte N".
+  if (i.offset >= 0 && i.message.rfind("byte ", 0) == 0) return i.path;
   if (i.offset >= 0) return fmt::format("{}: byte {}", i.path, i.offset);
   if (i.line > 0) return fmt::format("{}:{}", i.path, i.line);
   return i.path;
