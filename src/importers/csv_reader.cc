@@ -111,6 +111,19 @@ double TimeCell(const std::string& path, int64_t line, std::string_view column,
   return 0;
 }
 
+// Counts a record and reports it when malformed (skipped: false) or ragged (kept: true).
+bool TakeRecord(const std::string& path, const CsvRecordReader::Record& rec, size_t columns,
+                ImportBatch* out) {
+  ++out->records;
+  if (!rec.error.empty()) {
+    out->Issue(path, -1, rec.line, fmt::format("{}; row skipped", rec.error));
+    ++out->skipped["csv:bad row"];
+    return false;
+  }
+  CheckRagged(path, rec, columns, out);
+  return true;
+}
+
 void WideRows(const std::string& path, const std::vector<std::string>& header,
               CsvRecordReader* reader, ImportedRun* run, ImportBatch* out, int64_t* rows) {
   const int step_col = FindStepColumn(header);
@@ -118,15 +131,8 @@ void WideRows(const std::string& path, const std::vector<std::string>& header,
   int64_t row = 0;
   CsvRecordReader::Record rec;
   while (reader->Next(&rec)) {
-    if (IsBlank(rec)) continue;
-    ++out->records;
-    if (!rec.error.empty()) {
-      out->Issue(path, -1, rec.line, fmt::format("{}; row skipped", rec.error));
-      ++out->skipped["csv:bad row"];
-      continue;
-    }
+    if (IsBlank(rec) || !TakeRecord(path, rec, header.size(), out)) continue;
     const int64_t index = row++;
-    CheckRagged(path, rec, header.size(), out);
     int64_t step = index;
     if (step_col >= 0 &&
         !StepCell(path, rec.line, header[step_col], Cell(rec.fields, step_col), &step, out)) {
@@ -176,15 +182,8 @@ void LongRows(const std::string& path, const std::vector<std::string>& header,
   int64_t row = 0;
   CsvRecordReader::Record rec;
   while (reader->Next(&rec)) {
-    if (IsBlank(rec)) continue;
-    ++out->records;
-    if (!rec.error.empty()) {
-      out->Issue(path, -1, rec.line, fmt::format("{}; row skipped", rec.error));
-      ++out->skipped["csv:bad row"];
-      continue;
-    }
+    if (IsBlank(rec) || !TakeRecord(path, rec, header.size(), out)) continue;
     ++row;
-    CheckRagged(path, rec, header.size(), out);
     std::string_view name = run_col >= 0 ? Cell(rec.fields, run_col) : std::string_view(stem);
     std::string_view key = Cell(rec.fields, key_col);
     std::string_view value = Cell(rec.fields, value_col);

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "common/utf8.h"
 #include "importers/text_input.h"
 #include "ingest/number_scan.h"
 
@@ -67,24 +68,6 @@ std::vector<Line> SplitLines(std::string_view text) {
 }
 
 bool IsListItem(std::string_view c) { return c == "-" || c.substr(0, 2) == "- "; }
-
-void AppendUtf8(std::string* out, uint32_t cp) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x110000) {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
 
 // Reads a quoted scalar starting at s[0] (a quote). Sets *end past the closing quote; false when
 // it does not close within `s`.
