@@ -1,7 +1,12 @@
 #include "importers/tfevents.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cmath>
@@ -10,6 +15,7 @@
 #include <limits>
 #include <map>
 #include <unordered_map>
+#include <vector>
 
 #include "common/file_io.h"
 #include "importers/proto/event.pb.h"
@@ -200,17 +206,30 @@ class Parser {
       : path_(path), run_(run), batch_(batch) {}
 
   void Parse(std::string_view bytes) {
-    TfRecordReader reader(bytes);
-    std::string_view data;
+    Begin(bytes.size());
+    Feed(bytes, 0, static_cast<int64_t>(bytes.size()));
+    Finish();
+  }
+
+  // Streaming: Begin with the expected size (for reserving), Feed pieces in order, then Finish.
+  void Begin(size_t expected_bytes) {
+    expected_ = expected_bytes;
     // Once an eighth of a large file is read, each series is sized for the whole file, so that
     // its vector is not grown (copied, and its fresh pages faulted in) again and again.
-    size_t checkpoint = bytes.size() >= kReserveMinBytes ? bytes.size() / 8 : bytes.size() + 1;
+    checkpoint_ = expected_ >= kReserveMinBytes ? expected_ / 8 : SIZE_MAX;
+  }
+
+  // Parses the records of `piece` (bytes [base, base + piece.size()) of a stream of stream_size
+  // bytes) and returns how many bytes it took: the rest starts a record that needs more bytes.
+  size_t Feed(std::string_view piece, int64_t base, int64_t stream_size) {
+    TfRecordReader reader(piece, base, stream_size);
+    std::string_view data;
     for (;;) {
       TfRecordResult r = reader.Next(&data);
-      if (r == TfRecordResult::kEnd) break;
-      if (static_cast<size_t>(reader.resume()) >= checkpoint) {
-        Reserve(static_cast<size_t>(reader.resume()), bytes.size());
-        checkpoint = bytes.size() + 1;
+      if (r == TfRecordResult::kEnd || r == TfRecordResult::kNeedMore) break;
+      if (static_cast<size_t>(reader.resume()) >= checkpoint_) {
+        Reserve(static_cast<size_t>(reader.resume()), std::max<size_t>(expected_, 1));
+        checkpoint_ = SIZE_MAX;
       }
       if (r != TfRecordResult::kRecord) {
         batch_->Issue(path_, reader.offset(), 0, reader.message());
@@ -227,7 +246,11 @@ class Parser {
       }
       OnEvent();
     }
-    batch_->bytes += static_cast<int64_t>(bytes.size());
+    batch_->bytes += static_cast<int64_t>(reader.consumed());
+    return reader.consumed();
+  }
+
+  void Finish() {
     for (size_t k = 0; k < kKindCount; ++k) {
       if (kinds_[k] > 0) batch_->skipped[kKindNames[k]] += kinds_[k];
     }
@@ -359,6 +382,8 @@ class Parser {
   std::unordered_map<std::string, Tag, StringHash, std::equal_to<>> tags_;
   std::array<int64_t, kKindCount> kinds_{};
   std::map<std::string, int64_t, std::less<>> named_;  // node-based: Tag::skip stays valid
+  size_t expected_ = 0;
+  size_t checkpoint_ = SIZE_MAX;
 };
 
 }  // namespace
@@ -368,9 +393,15 @@ void ParseTfEvents(std::string_view bytes, const std::string& path, ImportedRun*
   Parser(path, run, batch).Parse(bytes);
 }
 
-Status ReadTfEventsFile(const std::string& path, ImportBatch* out) {
-  std::string bytes;
-  INLOOP_RETURN_IF_ERROR(ReadFile(path, &bytes));
+Status ReadTfEventsFile(const std::string& path, ImportBatch* out, size_t piece_bytes) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    std::string m = fmt::format("{}: cannot open: {}", path, std::strerror(e));
+    return e == ENOENT ? Status::NotFound(std::move(m)) : Status::Io(std::move(m));
+  }
+  struct stat st {};
+  int64_t expected = ::fstat(fd, &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::path dir = fs::absolute(fs::path(path), ec).lexically_normal().parent_path();
@@ -379,7 +410,39 @@ Status ReadTfEventsFile(const std::string& path, ImportBatch* out) {
   run.name = dir.filename().string();
   run.format = "tfevents";
   run.source = dir.string();
-  ParseTfEvents(bytes, path, &run, out);
+  // One piece-sized buffer, reused: reading the file into fresh memory costs more than parsing
+  // it (page faults), a reused buffer stays in cache. A record longer than the buffer grows it.
+  Parser parser(path, &run, out);
+  parser.Begin(static_cast<size_t>(std::max<int64_t>(expected, 0)));
+  std::vector<char> buf(std::max<size_t>(piece_bytes, 64));
+  size_t have = 0;
+  int64_t base = 0;
+  bool eof = false;
+  while (!eof || have > 0) {
+    while (!eof && have < buf.size()) {
+      ssize_t r = ::read(fd, buf.data() + have, buf.size() - have);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) {
+        int e = errno;
+        ::close(fd);
+        return Status::Io(fmt::format("{}: read failed at byte {}: {}", path,
+                                      base + static_cast<int64_t>(have), std::strerror(e)));
+      }
+      if (r == 0) eof = true;
+      have += static_cast<size_t>(r);
+    }
+    // Until the end is seen the stream is at least as long as the file was, or as what was read.
+    int64_t stream = base + static_cast<int64_t>(have);
+    if (!eof) stream = std::max(stream + 1, expected);
+    size_t used = parser.Feed(std::string_view(buf.data(), have), base, stream);
+    if (eof) break;
+    std::memmove(buf.data(), buf.data() + used, have - used);
+    have -= used;
+    base += static_cast<int64_t>(used);
+    if (have == buf.size()) buf.resize(buf.size() * 2);  // one record longer than the buffer
+  }
+  ::close(fd);
+  parser.Finish();
   out->runs.push_back(std::move(run));
   return Status::OK();
 }

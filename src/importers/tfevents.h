@@ -19,11 +19,13 @@
 
 namespace inloop::importers {
 
-// Reads the event file at `path` into memory and appends one ImportedRun to out->runs: name = the
-// directory holding the file, format "tfevents", source = that directory (absolute). Problems in
-// the content are issues in *out, not errors; the Status is an error only when the file cannot be
-// read (NotFound, Io), and then nothing is appended.
-Status ReadTfEventsFile(const std::string& path, ImportBatch* out);
+// Reads the event file at `path` in pieces of `piece_bytes` through one reused buffer and appends
+// one ImportedRun to out->runs: name = the directory holding the file, format "tfevents", source =
+// that directory (absolute). Problems in the content are issues in *out, not errors; the Status
+// is an error only when the file cannot be read (NotFound, Io), and then nothing is appended.
+// The result does not depend on piece_bytes (tests read with tiny pieces to prove it).
+Status ReadTfEventsFile(const std::string& path, ImportBatch* out,
+                        size_t piece_bytes = size_t{1} << 20);
 
 // Parses the bytes of an event file into `run` (series appended) and `batch` (issues naming
 // `path`, records, bytes, skipped counts). For tests and benchmarks; ReadTfEventsFile uses it.

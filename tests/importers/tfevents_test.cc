@@ -541,3 +541,57 @@ TEST(TfEventsFile, MissingFileIsNotFoundAndAddsNoRun) {
 
 }  // namespace
 }  // namespace inloop::importers
+
+namespace inloop::importers {
+namespace {
+
+// Reading a file in pieces gives what parsing the whole file in memory gives: the same points,
+// issues (offsets and messages), counts, whatever the piece size, on a clean copy of the fixture
+// and on one with a bad data CRC, a bad length CRC (resync) and a truncated tail.
+TEST(TfEventsStream, PiecesOfAnySizeReadLikeTheWholeFile) {
+  FIXTURE_OR_SKIP(dir);
+  const std::string clean = ReadBytes(dir / kFixtureFile);
+  std::string damaged = clean;
+  damaged[damaged.size() / 3] ^= 0x40;          // inside some record: a data or length CRC
+  damaged[damaged.size() / 2 + 3] ^= 0x01;
+  damaged.resize(damaged.size() - 5);           // the last record cut short
+  std::string header_hit = clean;
+  size_t at = 0;
+  for (int i = 0; i < 700; ++i) {  // the length field of record 700: a resync
+    uint64_t len = 0;
+    std::memcpy(&len, header_hit.data() + at, 8);
+    at += 16 + len;
+  }
+  header_hit[at + 2] ^= 0x10;
+  TempDir tmp("stream");
+  for (const std::string* bytes : std::vector<const std::string*>{&clean, &damaged, &header_hit}) {
+    const fs::path file = tmp.path() / kFixtureFile;
+    WriteBytes(file, *bytes);
+    Parsed whole = ParseBytes(*bytes);
+    for (size_t piece : {size_t{1}, size_t{17}, size_t{100}, size_t{4096}, size_t{1} << 20}) {
+      ImportBatch batch;
+      ASSERT_TRUE(ReadTfEventsFile(file.string(), &batch, piece).ok());
+      ASSERT_EQ(batch.runs.size(), 1u);
+      const ImportedRun& run = batch.runs[0];
+      EXPECT_EQ(batch.records, whole.batch.records) << "piece " << piece;
+      EXPECT_EQ(batch.bytes, whole.batch.bytes) << "piece " << piece;
+      EXPECT_EQ(batch.skipped, whole.batch.skipped) << "piece " << piece;
+      ASSERT_EQ(batch.issues.size(), whole.batch.issues.size()) << "piece " << piece;
+      for (size_t i = 0; i < batch.issues.size(); ++i) {
+        EXPECT_EQ(batch.issues[i].offset, whole.batch.issues[i].offset) << "piece " << piece;
+        EXPECT_EQ(batch.issues[i].message, whole.batch.issues[i].message) << "piece " << piece;
+      }
+      ASSERT_EQ(run.series.size(), whole.run.series.size()) << "piece " << piece;
+      for (size_t s = 0; s < run.series.size(); ++s) {
+        EXPECT_EQ(run.series[s].key, whole.run.series[s].key);
+        EXPECT_EQ(run.series[s].points, whole.run.series[s].points) << run.series[s].key;
+      }
+    }
+    if (bytes != &clean) {
+      EXPECT_FALSE(whole.batch.issues.empty());
+    }
+  }
+}
+
+}  // namespace
+}  // namespace inloop::importers
