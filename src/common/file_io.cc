@@ -50,14 +50,18 @@ Status WriteFileAtomically(const std::string& path, std::string_view data) {
   return Status::OK();
 }
 
+Status OpenForReading(const std::string& path, int* fd) {
+  *fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (*fd >= 0) return Status::OK();
+  int e = errno;
+  std::string m = fmt::format("{}: cannot open: {}", path, std::strerror(e));
+  return e == ENOENT ? Status::NotFound(std::move(m)) : Status::Io(std::move(m));
+}
+
 Status ReadFile(const std::string& path, std::string* out) {
   out->clear();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int e = errno;
-    std::string m = fmt::format("{}: cannot open: {}", path, std::strerror(e));
-    return e == ENOENT ? Status::NotFound(std::move(m)) : Status::Io(std::move(m));
-  }
+  int fd = -1;
+  if (Status s = OpenForReading(path, &fd); !s.ok()) return s;
   struct stat st {};
   size_t capacity = 0;
   if (::fstat(fd, &st) == 0 && st.st_size > 0) capacity = static_cast<size_t>(st.st_size);

@@ -15,6 +15,8 @@ Status WriteAll(int fd, std::string_view data, const std::string& path);
 Status WriteFileAtomically(const std::string& path, std::string_view data);
 // Replaces *out with the whole content of `path`, read to its end even if it grows meanwhile.
 // NotFound when it does not exist, Io when it cannot be read.
+// Opens for reading (O_CLOEXEC); a missing file is NotFound, other failures Io, both naming path.
+Status OpenForReading(const std::string& path, int* fd);
 Status ReadFile(const std::string& path, std::string* out);
 
 }  // namespace inloop

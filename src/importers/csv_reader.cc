@@ -57,7 +57,8 @@ void CheckRagged(const std::string& path, const CsvRecordReader::Record& rec, si
   ++out->skipped["csv:ragged row"];
 }
 
-int FindStepColumn(const std::vector<std::string>& header) {
+// The column whose name ranks highest as a step key ("step", "global_step", ...), or -1.
+int RankedStepColumn(const std::vector<std::string>& header) {
   int best = -1, best_rank = 0;
   for (size_t i = 0; i < header.size(); ++i) {
     int r = ingest::StepKeyRank(header[i]);
@@ -66,7 +67,11 @@ int FindStepColumn(const std::vector<std::string>& header) {
       best = static_cast<int>(i);
     }
   }
-  if (best >= 0) return best;
+  return best;
+}
+
+int FindStepColumn(const std::vector<std::string>& header) {
+  if (int best = RankedStepColumn(header); best >= 0) return best;
   for (std::string_view fallback : {"_step", "epoch"}) {
     for (size_t i = 0; i < header.size(); ++i)
       if (ingest::EqualsIgnoreCase(header[i], fallback)) return static_cast<int>(i);
@@ -165,14 +170,7 @@ void LongRows(const std::string& path, const std::vector<std::string>& header,
   const int run_col = FindColumn(header, {"run"});
   const int key_col = FindColumn(header, {"key", "metric"});
   const int value_col = FindColumn(header, {"value"});
-  int step_col = -1, best_rank = 0;
-  for (size_t i = 0; i < header.size(); ++i) {
-    int r = ingest::StepKeyRank(header[i]);
-    if (r > best_rank) {
-      best_rank = r;
-      step_col = static_cast<int>(i);
-    }
-  }
+  const int step_col = RankedStepColumn(header);
   const int time_col = FindColumn(header, {"timestamp", "wall_time", "time", "_timestamp"});
   const std::string stem = std::filesystem::path(path).stem().string();
 

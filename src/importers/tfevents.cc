@@ -394,12 +394,8 @@ void ParseTfEvents(std::string_view bytes, const std::string& path, ImportedRun*
 }
 
 Status ReadTfEventsFile(const std::string& path, ImportBatch* out, size_t piece_bytes) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int e = errno;
-    std::string m = fmt::format("{}: cannot open: {}", path, std::strerror(e));
-    return e == ENOENT ? Status::NotFound(std::move(m)) : Status::Io(std::move(m));
-  }
+  int fd = -1;
+  if (Status s = OpenForReading(path, &fd); !s.ok()) return s;
   struct stat st {};
   int64_t expected = ::fstat(fd, &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
   namespace fs = std::filesystem;
