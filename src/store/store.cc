@@ -171,7 +171,7 @@ constexpr const char* kRunColumns =
 }  // namespace
 
 Store::~Store() {
-  for (auto& [_, fd] : chunk_fds_) ::close(fd);
+  for (auto& [_, cached] : chunk_fds_) ::close(cached.fd);
 }
 
 std::string Store::PathOf(std::string_view rel) const { return fmt::format("{}/{}", dir_, rel); }
@@ -645,9 +645,24 @@ Status Store::CreateSeries(const std::string& run_id, std::string_view key, int 
 
 int Store::ChunkFd(const std::string& run_id) {
   auto it = chunk_fds_.find(run_id);
-  if (it != chunk_fds_.end()) return it->second;
+  if (it != chunk_fds_.end()) {
+    chunk_fd_order_.splice(chunk_fd_order_.begin(), chunk_fd_order_, it->second.order);
+    return it->second.fd;
+  }
+  // Bounded: a query over thousands of runs must not run out of descriptors (ulimit -n is often
+  // 1024). Callers use the descriptor at once and never keep it, so closing the least recently
+  // used one is safe.
+  while (chunk_fds_.size() >= kMaxChunkFds) {
+    auto victim = chunk_fds_.find(chunk_fd_order_.back());
+    ::close(victim->second.fd);
+    chunk_fds_.erase(victim);
+    chunk_fd_order_.pop_back();
+  }
   int fd = ::open(PathOf("series/" + run_id + ".chunks").c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) chunk_fds_[run_id] = fd;
+  if (fd >= 0) {
+    chunk_fd_order_.push_front(run_id);
+    chunk_fds_[run_id] = CachedFd{fd, chunk_fd_order_.begin()};
+  }
   return fd;
 }
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -136,7 +137,14 @@ class Store {
 
   std::string dir_;
   std::unique_ptr<Db> db_;
-  std::unordered_map<std::string, int> chunk_fds_;  // read descriptors per run
+  // Read descriptors of runs' chunk files, least recently used closed beyond kMaxChunkFds.
+  static constexpr size_t kMaxChunkFds = 64;
+  struct CachedFd {
+    int fd;
+    std::list<std::string>::iterator order;
+  };
+  std::unordered_map<std::string, CachedFd> chunk_fds_;
+  std::list<std::string> chunk_fd_order_;  // most recently used first
 };
 
 // Appends points of one run. Points are acknowledged (survive kill -9) after Flush() returns OK.

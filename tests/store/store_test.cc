@@ -91,6 +91,35 @@ TEST_F(StoreTest, PointsSurviveCloseAndReopen) {
   EXPECT_FALSE(fs::exists(dir_ + "/series/" + id + ".wal"));
 }
 
+// Reading thousands of runs must not hold one descriptor per run (ulimit -n is often 1024).
+TEST_F(StoreTest, ReadingManyRunsKeepsDescriptorsBounded) {
+  auto open_fds = [] {
+    return std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator{});
+  };
+  std::vector<std::string> ids;
+  {
+    auto st = Open();
+    for (int r = 0; r < 150; ++r) {
+      ids.push_back(NewRun(st.get(), "r" + std::to_string(r)));
+      std::unique_ptr<RunWriter> w;
+      ASSERT_TRUE(st->OpenWriter(ids.back(), &w).ok());
+      for (int i = 0; i < 10; ++i) ASSERT_TRUE(w->Append("loss", i, 1000 + i, r * 100 + i).ok());
+      ASSERT_TRUE(w->Close().ok());
+    }
+  }
+  auto st = Open();
+  const auto before = open_fds();
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int k = 0; k < 150; ++k) {
+      int r = pass == 0 ? k : 149 - k;
+      auto pts = All(st.get(), ids[r], "loss");
+      ASSERT_EQ(pts.size(), 10u);
+      EXPECT_EQ(pts[7].value, r * 100 + 7);
+    }
+  }
+  EXPECT_LT(open_fds() - before, 100);
+}
+
 TEST_F(StoreTest, StepsGoingBackwardsStartASegment) {
   auto st = Open();
   std::string id = NewRun(st.get());
