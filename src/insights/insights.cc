@@ -536,7 +536,11 @@ std::string RenderInsightsText(const Insights& in, bool color) {
                        p.categorical ? fmt::format("  ({} values)", p.distinct) : "");
     }
   }
-  for (auto& s : im.skipped) o += fmt::format("  skipped {}: {}\n", s.key, s.reason);
+  if (!im.skipped.empty()) {
+    std::string list;
+    for (auto& s : im.skipped) list += fmt::format("{}{} ({})", list.empty() ? "" : "; ", s.key, s.reason);
+    o += fmt::format("  params left out: {}\n", list);
+  }
 
   const ExtrapolationSection& ex = in.extrapolation;
   o += "\n" + head("Learning-curve extrapolation") + "\n";
