@@ -1,5 +1,5 @@
 // CLI verbs: run, runs, show, metrics, events, pending, approve, deny, demo here; import,
-// compare and evaldiff in files of their own (verbs.h). Text for people (one screen, colours only
+// compare, evaldiff and insights in files of their own (verbs.h). Text for people (one screen, colours only
 // on a TTY and never with NO_COLOR), --json for machines. Errors: one line on stderr naming what
 // failed and what to do, and a distinct exit code (exit_codes.h).
 #include "cli/cli.h"
@@ -705,6 +705,21 @@ int Main(int argc, char** argv) {
   evaldiff->add_option("--html", eval_html, "also write a standalone HTML page to this file");
   evaldiff->add_option("--top", eval_top, "regressions/improvements shown in text (default 10)")
       ->check(CLI::Range(0, 1 << 30));
+  InsightsArgs ins;
+  auto* insights = app.add_subcommand(
+      "insights", "patterns across runs: param importance, final values of running runs "
+      "extrapolated from their curves, a power-law fit of loss against compute");
+  insights->add_option("--store", store_dir, "store directory");
+  insights->add_option("--runs", ins.runs, "which runs: a name pattern ('lr-*'), tag:T or status:S");
+  insights->add_option("--key", ins.key, "target metric (default: the loss key most runs log)");
+  insights->add_option("--goal", ins.goal, "min or max (default from the key: loss -> min)")
+      ->check(CLI::IsMember({"min", "max"}));
+  insights->add_option("--x", ins.x_key, "scaling axis: a param or series (default: compute, "
+                       "flops, tokens, ...)");
+  insights->add_option("--at", ins.at, "scaling: predict the loss at this C (default 10x the largest)");
+  insights->add_option("--horizon", ins.horizon,
+                       "extrapolate to this step when a run has no max_steps-like param");
+  insights->add_flag("--json", json, "JSON output");
 
   // Everything after the first "--" of `run` or `demo` is the user's command, verbatim: CLI11
   // would otherwise keep the separator or read the command's own flags as ours.
@@ -774,6 +789,11 @@ int Main(int argc, char** argv) {
   if (*approve) return CmdDecide(ResolveStore(store_dir), action_id, true, decision_note, json);
   if (*deny) return CmdDecide(ResolveStore(store_dir), action_id, false, decision_note, json);
   if (*evaldiff) return CmdEvalDiff(eval_old, eval_new, eval_opts, json, eval_top, eval_html);
+  if (*insights) {
+    ins.store_dir = store_dir;
+    ins.json = json;
+    return CmdInsights(ins);
+  }
   if (*demo) {
     if (has_separator) demo_args.insert(demo_args.end(), after_separator.begin(),
                                         after_separator.end());

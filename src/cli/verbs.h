@@ -1,8 +1,9 @@
 // The verbs that bring other tools' files in and compare: `inloop import` (import_cmd.cc),
-// `inloop compare` (compare_cmd.cc), `inloop evaldiff` (evaldiff_cmd.cc). Each returns the
-// process exit code.
+// `inloop compare` (compare_cmd.cc), `inloop evaldiff` (evaldiff_cmd.cc), `inloop insights`
+// (insights_cmd.cc). Each returns the process exit code.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,5 +44,19 @@ int CmdCompare(const CompareArgs& a);
 int CmdEvalDiff(const std::string& old_path, const std::string& new_path,
                 const compare::EvalDiffOptions& options, bool json, int top,
                 const std::string& html);
+
+// `inloop insights`: patterns across runs (insights/insights.h): param importance, learning-curve
+// extrapolation of running runs, a scaling fit. Returns 0, or the exit code of the error.
+struct InsightsArgs {
+  std::string store_dir;
+  std::string runs;   // filter: name pattern, tag:T, status:S
+  std::string key;
+  std::string goal;   // "", "min", "max"
+  std::string x_key;
+  std::optional<double> at;
+  std::optional<double> horizon;
+  bool json = false;
+};
+int CmdInsights(const InsightsArgs& a);
 
 }  // namespace inloop::cli
