@@ -3,6 +3,7 @@
 // process exit code.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -43,5 +44,20 @@ int CmdCompare(const CompareArgs& a);
 int CmdEvalDiff(const std::string& old_path, const std::string& new_path,
                 const compare::EvalDiffOptions& options, bool json, int top,
                 const std::string& html);
+
+// `inloop ask "QUESTION" [--run RUN]` (ask_cmd.cc): the assistant over an OpenAI-compatible
+// endpoint from INLOOP_LLM_URL / INLOOP_LLM_MODEL / INLOOP_LLM_KEY. Exit codes 20-27 for the
+// endpoint's failures (exit_codes.h).
+struct AskArgs {
+  std::string store_dir;
+  std::string question;
+  std::string run;
+  bool json = false;
+  int max_tool_calls = 8;
+  int max_tokens = 1024;
+  int64_t token_budget = 60000;
+  double timeout_s = 120;  // idle: seconds without a byte from the endpoint
+};
+int CmdAsk(const AskArgs& a);
 
 }  // namespace inloop::cli
