@@ -127,6 +127,13 @@ int CmdAsk(const AskArgs& a) {
     fmt::print(stderr, "inloop: error: {}\n  {}\n", msg, hint);
     return kExitNoModel;
   }
+  const std::string& url = o.endpoint.base_url;
+  if (!url.starts_with("http://") && !url.starts_with("https://")) {
+    fmt::print(stderr, "inloop: error: INLOOP_LLM_URL must start with http:// or https:// (it "
+               "names {}): set it to the API's base URL, e.g. https://api.openai.com/v1\n",
+               assist::UrlHost(url));
+    return kExitNoModel;
+  }
   std::unique_ptr<store::Store> st;
   Status s = OpenStore(ResolveStore(a.store_dir), &st);
   if (!s.ok()) return Fail(s);
