@@ -114,7 +114,9 @@ void Assistant::Ask(const std::string& question, const StreamAccumulator::OnCont
     if (c.tool_calls.empty()) {
       r->answer = c.content;
       r->stop = StopReason::kAnswered;
-      if (c.finish_reason == "length") {
+      if (c.content.find_first_not_of(" \t\r\n") == std::string::npos) {
+        r->stop_message = "the model's answer was empty";
+      } else if (c.finish_reason == "length") {
         r->stop_message = fmt::format("the answer was cut at the {}-token completion limit "
                                       "(--max-tokens)", opts_.max_tokens);
       }

@@ -114,6 +114,8 @@ S["completion_field"] = [
     text("Fine with max_completion_tokens."),
 ]
 S["plain_json"] = [{"json": {"choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "A plain JSON answer."}}]}}]
+S["empty"] = [text("", pieces=1)]
+S["length"] = [dict(sse=[chunk({"content": "An answer that goes on and"}), chunk({}, "length")])]
 for k, v in S.items():
     with open("scripts/%s.json" % k, "w") as f:
         json.dump(v, f)
@@ -284,6 +286,8 @@ assert r[1]["max_completion_tokens"] == 1024 and "max_tokens" not in r[1]
 PY
 expect plain_json 0 "transcript"
 assert_contains "$(cat plain_json.out)" "A plain JSON answer." "a server that ignores stream=true"
+expect empty 0 "the model's answer was empty"
+expect length 0 "cut at the 64-token completion limit" --max-tokens 64
 
 expect badargs 0 "3 tool calls"
 python3 - <<'PY' || fail "invalid tool calls come back to the model as errors"
@@ -313,6 +317,13 @@ set -e
 assert_eq "$rc" 21 "connection refused: exit code ($(cat refused.err))"
 assert_contains "$(cat refused.err)" "cannot reach the model endpoint at 127.0.0.1:$PORT" "connection refused: message"
 pass "connection refused -> exit 21"
+
+# A run that does not exist is found out before the model is asked.
+set +e
+inloop ask "anyone?" --run no-such-run > norun.out 2> norun.err; rc=$?
+set -e
+assert_eq "$rc" 3 "--run names no run: exit code ($(cat norun.err))"
+pass "--run of a missing run -> exit 3"
 
 # ---- (4) no endpoint configured ----
 set +e
