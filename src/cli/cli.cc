@@ -1,7 +1,7 @@
 // CLI verbs: run, runs, show, metrics, events, pending, approve, deny, demo here; import,
-// compare, evaldiff and insights in files of their own (verbs.h). Text for people (one screen, colours only
-// on a TTY and never with NO_COLOR), --json for machines. Errors: one line on stderr naming what
-// failed and what to do, and a distinct exit code (exit_codes.h).
+// compare, evaldiff, insights and ask in files of their own (verbs.h). Text for people (one
+// screen, colours only on a TTY and never with NO_COLOR), --json for machines. Errors: one line on
+// stderr naming what failed and what to do, and a distinct exit code (exit_codes.h).
 #include "cli/cli.h"
 
 #include <limits.h>
@@ -415,8 +415,11 @@ int CmdDecide(const std::string& store_dir, int64_t id, bool approve, const std:
   }
   fmt::print("{} action {} ({} for run {}): {}\n", state, a.id, a.action,
              run_name.empty() ? a.run_id : run_name,
-             approve ? "the supervisor applies it within a second"
-                     : "the supervisor will not apply it");
+             !approve ? "the supervisor will not apply it"
+             : a.trigger == "assistant"
+                 ? "the assistant's proposals are decisions on record, not applied by the "
+                   "supervisor: carry it out yourself (e.g. in the next run's config)"
+                 : "the supervisor applies it within a second");
   return kExitOk;
 }
 
@@ -721,6 +724,25 @@ int Main(int argc, char** argv) {
                        "extrapolate to this step when a run has no max_steps-like param");
   insights->add_flag("--json", json, "JSON output");
 
+  AskArgs ask_args;
+  auto* ask = app.add_subcommand(
+      "ask", "ask a model about your runs: it reads them through inloop's own views and may "
+      "propose an action for you to approve (INLOOP_LLM_URL, INLOOP_LLM_MODEL, INLOOP_LLM_KEY)");
+  ask->add_option("--store", store_dir, "store directory");
+  ask->add_option("question", ask_args.question, "the question, quoted")->required();
+  ask->add_option("--run", ask_args.run, "the run the question is about (id, id prefix or name)");
+  ask->add_flag("--json", json, "JSON output at the end instead of streamed text");
+  ask->add_option("--max-tool-calls", ask_args.max_tool_calls,
+                  "tool calls allowed per question (default 8)")->check(CLI::Range(0, 100));
+  ask->add_option("--max-tokens", ask_args.max_tokens,
+                  "completion tokens per model turn (default 1024)")->check(CLI::Range(16, 1 << 20));
+  ask->add_option("--token-budget", ask_args.token_budget,
+                  "tokens per question, when the endpoint reports usage (default 60000)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  ask->add_option("--timeout", ask_args.timeout_s,
+                  "seconds without a byte from the endpoint before giving up (default 120)")
+      ->check(CLI::Range(1.0, 86400.0));
+
   // Everything after the first "--" of `run` or `demo` is the user's command, verbatim: CLI11
   // would otherwise keep the separator or read the command's own flags as ours.
   int parsed_argc = argc;
@@ -793,6 +815,11 @@ int Main(int argc, char** argv) {
     ins.store_dir = store_dir;
     ins.json = json;
     return CmdInsights(ins);
+  }
+  if (*ask) {
+    ask_args.store_dir = store_dir;
+    ask_args.json = json;
+    return CmdAsk(ask_args);
   }
   if (*demo) {
     if (has_separator) demo_args.insert(demo_args.end(), after_separator.begin(),

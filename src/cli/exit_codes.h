@@ -16,6 +16,15 @@ inline constexpr int kExitIncompatible = 6;   // store written by another format
 inline constexpr int kExitIo = 7;             // the OS refused a read or write
 inline constexpr int kExitStoreFailed = 8;    // run: the training succeeded but tracking failed
 inline constexpr int kExitPolicyStopped = 9;  // run: the remedy policy ended a live process
+// ask: the model endpoint (assist/); none of these leaves anything half-done in the store.
+inline constexpr int kExitNoModel = 20;           // INLOOP_LLM_URL / _MODEL unset or unusable
+inline constexpr int kExitModelUnreachable = 21;  // connection refused, DNS, TLS
+inline constexpr int kExitModelTimeout = 22;      // no byte within the connect or idle timeout
+inline constexpr int kExitModelHttpError = 23;    // an error status or error object from it
+inline constexpr int kExitModelRateLimited = 24;  // still 429/503 after the retries
+inline constexpr int kExitModelBadResponse = 25;  // not JSON / not the chat-completions shape
+inline constexpr int kExitModelTruncated = 26;    // the answer stopped before its end
+inline constexpr int kExitAskBound = 27;          // tool-call or token bound hit before an answer
 inline constexpr int kExitCommandNotFound = 127;
 
 inline int ExitCodeFor(const Status& s) {

@@ -1,8 +1,9 @@
 // The verbs that bring other tools' files in and compare: `inloop import` (import_cmd.cc),
 // `inloop compare` (compare_cmd.cc), `inloop evaldiff` (evaldiff_cmd.cc), `inloop insights`
-// (insights_cmd.cc). Each returns the process exit code.
+// (insights_cmd.cc), `inloop ask` (ask_cmd.cc). Each returns the process exit code.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,5 +59,20 @@ struct InsightsArgs {
   bool json = false;
 };
 int CmdInsights(const InsightsArgs& a);
+
+// `inloop ask "QUESTION" [--run RUN]` (ask_cmd.cc): the assistant over an OpenAI-compatible
+// endpoint from INLOOP_LLM_URL / INLOOP_LLM_MODEL / INLOOP_LLM_KEY. Exit codes 20-27 for the
+// endpoint's failures (exit_codes.h).
+struct AskArgs {
+  std::string store_dir;
+  std::string question;
+  std::string run;
+  bool json = false;
+  int max_tool_calls = 8;
+  int max_tokens = 1024;
+  int64_t token_budget = 60000;
+  double timeout_s = 120;  // idle: seconds without a byte from the endpoint
+};
+int CmdAsk(const AskArgs& a);
 
 }  // namespace inloop::cli
