@@ -45,3 +45,23 @@ int CmdEvalDiff(const std::string& old_path, const std::string& new_path,
                 const std::string& html);
 
 }  // namespace inloop::cli
+
+namespace inloop::cli {
+
+// `inloop report RUN`: what happened in a run, what was done about it and what it achieved,
+// against a baseline, with recommendations (report/run_report.h). Markdown (default) or HTML, or
+// the facts as JSON; to stdout or to `out`. Returns 0, or the exit code of the error printed
+// (3 for an unknown run, baseline or key).
+struct ReportArgs {
+  std::string store_dir;
+  std::string run;
+  std::string baseline;
+  bool no_baseline = false;
+  std::string key;
+  std::string format = "md";  // md | html
+  std::string out;            // empty: stdout
+  bool json = false;
+};
+int CmdReport(const ReportArgs& a);
+
+}  // namespace inloop::cli
