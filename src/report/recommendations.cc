@@ -18,6 +18,8 @@ std::string Num(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
   if (v == 0) return "0";
+  // Large values as integers (12000, not 1.2e+04); the rest with 4 significant digits.
+  if (std::fabs(v) >= 1e4 && std::fabs(v) < 1e12) return fmt::format("{:.0f}", v);
   return fmt::format("{:.4g}", v);
 }
 

@@ -251,9 +251,20 @@ std::string RenderHtml(const RunReport& r) {
     if (!t.step_lo) continue;
     bool action = t.kind.rfind("action_", 0) == 0 || t.kind == "attempt_start";
     if (t.kind.size() > 4 && t.kind.compare(t.kind.size() - 4, 4, "_end") == 0) continue;
-    markers.push_back({*t.step_lo, std::to_string(i + 1),
-                       fmt::format("{}. {} ({}): {}", i + 1, t.kind, StepText(t.step_lo, t.step_hi), t.message),
-                       action ? "m-action" : "m-" + (t.severity.empty() ? std::string("info") : t.severity)});
+    std::string cls = action ? "m-action" : "m-" + (t.severity.empty() ? std::string("info") : t.severity);
+    std::string title = fmt::format("{}. {} ({}): {}", i + 1, t.kind, StepText(t.step_lo, t.step_hi), t.message);
+    // Entries at one step share a marker: "1,2,3", the most severe colour, every line in its title.
+    auto same = std::find_if(markers.begin(), markers.end(), [&](const Marker& m) { return m.step == *t.step_lo; });
+    if (same == markers.end()) {
+      markers.push_back({*t.step_lo, std::to_string(i + 1), title, cls});
+      continue;
+    }
+    same->label += "," + std::to_string(i + 1);
+    same->title += "\n" + title;
+    auto rank = [](const std::string& c) {
+      return c == "m-error" ? 3 : c == "m-warning" ? 2 : c == "m-action" ? 1 : 0;
+    };
+    if (rank(cls) > rank(same->cls)) same->cls = cls;
   }
   if (r.metric && !r.metric->chart.empty()) {
     o += fmt::format("<h2>{}</h2>\n", HtmlEscape(r.metric->key));

@@ -146,6 +146,18 @@ std::vector<Point> Chart(const std::vector<Point>& pts, int columns) {
   return query::M4Points(pts, pts.front().step, pts.back().step, std::max(1, columns));
 }
 
+// The chart of a stored series: M4 over the chunk summaries, decoding only the chunks that
+// straddle a column boundary.
+Status StoredChart(store::Store* st, const std::string& run_id, const std::string& key,
+                   int columns, std::vector<Point>* out) {
+  query::SeriesQuery q;
+  q.max_points = 4 * std::max(1, columns);
+  query::SeriesResult res;
+  INLOOP_RETURN_IF_ERROR(query::QuerySeries(st, run_id, key, q, &res));
+  *out = std::move(res.points);
+  return Status::OK();
+}
+
 double Now() {
   using namespace std::chrono;
   return duration<double>(system_clock::now().time_since_epoch()).count();
@@ -357,6 +369,16 @@ void GatherRemedies(store::Store* st, const ReportOptions& opts, RunReport* r,
   if (!primary || !r->metric) return;
   const bool minimize = r->metric->goal == "min";
   const double inf = std::numeric_limits<double>::infinity();
+  // Every stored point in the order it was logged: storage order is that order unless segments
+  // interleave in time, then a stable sort by wall time keeps ties in storage order.
+  auto earlier = [](const Point& a, const Point& b) { return a.wall_time < b.wall_time; };
+  const std::vector<Point>* by_time = &primary->stored();
+  std::vector<Point> sorted;
+  if (!std::is_sorted(by_time->begin(), by_time->end(), earlier)) {
+    sorted = *by_time;
+    std::stable_sort(sorted.begin(), sorted.end(), earlier);
+    by_time = &sorted;
+  }
   for (size_t i = 0; i < r->remedies.size(); ++i) {
     RemedyFacts& f = r->remedies[i];
     if (f.state != store::kActionApplied || !IsRestart(f.action)) continue;
@@ -377,25 +399,22 @@ void GatherRemedies(store::Store* st, const ReportOptions& opts, RunReport* r,
     f.metric = r->metric->key;
     f.onset = *onset;
     // Before: the last points under the onset that were logged before the action was taken.
-    const std::vector<Point>& stored = primary->stored();
-    auto by_time = [](const Point& a, const Point& b) { return a.wall_time < b.wall_time; };
-    std::vector<Point> before;
-    for (auto& p : stored)
-      if (p.step < *onset && p.wall_time <= f.created_at && std::isfinite(p.value))
-        before.push_back(p);
-    const size_t k = static_cast<size_t>(std::max(1, opts.pre_window));
-    if (before.size() > k) {
-      std::nth_element(before.begin(), before.end() - static_cast<std::ptrdiff_t>(k), before.end(),
-                       by_time);
-      before.erase(before.begin(), before.end() - static_cast<std::ptrdiff_t>(k));
-    }
-    if (before.empty()) continue;
+    // Before: the last points under the onset that were logged before the action was taken.
+    const std::vector<Point>& pts = *by_time;
+    auto wall_lt = [](const Point& p, double t) { return p.wall_time < t; };
+    size_t cut = static_cast<size_t>(
+        std::upper_bound(pts.begin(), pts.end(), f.created_at,
+                         [](double t, const Point& p) { return t < p.wall_time; }) -
+        pts.begin());
     std::vector<double> vals;
-    for (auto& p : before) vals.push_back(p.value);
+    const size_t k = static_cast<size_t>(std::max(1, opts.pre_window));
+    for (size_t j = cut; j-- > 0 && vals.size() < k;)
+      if (pts[j].step < *onset && std::isfinite(pts[j].value)) vals.push_back(pts[j].value);
+    if (vals.empty()) continue;
     f.pre_level = Median(vals);
     f.pre_points = static_cast<int>(vals.size());
-    // After: the points logged after it, until the next restart. Earliest and latest by wall
-    // time (storage order breaks ties: it is the order they were logged in).
+    // After: the points logged after it, until the next restart. The process being stopped may
+    // log a few more points: the window opens when the attempt the action started began.
     double until = inf;
     for (size_t j = i + 1; j < r->remedies.size(); ++j) {
       if (r->remedies[j].state == store::kActionApplied && IsRestart(r->remedies[j].action)) {
@@ -403,19 +422,18 @@ void GatherRemedies(store::Store* st, const ReportOptions& opts, RunReport* r,
         break;
       }
     }
-    // The process being stopped may log a few more points: the window opens when the attempt
-    // the action started began.
     double from = f.created_at;
     for (auto& a : r->attempts)
       if (a.number == f.next_attempt && a.started_at > from) from = a.started_at;
     const Point *first = nullptr, *last = nullptr, *rec = nullptr;
-    for (auto& p : stored) {
-      if (!(p.wall_time >= from && p.wall_time > f.created_at && p.wall_time <= until)) continue;
-      if (!first || p.wall_time < first->wall_time) first = &p;
-      if (!last || p.wall_time >= last->wall_time) last = &p;
-      bool back = std::isfinite(p.value) &&
-                  (p.value == f.pre_level || Better(p.value, f.pre_level, minimize));
-      if (back && (!rec || p.wall_time < rec->wall_time)) rec = &p;
+    for (auto it = std::lower_bound(pts.begin(), pts.end(), from, wall_lt);
+         it != pts.end() && it->wall_time <= until; ++it) {
+      if (!(it->wall_time > f.created_at)) continue;
+      if (!first) first = &*it;
+      last = &*it;
+      bool back = std::isfinite(it->value) &&
+                  (it->value == f.pre_level || Better(it->value, f.pre_level, minimize));
+      if (back && !rec) rec = &*it;
     }
     f.measured = true;
     f.restart_step = f.start_step ? *f.start_step : (first ? first->step : *onset);
@@ -481,7 +499,8 @@ void GatherThroughput(store::Store* st, const ReportOptions& opts, RunReport* r,
   v.reserve(pts.size());
   for (auto& p : pts) v.push_back(p.value);
   t.median = Median(std::move(v));
-  t.chart = Chart(pts, opts.chart_columns);
+  if (t.kind == "derived" || !StoredChart(st, r->run.id, t.key, opts.chart_columns, &t.chart).ok())
+    t.chart = Chart(pts, opts.chart_columns);
   // The supervisor's detector saw every point live: its findings win over a re-analysis.
   for (auto& f : r->findings) {
     if (f.kind != "throughput_regression" || !f.step_lo) continue;
@@ -557,7 +576,32 @@ void GatherLr(store::Store* st, const ReportOptions& opts, RunReport* r) {
 
 // ---- baseline ----
 
-Status GatherBaseline(store::Store* st, const ReportOptions& opts, RunReport* r) {
+// This run's curve on the step axis as compare::LoadCurve makes it (finite points, one per step,
+// the last one logged winning), from the points already read.
+compare::Curve CurveOf(const RunReport& r, const std::vector<Point>& effective) {
+  compare::Curve c;
+  c.run_id = r.run.id;
+  c.name = r.run.name;
+  c.x.reserve(effective.size());
+  c.y.reserve(effective.size());
+  for (auto& p : effective) {
+    if (!std::isfinite(p.value)) {
+      ++c.nonfinite;
+      continue;
+    }
+    double x = static_cast<double>(p.step);
+    if (!c.x.empty() && c.x.back() == x) {
+      c.y.back() = p.value;
+      continue;
+    }
+    c.x.push_back(x);
+    c.y.push_back(p.value);
+  }
+  return c;
+}
+
+Status GatherBaseline(store::Store* st, const ReportOptions& opts, RunReport* r,
+                      const std::vector<Point>& effective) {
   if (!r->metric) return Status::OK();
   const std::string& key = r->metric->key;
   const bool minimize = r->metric->goal == "min";
@@ -600,7 +644,9 @@ Status GatherBaseline(store::Store* st, const ReportOptions& opts, RunReport* r)
   Status s = compare::LoadCurve(st, base.id, key, co, &ca);
   if (s.ok()) {
     b.final_value = ca.y.back();
-    s = compare::LoadCurve(st, r->run.id, key, co, &cb);
+    cb = CurveOf(*r, effective);
+    if (cb.x.empty())
+      s = Status::Invalid(fmt::format("{} of run {} has no finite point", key, r->run.id));
   }
   compare::CompareResult cmp;
   if (s.ok()) s = compare::Compare({ca}, {cb}, key, co, &cmp);
@@ -622,11 +668,7 @@ Status GatherBaseline(store::Store* st, const ReportOptions& opts, RunReport* r)
   b.leader = cmp.leader;
   b.leads_since = cmp.leads_since;
   b.crossings = cmp.crossings;
-  std::vector<Point> pts;
-  pts.reserve(ca.x.size());
-  for (size_t i = 0; i < ca.x.size(); ++i)
-    pts.push_back({static_cast<int64_t>(ca.x[i]), 0, ca.y[i]});
-  b.chart = Chart(pts, opts.chart_columns);
+  INLOOP_RETURN_IF_ERROR(StoredChart(st, base.id, key, opts.chart_columns, &b.chart));
   r->baseline = std::move(b);
   return Status::OK();
 }
@@ -796,7 +838,7 @@ Status BuildRunReport(store::Store* st, const ReportOptions& opts, RunReport* ou
       m.last = p;
       if (!m.best || Better(p.value, m.best->value, minimize)) m.best = p;
     }
-    m.chart = Chart(res.points, opts.chart_columns);
+    INLOOP_RETURN_IF_ERROR(StoredChart(st, r.run.id, key, opts.chart_columns, &m.chart));
     if (m.first && m.last && m.last->step > m.first->step) {
       double s0 = static_cast<double>(m.first->step), span = static_cast<double>(m.last->step) - s0;
       m.late_lo = static_cast<int64_t>(std::ceil(s0 + 0.8 * span));
@@ -836,7 +878,7 @@ Status BuildRunReport(store::Store* st, const ReportOptions& opts, RunReport* ou
   GatherRemedies(st, opts, &r, events, have_primary ? &primary : nullptr);
   GatherThroughput(st, opts, &r, have_primary ? &primary : nullptr);
   GatherLr(st, opts, &r);
-  INLOOP_RETURN_IF_ERROR(GatherBaseline(st, opts, &r));
+  INLOOP_RETURN_IF_ERROR(GatherBaseline(st, opts, &r, primary.effective));
   r.recommendations = Recommend(r);
   return Status::OK();
 }

@@ -169,16 +169,16 @@ std::string BaselineText(const RunReport& r) {
       r.metric->key, Num(b.final_b), Num(b.final_a), b.final_diff >= 0 ? "+" : "", Num(b.final_diff),
       b.final_diff == 0 ? "equal" : (better ? "better" : "worse"));
   if (b.leader == "b") {
-    out += b.leads_since ? fmt::format(" This run leads from step {}", Num(*b.leads_since))
+    out += b.leads_since ? fmt::format(" This run leads from step {:.0f}", *b.leads_since)
                          : std::string(" This run led all along");
   } else if (b.leader == "a") {
-    out += b.leads_since ? fmt::format(" The baseline leads from step {}", Num(*b.leads_since))
+    out += b.leads_since ? fmt::format(" The baseline leads from step {:.0f}", *b.leads_since)
                          : std::string(" The baseline led all along");
   } else {
     out += " Neither leads at the end";
   }
-  out += fmt::format("; mean gap {} (area {}), largest gap {} at step {}.", Num(b.mean_gap),
-                     Num(b.area), Num(b.max_abs_diff), Num(b.max_abs_at));
+  out += fmt::format("; mean gap {} (area {}), largest gap {} at step {:.0f}.", Num(b.mean_gap),
+                     Num(b.area), Num(b.max_abs_diff), b.max_abs_at);
   return out;
 }
 

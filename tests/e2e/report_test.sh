@@ -24,7 +24,10 @@ spike = os.environ.get("SPIKE") == "1"
 for step in range(start + 1, a.steps + 1):
     data = step + (a.skip_to - a.skip_from if a.skip_from and a.skip_from <= step else 0)
     lr = 1e-3 * min(1.0, step / 20) * (0.5 + 0.5 * math.cos(math.pi * max(0, step - 20) / a.steps))
-    loss = 2.0 + 1.5 * math.exp(-data / 40.0) + 0.01 * math.sin(data)
+    # The model's progress follows the step; a resumed optimizer costs a short bump.
+    loss = 2.0 + 1.5 * math.exp(-step / 40.0) + 0.01 * math.sin(data)
+    if start:
+        loss += 0.3 * math.exp(-(step - start) / 6.0)
     if spike and data == 70:
         loss *= 10  # a poisoned batch
     tok = 5000 if 95 <= step < 110 else 12000
@@ -87,7 +90,7 @@ assert_contains "$(cat report.md)" "## Timeline" "timeline section"
 assert_contains "$(cat report.md)" "loss spike on loss at step 70" "the finding is in the timeline"
 assert_contains "$(cat report.md)" "| rollback\\_skip | loss\\_spike | 70 | applied |" "the remedies table"
 assert_contains "$(cat report.md)" "back under the pre-loss\\_spike level $pre" "the pre-spike level"
-assert_contains "$(cat report.md)" "within $steps steps" "the recovery steps"
+assert_contains "$(cat report.md)" "within $steps step" "the recovery steps"
 assert_contains "$(cat report.md)" "attempt 2 began at step $start" "where attempt 2 began"
 assert_contains "$(cat report.md)" "Against baseline clean" "the clean run is the baseline"
 assert_contains "$(cat report.md)" "## Comparison with the baseline" "comparison section"
@@ -99,7 +102,7 @@ assert_contains "$(cat html.err)" "wrote report.html" "html written"
 html=$(cat report.html)
 assert_contains "$html" "<!doctype html>" "html doctype"
 assert_contains "$html" "<svg" "inline svg chart"
-assert_contains "$html" "within $steps steps" "html remedy outcome"
+assert_contains "$html" "within $steps step" "html remedy outcome"
 grep -qE "https?://" report.html && fail "the html references the network"
 grep -qE "<script|<link| src=" report.html && fail "the html loads something"
 pass "html: self-contained, with charts"
