@@ -163,6 +163,7 @@ std::vector<Recommendation> Throughput(const RunReport& r) {
   int64_t last = t.chart.empty() ? 0 : t.chart.back().step;
   for (auto& g : t.regressions) {
     if (out.size() >= 3) break;
+    if (g.drop < t.material_drop) continue;  // listed in the table, not worth advice
     bool ongoing = g.step_hi >= last;
     out.push_back(Recommendation{
         "throughput_regression",

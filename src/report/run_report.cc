@@ -501,9 +501,15 @@ void GatherThroughput(store::Store* st, const ReportOptions& opts, RunReport* r,
   t.median = Median(std::move(v));
   if (t.kind == "derived" || !StoredChart(st, r->run.id, t.key, opts.chart_columns, &t.chart).ok())
     t.chart = Chart(pts, opts.chart_columns);
-  // The supervisor's detector saw every point live: its findings win over a re-analysis.
+  t.material_drop = opts.regression_drop;
+  // The supervisor's detector saw every point live: its findings win over a re-analysis. A step
+  // time and a tokens/s series tell the same story twice: the chosen key's findings suffice.
+  bool on_key = std::any_of(r->findings.begin(), r->findings.end(), [&](const FindingFacts& f) {
+    return f.kind == "throughput_regression" && f.series == t.key;
+  });
   for (auto& f : r->findings) {
     if (f.kind != "throughput_regression" || !f.step_lo) continue;
+    if (on_key && f.series != t.key) continue;
     RegressionFacts g;
     g.key = f.series;
     g.step_lo = *f.step_lo;
@@ -1011,6 +1017,7 @@ void WriteReportJson(const RunReport& r, JsonWriter* w) {
     const auto& t = *r.throughput;
     w->BeginObject().Key("key").String(t.key).Key("kind").String(t.kind);
     w->Key("points").Int(t.points).Key("median").Number(t.median);
+    w->Key("material_drop").Number(t.material_drop);
     w->Key("regressions").BeginArray();
     for (auto& g : t.regressions) {
       w->BeginObject().Key("key").String(g.key).Key("step_lo").Int(g.step_lo);

@@ -118,7 +118,10 @@ struct ThroughputFacts {
   int64_t points = 0;
   double median = 0;
   std::vector<Point> chart;  // M4-downsampled
+  // Of `key` when the detector found any there, else of every throughput series it watched, else
+  // found by FindRegressions on `key`.
   std::vector<RegressionFacts> regressions;
+  double material_drop = 0.2;  // ReportOptions::regression_drop: what recommendations mention
 };
 
 struct LrFacts {

@@ -5,7 +5,9 @@
 # data window. The report of the second run must list the finding in its timeline, say within how
 # many steps the loss was back under its pre-spike level (the number is recomputed here in Python
 # from the stored points and the action's time), pick the clean run as its baseline, and come out
-# as Markdown, self-contained HTML and JSON. An unknown run exits 3.
+# as Markdown, self-contained HTML and JSON. An unknown run exits 3. With torch, a real PyTorch run
+# (examples/charlm) hits an injected CUDA out-of-memory error at step 100, the policy halves the
+# micro-batch, and the report recommends the micro-batch that worked.
 source "$(dirname "$0")/lib.sh"
 
 cat > train.py <<'PY'
@@ -131,3 +133,20 @@ assert_eq "$code" 3 "unknown run exit code"
 assert_contains "$(cat unknown.err)" "nosuchrun" "unknown run message"
 assert_eq "$code2" 3 "unknown key exit code"
 pass "errors: unknown run and key exit 3"
+
+# A real out-of-memory crash in a PyTorch run: shrink_batch 32 -> 16, and the recommendation says so.
+if "$PY" -c "import torch" 2>/dev/null; then
+  mkdir oom && cd oom  # away from the inloop.toml above: the SDK announces the checkpoints
+  inloop run --name oom -- "$PY" "$INLOOP_SRC/examples/charlm/train.py" --steps 120 --ckpt-every 40 \
+    --log-every 2 --eval-every 60 --eval-batches 2 --threads 1 --seed 7 --out ck-oom \
+    --inject oom@100 > oom.out 2> oom.err || fail "oom run: $(tail -5 oom.err)"
+  inloop report oom --json > oom.json
+  assert_eq "$(json '[a["crash_class"] for a in d["attempts"]]' < oom.json)" "['cuda_oom', '']" "oom: crash classes"
+  assert_eq "$(json '[(r["action"], r["micro_batch"]) for r in d["remedies"]]' < oom.json)" "[('shrink_batch', 16)]" "oom: the remedy"
+  assert_eq "$(json '[x["rule"] for x in d["recommendations"]].count("oom_same_param")' < oom.json)" 1 "oom: the rule fired"
+  inloop report oom > oom.md
+  assert_contains "$(cat oom.md)" "ran with micro\\_batch = 32; attempt 2 with micro\\_batch = 16 reached step 120 without one" "oom: the recommendation"
+  pass "oom: every OOM at micro_batch 32, attempt 2 at 16 finished: start with 16"
+else
+  echo "SKIP: torch not importable by $PY (the out-of-memory part)"
+fi

@@ -441,6 +441,26 @@ TEST(Recommendations, PlateauOnlyAfterProgress) {
   EXPECT_FALSE(Has(r, "plateau"));
 }
 
+TEST(Recommendations, OnlyMaterialThroughputRegressions) {
+  RunReport r;
+  r.throughput = ThroughputFacts{};
+  r.throughput->key = "tokens_per_s";
+  r.throughput->chart = {{0, 0, 1000}, {500, 0, 1000}};
+  r.throughput->regressions = {{"tokens_per_s", 100, 120, 1000, 550, 0.45, "detector"},
+                               {"tokens_per_s", 300, 310, 1000, 950, 0.05, "detector"},
+                               {"tokens_per_s", 450, 500, 1000, 700, 0.3, "report"}};
+  std::vector<std::string> texts;
+  for (auto& x : Recommend(r))
+    if (x.rule == "throughput_regression") texts.push_back(x.text);
+  ASSERT_EQ(texts.size(), 2u);  // the 5% one is below the 20% that is worth advice
+  EXPECT_NE(texts[0].find("fell 45% during steps 100-120 (550 against 1000 before), then "
+                          "recovered after step 120"),
+            std::string::npos) << texts[0];
+  EXPECT_NE(texts[1].find("fell 30% during steps 450-500 (700 against 1000 before) and had not "
+                          "recovered when the run ended"),
+            std::string::npos) << texts[1];
+}
+
 TEST(Recommendations, NothingToSayOnACleanRun) {
   RunReport r = WithSpikes({});
   r.attempts = {Att(1, "none", 0, {{"lr", "0.001"}}, 100)};
