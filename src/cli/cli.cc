@@ -1,7 +1,7 @@
 // CLI verbs: run, runs, show, metrics, events, pending, approve, deny, demo here; import,
-// compare, evaldiff, insights and ask in files of their own (verbs.h). Text for people (one
-// screen, colours only on a TTY and never with NO_COLOR), --json for machines. Errors: one line on
-// stderr naming what failed and what to do, and a distinct exit code (exit_codes.h).
+// compare, evaldiff, report, insights and ask in files of their own (verbs.h). Text for people
+// (one screen, colours only on a TTY and never with NO_COLOR), --json for machines. Errors: one
+// line on stderr naming what failed and what to do, and a distinct exit code (exit_codes.h).
 #include "cli/cli.h"
 
 #include <limits.h>
@@ -743,6 +743,21 @@ int Main(int argc, char** argv) {
                   "seconds without a byte from the endpoint before giving up (default 120)")
       ->check(CLI::Range(1.0, 86400.0));
 
+  ReportArgs rep;
+  auto* report = app.add_subcommand(
+      "report", "a run's report: what happened, what was done and what it achieved, against a "
+      "baseline, with recommendations (Markdown, HTML or JSON)");
+  report->add_option("--store", store_dir, "store directory");
+  report->add_option("run", rep.run, "run id, id prefix or name (newest wins)")->required();
+  report->add_option("--baseline", rep.baseline,
+                     "run to compare with (default: the best earlier finished run of the same "
+                     "command)");
+  report->add_flag("--no-baseline", rep.no_baseline, "no comparison");
+  report->add_option("--key", rep.key, "primary metric (default: the training loss)");
+  report->add_option("--format", rep.format, "md or html")->check(CLI::IsMember({"md", "html"}));
+  report->add_option("-o,--output", rep.out, "write to this file instead of stdout");
+  report->add_flag("--json", json, "the report's facts as JSON");
+
   // Everything after the first "--" of `run` or `demo` is the user's command, verbatim: CLI11
   // would otherwise keep the separator or read the command's own flags as ours.
   int parsed_argc = argc;
@@ -798,6 +813,11 @@ int Main(int argc, char** argv) {
       return kExitUsage;
     }
     return CmdCompare(cmp);
+  }
+  if (*report) {
+    rep.store_dir = store_dir;
+    rep.json = json;
+    return CmdReport(rep);
   }
   if (*runs) return CmdRuns(ResolveStore(store_dir), json);
   if (*show) return CmdShow(ResolveStore(store_dir), run_ref, json);

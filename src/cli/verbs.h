@@ -1,6 +1,7 @@
-// The verbs that bring other tools' files in and compare: `inloop import` (import_cmd.cc),
-// `inloop compare` (compare_cmd.cc), `inloop evaldiff` (evaldiff_cmd.cc), `inloop insights`
-// (insights_cmd.cc), `inloop ask` (ask_cmd.cc). Each returns the process exit code.
+// The verbs that bring other tools' files in, compare and distill: `inloop import`
+// (import_cmd.cc), `inloop compare` (compare_cmd.cc), `inloop evaldiff` (evaldiff_cmd.cc),
+// `inloop report` (report_cmd.cc), `inloop insights` (insights_cmd.cc), `inloop ask`
+// (ask_cmd.cc). Each returns the process exit code.
 #pragma once
 
 #include <cstdint>
@@ -74,5 +75,25 @@ struct AskArgs {
   double timeout_s = 120;  // idle: seconds without a byte from the endpoint
 };
 int CmdAsk(const AskArgs& a);
+
+}  // namespace inloop::cli
+
+namespace inloop::cli {
+
+// `inloop report RUN`: what happened in a run, what was done about it and what it achieved,
+// against a baseline, with recommendations (report/run_report.h). Markdown (default) or HTML, or
+// the facts as JSON; to stdout or to `out`. Returns 0, or the exit code of the error printed
+// (3 for an unknown run, baseline or key).
+struct ReportArgs {
+  std::string store_dir;
+  std::string run;
+  std::string baseline;
+  bool no_baseline = false;
+  std::string key;
+  std::string format = "md";  // md | html
+  std::string out;            // empty: stdout
+  bool json = false;
+};
+int CmdReport(const ReportArgs& a);
 
 }  // namespace inloop::cli

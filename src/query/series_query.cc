@@ -96,6 +96,7 @@ Status QuerySeries(store::Store* st, const std::string& run_id, const std::strin
     return M4(views, lo, top, std::max(1, q.max_points / 4), &out->points, &out->m4);
   }
   // Whole chunks are taken only when inside the range; cut ones were filtered as loose points.
+  out->points.reserve(static_cast<size_t>(out->total_points));
   for (auto& v : views) INLOOP_RETURN_IF_ERROR(v.load(&out->points));
   return Status::OK();
 }

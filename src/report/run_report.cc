@@ -1,0 +1,1075 @@
+// Gathering a RunReport: one pass over the run's catalog rows (attempts, events, actions), then
+// series reads — the primary metric whole (its remedies are measured on it), the throughput
+// series whole (a median and regressions need every point), the learning rate M4-downsampled
+// (its peak and ends are exact under M4) plus a point lookup per anomaly. Charts are M4 over the
+// points already in memory.
+#include "report/run_report.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "compare/run_compare.h"
+#include "detect/detect_config.h"
+#include "detect/series_class.h"
+#include "query/m4.h"
+#include "query/series_query.h"
+#include "report/recommendations.h"
+#include "supervise/run_context.h"
+
+namespace inloop::report {
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+const std::set<std::string>& FindingKinds() {
+  static const std::set<std::string> k = {"nonfinite",     "loss_spike", "divergence",
+                                          "grad_explosion", "plateau",   "throughput_regression",
+                                          "memory_growth", "hang"};
+  return k;
+}
+
+bool IsRestart(const std::string& action) {
+  return action == "resume" || action == "rollback_skip" || action == "lr_cut" ||
+         action == "shrink_batch";
+}
+
+// Parsed data_json of an event or action; an unparsable or non-object text gives no fields.
+class Data {
+ public:
+  explicit Data(const std::string& json) {
+    if (json.empty()) return;
+    element doc;
+    if (parser_.parse(json).get(doc)) return;
+    if (doc.get(obj_)) return;
+    ok_ = true;
+  }
+  bool ok() const { return ok_; }
+  std::optional<element> Get(std::string_view key) const {
+    if (!ok_) return std::nullopt;
+    element e;
+    if (obj_.at_key(key).get(e)) return std::nullopt;
+    return e;
+  }
+  std::optional<double> Number(std::string_view key) const {
+    auto e = Get(key);
+    return e ? NumberOf(*e) : std::nullopt;
+  }
+  std::optional<int64_t> Int(std::string_view key) const {
+    auto v = Number(key);
+    if (!v || !std::isfinite(*v)) return std::nullopt;
+    return static_cast<int64_t>(std::llround(*v));
+  }
+  std::string Text(std::string_view key) const {
+    auto e = Get(key);
+    std::string_view s;
+    if (!e || e->get(s)) return {};
+    return std::string(s);
+  }
+  bool Bool(std::string_view key) const {
+    auto e = Get(key);
+    bool b = false;
+    if (!e || e->get(b)) return false;
+    return b;
+  }
+  static std::optional<double> NumberOf(const element& e) {
+    switch (e.type()) {
+      case element_type::INT64: {
+        int64_t v = 0;
+        if (e.get(v)) return std::nullopt;
+        return static_cast<double>(v);
+      }
+      case element_type::UINT64: {
+        uint64_t v = 0;
+        if (e.get(v)) return std::nullopt;
+        return static_cast<double>(v);
+      }
+      case element_type::DOUBLE: {
+        double v = 0;
+        if (e.get(v)) return std::nullopt;
+        return v;
+      }
+      default:
+        return std::nullopt;
+    }
+  }
+  // Numeric fields of the object under `key` (e.g. a finding's "evidence"), in order.
+  std::vector<Evidence> NumbersIn(std::string_view key) const {
+    std::vector<Evidence> out;
+    auto e = Get(key);
+    simdjson::dom::object o;
+    if (!e || e->get(o)) return out;
+    for (auto field : o) {
+      if (auto v = NumberOf(field.value)) out.push_back({std::string(field.key), *v});
+    }
+    return out;
+  }
+  // Numeric top-level fields, except bookkeeping ones.
+  std::vector<Evidence> TopNumbers() const {
+    std::vector<Evidence> out;
+    if (!ok_) return out;
+    for (auto field : obj_) {
+      std::string_view k = field.key;
+      if (k == "pid" || k == "action_id" || k == "lines" || k == "truncated_lines") continue;
+      if (auto v = NumberOf(field.value)) out.push_back({std::string(k), *v});
+    }
+    return out;
+  }
+
+ private:
+  simdjson::dom::parser parser_;
+  simdjson::dom::object obj_;
+  bool ok_ = false;
+};
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
+  size_t m = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(m), v.end());
+  double hi = v[m];
+  if (v.size() % 2) return hi;
+  double lo = *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(m));
+  return 0.5 * (lo + hi);
+}
+
+bool Better(double a, double b, bool minimize) { return minimize ? a < b : a > b; }
+
+std::vector<Point> Chart(const std::vector<Point>& pts, int columns) {
+  if (pts.empty()) return {};
+  return query::M4Points(pts, pts.front().step, pts.back().step, std::max(1, columns));
+}
+
+// The chart of a stored series: M4 over the chunk summaries, decoding only the chunks that
+// straddle a column boundary.
+Status StoredChart(store::Store* st, const std::string& run_id, const std::string& key,
+                   int columns, std::vector<Point>* out) {
+  query::SeriesQuery q;
+  q.max_points = 4 * std::max(1, columns);
+  query::SeriesResult res;
+  INLOOP_RETURN_IF_ERROR(query::QuerySeries(st, run_id, key, q, &res));
+  *out = std::move(res.points);
+  return Status::OK();
+}
+
+double Now() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string LowerKey(const std::string& k) { return detect::NormalizeKey(k); }
+
+bool IsLrKey(const std::string& key) {
+  std::string k = LowerKey(key);
+  if (k == "lr" || k == "learning_rate") return true;
+  auto ends = [&](std::string_view s) {
+    return k.size() > s.size() && k.compare(k.size() - s.size(), s.size(), s) == 0;
+  };
+  return ends("_lr") || ends("_learning_rate");
+}
+
+// ---- attempts ----
+
+void GatherAttempts(store::Store* st, RunReport* r, const std::vector<store::EventRecord>& events) {
+  std::vector<store::AttemptRecord> atts;
+  if (!st->ListAttempts(r->run.id, &atts).ok()) return;
+  std::map<std::string, std::string> base;
+  for (auto& p : r->params)
+    if (p.key.rfind("effective/", 0) != 0) base[p.key] = p.value;
+  std::map<int, const store::EventRecord*> starts, exits;
+  for (auto& e : events) {
+    Data d(e.data_json);
+    auto n = d.Int("attempt");
+    if (!n) continue;
+    if (e.kind == "attempt_start") starts[static_cast<int>(*n)] = &e;
+    if (e.kind == "attempt_exit") exits[static_cast<int>(*n)] = &e;
+  }
+  std::optional<int64_t> micro;
+  for (const char* k : {"micro_batch", "micro_batch_size", "micro-batch", "batch_size", "batch-size"}) {
+    auto it = base.find(k);
+    if (it == base.end()) continue;
+    char* end = nullptr;
+    long long v = std::strtoll(it->second.c_str(), &end, 10);
+    if (end != it->second.c_str() && *end == '\0' && v > 0) {
+      micro = v;
+      break;
+    }
+  }
+  for (auto& a : atts) {
+    AttemptFacts f;
+    f.number = a.number;
+    f.reason = a.reason;
+    f.started_at = a.started_at;
+    f.ended_at = a.ended_at;
+    f.exit_code = a.exit_code;
+    f.signal = a.signal;
+    f.crash_class = a.crash_class;
+    f.params = base;
+    if (auto it = starts.find(a.number); it != starts.end()) {
+      Data d(it->second->data_json);
+      if (a.number > 1) {
+        f.start_step = d.Int("start_step");
+        if (auto m = d.Int("micro_batch")) micro = *m;
+        f.lr_scale = d.Number("lr_scale");
+      }
+      auto argv = d.Get("argv");
+      simdjson::dom::array arr;
+      if (argv && !argv->get(arr)) {
+        std::vector<std::string> args;
+        for (element x : arr) {
+          std::string_view s;
+          if (!x.get(s)) args.emplace_back(s);
+        }
+        for (auto& p : supervise::ParamsFromArgv(args)) f.params[p.key] = p.value;
+      }
+    }
+    if (micro) {
+      f.micro_batch = micro;
+      f.params["micro_batch"] = std::to_string(*micro);
+    }
+    if (auto it = exits.find(a.number); it != exits.end()) {
+      f.last_step = Data(it->second->data_json).Int("last_step");
+    }
+    r->attempts.push_back(std::move(f));
+  }
+}
+
+// ---- findings and the timeline ----
+
+void GatherTimeline(RunReport* r, const std::vector<store::EventRecord>& events) {
+  int attempt = 0;
+  std::set<int64_t> auto_decided;  // action ids decided by the policy (their events are noise)
+  for (auto& e : events) {
+    Data d(e.data_json);
+    if (e.kind == "attempt_start") {
+      if (auto n = d.Int("attempt")) attempt = static_cast<int>(*n);
+    }
+    if (e.kind == "checkpoint") {
+      ++r->checkpoints;
+      continue;
+    }
+    if (e.kind == "sdk_connected" || e.kind == "signal_sent") continue;
+    if (e.kind == "attempt_start" && attempt <= 1) continue;
+    if (e.kind == "action_approved" && d.Text("by").empty()) continue;  // the auto policy's
+    if (e.kind == "action_proposed" && d.Text("mode") == "auto") continue;
+    bool finding = FindingKinds().count(e.kind) > 0;
+    TimelineEntry t;
+    t.event_id = e.id;
+    t.time = e.time;
+    t.offset = e.time - r->run.started_at;
+    t.kind = e.kind;
+    t.severity = e.severity;
+    t.step_lo = e.step_lo;
+    t.step_hi = e.step_hi;
+    t.message = e.message;
+    t.evidence = finding ? d.NumbersIn("evidence") : d.TopNumbers();
+    if (finding && d.Bool("update")) t.kind += "_end";
+    r->timeline.push_back(t);
+    if (!finding && e.kind != "crash") continue;
+    if (finding && d.Bool("update")) {
+      std::string series = d.Text("series");
+      for (auto it = r->findings.rbegin(); it != r->findings.rend(); ++it) {
+        if (it->kind == e.kind && it->series == series && it->step_lo == e.step_lo) {
+          it->closed = true;
+          it->closed_hi = e.step_hi;
+          it->closing = t.evidence;
+          break;
+        }
+      }
+      continue;
+    }
+    FindingFacts f;
+    f.event_id = e.id;
+    f.time = e.time;
+    f.kind = e.kind;
+    f.severity = e.severity;
+    f.series = finding ? d.Text("series") : d.Text("class");
+    f.step_lo = e.step_lo;
+    f.step_hi = e.step_hi;
+    f.message = e.message;
+    f.evidence = t.evidence;
+    f.attempt = attempt;
+    r->findings.push_back(std::move(f));
+  }
+}
+
+// ---- remedies ----
+
+struct SeriesPoints {
+  std::vector<Point> effective;  // the stitched curve
+  std::vector<Point> segments;   // every stored point of every segment, when there are several
+  bool several = false;
+  // Every stored point (abandoned tails included), for the wall-time windows of remedies.
+  const std::vector<Point>& stored() const { return several ? segments : effective; }
+};
+
+void GatherRemedies(store::Store* st, const ReportOptions& opts, RunReport* r,
+                    const std::vector<store::EventRecord>& events,
+                    const SeriesPoints* primary) {
+  std::vector<store::ActionRecord> actions;
+  if (!st->ListActions(r->run.id, "", &actions).ok()) return;
+  for (auto& a : actions) {
+    RemedyFacts f;
+    f.action_id = a.id;
+    f.action = a.action;
+    f.trigger = a.trigger;
+    f.state = a.state;
+    f.decided_by = a.decided_by;
+    f.note = a.note;
+    f.reason = a.reason;
+    f.trigger_step = a.step;
+    f.created_at = a.created_at;
+    Data d(a.data_json);
+    if (auto c = d.Get("checkpoint")) {
+      simdjson::dom::object o;
+      element s;
+      if (!c->get(o) && !o.at_key("step").get(s)) {
+        if (auto v = Data::NumberOf(s)) f.checkpoint_step = static_cast<int64_t>(*v);
+      }
+    }
+    f.start_step = d.Int("start_step");
+    f.micro_batch = d.Int("micro_batch");
+    if (auto s = d.Number("lr_scale"); s && a.action == "lr_cut") f.lr_scale = s;
+    if (auto sk = d.Get("skip")) {
+      simdjson::dom::array arr;
+      if (!sk->get(arr) && arr.size() == 2) {
+        auto lo = Data::NumberOf(arr.at(0).value_unsafe());
+        auto hi = Data::NumberOf(arr.at(1).value_unsafe());
+        if (lo && hi) f.skip = {static_cast<int64_t>(*lo), static_cast<int64_t>(*hi)};
+      }
+    }
+    r->remedies.push_back(std::move(f));
+  }
+  // Which attempt each applied action started, and the supervisor's verdict.
+  for (size_t i = 0; i < events.size(); ++i) {
+    const auto& e = events[i];
+    if (e.kind != "action_applied" && e.kind != "action_outcome") continue;
+    Data d(e.data_json);
+    auto id = d.Int("action_id");
+    if (!id) continue;
+    auto it = std::find_if(r->remedies.begin(), r->remedies.end(),
+                           [&](const RemedyFacts& f) { return f.action_id == *id; });
+    if (it == r->remedies.end()) continue;
+    if (e.kind == "action_outcome") {
+      it->verdict = d.Text("result");
+      continue;
+    }
+    for (size_t j = i + 1; j < events.size(); ++j) {
+      if (events[j].kind != "attempt_start") continue;
+      if (auto n = Data(events[j].data_json).Int("attempt")) it->next_attempt = static_cast<int>(*n);
+      break;
+    }
+  }
+  if (!primary || !r->metric) return;
+  const bool minimize = r->metric->goal == "min";
+  const double inf = std::numeric_limits<double>::infinity();
+  // Every stored point in the order it was logged: storage order is that order unless segments
+  // interleave in time, then a stable sort by wall time keeps ties in storage order.
+  auto earlier = [](const Point& a, const Point& b) { return a.wall_time < b.wall_time; };
+  const std::vector<Point>* by_time = &primary->stored();
+  std::vector<Point> sorted;
+  if (!std::is_sorted(by_time->begin(), by_time->end(), earlier)) {
+    sorted = *by_time;
+    std::stable_sort(sorted.begin(), sorted.end(), earlier);
+    by_time = &sorted;
+  }
+  for (size_t i = 0; i < r->remedies.size(); ++i) {
+    RemedyFacts& f = r->remedies[i];
+    if (f.state != store::kActionApplied || !IsRestart(f.action)) continue;
+    // The onset: the finding that triggered it, else the step after the last one logged.
+    std::optional<int64_t> onset;
+    int64_t trigger_event = 0;
+    if (FindingKinds().count(f.trigger)) {
+      for (auto it = r->findings.rbegin(); it != r->findings.rend(); ++it) {
+        if (it->kind != f.trigger || !it->step_lo || it->time > f.created_at + 1) continue;
+        if (f.trigger_step && *it->step_lo > *f.trigger_step) continue;
+        onset = it->step_lo;
+        trigger_event = it->event_id;
+        break;
+      }
+    }
+    if (!onset && f.trigger_step) onset = *f.trigger_step + 1;
+    if (!onset) continue;
+    f.metric = r->metric->key;
+    f.onset = *onset;
+    // Before: the last points under the onset that were logged before the action was taken.
+    // Before: the last points under the onset that were logged before the action was taken.
+    const std::vector<Point>& pts = *by_time;
+    auto wall_lt = [](const Point& p, double t) { return p.wall_time < t; };
+    size_t cut = static_cast<size_t>(
+        std::upper_bound(pts.begin(), pts.end(), f.created_at,
+                         [](double t, const Point& p) { return t < p.wall_time; }) -
+        pts.begin());
+    std::vector<double> vals;
+    const size_t k = static_cast<size_t>(std::max(1, opts.pre_window));
+    for (size_t j = cut; j-- > 0 && vals.size() < k;)
+      if (pts[j].step < *onset && std::isfinite(pts[j].value)) vals.push_back(pts[j].value);
+    if (vals.empty()) continue;
+    f.pre_level = Median(vals);
+    f.pre_points = static_cast<int>(vals.size());
+    // After: the points logged after it, until the next restart. The process being stopped may
+    // log a few more points: the window opens when the attempt the action started began.
+    double until = inf;
+    for (size_t j = i + 1; j < r->remedies.size(); ++j) {
+      if (r->remedies[j].state == store::kActionApplied && IsRestart(r->remedies[j].action)) {
+        until = r->remedies[j].created_at;
+        break;
+      }
+    }
+    double from = f.created_at;
+    for (auto& a : r->attempts)
+      if (a.number == f.next_attempt && a.started_at > from) from = a.started_at;
+    const Point *first = nullptr, *last = nullptr, *rec = nullptr;
+    for (auto it = std::lower_bound(pts.begin(), pts.end(), from, wall_lt);
+         it != pts.end() && it->wall_time <= until; ++it) {
+      if (!(it->wall_time > f.created_at)) continue;
+      if (!first) first = &*it;
+      last = &*it;
+      bool back = std::isfinite(it->value) &&
+                  (it->value == f.pre_level || Better(it->value, f.pre_level, minimize));
+      if (back && !rec) rec = &*it;
+    }
+    f.measured = true;
+    f.restart_step = f.start_step ? *f.start_step : (first ? first->step : *onset);
+    f.window_end = last ? last->step : f.restart_step - 1;
+    f.steps_observed = last ? f.window_end - f.restart_step + 1 : 0;
+    if (rec) {
+      f.recovered_step = rec->step;
+      f.recovered_value = rec->value;
+      f.steps_to_recover = rec->step - f.restart_step + 1;
+    }
+    for (auto& g : r->findings) {
+      bool same = g.kind == f.trigger || (g.kind == "crash" && g.series == f.trigger);
+      if (same && g.event_id != trigger_event && g.time > f.created_at && g.time <= until &&
+          g.step_lo) {
+        f.recurred_step = g.step_lo;
+        break;
+      }
+    }
+  }
+}
+
+// ---- throughput ----
+
+void GatherThroughput(store::Store* st, const ReportOptions& opts, RunReport* r,
+                      const SeriesPoints* primary) {
+  detect::DetectConfig cfg;
+  std::string best, step_time;
+  for (auto& s : r->series) {
+    auto cls = detect::ClassifyKey(s.key, cfg);
+    if (cls == detect::SeriesClass::kThroughput) {
+      if (best.empty() || (LowerKey(best).find("token") == std::string::npos &&
+                           LowerKey(s.key).find("token") != std::string::npos))
+        best = s.key;
+    } else if (cls == detect::SeriesClass::kStepTime && step_time.empty()) {
+      step_time = s.key;
+    }
+  }
+  ThroughputFacts t;
+  std::vector<Point> pts;
+  bool higher = true;
+  if (!best.empty() || !step_time.empty()) {
+    t.key = !best.empty() ? best : step_time;
+    t.kind = !best.empty() ? "throughput" : "step_time";
+    higher = !best.empty();
+    query::SeriesResult res;
+    if (!query::QuerySeries(st, r->run.id, t.key, query::SeriesQuery{}, &res).ok()) return;
+    pts = std::move(res.points);
+  } else if (primary && primary->effective.size() >= 3) {
+    t.key = "steps_per_s";
+    t.kind = "derived";
+    const auto& e = primary->effective;
+    for (size_t i = 1; i < e.size(); ++i) {
+      double dt = e[i].wall_time - e[i - 1].wall_time;
+      int64_t ds = e[i].step - e[i - 1].step;
+      if (e[i - 1].wall_time > 0 && dt > 0 && ds > 0)
+        pts.push_back({e[i].step, e[i].wall_time, static_cast<double>(ds) / dt});
+    }
+  }
+  std::erase_if(pts, [](const Point& p) { return !std::isfinite(p.value); });
+  if (pts.empty()) return;
+  t.points = static_cast<int64_t>(pts.size());
+  std::vector<double> v;
+  v.reserve(pts.size());
+  for (auto& p : pts) v.push_back(p.value);
+  t.median = Median(std::move(v));
+  if (t.kind == "derived" || !StoredChart(st, r->run.id, t.key, opts.chart_columns, &t.chart).ok())
+    t.chart = Chart(pts, opts.chart_columns);
+  t.material_drop = opts.regression_drop;
+  // The supervisor's detector saw every point live: its findings win over a re-analysis. A step
+  // time and a tokens/s series tell the same story twice: the chosen key's findings suffice.
+  bool on_key = std::any_of(r->findings.begin(), r->findings.end(), [&](const FindingFacts& f) {
+    return f.kind == "throughput_regression" && f.series == t.key;
+  });
+  for (auto& f : r->findings) {
+    if (f.kind != "throughput_regression" || !f.step_lo) continue;
+    if (on_key && f.series != t.key) continue;
+    RegressionFacts g;
+    g.key = f.series;
+    g.step_lo = *f.step_lo;
+    g.step_hi = f.closed_hi ? *f.closed_hi : f.step_hi.value_or(*f.step_lo);
+    g.source = "detector";
+    for (auto& e : f.evidence) {
+      if (e.name == "long_median") g.before = e.value;
+      if (e.name == "short_median") g.during = e.value;
+      if (e.name == "drop") g.drop = e.value;
+    }
+    for (auto& e : f.closing)
+      if (e.name == "worst_drop") g.drop = std::max(g.drop, e.value);
+    t.regressions.push_back(g);
+  }
+  if (t.regressions.empty()) {
+    t.regressions = FindRegressions(pts, higher, opts.regression_drop);
+    for (auto& g : t.regressions) g.key = t.key;
+  }
+  r->throughput = std::move(t);
+}
+
+// ---- learning rate ----
+
+void GatherLr(store::Store* st, const ReportOptions& opts, RunReport* r) {
+  std::string key;
+  for (auto& s : r->series)
+    if (IsLrKey(s.key) && s.has_finite) {
+      key = s.key;
+      break;
+    }
+  if (key.empty()) return;
+  query::SeriesQuery q;
+  q.max_points = 4 * opts.chart_columns;  // M4 keeps the first, last and extreme points exactly
+  query::SeriesResult res;
+  if (!query::QuerySeries(st, r->run.id, key, q, &res).ok()) return;
+  std::erase_if(res.points, [](const Point& p) { return !std::isfinite(p.value); });
+  if (res.points.empty()) return;
+  LrFacts lr;
+  lr.key = key;
+  lr.first = res.points.front().value;
+  lr.first_step = res.points.front().step;
+  lr.last = res.points.back().value;
+  lr.last_step = res.points.back().step;
+  lr.peak = res.points.front().value;
+  lr.peak_step = res.points.front().step;
+  for (auto& p : res.points)
+    if (p.value > lr.peak) {
+      lr.peak = p.value;
+      lr.peak_step = p.step;
+    }
+  for (auto& f : r->findings) {
+    if (!f.step_lo || f.kind == "crash") continue;
+    int64_t s = *f.step_lo;
+    query::SeriesQuery one;
+    one.lo = s;
+    one.hi = s;
+    query::SeriesResult at;
+    if (query::QuerySeries(st, r->run.id, key, one, &at).ok() && !at.points.empty() &&
+        std::isfinite(at.points.back().value)) {
+      lr.at[s] = at.points.back().value;
+      continue;
+    }
+    // Not logged at that step: the nearest point before it in the (dense enough) M4 view.
+    auto it = std::upper_bound(res.points.begin(), res.points.end(), s,
+                               [](int64_t x, const Point& p) { return x < p.step; });
+    if (it != res.points.begin()) lr.at[s] = std::prev(it)->value;
+  }
+  r->lr = std::move(lr);
+}
+
+// ---- baseline ----
+
+// This run's curve on the step axis as compare::LoadCurve makes it (finite points, one per step,
+// the last one logged winning), from the points already read.
+compare::Curve CurveOf(const RunReport& r, const std::vector<Point>& effective) {
+  compare::Curve c;
+  c.run_id = r.run.id;
+  c.name = r.run.name;
+  c.x.reserve(effective.size());
+  c.y.reserve(effective.size());
+  for (auto& p : effective) {
+    if (!std::isfinite(p.value)) {
+      ++c.nonfinite;
+      continue;
+    }
+    double x = static_cast<double>(p.step);
+    if (!c.x.empty() && c.x.back() == x) {
+      c.y.back() = p.value;
+      continue;
+    }
+    c.x.push_back(x);
+    c.y.push_back(p.value);
+  }
+  return c;
+}
+
+Status GatherBaseline(store::Store* st, const ReportOptions& opts, RunReport* r,
+                      const std::vector<Point>& effective) {
+  if (!r->metric) return Status::OK();
+  const std::string& key = r->metric->key;
+  const bool minimize = r->metric->goal == "min";
+  BaselineFacts b;
+  store::RunRecord base;
+  if (!opts.baseline.empty()) {
+    INLOOP_RETURN_IF_ERROR(st->FindRun(opts.baseline, &base));
+    if (base.id == r->run.id)
+      return Status::Invalid(fmt::format("--baseline {} is the reported run itself", opts.baseline));
+    b.how = "given";
+  } else {
+    if (!opts.auto_baseline) return Status::OK();
+    std::vector<store::RunRecord> runs;
+    INLOOP_RETURN_IF_ERROR(st->ListRuns(&runs));
+    std::optional<double> best;
+    for (auto& c : runs) {
+      if (c.id == r->run.id || c.status != store::kFinished || c.command != r->run.command ||
+          c.command.empty() || c.started_at >= r->run.started_at)
+        continue;
+      std::vector<store::SeriesStats> ss;
+      if (!st->SeriesStatsFor(c.id, &ss).ok()) continue;
+      for (auto& s : ss) {
+        if (s.key != key || !std::isfinite(s.last.value)) continue;
+        ++b.candidates;
+        if (!best || Better(s.last.value, *best, minimize)) {
+          best = s.last.value;
+          base = c;
+        }
+      }
+    }
+    if (!best) return Status::OK();
+    b.how = "auto";
+  }
+  b.run_id = base.id;
+  b.name = base.name;
+  compare::CompareOptions co;
+  co.key = key;
+  co.goal = minimize ? compare::Goal::kMin : compare::Goal::kMax;
+  compare::Curve ca, cb;
+  Status s = compare::LoadCurve(st, base.id, key, co, &ca);
+  if (s.ok()) {
+    b.final_value = ca.y.back();
+    cb = CurveOf(*r, effective);
+    if (cb.x.empty())
+      s = Status::Invalid(fmt::format("{} of run {} has no finite point", key, r->run.id));
+  }
+  compare::CompareResult cmp;
+  if (s.ok()) s = compare::Compare({ca}, {cb}, key, co, &cmp);
+  if (!s.ok()) {
+    if (s.code() != Status::Code::kInvalid && s.code() != Status::Code::kNotFound) return s;
+    b.error = s.message();
+    r->baseline = std::move(b);
+    return Status::OK();
+  }
+  b.lo = cmp.lo;
+  b.hi = cmp.hi;
+  b.final_a = cmp.a.finals.empty() ? 0 : cmp.a.finals[0];
+  b.final_b = cmp.b.finals.empty() ? 0 : cmp.b.finals[0];
+  b.final_diff = cmp.final_diff;
+  b.area = cmp.area;
+  b.mean_gap = cmp.mean_gap;
+  b.max_abs_diff = cmp.max_abs_diff;
+  b.max_abs_at = cmp.max_abs_at;
+  b.leader = cmp.leader;
+  b.leads_since = cmp.leads_since;
+  b.crossings = cmp.crossings;
+  INLOOP_RETURN_IF_ERROR(StoredChart(st, base.id, key, opts.chart_columns, &b.chart));
+  r->baseline = std::move(b);
+  return Status::OK();
+}
+
+void EvidenceJson(JsonWriter* w, const char* key, const std::vector<Evidence>& ev) {
+  w->Key(key).BeginObject();
+  for (auto& e : ev) w->Key(e.name).Number(e.value);
+  w->EndObject();
+}
+
+void PointsJson(JsonWriter* w, const char* key, const std::vector<Point>& pts) {
+  w->Key(key).BeginArray();
+  for (auto& p : pts) w->BeginArray().Int(p.step).Number(p.value).EndArray();
+  w->EndArray();
+}
+
+template <typename T>
+void Opt(JsonWriter* w, const char* key, const std::optional<T>& v) {
+  w->Key(key);
+  if (!v) {
+    w->Null();
+  } else if constexpr (std::is_integral_v<T>) {
+    w->Int(*v);
+  } else {
+    w->Number(*v);
+  }
+}
+
+void PointJson(JsonWriter* w, const char* key, const std::optional<Point>& p) {
+  w->Key(key);
+  if (!p) {
+    w->Null();
+    return;
+  }
+  w->BeginObject().Key("step").Int(p->step).Key("value").Number(p->value).EndObject();
+}
+
+}  // namespace
+
+std::string ChoosePrimaryKey(const std::vector<std::string>& keys) {
+  for (const char* pref : {"train/loss", "train_loss", "loss", "training_loss", "train/lm_loss",
+                           "lm_loss", "train/loss_step"})
+    for (auto& k : keys)
+      if (LowerKey(k) == LowerKey(pref)) return k;
+  detect::DetectConfig cfg;
+  for (auto cls : {detect::SeriesClass::kLoss, detect::SeriesClass::kEvalLoss})
+    for (auto& k : keys)
+      if (detect::ClassifyKey(k, cfg) == cls) return k;
+  for (auto& k : keys)
+    if (LowerKey(k).find("loss") != std::string::npos) return k;
+  return {};
+}
+
+std::vector<RegressionFacts> FindRegressions(const std::vector<Point>& pts, bool higher_is_better,
+                                             double drop) {
+  std::vector<RegressionFacts> out;
+  std::vector<Point> rate;
+  rate.reserve(pts.size());
+  for (auto& p : pts) {
+    if (!std::isfinite(p.value)) continue;
+    if (higher_is_better) {
+      if (p.value >= 0) rate.push_back(p);
+    } else if (p.value > 0) {
+      rate.push_back({p.step, p.wall_time, 1 / p.value});
+    }
+  }
+  const size_t b = std::max<size_t>(3, rate.size() / 200);
+  struct Block {
+    int64_t lo, hi;
+    double median;
+  };
+  std::vector<Block> blocks;
+  for (size_t i = 0; i + b <= rate.size(); i += b) {
+    size_t end = i + 2 * b > rate.size() ? rate.size() : i + b;  // the last block takes the rest
+    std::vector<double> v;
+    for (size_t j = i; j < end; ++j) v.push_back(rate[j].value);
+    blocks.push_back({rate[i].step, rate[end - 1].step, Median(std::move(v))});
+    if (end == rate.size()) break;
+  }
+  constexpr size_t kTrail = 8, kMinTrail = 3, kSustain = 2;
+  std::vector<double> normal;  // medians of the blocks outside any regression
+  size_t i = 0;
+  auto unit = [&](double r) { return higher_is_better ? r : 1 / r; };
+  while (i < blocks.size()) {
+    if (normal.size() < kMinTrail) {
+      normal.push_back(blocks[i++].median);
+      continue;
+    }
+    std::vector<double> trail(normal.end() - static_cast<std::ptrdiff_t>(std::min(kTrail, normal.size())),
+                              normal.end());
+    double ref = Median(trail);
+    size_t j = i;
+    while (j < blocks.size() && blocks[j].median < (1 - drop) * ref) ++j;
+    if (j - i >= kSustain && ref > 0) {
+      std::vector<double> in;
+      for (size_t k = i; k < j; ++k) in.push_back(blocks[k].median);
+      double during = Median(in);
+      RegressionFacts g;
+      g.step_lo = blocks[i].lo;
+      g.step_hi = blocks[j - 1].hi;
+      g.before = unit(ref);
+      g.during = unit(during);
+      g.drop = 1 - during / ref;
+      g.source = "report";
+      out.push_back(g);
+      i = j;
+      continue;
+    }
+    normal.push_back(blocks[i++].median);
+  }
+  return out;
+}
+
+Status BuildRunReport(store::Store* st, const ReportOptions& opts, RunReport* out) {
+  *out = RunReport{};
+  RunReport& r = *out;
+  INLOOP_RETURN_IF_ERROR(st->FindRun(opts.run, &r.run));
+  double end = r.run.ended_at > 0 ? r.run.ended_at : Now();
+  r.duration = std::max(0.0, end - r.run.started_at);
+  INLOOP_RETURN_IF_ERROR(st->GetParams(r.run.id, &r.params));
+  INLOOP_RETURN_IF_ERROR(st->GetTags(r.run.id, &r.tags));
+  std::vector<store::SeriesStats> stats;
+  INLOOP_RETURN_IF_ERROR(st->SeriesStatsFor(r.run.id, &stats));
+  std::vector<std::string> keys;
+  for (auto& s : stats) {
+    SeriesSummary m;
+    m.key = s.key;
+    m.points = s.points;
+    m.segments = s.segments;
+    m.first_step = s.first_step;
+    m.last_step = s.last_step;
+    m.last = s.last.value;
+    m.min = s.min;
+    m.max = s.max;
+    m.has_finite = s.has_finite;
+    m.nonfinite = s.nonfinite;
+    r.series.push_back(m);
+    keys.push_back(s.key);
+  }
+  std::vector<store::EventRecord> events;
+  INLOOP_RETURN_IF_ERROR(st->ListEvents(r.run.id, &events));
+  std::stable_sort(events.begin(), events.end(),
+                   [](const store::EventRecord& a, const store::EventRecord& b) { return a.id < b.id; });
+  GatherAttempts(st, &r, events);
+  GatherTimeline(&r, events);
+
+  std::string key = opts.key.empty() ? ChoosePrimaryKey(keys) : opts.key;
+  if (!opts.key.empty() && std::find(keys.begin(), keys.end(), key) == keys.end())
+    return Status::NotFound(fmt::format("run {} has no series '{}' (see `inloop show {}`)",
+                                        r.run.id, key, r.run.id));
+  SeriesPoints primary;
+  bool have_primary = false;
+  if (!key.empty()) {
+    query::SeriesResult res;
+    INLOOP_RETURN_IF_ERROR(query::QuerySeries(st, r.run.id, key, query::SeriesQuery{}, &res));
+    MetricFacts m;
+    m.key = key;
+    m.goal = compare::GuessGoal(key) == compare::Goal::kMin ? "min" : "max";
+    m.points = static_cast<int64_t>(res.points.size());
+    const bool minimize = m.goal == "min";
+    for (auto& p : res.points) {
+      if (!std::isfinite(p.value)) {
+        ++m.nonfinite;
+        continue;
+      }
+      if (!m.first) m.first = p;
+      m.last = p;
+      if (!m.best || Better(p.value, m.best->value, minimize)) m.best = p;
+    }
+    INLOOP_RETURN_IF_ERROR(StoredChart(st, r.run.id, key, opts.chart_columns, &m.chart));
+    if (m.first && m.last && m.last->step > m.first->step) {
+      double s0 = static_cast<double>(m.first->step), span = static_cast<double>(m.last->step) - s0;
+      m.late_lo = static_cast<int64_t>(std::ceil(s0 + 0.8 * span));
+      m.late_mid = static_cast<int64_t>(std::ceil(s0 + 0.9 * span));
+      m.late_hi = m.last->step;
+      double sa = 0, sb = 0;
+      int na = 0, nb = 0;
+      for (auto& p : res.points) {
+        if (!std::isfinite(p.value) || p.step < m.late_lo) continue;
+        if (p.step < m.late_mid) {
+          sa += p.value;
+          ++na;
+        } else {
+          sb += p.value;
+          ++nb;
+        }
+      }
+      if (na >= 3 && nb >= 3) {
+        m.late_mean_a = sa / na;
+        m.late_mean_b = sb / nb;
+      }
+    }
+    r.metric = std::move(m);
+    if (res.segments.size() > 1) {
+      for (auto& g : res.segments) {
+        query::SeriesQuery q;
+        q.segment = g.segment;
+        query::SeriesResult one;
+        INLOOP_RETURN_IF_ERROR(query::QuerySeries(st, r.run.id, key, q, &one));
+        primary.segments.insert(primary.segments.end(), one.points.begin(), one.points.end());
+      }
+      primary.several = true;
+    }
+    primary.effective = std::move(res.points);
+    have_primary = true;
+  }
+  GatherRemedies(st, opts, &r, events, have_primary ? &primary : nullptr);
+  GatherThroughput(st, opts, &r, have_primary ? &primary : nullptr);
+  GatherLr(st, opts, &r);
+  INLOOP_RETURN_IF_ERROR(GatherBaseline(st, opts, &r, primary.effective));
+  r.recommendations = Recommend(r);
+  return Status::OK();
+}
+
+void WriteReportJson(const RunReport& r, JsonWriter* w) {
+  w->BeginObject();
+  w->Key("run").BeginObject();
+  w->Key("id").String(r.run.id).Key("name").String(r.run.name).Key("status").String(r.run.status);
+  w->Key("command").BeginArray();
+  for (auto& a : r.run.command) w->String(a);
+  w->EndArray();
+  w->Key("started_at").Number(r.run.started_at);
+  w->Key("ended_at");
+  r.run.ended_at > 0 ? w->Number(r.run.ended_at) : w->Null();
+  w->Key("duration_s").Number(r.duration);
+  w->Key("exit_code");
+  r.run.exit_code ? w->Int(*r.run.exit_code) : w->Null();
+  w->Key("attempts").Int(r.run.attempts);
+  w->Key("host").String(r.run.host).Key("git_commit").String(r.run.git_commit);
+  w->EndObject();
+  w->Key("params").BeginObject();
+  for (auto& p : r.params) w->Key(p.key).String(p.value);
+  w->EndObject();
+  w->Key("tags").BeginArray();
+  for (auto& t : r.tags) w->String(t);
+  w->EndArray();
+  w->Key("attempts").BeginArray();
+  for (auto& a : r.attempts) {
+    w->BeginObject().Key("number").Int(a.number).Key("reason").String(a.reason);
+    w->Key("started_at").Number(a.started_at).Key("ended_at").Number(a.ended_at);
+    Opt(w, "exit_code", std::optional<int64_t>(a.exit_code ? std::optional<int64_t>(*a.exit_code)
+                                                           : std::nullopt));
+    w->Key("signal").Int(a.signal).Key("crash_class").String(a.crash_class);
+    Opt(w, "start_step", a.start_step);
+    Opt(w, "last_step", a.last_step);
+    Opt(w, "micro_batch", a.micro_batch);
+    Opt(w, "lr_scale", a.lr_scale);
+    w->EndObject();
+  }
+  w->EndArray();
+  w->Key("series").BeginArray();
+  for (auto& s : r.series) {
+    w->BeginObject().Key("key").String(s.key).Key("points").Int(s.points);
+    w->Key("segments").Int(s.segments).Key("first_step").Int(s.first_step);
+    w->Key("last_step").Int(s.last_step).Key("last").Number(s.last);
+    w->Key("min");
+    s.has_finite ? w->Number(s.min) : w->Null();
+    w->Key("max");
+    s.has_finite ? w->Number(s.max) : w->Null();
+    w->Key("nonfinite").Int(s.nonfinite).EndObject();
+  }
+  w->EndArray();
+  w->Key("metric");
+  if (r.metric) {
+    const auto& m = *r.metric;
+    w->BeginObject().Key("key").String(m.key).Key("goal").String(m.goal);
+    w->Key("points").Int(m.points).Key("nonfinite").Int(m.nonfinite);
+    PointJson(w, "first", m.first);
+    PointJson(w, "final", m.last);
+    PointJson(w, "best", m.best);
+    PointsJson(w, "chart", m.chart);
+    w->EndObject();
+  } else {
+    w->Null();
+  }
+  w->Key("findings").BeginArray();
+  for (auto& f : r.findings) {
+    w->BeginObject().Key("event_id").Int(f.event_id).Key("time").Number(f.time);
+    w->Key("kind").String(f.kind).Key("severity").String(f.severity).Key("series").String(f.series);
+    Opt(w, "step_lo", f.step_lo);
+    Opt(w, "step_hi", f.closed_hi ? f.closed_hi : f.step_hi);
+    w->Key("closed").Bool(f.closed).Key("attempt").Int(f.attempt);
+    w->Key("message").String(f.message);
+    EvidenceJson(w, "evidence", f.evidence);
+    EvidenceJson(w, "closing", f.closing);
+    w->EndObject();
+  }
+  w->EndArray();
+  w->Key("timeline").BeginArray();
+  for (auto& t : r.timeline) {
+    w->BeginObject().Key("event_id").Int(t.event_id).Key("time").Number(t.time);
+    w->Key("offset_s").Number(t.offset).Key("kind").String(t.kind).Key("severity").String(t.severity);
+    Opt(w, "step_lo", t.step_lo);
+    Opt(w, "step_hi", t.step_hi);
+    w->Key("message").String(t.message);
+    EvidenceJson(w, "evidence", t.evidence);
+    w->EndObject();
+  }
+  w->EndArray();
+  w->Key("checkpoints").Int(r.checkpoints);
+  w->Key("remedies").BeginArray();
+  for (auto& f : r.remedies) {
+    w->BeginObject().Key("action_id").Int(f.action_id).Key("action").String(f.action);
+    w->Key("trigger").String(f.trigger).Key("state").String(f.state);
+    w->Key("decided_by").String(f.decided_by).Key("note").String(f.note);
+    w->Key("reason").String(f.reason);
+    Opt(w, "trigger_step", f.trigger_step);
+    Opt(w, "checkpoint_step", f.checkpoint_step);
+    Opt(w, "start_step", f.start_step);
+    w->Key("skip");
+    if (f.skip) {
+      w->BeginArray().Int(f.skip->first).Int(f.skip->second).EndArray();
+    } else {
+      w->Null();
+    }
+    Opt(w, "lr_scale", f.lr_scale);
+    Opt(w, "micro_batch", f.micro_batch);
+    w->Key("next_attempt").Int(f.next_attempt).Key("verdict").String(f.verdict);
+    w->Key("outcome");
+    if (f.measured) {
+      w->BeginObject().Key("metric").String(f.metric).Key("onset").Int(f.onset);
+      w->Key("pre_level").Number(f.pre_level).Key("pre_points").Int(f.pre_points);
+      w->Key("restart_step").Int(f.restart_step).Key("window_end").Int(f.window_end);
+      w->Key("steps_observed").Int(f.steps_observed);
+      w->Key("recovered").Bool(f.recovered_step.has_value());
+      Opt(w, "recovered_step", f.recovered_step);
+      Opt(w, "recovered_value", f.recovered_value);
+      w->Key("steps_to_recover");
+      f.recovered_step ? w->Int(f.steps_to_recover) : w->Null();
+      Opt(w, "recurred_step", f.recurred_step);
+      w->EndObject();
+    } else {
+      w->Null();
+    }
+    w->EndObject();
+  }
+  w->EndArray();
+  w->Key("throughput");
+  if (r.throughput) {
+    const auto& t = *r.throughput;
+    w->BeginObject().Key("key").String(t.key).Key("kind").String(t.kind);
+    w->Key("points").Int(t.points).Key("median").Number(t.median);
+    w->Key("material_drop").Number(t.material_drop);
+    w->Key("regressions").BeginArray();
+    for (auto& g : t.regressions) {
+      w->BeginObject().Key("key").String(g.key).Key("step_lo").Int(g.step_lo);
+      w->Key("step_hi").Int(g.step_hi).Key("before").Number(g.before);
+      w->Key("during").Number(g.during).Key("drop").Number(g.drop);
+      w->Key("source").String(g.source).EndObject();
+    }
+    w->EndArray();
+    PointsJson(w, "chart", t.chart);
+    w->EndObject();
+  } else {
+    w->Null();
+  }
+  w->Key("lr");
+  if (r.lr) {
+    const auto& l = *r.lr;
+    w->BeginObject().Key("key").String(l.key).Key("first").Number(l.first);
+    w->Key("first_step").Int(l.first_step).Key("peak").Number(l.peak);
+    w->Key("peak_step").Int(l.peak_step).Key("last").Number(l.last);
+    w->Key("last_step").Int(l.last_step);
+    w->Key("at_onsets").BeginObject();
+    for (auto& [s, v] : l.at) w->Key(std::to_string(s)).Number(v);
+    w->EndObject().EndObject();
+  } else {
+    w->Null();
+  }
+  w->Key("baseline");
+  if (r.baseline) {
+    const auto& b = *r.baseline;
+    w->BeginObject().Key("run_id").String(b.run_id).Key("name").String(b.name);
+    w->Key("how").String(b.how).Key("candidates").Int(b.candidates);
+    Opt(w, "final_value", b.final_value);
+    w->Key("error");
+    b.error.empty() ? w->Null() : w->String(b.error);
+    if (b.error.empty()) {
+      w->Key("range").BeginArray().Number(b.lo).Number(b.hi).EndArray();
+      w->Key("final_baseline").Number(b.final_a).Key("final_run").Number(b.final_b);
+      w->Key("final_diff").Number(b.final_diff).Key("area").Number(b.area);
+      w->Key("mean_gap").Number(b.mean_gap).Key("max_abs_diff").Number(b.max_abs_diff);
+      w->Key("max_abs_at").Number(b.max_abs_at).Key("leader").String(b.leader);
+      Opt(w, "leads_since", b.leads_since);
+      w->Key("crossings").Int(b.crossings);
+    }
+    w->EndObject();
+  } else {
+    w->Null();
+  }
+  w->Key("recommendations").BeginArray();
+  for (auto& x : r.recommendations)
+    w->BeginObject().Key("rule").String(x.rule).Key("text").String(x.text).EndObject();
+  w->EndArray();
+  w->EndObject();
+}
+
+}  // namespace inloop::report
