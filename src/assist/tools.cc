@@ -12,8 +12,11 @@
 
 #include "common/json_writer.h"
 #include "compare/run_compare.h"
+#include "insights/insights.h"
 #include "query/series_query.h"
 #include "remedy/policy.h"
+#include "report/render_markdown.h"
+#include "report/run_report.h"
 
 namespace inloop::assist {
 namespace {
@@ -325,6 +328,41 @@ Status CompareTool(ToolContext& ctx, const ToolArgs& args, std::string* out) {
   w.Key("test").String(res.test).Key("why_no_test").String(res.why_no_test);
   w.Key("summary").String(compare::CompareText(res));
   w.EndObject();
+  *out = w.Take();
+  return Status::OK();
+}
+
+// The same report `inloop report RUN` prints, as Markdown: every sentence and table is built
+// from the run's measured numbers, which is what the model should quote.
+Status ReportTool(ToolContext& ctx, const ToolArgs& args, std::string* out) {
+  store::RunRecord r;
+  INLOOP_RETURN_IF_ERROR(FindRunArg(ctx, args, "run", &r));
+  report::ReportOptions opts;
+  opts.run = r.id;
+  opts.key = args.Str("key").value_or("");
+  if (auto b = args.Str("baseline")) opts.baseline = *b;
+  report::RunReport rep;
+  INLOOP_RETURN_IF_ERROR(report::BuildRunReport(ctx.store, opts, &rep));
+  JsonWriter w;
+  w.BeginObject().Key("run").String(r.id).Key("markdown").String(report::RenderMarkdown(rep));
+  w.EndObject();
+  *out = w.Take();
+  return Status::OK();
+}
+
+// `inloop insights` over the matched runs, as its text (the JSON lists every run id, which would
+// use the model's context for nothing).
+Status InsightsTool(ToolContext& ctx, const ToolArgs& args, std::string* out) {
+  insights::InsightsOptions opts;
+  opts.runs = args.Str("runs").value_or("");
+  opts.key = args.Str("key").value_or("");
+  opts.x_key = args.Str("x").value_or("");
+  if (auto g = args.Str("goal")) opts.goal = *g == "max" ? compare::Goal::kMax : compare::Goal::kMin;
+  if (auto h = args.Num("horizon")) opts.horizon = *h;
+  insights::Insights in;
+  INLOOP_RETURN_IF_ERROR(insights::ComputeInsights(ctx.store, opts, &in));
+  JsonWriter w;
+  w.BeginObject().Key("text").String(insights::RenderInsightsText(in, false)).EndObject();
   *out = w.Take();
   return Status::OK();
 }
@@ -717,6 +755,31 @@ void RegisterInloopTools(ToolRegistry* r) {
                      {"key", false, StringArg("series key; null: a loss both runs log")},
                      {"align", false, StringArg("x axis (default step)", {"step", "tokens", "time"})}}),
       CompareTool});
+  r->Register(Tool{
+      "report",
+      "The run's report as Markdown: what happened (status, duration, attempts, final and best "
+      "values), the timeline of findings and actions with evidence, what each remedy achieved, "
+      "throughput, the comparison with a baseline run, and recommendations from the data.",
+      ObjectArg("", {run_arg(false),
+                     {"key", false, StringArg("primary metric; null: the training loss")},
+                     {"baseline", false, StringArg("run to compare with; null: the best earlier "
+                                                   "finished run of the same command")}}),
+      ReportTool});
+  r->Register(Tool{
+      "insights",
+      "Patterns across runs: hyper-parameter importance for a target metric (random-forest "
+      "permutation importance with intervals, Spearman correlation), running runs' final values "
+      "extrapolated from their curves (and whether they can beat the best), and a power-law "
+      "scaling fit of final loss against compute or tokens.",
+      ObjectArg("", {{"runs", false, StringArg("which runs: a name glob ('lr-*'), tag:T or "
+                                               "status:S; null: every run")},
+                     {"key", false, StringArg("target metric; null: the loss key most runs log")},
+                     {"goal", false, StringArg("whether lower or higher is better", {"min", "max"})},
+                     {"x", false, StringArg("scaling axis: a param or series; null: compute, "
+                                            "flops or tokens")},
+                     {"horizon", false, NumberArg("extrapolate to this step for runs without a "
+                                                  "max_steps-like param", 1, 1e15)}}),
+      InsightsTool});
   Schema reason = StringArg("one line: why, citing the evidence");
   reason.max_length = 500;
   Schema param = ObjectArg("", {{"key", true, StringArg("parameter name")},

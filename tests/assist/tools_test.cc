@@ -88,7 +88,8 @@ TEST_F(ToolsTest, RegistryHasTheReadToolsAndTheProposal) {
   std::vector<std::string> names;
   for (auto& t : reg_.tools()) names.push_back(t.name);
   EXPECT_EQ(names, (std::vector<std::string>{"list_runs", "show_run", "query_series", "events",
-                                             "compare", "propose_action"}));
+                                             "compare", "report", "insights",
+                                             "propose_action"}));
   EXPECT_EQ(ProposableActions(),
             (std::vector<std::string>{"resume", "rollback_skip", "lr_cut", "shrink_batch", "stop",
                                       "config_change"}));
@@ -129,6 +130,31 @@ TEST_F(ToolsTest, QuerySeriesDownsamplesWithM4) {
   std::vector<int64_t> steps;
   for (auto pt : e["points"].get_array()) steps.push_back(int64_t(pt.at(0)));
   EXPECT_EQ(steps, (std::vector<int64_t>{0, 49, 50, 99}));
+}
+
+// report and insights are the verbs' own library calls: the model reads what `inloop report` and
+// `inloop insights` print.
+TEST_F(ToolsTest, ReportAndInsightsToolsReturnTheVerbsText) {
+  ctx_.focus_run_id = base_;
+  ToolOutcome o = reg_.Call(ctx_, "report", "{}");
+  ASSERT_TRUE(o.ok) << o.error;
+  simdjson::dom::parser p;
+  simdjson::padded_string padded(o.result);
+  simdjson::dom::element e = p.parse(padded);
+  std::string md{std::string_view(e["markdown"])};
+  EXPECT_EQ(std::string_view(e["run"]), base_);
+  EXPECT_NE(md.find("5.05"), std::string::npos) << md;  // final loss 10 - 99 x 0.05
+  o = reg_.Call(ctx_, "report", R"({"run":"base","key":"no/such/key"})");
+  EXPECT_FALSE(o.ok);
+  o = reg_.Call(ctx_, "insights", R"({"key":"loss"})");
+  ASSERT_TRUE(o.ok) << o.error;
+  simdjson::padded_string padded2(o.result);
+  std::string text{std::string_view(p.parse(padded2)["text"])};
+  EXPECT_FALSE(text.empty());
+  o = reg_.Call(ctx_, "insights", R"({"runs":"nothing-matches-*"})");
+  EXPECT_FALSE(o.ok);
+  o = reg_.Call(ctx_, "insights", R"({"goal":"sideways"})");
+  EXPECT_FALSE(o.ok);
 }
 
 TEST_F(ToolsTest, ProposeActionOnlyRecordsAPendingAction) {

@@ -146,7 +146,8 @@ for r in reqs:
     assert b["stream_options"] == {"include_usage": True}
     assert b["max_tokens"] == 1024
     names = [t["function"]["name"] for t in b["tools"]]
-    assert names == ["list_runs", "show_run", "query_series", "events", "compare", "propose_action"], names
+    assert names == ["list_runs", "show_run", "query_series", "events", "compare", "report", "insights",
+                     "propose_action"], names
     for t in b["tools"]:
         assert t["type"] == "function" and t["function"]["strict"] is True
         p = t["function"]["parameters"]
