@@ -164,7 +164,7 @@ for r in reqs:
     assert qs["required"] == ["run", "key", "from_step", "to_step", "max_points"]
     assert qs["properties"]["key"]["type"] == "string"
     assert qs["properties"]["max_points"]["type"] == ["integer", "null"]
-    pa = b["tools"][5]["function"]["parameters"]["properties"]["action"]
+    pa = b["tools"][7]["function"]["parameters"]["properties"]["action"]
     assert pa["enum"] == ["resume", "rollback_skip", "lr_cut", "shrink_batch", "stop", "config_change"]
 m = [r["body"]["messages"] for r in reqs]
 assert [x["role"] for x in m[0]] == ["system", "user"]
