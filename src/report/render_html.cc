@@ -196,17 +196,6 @@ std::string Td(const std::string& s, const char* cls = nullptr) {
              : fmt::format("<td>{}</td>", HtmlEscape(s));
 }
 
-std::string Offset(double s) { return s < 0 ? "-" : "+" + DurationText(s); }
-
-std::string Cmd(const std::vector<std::string>& cmd) {
-  std::string out;
-  for (auto& a : cmd) {
-    if (!out.empty()) out += ' ';
-    bool quote = a.empty() || a.find_first_of(" \t'\"") != std::string::npos;
-    out += quote ? "'" + a + "'" : a;
-  }
-  return out;
-}
 
 }  // namespace
 

@@ -11,17 +11,6 @@
 namespace inloop::report {
 namespace {
 
-std::string Offset(double s) { return s < 0 ? "-" : "+" + DurationText(s); }
-
-std::string Cmd(const std::vector<std::string>& cmd) {
-  std::string out;
-  for (auto& a : cmd) {
-    if (!out.empty()) out += ' ';
-    bool quote = a.empty() || a.find_first_of(" \t'\"") != std::string::npos;
-    out += quote ? "'" + a + "'" : a;
-  }
-  return out;
-}
 
 // Plain text outside a table: only markup characters are escaped.
 std::string Text(const std::string& s) { return MarkdownCell(s, std::string::npos); }
