@@ -10,10 +10,12 @@
 
 #include <fmt/format.h>
 
+#include "common/display_text.h"
 #include "common/json_writer.h"
 #include "compare/run_compare.h"
 #include "insights/insights.h"
 #include "query/series_query.h"
+#include "store/catalog_json.h"
 #include "remedy/policy.h"
 #include "report/render_markdown.h"
 #include "report/run_report.h"
@@ -88,17 +90,6 @@ void WriteSchema(JsonWriter& w, const Schema& s, bool nullable) {
   w.EndObject();
 }
 
-// UTC ISO 8601, for the model (it reads dates better than epoch seconds).
-std::string UtcTime(double t) {
-  if (t <= 0) return "";
-  time_t s = static_cast<time_t>(t);
-  struct tm tm;
-  gmtime_r(&s, &tm);
-  char buf[32];
-  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 double NowSeconds() {
   using namespace std::chrono;
   return duration<double>(system_clock::now().time_since_epoch()).count();
@@ -152,7 +143,7 @@ Status ListRuns(ToolContext& ctx, const ToolArgs& args, std::string* out) {
     w.Key("status").String(r.status).Key("attempts").Int(r.attempts);
     w.Key("exit_code");
     r.exit_code ? w.Int(*r.exit_code) : w.Null();
-    w.Key("started_at").String(UtcTime(r.started_at));
+    w.Key("started_at").String(UtcTimeText(r.started_at));
     w.Key("duration_s").Number(std::round(((r.ended_at > 0 ? r.ended_at : NowSeconds()) -
                                            r.started_at) * 10) / 10);
     w.Key("command").BeginArray();
@@ -190,7 +181,7 @@ Status ShowRun(ToolContext& ctx, const ToolArgs& args, std::string* out) {
   w.EndArray();
   w.Key("cwd").String(r.cwd).Key("host").String(r.host);
   w.Key("git_commit").String(r.git_commit);
-  w.Key("started_at").String(UtcTime(r.started_at)).Key("ended_at").String(UtcTime(r.ended_at));
+  w.Key("started_at").String(UtcTimeText(r.started_at)).Key("ended_at").String(UtcTimeText(r.ended_at));
   w.Key("params").BeginObject();
   for (auto& p : params) w.Key(p.key).String(p.value);
   w.EndObject();
@@ -203,23 +194,13 @@ Status ShowRun(ToolContext& ctx, const ToolArgs& args, std::string* out) {
     w.Key("exit_code");
     a.exit_code ? w.Int(*a.exit_code) : w.Null();
     w.Key("signal").Int(a.signal).Key("crash_class").String(a.crash_class);
-    w.Key("started_at").String(UtcTime(a.started_at)).Key("ended_at").String(UtcTime(a.ended_at));
+    w.Key("started_at").String(UtcTimeText(a.started_at)).Key("ended_at").String(UtcTimeText(a.ended_at));
     w.Key("stderr_tail").String(Tail(a.stderr_tail, 20, 2000));
     w.EndObject();
   }
   w.EndArray();
   w.Key("series").BeginArray();
-  for (auto& s : series) {
-    w.BeginObject().Key("key").String(s.key).Key("points").Int(s.points);
-    w.Key("first_step").Int(s.first_step).Key("last_step").Int(s.last_step);
-    w.Key("last").Number(s.last.value);
-    if (s.has_finite) {
-      w.Key("min").Number(s.min).Key("max").Number(s.max);
-    } else {
-      w.Key("min").Null().Key("max").Null();
-    }
-    w.Key("nonfinite").Int(s.nonfinite).Key("segments").Int(s.segments).EndObject();
-  }
+  for (auto& s : series) store::WriteSeriesStatsJson(s, &w);
   w.EndArray();
   w.Key("pending_actions").Int(static_cast<int64_t>(pending.size()));
   w.EndObject();
@@ -274,7 +255,7 @@ Status EventsTool(ToolContext& ctx, const ToolArgs& args, std::string* out) {
   w.Key("events").BeginArray();
   for (size_t i = first; i < events.size(); ++i) {
     auto& e = events[i];
-    w.BeginObject().Key("id").Int(e.id).Key("time").String(UtcTime(e.time));
+    w.BeginObject().Key("id").Int(e.id).Key("time").String(UtcTimeText(e.time));
     w.Key("kind").String(e.kind).Key("severity").String(e.severity);
     w.Key("step_lo");
     e.step_lo ? w.Int(*e.step_lo) : w.Null();

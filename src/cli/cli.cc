@@ -24,10 +24,12 @@
 #include "cli/cli_util.h"
 #include "cli/exit_codes.h"
 #include "cli/verbs.h"
+#include "common/display_text.h"
 #include "common/duration_text.h"
 #include "common/json_writer.h"
 #include "config/config.h"
 #include "query/series_query.h"
+#include "store/catalog_json.h"
 #include "store/store.h"
 #include "supervise/run_context.h"
 #include "supervise/supervisor.h"
@@ -88,7 +90,7 @@ int CmdRuns(const std::string& store_dir, bool json) {
     std::string cmd = JoinCommand(r.command);
     if (cmd.size() > 60) cmd = cmd.substr(0, 57) + "...";
     fmt::print("{:<20} {:<16} {} {:>3} {:<19} {:>8}  {}\n", r.id, r.name.substr(0, 16), padded,
-               r.attempts, IsoTime(r.started_at), DurationText(end - r.started_at), cmd);
+               r.attempts, LocalTimeText(r.started_at), DurationText(end - r.started_at), cmd);
   }
   return kExitOk;
 }
@@ -141,18 +143,7 @@ int CmdShow(const std::string& store_dir, const std::string& run_ref, bool json)
     for (auto& t : tags) w.String(t);
     w.EndArray();
     w.Key("series").BeginArray();
-    for (auto& se : series) {
-      w.BeginObject().Key("key").String(se.key).Key("points").Int(se.points);
-      w.Key("first_step").Int(se.first_step).Key("last_step").Int(se.last_step);
-      w.Key("last").Number(se.last.value);
-      if (se.has_finite) {
-        w.Key("min").Number(se.min).Key("max").Number(se.max);
-      } else {
-        w.Key("min").Null().Key("max").Null();
-      }
-      w.Key("nonfinite").Int(se.nonfinite).Key("segments").Int(se.segments);
-      w.EndObject();
-    }
+    for (auto& se : series) store::WriteSeriesStatsJson(se, &w);
     w.EndArray();
     w.EndObject();
     fmt::print("{}\n", w.str());
@@ -163,7 +154,7 @@ int CmdShow(const std::string& store_dir, const std::string& run_ref, bool json)
   fmt::print("status   {}{}   duration {}   attempts {}\n", r.status,
              r.exit_code ? fmt::format(" (exit {})", *r.exit_code) : "",
              DurationText(end - r.started_at), r.attempts);
-  fmt::print("started  {}   host {}\n", IsoTime(r.started_at), r.host);
+  fmt::print("started  {}   host {}\n", LocalTimeText(r.started_at), r.host);
   fmt::print("command  {}\n", JoinCommand(r.command));
   fmt::print("cwd      {}\n", r.cwd);
   if (!r.git_commit.empty()) {
@@ -271,7 +262,7 @@ int CmdEvents(const std::string& store_dir, const std::string& run_ref, bool jso
     if (e.step_lo) steps = e.step_hi && *e.step_hi != *e.step_lo
                                ? fmt::format(" steps {}-{}", *e.step_lo, *e.step_hi)
                                : fmt::format(" step {}", *e.step_lo);
-    fmt::print("{}  {:<7} {:<18}{} {}\n", IsoTime(e.time), e.severity, e.kind, steps, e.message);
+    fmt::print("{}  {:<7} {:<18}{} {}\n", LocalTimeText(e.time), e.severity, e.kind, steps, e.message);
   }
   if (events.empty()) fmt::print("no events for run {}\n", r.id);
   return kExitOk;

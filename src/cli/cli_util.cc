@@ -26,26 +26,6 @@ int Fail(const Status& s) {
   return ExitCodeFor(s);
 }
 
-std::string IsoTime(double t) {
-  if (t <= 0) return "";
-  time_t s = static_cast<time_t>(t);
-  struct tm tm;
-  localtime_r(&s, &tm);
-  char buf[32];
-  strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
-}
-
-std::string JoinCommand(const std::vector<std::string>& cmd) {
-  std::string out;
-  for (auto& a : cmd) {
-    if (!out.empty()) out += ' ';
-    bool plain = !a.empty() && a.find_first_of(" \t\"'\\$`") == std::string::npos;
-    out += plain ? a : "'" + a + "'";
-  }
-  return out;
-}
-
 std::string NumberText(double v) {
   std::string s = JsonNumber(v);
   if (!s.empty() && s.front() == '"') s = s.substr(1, s.size() - 2);

@@ -17,10 +17,6 @@ bool UseColor(int fd);
 std::string ResolveStore(const std::string& flag, const std::string& from_config = "");
 // Prints "inloop: error: MESSAGE" on stderr and returns the exit code for the status.
 int Fail(const Status& s);
-// Local "YYYY-MM-DD HH:MM:SS"; empty for t <= 0.
-std::string IsoTime(double t);
-// A command line as a shell would show it (arguments with spaces or quotes quoted).
-std::string JoinCommand(const std::vector<std::string>& cmd);
 // Shortest round-trip text of a number ("NaN", "Infinity" unquoted).
 std::string NumberText(double v);
 // Opens an existing store (NotFound when there is none at `dir`).

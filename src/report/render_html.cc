@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "common/display_text.h"
 #include "common/duration_text.h"
 #include "report/recommendations.h"
 #include "report/render_markdown.h"
@@ -223,7 +224,7 @@ std::string RenderHtml(const RunReport& r) {
                    HtmlEscape(r.run.name), kStyle);
   o += fmt::format("<h1>Run report: {}</h1>\n", HtmlEscape(r.run.name));
   o += fmt::format("<p class=\"sub\"><code>{}</code> · <code>{}</code> · started {}{}</p>\n",
-                   HtmlEscape(r.run.id), HtmlEscape(Cmd(r.run.command)), HtmlEscape(LocalTime(r.run.started_at)),
+                   HtmlEscape(r.run.id), HtmlEscape(JoinCommand(r.run.command)), HtmlEscape(LocalTime(r.run.started_at)),
                    r.run.host.empty() ? "" : " on " + HtmlEscape(r.run.host));
   o += fmt::format("<p class=\"summary\">{}</p>\n", HtmlEscape(SummaryParagraph(r)));
 

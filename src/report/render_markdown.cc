@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "common/display_text.h"
 #include "common/duration_text.h"
 #include "report/recommendations.h"
 #include "report/sentences.h"
@@ -17,15 +18,7 @@ std::string Text(const std::string& s) { return MarkdownCell(s, std::string::npo
 
 }  // namespace
 
-std::string LocalTime(double t) {
-  if (t <= 0) return "-";
-  time_t s = static_cast<time_t>(t);
-  struct tm tm;
-  localtime_r(&s, &tm);
-  char buf[32];
-  strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
-}
+std::string LocalTime(double t) { return t <= 0 ? "-" : LocalTimeText(t); }
 
 std::string MarkdownCode(const std::string& s) {
   std::string out;
@@ -69,7 +62,7 @@ std::string RenderMarkdown(const RunReport& r) {
   std::string o;
   o += fmt::format("# Run report: {}\n\n", Text(r.run.name));
   o += fmt::format("`{}` · `{}` · started {}{}\n\n", r.run.id,
-                   MarkdownCode(Cmd(r.run.command).substr(0, 300)), LocalTime(r.run.started_at),
+                   MarkdownCode(JoinCommand(r.run.command).substr(0, 300)), LocalTime(r.run.started_at),
                    r.run.host.empty() ? "" : " on " + Text(r.run.host));
   o += Text(SummaryParagraph(r)) + "\n\n";
 

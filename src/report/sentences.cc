@@ -184,14 +184,5 @@ std::string BaselineText(const RunReport& r) {
 
 std::string Offset(double s) { return s < 0 ? "-" : "+" + DurationText(s); }
 
-std::string Cmd(const std::vector<std::string>& cmd) {
-  std::string out;
-  for (auto& a : cmd) {
-    if (!out.empty()) out += ' ';
-    bool quote = a.empty() || a.find_first_of(" \t'\"") != std::string::npos;
-    out += quote ? "'" + a + "'" : a;
-  }
-  return out;
-}
 
 }  // namespace inloop::report

@@ -26,7 +26,5 @@ std::string StepText(const std::optional<int64_t>& lo, const std::optional<int64
 std::string EvidenceText(const std::vector<Evidence>& ev, size_t max = 6);
 // A time offset from the run's start: "+1m 05s", "-" when negative (unknown).
 std::string Offset(double s);
-// The command as one line, arguments with spaces or quotes single-quoted.
-std::string Cmd(const std::vector<std::string>& cmd);
 
 }  // namespace inloop::report
