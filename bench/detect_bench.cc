@@ -5,6 +5,7 @@
 // before the benchmarks; `detect_bench --quality` prints only the table. Then the real fixtures
 // (../shared/fixtures, or $INLOOP_FIXTURES): TensorBoard's train/loss spike and the BLOOM-176B
 // Megatron-DeepSpeed logs, fed through LineParser, DetectorSet and HangDetector with the defaults.
+#include "source_paths.h"
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 

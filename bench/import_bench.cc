@@ -8,6 +8,7 @@
 // images and histograms: the worst case, ~60 bytes a record) and the real fixture file repeated.
 // Reports bytes/s and records/s (items_per_second), then a summary in MB/s (10^6) from the
 // thread's CPU time per pass (median and best), with the parse/read ratio. Usage: import_bench [--benchmark_filter=...] (INLOOP_FIXTURES: fixtures dir).
+#include "source_paths.h"
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 #include <fcntl.h>

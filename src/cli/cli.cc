@@ -2,6 +2,7 @@
 // compare, evaldiff, report, insights and ask in files of their own (verbs.h). Text for people
 // (one screen, colours only on a TTY and never with NO_COLOR), --json for machines. Errors: one
 // line on stderr naming what failed and what to do, and a distinct exit code (exit_codes.h).
+#include "source_paths.h"
 #include "cli/cli.h"
 
 #include <limits.h>

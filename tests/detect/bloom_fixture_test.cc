@@ -2,6 +2,7 @@
 // 2022-04-12 (grad norm explodes first, 31216-31219) and the silent 5% slowdown of 2022-04-28.
 // The lines are parsed here with a tiny regex, independent of ingest/'s parsers. (The eval hang
 // of 2022-04-30 is in hang_detector_test.cc.)
+#include "source_paths.h"
 #include <gtest/gtest.h>
 
 #include <fstream>

@@ -1,5 +1,6 @@
 // Data-driven detector cases: every tests/data/curves/NAME.csv fed through a DetectorSet with the
 // default thresholds must yield exactly the findings listed in NAME.expected.
+#include "source_paths.h"
 #include <gtest/gtest.h>
 
 #include <cstdlib>

@@ -4,6 +4,7 @@
 // DetectorSet / HangDetector, as the supervisor would feed them. The directory is
 // $INLOOP_FIXTURES, else $INLOOP_SRC/../shared/fixtures, else the one next to the source tree;
 // every test skips when it is absent. bench/detect_bench --quality prints the same numbers.
+#include "source_paths.h"
 #include <gtest/gtest.h>
 
 #include <cctype>

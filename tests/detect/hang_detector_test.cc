@@ -1,5 +1,6 @@
 // HangDetector with a fake clock: floor, k x median step interval, start-up allowance, re-arming,
 // CPU idle vs busy, and the BLOOM-176B eval hang (fixtures/logs/bloom-176b/eval-hang.log).
+#include "source_paths.h"
 #include "detect/hang_detector.h"
 
 #include <gtest/gtest.h>

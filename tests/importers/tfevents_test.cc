@@ -1,6 +1,7 @@
 // The tfevents importer: the real TensorBoard-written fixture against its expected.json, crafted
 // event files (written with the generated classes and tests/support/tfevents_writer.h) for each
 // value encoding and each kind of skipped data, and damaged files (always copies in a temp dir).
+#include "source_paths.h"
 #include "importers/tfevents.h"
 
 #include <gtest/gtest.h>

@@ -1,5 +1,6 @@
 // LineParser on the real BLOOM-176B Megatron-DeepSpeed lines in ../shared/fixtures/logs/:
 // the spike, the wrapped throughput-drop records, and the eval hang.
+#include "source_paths.h"
 #include <gtest/gtest.h>
 
 #include <fstream>

@@ -3,6 +3,7 @@
 // must equal the same line of NAME.expected (format: parsed_line_text.h). NAME.patterns, when
 // present, holds custom patterns as "name<TAB>regex" lines. To regenerate the expectations
 // after a deliberate change, run with INLOOP_UPDATE_EXPECTED=1 and review the diff.
+#include "source_paths.h"
 #include <gtest/gtest.h>
 
 #include <algorithm>

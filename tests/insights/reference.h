@@ -2,6 +2,7 @@
 // `python3` at test time) and seeded Gaussian noise for synthetic data.
 #pragma once
 
+#include "source_paths.h"
 #include <unistd.h>
 
 #include <cmath>
