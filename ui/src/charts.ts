@@ -149,7 +149,7 @@ export class Chart {
       this.width = width;
       this.appended = 0;
       this.loads++;
-      for (const s of got) if (this.view.settings.xmode === "time" && s.x.length && !this.view.runStart.has(s.run)) this.view.runStart.set(s.run, s.x[0]);
+      for (const s of got) if (this.view.settings.xmode === "time" && s.x.length) this.view.runStart.set(s.run, s.x[0]);
       this.draw(false);
     } catch (e) {
       if (seq === this.loadSeq) { this.view.onError(`${this.key}: ${(e as Error).message}`); this.data = []; this.draw(true); }
@@ -171,8 +171,13 @@ export class Chart {
     }
     // Raw appends grow without bound; past a few columns' worth, ask for a fresh M4 view.
     if (this.appended > 4 * this.width) this.scheduleRefetch();
-    this.draw(false);
+    // Many messages a second: draw once per frame.
+    if (!this.drawQueued) {
+      this.drawQueued = true;
+      requestAnimationFrame(() => { this.drawQueued = false; this.draw(false); });
+    }
   }
+  private drawQueued = false;
 
   private scheduleRefetch() {
     if (this.refetchTimer) return;

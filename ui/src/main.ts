@@ -167,6 +167,7 @@ async function loadMarkers() {
   const markers: Marker[] = [];
   for (const d of details) {
     if (!d) continue;
+    if (!charts.runStart.has(d.run.id)) charts.runStart.set(d.run.id, d.run.created_at);
     for (const e of d.events) {
       if (e.kind === "attempt_exit" || e.kind === "run_start" || e.kind === "run_end") continue;
       if (e.step === null && !Number.isFinite(e.time)) continue;

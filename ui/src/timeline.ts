@@ -19,6 +19,7 @@ export class Timeline {
   onDecided: (a: Action) => void = () => {};
   onError: (m: string) => void = () => {};
   private seq = 0;
+  private shownSig = "";
 
   constructor(private root: HTMLElement) {
     root.classList.add("timeline");
@@ -38,7 +39,11 @@ export class Timeline {
     try {
       const d = await runDetail(id);
       if (seq !== this.seq) return;
+      // Polled every few seconds: redraw only on change, so a note being typed survives.
+      const sig = JSON.stringify(d);
       this.detail = d;
+      if (sig === this.shownSig) return;
+      this.shownSig = sig;
       this.render();
     } catch (e) {
       if (seq === this.seq) this.onError(`run ${id}: ${(e as Error).message}`);
@@ -88,9 +93,14 @@ export class Timeline {
       el("span", { class: "when" }, fmtClock(e.time).slice(11)),
       el("b", {}, e.kind), e.step === null ? "" : el("span", { class: "step" }, `step ${fmtNumber(e.step)}`),
       el("div", { class: "msg" }, e.message))));
+    const notes = new Map<string, string>();
+    this.root.querySelectorAll<HTMLInputElement>("input[data-note]").forEach(i => notes.set(i.dataset.note!, i.value));
+    const active = (document.activeElement as HTMLElement | null)?.dataset?.note;
+    pendBox.querySelectorAll<HTMLInputElement>("input[data-note]").forEach(i => { i.value = notes.get(i.dataset.note!) ?? ""; });
     this.root.replaceChildren(head, params,
       pending.length ? el("h3", {}, `Pending (${pending.length})`) : "", pendBox,
       d.actions.length ? el("h3", {}, "Actions") : "", d.actions.length ? actions : "",
       el("h3", {}, `Events (${d.events.length})`), events);
+    if (active) (this.root.querySelector(`input[data-note="${active}"]`) as HTMLInputElement | null)?.focus();
   }
 }
