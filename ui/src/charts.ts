@@ -293,6 +293,8 @@ export class Chart {
       mode: 2,
       width,
       height: CHART_H,
+      // Fixed padding: the plot's width must not move with tick labels (it is the width asked for).
+      padding: [10, 18, 0, 0],
       legend: { show: false },
       cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false }, focus: { prox: -1 } } as any,
       select: { show: true } as any,

@@ -218,6 +218,8 @@ themeBtn.addEventListener("click", () => {
   charts.redraw();
 });
 charts.onZoom = range => {
+  // Steps are integers on the wire: widen a step range to whole steps.
+  if (range && charts.settings.xmode === "step") range = [Math.floor(range[0]), Math.ceil(range[1])];
   charts.settings.zoom = range;
   resetZoom.hidden = range === null;
   void charts.reload();
