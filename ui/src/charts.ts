@@ -51,10 +51,11 @@ export class ChartsView {
   async show(runs: RunRef[], keys: string[]): Promise<void> {
     this.runs = runs;
     this.keys = keys;
-    for (const [k, c] of this.charts) if (!keys.includes(k)) { c.destroy(); this.charts.delete(k); }
-    for (const k of keys) if (!this.charts.has(k)) this.charts.set(k, new Chart(k, this));
+    const shown = runs.length ? keys : [];
+    for (const [k, c] of this.charts) if (!shown.includes(k)) { c.destroy(); this.charts.delete(k); }
+    for (const k of shown) if (!this.charts.has(k)) this.charts.set(k, new Chart(k, this));
     // Keep DOM order equal to keys order.
-    this.root.replaceChildren(...keys.map(k => this.charts.get(k)!.box));
+    this.root.replaceChildren(...shown.map(k => this.charts.get(k)!.box));
     if (runs.length === 0 || keys.length === 0) {
       this.root.append(el("div", { class: "empty" }, runs.length === 0 ? "Select runs in the table to chart them." : "These runs have no series yet."));
     }
@@ -232,6 +233,7 @@ export class Chart {
         out.push([xs, sm]);
       }
     }
+    if (out.length === 1) out.push([[], []]);
     return out as unknown as uPlot.AlignedData;
   }
 
@@ -285,6 +287,8 @@ export class Chart {
         series.push({ label: `${r.name} (smoothed)`, stroke: r.colour, width: 1.6, show, paths: uPlot.paths.linear!(),
           points: { show: false }, facets: [{ scale: "x", auto: true }, { scale: "y", auto: true }] } as any);
     }
+    // uPlot's mode 2 needs one series to know its scales: a hidden, empty one when no run is shown.
+    if (series.length === 1) series.push({ show: false, points: { show: false }, facets: [{ scale: "x", auto: true }, { scale: "y", auto: true }] } as any);
     const xValues = st.xmode === "relative"
       ? (_u: uPlot, ticks: number[]) => ticks.map(t => fmtDuration(t))
       : st.xmode === "step" ? (_u: uPlot, ticks: number[]) => ticks.map(t => (Math.abs(t) >= 1e4 ? `${+(t / 1000).toPrecision(4)}k` : String(t))) : undefined;

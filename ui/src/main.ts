@@ -311,9 +311,17 @@ async function start() {
     recent.forEach(colourFor);
     table.setSelection(recent, false);
     const keysParam = (pageParams.get("keys") || "").split(",").filter(Boolean);
-    if (keysParam.length) userKeys = keysParam;
-    availableKeys = await seriesKeys(recent);
-    await showCharts();
+    if (keysParam.length) {
+      // Keys named in the URL: chart them at once, learn the others meanwhile.
+      userKeys = keysParam;
+      const keysLater = seriesKeys(recent).catch(() => [] as string[]);
+      await showCharts();
+      availableKeys = await keysLater;
+      renderKeysMenu();
+    } else {
+      availableKeys = await seriesKeys(recent);
+      await showCharts();
+    }
     await new Promise(r => requestAnimationFrame(() => r(null)));  // the frame with the charts
     hook.firstPaintMs = performance.now() - t0;
     hook.readyAt = performance.now();
