@@ -750,6 +750,24 @@ int Main(int argc, char** argv) {
   report->add_option("-o,--output", rep.out, "write to this file instead of stdout");
   report->add_flag("--json", json, "the report's facts as JSON");
 
+  ServeArgs serve_args;
+  auto* serve = app.add_subcommand(
+      "serve", "REST API, live stream, ingest and the dashboard over the store "
+      "(docs/http_api.md)");
+  serve->add_option("--store", store_dir, "store directory (made when missing)");
+  serve->add_option("--bind", serve_args.bind, "address to listen on (default 127.0.0.1; any "
+                    "other needs a token)");
+  serve->add_option("--port", serve_args.port, "port (default 8642; 0: any free port)")
+      ->check(CLI::Range(0, 65535));
+  serve->add_option("--token", serve_args.token, "required of every request (else INLOOP_TOKEN)");
+  serve->add_option("--threads", serve_args.threads, "I/O threads (default 4)")
+      ->check(CLI::Range(1, 64));
+  serve->add_option("--max-body-mb", serve_args.max_body_mb,
+                    "largest request body in MiB (default 32; larger: 413)")
+      ->check(CLI::Range(1, 4096));
+  serve->add_option("--poll-ms", serve_args.poll_ms, "live runs' poll interval (default 200)")
+      ->check(CLI::Range(10, 10000));
+
   // Everything after the first "--" of `run` or `demo` is the user's command, verbatim: CLI11
   // would otherwise keep the separator or read the command's own flags as ours.
   int parsed_argc = argc;
@@ -810,6 +828,10 @@ int Main(int argc, char** argv) {
     rep.store_dir = store_dir;
     rep.json = json;
     return CmdReport(rep);
+  }
+  if (*serve) {
+    serve_args.store_dir = store_dir;
+    return CmdServe(serve_args);
   }
   if (*runs) return CmdRuns(ResolveStore(store_dir), json);
   if (*show) return CmdShow(ResolveStore(store_dir), run_ref, json);

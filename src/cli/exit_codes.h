@@ -25,6 +25,10 @@ inline constexpr int kExitModelRateLimited = 24;  // still 429/503 after the ret
 inline constexpr int kExitModelBadResponse = 25;  // not JSON / not the chat-completions shape
 inline constexpr int kExitModelTruncated = 26;    // the answer stopped before its end
 inline constexpr int kExitAskBound = 27;          // tool-call or token bound hit before an answer
+// serve: the server could not start (src/http/); nothing was served.
+inline constexpr int kExitServeNeedsToken = 30;    // a non-loopback --bind without a token
+inline constexpr int kExitServeBadAddress = 31;    // --bind is not an address of this machine
+inline constexpr int kExitServeCannotListen = 32;  // the port is taken or not allowed
 inline constexpr int kExitCommandNotFound = 127;
 
 inline int ExitCodeFor(const Status& s) {

@@ -97,3 +97,20 @@ struct ReportArgs {
 int CmdReport(const ReportArgs& a);
 
 }  // namespace inloop::cli
+
+namespace inloop::cli {
+
+// `inloop serve` (serve_cmd.cc): REST API, SSE, ingest and the dashboard (src/http/,
+// docs/http_api.md). Blocks until SIGINT/SIGTERM; exit codes 30-34 (exit_codes.h).
+struct ServeArgs {
+  std::string store_dir;
+  std::string bind = "127.0.0.1";
+  int port = 8642;  // 0: any free port (printed)
+  std::string token;  // else INLOOP_TOKEN; required for a non-loopback bind
+  int threads = 4;
+  size_t max_body_mb = 32;
+  int poll_ms = 0;  // live-run poll interval (0: the default, 200 ms)
+};
+int CmdServe(const ServeArgs& a);
+
+}  // namespace inloop::cli

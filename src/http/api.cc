@@ -1,0 +1,933 @@
+// The JSON endpoints (api.h). Run listing filters, counts and pages in SQLite; `last=` values come
+// from the series index (the newest segment's last chunk summary, plus the WAL tail of running
+// runs), never from decoding chunks. Series go through query::QuerySeries (M4 over chunk
+// summaries); aligned series of several runs are read in parallel, each thread with its own Store.
+#include "http/api.h"
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "common/json_writer.h"
+#include "http/ingest.h"
+#include "http/json_views.h"
+#include "query/m4.h"
+#include "query/series_query.h"
+#include "store/catalog.h"
+
+namespace inloop::http {
+namespace {
+
+constexpr int64_t kMaxWidth = 10000;
+constexpr int64_t kDefaultWidth = 1000;
+constexpr int64_t kMaxRunsPerPage = 10000;
+constexpr size_t kMaxAlignedRuns = 1000;
+constexpr size_t kInBatch = 500;  // run ids per SQL IN (...) list
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+HttpResponse Json(std::string body) {
+  HttpResponse r;
+  r.body = std::move(body);
+  return r;
+}
+
+// One row of the runs table as the listing reads it.
+struct RunRow {
+  std::string id, name, status, command_json;
+  double started_at = 0, ended_at = 0;
+  int attempts = 0;
+  std::optional<int> exit_code;
+};
+
+constexpr const char* kRunRowColumns =
+    "r.id, r.name, r.status, r.command, r.started_at, r.ended_at, r.attempts, r.exit_code";
+
+void ReadRunRow(store::Stmt& s, RunRow* r) {
+  r->id = s.Text(0);
+  r->name = s.Text(1);
+  r->status = s.Text(2);
+  r->command_json = s.Text(3);
+  r->started_at = s.Double(4);
+  r->ended_at = s.Double(5);
+  r->attempts = static_cast<int>(s.Int(6));
+  r->exit_code.reset();
+  if (!s.IsNull(7)) r->exit_code = static_cast<int>(s.Int(7));
+}
+
+RunRow RowOf(const store::RunRecord& rec) {
+  RunRow r;
+  r.id = rec.id;
+  r.name = rec.name;
+  r.status = rec.status;
+  JsonWriter w;
+  w.BeginArray();
+  for (auto& a : rec.command) w.String(a);
+  w.EndArray();
+  r.command_json = w.Take();
+  r.started_at = rec.started_at;
+  r.ended_at = rec.ended_at;
+  r.attempts = rec.attempts;
+  r.exit_code = rec.exit_code;
+  return r;
+}
+
+void WriteRunJson(JsonWriter& w, const RunRow& r, const std::vector<std::string>& tags,
+                  const std::vector<std::pair<std::string, std::string>>& params,
+                  const std::vector<std::pair<std::string, const Point*>>& last, double now) {
+  w.BeginObject().Key("id").String(r.id).Key("name").String(r.name);
+  w.Key("status").String(r.status).Key("created_at").Number(r.started_at).Key("ended_at");
+  if (r.ended_at > 0) w.Number(r.ended_at); else w.Null();
+  double end = r.ended_at > 0 ? r.ended_at : now;
+  w.Key("duration_s").Number(std::max(0.0, end - r.started_at));
+  w.Key("attempts").Int(r.attempts).Key("exit_code");
+  if (r.exit_code) w.Int(*r.exit_code); else w.Null();
+  w.Key("command");
+  WriteStoredJson(w, r.command_json, "[]");
+  w.Key("tags").BeginArray();
+  for (auto& t : tags) w.String(t);
+  w.EndArray().Key("params").BeginObject();
+  for (auto& [k, v] : params) w.Key(k).String(v);
+  w.EndObject().Key("last").BeginObject();
+  for (auto& [k, p] : last) {
+    w.Key(k);
+    if (p) w.Number(p->value); else w.Null();
+  }
+  w.EndObject().EndObject();
+}
+
+// "?,?,?" for n binds starting at bind index `first` ("?5,?6,?7").
+std::string Placeholders(size_t first, size_t n) {
+  std::string s;
+  for (size_t i = 0; i < n; ++i) s += fmt::format("{}?{}", i ? "," : "", first + i);
+  return s;
+}
+
+// Tags and params of `ids`, batched IN (...) queries.
+Status TagsAndParams(store::Store* st, const std::vector<std::string>& ids,
+                     std::unordered_map<std::string, std::vector<std::string>>* tags,
+                     std::unordered_map<std::string,
+                                        std::vector<std::pair<std::string, std::string>>>* params) {
+  for (size_t b = 0; b < ids.size(); b += kInBatch) {
+    size_t n = std::min(kInBatch, ids.size() - b);
+    store::Stmt t, p;
+    INLOOP_RETURN_IF_ERROR(st->db()->Prepare(
+        fmt::format("SELECT run_id, tag FROM tags WHERE run_id IN ({}) ORDER BY tag",
+                    Placeholders(1, n)),
+        &t));
+    INLOOP_RETURN_IF_ERROR(st->db()->Prepare(
+        fmt::format("SELECT run_id, key, value FROM params WHERE run_id IN ({}) ORDER BY key",
+                    Placeholders(1, n)),
+        &p));
+    for (size_t i = 0; i < n; ++i) {
+      t.Bind(static_cast<int>(i + 1), ids[b + i]);
+      p.Bind(static_cast<int>(i + 1), ids[b + i]);
+    }
+    while (t.Step()) (*tags)[t.Text(0)].push_back(t.Text(1));
+    INLOOP_RETURN_IF_ERROR(t.status());
+    while (p.Step()) (*params)[p.Text(0)].emplace_back(p.Text(1), p.Text(2));
+    INLOOP_RETURN_IF_ERROR(p.status());
+  }
+  return Status::OK();
+}
+
+// The last point of `key` in each run (runs without the key are left out): the newest segment's
+// newest chunk summary from the index; a running run's WAL tail wins over it.
+Status LastValues(store::Store* st, const std::vector<RunRow>& runs, const std::string& key,
+                  std::unordered_map<std::string, Point>* out) {
+  std::vector<std::string> ids;
+  for (auto& r : runs) ids.push_back(r.id);
+  for (size_t b = 0; b < ids.size(); b += kInBatch) {
+    size_t n = std::min(kInBatch, ids.size() - b);
+    store::Stmt s;
+    INLOOP_RETURN_IF_ERROR(st->db()->Prepare(
+        fmt::format(
+            "SELECT s.run_id, c.series_id, c.ordinal, c.offset, c.length, c.count, c.first_step, "
+            "c.last_step FROM series s JOIN chunks c ON c.series_id = s.id "
+            "WHERE s.key = ?1 AND s.run_id IN ({}) "
+            "AND s.segment = (SELECT MAX(s2.segment) FROM series s2 "
+            "                 WHERE s2.run_id = s.run_id AND s2.key = s.key) "
+            "AND c.ordinal = (SELECT MAX(c2.ordinal) FROM chunks c2 WHERE c2.series_id = s.id)",
+            Placeholders(2, n)),
+        &s));
+    s.Bind(1, key);
+    for (size_t i = 0; i < n; ++i) s.Bind(static_cast<int>(i + 2), ids[b + i]);
+    while (s.Step()) {
+      store::ChunkRef c;
+      std::string run_id = s.Text(0);
+      c.series_id = s.Int(1);
+      c.ordinal = s.Int(2);
+      c.offset = s.Int(3);
+      c.length = s.Int(4);
+      c.count = s.Int(5);
+      c.first_step = s.Int(6);
+      c.last_step = s.Int(7);
+      store::ChunkSummary sum;
+      INLOOP_RETURN_IF_ERROR(st->ReadChunkSummary(run_id, c, &sum));
+      (*out)[run_id] = sum.last;
+    }
+    INLOOP_RETURN_IF_ERROR(s.status());
+  }
+  for (auto& r : runs) {
+    if (r.status != store::kRunning) continue;
+    std::vector<store::SegmentData> segs;
+    INLOOP_RETURN_IF_ERROR(st->ReadSegments(r.id, key, &segs));
+    if (segs.empty()) continue;
+    const store::SegmentData& last = segs.back();
+    if (!last.tail.empty()) {
+      (*out)[r.id] = last.tail.back();
+    } else if (!last.chunks.empty()) {
+      store::ChunkSummary sum;
+      INLOOP_RETURN_IF_ERROR(st->ReadChunkSummary(r.id, last.chunks.back(), &sum));
+      (*out)[r.id] = sum.last;
+    }
+  }
+  return Status::OK();
+}
+
+bool KnownStatus(std::string_view s) {
+  return s == store::kRunning || s == store::kFinished || s == store::kFailed ||
+         s == store::kStopped || s == store::kInterrupted;
+}
+
+bool KnownActionState(std::string_view s) {
+  return s == store::kActionPending || s == store::kActionApproved ||
+         s == store::kActionDenied || s == store::kActionApplied ||
+         s == store::kActionObserved || s == store::kActionExpired;
+}
+
+// Run names by id, looked up once each.
+class RunNames {
+ public:
+  explicit RunNames(store::Store* st) : st_(st) {}
+  const std::string& Of(const std::string& id) {
+    auto it = names_.find(id);
+    if (it != names_.end()) return it->second;
+    store::RunRecord r;
+    std::string name = st_->FindRun(id, &r).ok() && r.id == id ? r.name : "";
+    return names_.emplace(id, name).first->second;
+  }
+
+ private:
+  store::Store* st_;
+  std::unordered_map<std::string, std::string> names_;
+};
+
+// One run's curve for the aligned view: [x, value] pairs.
+struct AlignedCurve {
+  std::string run_id, name;
+  int64_t total_points = 0;
+  bool downsampled = false;
+  std::vector<std::pair<double, double>> points;
+};
+
+enum class XAxis { kStep, kTime, kRelative };
+
+// M4 over an x that is not the step (wall or relative time): x in microseconds as the "step" of
+// an in-memory chunk, so the one M4 implementation serves both axes.
+Status M4OverX(std::vector<Point> pts, double xlo, double xhi, int width,
+               std::vector<Point>* out) {
+  std::stable_sort(pts.begin(), pts.end(),
+                   [](const Point& a, const Point& b) { return a.step < b.step; });
+  out->clear();
+  if (pts.empty()) return Status::OK();
+  int64_t lo = static_cast<int64_t>(std::floor(xlo * 1e6));
+  int64_t hi = static_cast<int64_t>(std::ceil(xhi * 1e6));
+  query::ChunkView v;
+  v.summary = store::Summarize(pts);
+  v.load = [&pts](std::vector<Point>* o) {
+    o->insert(o->end(), pts.begin(), pts.end());
+    return Status::OK();
+  };
+  return query::M4({v}, lo, hi, width, out);
+}
+
+Status ReadAligned(store::Store* st, const std::string& run_id, const std::string& key, XAxis x,
+                   std::optional<double> from, std::optional<double> to, int width,
+                   AlignedCurve* out) {
+  out->points.clear();
+  query::SeriesResult res;
+  if (x == XAxis::kStep) {
+    query::SeriesQuery q;
+    if (from) q.lo = static_cast<int64_t>(std::ceil(*from));
+    if (to) q.hi = static_cast<int64_t>(std::floor(*to));
+    q.max_points = 4 * width;
+    Status s = query::QuerySeries(st, run_id, key, q, &res);
+    if (s.code() == Status::Code::kNotFound) return Status::OK();  // empty points
+    INLOOP_RETURN_IF_ERROR(s);
+    out->total_points = res.total_points;
+    out->downsampled = res.downsampled;
+    for (auto& p : res.points) out->points.emplace_back(static_cast<double>(p.step), p.value);
+    return Status::OK();
+  }
+  // Time axes: an oversampled M4 by step over the whole series finds the first point (the zero of
+  // relative time) and the steps that bound the requested time range; that step range is read
+  // again at full resolution and M4-downsampled by time. Extremes survive both passes.
+  constexpr int kOversample = 8;
+  query::SeriesQuery whole;
+  whole.max_points = 4 * width * kOversample;
+  Status s = query::QuerySeries(st, run_id, key, whole, &res);
+  if (s.code() == Status::Code::kNotFound) return Status::OK();
+  INLOOP_RETURN_IF_ERROR(s);
+  if (res.points.empty()) return Status::OK();
+  double zero = x == XAxis::kRelative ? res.points.front().wall_time : 0;
+  double xlo = from ? *from : -std::numeric_limits<double>::infinity();
+  double xhi = to ? *to : std::numeric_limits<double>::infinity();
+  if (from || to) {
+    int64_t lo_step = res.points.front().step, hi_step = res.points.back().step;
+    for (auto& p : res.points) {
+      if (p.wall_time - zero < xlo) lo_step = p.step;
+    }
+    for (size_t i = res.points.size(); i-- > 0;) {
+      if (res.points[i].wall_time - zero > xhi) hi_step = res.points[i].step;
+    }
+    query::SeriesQuery q;
+    q.lo = lo_step;
+    q.hi = hi_step;
+    q.max_points = 4 * width * kOversample;
+    INLOOP_RETURN_IF_ERROR(query::QuerySeries(st, run_id, key, q, &res));
+  }
+  std::vector<Point> shifted;
+  shifted.reserve(res.points.size());
+  int64_t in_range = 0;
+  for (auto& p : res.points) {
+    double xv = p.wall_time - zero;
+    if (xv < xlo || xv > xhi) continue;
+    ++in_range;
+    shifted.push_back(Point{static_cast<int64_t>(std::llround(xv * 1e6)), p.wall_time, p.value});
+  }
+  if (shifted.empty()) return Status::OK();
+  double lo = std::isfinite(xlo) ? xlo : shifted.front().step / 1e6;
+  double hi = std::isfinite(xhi) ? xhi : shifted.back().step / 1e6;
+  for (auto& p : shifted) {
+    lo = std::min(lo, p.step / 1e6);
+    hi = std::max(hi, p.step / 1e6);
+  }
+  std::vector<Point> picked;
+  INLOOP_RETURN_IF_ERROR(M4OverX(std::move(shifted), lo, hi, width, &picked));
+  out->total_points = res.downsampled ? res.total_points : in_range;
+  out->downsampled = res.downsampled || static_cast<int64_t>(picked.size()) < in_range;
+  for (auto& p : picked) out->points.emplace_back(p.wall_time - zero, p.value);
+  return Status::OK();
+}
+
+Status ParseWidth(const HttpRequest& r, int* width) {
+  std::optional<int64_t> w;
+  INLOOP_RETURN_IF_ERROR(IntParam(r, "width", 1, kMaxWidth, &w));
+  *width = static_cast<int>(w.value_or(kDefaultWidth));
+  return Status::OK();
+}
+
+Status ParseBody(const std::string& body, simdjson::dom::parser& parser,
+                 simdjson::dom::element* doc) {
+  if (body.empty()) return Status::Invalid("body: empty (send a JSON object)");
+  if (parser.parse(body).get(*doc) || !doc->is_object()) {
+    return Status::Invalid("body: not a JSON object");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Api::Api(StorePool* pool, ServerMetrics* metrics)
+    : pool_(pool), metrics_(metrics), ingest_(std::make_unique<IngestRuns>(pool->dir(), metrics)) {}
+
+Api::~Api() = default;
+
+void Api::CloseWriters() { ingest_->CloseAll(); }
+
+HttpResponse Api::Handle(const HttpRequest& r) {
+  HttpResponse resp = Route(r);
+  if (resp.route.empty()) resp.route = "other";
+  return resp;
+}
+
+HttpResponse Api::Route(const HttpRequest& r) {
+  const auto& seg = r.segments;
+  auto with_route = [](HttpResponse resp, const char* route) {
+    resp.route = route;
+    return resp;
+  };
+  auto method_not_allowed = [&](const char* allowed, const char* route) {
+    return with_route(JsonError(405, fmt::format("{} {}: method not allowed (use {})", r.method,
+                                                 r.path.substr(0, 200), allowed)),
+                      route);
+  };
+  bool get = r.method == "GET";
+  bool post = r.method == "POST";
+  if (seg.size() == 1 && seg[0] == "metrics") {
+    if (!get) return method_not_allowed("GET", "/metrics");
+    HttpResponse resp;
+    resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    resp.body = metrics_->Text();
+    return with_route(std::move(resp), "/metrics");
+  }
+  if (seg.size() < 2 || seg[0] != "api" || seg[1] != "v1") {
+    if (!get) return method_not_allowed("GET", "static");
+    return ServeAsset(r.path);
+  }
+  size_t n = seg.size();
+  if (n == 3 && seg[2] == "health") {
+    if (!get) return method_not_allowed("GET", "/api/v1/health");
+    JsonWriter w;
+    w.BeginObject().Key("ok").Bool(true).Key("version").String(INLOOP_VERSION).EndObject();
+    return with_route(Json(w.Take()), "/api/v1/health");
+  }
+  if (n == 3 && seg[2] == "runs") {
+    if (get) return with_route(ListRuns(r), "/api/v1/runs");
+    if (post) return with_route(ingest_->Create(r.body), "/api/v1/runs");
+    return method_not_allowed("GET or POST", "/api/v1/runs");
+  }
+  if (n == 4 && seg[2] == "runs") {
+    if (!get) return method_not_allowed("GET", "/api/v1/runs/{id}");
+    return with_route(GetRun(seg[3]), "/api/v1/runs/{id}");
+  }
+  if (n == 5 && seg[2] == "runs") {
+    const std::string& what = seg[4];
+    if (what == "events") {
+      if (!get) return method_not_allowed("GET", "/api/v1/runs/{id}/events");
+      return with_route(RunEvents(seg[3]), "/api/v1/runs/{id}/events");
+    }
+    if (what == "series") {
+      if (!get) return method_not_allowed("GET", "/api/v1/runs/{id}/series");
+      return with_route(RunSeries(seg[3], r), "/api/v1/runs/{id}/series");
+    }
+    if (what == "points") {
+      if (!post) return method_not_allowed("POST", "/api/v1/runs/{id}/points");
+      return with_route(ingest_->Points(seg[3], r.body), "/api/v1/runs/{id}/points");
+    }
+    if (what == "finish") {
+      if (!post) return method_not_allowed("POST", "/api/v1/runs/{id}/finish");
+      return with_route(ingest_->Finish(seg[3], r.body), "/api/v1/runs/{id}/finish");
+    }
+  }
+  if (n == 3 && seg[2] == "series") {
+    if (!get) return method_not_allowed("GET", "/api/v1/series");
+    return with_route(AlignedSeries(r), "/api/v1/series");
+  }
+  if (n == 3 && seg[2] == "params") {
+    if (!get) return method_not_allowed("GET", "/api/v1/params");
+    return with_route(ParamKeys(), "/api/v1/params");
+  }
+  if (n == 3 && seg[2] == "keys") {
+    if (!get) return method_not_allowed("GET", "/api/v1/keys");
+    return with_route(SeriesKeys(r), "/api/v1/keys");
+  }
+  if (n == 3 && seg[2] == "actions") {
+    if (!get) return method_not_allowed("GET", "/api/v1/actions");
+    return with_route(ListActions(r), "/api/v1/actions");
+  }
+  if (n == 5 && seg[2] == "actions" && (seg[4] == "approve" || seg[4] == "deny")) {
+    if (!post) return method_not_allowed("POST", "/api/v1/actions/{id}/decide");
+    return with_route(Decide(seg[3], seg[4] == "approve", r), "/api/v1/actions/{id}/decide");
+  }
+  return with_route(
+      JsonError(404, fmt::format("no endpoint {} (see docs/http_api.md)", r.path.substr(0, 200))),
+      "unknown");
+}
+
+Status Api::ResolveRuns(const std::vector<std::string>& refs, std::vector<std::string>* ids) {
+  StorePool::Lease st;
+  INLOOP_RETURN_IF_ERROR(pool_->Acquire(&st));
+  ids->clear();
+  for (auto& ref : refs) {
+    store::RunRecord rec;
+    INLOOP_RETURN_IF_ERROR(st->FindRun(ref, &rec));
+    ids->push_back(rec.id);
+  }
+  return Status::OK();
+}
+
+HttpResponse Api::ListRuns(const HttpRequest& r) {
+  // Parameters first: every mistake is a 400 naming the parameter.
+  std::optional<int64_t> limit, offset;
+  Status ps = IntParam(r, "limit", 1, kMaxRunsPerPage, &limit);
+  if (ps.ok()) ps = IntParam(r, "offset", 0, std::numeric_limits<int32_t>::max(), &offset);
+  if (!ps.ok()) return ErrorFor(ps);
+  std::string sort = r.Param("sort") ? *r.Param("sort") : "created_at";
+  std::string order = r.Param("order") ? *r.Param("order") : "desc";
+  if (order != "asc" && order != "desc") {
+    return JsonError(400, fmt::format("order: '{}' is not asc or desc", order.substr(0, 40)));
+  }
+  bool sort_last = sort.starts_with("last.") && sort.size() > 5;
+  bool sort_param = sort.starts_with("param.") && sort.size() > 6;
+  if (!sort_last && !sort_param && sort != "created_at" && sort != "name" && sort != "status" &&
+      sort != "duration_s") {
+    return JsonError(400, fmt::format("sort: '{}' is not one of created_at, name, status, "
+                                      "duration_s, last.KEY, param.KEY",
+                                      sort.substr(0, 60)));
+  }
+  std::vector<std::string> statuses = ListParam(r, "status");
+  for (auto& s : statuses) {
+    if (!KnownStatus(s)) {
+      return JsonError(400, fmt::format("status: '{}' is not one of running, finished, failed, "
+                                        "stopped, interrupted",
+                                        s.substr(0, 40)));
+    }
+  }
+  std::vector<std::string> last_keys = ListParam(r, "last");
+  if (sort_last && std::find(last_keys.begin(), last_keys.end(), sort.substr(5)) ==
+                       last_keys.end()) {
+    last_keys.push_back(sort.substr(5));
+  }
+
+  // WHERE over the runs table; every value is a bind, never SQL text.
+  std::vector<std::string> binds;
+  auto bind = [&](std::string v) {
+    binds.push_back(std::move(v));
+    return fmt::format("?{}", binds.size());
+  };
+  std::string where = "1";
+  if (const std::string* name = r.Param("name"); name && !name->empty()) {
+    where += " AND r.name GLOB " + bind(*name);
+  }
+  if (!statuses.empty()) {
+    std::string in;
+    for (auto& s : statuses) in += (in.empty() ? "" : ",") + bind(s);
+    where += " AND r.status IN (" + in + ")";
+  }
+  for (const std::string& tag : r.Params("tag")) {
+    if (tag.empty()) continue;
+    where += " AND EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.id AND t.tag = " + bind(tag) +
+             ")";
+  }
+  for (auto& [k, v] : r.query) {
+    if (!k.starts_with("param.") || k.size() <= 6) continue;
+    std::string pk = bind(k.substr(6));
+    where += " AND EXISTS (SELECT 1 FROM params p WHERE p.run_id = r.id AND p.key = " + pk +
+             " AND p.value = " + bind(v) + ")";
+  }
+  double now = Now();
+  std::string dir = order == "asc" ? "ASC" : "DESC";
+  std::string order_by;
+  if (sort == "created_at") {
+    order_by = fmt::format("r.started_at {0}, r.seq {0}", dir);
+  } else if (sort == "name") {
+    order_by = fmt::format("r.name {0}, r.seq {0}", dir);
+  } else if (sort == "status") {
+    order_by = fmt::format("r.status {0}, r.seq {0}", dir);
+  } else if (sort == "duration_s") {
+    order_by = fmt::format(
+        "((CASE WHEN r.ended_at > 0 THEN r.ended_at ELSE {1} END) - r.started_at) {0}, r.seq {0}",
+        dir, now);
+  } else if (sort_param) {
+    // Missing values last whatever the order; numbers (numerically) before other text.
+    std::string pv = fmt::format(
+        "(SELECT p.value FROM params p WHERE p.run_id = r.id AND p.key = {})", bind(sort.substr(6)));
+    std::string numeric = fmt::format(
+        "({0} GLOB '*[0-9]*' AND {0} NOT GLOB '*[^0-9eE.+-]*')", pv);
+    order_by = fmt::format(
+        "({0} IS NULL) ASC, {1} DESC, (CASE WHEN {1} THEN CAST({0} AS REAL) END) {2}, {0} {2}, "
+        "r.seq {2}",
+        pv, numeric, dir);
+  } else {
+    order_by = fmt::format("r.seq {}", dir);  // last.KEY: sorted below, after reading values
+  }
+
+  StorePool::Lease st;
+  Status s = pool_->Acquire(&st);
+  if (!s.ok()) return ErrorFor(s);
+  auto bind_all = [&](store::Stmt& q) {
+    for (size_t i = 0; i < binds.size(); ++i) q.Bind(static_cast<int>(i + 1), binds[i]);
+  };
+  int64_t total = 0;
+  {
+    store::Stmt q;
+    s = st->db()->Prepare(fmt::format("SELECT COUNT(*) FROM runs r WHERE {}", where), &q);
+    if (!s.ok()) return ErrorFor(s);
+    bind_all(q);
+    if (q.Step()) total = q.Int(0);
+    if (!q.status().ok()) return ErrorFor(q.status());
+  }
+  int64_t lim = limit.value_or(100), off = offset.value_or(0);
+  std::string page = sort_last ? "" : fmt::format(" LIMIT {} OFFSET {}", lim, off);
+  std::vector<RunRow> rows;
+  {
+    store::Stmt q;
+    s = st->db()->Prepare(fmt::format("SELECT {} FROM runs r WHERE {} ORDER BY {}{}",
+                                      kRunRowColumns, where, order_by, page),
+                          &q);
+    if (!s.ok()) return ErrorFor(s);
+    bind_all(q);
+    while (q.Step()) ReadRunRow(q, &rows.emplace_back());
+    if (!q.status().ok()) return ErrorFor(q.status());
+  }
+  std::vector<std::unordered_map<std::string, Point>> last(last_keys.size());
+  if (sort_last) {
+    // Every filtered run's value is needed to sort; then the page is cut.
+    size_t ki = std::find(last_keys.begin(), last_keys.end(), sort.substr(5)) - last_keys.begin();
+    s = LastValues(st.get(), rows, last_keys[ki], &last[ki]);
+    if (!s.ok()) return ErrorFor(s);
+    const auto& vals = last[ki];
+    bool asc = order == "asc";
+    std::stable_sort(rows.begin(), rows.end(), [&](const RunRow& a, const RunRow& b) {
+      auto ia = vals.find(a.id), ib = vals.find(b.id);
+      bool ha = ia != vals.end() && !std::isnan(ia->second.value);
+      bool hb = ib != vals.end() && !std::isnan(ib->second.value);
+      if (ha != hb) return ha;  // runs without a value (or NaN) last
+      if (!ha) return false;
+      return asc ? ia->second.value < ib->second.value : ia->second.value > ib->second.value;
+    });
+    size_t from = std::min<size_t>(rows.size(), static_cast<size_t>(off));
+    size_t to = std::min<size_t>(rows.size(), from + static_cast<size_t>(lim));
+    rows = std::vector<RunRow>(rows.begin() + from, rows.begin() + to);
+    last[ki].clear();
+  }
+  for (size_t k = 0; k < last_keys.size(); ++k) {
+    s = LastValues(st.get(), rows, last_keys[k], &last[k]);
+    if (!s.ok()) return ErrorFor(s);
+  }
+  std::vector<std::string> ids;
+  for (auto& row : rows) ids.push_back(row.id);
+  std::unordered_map<std::string, std::vector<std::string>> tags;
+  std::unordered_map<std::string, std::vector<std::pair<std::string, std::string>>> params;
+  s = TagsAndParams(st.get(), ids, &tags, &params);
+  if (!s.ok()) return ErrorFor(s);
+
+  JsonWriter w;
+  w.BeginObject().Key("total").Int(total).Key("offset").Int(off).Key("limit").Int(lim);
+  w.Key("runs").BeginArray();
+  static const std::vector<std::string> kNoTags;
+  static const std::vector<std::pair<std::string, std::string>> kNoParams;
+  for (auto& row : rows) {
+    std::vector<std::pair<std::string, const Point*>> lv;
+    for (size_t k = 0; k < last_keys.size(); ++k) {
+      auto it = last[k].find(row.id);
+      lv.emplace_back(last_keys[k], it == last[k].end() ? nullptr : &it->second);
+    }
+    auto t = tags.find(row.id);
+    auto p = params.find(row.id);
+    WriteRunJson(w, row, t == tags.end() ? kNoTags : t->second,
+                 p == params.end() ? kNoParams : p->second, lv, now);
+  }
+  w.EndArray().EndObject();
+  return Json(w.Take());
+}
+
+HttpResponse Api::GetRun(const std::string& ref) {
+  StorePool::Lease st;
+  Status s = pool_->Acquire(&st);
+  store::RunRecord rec;
+  std::vector<store::AttemptRecord> attempts;
+  std::vector<store::Param> params;
+  std::vector<std::string> tags;
+  std::vector<store::SeriesStats> series;
+  std::vector<store::EventRecord> events;
+  std::vector<store::ActionRecord> actions;
+  if (s.ok()) s = st->FindRun(ref, &rec);
+  if (s.ok()) s = st->ListAttempts(rec.id, &attempts);
+  if (s.ok()) s = st->GetParams(rec.id, &params);
+  if (s.ok()) s = st->GetTags(rec.id, &tags);
+  if (s.ok()) s = st->SeriesStatsFor(rec.id, &series);
+  if (s.ok()) s = st->ListEvents(rec.id, &events);
+  if (s.ok()) s = st->ListActions(rec.id, "", &actions);
+  if (!s.ok()) return ErrorFor(s);
+  double now = Now();
+  RunRow row = RowOf(rec);
+  std::vector<std::pair<std::string, std::string>> pv;
+  for (auto& p : params) pv.emplace_back(p.key, p.value);
+  std::vector<std::pair<std::string, const Point*>> last;
+  for (auto& se : series) last.emplace_back(se.key, &se.last);
+  JsonWriter w;
+  w.BeginObject().Key("run");
+  WriteRunJson(w, row, tags, pv, last, now);
+  w.Key("cwd").String(rec.cwd).Key("host").String(rec.host).Key("git_commit");
+  if (rec.git_commit.empty()) w.Null(); else w.String(rec.git_commit);
+  w.Key("params").BeginObject();
+  for (auto& p : params) w.Key(p.key).String(p.value);
+  w.EndObject().Key("tags").BeginArray();
+  for (auto& t : tags) w.String(t);
+  w.EndArray().Key("attempts").BeginArray();
+  for (auto& a : attempts) {
+    w.BeginObject().Key("number").Int(a.number).Key("reason").String(a.reason);
+    w.Key("started_at").Number(a.started_at).Key("ended_at");
+    if (a.ended_at > 0) w.Number(a.ended_at); else w.Null();
+    w.Key("pid").Int(a.pid).Key("exit_code");
+    if (a.exit_code) w.Int(*a.exit_code); else w.Null();
+    w.Key("signal").Int(a.signal).Key("crash_class").String(a.crash_class);
+    w.Key("lines").Int(a.lines).Key("stderr_tail").String(a.stderr_tail).EndObject();
+  }
+  w.EndArray().Key("series").BeginArray();
+  for (auto& se : series) {
+    w.BeginObject().Key("key").String(se.key).Key("points").Int(se.points);
+    w.Key("first_step").Int(se.first_step).Key("last_step").Int(se.last_step);
+    w.Key("last_value").Number(se.last.value).Key("last_wall_time").Number(se.last.wall_time);
+    if (se.has_finite) {
+      w.Key("min").Number(se.min).Key("max").Number(se.max);
+    } else {
+      w.Key("min").Null().Key("max").Null();
+    }
+    w.Key("nonfinite").Int(se.nonfinite).Key("segments").Int(se.segments).EndObject();
+  }
+  w.EndArray().Key("events").BeginArray();
+  for (auto& e : events) WriteEventJson(w, e);
+  w.EndArray().Key("actions").BeginArray();
+  for (auto& a : actions) WriteActionJson(w, a, rec.name);
+  w.EndArray().EndObject();
+  return Json(w.Take());
+}
+
+HttpResponse Api::RunEvents(const std::string& ref) {
+  StorePool::Lease st;
+  Status s = pool_->Acquire(&st);
+  store::RunRecord rec;
+  std::vector<store::EventRecord> events;
+  if (s.ok()) s = st->FindRun(ref, &rec);
+  if (s.ok()) s = st->ListEvents(rec.id, &events);
+  if (!s.ok()) return ErrorFor(s);
+  JsonWriter w;
+  w.BeginObject().Key("run").String(rec.id).Key("events").BeginArray();
+  for (auto& e : events) WriteEventJson(w, e);
+  w.EndArray().EndObject();
+  return Json(w.Take());
+}
+
+HttpResponse Api::RunSeries(const std::string& ref, const HttpRequest& r) {
+  const std::string* key = r.Param("key");
+  if (!key || key->empty()) return JsonError(400, "key: required (the series key, e.g. train/loss)");
+  std::optional<int64_t> from, to;
+  int width = 0;
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  Status s = IntParam(r, "from", kMin, kMax, &from);
+  if (s.ok()) s = IntParam(r, "to", kMin, kMax, &to);
+  if (s.ok()) s = ParseWidth(r, &width);
+  if (!s.ok()) return ErrorFor(s);
+  if (from && to && *from > *to) {
+    return JsonError(400, fmt::format("from: {} is after to {} (give from <= to)", *from, *to));
+  }
+  StorePool::Lease st;
+  s = pool_->Acquire(&st);
+  store::RunRecord rec;
+  if (s.ok()) s = st->FindRun(ref, &rec);
+  query::SeriesQuery q;
+  if (from) q.lo = *from;
+  if (to) q.hi = *to;
+  q.max_points = 4 * width;
+  query::SeriesResult res;
+  if (s.ok()) s = query::QuerySeries(st.get(), rec.id, *key, q, &res);
+  if (!s.ok()) return ErrorFor(s);
+  JsonWriter w;
+  w.BeginObject().Key("run").String(rec.id).Key("key").String(*key);
+  w.Key("total_points").Int(res.total_points).Key("downsampled").Bool(res.downsampled);
+  w.Key("points").BeginArray();
+  for (auto& p : res.points) {
+    w.BeginArray().Int(p.step).Number(p.wall_time).Number(p.value).EndArray();
+  }
+  w.EndArray().EndObject();
+  return Json(w.Take());
+}
+
+HttpResponse Api::AlignedSeries(const HttpRequest& r) {
+  std::vector<std::string> refs = ListParam(r, "runs");
+  if (refs.empty()) return JsonError(400, "runs: required (comma-separated run ids or names)");
+  if (refs.size() > kMaxAlignedRuns) {
+    return JsonError(400, fmt::format("runs: {} runs is more than the {} one request may overlay",
+                                      refs.size(), kMaxAlignedRuns));
+  }
+  const std::string* key = r.Param("key");
+  if (!key || key->empty()) return JsonError(400, "key: required (the series key, e.g. train/loss)");
+  std::string xname = r.Param("x") ? *r.Param("x") : "step";
+  XAxis x;
+  if (xname == "step") {
+    x = XAxis::kStep;
+  } else if (xname == "time") {
+    x = XAxis::kTime;
+  } else if (xname == "relative") {
+    x = XAxis::kRelative;
+  } else {
+    return JsonError(400, fmt::format("x: '{}' is not one of step, time, relative",
+                                      xname.substr(0, 40)));
+  }
+  std::optional<double> from, to;
+  int width = 0;
+  Status s = DoubleParam(r, "from", &from);
+  if (s.ok()) s = DoubleParam(r, "to", &to);
+  if (s.ok()) s = ParseWidth(r, &width);
+  if (!s.ok()) return ErrorFor(s);
+  if (from && to && *from > *to) {
+    return JsonError(400, fmt::format("from: {} is after to {} (give from <= to)", *from, *to));
+  }
+  std::vector<AlignedCurve> curves(refs.size());
+  {
+    StorePool::Lease st;
+    s = pool_->Acquire(&st);
+    for (size_t i = 0; s.ok() && i < refs.size(); ++i) {
+      store::RunRecord rec;
+      s = st->FindRun(refs[i], &rec);
+      curves[i].run_id = rec.id;
+      curves[i].name = rec.name;
+    }
+    if (!s.ok()) return ErrorFor(s);
+  }
+  // Runs are independent: a few threads, each with its own Store, take them in turn.
+  std::atomic<size_t> next{0};
+  std::mutex err_mu;
+  Status first_error;
+  auto work = [&] {
+    StorePool::Lease st;
+    Status ls = pool_->Acquire(&st);
+    for (size_t i = next++; i < curves.size(); i = next++) {
+      if (ls.ok()) ls = ReadAligned(st.get(), curves[i].run_id, *key, x, from, to, width, &curves[i]);
+      if (!ls.ok()) {
+        std::lock_guard<std::mutex> lock(err_mu);
+        if (first_error.ok()) first_error = ls;
+      }
+    }
+  };
+  size_t threads = std::min<size_t>({4, std::max(1u, std::thread::hardware_concurrency()),
+                                     (curves.size() + 3) / 4});
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (!first_error.ok()) return ErrorFor(first_error);
+  JsonWriter w;
+  w.BeginObject().Key("key").String(*key).Key("x").String(xname).Key("series").BeginArray();
+  for (auto& c : curves) {
+    w.BeginObject().Key("run").String(c.run_id).Key("name").String(c.name);
+    w.Key("total_points").Int(c.total_points).Key("downsampled").Bool(c.downsampled);
+    w.Key("points").BeginArray();
+    for (auto& [xv, v] : c.points) w.BeginArray().Number(xv).Number(v).EndArray();
+    w.EndArray().EndObject();
+  }
+  w.EndArray().EndObject();
+  return Json(w.Take());
+}
+
+HttpResponse Api::ParamKeys() {
+  StorePool::Lease st;
+  Status s = pool_->Acquire(&st);
+  store::Stmt q;
+  if (s.ok()) s = st->db()->Prepare("SELECT DISTINCT key FROM params ORDER BY key", &q);
+  if (!s.ok()) return ErrorFor(s);
+  JsonWriter w;
+  w.BeginObject().Key("keys").BeginArray();
+  while (q.Step()) w.String(q.Text(0));
+  if (!q.status().ok()) return ErrorFor(q.status());
+  w.EndArray().EndObject();
+  return Json(w.Take());
+}
+
+HttpResponse Api::SeriesKeys(const HttpRequest& r) {
+  std::vector<std::string> ids;
+  Status s = ResolveRuns(ListParam(r, "runs"), &ids);
+  if (!s.ok()) return ErrorFor(s);
+  StorePool::Lease st;
+  s = pool_->Acquire(&st);
+  if (!s.ok()) return ErrorFor(s);
+  std::vector<std::string> keys;
+  auto collect = [&](const std::string& sql, const std::vector<std::string>& binds) {
+    store::Stmt q;
+    Status qs = st->db()->Prepare(sql, &q);
+    if (!qs.ok()) return qs;
+    for (size_t i = 0; i < binds.size(); ++i) q.Bind(static_cast<int>(i + 1), binds[i]);
+    while (q.Step()) keys.push_back(q.Text(0));
+    return q.status();
+  };
+  if (ids.empty()) {
+    s = collect("SELECT DISTINCT key FROM series", {});
+  } else {
+    for (size_t b = 0; s.ok() && b < ids.size(); b += kInBatch) {
+      size_t n = std::min(kInBatch, ids.size() - b);
+      std::vector<std::string> batch(ids.begin() + b, ids.begin() + b + n);
+      s = collect(fmt::format("SELECT DISTINCT key FROM series WHERE run_id IN ({})",
+                              Placeholders(1, n)),
+                  batch);
+    }
+  }
+  if (!s.ok()) return ErrorFor(s);
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  JsonWriter w;
+  w.BeginObject().Key("keys").BeginArray();
+  for (auto& k : keys) w.String(k);
+  w.EndArray().EndObject();
+  return Json(w.Take());
+}
+
+HttpResponse Api::ListActions(const HttpRequest& r) {
+  std::string state = r.Param("state") ? *r.Param("state") : "";
+  if (!state.empty() && !KnownActionState(state)) {
+    return JsonError(400, fmt::format("state: '{}' is not one of pending, approved, denied, "
+                                      "applied, observed, expired",
+                                      state.substr(0, 40)));
+  }
+  StorePool::Lease st;
+  Status s = pool_->Acquire(&st);
+  store::RunRecord rec;
+  if (s.ok() && r.Param("run") && !r.Param("run")->empty()) s = st->FindRun(*r.Param("run"), &rec);
+  std::vector<store::ActionRecord> actions;
+  if (s.ok()) s = st->ListActions(rec.id, state, &actions);
+  if (!s.ok()) return ErrorFor(s);
+  RunNames names(st.get());
+  JsonWriter w;
+  w.BeginObject().Key("actions").BeginArray();
+  for (auto& a : actions) WriteActionJson(w, a, names.Of(a.run_id));
+  w.EndArray().EndObject();
+  return Json(w.Take());
+}
+
+HttpResponse Api::Decide(const std::string& id_text, bool approve, const HttpRequest& r) {
+  int64_t id = 0;
+  auto [ptr, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+  if (id_text.empty() || ec != std::errc() || ptr != id_text.data() + id_text.size() || id <= 0) {
+    return JsonError(400, fmt::format("action id: '{}' is not a positive integer",
+                                      id_text.substr(0, 40)));
+  }
+  std::string note;
+  if (!r.body.empty()) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    Status bs = ParseBody(r.body, parser, &doc);
+    if (!bs.ok()) return ErrorFor(bs);
+    simdjson::dom::element n;
+    if (!doc["note"].get(n)) {
+      std::string_view sv;
+      if (n.get_string().get(sv)) return JsonError(400, "note: must be a string");
+      note = std::string(sv);
+    }
+  }
+  StorePool::Lease st;
+  Status s = pool_->Acquire(&st);
+  if (!s.ok()) return ErrorFor(s);
+  const char* state = approve ? store::kActionApproved : store::kActionDenied;
+  store::ActionRecord a;
+  s = st->DecideAction(id, state, "http", note, &a);
+  if (s.code() == Status::Code::kInvalid) return JsonError(409, s.message());
+  if (!s.ok()) {
+    if (s.code() == Status::Code::kNotFound) return JsonError(404, s.message());
+    return ErrorFor(s);
+  }
+  // The decision is committed; its timeline event is the record of it (as `inloop approve`).
+  store::EventRecord e;
+  e.run_id = a.run_id;
+  e.kind = approve ? "action_approved" : "action_denied";
+  e.severity = approve ? "info" : "warning";
+  e.step_lo = a.step;
+  e.message = fmt::format("{} (action {}) {} over HTTP{}", a.action, a.id, state,
+                          note.empty() ? "" : ": " + note);
+  JsonWriter d;
+  d.BeginObject().Key("action_id").Int(a.id).Key("action").String(a.action);
+  d.Key("by").String(a.decided_by).Key("note").String(note).EndObject();
+  e.data_json = d.Take();
+  (void)st->AddEvent(&e);  // a missing record of a committed decision is not a failed decision
+  RunNames names(st.get());
+  JsonWriter w;
+  WriteActionJson(w, a, names.Of(a.run_id));
+  return Json(w.Take());
+}
+
+}  // namespace inloop::http

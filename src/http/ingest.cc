@@ -1,0 +1,317 @@
+// Ingest over HTTP (ingest.h): JSON bodies checked field by field (400 naming the field), then the
+// catalog and the run's writer under one mutex. Points are flushed to the WAL before the answer.
+#include "http/ingest.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "common/json_writer.h"
+#include "supervise/run_context.h"
+
+namespace inloop::http {
+namespace {
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+HttpResponse Json(std::string body) {
+  HttpResponse r;
+  r.body = std::move(body);
+  return r;
+}
+
+Status ParseObject(const std::string& body, simdjson::dom::parser& parser,
+                   simdjson::dom::element* doc) {
+  if (body.empty()) return Status::Invalid("body: empty (send a JSON object)");
+  if (parser.parse(body).get(*doc) || !doc->is_object()) {
+    return Status::Invalid("body: not a JSON object");
+  }
+  return Status::OK();
+}
+
+// A number, or the project's strings for non-finite values.
+bool ValueOf(simdjson::dom::element e, double* out) {
+  if (e.is_number()) {
+    return !e.get_double().get(*out);
+  }
+  std::string_view s;
+  if (e.get_string().get(s)) return false;
+  if (s == "NaN") {
+    *out = std::numeric_limits<double>::quiet_NaN();
+  } else if (s == "Infinity") {
+    *out = std::numeric_limits<double>::infinity();
+  } else if (s == "-Infinity") {
+    *out = -std::numeric_limits<double>::infinity();
+  } else {
+    return false;
+  }
+  return true;
+}
+
+struct IngestPoint {
+  std::string key;
+  int64_t step = 0;
+  double wall_time = 0;
+  double value = 0;
+};
+
+}  // namespace
+
+IngestRuns::IngestRuns(std::string store_dir, ServerMetrics* metrics)
+    : dir_(std::move(store_dir)), metrics_(metrics) {}
+
+IngestRuns::~IngestRuns() { CloseAll(); }
+
+Status IngestRuns::OpenStore() {
+  if (store_) return Status::OK();
+  return store::Store::Open(dir_, false, &store_);
+}
+
+void IngestRuns::CloseAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [id, w] : writers_) {
+    Status s = w->Close();
+    if (!s.ok()) fmt::print(stderr, "inloop serve: warning: run {}: {}\n", id, s.message());
+  }
+  writers_.clear();
+}
+
+HttpResponse IngestRuns::Create(const std::string& body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  Status s = ParseObject(body, parser, &doc);
+  if (!s.ok()) return ErrorFor(s);
+  store::RunRecord run;
+  std::vector<store::Param> params;
+  std::vector<std::string> tags;
+  std::string_view sv;
+  simdjson::dom::element e;
+  if (!doc["name"].get(e)) {
+    if (e.get_string().get(sv) || sv.empty()) return JsonError(400, "name: must be a non-empty string");
+    run.name = std::string(sv);
+  }
+  if (!doc["command"].get(e)) {
+    simdjson::dom::array arr;
+    if (e.get_array().get(arr)) return JsonError(400, "command: must be an array of strings");
+    for (auto a : arr) {
+      if (a.get_string().get(sv)) return JsonError(400, "command: must be an array of strings");
+      run.command.emplace_back(sv);
+    }
+  }
+  if (!doc["params"].get(e)) {
+    simdjson::dom::object obj;
+    if (e.get_object().get(obj)) return JsonError(400, "params: must be an object");
+    for (auto [k, v] : obj) {
+      store::Param p;
+      p.key = std::string(k);
+      p.source = "http";
+      if (!v.get_string().get(sv)) {
+        p.value = std::string(sv);
+      } else if (v.is_number() || v.is_bool()) {
+        p.value = simdjson::minify(v);
+      } else {
+        return JsonError(400, fmt::format("params.{}: must be a string, number or boolean", k));
+      }
+      params.push_back(std::move(p));
+    }
+  }
+  if (!doc["tags"].get(e)) {
+    simdjson::dom::array arr;
+    if (e.get_array().get(arr)) return JsonError(400, "tags: must be an array of strings");
+    for (auto a : arr) {
+      if (a.get_string().get(sv) || sv.empty()) {
+        return JsonError(400, "tags: must be an array of non-empty strings");
+      }
+      tags.emplace_back(sv);
+    }
+  }
+  if (run.name.empty()) run.name = "http-run";
+  run.status = store::kRunning;
+  run.started_at = Now();
+  run.attempts = 1;
+  run.host = "";
+  run.supervisor_pid = ::getpid();
+  run.supervisor_host = supervise::HostName();
+  std::lock_guard<std::mutex> lock(mu_);
+  s = OpenStore();
+  if (s.ok()) s = store_->CreateRun(&run);
+  if (s.ok()) s = store_->SetParams(run.id, params);
+  if (s.ok()) s = store_->AddTags(run.id, tags);
+  if (s.ok()) {
+    store::AttemptRecord a;
+    a.run_id = run.id;
+    a.number = 1;
+    a.reason = "start";
+    a.started_at = run.started_at;
+    s = store_->PutAttempt(a);
+  }
+  if (s.ok()) {
+    store::EventRecord ev;
+    ev.run_id = run.id;
+    ev.time = run.started_at;
+    ev.kind = "run_start";
+    ev.severity = "info";
+    ev.message = "run created over HTTP (points arrive by POST)";
+    ev.data_json = R"({"source":"http"})";
+    s = store_->AddEvent(&ev);
+  }
+  std::unique_ptr<store::RunWriter> w;
+  if (s.ok()) s = store_->OpenWriter(run.id, &w);
+  if (!s.ok()) return ErrorFor(s);
+  writers_[run.id] = std::move(w);
+  JsonWriter out;
+  out.BeginObject().Key("id").String(run.id).Key("name").String(run.name).EndObject();
+  return Json(out.Take());
+}
+
+HttpResponse IngestRuns::Points(const std::string& run_ref, const std::string& body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  Status s = ParseObject(body, parser, &doc);
+  if (!s.ok()) return ErrorFor(s);
+  simdjson::dom::array arr;
+  if (doc["points"].get_array().get(arr)) {
+    return JsonError(400, "points: required, an array of {key, step, wall_time, value}");
+  }
+  // Validate the whole batch before appending any of it.
+  std::vector<IngestPoint> pts;
+  double now = Now();
+  size_t i = 0;
+  for (auto p : arr) {
+    IngestPoint ip;
+    std::string_view key;
+    int64_t step = 0;
+    if (!p.is_object()) return JsonError(400, fmt::format("points[{}]: must be an object", i));
+    if (p["key"].get_string().get(key) || key.empty()) {
+      return JsonError(400, fmt::format("points[{}].key: required, a non-empty string", i));
+    }
+    if (p["step"].get_int64().get(step)) {
+      return JsonError(400, fmt::format("points[{}].step: required, an integer", i));
+    }
+    simdjson::dom::element e;
+    ip.wall_time = now;
+    if (!p["wall_time"].get(e) && !e.is_null()) {
+      if (e.get_double().get(ip.wall_time) || !std::isfinite(ip.wall_time)) {
+        return JsonError(400, fmt::format("points[{}].wall_time: must be a number (Unix s)", i));
+      }
+    }
+    if (p["value"].get(e) || !ValueOf(e, &ip.value)) {
+      return JsonError(400, fmt::format(
+          "points[{}].value: required, a number or \"NaN\", \"Infinity\", \"-Infinity\"", i));
+    }
+    ip.key = std::string(key);
+    ip.step = step;
+    pts.push_back(std::move(ip));
+    ++i;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  s = OpenStore();
+  store::RunRecord run;
+  if (s.ok()) s = store_->FindRun(run_ref, &run);
+  if (!s.ok()) return ErrorFor(s);
+  if (run.status != store::kRunning) {
+    return JsonError(409, fmt::format("run {} is {}: points are accepted only while it runs",
+                                      run.id, run.status));
+  }
+  auto it = writers_.find(run.id);
+  if (it == writers_.end()) {
+    std::unique_ptr<store::RunWriter> w;
+    s = store_->OpenWriter(run.id, &w);
+    if (!s.ok()) {
+      return JsonError(409, fmt::format("run {}: {} (another process writes it)", run.id,
+                                        s.message()));
+    }
+    it = writers_.emplace(run.id, std::move(w)).first;
+  }
+  store::RunWriter* w = it->second.get();
+  for (auto& p : pts) {
+    s = w->Append(p.key, p.step, p.wall_time, p.value);
+    if (!s.ok()) break;
+  }
+  if (s.ok()) s = w->Flush();
+  if (!s.ok()) {
+    writers_.erase(it);  // a failed writer is done; a new one recovers from the WAL
+    return ErrorFor(s);
+  }
+  metrics_->AddPointsIngested(static_cast<int64_t>(pts.size()));
+  JsonWriter out;
+  out.BeginObject().Key("accepted").Int(static_cast<int64_t>(pts.size())).EndObject();
+  return Json(out.Take());
+}
+
+HttpResponse IngestRuns::Finish(const std::string& run_ref, const std::string& body) {
+  std::string status = store::kFinished;
+  std::optional<int> exit_code;
+  if (!body.empty()) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    Status s = ParseObject(body, parser, &doc);
+    if (!s.ok()) return ErrorFor(s);
+    simdjson::dom::element e;
+    std::string_view sv;
+    if (!doc["status"].get(e)) {
+      if (e.get_string().get(sv) || (sv != store::kFinished && sv != store::kFailed)) {
+        return JsonError(400, "status: must be \"finished\" or \"failed\"");
+      }
+      status = std::string(sv);
+    }
+    if (!doc["exit_code"].get(e) && !e.is_null()) {
+      int64_t c = 0;
+      if (e.get_int64().get(c) || c < 0 || c > 255) {
+        return JsonError(400, "exit_code: must be an integer from 0 to 255");
+      }
+      exit_code = static_cast<int>(c);
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  Status s = OpenStore();
+  store::RunRecord run;
+  if (s.ok()) s = store_->FindRun(run_ref, &run);
+  if (!s.ok()) return ErrorFor(s);
+  if (run.status != store::kRunning) {
+    return JsonError(409, fmt::format("run {} is already {}", run.id, run.status));
+  }
+  auto it = writers_.find(run.id);
+  if (it != writers_.end()) {
+    s = it->second->Close();
+    writers_.erase(it);
+    if (!s.ok()) return ErrorFor(s);
+  }
+  run.status = status;
+  run.ended_at = Now();
+  run.exit_code = exit_code;
+  s = store_->UpdateRun(run);
+  std::vector<store::AttemptRecord> attempts;
+  if (s.ok()) s = store_->ListAttempts(run.id, &attempts);
+  if (s.ok() && !attempts.empty()) {
+    store::AttemptRecord a = attempts.back();
+    a.ended_at = run.ended_at;
+    a.exit_code = exit_code;
+    s = store_->PutAttempt(a);
+  }
+  if (s.ok()) {
+    store::EventRecord ev;
+    ev.run_id = run.id;
+    ev.time = run.ended_at;
+    ev.kind = "run_end";
+    ev.severity = status == store::kFinished ? "info" : "error";
+    ev.message = fmt::format("run {} (reported over HTTP)", status);
+    ev.data_json = R"({"source":"http"})";
+    s = store_->AddEvent(&ev);
+  }
+  if (!s.ok()) return ErrorFor(s);
+  JsonWriter out;
+  out.BeginObject().Key("id").String(run.id).Key("status").String(status).EndObject();
+  return Json(out.Take());
+}
+
+}  // namespace inloop::http

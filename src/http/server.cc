@@ -1,0 +1,279 @@
+// The Beast/Asio side of `inloop serve` (server.h): acceptor, one session per connection on its
+// own strand, request bodies bounded (413), keep-alive, and server-sent-event streams fed from
+// SseClient queues. The only file that includes Beast. Handlers run on the I/O threads; a
+// session's state is touched only on its strand.
+#include "http/server.h"
+
+#include <chrono>
+#include <csignal>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fmt/format.h>
+
+#include "http/api.h"
+#include "http/live_hub.h"
+#include "http/router.h"
+#include "http/server_metrics.h"
+
+namespace inloop::http {
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+struct Shared {
+  ServerOptions options;
+  Api* api = nullptr;
+  LiveHub* hub = nullptr;
+  ServerMetrics* metrics = nullptr;
+};
+
+constexpr auto kIdleTimeout = std::chrono::seconds(120);
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, Shared* shared) : stream_(std::move(socket)), shared_(shared) {}
+  ~Session() {
+    if (client_ && !sse_done_) shared_->hub->Unsubscribe(client_);
+  }
+
+  void Run() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&Session::ReadRequest, shared_from_this()));
+  }
+
+ private:
+  void ReadRequest() {
+    parser_.emplace();
+    parser_->body_limit(shared_->options.max_body_bytes);
+    stream_.expires_after(kIdleTimeout);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, size_t) {
+    if (ec == bhttp::error::body_limit) {
+      HttpResponse r = JsonError(
+          413, fmt::format("body: larger than the {} bytes a request may carry (send smaller "
+                           "batches)",
+                           shared_->options.max_body_bytes));
+      r.route = "too_large";
+      shared_->metrics->RecordRequest(r.route, r.status, 0);
+      return Send(std::move(r), false);
+    }
+    if (ec) return Close();
+    auto start = std::chrono::steady_clock::now();
+    bhttp::request<bhttp::string_body> req = parser_->release();
+    HttpRequest r;
+    r.method = std::string(req.method_string());
+    r.authorization = std::string(req[bhttp::field::authorization]);
+    r.body = std::move(req.body());
+    bool keep_alive = req.keep_alive();
+    std::optional<HttpResponse> refusal =
+        AdmitRequest(shared_->options.token, std::string_view(req.target()), &r);
+    HttpResponse resp;
+    if (refusal) {
+      resp = std::move(*refusal);
+    } else if (r.segments.size() == 3 && r.segments[0] == "api" && r.segments[1] == "v1" &&
+               r.segments[2] == "stream") {
+      if (r.method != "GET") {
+        resp = JsonError(405, "POST /api/v1/stream: method not allowed (use GET)");
+      } else {
+        std::vector<std::string> ids;
+        Status s = shared_->api->ResolveRuns(ListParam(r, "run"), &ids);
+        std::shared_ptr<SseClient> client;
+        if (s.ok()) s = shared_->hub->Subscribe(ids, &client);
+        if (s.ok()) {
+          shared_->metrics->RecordRequest("/api/v1/stream", 200, 0);
+          return StartStream(std::move(client));
+        }
+        resp = ErrorFor(s);
+      }
+      resp.route = "/api/v1/stream";
+    } else {
+      resp = shared_->api->Handle(r);
+    }
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    shared_->metrics->RecordRequest(resp.route, resp.status, seconds);
+    Send(std::move(resp), keep_alive);
+  }
+
+  void Send(HttpResponse r, bool keep_alive) {
+    res_ = {};
+    res_.version(11);
+    res_.result(static_cast<unsigned>(r.status));
+    res_.set(bhttp::field::server, "inloop");
+    res_.set(bhttp::field::content_type, r.content_type);
+    res_.set(bhttp::field::cache_control, r.route == "static" ? "no-cache" : "no-store");
+    res_.set("X-Content-Type-Options", "nosniff");
+    res_.keep_alive(keep_alive);
+    res_.body() = std::move(r.body);
+    res_.prepare_payload();
+    bhttp::async_write(stream_, res_,
+                       beast::bind_front_handler(&Session::OnWrite, shared_from_this(),
+                                                 keep_alive));
+  }
+
+  void OnWrite(bool keep_alive, beast::error_code ec, size_t) {
+    if (ec || !keep_alive) return Close();
+    ReadRequest();
+  }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  // ---- server-sent events ----
+  void StartStream(std::shared_ptr<SseClient> client) {
+    client_ = std::move(client);
+    stream_.expires_never();
+    out_ =
+        "HTTP/1.1 200 OK\r\nServer: inloop\r\nContent-Type: text/event-stream\r\n"
+        "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\nConnection: close\r\n\r\n";
+    writing_ = true;
+    net::async_write(stream_, net::buffer(out_),
+                     beast::bind_front_handler(&Session::OnStreamWrite, shared_from_this()));
+    std::weak_ptr<Session> weak = shared_from_this();
+    auto ex = stream_.get_executor();
+    client_->SetWakeup([weak, ex] {
+      net::post(ex, [weak] {
+        if (auto self = weak.lock()) self->Pump();
+      });
+    });
+    // Any byte or EOF from the client ends the stream (EventSource never sends after the request).
+    stream_.async_read_some(net::buffer(read_byte_),
+                            beast::bind_front_handler(&Session::OnStreamRead, shared_from_this()));
+  }
+
+  void Pump() {
+    if (writing_ || sse_done_) return;
+    if (client_->overflowed()) return EndStream();
+    out_.clear();
+    client_->TakeAll(&out_);
+    if (out_.empty()) return;
+    writing_ = true;
+    net::async_write(stream_, net::buffer(out_),
+                     beast::bind_front_handler(&Session::OnStreamWrite, shared_from_this()));
+  }
+
+  void OnStreamWrite(beast::error_code ec, size_t) {
+    writing_ = false;
+    if (ec) return EndStream();
+    Pump();
+  }
+
+  void OnStreamRead(beast::error_code, size_t) { EndStream(); }
+
+  void EndStream() {
+    if (sse_done_) return;
+    sse_done_ = true;
+    shared_->hub->Unsubscribe(client_);
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  Shared* shared_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bhttp::response<bhttp::string_body> res_;
+  std::shared_ptr<SseClient> client_;
+  std::string out_;
+  bool writing_ = false;
+  bool sse_done_ = false;
+  char read_byte_[1];
+};
+
+}  // namespace
+
+struct Server::Impl {
+  Shared shared;
+  net::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  net::signal_set signals{ioc, SIGINT, SIGTERM};
+  std::vector<std::thread> threads;
+  int port = 0;
+
+  void Accept() {
+    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (!ec) std::make_shared<Session>(std::move(socket), &shared)->Run();
+      if (acceptor.is_open()) Accept();
+    });
+  }
+};
+
+Server::Server() : impl_(std::make_unique<Impl>()) {}
+
+Server::~Server() {
+  Stop();
+  Wait();
+}
+
+Status Server::Start(const ServerOptions& options, Api* api, LiveHub* hub, ServerMetrics* metrics,
+                     std::unique_ptr<Server>* out) {
+  if (!IsLoopbackBind(options.bind) && options.token.empty()) {
+    return Status::Invalid(fmt::format(
+        "--bind {}: serving beyond this machine needs a token (--token or INLOOP_TOKEN)",
+        options.bind));
+  }
+  std::unique_ptr<Server> server(new Server());
+  Impl& impl = *server->impl_;
+  impl.shared.options = options;
+  impl.shared.api = api;
+  impl.shared.hub = hub;
+  impl.shared.metrics = metrics;
+  beast::error_code ec;
+  tcp::resolver resolver(impl.ioc);
+  auto results = resolver.resolve(options.bind, std::to_string(options.port),
+                                  tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || results.empty()) {
+    return Status::Invalid(fmt::format("--bind {}: not an address of this machine ({})",
+                                       options.bind, ec ? ec.message() : "no address"));
+  }
+  tcp::endpoint ep = results.begin()->endpoint();
+  impl.acceptor.open(ep.protocol(), ec);
+  if (!ec) impl.acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) impl.acceptor.bind(ep, ec);
+  if (!ec) impl.acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::Io(fmt::format("cannot listen on {}:{}: {} (pick another --port, or 0 for any "
+                                  "free one)",
+                                  options.bind, options.port, ec.message()));
+  }
+  impl.port = impl.acceptor.local_endpoint().port();
+  impl.signals.async_wait([&impl](beast::error_code e, int) {
+    if (!e) impl.ioc.stop();
+  });
+  impl.Accept();
+  int n = std::max(1, options.threads);
+  for (int i = 0; i < n; ++i) impl.threads.emplace_back([&impl] { impl.ioc.run(); });
+  *out = std::move(server);
+  return Status::OK();
+}
+
+int Server::port() const { return impl_->port; }
+
+void Server::Wait() {
+  for (auto& t : impl_->threads) {
+    if (t.joinable()) t.join();
+  }
+}
+
+void Server::Stop() { impl_->ioc.stop(); }
+
+}  // namespace inloop::http
