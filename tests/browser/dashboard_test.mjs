@@ -123,6 +123,7 @@ const ask = spawn(BIN, ["run", "--store", store, "--name", "needs-approval", "--
 let askErr = "";
 ask.stderr.on("data", d => (askErr += d));
 const askExit = new Promise(r => ask.on("exit", code => r(code)));
+servers.push(ask);
 
 const srv = await serve(store);
 const get = api(srv.base);
@@ -174,6 +175,12 @@ try {
   const f3 = await get("/api/v1/runs?limit=1000&status=running");
   eq((await page.evaluate(() => window.__inloop.table())).rows.slice().sort(), f3.runs.map(r => r.id).sort(), "status filter matches status=running");
   await page.selectOption("#status-filter", "");
+  await page.waitForFunction(n => window.__inloop.table().rows.length === n, all.total, { timeout: 5000 });
+  await page.evaluate(() => window.__inloop.selectRuns([]));
+  await page.locator(".runs .row .pick").nth(0).click();
+  await page.locator(".runs .row .pick").nth(3).click({ modifiers: ["Shift"] });
+  const t2 = await page.evaluate(() => window.__inloop.table());
+  eq(t2.selected.slice().sort(), t2.rows.slice(0, 4).sort(), "a checkbox then shift-click on the fourth selects the range");
 
   // ---- the charts: drawn data is the API's data at the chart's width ----
   const longId = all.runs.find(r => r.name === "long").id;
@@ -228,8 +235,33 @@ try {
   await page.waitForFunction(() => window.__inloop.charts().every(c => c.zoom === null), null, { timeout: 5000 });
   check(true, "double-click resets the zoom");
 
+  // ---- x by wall time; smoothing and log y change the drawing, never the data ----
+  await page.selectOption("#x-mode", "time");
+  await page.waitForFunction(() => window.__inloop.charts().every(c => c.x === "time") && !document.querySelector(".chart.loading"), null, { timeout: 15000 });
+  await page.waitForTimeout(200);
+  const timed = (await page.evaluate(() => window.__inloop.charts()))[0];
+  const tref = await get(`/api/v1/series?runs=${timed.series.map(s => s.run).join(",")}&key=loss&x=time&width=${timed.width}`);
+  check(timed.series.every(s => { const r = tref.series.find(x => x.run === s.run); return sameNumbers(s.x, r.points.map(p => decode(p[0]))) && sameNumbers(s.y, r.points.map(p => decode(p[1]))); }),
+    "x=time: drawn data = the API's");
+  check(timed.series.every(s => s.x.length === 0 || s.x[0] > 1.5e9), "x=time is wall-clock seconds");
+  await page.fill("#smoothing", "0.9");
+  await page.dispatchEvent("#smoothing", "input");
+  await page.check("#log-y");
+  const smoothed = (await page.evaluate(() => window.__inloop.charts()))[0];
+  check(sameNumbers(smoothed.series[0].y, timed.series[0].y), "smoothing and log y leave the hook's (API) data alone");
+  await screenshot(page, "dashboard-time-smoothed-log.png");
+  await page.uncheck("#log-y");
+  await page.fill("#smoothing", "0");
+  await page.dispatchEvent("#smoothing", "input");
+  await page.selectOption("#x-mode", "step");
+  await page.waitForFunction(() => window.__inloop.charts().every(c => c.x === "step") && !document.querySelector(".chart.loading"), null, { timeout: 15000 });
+
   // ---- approve the pending remedy from the timeline: the run resumes and finishes ----
   const askRun = all.runs.find(r => r.name === "needs-approval");
+  await page.evaluate(ids => window.__inloop.selectRuns(ids), [askRun.id, longId]);
+  await page.waitForFunction(id => window.__inloop.charts().every(c => c.series.some(s => s.run === id)) && !document.querySelector(".chart.loading"), askRun.id, { timeout: 15000 });
+  const askBefore = (await page.evaluate(() => window.__inloop.charts()))[0].series.find(s => s.run === askRun.id);
+  check(askBefore.y.some(v => Number.isNaN(v)), "the NaN of the ask run is in the drawn data (marked on the chart)");
   eq(await page.evaluate(() => window.__inloop.table().focused), askRun.id, "the run with a pending action is focused at load");
   await page.locator(`.pend[data-action='${pending.id}'] input`).fill("approved from the dashboard test");
   await page.click(`.pend[data-action='${pending.id}'] button.approve`);
@@ -250,6 +282,9 @@ try {
   check(await page.locator(`.actions li[data-action='${pending.id}']`).getAttribute("data-state") !== "pending", "the action is no longer pending on the page");
   eq(await page.locator(".pend").count(), 0, "no approve/deny buttons left");
   eq(await page.locator(`.runs .row[data-id='${askRun.id}'] [data-status]`).getAttribute("data-status"), "finished", "the table row's status updated");
+  await page.waitForFunction(id => { const s = window.__inloop.charts()[0].series.find(x => x.run === id); return s && s.x.includes(400); }, askRun.id, { timeout: 15000 })
+    .then(() => check(true, "the resumed attempt's points reached the chart without a reload"), () => check(false, "the resumed attempt's points reached the chart without a reload"));
+  check(await page.evaluate(() => window.__inloop.sse.opened && window.__inloop.sse.messages > 0), "the page follows /api/v1/stream");
   await screenshot(page, "dashboard-approved.png");
 
   // ---- theme ----
@@ -268,4 +303,62 @@ try {
   await browser.close();
 }
 srv.proc.kill("SIGTERM");
+
+// ======================================================================= first meaningful paint
+// 100 runs x 100,000 points (a long CSV through `inloop import`), all charted on the landing page
+// (?runs=...&keys=loss). Printed and recorded in bench/RESULTS.md, not asserted (target 1.5 s).
+if (process.env.INLOOP_DASHBOARD_PERF !== "0") {
+  const RUNS = 100, POINTS = 100000;
+  const csv = path.join(work, "perf.csv");
+  const fd = fs.openSync(csv, "w");
+  fs.writeSync(fd, "run,key,step,value,timestamp\n");
+  for (let r = 0; r < RUNS; r++) {
+    const rows = new Array(POINTS);
+    for (let s = 0; s < POINTS; s++)
+      rows[s] = `perf-${String(r).padStart(3, "0")},loss,${s},${(2 * Math.exp(-s / (15000 + 100 * r)) + 0.5 + 0.03 * Math.sin(s * 0.013 + r)).toFixed(5)},${1.7e9 + r * 1e4 + s * 0.05}`;
+    fs.writeSync(fd, rows.join("\n") + "\n");
+  }
+  fs.closeSync(fd);
+  const perfStore = path.join(work, "perf-store");
+  let t = Date.now();
+  inloop(["import", "--store", perfStore, csv]);
+  console.log(`perf: imported ${RUNS} runs x ${POINTS} points in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  fs.rmSync(csv);
+  const psrv = await serve(perfStore);
+  const pget = api(psrv.base);
+  const runs = (await pget(`/api/v1/runs?limit=${RUNS}`)).runs;
+  eq(runs.length, RUNS, "perf store: runs");
+  const url = `${psrv.base}/?runs=${runs.map(r => r.id).join(",")}&keys=loss`;
+  const pbrowser = await launch();
+  try {
+    const figures = [];
+    for (let i = 0; i < 3; i++) {
+      const page = await pbrowser.newPage({ viewport: { width: 1280, height: 800 } });
+      t = Date.now();
+      await page.goto(url);
+      await page.waitForFunction(() => window.__inloop && window.__inloop.isReady, null, { timeout: 60000 });
+      const wall = Date.now() - t;
+      const m = await page.evaluate(() => ({ readyAt: window.__inloop.readyAt, script: window.__inloop.firstPaintMs,
+        req: performance.getEntriesByType("resource").filter(e => e.name.includes("/api/v1/series")).map(e => e.duration),
+        charts: window.__inloop.charts().map(c => ({ key: c.key, width: c.width, n: c.series.length, pts: c.series.reduce((a, s) => a + s.x.length, 0),
+          total: c.series.reduce((a, s) => a + s.total_points, 0) })) }));
+      figures.push({ wall, ...m });
+      console.log(`perf: load ${i + 1}: first meaningful paint ${m.readyAt.toFixed(0)} ms after navigation start ` +
+        `(${m.script.toFixed(0)} ms from script start, ${wall} ms wall as Playwright sees it); series request ${m.req.map(d => d.toFixed(0)).join("/")} ms; ` +
+        `${m.charts[0].n} runs, ${m.charts[0].pts} points drawn of ${m.charts[0].total} at ${m.charts[0].width} px`);
+      if (i === 0) {
+        eq(m.charts.map(c => c.key), ["loss"], "perf: one chart for ?keys=loss");
+        eq(m.charts[0].n, RUNS, "perf: every run overlaid");
+        eq(m.charts[0].total, RUNS * POINTS, "perf: the chart covers every point");
+        await screenshot(page, "dashboard-100-runs.png");
+      }
+      await page.close();
+    }
+    const sorted = figures.map(f => f.readyAt).sort((a, b) => a - b);
+    console.log(`perf: first meaningful paint, 100 runs x 100,000 points: median ${sorted[1].toFixed(0)} ms (min ${sorted[0].toFixed(0)}, max ${sorted[2].toFixed(0)}) in headless chromium`);
+  } finally {
+    await pbrowser.close();
+    psrv.proc.kill("SIGTERM");
+  }
+}
 done();
