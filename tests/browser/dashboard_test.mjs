@@ -34,11 +34,12 @@ function runSweep() {
   const made = [];
   for (const lr of ["0.01", "0.03"]) for (const seed of [1, 2, 3]) {
     const name = `sweep-lr${lr}-s${seed}`;
-    inloop(["run", "--store", store, "--name", name, "--", PY, path.join(work, "train.py"), "--lr", lr, "--seed", String(seed)], { cwd: work });
+    inloop(["run", "--store", store, "--name", name, "--policy", "observe", "--", PY, path.join(work, "train.py"), "--lr", lr, "--seed", String(seed)], { cwd: work });
     made.push(name);
   }
   // One long run: 30,000 points, more than the chart's pixel columns, so the API downsamples.
-  inloop(["run", "--store", store, "--name", "long", "--", PY, path.join(work, "train.py"), "--lr", "0.001", "--steps", "30000"], { cwd: work });
+  // --policy observe: the spike is a finding (a marker on the chart), nothing is restarted.
+  inloop(["run", "--store", store, "--name", "long", "--policy", "observe", "--", PY, path.join(work, "train.py"), "--lr", "0.001", "--steps", "30000"], { cwd: work });
   made.push("long");
   return made;
 }
@@ -138,7 +139,8 @@ try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, colorScheme: "dark" });
   const errors = [];
   page.on("pageerror", e => errors.push(String(e)));
-  page.on("console", m => { if (m.type() === "error") errors.push(m.text()); });
+  page.on("console", m => { if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) errors.push(m.text()); });
+  page.on("response", r => { if (r.status() >= 400) errors.push(`${r.status()} ${r.request().method()} ${r.url()}`); });
   await page.goto(srv.base + "/");
   await page.waitForFunction(() => window.__inloop && window.__inloop.isReady, null, { timeout: 30000 });
   await page.waitForFunction(() => document.querySelector(".pend button.approve"), null, { timeout: 15000 });

@@ -56,7 +56,7 @@ export class RunsTable {
   private view: Run[] = [];
   private selected = new Set<string>();
   private focused = "";
-  private anchor = -1;  // index in view of the last checkbox clicked (shift-click range)
+  private anchor = "";  // id of the last checkbox clicked (shift-click range)
   private sortKey = "created_at";
   private sortDir = -1;
   private filterText = "";
@@ -160,7 +160,6 @@ export class RunsTable {
       if (aBlank || bBlank) return aBlank && bBlank ? 0 : aBlank ? 1 : -1;
       return dir * compare(va, vb) || (b.created_at - a.created_at);
     });
-    this.anchor = -1;
     this.count.textContent = `${this.view.length} of ${this.all.length} runs · ${this.selected.size} selected`;
     this.spacer.style.height = `${this.view.length * ROW_H}px`;
     this.render(true);
@@ -206,13 +205,14 @@ export class RunsTable {
     const id = row.dataset.id!, index = Number(row.dataset.index);
     if ((e.target as HTMLElement).classList.contains("pick")) {
       const on = (e.target as HTMLInputElement).checked;
-      if (e.shiftKey && this.anchor >= 0) {
-        const [a, b] = this.anchor < index ? [this.anchor, index] : [index, this.anchor];
+      const from = this.anchor ? this.view.findIndex(r => r.id === this.anchor) : -1;
+      if (e.shiftKey && from >= 0) {
+        const [a, b] = from < index ? [from, index] : [index, from];
         for (let i = a; i <= b; i++) on ? this.selected.add(this.view[i].id) : this.selected.delete(this.view[i].id);
       } else {
         on ? this.selected.add(id) : this.selected.delete(id);
       }
-      this.anchor = index;
+      this.anchor = id;
       this.render(true);
       this.cb.onSelection(this.selection());
       return;
