@@ -341,6 +341,8 @@ if (process.env.INLOOP_DASHBOARD_PERF !== "0") {
       await page.waitForFunction(() => window.__inloop && window.__inloop.isReady, null, { timeout: 60000 });
       const wall = Date.now() - t;
       const m = await page.evaluate(() => ({ readyAt: window.__inloop.readyAt, script: window.__inloop.firstPaintMs,
+        marks: window.__inloop.marks, timing: window.__inloop.charts()[0].timing,
+        nav: (({ responseEnd, domContentLoadedEventEnd }) => ({ responseEnd, domContentLoadedEventEnd }))(performance.getEntriesByType("navigation")[0]),
         req: performance.getEntriesByType("resource").filter(e => e.name.includes("/api/v1/series")).map(e => e.duration),
         charts: window.__inloop.charts().map(c => ({ key: c.key, width: c.width, n: c.series.length, pts: c.series.reduce((a, s) => a + s.x.length, 0),
           total: c.series.reduce((a, s) => a + s.total_points, 0) })) }));
@@ -348,6 +350,9 @@ if (process.env.INLOOP_DASHBOARD_PERF !== "0") {
       console.log(`perf: load ${i + 1}: first meaningful paint ${m.readyAt.toFixed(0)} ms after navigation start ` +
         `(${m.script.toFixed(0)} ms from script start, ${wall} ms wall as Playwright sees it); series request ${m.req.map(d => d.toFixed(0)).join("/")} ms; ` +
         `${m.charts[0].n} runs, ${m.charts[0].pts} points drawn of ${m.charts[0].total} at ${m.charts[0].width} px`);
+      const r0 = (x) => Math.round(x);
+      console.log(`perf:   milestones (ms since navigation start): html ${r0(m.nav.responseEnd)}, script ${r0(m.marks.script)}, runs listed ${r0(m.marks.runs)}, ` +
+        `series asked ${r0(m.timing.request)}, answered+decoded ${r0(m.timing.answered)}, drawn ${r0(m.timing.drawn)}, painted ${r0(m.marks.painted)}`);
       if (i === 0) {
         eq(m.charts.map(c => c.key), ["loss"], "perf: one chart for ?keys=loss");
         eq(m.charts[0].n, RUNS, "perf: every run overlaid");

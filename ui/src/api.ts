@@ -156,6 +156,8 @@ export async function alignedSeries(runIds: string[], key: string, x: XMode, wid
   const url = `api/v1/series${query({ runs: runIds.join(","), key, x, width, from, to })}`;
   seriesRequests.push({ url, key, width, from, to, at: performance.now() });
   const body = await call<any>(url);
+  const req = seriesRequests[seriesRequests.length - 1];
+  if (req && req.url === url) (req as any).parsedAt = performance.now();
   return (body.series || []).map((s: any) => {
     const pts: any[] = s.points || [];
     const xs = new Array<number>(pts.length), ys = new Array<number>(pts.length);

@@ -67,6 +67,7 @@ export class ChartsView {
   }
 
   redraw() { for (const c of this.charts.values()) c.draw(true); }
+  relabel() { for (const c of this.charts.values()) c.renderLegend(); }
 
   setMarkers(m: Marker[]) { this.markers = m; for (const c of this.charts.values()) c.u?.redraw(false, false); }
 
@@ -106,6 +107,7 @@ export class Chart {
   private refetchTimer = 0;
   private appended = 0;
   loads = 0;
+  timing = { request: NaN, answered: NaN, drawn: NaN };  // the last load, ms since navigation start
 
   constructor(readonly key: string, private view: ChartsView) {
     this.box = el("section", { class: "chart", "data-key": key });
@@ -144,14 +146,17 @@ export class Chart {
     if (runs.length === 0) { this.data = []; this.draw(true); return; }
     this.box.classList.add("loading");
     try {
+      const t0 = performance.now();
       const got = await alignedSeries(runs.map(r => r.id), this.key, this.view.settings.xmode, width, z ? z[0] : null, z ? z[1] : null);
       if (seq !== this.loadSeq) return;  // a newer request superseded this one
+      const t1 = performance.now();
       this.data = got;
       this.width = width;
       this.appended = 0;
       this.loads++;
       for (const s of got) if (this.view.settings.xmode === "time" && s.x.length) this.view.runStart.set(s.run, s.x[0]);
       this.draw(false);
+      this.timing = { request: t0, answered: t1, drawn: performance.now() };
     } catch (e) {
       if (seq === this.loadSeq) { this.view.onError(`${this.key}: ${(e as Error).message}`); this.data = []; this.draw(true); }
     } finally {
@@ -187,7 +192,7 @@ export class Chart {
 
   snapshot() {
     return { key: this.key, x: this.view.settings.xmode, width: this.width, zoom: this.view.settings.zoom,
-      loads: this.loads, xRange: this.xRange, drawnWidth: this.plotWidth(),
+      loads: this.loads, xRange: this.xRange, timing: this.timing, drawnWidth: this.plotWidth(),
       series: this.data.map(s => ({ run: s.run, name: s.name, total_points: s.total_points, downsampled: s.downsampled,
         x: s.x.slice(), y: s.y.slice() })) };
   }
@@ -260,7 +265,7 @@ export class Chart {
     this.info.textContent = this.data.length ? `${drawn.toLocaleString()} of ${total.toLocaleString()} points${ds ? " (M4)" : ""}` : "";
   }
 
-  private renderLegend() {
+  renderLegend() {
     const items = this.view.runs.map(r => {
       const s = this.data.find(d => d.run === r.id);
       const last = s && s.y.length ? s.y[s.y.length - 1] : null;

@@ -12,6 +12,7 @@ import { markerColour, Timeline } from "./timeline";
 
 const DEFAULT_RUNS = 5;
 const pageParams = new URLSearchParams(location.search);
+const RUN_ID = /^\d{8}-\d{6}-[0-9a-f]{4,}$/;  // the store's run ids (store.cc NewRunId)
 const MAX_KEYS_DEFAULT = 4;
 const MAX_MARKER_RUNS = 20;
 
@@ -22,6 +23,7 @@ const hook = {
   firstPaintMs: NaN,  // from the script's start to the first charts drawn with data
   readyAt: NaN,       // the same moment, from navigation start (performance.now())
   errors: [] as string[],
+  marks: {} as Record<string, number>,  // landing milestones, ms since navigation start
   seriesRequests,
   sse: { opened: false, messages: 0 },
   charts: () => charts.snapshot(),
@@ -295,14 +297,25 @@ window.setInterval(() => {
 async function start() {
   const t0 = performance.now();
   try {
-    const { total, runs } = await listRuns([]);
+    hook.marks.script = t0;
+    const want = (pageParams.get("runs") || "").split(",").filter(Boolean);
+    const keysParam = (pageParams.get("keys") || "").split(",").filter(Boolean);
+    const listed = listRuns([]);
+    // A link with run ids and keys (?runs=ID,...&keys=K): chart at once, beside the run listing.
+    let early: Promise<void> | null = null;
+    if (want.length && keysParam.length && want.every(w => RUN_ID.test(w))) {
+      userKeys = keysParam;
+      const ids = [...new Set(want)];
+      early = charts.show(ids.map(id => ({ id, name: id, colour: colourFor(id) })), keysParam);
+    }
+    const { total, runs } = await listed;
+    hook.marks.runs = performance.now();
     runsById = new Map(runs.map(r => [r.id, r]));
     document.getElementById("store-info")!.textContent = `${total.toLocaleString()} runs`;
     table.setRuns(runs);
     if (pageParams.get("filter")) { filterBox.value = pageParams.get("filter")!; applyFilter(); }
     // ?runs=ID|NAME,... and ?keys=K,... pick what the landing page charts (links people share);
     // otherwise the most recent runs and their loss-like keys.
-    const want = (pageParams.get("runs") || "").split(",").filter(Boolean);
     const byName = new Map<string, string>();
     for (const r of runs) if (!byName.has(r.name)) byName.set(r.name, r.id);  // newest first: newest wins
     const picked = want.map(w => (runsById.has(w) ? w : byName.get(w))).filter((x): x is string => !!x);
@@ -310,19 +323,24 @@ async function start() {
       : runs.slice().sort((a, b) => b.created_at - a.created_at).slice(0, DEFAULT_RUNS).map(r => r.id);
     recent.forEach(colourFor);
     table.setSelection(recent, false);
-    const keysParam = (pageParams.get("keys") || "").split(",").filter(Boolean);
-    if (keysParam.length) {
+    if (early) {
+      await early;
+      for (const r of charts.runs) r.name = runsById.get(r.id)?.name ?? r.name;
+      charts.relabel();
+      void loadMarkers();
+      void seriesKeys(recent).then(k => { availableKeys = k; renderKeysMenu(); }, () => {});
+    } else if (keysParam.length) {
       // Keys named in the URL: chart them at once, learn the others meanwhile.
       userKeys = keysParam;
       const keysLater = seriesKeys(recent).catch(() => [] as string[]);
       await showCharts();
-      availableKeys = await keysLater;
-      renderKeysMenu();
+      void keysLater.then(k => { availableKeys = k; renderKeysMenu(); });
     } else {
       availableKeys = await seriesKeys(recent);
       await showCharts();
     }
     await new Promise(r => requestAnimationFrame(() => r(null)));  // the frame with the charts
+    hook.marks.painted = performance.now();
     hook.firstPaintMs = performance.now() - t0;
     hook.readyAt = performance.now();
     document.body.dataset.ready = "1";
@@ -331,7 +349,11 @@ async function start() {
     resolveReady();
     // Second wave, after the first paint: last values, param columns, pending remedies, live.
     const pkeys = await paramKeys().catch(() => [] as string[]);
-    const varying = pkeys.filter(k => new Set(runs.slice(0, 500).map(r => r.params[k])).size > 1);
+    // Default param columns: params most runs have, that differ between runs (a sweep's axes).
+    const sample = runs.slice(0, 500);
+    const coverage = (k: string) => sample.filter(r => r.params[k] !== undefined).length;
+    const varying = pkeys.filter(k => !k.startsWith("inloop.") && coverage(k) >= sample.length / 2
+      && new Set(sample.map(r => r.params[k])).size > 1).sort((a, b) => coverage(b) - coverage(a));
     table.paramCols = (varying.length ? varying : pkeys).slice(0, 2);
     renderColsMenu(pkeys);
     await reloadRuns();
