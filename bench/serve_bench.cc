@@ -208,6 +208,60 @@ void ReportApi() {
       ov, std::min(4u, std::max(1u, std::thread::hardware_concurrency())), last.body.size(), seq);
 }
 
+// ---- the runs table over thousands of runs ----
+
+void ReportRunsList(int runs) {
+  char tmpl[] = "/tmp/inloop-runs-bench-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  {
+    std::unique_ptr<store::Store> st;
+    if (!store::Store::Open(dir, true, &st).ok()) std::abort();
+    auto t0 = Clock::now();
+    for (int i = 0; i < runs; ++i) {
+      store::RunRecord r;
+      r.name = fmt::format("sweep-{:05}", i);
+      r.status = i % 10 == 0 ? store::kFailed : store::kFinished;
+      r.started_at = 1.7e9 + i;
+      r.ended_at = r.started_at + 100 + i % 37;
+      if (!st->CreateRun(&r).ok() || !st->UpdateRun(r).ok()) std::abort();
+      if (!st->SetParams(r.id, {{"lr", fmt::format("{}", 1e-4 * (1 + i % 13)), "argv"},
+                                {"seed", std::to_string(i % 5), "argv"}})
+               .ok()) {
+        std::abort();
+      }
+      std::unique_ptr<store::RunWriter> w;
+      if (!st->OpenWriter(r.id, &w).ok()) std::abort();
+      for (int s = 0; s < 100; ++s) {
+        if (!w->Append("loss", s, r.started_at + s, 3.0 / (s + 1) + (i % 101) * 0.001).ok()) {
+          std::abort();
+        }
+      }
+      if (!w->Close().ok()) std::abort();
+    }
+    fmt::print(stderr, "{} runs built in {:.1f} s\n", runs, Ms(t0, Clock::now()) / 1000);
+    http::StorePool pool(dir);
+    http::ServerMetrics metrics;
+    http::Api api(&pool, &metrics);
+    for (const char* q : {"/api/v1/runs", "/api/v1/runs?last=loss",
+                          "/api/v1/runs?name=sweep-01*&status=finished&sort=param.lr&last=loss",
+                          "/api/v1/runs?param.seed=3&sort=duration_s&order=asc&offset=200",
+                          "/api/v1/runs?sort=last.loss&order=asc&last=loss",
+                          "/api/v1/runs?sort=last.loss&limit=1000&last=loss"}) {
+      http::HttpResponse last;
+      double ms = Best(10, [&] {
+        http::HttpRequest r;
+        r.method = "GET";
+        if (!http::ParseTarget(q, &r).ok()) std::abort();
+        last = api.Handle(r);
+      });
+      if (last.status != 200) std::abort();
+      fmt::print("runs list over {} runs, GET {}: {:.1f} ms (best of 10, {} bytes)\n", runs, q,
+                 ms, last.body.size());
+    }
+  }
+  std::filesystem::remove_all(dir);
+}
+
 // ---- 500 SSE clients on one live run ----
 
 struct StreamClient {
@@ -374,6 +428,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--report") == 0) {
       inloop::ReportApi();
+      inloop::ReportRunsList(5000);
       inloop::ReportSse(500, 20000);
       return 0;
     }
