@@ -25,6 +25,14 @@ inline constexpr int kExitModelRateLimited = 24;  // still 429/503 after the ret
 inline constexpr int kExitModelBadResponse = 25;  // not JSON / not the chat-completions shape
 inline constexpr int kExitModelTruncated = 26;    // the answer stopped before its end
 inline constexpr int kExitAskBound = 27;          // tool-call or token bound hit before an answer
+// loop (loop/): the research loop; each leaves the work tree clean.
+inline constexpr int kExitLoopNone = 50;           // no loop here (run `inloop loop init`)
+inline constexpr int kExitLoopDirtyTree = 51;      // changes the loop did not make: commit/stash
+inline constexpr int kExitLoopGit = 52;            // git failed (message has git's own words)
+inline constexpr int kExitLoopInterrupted = 53;    // Ctrl-C/SIGTERM: the round was undone
+inline constexpr int kExitLoopNeedsApproval = 54;  // --approve without a TTY and without --yes
+inline constexpr int kExitLoopBaselineFailed = 55; // the unchanged command never logged the metric
+inline constexpr int kExitLoopBusy = 56;           // another `loop run` holds the repository
 inline constexpr int kExitCommandNotFound = 127;
 
 inline int ExitCodeFor(const Status& s) {
