@@ -622,6 +622,10 @@ Status LoopSession::Run(LoopFailure* why) {
 
   sigset_t stop = StopSignals(), old;
   pthread_sigmask(SIG_BLOCK, &stop, &old);
+  // Blocked and read by us; an inherited "ignore" (a background job of a script) would discard
+  // them instead, and Ctrl-C/SIGTERM must always undo the round.
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
   struct MaskGuard {
     sigset_t old;
     ~MaskGuard() { pthread_sigmask(SIG_SETMASK, &old, nullptr); }
