@@ -43,7 +43,7 @@ struct SearchSpace {
   std::string params_file;  // relative to the work dir; empty: none
 };
 
-// name -> value as text, in the space's order.
+// name -> value as text, params in name order (TOML tables are unordered).
 using ParamValues = std::vector<std::pair<std::string, std::string>>;
 
 // Invalid with "FILE: params.lr.low: ..." for a bad field; NotFound when the file is missing.
