@@ -1,7 +1,8 @@
 // TPE over a declared space. Numeric params live in an internal space (log for log params, the
-// integer range widened by 0.5 each side for ints); each has a Parzen estimator per group (good /
-// bad): truncated Gaussians at the observations plus a prior component at the centre, widths by
-// the neighbour rule of Bergstra's hyperopt, clipped. Categoricals: smoothed counts.
+// integer range widened by 0.5 each side for ints); per group (good / bad) a Parzen estimator:
+// truncated Gaussians at the observations plus a prior component at the centre, widths by the
+// neighbour rule of Bergstra's hyperopt, clipped, per dimension; the numeric dimensions are
+// sampled and scored jointly (multivariate kernels). Categoricals: smoothed counts, per param.
 #include "loop/search_space.h"
 
 #include <algorithm>
@@ -86,29 +87,6 @@ Parzen BuildParzen(const std::vector<double>& xs, double lo, double hi) {
   pz.sigma = std::move(sig);
   pz.weight.assign(pz.mu.size(), 1.0);
   return pz;
-}
-
-double LogDensity(const Parzen& pz, double x) {
-  double total_w = 0, p = 0;
-  for (size_t i = 0; i < pz.mu.size(); ++i) {
-    double s = pz.sigma[i];
-    double mass = stats::NormalCdf((pz.hi - pz.mu[i]) / s) - stats::NormalCdf((pz.lo - pz.mu[i]) / s);
-    mass = std::max(mass, 1e-300);
-    double z = (x - pz.mu[i]) / s;
-    p += pz.weight[i] * std::exp(-0.5 * z * z) / (s * std::sqrt(2 * M_PI) * mass);
-    total_w += pz.weight[i];
-  }
-  return std::log(std::max(p / total_w, 1e-300));
-}
-
-double SampleParzen(const Parzen& pz, stats::Rng& rng) {
-  size_t k = rng.Below(pz.mu.size());  // equal weights
-  double mu = pz.mu[k], s = pz.sigma[k];
-  double a = stats::NormalCdf((pz.lo - mu) / s), b = stats::NormalCdf((pz.hi - mu) / s);
-  double u = a + (b - a) * Uniform01(rng);
-  u = std::clamp(u, 1e-15, 1 - 1e-15);
-  double x = mu + s * stats::NormalQuantile(u);
-  return std::clamp(x, pz.lo, pz.hi);
 }
 
 std::vector<double> CategoricalWeights(const std::vector<double>& xs, size_t k) {
@@ -332,6 +310,8 @@ ParamValues ProposeValues(const SearchSpace& space, const std::vector<Observatio
   size_t np = space.params.size();
   std::vector<std::vector<double>> cand(static_cast<size_t>(space.candidates), std::vector<double>(np));
   std::vector<double> score(cand.size(), 0.0);
+  std::vector<size_t> numeric;
+  std::vector<Parzen> good_models, bad_models;
   for (size_t j = 0; j < np; ++j) {
     const ParamSpec& p = space.params[j];
     std::vector<double> good, bad;
@@ -353,11 +333,44 @@ ParamValues ProposeValues(const SearchSpace& space, const std::vector<Observatio
     }
     double lo, hi;
     InternalBounds(p, &lo, &hi);
-    Parzen l = BuildParzen(good, lo, hi), g = BuildParzen(bad, lo, hi);
+    numeric.push_back(j);
+    good_models.push_back(BuildParzen(good, lo, hi));
+    bad_models.push_back(BuildParzen(bad, lo, hi));
+  }
+  // Numeric params jointly (multivariate TPE, as Optuna's multivariate=True): one kernel
+  // component drawn for all of them, densities are mixtures of products, so correlated valleys
+  // (Rosenbrock-like) are followed instead of searched one axis at a time.
+  if (!numeric.empty()) {
+    auto joint_log_density = [&](const std::vector<Parzen>& models, const std::vector<double>& x) {
+      size_t kc = models[0].mu.size();
+      std::vector<double> terms(kc, 0.0);
+      for (size_t k = 0; k < kc; ++k) {
+        for (size_t d = 0; d < models.size(); ++d) {
+          const Parzen& pz = models[d];
+          double sg = pz.sigma[k];
+          double mass = stats::NormalCdf((pz.hi - pz.mu[k]) / sg) -
+                        stats::NormalCdf((pz.lo - pz.mu[k]) / sg);
+          double z = (x[d] - pz.mu[k]) / sg;
+          terms[k] += -0.5 * z * z - std::log(sg * std::sqrt(2 * M_PI) * std::max(mass, 1e-300));
+        }
+      }
+      double m = *std::max_element(terms.begin(), terms.end());
+      double sum = 0;
+      for (double t : terms) sum += std::exp(t - m);
+      return m + std::log(sum / static_cast<double>(kc));
+    };
     for (size_t c = 0; c < cand.size(); ++c) {
-      double x = SampleParzen(l, rng);
-      cand[c][j] = x;
-      score[c] += LogDensity(l, x) - LogDensity(g, x);
+      size_t k = rng.Below(good_models[0].mu.size());
+      std::vector<double> x(numeric.size());
+      for (size_t d = 0; d < numeric.size(); ++d) {
+        const Parzen& pz = good_models[d];
+        double mu = pz.mu[k], sg = pz.sigma[k];
+        double a = stats::NormalCdf((pz.lo - mu) / sg), b = stats::NormalCdf((pz.hi - mu) / sg);
+        double u = std::clamp(a + (b - a) * Uniform01(rng), 1e-15, 1 - 1e-15);
+        x[d] = std::clamp(mu + sg * stats::NormalQuantile(u), pz.lo, pz.hi);
+        cand[c][numeric[d]] = x[d];
+      }
+      score[c] += joint_log_density(good_models, x) - joint_log_density(bad_models, x);
     }
   }
   size_t best = static_cast<size_t>(std::max_element(score.begin(), score.end()) - score.begin());

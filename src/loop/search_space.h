@@ -4,7 +4,7 @@
 // It only proposes values; writing them anywhere is the loop's job.
 //
 // space.toml:
-//   [search]                       seed = 1, random_starts = 8, candidates = 24, gamma = 0.25,
+//   [search]                       seed = 1, random_starts = 8, candidates = 24, gamma = 0.1,
 //                                  params_file = "params.json" (optional, tracked)
 //   [params.lr]                    type = "float", low = 1e-4, high = 1e-1, log = true,
 //                                  default = 3e-3 (the baseline's value; default: the middle)
@@ -39,7 +39,7 @@ struct SearchSpace {
   uint64_t seed = 1;
   int random_starts = 8;
   int candidates = 24;    // draws from l(x) scored by l/g per proposal
-  double gamma = 0.25;    // fraction of observations that are "good"
+  double gamma = 0.1;     // fraction of observations that are "good" (Optuna's default)
   std::string params_file;  // relative to the work dir; empty: none
 };
 
