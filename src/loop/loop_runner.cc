@@ -574,7 +574,7 @@ Status LoopSession::RunRound(int64_t n) {
       rec.reason = "declined at the approval prompt (" + rec.reason + ")";
     }
   }
-  if (StopRequested() && rec.verdict != kKept) return Recover(j);
+  // A decided round is finished even when Ctrl-C came meanwhile; the loop stops after it.
   AddVerdictEvent(rec, decision ? &*decision : nullptr);
   Say(fmt::format("round {}: {}: {}", n, rec.verdict, rec.reason));
   return FinishRound(j);
