@@ -128,3 +128,27 @@ assert_eq "$code" "51" "a dirty tree is refused"
 grep -q "user work" program.md || fail "the user's change was touched"
 git checkout -q program.md
 pass "guard rails: approval without TTY, dirty tree"
+
+# A crash after the verdict was journaled but before the commit: the next run commits it.
+N=$(inloop loop status --json | json 'd["next_round"]')
+HEAD0=$(git rev-parse HEAD)
+sed -i 's/^LR = .*/LR = 0.045/' tiny_train.py
+python3 - "$N" "$HEAD0" "$(git rev-parse --git-dir)/inloop-loop/journal.json" <<'PY'
+import json, sys
+n, base, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+rec = {"round": n, "verdict": "kept", "proposer": "agent", "reason": "passed the gate",
+       "run_ids": ["run-x"], "samples": [{"seed": 0, "value": 0.001, "run_id": "run-x"}],
+       "metric": 0.001, "gain": 0.001, "champion_metric": 0.002, "noise_sd": None,
+       "threshold": 0.0005, "commit": "", "parent": base, "params": {}, "changed_files": ["tiny_train.py"],
+       "diff_lines": 2, "diff_path": "", "started_at": 1, "ended_at": 0}
+json.dump({"round": n, "phase": "decided", "base": base, "branch": "inloop/loop-default",
+           "started_at": 1, "record": rec}, open(path, "w"))
+PY
+inloop loop run --agent "$AGENT" --until 0s > /dev/null 2> "$WORK/run5.err" || fail "recovery of a decided keep: $(tail -3 "$WORK/run5.err")"
+[ -z "$(git status --porcelain)" ] || fail "tree dirty after finishing a decided keep"
+assert_eq "$(git rev-parse HEAD^)" "$HEAD0" "the decided keep was committed on top of the champion"
+git log -1 --format=%B | grep -q "inloop-round: $N" || fail "the recovered commit names round $N"
+inloop loop log --json > "$WORK/log4.json"
+assert_eq "$(json 'd[-1]["verdict"], d[-1]["commit"]' < "$WORK/log4.json")" "kept $(git rev-parse HEAD)" "the recovered round in the log"
+assert_eq "$(inloop loop best --json | json 'd["round"]')" "$N" "the recovered keep is the champion"
+pass "a keep decided before a crash is committed on resume"
