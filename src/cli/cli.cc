@@ -767,13 +767,63 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(1, 4096));
   serve->add_option("--poll-ms", serve_args.poll_ms, "live runs' poll interval (default 200)")
       ->check(CLI::Range(10, 10000));
+  LoopArgs loop_args;
+  auto* loop_cmd = app.add_subcommand(
+      "loop", "the research loop: an agent or the built-in search proposes, inloop runs and "
+      "judges against seed noise, git remembers (init, run, status, log, show, best)");
+  loop_cmd->require_subcommand(1);
+  auto* loop_init = loop_cmd->add_subcommand("init", "start a loop on its own branch: -- CMD ...");
+  loop_init->add_option("--metric", loop_args.metric, "series key and goal, e.g. val_loss:min")
+      ->required();
+  loop_init->add_option("--budget", loop_args.budget, "wall time per run: 300, 90s, 5m, 1h (default 5m)");
+  loop_init->add_option("--program", loop_args.program, "the agent's instructions (program.md)");
+  loop_init->add_option("--name", loop_args.name, "loop name; branch inloop/loop-NAME");
+  loop_init->add_option("--protect", loop_args.protect,
+                        "glob of paths the proposer may not change (repeatable)")
+      ->allow_extra_args(false);
+  loop_init->add_option("--max-diff-lines", loop_args.max_diff_lines,
+                        "reject a round changing more lines (0: no limit)")->check(CLI::NonNegativeNumber);
+  loop_init->add_option("--seeds", loop_args.seeds, "champion runs measuring seed noise (default 3)")
+      ->check(CLI::Range(1, 100));
+  loop_init->add_option("--max-seeds", loop_args.max_seeds,
+                        "candidate runs at most, when within the noise (default 3)")->check(CLI::Range(1, 100));
+  loop_init->add_option("--alpha", loop_args.alpha, "false-keep rate of the gate (default 0.05)");
+  loop_init->add_option("--min-gain", loop_args.min_gain, "margin a gain must add to the noise band");
+  loop_init->add_option("--seed-base", loop_args.seed_base, "first seed ({seed}, INLOOP_SEED)");
+  loop_init->add_option("--max-rounds", loop_args.max_rounds, "rounds over the loop's life (0: no limit)");
+  loop_init->add_option("--grace", loop_args.grace, "seconds after the budget before SIGKILL (default 10)");
+  loop_init->add_flag("--replace", loop_args.replace, "start over: forget the existing loop's rounds");
+  loop_init->add_option("command", loop_args.command, "the training command, after --")->expected(-1);
+  auto* loop_run = loop_cmd->add_subcommand("run", "run rounds until --rounds/--until/Ctrl-C");
+  loop_run->add_option("--agent", loop_args.agent, "proposer: a command line (split, no shell)");
+  loop_run->add_option("--search", loop_args.search, "proposer: the built-in TPE over space.toml");
+  loop_run->add_option("--rounds", loop_args.rounds, "rounds to run now (0: until another limit)");
+  loop_run->add_option("--until", loop_args.until, "stop starting rounds at HH:MM or after 30m");
+  loop_run->add_option("--agent-timeout", loop_args.agent_timeout, "per agent call (default 1h)");
+  loop_run->add_flag("--approve", loop_args.approve, "ask on the terminal before each commit");
+  loop_run->add_flag("--yes", loop_args.yes, "with --approve: keep without asking");
+  auto* loop_status = loop_cmd->add_subcommand("status", "champion, counts, the round in flight");
+  auto* loop_log = loop_cmd->add_subcommand("log", "every round: verdict, metric, gain, commit");
+  auto* loop_show = loop_cmd->add_subcommand("show", "one round with its numbers and diff");
+  loop_show->add_option("round", loop_args.round, "round number")->required();
+  auto* loop_best = loop_cmd->add_subcommand("best", "the champion: commit, metric, params");
+  for (auto* sub : {loop_init, loop_run, loop_status, loop_log, loop_show, loop_best}) {
+    sub->add_option("--store", store_dir, "store directory");
+    sub->add_flag("--json", json, "JSON output");
+  }
+
+  auto* mcp = app.add_subcommand(
+      "mcp", "an MCP server on stdin/stdout (JSON-RPC 2.0) with inloop's read verbs, compare, "
+      "evaldiff, report and loop status as tools");
+  mcp->add_option("--store", store_dir, "store directory");
 
   // Everything after the first "--" of `run` or `demo` is the user's command, verbatim: CLI11
   // would otherwise keep the separator or read the command's own flags as ours.
   int parsed_argc = argc;
   std::vector<std::string> after_separator;
   bool has_separator = false;
-  if (argc > 1 && (std::string_view(argv[1]) == "run" || std::string_view(argv[1]) == "demo")) {
+  if (argc > 1 && (std::string_view(argv[1]) == "run" || std::string_view(argv[1]) == "demo" ||
+                   std::string_view(argv[1]) == "loop")) {
     for (int i = 2; i < argc; ++i) {
       if (std::string_view(argv[i]) == "--") {
         parsed_argc = i;
@@ -833,6 +883,14 @@ int Main(int argc, char** argv) {
     serve_args.store_dir = store_dir;
     return CmdServe(serve_args);
   }
+  if (*loop_cmd) {
+    for (auto* sub : loop_cmd->get_subcommands()) loop_args.verb = sub->get_name();
+    loop_args.store_dir = store_dir;
+    loop_args.json = json;
+    if (has_separator) loop_args.command = after_separator;
+    return CmdLoop(loop_args);
+  }
+  if (*mcp) return CmdMcp(ResolveStore(store_dir));
   if (*runs) return CmdRuns(ResolveStore(store_dir), json);
   if (*show) return CmdShow(ResolveStore(store_dir), run_ref, json);
   if (*metrics) {

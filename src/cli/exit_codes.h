@@ -29,6 +29,14 @@ inline constexpr int kExitAskBound = 27;          // tool-call or token bound hi
 inline constexpr int kExitServeNeedsToken = 30;    // a non-loopback --bind without a token
 inline constexpr int kExitServeBadAddress = 31;    // --bind is not an address of this machine
 inline constexpr int kExitServeCannotListen = 32;  // the port is taken or not allowed
+// loop (loop/): the research loop; each leaves the work tree clean.
+inline constexpr int kExitLoopNone = 50;           // no loop here (run `inloop loop init`)
+inline constexpr int kExitLoopDirtyTree = 51;      // changes the loop did not make: commit/stash
+inline constexpr int kExitLoopGit = 52;            // git failed (message has git's own words)
+inline constexpr int kExitLoopInterrupted = 53;    // Ctrl-C/SIGTERM: the round was undone
+inline constexpr int kExitLoopNeedsApproval = 54;  // --approve without a TTY and without --yes
+inline constexpr int kExitLoopBaselineFailed = 55; // the unchanged command never logged the metric
+inline constexpr int kExitLoopBusy = 56;           // another `loop run` holds the repository
 inline constexpr int kExitCommandNotFound = 127;
 
 inline int ExitCodeFor(const Status& s) {

@@ -112,5 +112,42 @@ struct ServeArgs {
   int poll_ms = 0;  // live-run poll interval (0: the default, 200 ms)
 };
 int CmdServe(const ServeArgs& a);
+// `inloop loop init|run|status|log|show|best` (loop_cmd.cc): the research loop (loop/). Exit
+// codes 50-56 (exit_codes.h) besides the common ones.
+struct LoopArgs {
+  std::string verb;  // init, run, status, log, show, best
+  std::string store_dir;
+  bool json = false;
+  // init
+  std::string name = "default";
+  std::string metric;
+  std::string budget = "5m";
+  std::string program;
+  std::vector<std::string> protect;
+  int64_t max_diff_lines = 0;
+  int seeds = 3;
+  int max_seeds = 3;
+  double alpha = 0.05;
+  double min_gain = 0;
+  int64_t seed_base = 0;
+  int64_t max_rounds = 0;
+  double grace = 10;
+  bool replace = false;
+  std::vector<std::string> command;
+  // run
+  std::string agent;
+  std::string search;
+  int64_t rounds = 0;
+  std::string until;
+  std::string agent_timeout = "1h";
+  bool approve = false;
+  bool yes = false;
+  // show
+  int64_t round = -1;
+};
+int CmdLoop(const LoopArgs& a);
+
+// `inloop mcp` (mcp_cmd.cc): the MCP server over stdio (mcp/mcp_server.h) until stdin closes.
+int CmdMcp(const std::string& store_dir);
 
 }  // namespace inloop::cli

@@ -1,0 +1,843 @@
+// The loop's control flow. Signals: SIGINT/SIGTERM/SIGHUP are blocked for the whole run and
+// read between steps (sigtimedwait); while a training run goes, the supervisor reads them from
+// its signalfd and stops the run, which the loop sees as an interrupted round. The time budget
+// is a timer thread that sends SIGTERM to the loop's thread (the supervisor forwards it and
+// kills after the grace period), remembered so it is not taken for a user's Ctrl-C.
+#include "loop/loop_runner.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <ctime>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/file_io.h"
+#include "common/json_writer.h"
+#include "config/config.h"
+#include "loop/program.h"
+#include "query/series_query.h"
+#include "store/store.h"
+#include "supervise/supervisor.h"
+
+namespace inloop::loop {
+namespace fs = std::filesystem;
+namespace {
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+double Mean(const std::vector<Sample>& v) {
+  double s = 0;
+  for (auto& x : v) s += x.value;
+  return v.empty() ? std::nan("") : s / static_cast<double>(v.size());
+}
+
+std::optional<double> Sd(const std::vector<Sample>& v) {
+  if (v.size() < 2) return std::nullopt;
+  double m = Mean(v), ss = 0;
+  for (auto& x : v) ss += (x.value - m) * (x.value - m);
+  return std::sqrt(ss / static_cast<double>(v.size() - 1));
+}
+
+std::string ReplaceAll(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+    s.replace(at, from.size(), to);
+  }
+  return s;
+}
+
+sigset_t StopSignals() {
+  sigset_t m;
+  sigemptyset(&m);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&m, s);
+  return m;
+}
+
+// One training run's result.
+struct RunResult {
+  std::string run_id;
+  bool ok = false;
+  bool interrupted = false;
+  double value = 0;
+  std::string reason;  // why it failed
+};
+
+class LoopSession {
+ public:
+  LoopSession(const RunOptions& o, RunSummary* out) : o_(o), out_(out) {}
+  Status Run(LoopFailure* why);
+
+ private:
+  void Say(const std::string& s) {
+    if (o_.say) o_.say(s);
+  }
+  bool StopRequested();
+  Status Recover(const Journal& j);
+  Status FinishRound(Journal j);
+  Status RunBaseline(LoopFailure* why);
+  Status EnsureChampionNoise();
+  Status RunRound(int64_t n);
+  RunResult RunOnce(int64_t round, int64_t seed, const ParamValues& params, const std::string& label);
+  Status WriteHistory(int64_t round);
+  void AddVerdictEvent(const RoundRecord& r, const GateDecision* d);
+  Status SaveDiff(int64_t round, const std::string& base, std::string* rel);
+  ParamValues FullParams(const ParamValues& v) const;
+
+  const RunOptions& o_;
+  RunSummary* out_;
+  GitRepo repo_;
+  LoopPaths paths_;
+  LoopConfig cfg_;
+  LoopState st_;
+  std::optional<SearchSpace> space_;
+  std::vector<std::string> agent_argv_;
+  GateConfig gate_;
+  pthread_t main_thread_{};
+  bool interrupted_ = false;
+};
+
+bool LoopSession::StopRequested() {
+  if (interrupted_) return true;
+  sigset_t m = StopSignals();
+  timespec zero{0, 0};
+  if (sigtimedwait(&m, nullptr, &zero) > 0) interrupted_ = true;
+  return interrupted_;
+}
+
+ParamValues LoopSession::FullParams(const ParamValues& v) const {
+  if (!space_) return v;
+  ParamValues out = DefaultValues(*space_);
+  for (auto& [k, x] : out) {
+    for (auto& [k2, x2] : v) {
+      if (k2 == k) x = x2;
+    }
+  }
+  return out;
+}
+
+RunResult LoopSession::RunOnce(int64_t round, int64_t seed, const ParamValues& params,
+                               const std::string& label) {
+  RunResult r;
+  config::Config file_cfg;
+  Status s = config::ResolveConfig("", &file_cfg);
+  supervise::SupervisorOptions so;
+  std::string seed_text = std::to_string(seed);
+  for (auto arg : cfg_.command) {
+    arg = ReplaceAll(arg, "{seed}", seed_text);
+    arg = ReplaceAll(arg, "{round}", std::to_string(round));
+    for (auto& [k, v] : params) arg = ReplaceAll(arg, "{" + k + "}", v);
+    so.command.push_back(arg);
+  }
+  so.name = fmt::format("loop-{}-{}-s{}", cfg_.name, label, seed);
+  so.store_dir = cfg_.store_dir;
+  so.grace_seconds = cfg_.grace_s;
+  if (s.ok()) {
+    so.patterns = file_cfg.patterns;
+    so.detect = file_cfg.detect;
+    so.remedy = file_cfg.remedy;
+    so.parse_lines_with_sdk = file_cfg.parse_lines_with_sdk;
+    so.config_path = file_cfg.path;
+  }
+  so.extra_env = {{"INLOOP_SEED", seed_text},
+                  {"INLOOP_LOOP_ROUND", std::to_string(round)},
+                  {"INLOOP_LOOP_BUDGET_S", fmt::format("{:g}", cfg_.budget_s)}};
+  for (auto& [k, v] : params) so.extra_env.emplace_back(ParamEnvName(k), v);
+  if (!s.ok()) {
+    r.reason = s.message();
+    return r;
+  }
+  // The budget: a timer that stops the run the way Ctrl-C would.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::atomic<bool> fired{false};
+  // The timer thread must not take any signal (SIGCHLD above all: the supervisor reads it from
+  // its signalfd), so it starts with every signal blocked.
+  sigset_t all, before;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &before);
+  std::thread timer([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    if (!cv.wait_for(lock, std::chrono::duration<double>(cfg_.budget_s), [&] { return done; })) {
+      fired = true;
+      pthread_kill(main_thread_, SIGTERM);
+    }
+  });
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  supervise::RunOutcome outcome;
+  Status ss = supervise::Supervise(so, &outcome);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+  }
+  cv.notify_all();
+  timer.join();
+  if (fired) {  // a SIGTERM the supervisor did not consume is ours, not the user's
+    sigset_t m;
+    sigemptyset(&m);
+    sigaddset(&m, SIGTERM);
+    timespec zero{0, 0};
+    sigtimedwait(&m, nullptr, &zero);
+  }
+  r.run_id = outcome.run_id;
+  if (!ss.ok()) {
+    r.reason = ss.message();
+    return r;
+  }
+  if (!r.run_id.empty()) {
+    std::unique_ptr<store::Store> store;
+    if (store::Store::Open(cfg_.store_dir, false, &store).ok()) {
+      (void)store->AddTags(r.run_id, {"loop:" + cfg_.name, fmt::format("loop-round:{}", round)});
+    }
+  }
+  if (fired) {
+    r.reason = fmt::format("over the time budget of {:g}s: stopped", cfg_.budget_s);
+    return r;
+  }
+  if (outcome.status == store::kStopped) {
+    r.interrupted = true;
+    interrupted_ = true;
+    r.reason = "interrupted";
+    return r;
+  }
+  if (outcome.store_failed) {
+    r.reason = "the store failed: " + outcome.store_error;
+    return r;
+  }
+  if (outcome.status != store::kFinished || outcome.exit_code != 0) {
+    r.reason = fmt::format("the run {} (exit code {}{})", outcome.status, outcome.exit_code,
+                           outcome.stop_reason.empty() ? "" : "; " + outcome.stop_reason);
+    return r;
+  }
+  std::unique_ptr<store::Store> store;
+  Status os = store::Store::Open(cfg_.store_dir, false, &store);
+  query::SeriesResult res;
+  if (os.ok()) os = query::QuerySeries(store.get(), r.run_id, cfg_.metric, {}, &res);
+  if (!os.ok()) {
+    r.reason = os.code() == Status::Code::kNotFound
+                   ? fmt::format("the run logged no {}", cfg_.metric)
+                   : os.message();
+    return r;
+  }
+  for (auto it = res.points.rbegin(); it != res.points.rend(); ++it) {
+    if (std::isfinite(it->value)) {
+      r.ok = true;
+      r.value = it->value;
+      return r;
+    }
+  }
+  r.reason = fmt::format("no finite value of {} (the run diverged?)", cfg_.metric);
+  return r;
+}
+
+void LoopSession::AddVerdictEvent(const RoundRecord& rec, const GateDecision* d) {
+  if (rec.run_ids.empty()) return;
+  std::unique_ptr<store::Store> store;
+  if (!store::Store::Open(cfg_.store_dir, false, &store).ok()) return;
+  store::EventRecord e;
+  e.run_id = rec.run_ids.front();
+  e.time = Now();
+  e.kind = "loop_verdict";
+  e.severity = rec.verdict == kKept ? "info" : rec.verdict == kFailed ? "error" : "warning";
+  e.message = fmt::format("loop {} round {}: {} ({})", cfg_.name, rec.round, rec.verdict,
+                          rec.reason);
+  JsonWriter w;
+  w.BeginObject().Key("loop").String(cfg_.name).Key("round").Int(rec.round);
+  w.Key("verdict").String(rec.verdict).Key("metric_key").String(cfg_.metric);
+  w.Key("goal").String(cfg_.minimize ? "min" : "max");
+  w.Key("candidate").BeginArray();
+  for (auto& s : rec.samples) w.Number(s.value);
+  w.EndArray().Key("champion").BeginArray();
+  for (auto& s : st_.champion_samples) w.Number(s.value);
+  w.EndArray();
+  if (d) {
+    w.Key("candidate_mean").Number(d->candidate_mean).Key("champion_mean").Number(d->champion_mean);
+    w.Key("gain").Number(d->gain).Key("noise_sd").Number(d->noise_sd).Key("se").Number(d->se);
+    w.Key("critical").Number(d->critical).Key("threshold").Number(d->threshold);
+    w.Key("df").Int(d->df).Key("alpha").Number(gate_.alpha).Key("min_gain").Number(gate_.min_gain);
+  }
+  w.Key("parent").String(rec.parent).Key("reason").String(rec.reason);
+  w.Key("diff_path").String(rec.diff_path).EndObject();
+  e.data_json = w.Take();
+  (void)store->AddEvent(&e);
+}
+
+Status LoopSession::SaveDiff(int64_t round, const std::string& base, std::string* rel) {
+  std::string diff;
+  INLOOP_RETURN_IF_ERROR(repo_.StagedDiff(base, &diff));
+  *rel = fmt::format("loops/{}/round-{:04d}.diff", cfg_.name, round);
+  std::string abs = cfg_.store_dir + "/" + *rel;
+  std::error_code ec;
+  fs::create_directories(fs::path(abs).parent_path(), ec);
+  return WriteFileAtomically(abs, diff);
+}
+
+Status LoopSession::WriteHistory(int64_t round) {
+  std::vector<RoundRecord> rounds;
+  INLOOP_RETURN_IF_ERROR(LoadRounds(paths_, &rounds));
+  JsonWriter w;
+  w.BeginObject().Key("round").Int(round);
+  w.Key("loop").BeginObject().Key("name").String(cfg_.name).Key("metric").String(cfg_.metric);
+  w.Key("goal").String(cfg_.minimize ? "min" : "max").Key("budget_s").Number(cfg_.budget_s);
+  w.Key("branch").String(cfg_.branch).Key("program").String(cfg_.program);
+  w.Key("protected").BeginArray();
+  for (auto& g : cfg_.protected_globs) w.String(g);
+  w.EndArray().Key("max_diff_lines").Int(cfg_.max_diff_lines).EndObject();
+  w.Key("champion").BeginObject().Key("commit").String(st_.champion_commit);
+  w.Key("round").Int(st_.champion_round).Key("metric").Number(Mean(st_.champion_samples));
+  w.Key("noise_sd");
+  if (auto sd = Sd(st_.champion_samples)) w.Number(*sd); else w.Null();
+  w.EndObject();
+  w.Key("rounds").BeginArray();
+  for (auto& r : rounds) WriteRoundJson(r, &w);
+  w.EndArray().EndObject();
+  return WriteFileAtomically(paths_.history(), w.Take() + "\n");
+}
+
+// Finishes what the journal says: commit a decided keep, or put the tree back to base.
+Status LoopSession::Recover(const Journal& j0) {
+  Journal j = j0;
+  RoundRecord& rec = j.record;
+  rec.round = j.round;
+  if (j.phase == "decided" && rec.verdict == kKept) {
+    std::string head;
+    INLOOP_RETURN_IF_ERROR(repo_.Head(&head));
+    std::string msg;
+    if (head != j.base && repo_.Git({"log", "-1", "--format=%B"}, &msg).ok() &&
+        msg.find(fmt::format("inloop-round: {}\n", j.round)) != std::string::npos) {
+      rec.commit = head;  // committed before the crash
+    } else {
+      return FinishRound(j);
+    }
+  } else {
+    INLOOP_RETURN_IF_ERROR(repo_.ResetTo(j.branch.empty() ? cfg_.branch : j.branch, j.base));
+    if (j.phase != "decided") {
+      rec.verdict = kInterruptedRound;
+      rec.reason = "inloop stopped mid-round (Ctrl-C, SIGTERM or a crash); the tree was reset";
+      if (rec.parent.empty()) rec.parent = j.base;
+    }
+  }
+  if (rec.ended_at == 0) rec.ended_at = Now();
+  if (rec.verdict == kKept) {
+    st_.champion_commit = rec.commit;
+    st_.champion_round = rec.round;
+    st_.champion_samples = rec.samples;
+    st_.champion_params = rec.params;
+  }
+  INLOOP_RETURN_IF_ERROR(AppendRound(paths_, rec));
+  st_.next_round = std::max(st_.next_round, j.round + 1);
+  INLOOP_RETURN_IF_ERROR(SaveState(paths_, st_));
+  out_->rounds.push_back(rec);
+  return ClearJournal(paths_);
+}
+
+// The verdict is on record in the journal first; then commit or reset; then the round's line.
+Status LoopSession::FinishRound(Journal j) {
+  RoundRecord& rec = j.record;
+  j.phase = "decided";
+  INLOOP_RETURN_IF_ERROR(SaveJournal(paths_, j));
+  if (rec.verdict == kKept) {
+    std::vector<std::string> files;
+    int64_t lines = 0;
+    INLOOP_RETURN_IF_ERROR(repo_.StageAgainst(j.base, &files, &lines));
+    std::string params;
+    for (auto& [k, v] : rec.params) params += fmt::format("{}{}={}", params.empty() ? "" : " ", k, v);
+    std::string msg = fmt::format(
+        "loop {} round {}: {} {:.6g} (gain {:.4g} over {:.6g})\n\n"
+        "inloop-round: {}\ninloop-run: {}\ninloop-metric: {}={:.9g}\ninloop-gain: {:.9g}\n"
+        "inloop-noise-sd: {:.6g}\ninloop-parent: {}\n{}",
+        cfg_.name, rec.round, cfg_.metric, rec.metric.value_or(0), rec.gain.value_or(0),
+        rec.champion_metric.value_or(0), rec.round,
+        rec.run_ids.empty() ? "" : rec.run_ids.front(), cfg_.metric, rec.metric.value_or(0),
+        rec.gain.value_or(0), rec.noise_sd.value_or(0), rec.parent,
+        params.empty() ? "" : "inloop-params: " + params + "\n");
+    INLOOP_RETURN_IF_ERROR(repo_.Commit(msg, &rec.commit));
+  } else {
+    INLOOP_RETURN_IF_ERROR(repo_.ResetTo(cfg_.branch, j.base));
+  }
+  rec.ended_at = Now();
+  if (rec.verdict == kKept) {
+    st_.champion_commit = rec.commit;
+    st_.champion_round = rec.round;
+    st_.champion_samples = rec.samples;
+    st_.champion_params = rec.params;
+  }
+  INLOOP_RETURN_IF_ERROR(AppendRound(paths_, rec));
+  st_.next_round = std::max(st_.next_round, rec.round + 1);
+  INLOOP_RETURN_IF_ERROR(SaveState(paths_, st_));
+  out_->rounds.push_back(rec);
+  return ClearJournal(paths_);
+}
+
+Status LoopSession::EnsureChampionNoise() {
+  int failures = 0;
+  while (static_cast<int>(st_.champion_samples.size()) < cfg_.noise_seeds &&
+         failures < cfg_.noise_seeds) {
+    if (StopRequested()) return Status::OK();
+    int64_t seed = cfg_.seed_base;
+    for (auto& s : st_.champion_samples) seed = std::max(seed, s.seed + 1);
+    seed += failures;
+    Say(fmt::format("champion (round {}): seed {} for the noise estimate", st_.champion_round, seed));
+    RunResult r = RunOnce(st_.champion_round, seed, FullParams(st_.champion_params), "champion");
+    if (r.interrupted) return Status::OK();
+    if (!r.ok) {
+      ++failures;
+      Say(fmt::format("champion re-run with seed {} failed: {}", seed, r.reason));
+      continue;
+    }
+    st_.champion_samples.push_back({seed, r.value, r.run_id});
+    INLOOP_RETURN_IF_ERROR(SaveState(paths_, st_));
+  }
+  return Status::OK();
+}
+
+Status LoopSession::RunBaseline(LoopFailure* why) {
+  INLOOP_RETURN_IF_ERROR(repo_.Head(&st_.champion_commit));
+  st_.champion_round = 0;
+  st_.champion_params = space_ ? DefaultValues(*space_) : ParamValues{};
+  Say(fmt::format("baseline: {} run(s) of the unchanged command measure {} and its seed noise",
+                  cfg_.noise_seeds, cfg_.metric));
+  double started = Now();
+  INLOOP_RETURN_IF_ERROR(EnsureChampionNoise());
+  if (interrupted_) return Status::OK();
+  if (st_.champion_samples.empty()) {
+    *why = LoopFailure::kBaselineFailed;
+    return Status::Invalid(fmt::format("the baseline failed: no run of the unchanged command "
+                                       "logged a finite {} (see `inloop runs`)", cfg_.metric));
+  }
+  RoundRecord rec;
+  rec.round = 0;
+  rec.verdict = kBaseline;
+  rec.proposer = "baseline";
+  rec.reason = "the unchanged command";
+  rec.samples = st_.champion_samples;
+  for (auto& s : rec.samples) rec.run_ids.push_back(s.run_id);
+  rec.metric = Mean(rec.samples);
+  rec.noise_sd = Sd(rec.samples);
+  rec.commit = st_.champion_commit;
+  rec.params = st_.champion_params;
+  rec.started_at = started;
+  rec.ended_at = Now();
+  st_.baseline_done = true;
+  INLOOP_RETURN_IF_ERROR(AppendRound(paths_, rec));
+  INLOOP_RETURN_IF_ERROR(SaveState(paths_, st_));
+  out_->rounds.push_back(rec);
+  Say(fmt::format("baseline {} = {:.6g}{}", cfg_.metric, *rec.metric,
+                  rec.noise_sd ? fmt::format(" (seed noise sd {:.3g})", *rec.noise_sd) : ""));
+  return Status::OK();
+}
+
+Status LoopSession::RunRound(int64_t n) {
+  Journal j;
+  j.round = n;
+  j.phase = "open";
+  j.branch = cfg_.branch;
+  INLOOP_RETURN_IF_ERROR(repo_.Head(&j.base));
+  j.started_at = Now();
+  RoundRecord& rec = j.record;
+  rec.round = n;
+  rec.parent = st_.champion_commit;
+  rec.started_at = j.started_at;
+  rec.proposer = space_ ? "search" : "agent";
+  rec.champion_metric = Mean(st_.champion_samples);
+  rec.noise_sd = Sd(st_.champion_samples);
+  INLOOP_RETURN_IF_ERROR(SaveJournal(paths_, j));
+
+  // (1) Propose.
+  ParamValues values;
+  if (space_) {
+    std::vector<RoundRecord> rounds;
+    INLOOP_RETURN_IF_ERROR(LoadRounds(paths_, &rounds));
+    std::vector<Observation> history;
+    for (auto& r : rounds) {
+      if (r.metric && !r.params.empty()) history.push_back({r.params, *r.metric});
+    }
+    values = ProposeValues(*space_, history, cfg_.minimize, static_cast<uint64_t>(n));
+    rec.params = values;
+    std::string shown;
+    for (auto& [k, v] : values) shown += fmt::format(" {}={}", k, v);
+    Say(fmt::format("round {}: search proposes{}", n, shown));
+    if (!space_->params_file.empty()) {
+      INLOOP_RETURN_IF_ERROR(WriteFileAtomically(
+          cfg_.workdir + "/" + space_->params_file,
+          ParamsFileText(*space_, values, space_->params_file)));
+    }
+  } else {
+    INLOOP_RETURN_IF_ERROR(WriteHistory(n));
+    std::vector<std::string> argv;
+    for (auto a : agent_argv_) {
+      a = ReplaceAll(a, "{program}", cfg_.program);
+      a = ReplaceAll(a, "{history}", paths_.history());
+      a = ReplaceAll(a, "{round}", std::to_string(n));
+      argv.push_back(a);
+    }
+    EnvPairs env = {{"INLOOP_LOOP_PROGRAM", cfg_.program},
+                    {"INLOOP_LOOP_HISTORY", paths_.history()},
+                    {"INLOOP_LOOP_ROUND", std::to_string(n)},
+                    {"INLOOP_LOOP_METRIC", cfg_.metric},
+                    {"INLOOP_LOOP_GOAL", cfg_.minimize ? "min" : "max"},
+                    {"INLOOP_LOOP_BRANCH", cfg_.branch}};
+    Say(fmt::format("round {}: agent {}", n, argv.front()));
+    AgentEnd end;
+    int code = -1;
+    Status s = RunInteractive(argv, cfg_.workdir, env, o_.agent_timeout_s,
+                              [this] { return StopRequested(); }, &end, &code);
+    if (end == AgentEnd::kStopped || interrupted_) return Recover(j);
+    if (!s.ok() || end == AgentEnd::kTimedOut || code != 0) {
+      rec.verdict = kFailed;
+      rec.reason = !s.ok() ? s.message()
+                   : end == AgentEnd::kTimedOut
+                       ? fmt::format("the agent ran past its timeout of {:g}s", o_.agent_timeout_s)
+                       : fmt::format("the agent exited with code {}", code);
+    }
+  }
+
+  // (2) Guard rails, before anything runs.
+  if (rec.verdict.empty()) {
+    std::string branch;
+    INLOOP_RETURN_IF_ERROR(repo_.CurrentBranch(&branch));
+    if (branch != cfg_.branch) {
+      rec.verdict = kRejected;
+      rec.reason = fmt::format("the proposer left the loop's branch (now on '{}')",
+                               branch.empty() ? "a detached HEAD" : branch);
+    }
+  }
+  if (rec.verdict.empty()) {
+    INLOOP_RETURN_IF_ERROR(repo_.StageAgainst(j.base, &rec.changed_files, &rec.diff_lines));
+    if (!rec.changed_files.empty()) INLOOP_RETURN_IF_ERROR(SaveDiff(n, j.base, &rec.diff_path));
+    std::string glob;
+    for (auto& f : rec.changed_files) {
+      if (MatchesProtected(f, cfg_.protected_globs, &glob)) {
+        rec.verdict = kRejected;
+        rec.reason = fmt::format("touches the protected path {} (matches '{}')", f, glob);
+        break;
+      }
+    }
+    if (rec.verdict.empty() && cfg_.max_diff_lines > 0 && rec.diff_lines > cfg_.max_diff_lines) {
+      rec.verdict = kRejected;
+      rec.reason = fmt::format("the diff has {} changed lines, over the limit of {}",
+                               rec.diff_lines, cfg_.max_diff_lines);
+    }
+    if (rec.verdict.empty() && !space_ && rec.changed_files.empty()) {
+      rec.verdict = kRejected;
+      rec.reason = "the agent changed nothing";
+    }
+  }
+  SaveJournal(paths_, j);
+
+  // (3) Run with seeds until the gate decides.
+  std::optional<GateDecision> decision;
+  if (rec.verdict.empty()) {
+    std::vector<double> champ;
+    for (auto& s : st_.champion_samples) champ.push_back(s.value);
+    ParamValues run_params = FullParams(space_ ? values : st_.champion_params);
+    for (int i = 0; i < std::max(1, cfg_.max_seeds); ++i) {
+      int64_t seed = cfg_.seed_base + i;
+      Say(fmt::format("round {}: run with seed {}", n, seed));
+      RunResult r = RunOnce(n, seed, run_params, fmt::format("r{}", n));
+      if (!r.run_id.empty()) rec.run_ids.push_back(r.run_id);
+      SaveJournal(paths_, j);
+      if (r.interrupted) return Recover(j);
+      if (!r.ok) {
+        rec.verdict = kFailed;
+        rec.reason = r.reason;
+        break;
+      }
+      rec.samples.push_back({seed, r.value, r.run_id});
+      std::vector<double> cand;
+      for (auto& s : rec.samples) cand.push_back(s.value);
+      decision = JudgeCandidate(gate_, champ, cand);
+      rec.metric = decision->candidate_mean;
+      rec.gain = decision->gain;
+      rec.threshold = decision->threshold;
+      if (decision->noise_known) rec.noise_sd = decision->noise_sd;
+      Say(fmt::format("round {}: {} = {:.6g}: {}", n, cfg_.metric, r.value, decision->reason));
+      if (decision->verdict == GateVerdict::kMoreSeeds) continue;
+      rec.verdict = decision->verdict == GateVerdict::kKeep ? kKept : kDiscarded;
+      rec.reason = decision->reason;
+      break;
+    }
+    if (rec.verdict == kKept && o_.confirm_keep && !o_.confirm_keep(rec)) {
+      rec.verdict = kDiscarded;
+      rec.reason = "declined at the approval prompt (" + rec.reason + ")";
+    }
+  }
+  // A decided round is finished even when Ctrl-C came meanwhile; the loop stops after it.
+  AddVerdictEvent(rec, decision ? &*decision : nullptr);
+  Say(fmt::format("round {}: {}: {}", n, rec.verdict, rec.reason));
+  return FinishRound(j);
+}
+
+Status LoopSession::Run(LoopFailure* why) {
+  main_thread_ = pthread_self();
+  Status s = GitRepo::Open(o_.cwd, &repo_);
+  if (!s.ok()) {
+    *why = LoopFailure::kNoLoop;
+    return s;
+  }
+  paths_.dir = repo_.git_dir() + "/inloop-loop";
+  s = LoadConfig(paths_, &cfg_);
+  if (!s.ok()) {
+    if (s.code() == Status::Code::kNotFound) *why = LoopFailure::kNoLoop;
+    return s;
+  }
+  int lock_fd = ::open(paths_.lock().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (lock_fd >= 0) ::close(lock_fd);
+    *why = LoopFailure::kBusy;
+    return Status::Invalid(fmt::format("another `inloop loop run` is working in {} (lock {})",
+                                       repo_.top(), paths_.lock()));
+  }
+  struct LockGuard {
+    int fd;
+    ~LockGuard() { ::close(fd); }
+  } guard{lock_fd};
+  if (::chdir(cfg_.workdir.c_str()) != 0) {
+    return Status::NotFound(fmt::format("{}: the loop's work dir is gone", cfg_.workdir));
+  }
+  gate_.minimize = cfg_.minimize;
+  gate_.alpha = cfg_.alpha;
+  gate_.min_gain = cfg_.min_gain;
+  gate_.max_seeds = cfg_.max_seeds;
+  if (!o_.search_path.empty()) {
+    SearchSpace space;
+    INLOOP_RETURN_IF_ERROR(LoadSearchSpace(o_.search_path, &space));
+    space_ = std::move(space);
+  } else {
+    INLOOP_RETURN_IF_ERROR(SplitCommandLine(o_.agent, &agent_argv_));
+  }
+  INLOOP_RETURN_IF_ERROR(LoadState(paths_, &st_));
+
+  sigset_t stop = StopSignals(), old;
+  pthread_sigmask(SIG_BLOCK, &stop, &old);
+  // Blocked and read by us; an inherited "ignore" (a background job of a script) would discard
+  // them instead, and Ctrl-C/SIGTERM must always undo the round.
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  struct MaskGuard {
+    sigset_t old;
+    ~MaskGuard() { pthread_sigmask(SIG_SETMASK, &old, nullptr); }
+  } mask_guard{old};
+
+  std::optional<Journal> journal;
+  INLOOP_RETURN_IF_ERROR(LoadJournal(paths_, &journal));
+  if (journal) {
+    Say(fmt::format("round {} was left in flight ({}): finishing it", journal->round,
+                    journal->phase));
+    s = Recover(*journal);
+    if (!s.ok()) {
+      *why = LoopFailure::kGit;
+      return s;
+    }
+  }
+  std::string branch;
+  INLOOP_RETURN_IF_ERROR(repo_.CurrentBranch(&branch));
+  std::vector<std::string> dirt;
+  INLOOP_RETURN_IF_ERROR(repo_.Dirt(&dirt));
+  if (!dirt.empty()) {
+    *why = LoopFailure::kDirtyTree;
+    return Status::Invalid(fmt::format(
+        "the working tree has changes the loop did not make ({}{}): commit or stash them first",
+        dirt.front(), dirt.size() > 1 ? fmt::format(" and {} more", dirt.size() - 1) : ""));
+  }
+  if (branch != cfg_.branch) {
+    s = repo_.Git({"checkout", "-q", cfg_.branch});
+    if (!s.ok()) {
+      *why = LoopFailure::kGit;
+      return s;
+    }
+  }
+  if (!st_.baseline_done) {
+    INLOOP_RETURN_IF_ERROR(RunBaseline(why));
+  }
+  int64_t done = 0;
+  while (!StopRequested()) {
+    if (o_.rounds > 0 && done >= o_.rounds) {
+      out_->stop_reason = fmt::format("{} round(s) done", done);
+      break;
+    }
+    if (o_.until > 0 && Now() >= o_.until) {
+      out_->stop_reason = "the --until time has passed";
+      break;
+    }
+    if (cfg_.max_rounds > 0 && st_.next_round > cfg_.max_rounds) {
+      out_->stop_reason = fmt::format("the loop's budget of {} rounds is spent", cfg_.max_rounds);
+      break;
+    }
+    INLOOP_RETURN_IF_ERROR(EnsureChampionNoise());
+    if (StopRequested()) break;
+    s = RunRound(st_.next_round);
+    if (!s.ok()) {
+      *why = LoopFailure::kGit;
+      return s;
+    }
+    ++done;
+  }
+  if (interrupted_) {
+    *why = LoopFailure::kInterrupted;
+    out_->stop_reason = "interrupted; the tree is clean and `inloop loop run` resumes";
+    return Status::Invalid("interrupted: the round in flight was undone");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status ParseMetricSpec(const std::string& spec, std::string* key, bool* minimize) {
+  auto colon = spec.rfind(':');
+  std::string goal;
+  *key = spec;
+  if (colon != std::string::npos) {
+    *key = spec.substr(0, colon);
+    goal = spec.substr(colon + 1);
+  }
+  if (key->empty()) return Status::Invalid("--metric: give a series key, e.g. val_loss:min");
+  if (goal.empty()) {
+    std::string k = *key;
+    for (auto& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    bool up = k.find("acc") != std::string::npos || k.find("reward") != std::string::npos ||
+              k.find("score") != std::string::npos || k.find("f1") != std::string::npos;
+    *minimize = !up;
+  } else if (goal == "min" || goal == "max") {
+    *minimize = goal == "min";
+  } else {
+    return Status::Invalid(fmt::format("--metric {}: the goal after ':' is min or max", spec));
+  }
+  return Status::OK();
+}
+
+Status InitLoop(const InitOptions& o, LoopConfig* out, LoopFailure* why) {
+  *why = LoopFailure::kNone;
+  GitRepo repo;
+  Status s = GitRepo::Open(o.cwd, &repo);
+  if (!s.ok()) {
+    *why = LoopFailure::kNoLoop;
+    return s;
+  }
+  LoopPaths paths{repo.git_dir() + "/inloop-loop"};
+  LoopConfig c;
+  INLOOP_RETURN_IF_ERROR(ParseMetricSpec(o.metric, &c.metric, &c.minimize));
+  if (o.command.empty()) {
+    return Status::Invalid("no command: `inloop loop init --metric KEY:min --budget 5m -- CMD ...`");
+  }
+  if (!(o.budget_s > 0)) return Status::Invalid("--budget must be positive (e.g. 5m, 90s)");
+  if (o.noise_seeds < 1 || o.max_seeds < 1) return Status::Invalid("--seeds and --max-seeds are >= 1");
+  if (!(o.alpha > 0 && o.alpha < 1)) return Status::Invalid("--alpha is in (0, 1)");
+  for (auto& n : o.name) {
+    if (!std::isalnum(static_cast<unsigned char>(n)) && n != '-' && n != '_' && n != '.') {
+      return Status::Invalid("--name: letters, digits, '-', '_' and '.' only");
+    }
+  }
+  LoopConfig existing;
+  if (LoadConfig(paths, &existing).ok() && !o.replace) {
+    return Status::Invalid(fmt::format("a loop '{}' already exists here (branch {}): `inloop loop "
+                                       "status`, or init --replace to start over",
+                                       existing.name, existing.branch));
+  }
+  std::error_code ec;
+  fs::path cwd = fs::absolute(o.cwd, ec);
+  c.workdir = cwd.lexically_normal().string();
+  while (c.workdir.size() > 1 && c.workdir.back() == '/') c.workdir.pop_back();
+  c.store_dir = fs::absolute(cwd / o.store_dir, ec).lexically_normal().string();
+  while (c.store_dir.size() > 1 && c.store_dir.back() == '/') c.store_dir.pop_back();
+  // A store inside the work tree must be invisible to git, or a reset would delete it.
+  fs::path top = fs::path(repo.top());
+  auto rel = fs::path(c.store_dir).lexically_relative(top);
+  if (!rel.empty() && rel.native().rfind("..", 0) != 0 && !repo.IsIgnored(rel.string())) {
+    std::string exclude = repo.git_dir() + "/info/exclude";
+    fs::create_directories(fs::path(exclude).parent_path(), ec);
+    std::string text;
+    (void)ReadFile(exclude, &text);
+    if (!text.empty() && text.back() != '\n') text += '\n';
+    text += "/" + rel.string() + "/\n";
+    INLOOP_RETURN_IF_ERROR(WriteFileAtomically(exclude, text));
+  }
+  std::vector<std::string> dirt;
+  INLOOP_RETURN_IF_ERROR(repo.Dirt(&dirt));
+  if (!dirt.empty()) {
+    *why = LoopFailure::kDirtyTree;
+    return Status::Invalid(fmt::format(
+        "the working tree is not clean ({}{}): commit or stash first, the loop resets it",
+        dirt.front(), dirt.size() > 1 ? fmt::format(" and {} more", dirt.size() - 1) : ""));
+  }
+  if (!o.program.empty()) {
+    fs::path p = fs::absolute(cwd / o.program, ec);
+    if (!fs::exists(p, ec)) return Status::NotFound(fmt::format("--program {}: no such file", o.program));
+    c.program = p.lexically_normal().string();
+  }
+  s = repo.Head(&c.base_commit);
+  if (!s.ok()) {
+    *why = LoopFailure::kGit;
+    return Status::Invalid("the repository has no commit yet: commit the training code first");
+  }
+  c.name = o.name;
+  c.branch = "inloop/loop-" + o.name;
+  s = repo.Git({"checkout", "-q", o.replace ? "-B" : "-b", c.branch});
+  if (!s.ok()) {
+    *why = LoopFailure::kGit;
+    return Status::Invalid(fmt::format("cannot create branch {}: {} (init --replace reuses it)",
+                                       c.branch, s.message()));
+  }
+  c.budget_s = o.budget_s;
+  c.command = o.command;
+  c.protected_globs = o.protected_globs;
+  c.max_diff_lines = o.max_diff_lines;
+  c.noise_seeds = o.noise_seeds;
+  c.max_seeds = o.max_seeds;
+  c.alpha = o.alpha;
+  c.min_gain = o.min_gain;
+  c.seed_base = o.seed_base;
+  c.max_rounds = o.max_rounds;
+  c.grace_s = o.grace_s;
+  c.created_at = Now();
+  fs::create_directories(paths.dir, ec);
+  if (ec) return Status::Io(fmt::format("{}: cannot create: {}", paths.dir, ec.message()));
+  for (auto& f : {paths.rounds(), paths.journal(), paths.history(), paths.state()}) {
+    fs::remove(f, ec);
+  }
+  INLOOP_RETURN_IF_ERROR(SaveState(paths, LoopState{}));
+  INLOOP_RETURN_IF_ERROR(SaveConfig(paths, c));
+  *out = c;
+  return Status::OK();
+}
+
+Status RunLoop(const RunOptions& o, RunSummary* out, LoopFailure* why) {
+  *why = LoopFailure::kNone;
+  LoopSession session(o, out);
+  return session.Run(why);
+}
+
+Status LoadLoopView(const std::string& cwd, LoopView* v, LoopFailure* why) {
+  *why = LoopFailure::kNone;
+  Status s = GitRepo::Open(cwd, &v->repo);
+  if (!s.ok()) {
+    *why = LoopFailure::kNoLoop;
+    return s;
+  }
+  v->paths.dir = v->repo.git_dir() + "/inloop-loop";
+  s = LoadConfig(v->paths, &v->config);
+  if (!s.ok()) {
+    if (s.code() == Status::Code::kNotFound) *why = LoopFailure::kNoLoop;
+    return s;
+  }
+  INLOOP_RETURN_IF_ERROR(LoadState(v->paths, &v->state));
+  INLOOP_RETURN_IF_ERROR(LoadRounds(v->paths, &v->rounds));
+  INLOOP_RETURN_IF_ERROR(LoadJournal(v->paths, &v->journal));
+  if (!v->state.champion_samples.empty()) v->champion_metric = Mean(v->state.champion_samples);
+  v->noise_sd = Sd(v->state.champion_samples);
+  return Status::OK();
+}
+
+}  // namespace inloop::loop

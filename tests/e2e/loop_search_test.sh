@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# inloop loop run --search: the built-in TPE finds the known optimum of a synthetic objective
+# (tests/loop/objective.py, minimum 0 at x=0.3, lr=10^-2.5) within 40 rounds; kept rounds are
+# commits of the tracked params file; SIGINT during a training run undoes the round (exit 53);
+# a run over the time budget is stopped and a baseline that never logs the metric exits 55.
+source "$(dirname "$0")/lib.sh"
+
+REPO="$WORK/repo"
+mkdir -p "$REPO" && cd "$REPO"
+git init -q -b main
+git config user.name tester && git config user.email tester@example.com
+cp "$INLOOP_SRC/tests/loop/objective.py" .
+echo '{}' > params.json
+cat > space.toml <<'TOML'
+[search]
+seed = 3
+random_starts = 8
+params_file = "params.json"
+[params.x]
+type = "float"
+low = -2.0
+high = 2.0
+[params.lr]
+type = "float"
+low = 1e-5
+high = 1e-1
+log = true
+TOML
+git add -A && git commit -qm "objective"
+BASE=$(git rev-parse HEAD)
+export INLOOP_STORE="$WORK/store"   # outside the repo this time
+export SLOW_MARKER="$WORK/slow"
+
+inloop loop init --metric objective:min --budget 30s --seeds 1 --max-seeds 1 -- \
+  python3 objective.py --lr '{lr}' > /dev/null
+start=$(date +%s.%N)
+inloop loop run --search space.toml --rounds 40 > "$WORK/run.txt" 2> "$WORK/run.err" || fail "loop run: $(tail -5 "$WORK/run.err")"
+end=$(date +%s.%N)
+inloop loop log --json > "$WORK/log.json"
+assert_eq "$(json 'len(d)' < "$WORK/log.json")" "41" "baseline + 40 rounds"
+best=$(inloop loop best --json)
+val=$(json 'd["metric"]' <<<"$best")
+python3 -c "import sys; v=float('$val'); sys.exit(0 if v < 0.05 else 1)" || fail "search did not reach the optimum: best $val"
+# The best is the minimum over every round, and the champion is the last kept round.
+assert_eq "$(json 'min(r["metric"] for r in d if r["metric"] is not None) == float("'"$val"'")' < "$WORK/log.json")" "True" "best is the minimum"
+kept=$(json 'sum(r["verdict"]=="kept" for r in d)' < "$WORK/log.json")
+assert_eq "$(git rev-list --count "$BASE"..HEAD)" "$kept" "one commit per kept round"
+# Kept rounds strictly improve (one seed each: no noise, margin 0).
+assert_eq "$(json '[r["metric"] for r in d if r["verdict"] in ("baseline","kept")] == sorted([r["metric"] for r in d if r["verdict"] in ("baseline","kept")], reverse=True)' < "$WORK/log.json")" "True" "kept metrics decrease"
+# The tracked params file at HEAD holds the champion's values.
+assert_eq "$(json '{k: round(float(v), 6) for k, v in d.items()}' < params.json)" "$(json '{k: round(float(v), 6) for k, v in d["params"].items()}' <<<"$best")" "params.json at HEAD"
+git log -1 --format=%B | grep -q "inloop-params: lr=" || fail "the commit message carries the params"
+[ -z "$(git status --porcelain)" ] || fail "tree dirty: $(git status --porcelain)"
+per_round=$(python3 -c "print(f'{($end - $start) / 41:.2f}')")
+pass "search reached $val in 40 rounds ($kept kept), ${per_round}s per round with the objective"
+
+# SIGINT while the command runs: the supervisor stops it, the loop undoes the round.
+touch "$SLOW_MARKER.arm"
+"$INLOOP_BIN" loop run --search space.toml --rounds 1 > /dev/null 2> "$WORK/int.err" &
+PID=$!
+wait_for 300 test -e "$SLOW_MARKER" || fail "the slow run did not start"
+rm -f "$SLOW_MARKER.arm"
+kill -INT "$PID"
+set +e
+wait "$PID"
+code=$?
+set -e
+assert_eq "$code" "53" "exit after SIGINT during the run (stderr: $(tail -3 "$WORK/int.err"))"
+[ -z "$(git status --porcelain)" ] || fail "tree dirty after SIGINT: $(git status --porcelain)"
+assert_eq "$(inloop loop log --json | json 'd[-1]["verdict"]')" "interrupted" "the round is recorded interrupted"
+pass "SIGINT during a run: undone, exit 53"
+
+# The time budget: a command that never finishes is stopped; nothing logged -> exit 55.
+inloop loop init --replace --name slow --metric objective:min --budget 1s --grace 1 --seeds 1 -- \
+  python3 -c 'import time; time.sleep(60)' > /dev/null
+t0=$(date +%s)
+set +e
+inloop loop run --search space.toml --rounds 1 > /dev/null 2> "$WORK/slow.err"
+code=$?
+set -e
+t1=$(date +%s)
+assert_eq "$code" "55" "a baseline that never logs the metric"
+assert_contains "$(cat "$WORK/slow.err")" "over the time budget of 1s" "budget stop reported"
+[ $((t1 - t0)) -lt 20 ] || fail "the budget did not stop the run ($((t1 - t0))s)"
+pass "budget: stopped after 1s, baseline failed with exit 55"
