@@ -20,6 +20,7 @@
 #include "common/json_writer.h"
 #include "http/ingest.h"
 #include "http/json_views.h"
+#include "http/loop_view.h"
 #include "query/m4.h"
 #include "query/series_query.h"
 #include "store/catalog.h"
@@ -486,6 +487,20 @@ HttpResponse Api::Route(const HttpRequest& r) {
       if (!post) return method_not_allowed("POST", "/api/v1/runs/{id}/finish");
       return with_route(ingest_->Finish(seg[3], r.body), "/api/v1/runs/{id}/finish");
     }
+  }
+  if (n == 3 && seg[2] == "loops") {
+    if (!get) return method_not_allowed("GET", "/api/v1/loops");
+    StorePool::Lease st;
+    Status s = pool_->Acquire(&st);
+    if (!s.ok()) return with_route(ErrorFor(s), "/api/v1/loops");
+    return with_route(ListLoops(st.get()), "/api/v1/loops");
+  }
+  if (n == 4 && seg[2] == "loops") {
+    if (!get) return method_not_allowed("GET", "/api/v1/loops/{name}");
+    StorePool::Lease st;
+    Status s = pool_->Acquire(&st);
+    if (!s.ok()) return with_route(ErrorFor(s), "/api/v1/loops/{name}");
+    return with_route(LoopRounds(st.get(), seg[3]), "/api/v1/loops/{name}");
   }
   if (n == 3 && seg[2] == "series") {
     if (!get) return method_not_allowed("GET", "/api/v1/series");

@@ -92,6 +92,9 @@ class LoopSession {
   RunResult RunOnce(int64_t round, int64_t seed, const ParamValues& params, const std::string& label);
   Status WriteHistory(int64_t round);
   void AddVerdictEvent(const RoundRecord& r, const GateDecision* d);
+  // The finished round in the store too (a `loop_round` event), so `inloop serve` can draw the
+  // loop without reading this repository.
+  void RecordRoundInStore(const RoundRecord& r);
   Status SaveDiff(int64_t round, const std::string& base, std::string* rel);
   ParamValues FullParams(const ParamValues& v) const;
 
@@ -274,6 +277,25 @@ void LoopSession::AddVerdictEvent(const RoundRecord& rec, const GateDecision* d)
   (void)store->AddEvent(&e);
 }
 
+void LoopSession::RecordRoundInStore(const RoundRecord& rec) {
+  std::unique_ptr<store::Store> store;
+  if (!store::Store::Open(cfg_.store_dir, false, &store).ok()) return;
+  store::EventRecord e;
+  e.run_id = rec.run_ids.empty() ? "" : rec.run_ids.front();
+  e.time = Now();
+  e.kind = "loop_round";
+  e.severity = "info";
+  e.message = fmt::format("loop {} round {}: {}", cfg_.name, rec.round, rec.verdict);
+  JsonWriter w;
+  w.BeginObject().Key("loop").String(cfg_.name).Key("metric_key").String(cfg_.metric);
+  w.Key("goal").String(cfg_.minimize ? "min" : "max").Key("branch").String(cfg_.branch);
+  w.Key("record");
+  WriteRoundJson(rec, &w);
+  w.EndObject();
+  e.data_json = w.Take();
+  (void)store->AddEvent(&e);
+}
+
 Status LoopSession::SaveDiff(int64_t round, const std::string& base, std::string* rel) {
   std::string diff;
   INLOOP_RETURN_IF_ERROR(repo_.StagedDiff(base, &diff));
@@ -337,6 +359,7 @@ Status LoopSession::Recover(const Journal& j0) {
     st_.champion_params = rec.params;
   }
   INLOOP_RETURN_IF_ERROR(AppendRound(paths_, rec));
+  RecordRoundInStore(rec);
   st_.next_round = std::max(st_.next_round, j.round + 1);
   INLOOP_RETURN_IF_ERROR(SaveState(paths_, st_));
   out_->rounds.push_back(rec);
@@ -375,6 +398,7 @@ Status LoopSession::FinishRound(Journal j) {
     st_.champion_params = rec.params;
   }
   INLOOP_RETURN_IF_ERROR(AppendRound(paths_, rec));
+  RecordRoundInStore(rec);
   st_.next_round = std::max(st_.next_round, rec.round + 1);
   INLOOP_RETURN_IF_ERROR(SaveState(paths_, st_));
   out_->rounds.push_back(rec);
@@ -432,6 +456,7 @@ Status LoopSession::RunBaseline(LoopFailure* why) {
   rec.ended_at = Now();
   st_.baseline_done = true;
   INLOOP_RETURN_IF_ERROR(AppendRound(paths_, rec));
+  RecordRoundInStore(rec);
   INLOOP_RETURN_IF_ERROR(SaveState(paths_, st_));
   out_->rounds.push_back(rec);
   Say(fmt::format("baseline {} = {:.6g}{}", cfg_.metric, *rec.metric,

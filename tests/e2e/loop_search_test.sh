@@ -54,6 +54,37 @@ git log -1 --format=%B | grep -q "inloop-params: lr=" || fail "the commit messag
 per_round=$(python3 -c "print(f'{($end - $start) / 41:.2f}')")
 pass "search reached $val in 40 rounds ($kept kept), ${per_round}s per round with the objective"
 
+# The dashboard's loop view reads the same rounds from the store (GET /api/v1/loops...).
+"$INLOOP_BIN" serve --port 0 > "$WORK/serve.out" 2> "$WORK/serve.err" &
+SERVE=$!
+wait_for 300 grep -q "^inloop serve: http://" "$WORK/serve.out" || fail "serve did not start: $(cat "$WORK/serve.err")"
+URL=$(grep -o 'http://[^ ]*' "$WORK/serve.out" | head -1)
+URL=${URL%/}
+python3 - "$URL" "$WORK/log.json" "$(git rev-parse HEAD)" <<'PY' || { kill "$SERVE"; fail "loop view API"; }
+import json, sys, urllib.request
+url, log_path, head = sys.argv[1], sys.argv[2], sys.argv[3]
+log = json.load(open(log_path))
+loops = json.load(urllib.request.urlopen(url + "/api/v1/loops"))["loops"]
+assert [l["name"] for l in loops] == ["default"], loops
+l = loops[0]
+assert l["metric_key"] == "objective" and l["goal"] == "min", l
+assert l["rounds"] == len(log) == 41, (l["rounds"], len(log))
+assert l["kept"] == sum(r["verdict"] == "kept" for r in log), l
+assert l["champion"]["commit"] == head, (l["champion"], head)
+v = json.load(urllib.request.urlopen(url + "/api/v1/loops/default"))
+got = [(r["round"], r["verdict"], r["metric"], r["commit"]) for r in v["rounds"]]
+want = [(r["round"], r["verdict"], r["metric"], r["commit"]) for r in log]
+assert got == want, (got[:3], want[:3])
+assert v["lineage"] == [r["round"] for r in log if r["verdict"] in ("baseline", "kept")], v["lineage"]
+try:
+    urllib.request.urlopen(url + "/api/v1/loops/nope")
+    raise SystemExit("unknown loop answered 200")
+except urllib.error.HTTPError as e:
+    assert e.code == 404, e.code
+PY
+kill "$SERVE"; wait "$SERVE" 2>/dev/null || true
+pass "the loop view API matches loop log (41 rounds, lineage, champion commit)"
+
 # SIGINT while the command runs: the supervisor stops it, the loop undoes the round.
 touch "$SLOW_MARKER.arm"
 "$INLOOP_BIN" loop run --search space.toml --rounds 1 > /dev/null 2> "$WORK/int.err" &

@@ -183,3 +183,27 @@ export function streamUrl(runIds: string[]): string {
   const s = q.toString();
   return `api/v1/stream${s ? `?${s}` : ""}`;
 }
+
+// ---------------------------------------------------------------- research loops (issue 8)
+export interface LoopSummary {
+  name: string; metric_key: string; goal: string; branch: string; rounds: number;
+  kept: number; discarded: number; failed: number; rejected: number; interrupted: number;
+  baseline: number; champion: { round: number; metric: number; commit: string; run_id: string } | null;
+}
+export interface LoopRound {
+  round: number; verdict: string; proposer: string; reason: string; run_id: string; run_ids: string[];
+  metric: number; gain: number; champion_metric: number; noise_sd: number; threshold: number;
+  commit: string; parent: string; changed_files: string[]; diff_lines: number; time: number;
+}
+export async function listLoops(): Promise<LoopSummary[]> {
+  const b = await call<{ loops: any[] }>("/api/v1/loops");
+  return b.loops.map(l => ({ ...l, baseline: num(l.baseline),
+    champion: l.champion ? { ...l.champion, metric: num(l.champion.metric) } : null }));
+}
+export async function loopRounds(name: string): Promise<{ rounds: LoopRound[]; lineage: number[]; metric_key: string; goal: string }> {
+  const b = await call<any>(`/api/v1/loops/${encodeURIComponent(name)}`);
+  const rounds = (b.rounds as any[]).map(r => ({ ...r, metric: num(r.metric), gain: num(r.gain),
+    champion_metric: num(r.champion_metric), noise_sd: num(r.noise_sd), threshold: num(r.threshold),
+    run_ids: r.run_ids || [], changed_files: r.changed_files || [] }));
+  return { rounds, lineage: b.lineage || [], metric_key: b.metric_key, goal: b.goal };
+}

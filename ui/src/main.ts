@@ -7,6 +7,7 @@ import "./style.css";
 import { listRuns, paramKeys, pendingActions, runDetail, seriesKeys, seriesRequests, streamUrl, num, type Run, type XMode } from "./api";
 import { ChartsView, type Marker, type RunRef } from "./charts";
 import { colourAt, el } from "./format";
+import { LoopView } from "./loop_view";
 import { RunsTable } from "./runs_table";
 import { markerColour, Timeline } from "./timeline";
 
@@ -99,6 +100,9 @@ const table = new RunsTable(tableBox, {
   onFocus: id => { void focusRun(id); },
   colourOf: id => colours.get(id) ?? null,
 });
+// The research-loop view (loop_view.ts): a header button when the store has loops.
+const loopView = new LoopView(header, id => { table.setSelection([id]); void focusRun(id); });
+(hook as any).loop = () => loopView.state;
 
 function colourFor(id: string): string {
   let c = colours.get(id);
@@ -367,5 +371,6 @@ async function start() {
     resolveReady();
   }
   connectStream();
+  void loopView.init(pageParams).catch(e => hook.errors.push(`loops: ${(e as Error).message}`));
 }
 void start();

@@ -1,0 +1,161 @@
+// Loop rounds from `loop_round` events (loop_view.h).
+#include "http/loop_view.h"
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "common/json_writer.h"
+#include "http/json_views.h"
+#include "store/event_queries.h"
+
+namespace inloop::http {
+namespace {
+
+struct Round {
+  int64_t number = 0;
+  std::string verdict;
+  std::optional<double> metric;
+  std::string commit;
+  std::string run_id;
+  std::string record_json;  // as stored
+  double time = 0;
+};
+
+struct Loop {
+  std::string name, metric_key, goal, branch;
+  std::vector<Round> rounds;  // in the order they finished; a new baseline starts over
+};
+
+std::string Str(simdjson::dom::element e, const char* key) {
+  std::string_view v;
+  if (e[key].get(v) != simdjson::SUCCESS) return {};
+  return std::string(v);
+}
+
+// Every loop in the store, by name. Events that do not parse are skipped (the view is advice;
+// the repository's rounds.jsonl stays the record).
+Status LoadLoops(store::Store* st, std::map<std::string, Loop>* loops) {
+  std::vector<store::EventRecord> events;
+  INLOOP_RETURN_IF_ERROR(store::ListEventsOfKind(st, "loop_round", &events));
+  simdjson::dom::parser parser;
+  for (const auto& ev : events) {
+    simdjson::dom::element root, rec;
+    if (parser.parse(ev.data_json).get(root) != simdjson::SUCCESS) continue;
+    if (root["record"].get(rec) != simdjson::SUCCESS || !rec.is_object()) continue;
+    std::string name = Str(root, "loop");
+    if (name.empty()) continue;
+    Loop& loop = (*loops)[name];
+    loop.name = name;
+    loop.metric_key = Str(root, "metric_key");
+    loop.goal = Str(root, "goal");
+    loop.branch = Str(root, "branch");
+    Round r;
+    int64_t n = 0;
+    if (rec["round"].get(n) == simdjson::SUCCESS) r.number = n;
+    r.verdict = Str(rec, "verdict");
+    double m = 0;
+    if (rec["metric"].get(m) == simdjson::SUCCESS) r.metric = m;
+    r.commit = Str(rec, "commit");
+    r.run_id = Str(rec, "run_id");
+    r.record_json = simdjson::minify(rec);
+    r.time = ev.time;
+    if (r.verdict == "baseline") loop.rounds.clear();  // `loop init --replace` started over
+    loop.rounds.push_back(std::move(r));
+  }
+  return Status::OK();
+}
+
+// Indexes into rounds of the champions in order: the baseline, then every kept round.
+std::vector<size_t> Lineage(const Loop& loop) {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < loop.rounds.size(); ++i) {
+    const std::string& v = loop.rounds[i].verdict;
+    if (v == "baseline" || v == "kept") out.push_back(i);
+  }
+  return out;
+}
+
+void OptNumber(JsonWriter& w, const char* key, const std::optional<double>& v) {
+  w.Key(key);
+  if (v) w.Number(*v); else w.Null();
+}
+
+HttpResponse Ok(std::string body) {
+  HttpResponse r;
+  r.body = std::move(body);
+  return r;
+}
+
+}  // namespace
+
+HttpResponse ListLoops(store::Store* st) {
+  std::map<std::string, Loop> loops;
+  Status s = LoadLoops(st, &loops);
+  if (!s.ok()) return ErrorFor(s);
+  JsonWriter w;
+  w.BeginObject().Key("loops").BeginArray();
+  for (const auto& [name, loop] : loops) {
+    std::map<std::string, int64_t> counts;
+    std::optional<double> baseline;
+    for (const Round& r : loop.rounds) {
+      ++counts[r.verdict];
+      if (r.verdict == "baseline") baseline = r.metric;
+    }
+    w.BeginObject().Key("name").String(name).Key("metric_key").String(loop.metric_key);
+    w.Key("goal").String(loop.goal).Key("branch").String(loop.branch);
+    w.Key("rounds").Int(static_cast<int64_t>(loop.rounds.size()));
+    for (const char* v : {"kept", "discarded", "failed", "rejected", "interrupted"}) {
+      w.Key(v).Int(counts[v]);
+    }
+    OptNumber(w, "baseline", baseline);
+    std::vector<size_t> lineage = Lineage(loop);
+    w.Key("champion");
+    if (lineage.empty()) {
+      w.Null();
+    } else {
+      const Round& c = loop.rounds[lineage.back()];
+      w.BeginObject().Key("round").Int(c.number);
+      OptNumber(w, "metric", c.metric);
+      w.Key("commit").String(c.commit).Key("run_id").String(c.run_id).EndObject();
+    }
+    w.Key("last_at").Number(loop.rounds.empty() ? 0 : loop.rounds.back().time);
+    w.EndObject();
+  }
+  w.EndArray().EndObject();
+  return Ok(w.Take());
+}
+
+HttpResponse LoopRounds(store::Store* st, const std::string& name) {
+  std::map<std::string, Loop> loops;
+  Status s = LoadLoops(st, &loops);
+  if (!s.ok()) return ErrorFor(s);
+  auto it = loops.find(name);
+  if (it == loops.end()) {
+    return JsonError(404, fmt::format("no research loop named '{}' has recorded a round in this "
+                                      "store (see GET /api/v1/loops)", name.substr(0, 200)));
+  }
+  const Loop& loop = it->second;
+  JsonWriter w;
+  w.BeginObject().Key("name").String(loop.name).Key("metric_key").String(loop.metric_key);
+  w.Key("goal").String(loop.goal).Key("branch").String(loop.branch);
+  w.Key("rounds").BeginArray();
+  for (const Round& r : loop.rounds) {
+    // The stored record with the time it was recorded added.
+    std::string rec = r.record_json;
+    if (rec.size() >= 2 && rec.back() == '}') {
+      rec.pop_back();
+      rec += fmt::format("{}\"time\":{}}}", rec.size() > 1 ? "," : "", JsonNumber(r.time));
+    }
+    WriteStoredJson(w, rec, "{}");
+  }
+  w.EndArray().Key("lineage").BeginArray();
+  for (size_t i : Lineage(loop)) w.Int(loop.rounds[i].number);
+  w.EndArray().EndObject();
+  return Ok(w.Take());
+}
+
+}  // namespace inloop::http
