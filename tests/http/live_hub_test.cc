@@ -88,6 +88,7 @@ TEST_F(LiveHubTest, PushesEveryNewPointEventActionAndStatus) {
   // step 3000 (a new segment), an event, an action, and the end of the run.
   for (int i = 11; i <= 5000; ++i) {
     ASSERT_TRUE(w->Append("loss", i, i, 1.0 / i).ok());
+    ASSERT_TRUE(w->Append("lr", i, i, 0.1).ok());
     if (i % 700 == 0) {
       ASSERT_TRUE(w->Flush().ok());
     }
@@ -119,6 +120,9 @@ TEST_F(LiveHubTest, PushesEveryNewPointEventActionAndStatus) {
   for (int i = 3000; i <= 3100; ++i) want.push_back(i);
   EXPECT_EQ(StepsIn(ta, "loss"), want);
   EXPECT_EQ(StepsIn(tb, "loss"), want);
+  std::vector<int64_t> want_lr;  // a key that appeared after the client joined: from its start
+  for (int i = 11; i <= 5000; ++i) want_lr.push_back(i);
+  EXPECT_EQ(StepsIn(ta, "lr"), want_lr);
   EXPECT_NE(ta.find("event: event\ndata: "), std::string::npos);
   EXPECT_NE(ta.find("\"kind\":\"loss_spike\""), std::string::npos);
   EXPECT_NE(ta.find("event: action\ndata: "), std::string::npos);
