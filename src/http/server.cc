@@ -42,6 +42,7 @@ struct Shared {
 };
 
 constexpr auto kIdleTimeout = std::chrono::seconds(120);
+constexpr uint32_t kHeaderLimit = 256u << 10;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -59,6 +60,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void ReadRequest() {
     parser_.emplace();
     parser_->body_limit(shared_->options.max_body_bytes);
+    parser_->header_limit(kHeaderLimit);  // room for ?runs= lists of hundreds of run ids
     stream_.expires_after(kIdleTimeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
@@ -95,6 +97,14 @@ class Session : public std::enable_shared_from_this<Session> {
           413, fmt::format("body: larger than the {} bytes a request may carry (send smaller "
                            "batches)",
                            shared_->options.max_body_bytes));
+      r.route = "too_large";
+      shared_->metrics->RecordRequest(r.route, r.status, 0);
+      return Send(std::move(r), false);
+    }
+    if (ec == bhttp::error::header_limit) {
+      HttpResponse r = JsonError(
+          431, fmt::format("request head: larger than {} bytes (ask for fewer runs at once)",
+                           kHeaderLimit));
       r.route = "too_large";
       shared_->metrics->RecordRequest(r.route, r.status, 0);
       return Send(std::move(r), false);

@@ -293,11 +293,20 @@ assert_eq "$(curl -sf -X POST "${URL}api/v1/runs/$rid/points" -d '{"points":[{"k
 assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST "${URL}api/v1/runs/$rid/points" -d '{"points":[{"key":"loss","step":"two","value":1}]}')" 400 "bad point"
 big=$(python3 -c 'print("{\"points\":[" + ",".join(["{\"key\":\"k\",\"step\":1,\"value\":1}"] * 1300000) + "]}")')
 assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST "${URL}api/v1/runs/$rid/points" --data-binary @- <<<"$big")" 413 "body over 32 MiB"
+code=$(python3 - "$URL" <<'PY'
+import http.client, sys, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+c.request("GET", "/api/v1/series?key=loss&runs=" + ",".join(["r" * 30] * 10000))
+print(c.getresponse().status)
+PY
+)
+assert_eq "$code" 431 "request head over 256 KiB"
 curl -sf -X POST "${URL}api/v1/runs/$rid/finish" -d '{"status":"finished","exit_code":0}' > /dev/null
 assert_eq "$(inloop metrics "$rid" loss --format json | json '[(p[0], p[2]) for p in d["points"]]')" "[(1, 3.5), (2, 'NaN')]" "ingested points read back by the CLI"
 assert_eq "$(curl -s "${URL}api/v1/runs?tag=far-away" | json '[r["name"] for r in d["runs"]]')" "['remote']" "tag filter on the ingested run"
 assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST "${URL}api/v1/runs/$rid/points" -d '{"points":[]}')" 409 "points after finish"
-pass "ingest: create, points (durable, read back), 400, 413, finish, 409"
+pass "ingest: create, points (durable, read back), 400, 413, 431, finish, 409"
 
 # ---- /metrics parses as Prometheus text
 curl -sf "${URL}metrics" > metrics.txt

@@ -200,6 +200,26 @@ TEST_F(LiveHubTest, SlowClientIsCutOffNotShortChanged) {
   hub.Stop();
 }
 
+TEST_F(LiveHubTest, HeartbeatComments) {
+  store::RunRecord run;
+  run.name = "quiet";
+  ASSERT_TRUE(st_->CreateRun(&run).ok());
+  LiveHubOptions opt;
+  opt.poll_ms = 10;
+  opt.heartbeat_s = 0.02;
+  LiveHub hub(pool_.get(), &metrics_, opt);
+  hub.Start();
+  std::shared_ptr<SseClient> c;
+  ASSERT_TRUE(hub.Subscribe({run.id}, &c).ok());
+  std::string text;
+  DrainUntil(c.get(), &text, [](const std::string& t) {
+    return t.find(": heartbeat\n\n") != std::string::npos;
+  });
+  EXPECT_NE(text.find(": heartbeat\n\n"), std::string::npos);
+  EXPECT_EQ(text.find("event: points"), std::string::npos);  // nothing was written
+  hub.Stop();
+}
+
 TEST(SseClientTest, BoundedQueue) {
   SseClient c(10);
   int wakes = 0;
