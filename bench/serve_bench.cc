@@ -255,8 +255,8 @@ void ReportRunsList(int runs) {
         last = api.Handle(r);
       });
       if (last.status != 200) std::abort();
-      fmt::print("runs list over {} runs, GET {}: {:.1f} ms (best of 10, {} bytes)\n", runs, q,
-                 ms, last.body.size());
+      fmt::print("runs list over {} runs, GET {}: {:.1f} ms (best of 10, {} bytes)\n", runs, q, ms,
+                 last.body.size());
     }
   }
   std::filesystem::remove_all(dir);
@@ -325,7 +325,8 @@ void ReportSse(int clients, int64_t points) {
     hub.Start();
     std::vector<StreamClient> cs(clients);
     std::string request = fmt::format(
-        "GET /api/v1/stream?run={} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n",
+        "GET /api/v1/stream?run={} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: "
+        "text/event-stream\r\n\r\n",
         run.id);
     for (auto& c : cs) {
       c.fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -171,8 +171,8 @@ Status ReadRunSegmentsOnce(store::Store* st, const std::string& run_id,
     }
   } closer{wal_fd};
   store::Stmt q;
-  INLOOP_RETURN_IF_ERROR(st->db()->Prepare(
-      "SELECT id, segment, key FROM series WHERE run_id=? ORDER BY id", &q));
+  INLOOP_RETURN_IF_ERROR(
+      st->db()->Prepare("SELECT id, segment, key FROM series WHERE run_id=? ORDER BY id", &q));
   q.Bind(1, run_id);
   std::map<int64_t, size_t> index;  // series id -> position in *out
   while (q.Step()) {
@@ -233,8 +233,8 @@ Status ReadRunSegments(store::Store* st, const std::string& run_id,
     *chunk_rows = after;
     if (before == after) return Status::OK();
     if (tries == 20) {
-      return Status::Io(fmt::format("run {}: its chunk index kept changing while being read",
-                                    run_id));
+      return Status::Io(
+          fmt::format("run {}: its chunk index kept changing while being read", run_id));
     }
   }
 }
@@ -302,9 +302,15 @@ void WalStamp(store::Store* st, const std::string& run_id, int64_t* size, int64_
 void WriteStatusJson(JsonWriter& w, const std::string& run_id, const std::string& status,
                      double ended_at, std::optional<int> exit_code) {
   w.BeginObject().Key("run").String(run_id).Key("status").String(status).Key("ended_at");
-  if (ended_at > 0) w.Number(ended_at); else w.Null();
+  if (ended_at > 0)
+    w.Number(ended_at);
+  else
+    w.Null();
   w.Key("exit_code");
-  if (exit_code) w.Int(*exit_code); else w.Null();
+  if (exit_code)
+    w.Int(*exit_code);
+  else
+    w.Null();
   w.EndObject();
 }
 

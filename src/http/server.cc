@@ -76,12 +76,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (parser_->get()[bhttp::field::expect] == "100-continue" && !parser_->is_done()) {
       static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      return net::async_write(
-          stream_, net::buffer(kContinue),
-          [self = shared_from_this()](beast::error_code wec, size_t) {
-            if (wec) return self->Close();
-            self->ReadBody();
-          });
+      return net::async_write(stream_, net::buffer(kContinue),
+                              [self = shared_from_this()](beast::error_code wec, size_t) {
+                                if (wec) return self->Close();
+                                self->ReadBody();
+                              });
     }
     ReadBody();
   }
@@ -158,9 +157,9 @@ class Session : public std::enable_shared_from_this<Session> {
     res_.keep_alive(keep_alive);
     res_.body() = std::move(r.body);
     res_.prepare_payload();
-    bhttp::async_write(stream_, res_,
-                       beast::bind_front_handler(&Session::OnWrite, shared_from_this(),
-                                                 keep_alive));
+    bhttp::async_write(
+        stream_, res_,
+        beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep_alive));
   }
 
   void OnWrite(bool keep_alive, beast::error_code ec, size_t) {
@@ -286,14 +285,15 @@ Status Server::Start(const ServerOptions& options, Api* api, LiveHub* hub, Serve
   if (!ec) impl.acceptor.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) impl.acceptor.bind(ep, ec);
   if (ec.value() == EADDRNOTAVAIL) {
-    return Status::Invalid(fmt::format("--bind {}: not an address of this machine ({})",
-                                       options.bind, ec.message()));
+    return Status::Invalid(
+        fmt::format("--bind {}: not an address of this machine ({})", options.bind, ec.message()));
   }
   if (!ec) impl.acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
-    return Status::Io(fmt::format("cannot listen on {}:{}: {} (pick another --port, or 0 for any "
-                                  "free one)",
-                                  options.bind, options.port, ec.message()));
+    return Status::Io(
+        fmt::format("cannot listen on {}:{}: {} (pick another --port, or 0 for any "
+                    "free one)",
+                    options.bind, options.port, ec.message()));
   }
   impl.port = impl.acceptor.local_endpoint().port();
   impl.signals.async_wait([&impl](beast::error_code e, int) {

@@ -212,9 +212,8 @@ TEST_F(LiveHubTest, HeartbeatComments) {
   std::shared_ptr<SseClient> c;
   ASSERT_TRUE(hub.Subscribe({run.id}, &c).ok());
   std::string text;
-  DrainUntil(c.get(), &text, [](const std::string& t) {
-    return t.find(": heartbeat\n\n") != std::string::npos;
-  });
+  DrainUntil(c.get(), &text,
+             [](const std::string& t) { return t.find(": heartbeat\n\n") != std::string::npos; });
   EXPECT_NE(text.find(": heartbeat\n\n"), std::string::npos);
   EXPECT_EQ(text.find("event: points"), std::string::npos);  // nothing was written
   hub.Stop();
