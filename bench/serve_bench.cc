@@ -206,6 +206,12 @@ void ReportApi() {
       "threads; {} bytes of JSON); baseline, the same reads on one thread without JSON: {:.0f} "
       "ms\n",
       ov, std::min(4u, std::max(1u, std::thread::hardware_concurrency())), last.body.size(), seq);
+  std::string relative = overlay;
+  relative.replace(relative.find("x=step"), 6, "x=relative");
+  double rel = Best(5, [&] { last = Get(relative); });
+  fmt::print("overlay 100 runs x 100,000 points -> width 1000 on x=relative: {:.1f} ms server time "
+             "(best of 5; {} bytes of JSON)\n",
+             rel, last.body.size());
 }
 
 // ---- the runs table over thousands of runs ----
