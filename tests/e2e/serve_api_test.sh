@@ -58,14 +58,18 @@ checkpoint_settle_seconds = 0.5
 checkpoint_args = ["--resume", "{checkpoint}"]
 skip_args = ["--skip-from", "{skip_from}", "--skip-to", "{skip_to}"]
 TOML
-inloop run --name asked --policy ask -- python3 train.py > asked.out 2> asked.err &
+"$INLOOP_BIN" run --name asked --policy ask -- python3 train.py > asked.out 2> asked.err &
 asked_pid=$!
 
-# ---- the server, on a free port
-inloop serve --port 0 > serve.out 2> serve.err &
+# ---- the server, on a free port. Background processes start the binary itself (not the `inloop`
+# shell function), so that $! is the server and the EXIT trap really ends it.
+"$INLOOP_BIN" serve --port 0 > serve.out 2> serve.err &
 serve_pid=$!
-servers=("$serve_pid")
-stop_servers() { for p in "${servers[@]}"; do kill "$p" 2>/dev/null || true; done; }
+servers=("$serve_pid" "$asked_pid")
+stop_servers() {
+  for p in "${servers[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${servers[@]}"; do wait "$p" 2>/dev/null || true; done
+}
 trap 'stop_servers; cleanup' EXIT
 wait_for 300 grep -q "^inloop serve: http://" serve.out || fail "no URL printed: $(cat serve.err)"
 URL=$(grep -o 'http://[^ ]*' serve.out)
@@ -236,8 +240,9 @@ assert_contains "$(inloop events asked --json | json '[e["kind"] for e in d]')" 
 pass "approve over HTTP -> the supervisor resumed the run"
 
 # ---- SSE of a live run: every point, none dropped, none twice
-inloop run --policy observe --name live -- python3 tiny.py --lr 0.5 --steps 400 --sleep 0.01 > /dev/null 2>&1 &
+"$INLOOP_BIN" run --policy observe --name live -- python3 tiny.py --lr 0.5 --steps 400 --sleep 0.01 > /dev/null 2>&1 &
 live_pid=$!
+servers+=("$live_pid")
 wait_for 300 bash -c "curl -s '${URL}api/v1/runs?name=live' | grep -q '\"status\":\"running\"'" || fail "live run not seen"
 live_id=$(curl -s "${URL}api/v1/runs?name=live" | json 'd["runs"][0]["id"]')
 cat > sse.py <<'PY'
@@ -261,9 +266,11 @@ json.dump(events, open(out, "w"))
 PY
 python3 sse.py "$URL" "$live_id" sse.json &
 sse_pid=$!
+servers+=("$sse_pid")
 # A second client of the same run: the pollers stay one per run.
 python3 sse.py "$URL" "$live_id" sse2.json &
 sse2_pid=$!
+servers+=("$sse2_pid")
 wait "$live_pid" || fail "live run failed"
 wait "$sse_pid" || fail "SSE client failed"
 wait "$sse2_pid" || fail "second SSE client failed"
@@ -337,7 +344,7 @@ set -e
 assert_eq "$code" 30 "non-local bind without a token exit code"
 assert_contains "$(cat nobind.err)" "needs a token" "refusal names the fix"
 [ ! -s nobind.out ] || fail "refused server printed a URL"
-INLOOP_TOKEN=s3cret inloop serve --port 0 > tok.out 2> tok.err &
+INLOOP_TOKEN=s3cret "$INLOOP_BIN" serve --port 0 > tok.out 2> tok.err &
 servers+=("$!")
 wait_for 300 grep -q "^inloop serve: http://" tok.out || fail "token server did not start"
 TURL=$(grep -o 'http://[^ ?]*' tok.out)
