@@ -56,9 +56,8 @@ int CmdServe(const ServeArgs& a) {
     return s.code() == Status::Code::kInvalid ? kExitServeBadAddress : kExitServeCannotListen;
   }
   hub.Start();
-  std::string host = a.bind.find(':') != std::string::npos && a.bind.front() != '['
-                         ? "[" + a.bind + "]"
-                         : a.bind;
+  std::string host =
+      a.bind.find(':') != std::string::npos && a.bind.front() != '[' ? "[" + a.bind + "]" : a.bind;
   fmt::print("inloop serve: http://{}:{}/{} (store {})\n", host, server->port(),
              token.empty() ? "" : "?token=" + token, dir);
   std::fflush(stdout);

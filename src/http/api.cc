@@ -35,8 +35,7 @@ constexpr size_t kMaxAlignedRuns = 1000;
 constexpr size_t kInBatch = 500;  // run ids per SQL IN (...) list
 
 double Now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 HttpResponse Json(std::string body) {
@@ -90,11 +89,17 @@ void WriteRunJson(JsonWriter& w, const RunRow& r, const std::vector<std::string>
                   const std::vector<std::pair<std::string, const Point*>>& last, double now) {
   w.BeginObject().Key("id").String(r.id).Key("name").String(r.name);
   w.Key("status").String(r.status).Key("created_at").Number(r.started_at).Key("ended_at");
-  if (r.ended_at > 0) w.Number(r.ended_at); else w.Null();
+  if (r.ended_at > 0)
+    w.Number(r.ended_at);
+  else
+    w.Null();
   double end = r.ended_at > 0 ? r.ended_at : now;
   w.Key("duration_s").Number(std::max(0.0, end - r.started_at));
   w.Key("attempts").Int(r.attempts).Key("exit_code");
-  if (r.exit_code) w.Int(*r.exit_code); else w.Null();
+  if (r.exit_code)
+    w.Int(*r.exit_code);
+  else
+    w.Null();
   w.Key("command");
   WriteStoredJson(w, r.command_json, "[]");
   w.Key("tags").BeginArray();
@@ -104,7 +109,10 @@ void WriteRunJson(JsonWriter& w, const RunRow& r, const std::vector<std::string>
   w.EndObject().Key("last").BeginObject();
   for (auto& [k, p] : last) {
     w.Key(k);
-    if (p) w.Number(p->value); else w.Null();
+    if (p)
+      w.Number(p->value);
+    else
+      w.Null();
   }
   w.EndObject().EndObject();
 }
@@ -117,10 +125,10 @@ std::string Placeholders(size_t first, size_t n) {
 }
 
 // Tags and params of `ids`, batched IN (...) queries.
-Status TagsAndParams(store::Store* st, const std::vector<std::string>& ids,
-                     std::unordered_map<std::string, std::vector<std::string>>* tags,
-                     std::unordered_map<std::string,
-                                        std::vector<std::pair<std::string, std::string>>>* params) {
+Status TagsAndParams(
+    store::Store* st, const std::vector<std::string>& ids,
+    std::unordered_map<std::string, std::vector<std::string>>* tags,
+    std::unordered_map<std::string, std::vector<std::pair<std::string, std::string>>>* params) {
   for (size_t b = 0; b < ids.size(); b += kInBatch) {
     size_t n = std::min(kInBatch, ids.size() - b);
     store::Stmt t, p;
@@ -204,9 +212,8 @@ bool KnownStatus(std::string_view s) {
 }
 
 bool KnownActionState(std::string_view s) {
-  return s == store::kActionPending || s == store::kActionApproved ||
-         s == store::kActionDenied || s == store::kActionApplied ||
-         s == store::kActionObserved || s == store::kActionExpired;
+  return s == store::kActionPending || s == store::kActionApproved || s == store::kActionDenied ||
+         s == store::kActionApplied || s == store::kActionObserved || s == store::kActionExpired;
 }
 
 // Run names by id, looked up once each.
@@ -238,8 +245,7 @@ enum class XAxis { kStep, kTime, kRelative };
 
 // M4 over an x that is not the step (wall or relative time): x in microseconds as the "step" of
 // an in-memory chunk, so the one M4 implementation serves both axes.
-Status M4OverX(std::vector<Point> pts, double xlo, double xhi, int width,
-               std::vector<Point>* out) {
+Status M4OverX(std::vector<Point> pts, double xlo, double xhi, int width, std::vector<Point>* out) {
   std::stable_sort(pts.begin(), pts.end(),
                    [](const Point& a, const Point& b) { return a.step < b.step; });
   out->clear();
@@ -352,8 +358,8 @@ Status QueryLargeSeries(StorePool* pool, store::Store* st, const std::string& ru
   }
   lo = std::max(lo, q.lo);
   hi = std::min(hi, q.hi);
-  if (segs.empty() || chunks < kParallelChunks || threads < 2 || hi < lo ||
-      q.max_points <= 0 || width < static_cast<int>(threads)) {
+  if (segs.empty() || chunks < kParallelChunks || threads < 2 || hi < lo || q.max_points <= 0 ||
+      width < static_cast<int>(threads)) {
     return query::QuerySeries(st, run_id, key, q, out);
   }
   using i128 = __int128;
@@ -380,7 +386,8 @@ Status QueryLargeSeries(StorePool* pool, store::Store* st, const std::string& ru
     workers.emplace_back([&, i] {
       StorePool::Lease own;
       errors[i] = pool->Acquire(&own);
-      if (errors[i].ok()) errors[i] = query::QuerySeries(own.get(), run_id, key, parts[i], &results[i]);
+      if (errors[i].ok())
+        errors[i] = query::QuerySeries(own.get(), run_id, key, parts[i], &results[i]);
     });
   }
   errors[0] = query::QuerySeries(st, run_id, key, parts[0], &results[0]);
@@ -567,8 +574,8 @@ HttpResponse Api::ListRuns(const HttpRequest& r) {
     }
   }
   std::vector<std::string> last_keys = ListParam(r, "last");
-  if (sort_last && std::find(last_keys.begin(), last_keys.end(), sort.substr(5)) ==
-                       last_keys.end()) {
+  if (sort_last &&
+      std::find(last_keys.begin(), last_keys.end(), sort.substr(5)) == last_keys.end()) {
     last_keys.push_back(sort.substr(5));
   }
 
@@ -589,8 +596,8 @@ HttpResponse Api::ListRuns(const HttpRequest& r) {
   }
   for (const std::string& tag : r.Params("tag")) {
     if (tag.empty()) continue;
-    where += " AND EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.id AND t.tag = " + bind(tag) +
-             ")";
+    where +=
+        " AND EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.id AND t.tag = " + bind(tag) + ")";
   }
   for (auto& [k, v] : r.query) {
     if (!k.starts_with("param.") || k.size() <= 6) continue;
@@ -613,10 +620,10 @@ HttpResponse Api::ListRuns(const HttpRequest& r) {
         dir, now);
   } else if (sort_param) {
     // Missing values last whatever the order; numbers (numerically) before other text.
-    std::string pv = fmt::format(
-        "(SELECT p.value FROM params p WHERE p.run_id = r.id AND p.key = {})", bind(sort.substr(6)));
-    std::string numeric = fmt::format(
-        "({0} GLOB '*[0-9]*' AND {0} NOT GLOB '*[^0-9eE.+-]*')", pv);
+    std::string pv =
+        fmt::format("(SELECT p.value FROM params p WHERE p.run_id = r.id AND p.key = {})",
+                    bind(sort.substr(6)));
+    std::string numeric = fmt::format("({0} GLOB '*[0-9]*' AND {0} NOT GLOB '*[^0-9eE.+-]*')", pv);
     order_by = fmt::format(
         "({0} IS NULL) ASC, {1} DESC, (CASE WHEN {1} THEN CAST({0} AS REAL) END) {2}, {0} {2}, "
         "r.seq {2}",
@@ -733,7 +740,10 @@ HttpResponse Api::GetRun(const std::string& ref) {
   w.BeginObject().Key("run");
   WriteRunJson(w, row, tags, pv, last, now);
   w.Key("cwd").String(rec.cwd).Key("host").String(rec.host).Key("git_commit");
-  if (rec.git_commit.empty()) w.Null(); else w.String(rec.git_commit);
+  if (rec.git_commit.empty())
+    w.Null();
+  else
+    w.String(rec.git_commit);
   w.Key("params").BeginObject();
   for (auto& p : params) w.Key(p.key).String(p.value);
   w.EndObject().Key("tags").BeginArray();
@@ -742,9 +752,15 @@ HttpResponse Api::GetRun(const std::string& ref) {
   for (auto& a : attempts) {
     w.BeginObject().Key("number").Int(a.number).Key("reason").String(a.reason);
     w.Key("started_at").Number(a.started_at).Key("ended_at");
-    if (a.ended_at > 0) w.Number(a.ended_at); else w.Null();
+    if (a.ended_at > 0)
+      w.Number(a.ended_at);
+    else
+      w.Null();
     w.Key("pid").Int(a.pid).Key("exit_code");
-    if (a.exit_code) w.Int(*a.exit_code); else w.Null();
+    if (a.exit_code)
+      w.Int(*a.exit_code);
+    else
+      w.Null();
     w.Key("signal").Int(a.signal).Key("crash_class").String(a.crash_class);
     w.Key("lines").Int(a.lines).Key("stderr_tail").String(a.stderr_tail).EndObject();
   }
@@ -785,7 +801,8 @@ HttpResponse Api::RunEvents(const std::string& ref) {
 
 HttpResponse Api::RunSeries(const std::string& ref, const HttpRequest& r) {
   const std::string* key = r.Param("key");
-  if (!key || key->empty()) return JsonError(400, "key: required (the series key, e.g. train/loss)");
+  if (!key || key->empty())
+    return JsonError(400, "key: required (the series key, e.g. train/loss)");
   std::optional<int64_t> from, to;
   int width = 0;
   constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
@@ -827,7 +844,8 @@ HttpResponse Api::AlignedSeries(const HttpRequest& r) {
                                       refs.size(), kMaxAlignedRuns));
   }
   const std::string* key = r.Param("key");
-  if (!key || key->empty()) return JsonError(400, "key: required (the series key, e.g. train/loss)");
+  if (!key || key->empty())
+    return JsonError(400, "key: required (the series key, e.g. train/loss)");
   std::string xname = r.Param("x") ? *r.Param("x") : "step";
   XAxis x;
   if (xname == "step") {
@@ -837,8 +855,8 @@ HttpResponse Api::AlignedSeries(const HttpRequest& r) {
   } else if (xname == "relative") {
     x = XAxis::kRelative;
   } else {
-    return JsonError(400, fmt::format("x: '{}' is not one of step, time, relative",
-                                      xname.substr(0, 40)));
+    return JsonError(
+        400, fmt::format("x: '{}' is not one of step, time, relative", xname.substr(0, 40)));
   }
   std::optional<double> from, to;
   int width = 0;
@@ -869,15 +887,16 @@ HttpResponse Api::AlignedSeries(const HttpRequest& r) {
     StorePool::Lease st;
     Status ls = pool_->Acquire(&st);
     for (size_t i = next++; i < curves.size(); i = next++) {
-      if (ls.ok()) ls = ReadAligned(st.get(), curves[i].run_id, *key, x, from, to, width, &curves[i]);
+      if (ls.ok())
+        ls = ReadAligned(st.get(), curves[i].run_id, *key, x, from, to, width, &curves[i]);
       if (!ls.ok()) {
         std::lock_guard<std::mutex> lock(err_mu);
         if (first_error.ok()) first_error = ls;
       }
     }
   };
-  size_t threads = std::min<size_t>({4, std::max(1u, std::thread::hardware_concurrency()),
-                                     (curves.size() + 3) / 4});
+  size_t threads = std::min<size_t>(
+      {4, std::max(1u, std::thread::hardware_concurrency()), (curves.size() + 3) / 4});
   std::vector<std::thread> pool;
   for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
   work();
@@ -932,9 +951,9 @@ HttpResponse Api::SeriesKeys(const HttpRequest& r) {
     for (size_t b = 0; s.ok() && b < ids.size(); b += kInBatch) {
       size_t n = std::min(kInBatch, ids.size() - b);
       std::vector<std::string> batch(ids.begin() + b, ids.begin() + b + n);
-      s = collect(fmt::format("SELECT DISTINCT key FROM series WHERE run_id IN ({})",
-                              Placeholders(1, n)),
-                  batch);
+      s = collect(
+          fmt::format("SELECT DISTINCT key FROM series WHERE run_id IN ({})", Placeholders(1, n)),
+          batch);
     }
   }
   if (!s.ok()) return ErrorFor(s);
@@ -973,8 +992,8 @@ HttpResponse Api::Decide(const std::string& id_text, bool approve, const HttpReq
   int64_t id = 0;
   auto [ptr, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
   if (id_text.empty() || ec != std::errc() || ptr != id_text.data() + id_text.size() || id <= 0) {
-    return JsonError(400, fmt::format("action id: '{}' is not a positive integer",
-                                      id_text.substr(0, 40)));
+    return JsonError(
+        400, fmt::format("action id: '{}' is not a positive integer", id_text.substr(0, 40)));
   }
   std::string note;
   if (!r.body.empty()) {

@@ -19,8 +19,7 @@ namespace inloop::http {
 namespace {
 
 double Now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 HttpResponse Json(std::string body) {
@@ -96,7 +95,8 @@ HttpResponse IngestRuns::Create(const std::string& body) {
   std::string_view sv;
   simdjson::dom::element e;
   if (!doc["name"].get(e)) {
-    if (e.get_string().get(sv) || sv.empty()) return JsonError(400, "name: must be a non-empty string");
+    if (e.get_string().get(sv) || sv.empty())
+      return JsonError(400, "name: must be a non-empty string");
     run.name = std::string(sv);
   }
   if (!doc["command"].get(e)) {
@@ -205,8 +205,10 @@ HttpResponse IngestRuns::Points(const std::string& run_ref, const std::string& b
       }
     }
     if (p["value"].get(e) || !ValueOf(e, &ip.value)) {
-      return JsonError(400, fmt::format(
-          "points[{}].value: required, a number or \"NaN\", \"Infinity\", \"-Infinity\"", i));
+      return JsonError(
+          400,
+          fmt::format(
+              "points[{}].value: required, a number or \"NaN\", \"Infinity\", \"-Infinity\"", i));
     }
     ip.key = std::string(key);
     ip.step = step;
@@ -227,8 +229,8 @@ HttpResponse IngestRuns::Points(const std::string& run_ref, const std::string& b
     std::unique_ptr<store::RunWriter> w;
     s = store_->OpenWriter(run.id, &w);
     if (!s.ok()) {
-      return JsonError(409, fmt::format("run {}: {} (another process writes it)", run.id,
-                                        s.message()));
+      return JsonError(409,
+                       fmt::format("run {}: {} (another process writes it)", run.id, s.message()));
     }
     it = writers_.emplace(run.id, std::move(w)).first;
   }

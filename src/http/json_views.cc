@@ -24,11 +24,20 @@ void WriteStoredJson(JsonWriter& w, const std::string& json, const char* fallbac
 void WriteEventJson(JsonWriter& w, const store::EventRecord& e) {
   w.BeginObject().Key("id").Int(e.id).Key("run_id").String(e.run_id).Key("time").Number(e.time);
   w.Key("kind").String(e.kind).Key("severity").String(e.severity).Key("step");
-  if (e.step_lo) w.Int(*e.step_lo); else w.Null();
+  if (e.step_lo)
+    w.Int(*e.step_lo);
+  else
+    w.Null();
   w.Key("step_lo");
-  if (e.step_lo) w.Int(*e.step_lo); else w.Null();
+  if (e.step_lo)
+    w.Int(*e.step_lo);
+  else
+    w.Null();
   w.Key("step_hi");
-  if (e.step_hi) w.Int(*e.step_hi); else w.Null();
+  if (e.step_hi)
+    w.Int(*e.step_hi);
+  else
+    w.Null();
   // The attempt an event belongs to, when its evidence says (attempt_start/exit, remedies).
   std::optional<int64_t> attempt;
   simdjson::dom::parser parser;
@@ -39,9 +48,15 @@ void WriteEventJson(JsonWriter& w, const store::EventRecord& e) {
     if (!doc["attempt"].get_int64().get(a)) attempt = a;
   }
   w.Key("attempt");
-  if (attempt) w.Int(*attempt); else w.Null();
+  if (attempt)
+    w.Int(*attempt);
+  else
+    w.Null();
   w.Key("message").String(e.message).Key("data");
-  if (data_ok) w.Raw(e.data_json); else w.Raw("{}");
+  if (data_ok)
+    w.Raw(e.data_json);
+  else
+    w.Raw("{}");
   w.EndObject();
 }
 
@@ -49,11 +64,17 @@ void WriteActionJson(JsonWriter& w, const store::ActionRecord& a, const std::str
   w.BeginObject().Key("id").Int(a.id).Key("run_id").String(a.run_id);
   w.Key("run_name").String(run_name).Key("kind").String(a.action).Key("action").String(a.action);
   w.Key("trigger").String(a.trigger).Key("step");
-  if (a.step) w.Int(*a.step); else w.Null();
+  if (a.step)
+    w.Int(*a.step);
+  else
+    w.Null();
   w.Key("state").String(a.state).Key("reason").String(a.reason);
   w.Key("created_at").Number(a.created_at).Key("decided_by").String(a.decided_by);
   w.Key("decided_at");
-  if (a.decided_at > 0) w.Number(a.decided_at); else w.Null();
+  if (a.decided_at > 0)
+    w.Number(a.decided_at);
+  else
+    w.Null();
   w.Key("note").String(a.note).Key("data");
   WriteStoredJson(w, a.data_json, "{}");
   w.EndObject();

@@ -6,7 +6,9 @@
 // leave a gap.
 #include "http/live_hub.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -15,6 +17,7 @@
 
 #include "common/json_writer.h"
 #include "http/json_views.h"
+#include "store/wal.h"
 
 namespace inloop::http {
 
@@ -144,23 +147,96 @@ Status RunStatus(store::Store* st, const std::string& run_id, store::RunRecord* 
   return st->FindRun(run_id, rec);
 }
 
-// Segment sizes from the chunk index plus the WAL tail; keys from the series table.
-Status ReadRunSegments(store::Store* st, const std::string& run_id,
-                       std::vector<store::SegmentData>* out) {
+Status ChunkRows(store::Store* st, const std::string& run_id, int64_t* n) {
+  store::Stmt q;
+  INLOOP_RETURN_IF_ERROR(st->db()->Prepare(
+      "SELECT COUNT(*) FROM chunks c JOIN series s ON s.id = c.series_id WHERE s.run_id=?", &q));
+  q.Bind(1, run_id);
+  *n = q.Step() ? q.Int(0) : 0;
+  return q.status();
+}
+
+// Every segment of every key of the run: the chunk index in two queries and the WAL read once
+// (Store::ReadSegments would read the WAL once per key). Mirrors Store::ReadSegmentsOf: the WAL
+// is opened before the index is read, and a WAL point is loose when its ordinal is past the
+// sealed count of its series. ReadRunSegments below retries a read that a seal overlapped.
+Status ReadRunSegmentsOnce(store::Store* st, const std::string& run_id,
+                           std::vector<store::SegmentData>* out) {
   out->clear();
+  int wal_fd = ::open(st->PathOf("series/" + run_id + ".wal").c_str(), O_RDONLY | O_CLOEXEC);
+  struct FdCloser {
+    int fd;
+    ~FdCloser() {
+      if (fd >= 0) ::close(fd);
+    }
+  } closer{wal_fd};
   store::Stmt q;
   INLOOP_RETURN_IF_ERROR(
-      st->db()->Prepare("SELECT DISTINCT key FROM series WHERE run_id=? ORDER BY key", &q));
+      st->db()->Prepare("SELECT id, segment, key FROM series WHERE run_id=? ORDER BY id", &q));
   q.Bind(1, run_id);
-  std::vector<std::string> keys;
-  while (q.Step()) keys.push_back(q.Text(0));
+  std::map<int64_t, size_t> index;  // series id -> position in *out
+  while (q.Step()) {
+    store::SegmentData seg;
+    seg.series_id = q.Int(0);
+    seg.segment = static_cast<int>(q.Int(1));
+    seg.key = q.Text(2);
+    index[seg.series_id] = out->size();
+    out->push_back(std::move(seg));
+  }
   INLOOP_RETURN_IF_ERROR(q.status());
-  for (auto& k : keys) {
-    std::vector<store::SegmentData> segs;
-    INLOOP_RETURN_IF_ERROR(st->ReadSegments(run_id, k, &segs));
-    for (auto& s : segs) out->push_back(std::move(s));
+  store::Stmt c;
+  INLOOP_RETURN_IF_ERROR(st->db()->Prepare(
+      "SELECT c.series_id, c.ordinal, c.offset, c.length, c.count, c.first_step, c.last_step "
+      "FROM chunks c JOIN series s ON s.id = c.series_id WHERE s.run_id=? "
+      "ORDER BY c.series_id, c.ordinal",
+      &c));
+  c.Bind(1, run_id);
+  std::map<int64_t, int64_t> sealed;
+  while (c.Step()) {
+    store::ChunkRef r;
+    r.series_id = c.Int(0);
+    r.ordinal = c.Int(1);
+    r.offset = c.Int(2);
+    r.length = c.Int(3);
+    r.count = c.Int(4);
+    r.first_step = c.Int(5);
+    r.last_step = c.Int(6);
+    auto it = index.find(r.series_id);
+    if (it == index.end()) continue;
+    sealed[r.series_id] += r.count;
+    (*out)[it->second].chunks.push_back(r);
+  }
+  INLOOP_RETURN_IF_ERROR(c.status());
+  if (wal_fd < 0) return Status::OK();
+  store::WalContents wal;
+  INLOOP_RETURN_IF_ERROR(store::ReadWal(wal_fd, &wal));
+  std::map<int64_t, int64_t> ordinal;
+  for (auto& [id, base] : wal.bases) ordinal[id] = base;
+  for (auto& [id, p] : wal.points) {
+    int64_t ord = ordinal[id]++;
+    auto it = index.find(id);
+    if (it != index.end() && ord >= sealed[id]) (*out)[it->second].tail.push_back(p);
   }
   return Status::OK();
+}
+
+// A chunk sealed while a read lists chunks and then the WAL tail can leave the listing without
+// that chunk and the tail without its points, so positions would not line up with the tail. A
+// read during which the chunk index did not change is consistent; others are read again.
+Status ReadRunSegments(store::Store* st, const std::string& run_id,
+                       std::vector<store::SegmentData>* out, int64_t* chunk_rows) {
+  for (int tries = 0;; ++tries) {
+    int64_t before = 0, after = 0;
+    INLOOP_RETURN_IF_ERROR(ChunkRows(st, run_id, &before));
+    INLOOP_RETURN_IF_ERROR(ReadRunSegmentsOnce(st, run_id, out));
+    INLOOP_RETURN_IF_ERROR(ChunkRows(st, run_id, &after));
+    *chunk_rows = after;
+    if (before == after) return Status::OK();
+    if (tries == 20) {
+      return Status::Io(
+          fmt::format("run {}: its chunk index kept changing while being read", run_id));
+    }
+  }
 }
 
 int64_t SegmentSize(const store::SegmentData& s) {
@@ -212,15 +288,6 @@ Status NewEvents(store::Store* st, const std::string& run_id, int64_t after,
   return q.status();
 }
 
-Status ChunkRows(store::Store* st, const std::string& run_id, int64_t* n) {
-  store::Stmt q;
-  INLOOP_RETURN_IF_ERROR(st->db()->Prepare(
-      "SELECT COUNT(*) FROM chunks c JOIN series s ON s.id = c.series_id WHERE s.run_id=?", &q));
-  q.Bind(1, run_id);
-  *n = q.Step() ? q.Int(0) : 0;
-  return q.status();
-}
-
 void WalStamp(store::Store* st, const std::string& run_id, int64_t* size, int64_t* mtime_ns) {
   struct stat sb;
   if (::stat(st->PathOf("series/" + run_id + ".wal").c_str(), &sb) != 0) {
@@ -235,9 +302,15 @@ void WalStamp(store::Store* st, const std::string& run_id, int64_t* size, int64_
 void WriteStatusJson(JsonWriter& w, const std::string& run_id, const std::string& status,
                      double ended_at, std::optional<int> exit_code) {
   w.BeginObject().Key("run").String(run_id).Key("status").String(status).Key("ended_at");
-  if (ended_at > 0) w.Number(ended_at); else w.Null();
+  if (ended_at > 0)
+    w.Number(ended_at);
+  else
+    w.Null();
   w.Key("exit_code");
-  if (exit_code) w.Int(*exit_code); else w.Null();
+  if (exit_code)
+    w.Int(*exit_code);
+  else
+    w.Null();
   w.EndObject();
 }
 
@@ -251,9 +324,8 @@ Status LiveHub::InitPoller(store::Store* st, RunPoller* p, bool from_start) {
   p->ended_at = rec.ended_at;
   p->exit_code = rec.exit_code;
   WalStamp(st, p->run_id, &p->wal_size, &p->wal_mtime_ns);
-  INLOOP_RETURN_IF_ERROR(ChunkRows(st, p->run_id, &p->chunk_rows));
   std::vector<store::SegmentData> segs;
-  INLOOP_RETURN_IF_ERROR(ReadRunSegments(st, p->run_id, &segs));
+  INLOOP_RETURN_IF_ERROR(ReadRunSegments(st, p->run_id, &segs, &p->chunk_rows));
   for (auto& s : segs) {
     RunPoller::Segment& seg = p->segments[s.series_id];
     seg.key = s.key;
@@ -368,7 +440,7 @@ Status LiveHub::PollRun(store::Store* st, RunPoller* p,
   INLOOP_RETURN_IF_ERROR(ChunkRows(st, p->run_id, &chunk_rows));
   if (wal_size != p->wal_size || wal_mtime != p->wal_mtime_ns || chunk_rows != p->chunk_rows) {
     std::vector<store::SegmentData> segs;
-    INLOOP_RETURN_IF_ERROR(ReadRunSegments(st, p->run_id, &segs));
+    INLOOP_RETURN_IF_ERROR(ReadRunSegments(st, p->run_id, &segs, &chunk_rows));
     int64_t sent_points = 0;
     for (auto& s : segs) {
       RunPoller::Segment& seg = p->segments[s.series_id];

@@ -41,9 +41,12 @@ HttpResponse JsonError(int status, std::string_view message) {
 
 HttpResponse ErrorFor(const Status& s) {
   switch (s.code()) {
-    case Status::Code::kInvalid: return JsonError(400, s.message());
-    case Status::Code::kNotFound: return JsonError(404, s.message());
-    default: return JsonError(500, s.message());
+    case Status::Code::kInvalid:
+      return JsonError(400, s.message());
+    case Status::Code::kNotFound:
+      return JsonError(404, s.message());
+    default:
+      return JsonError(500, s.message());
   }
 }
 
@@ -218,8 +221,7 @@ Status DoubleParam(const HttpRequest& r, std::string_view name, std::optional<do
   errno = 0;
   double x = v->empty() ? 0 : std::strtod(v->c_str(), &end);
   if (v->empty() || end != v->c_str() + v->size() || !std::isfinite(x)) {
-    return Status::Invalid(
-        fmt::format("{}: '{}' is not a finite number", name, v->substr(0, 40)));
+    return Status::Invalid(fmt::format("{}: '{}' is not a finite number", name, v->substr(0, 40)));
   }
   *out = x;
   return Status::OK();
@@ -249,8 +251,9 @@ std::optional<HttpResponse> AdmitRequest(std::string_view token, std::string_vie
   }
   if (!TokenAccepted(token, *r)) {
     HttpResponse resp = JsonError(
-        401, "token: missing or wrong (send `Authorization: Bearer TOKEN` or ?token=TOKEN; the "
-             "URL `inloop serve` printed carries it)");
+        401,
+        "token: missing or wrong (send `Authorization: Bearer TOKEN` or ?token=TOKEN; the "
+        "URL `inloop serve` printed carries it)");
     resp.route = "unauthorized";
     return resp;
   }

@@ -16,11 +16,11 @@
 namespace inloop::http {
 
 struct HttpRequest {
-  std::string method;  // "GET", "POST", ...
-  std::string path;    // percent-decoded, without the query
+  std::string method;                 // "GET", "POST", ...
+  std::string path;                   // percent-decoded, without the query
   std::vector<std::string> segments;  // the path split at '/', each segment decoded on its own
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
-  std::string authorization;  // the Authorization header, verbatim
+  std::string authorization;                               // the Authorization header, verbatim
   std::string body;
 
   // The first value of query parameter `name`, or null.

@@ -4,6 +4,7 @@
 // session's state is touched only on its strand.
 #include "http/server.h"
 
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <optional>
@@ -41,6 +42,7 @@ struct Shared {
 };
 
 constexpr auto kIdleTimeout = std::chrono::seconds(120);
+constexpr uint32_t kHeaderLimit = 256u << 10;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -58,6 +60,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void ReadRequest() {
     parser_.emplace();
     parser_->body_limit(shared_->options.max_body_bytes);
+    parser_->header_limit(kHeaderLimit);  // room for ?runs= lists of hundreds of run ids
     stream_.expires_after(kIdleTimeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
@@ -73,12 +76,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (parser_->get()[bhttp::field::expect] == "100-continue" && !parser_->is_done()) {
       static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      return net::async_write(
-          stream_, net::buffer(kContinue),
-          [self = shared_from_this()](beast::error_code wec, size_t) {
-            if (wec) return self->Close();
-            self->ReadBody();
-          });
+      return net::async_write(stream_, net::buffer(kContinue),
+                              [self = shared_from_this()](beast::error_code wec, size_t) {
+                                if (wec) return self->Close();
+                                self->ReadBody();
+                              });
     }
     ReadBody();
   }
@@ -94,6 +96,14 @@ class Session : public std::enable_shared_from_this<Session> {
           413, fmt::format("body: larger than the {} bytes a request may carry (send smaller "
                            "batches)",
                            shared_->options.max_body_bytes));
+      r.route = "too_large";
+      shared_->metrics->RecordRequest(r.route, r.status, 0);
+      return Send(std::move(r), false);
+    }
+    if (ec == bhttp::error::header_limit) {
+      HttpResponse r = JsonError(
+          431, fmt::format("request head: larger than {} bytes (ask for fewer runs at once)",
+                           kHeaderLimit));
       r.route = "too_large";
       shared_->metrics->RecordRequest(r.route, r.status, 0);
       return Send(std::move(r), false);
@@ -147,9 +157,9 @@ class Session : public std::enable_shared_from_this<Session> {
     res_.keep_alive(keep_alive);
     res_.body() = std::move(r.body);
     res_.prepare_payload();
-    bhttp::async_write(stream_, res_,
-                       beast::bind_front_handler(&Session::OnWrite, shared_from_this(),
-                                                 keep_alive));
+    bhttp::async_write(
+        stream_, res_,
+        beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep_alive));
   }
 
   void OnWrite(bool keep_alive, beast::error_code ec, size_t) {
@@ -274,11 +284,16 @@ Status Server::Start(const ServerOptions& options, Api* api, LiveHub* hub, Serve
   impl.acceptor.open(ep.protocol(), ec);
   if (!ec) impl.acceptor.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) impl.acceptor.bind(ep, ec);
+  if (ec.value() == EADDRNOTAVAIL) {
+    return Status::Invalid(
+        fmt::format("--bind {}: not an address of this machine ({})", options.bind, ec.message()));
+  }
   if (!ec) impl.acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
-    return Status::Io(fmt::format("cannot listen on {}:{}: {} (pick another --port, or 0 for any "
-                                  "free one)",
-                                  options.bind, options.port, ec.message()));
+    return Status::Io(
+        fmt::format("cannot listen on {}:{}: {} (pick another --port, or 0 for any "
+                    "free one)",
+                    options.bind, options.port, ec.message()));
   }
   impl.port = impl.acceptor.local_endpoint().port();
   impl.signals.async_wait([&impl](beast::error_code e, int) {

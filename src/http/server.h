@@ -30,8 +30,8 @@ class Server {
   ~Server();
   // Binds and listens, then serves on background threads. Invalid for a non-loopback bind
   // without a token; Io when the address cannot be bound (in use, not local).
-  static Status Start(const ServerOptions& options, Api* api, LiveHub* hub,
-                      ServerMetrics* metrics, std::unique_ptr<Server>* out);
+  static Status Start(const ServerOptions& options, Api* api, LiveHub* hub, ServerMetrics* metrics,
+                      std::unique_ptr<Server>* out);
   int port() const;
   // Blocks until SIGINT / SIGTERM or Stop().
   void Wait();

@@ -53,8 +53,8 @@ std::string ServerMetrics::Text() const {
   int64_t cumulative = 0;
   for (size_t i = 0; i < bounds_.size(); ++i) {
     cumulative += buckets_[i];
-    out += fmt::format("inloop_http_request_duration_seconds_bucket{{le=\"{}\"}} {}\n",
-                       bounds_[i], cumulative);
+    out += fmt::format("inloop_http_request_duration_seconds_bucket{{le=\"{}\"}} {}\n", bounds_[i],
+                       cumulative);
   }
   cumulative += buckets_.back();
   out += fmt::format("inloop_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {}\n", cumulative);

@@ -18,7 +18,10 @@ class ServerMetrics {
   ServerMetrics();
   void RecordRequest(const std::string& route, int status, double seconds);
   void AddPointsIngested(int64_t n) { points_ingested_ += n; }
-  void SseClientOpened() { ++sse_clients_; ++sse_clients_total_; }
+  void SseClientOpened() {
+    ++sse_clients_;
+    ++sse_clients_total_;
+  }
   void SseClientClosed() { --sse_clients_; }
   void SseClientDropped() { ++sse_clients_dropped_; }
   void SsePoll() { ++sse_polls_; }
@@ -34,8 +37,8 @@ class ServerMetrics {
  private:
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, int64_t> requests_;
-  std::vector<double> bounds_;     // histogram upper bounds, seconds
-  std::vector<int64_t> buckets_;   // per bound (not cumulative), plus +Inf at the end
+  std::vector<double> bounds_;    // histogram upper bounds, seconds
+  std::vector<int64_t> buckets_;  // per bound (not cumulative), plus +Inf at the end
   double latency_sum_ = 0;
   int64_t latency_count_ = 0;
   std::atomic<int64_t> points_ingested_{0};

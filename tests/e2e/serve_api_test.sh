@@ -58,14 +58,18 @@ checkpoint_settle_seconds = 0.5
 checkpoint_args = ["--resume", "{checkpoint}"]
 skip_args = ["--skip-from", "{skip_from}", "--skip-to", "{skip_to}"]
 TOML
-inloop run --name asked --policy ask -- python3 train.py > asked.out 2> asked.err &
+"$INLOOP_BIN" run --name asked --policy ask -- python3 train.py > asked.out 2> asked.err &
 asked_pid=$!
 
-# ---- the server, on a free port
-inloop serve --port 0 > serve.out 2> serve.err &
+# ---- the server, on a free port. Background processes start the binary itself (not the `inloop`
+# shell function), so that $! is the server and the EXIT trap really ends it.
+"$INLOOP_BIN" serve --port 0 > serve.out 2> serve.err &
 serve_pid=$!
-servers=("$serve_pid")
-stop_servers() { for p in "${servers[@]}"; do kill "$p" 2>/dev/null || true; done; }
+servers=("$serve_pid" "$asked_pid")
+stop_servers() {
+  for p in "${servers[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${servers[@]}"; do wait "$p" 2>/dev/null || true; done
+}
 trap 'stop_servers; cleanup' EXIT
 wait_for 300 grep -q "^inloop serve: http://" serve.out || fail "no URL printed: $(cat serve.err)"
 URL=$(grep -o 'http://[^ ]*' serve.out)
@@ -236,8 +240,9 @@ assert_contains "$(inloop events asked --json | json '[e["kind"] for e in d]')" 
 pass "approve over HTTP -> the supervisor resumed the run"
 
 # ---- SSE of a live run: every point, none dropped, none twice
-inloop run --policy observe --name live -- python3 tiny.py --lr 0.5 --steps 400 --sleep 0.01 > /dev/null 2>&1 &
+"$INLOOP_BIN" run --policy observe --name live -- python3 tiny.py --lr 0.5 --steps 400 --sleep 0.01 > /dev/null 2>&1 &
 live_pid=$!
+servers+=("$live_pid")
 wait_for 300 bash -c "curl -s '${URL}api/v1/runs?name=live' | grep -q '\"status\":\"running\"'" || fail "live run not seen"
 live_id=$(curl -s "${URL}api/v1/runs?name=live" | json 'd["runs"][0]["id"]')
 cat > sse.py <<'PY'
@@ -261,9 +266,11 @@ json.dump(events, open(out, "w"))
 PY
 python3 sse.py "$URL" "$live_id" sse.json &
 sse_pid=$!
+servers+=("$sse_pid")
 # A second client of the same run: the pollers stay one per run.
 python3 sse.py "$URL" "$live_id" sse2.json &
 sse2_pid=$!
+servers+=("$sse2_pid")
 wait "$live_pid" || fail "live run failed"
 wait "$sse_pid" || fail "SSE client failed"
 wait "$sse2_pid" || fail "second SSE client failed"
@@ -293,11 +300,20 @@ assert_eq "$(curl -sf -X POST "${URL}api/v1/runs/$rid/points" -d '{"points":[{"k
 assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST "${URL}api/v1/runs/$rid/points" -d '{"points":[{"key":"loss","step":"two","value":1}]}')" 400 "bad point"
 big=$(python3 -c 'print("{\"points\":[" + ",".join(["{\"key\":\"k\",\"step\":1,\"value\":1}"] * 1300000) + "]}")')
 assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST "${URL}api/v1/runs/$rid/points" --data-binary @- <<<"$big")" 413 "body over 32 MiB"
+code=$(python3 - "$URL" <<'PY'
+import http.client, sys, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+c.request("GET", "/api/v1/series?key=loss&runs=" + ",".join(["r" * 30] * 10000))
+print(c.getresponse().status)
+PY
+)
+assert_eq "$code" 431 "request head over 256 KiB"
 curl -sf -X POST "${URL}api/v1/runs/$rid/finish" -d '{"status":"finished","exit_code":0}' > /dev/null
 assert_eq "$(inloop metrics "$rid" loss --format json | json '[(p[0], p[2]) for p in d["points"]]')" "[(1, 3.5), (2, 'NaN')]" "ingested points read back by the CLI"
 assert_eq "$(curl -s "${URL}api/v1/runs?tag=far-away" | json '[r["name"] for r in d["runs"]]')" "['remote']" "tag filter on the ingested run"
 assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST "${URL}api/v1/runs/$rid/points" -d '{"points":[]}')" 409 "points after finish"
-pass "ingest: create, points (durable, read back), 400, 413, finish, 409"
+pass "ingest: create, points (durable, read back), 400, 413, 431, finish, 409"
 
 # ---- /metrics parses as Prometheus text
 curl -sf "${URL}metrics" > metrics.txt
@@ -328,7 +344,7 @@ set -e
 assert_eq "$code" 30 "non-local bind without a token exit code"
 assert_contains "$(cat nobind.err)" "needs a token" "refusal names the fix"
 [ ! -s nobind.out ] || fail "refused server printed a URL"
-INLOOP_TOKEN=s3cret inloop serve --port 0 > tok.out 2> tok.err &
+INLOOP_TOKEN=s3cret "$INLOOP_BIN" serve --port 0 > tok.out 2> tok.err &
 servers+=("$!")
 wait_for 300 grep -q "^inloop serve: http://" tok.out || fail "token server did not start"
 TURL=$(grep -o 'http://[^ ?]*' tok.out)
@@ -341,3 +357,16 @@ assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer s3
 assert_eq "$(curl -s -o /dev/null -w '%{http_code}' "${TURL}api/v1/runs?token=s3cret")" 200 "?token="
 assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST "${TURL}api/v1/runs" -d '{}')" 401 "ingest needs the token"
 pass "token: 401s, Bearer and ?token= accepted; non-local bind refused (30)"
+
+# ---- addresses that cannot be served: not this machine's (31), a port in use (32)
+port=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.urlparse(sys.argv[1]).port)' "$URL")
+set +e
+inloop serve --bind 192.0.2.1 --token t --port 0 > /dev/null 2> addr.err; code=$?
+inloop serve --port "$port" > /dev/null 2> busy.err; code2=$?
+set -e
+assert_eq "$code" 31 "a bind address of another machine"
+assert_contains "$(cat addr.err)" "--bind 192.0.2.1: not an address of this machine" "address message"
+assert_eq "$code2" 32 "a port in use"
+assert_contains "$(cat busy.err)" "cannot listen on 127.0.0.1:$port" "port message"
+assert_eq "$(wc -l < busy.err)" 1 "one line on stderr"
+pass "exit 31 for a foreign address, 32 for a busy port"

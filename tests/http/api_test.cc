@@ -327,7 +327,8 @@ TEST_F(ApiTest, IngestRoundTrip) {
   ASSERT_EQ(series["points"].get_array().size(), 2u);
   EXPECT_EQ(std::string_view(series["points"].at(0).at(2)), "Infinity");
   EXPECT_EQ(double(series["points"].at(1).at(1)), 7.0);
-  HttpResponse fin = Call("POST", "/api/v1/runs/" + id + "/finish", R"({"status":"failed","exit_code":3})");
+  HttpResponse fin =
+      Call("POST", "/api/v1/runs/" + id + "/finish", R"({"status":"failed","exit_code":3})");
   ASSERT_EQ(fin.status, 200) << fin.body;
   auto run = Parse(Get("/api/v1/runs/" + id))["run"];
   EXPECT_EQ(std::string_view(run["status"]), "failed");

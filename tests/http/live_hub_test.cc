@@ -88,6 +88,7 @@ TEST_F(LiveHubTest, PushesEveryNewPointEventActionAndStatus) {
   // step 3000 (a new segment), an event, an action, and the end of the run.
   for (int i = 11; i <= 5000; ++i) {
     ASSERT_TRUE(w->Append("loss", i, i, 1.0 / i).ok());
+    ASSERT_TRUE(w->Append("lr", i, i, 0.1).ok());
     if (i % 700 == 0) {
       ASSERT_TRUE(w->Flush().ok());
     }
@@ -119,6 +120,9 @@ TEST_F(LiveHubTest, PushesEveryNewPointEventActionAndStatus) {
   for (int i = 3000; i <= 3100; ++i) want.push_back(i);
   EXPECT_EQ(StepsIn(ta, "loss"), want);
   EXPECT_EQ(StepsIn(tb, "loss"), want);
+  std::vector<int64_t> want_lr;  // a key that appeared after the client joined: from its start
+  for (int i = 11; i <= 5000; ++i) want_lr.push_back(i);
+  EXPECT_EQ(StepsIn(ta, "lr"), want_lr);
   EXPECT_NE(ta.find("event: event\ndata: "), std::string::npos);
   EXPECT_NE(ta.find("\"kind\":\"loss_spike\""), std::string::npos);
   EXPECT_NE(ta.find("event: action\ndata: "), std::string::npos);
@@ -193,6 +197,25 @@ TEST_F(LiveHubTest, SlowClientIsCutOffNotShortChanged) {
   }
   EXPECT_EQ(hub.clients(), 0u);
   EXPECT_EQ(metrics_.sse_clients_dropped(), 1);
+  hub.Stop();
+}
+
+TEST_F(LiveHubTest, HeartbeatComments) {
+  store::RunRecord run;
+  run.name = "quiet";
+  ASSERT_TRUE(st_->CreateRun(&run).ok());
+  LiveHubOptions opt;
+  opt.poll_ms = 10;
+  opt.heartbeat_s = 0.02;
+  LiveHub hub(pool_.get(), &metrics_, opt);
+  hub.Start();
+  std::shared_ptr<SseClient> c;
+  ASSERT_TRUE(hub.Subscribe({run.id}, &c).ok());
+  std::string text;
+  DrainUntil(c.get(), &text,
+             [](const std::string& t) { return t.find(": heartbeat\n\n") != std::string::npos; });
+  EXPECT_NE(text.find(": heartbeat\n\n"), std::string::npos);
+  EXPECT_EQ(text.find("event: points"), std::string::npos);  // nothing was written
   hub.Stop();
 }
 
