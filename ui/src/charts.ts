@@ -9,7 +9,7 @@ import { el, fmtDuration, fmtNumber } from "./format";
 export interface RunRef { id: string; name: string; colour: string }
 export interface Marker { run: string; step: number | null; time: number; kind: string; label: string; colour: string }
 
-const CHART_H = 210;
+const CHART_MIN_H = 190, CHART_MAX_H = 330;
 
 // TensorBoard's debiased EMA; non-finite points stay gaps and do not disturb the average.
 export function ema(ys: number[], weight: number): (number | null)[] {
@@ -75,6 +75,13 @@ export class ChartsView {
   append(run: string, key: string, pts: [number, number, number][]) {
     const c = this.charts.get(key);
     if (c) c.append(run, pts);
+  }
+
+  // Few charts share the column's height; many scroll at a readable minimum.
+  chartHeight(): number {
+    const avail = (this.root.parentElement?.clientHeight || 700) - 24;
+    const n = Math.max(1, this.charts.size);
+    return Math.round(Math.min(CHART_MAX_H, Math.max(CHART_MIN_H, avail / n - 100)));
   }
 
   markerX(m: Marker): number | null {
@@ -301,7 +308,7 @@ export class Chart {
     return {
       mode: 2,
       width,
-      height: CHART_H,
+      height: this.view.chartHeight(),
       // Fixed padding: the plot's width must not move with tick labels (it is the width asked for).
       padding: [10, 18, 0, 0],
       legend: { show: false },

@@ -352,9 +352,9 @@ async function start() {
     // Default param columns: params most runs have, that differ between runs (a sweep's axes).
     const sample = runs.slice(0, 500);
     const coverage = (k: string) => sample.filter(r => r.params[k] !== undefined).length;
-    const varying = pkeys.filter(k => !k.startsWith("inloop.") && coverage(k) >= sample.length / 2
+    const varying = pkeys.filter(k => !/^(inloop\.|import\/)/.test(k) && coverage(k) >= sample.length / 2
       && new Set(sample.map(r => r.params[k])).size > 1).sort((a, b) => coverage(b) - coverage(a));
-    table.paramCols = (varying.length ? varying : pkeys).slice(0, 2);
+    table.paramCols = varying.slice(0, 2);
     renderColsMenu(pkeys);
     await reloadRuns();
     const pend = await refreshPending();

@@ -125,7 +125,7 @@ export class RunsTable {
       { id: "name", label: "name", width: "minmax(110px, 1.6fr)", value: r => r.name,
         render: r => { const s = el("span", { class: "name", title: `${r.name} (${r.id})` }); const c = this.cb.colourOf(r.id);
           if (c) s.append(el("i", { class: "swatch", style: `background:${c}` })); s.append(r.name); return s; } },
-      { id: "created_at", label: "age", title: "started", width: "58px", value: r => r.created_at, render: r => fmtAge(r.created_at) },
+      { id: "created_at", label: "age", title: "started", width: "66px", value: r => r.created_at, render: r => fmtAge(r.created_at) },
       { id: "duration_s", label: "took", title: "duration", width: "62px", value: r => r.duration_s, render: r => fmtDuration(r.duration_s), numeric: true },
     ];
     for (const k of this.lastKeys)
