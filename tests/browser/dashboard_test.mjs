@@ -95,16 +95,17 @@ async function waitFor(what, fn, ms = 30000) {
   }
 }
 
-async function serve(storeDir) {
+async function serve(storeDir, token) {
   const port = await freePort();
-  const proc = spawn(BIN, ["serve", "--store", storeDir, "--bind", "127.0.0.1", "--port", String(port)],
+  const proc = spawn(BIN, ["serve", "--store", storeDir, "--bind", "127.0.0.1", "--port", String(port), ...(token ? ["--token", token] : [])],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
   servers.push(proc);
   let log = "";
   proc.stdout.on("data", d => (log += d));
   proc.stderr.on("data", d => (log += d));
   const base = `http://127.0.0.1:${port}`;
-  await waitFor(`inloop serve on ${port}`, async () => proc.exitCode === null && (await fetch(`${base}/api/v1/health`)).ok, 20000)
+  const auth = token ? { headers: { Authorization: `Bearer ${token}` } } : {};
+  await waitFor(`inloop serve on ${port}`, async () => proc.exitCode === null && (await fetch(`${base}/api/v1/health`, auth)).ok, 20000)
     .catch(e => { throw new Error(`${e.message}: ${log}`); });
   return { base, proc, log: () => log };
 }
@@ -273,7 +274,9 @@ try {
   }, 15000);
   check(["approved", "applied"].includes(decided.state), `the action is ${decided.state} after the click`);
   eq(decided.note, "approved from the dashboard test", "the note typed on the page is kept");
-  const code = await Promise.race([askExit, sleep(60000).then(() => "timeout")]);
+  let timer;
+  const code = await Promise.race([askExit, new Promise(r => { timer = setTimeout(() => r("timeout"), 60000); })]);
+  clearTimeout(timer);
   eq(code, 0, "the approved run resumed and finished (exit code)");
   const shown = await get(`/api/v1/runs/${askRun.id}`);
   eq(shown.run.status, "finished", "run status after the remedy");
@@ -301,6 +304,24 @@ try {
   eq(await page.evaluate(() => document.documentElement.dataset.theme), "light", "the chosen theme is remembered");
   eq(errors, [], "no script errors through the whole session");
   await page.close();
+
+  // ---- a server with a token: the page passes ?token= on to its files, the API and the stream ----
+  const tsrv = await serve(store, "s3cret-token");
+  const tpage = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const terrors = [];
+  tpage.on("pageerror", e => terrors.push(String(e)));
+  tpage.on("response", r => { if (r.status() >= 400) terrors.push(`${r.status()} ${r.url()}`); });
+  await tpage.goto(`${tsrv.base}/?token=s3cret-token`);
+  await tpage.waitForFunction(() => window.__inloop && window.__inloop.isReady, null, { timeout: 30000 });
+  await tpage.waitForFunction(() => window.__inloop.sse.opened, null, { timeout: 10000 }).catch(() => {});
+  const tcharts = await tpage.evaluate(() => window.__inloop.charts());
+  check(tcharts.length > 0 && tcharts[0].series.some(s => s.x.length > 0), "with a token: the charts load");
+  check(await tpage.evaluate(() => window.__inloop.sse.opened), "with a token: the stream opens (?token=)");
+  eq(terrors, [], "with a token: no refused request");
+  const bare = await fetch(`${tsrv.base}/api/v1/runs`);
+  eq(bare.status, 401, "with a token: a request without it is refused");
+  await tpage.close();
+  tsrv.proc.kill("SIGTERM");
 } finally {
   await browser.close();
 }
