@@ -68,6 +68,7 @@ export class ChartsView {
 
   redraw() { for (const c of this.charts.values()) c.draw(true); }
   relabel() { for (const c of this.charts.values()) c.renderLegend(); }
+  refetchSoon() { for (const c of this.charts.values()) c.scheduleRefetch(); }
 
   setMarkers(m: Marker[]) { this.markers = m; for (const c of this.charts.values()) c.u?.redraw(false, false); }
 
@@ -192,7 +193,7 @@ export class Chart {
   }
   private drawQueued = false;
 
-  private scheduleRefetch() {
+  scheduleRefetch() {
     if (this.refetchTimer) return;
     this.refetchTimer = window.setTimeout(() => { this.refetchTimer = 0; void this.load(); }, 1000);
   }
@@ -354,12 +355,23 @@ export class Chart {
       if (Math.abs(px - left) > 40) continue;
       rows.push({ name: r.name, colour: r.colour, y: s.y[i], x: s.x[i] });
     }
-    if (rows.length === 0) { this.tip.hidden = true; return; }
+    // Markers within a few pixels of the cursor: what happened there.
+    const near: Marker[] = [];
+    for (const m of this.view.markers) {
+      if (!this.view.runs.some(x => x.id === m.run) || this.hidden.has(m.run)) continue;
+      const xv2 = this.view.markerX(m);
+      if (xv2 !== null && Math.abs(u.valToPos(xv2, "x") - left) <= 4) near.push(m);
+    }
+    if (rows.length === 0 && near.length === 0) { this.tip.hidden = true; return; }
+    if (rows.length === 0) rows.push({ name: "", colour: "transparent", y: NaN, x: xv });
     const mode = this.view.settings.xmode;
     const xs = mode === "step" ? `step ${Math.round(rows[0].x)}` : mode === "relative" ? fmtDuration(rows[0].x) : new Date(rows[0].x * 1000).toLocaleTimeString();
-    const shown = rows.slice(0, 12);
+    const shown = rows.filter(r => r.name).slice(0, 12);
+    const runName = (id: string) => this.view.runs.find(r => r.id === id)?.name ?? id;
     this.tip.replaceChildren(el("div", { class: "tx" }, xs), ...shown.map(r =>
-      el("div", {}, el("i", { class: "swatch", style: `background:${r.colour}` }), el("span", {}, r.name), el("b", {}, fmtNumber(r.y)))));
+      el("div", {}, el("i", { class: "swatch", style: `background:${r.colour}` }), el("span", {}, r.name), el("b", {}, fmtNumber(r.y)))),
+      ...near.slice(0, 4).map(m => el("div", { class: "mk" }, el("i", { class: "swatch", style: `background:${m.colour}` }),
+        el("span", {}, `${m.kind} · ${runName(m.run)}`))));
     if (rows.length > shown.length) this.tip.append(el("div", { class: "more" }, `+${rows.length - shown.length} more`));
     this.tip.hidden = false;
     const plotLeft = u.over.offsetLeft, w = this.tip.offsetWidth;

@@ -249,6 +249,12 @@ function connectStream() {
   const parse = (e: MessageEvent): any => { hook.sse.messages++; try { return JSON.parse(e.data); } catch { return null; } };
   src.onopen = () => { hook.sse.opened = true; liveDot.classList.add("on"); };
   src.onerror = () => liveDot.classList.remove("on");
+  // `ready`: the stream's starting position for a run; re-read charted runs so the points written
+  // between the first fetch and the subscription are not missing from the view.
+  src.addEventListener("ready", e => {
+    const d = parse(e as MessageEvent);
+    if (d && table.selection().includes(runOf(d)) && d.status === "running") charts.refetchSoon();
+  });
   src.addEventListener("points", e => {
     const d = parse(e as MessageEvent);
     if (!d) return;
@@ -347,6 +353,7 @@ async function start() {
     hook.isReady = true;
     lastWidth = chartsBox.clientWidth;
     resolveReady();
+    connectStream();
     // Second wave, after the first paint: last values, param columns, pending remedies, live.
     const pkeys = await paramKeys().catch(() => [] as string[]);
     // Default param columns: params most runs have, that differ between runs (a sweep's axes).
@@ -365,7 +372,7 @@ async function start() {
     hook.isReady = true;
     document.body.dataset.ready = "1";
     resolveReady();
+    connectStream();
   }
-  connectStream();
 }
 void start();
