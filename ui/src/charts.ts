@@ -294,7 +294,7 @@ export class Chart {
     for (const r of this.view.runs) {
       const show = !this.hidden.has(r.id);
       const smooth = st.smoothing > 0;
-      series.push({ label: r.name, stroke: r.colour, width: smooth ? 1 : 1.4, alpha: smooth ? 0.28 : 1, show,
+      series.push({ label: r.name, stroke: r.colour, width: smooth || this.view.runs.length > 20 ? 1 : 1.4, alpha: smooth ? 0.28 : 1, show,
         paths: uPlot.paths.linear!(), points: { show: false }, facets: [{ scale: "x", auto: true }, { scale: "y", auto: true }] } as any);
       if (smooth)
         series.push({ label: `${r.name} (smoothed)`, stroke: r.colour, width: 1.6, show, paths: uPlot.paths.linear!(),
