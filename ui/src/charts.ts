@@ -4,26 +4,13 @@
 // values, finding/action markers and non-finite markers. Never edits runs or decides actions.
 import uPlot from "uplot";
 import { alignedSeries, type SeriesOfRun, type XMode } from "./api";
-import { el, fmtDuration, fmtNumber } from "./format";
+import { el, fmtDuration, fmtNumber, fmtTick } from "./format";
+import { ema } from "./smoothing";
 
 export interface RunRef { id: string; name: string; colour: string }
 export interface Marker { run: string; step: number | null; time: number; kind: string; label: string; colour: string }
 
 const CHART_MIN_H = 190, CHART_MAX_H = 330;
-
-// TensorBoard's debiased EMA; non-finite points stay gaps and do not disturb the average.
-export function ema(ys: number[], weight: number): (number | null)[] {
-  const out: (number | null)[] = new Array(ys.length);
-  let last = 0, n = 0;
-  for (let i = 0; i < ys.length; i++) {
-    const v = ys[i];
-    if (!Number.isFinite(v)) { out[i] = null; continue; }
-    last = last * weight + (1 - weight) * v;
-    n++;
-    out[i] = last / (1 - Math.pow(weight, n));
-  }
-  return out;
-}
 
 function lowerBound(xs: number[], x: number): number {
   let lo = 0, hi = xs.length;
@@ -321,7 +308,7 @@ export class Chart {
       },
       axes: [
         { ...axis, values: xValues as any, space: 60 },
-        { ...axis, size: 58, values: (_u: uPlot, ticks: number[]) => ticks.map(t => fmtNumber(t)) },
+        { ...axis, size: 60, values: (_u: uPlot, ticks: number[]) => ticks.map(t => fmtTick(t as number | null)) },
       ],
       series,
       hooks: {
