@@ -323,6 +323,80 @@ Status ReadAligned(store::Store* st, const std::string& run_id, const std::strin
   return Status::OK();
 }
 
+// A large series is downsampled in parallel: its step range is cut at pixel-column boundaries of
+// the requested grid into one part per thread, each part M4-downsampled by QuerySeries over its
+// own columns (first/min/max/last kept in every column, spikes and non-finite points included).
+// A part's column edges can fall one step off the whole grid's when the span does not divide
+// evenly; below kParallelChunks chunks the query is one exact call.
+constexpr int64_t kParallelChunks = 128;
+
+Status QueryLargeSeries(StorePool* pool, store::Store* st, const std::string& run_id,
+                        const std::string& key, const query::SeriesQuery& q, int width,
+                        query::SeriesResult* out) {
+  unsigned threads = std::min(4u, std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<store::SegmentData> segs;
+  INLOOP_RETURN_IF_ERROR(st->ReadSegments(run_id, key, &segs));
+  int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
+  int64_t chunks = 0;
+  for (auto& seg : segs) {
+    for (auto& c : seg.chunks) {
+      if (c.last_step >= q.lo && c.first_step <= q.hi) ++chunks;
+      lo = std::min(lo, c.first_step);
+      hi = std::max(hi, c.last_step);
+    }
+    for (auto& p : seg.tail) {
+      lo = std::min(lo, p.step);
+      hi = std::max(hi, p.step);
+    }
+  }
+  lo = std::max(lo, q.lo);
+  hi = std::min(hi, q.hi);
+  if (segs.empty() || chunks < kParallelChunks || threads < 2 || hi < lo ||
+      q.max_points <= 0 || width < static_cast<int>(threads)) {
+    return query::QuerySeries(st, run_id, key, q, out);
+  }
+  using i128 = __int128;
+  const i128 span = static_cast<i128>(hi) - lo + 1;
+  // The first step of column c: steps s with floor((s - lo) * width / span) == c.
+  auto column_start = [&](int64_t c) {
+    return lo + static_cast<int64_t>((static_cast<i128>(c) * span + width - 1) / width);
+  };
+  std::vector<query::SeriesQuery> parts;
+  for (unsigned k = 0; k < threads; ++k) {
+    int64_t c0 = static_cast<int64_t>(k) * width / threads;
+    int64_t c1 = static_cast<int64_t>(k + 1) * width / threads;
+    if (c1 <= c0) continue;
+    query::SeriesQuery part = q;
+    part.lo = column_start(c0);
+    part.hi = k + 1 == threads ? hi : column_start(c1) - 1;
+    part.max_points = static_cast<int>(4 * (c1 - c0));
+    if (part.hi >= part.lo) parts.push_back(part);
+  }
+  std::vector<query::SeriesResult> results(parts.size());
+  std::vector<Status> errors(parts.size());
+  std::vector<std::thread> workers;
+  for (size_t i = 1; i < parts.size(); ++i) {
+    workers.emplace_back([&, i] {
+      StorePool::Lease own;
+      errors[i] = pool->Acquire(&own);
+      if (errors[i].ok()) errors[i] = query::QuerySeries(own.get(), run_id, key, parts[i], &results[i]);
+    });
+  }
+  errors[0] = query::QuerySeries(st, run_id, key, parts[0], &results[0]);
+  for (auto& t : workers) t.join();
+  *out = query::SeriesResult{};
+  for (size_t i = 0; i < parts.size(); ++i) {
+    INLOOP_RETURN_IF_ERROR(errors[i]);
+    auto& r = results[i];
+    out->points.insert(out->points.end(), r.points.begin(), r.points.end());
+    out->total_points += r.total_points;
+    out->downsampled = out->downsampled || r.downsampled;
+    out->m4.chunks_summarized += r.m4.chunks_summarized;
+    out->m4.chunks_decoded += r.m4.chunks_decoded;
+  }
+  return Status::OK();
+}
+
 Status ParseWidth(const HttpRequest& r, int* width) {
   std::optional<int64_t> w;
   INLOOP_RETURN_IF_ERROR(IntParam(r, "width", 1, kMaxWidth, &w));
@@ -717,7 +791,7 @@ HttpResponse Api::RunSeries(const std::string& ref, const HttpRequest& r) {
   if (to) q.hi = *to;
   q.max_points = 4 * width;
   query::SeriesResult res;
-  if (s.ok()) s = query::QuerySeries(st.get(), rec.id, *key, q, &res);
+  if (s.ok()) s = QueryLargeSeries(pool_, st.get(), rec.id, *key, q, width, &res);
   if (!s.ok()) return ErrorFor(s);
   JsonWriter w;
   w.BeginObject().Key("run").String(rec.id).Key("key").String(*key);

@@ -59,6 +59,31 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(shared_->options.max_body_bytes);
     stream_.expires_after(kIdleTimeout);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+  }
+
+  // A declared body over the limit is refused before it is sent; a client that waits for
+  // "100 Continue" (curl does for large bodies) is told to go on.
+  void OnHeader(beast::error_code ec, size_t) {
+    if (ec) return OnRead(ec, 0);
+    auto length = parser_->content_length();
+    if (length && *length > shared_->options.max_body_bytes) {
+      return OnRead(bhttp::error::body_limit, 0);
+    }
+    if (parser_->get()[bhttp::field::expect] == "100-continue" && !parser_->is_done()) {
+      static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      return net::async_write(
+          stream_, net::buffer(kContinue),
+          [self = shared_from_this()](beast::error_code wec, size_t) {
+            if (wec) return self->Close();
+            self->ReadBody();
+          });
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
     bhttp::async_read(stream_, buffer_, *parser_,
                       beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
