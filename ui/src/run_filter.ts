@@ -15,8 +15,11 @@ export function makeFilter(text: string, status: string): (r: Run) => boolean {
       const [, k, op, v] = m;
       if (op === "=") tests.push(r => r.params[k] === v || (r.params[k] !== undefined && Number(r.params[k]) === Number(v) && v !== ""));
       else tests.push(r => { const x = Number(r.params[k]); return r.params[k] !== undefined && (op === "<" ? x < Number(v) : x > Number(v)); });
-    } else if (/[*?]/.test(t)) {
-      const re = new RegExp("^" + t.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$", "i");
+    } else if (/[*?[]/.test(t)) {
+      // A glob over the whole name, case-sensitive with [...] classes: the server's `name=` glob.
+      const body = t.replace(/[.+^${}()|\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".").replace(/\[!/g, "[^");
+      let re: RegExp;
+      try { re = new RegExp("^" + body + "$"); } catch { re = /(?!)/; }  // an unclosed [ matches nothing
       tests.push(r => re.test(r.name));
     } else {
       const low = t.toLowerCase();

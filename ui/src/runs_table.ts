@@ -21,7 +21,9 @@ function compare(a: string | number | null, b: string | number | null): number {
   const bn = b === null || b === "" || (typeof b === "number" && Number.isNaN(b));
   if (an || bn) return an && bn ? 0 : an ? 1 : -1;  // blanks last either way (flipped below)
   const na = typeof a === "number" ? a : Number(a), nb = typeof b === "number" ? b : Number(b);
-  if (!Number.isNaN(na) && !Number.isNaN(nb)) return na - nb;
+  const aNum = !Number.isNaN(na), bNum = !Number.isNaN(nb);
+  if (aNum && bNum) return na - nb;
+  if (aNum !== bNum) return aNum ? -1 : 1;  // numbers before text, as the server sorts params
   // Code-point order, as the server sorts (so the table and /api/v1/runs?sort=name agree).
   const sa = String(a), sb = String(b);
   return sa < sb ? -1 : sa > sb ? 1 : 0;
