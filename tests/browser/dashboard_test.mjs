@@ -238,11 +238,42 @@ try {
   await page.waitForFunction(() => window.__inloop.charts().every(c => c.zoom === null), null, { timeout: 5000 });
   check(true, "double-click resets the zoom");
 
+  // ---- the metrics and columns menus ----
+  await page.click("#keys-menu summary");
+  await page.locator("#keys-list input[value='lr']").uncheck();
+  await page.waitForFunction(() => window.__inloop.charts().map(c => c.key).join() === "loss", null, { timeout: 10000 })
+    .then(() => check(true, "unticking lr in the metrics menu removes its chart"), () => check(false, "unticking lr in the metrics menu removes its chart"));
+  await page.locator("#keys-list input[value='lr']").check();
+  await page.waitForFunction(() => window.__inloop.charts().length === 2 && !document.querySelector(".chart.loading"), null, { timeout: 10000 });
+  await page.click("#keys-menu summary");
+  await page.click("#cols-menu summary");
+  await page.locator("#cols-list input[value='seed']").check();
+  check(await page.locator(".runs-head [data-sort='param.seed']").count() === 1, "ticking seed in the columns menu adds its column");
+  await page.click("header.top .brand");  // a click elsewhere closes the menu
+  check(!(await page.locator("#cols-menu").evaluate(d => d.open)), "a click outside closes the menu");
+  await page.click(".runs-head [data-sort='param.seed']");
+  const bySeed = await get("/api/v1/runs?limit=1000&sort=param.seed&order=desc");
+  const seedOf = new Map(all.runs.map(r => [r.id, r.params.seed ?? null]));
+  eq((await page.evaluate(() => window.__inloop.table())).rows.map(id => seedOf.get(id)), bySeed.runs.map(r => r.params.seed ?? null),
+    "the seed column sorts like sort=param.seed&order=desc (runs without a seed last)");
+
+  // ---- a wider window: the charts re-query at their new pixel width ----
+  const narrow = (await page.evaluate(() => window.__inloop.charts()))[0].width;
+  await page.setViewportSize({ width: 1600, height: 900 });
+  await page.waitForFunction(w => window.__inloop.charts().every(c => c.width > w) && !document.querySelector(".chart.loading"), narrow, { timeout: 10000 });
+  const wide = (await page.evaluate(() => window.__inloop.charts())).find(c => c.key === "loss");
+  const wref = await get(`/api/v1/series?runs=${wide.series.map(s => s.run).join(",")}&key=loss&x=step&width=${wide.width}`);
+  check(Math.abs(wide.width - wide.drawnWidth) <= 2 && wide.series.every(s => { const r = wref.series.find(x => x.run === s.run);
+    return sameNumbers(s.x, r.points.map(p => decode(p[0]))) && sameNumbers(s.y, r.points.map(p => decode(p[1]))); }),
+    `resized from ${narrow} to ${wide.width} px: re-queried and drawn as the API answers at that width`);
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.waitForFunction(w => window.__inloop.charts().every(c => c.width === w) && !document.querySelector(".chart.loading"), narrow, { timeout: 10000 });
+
   // ---- x by wall time; smoothing and log y change the drawing, never the data ----
   await page.selectOption("#x-mode", "time");
   await page.waitForFunction(() => window.__inloop.charts().every(c => c.x === "time") && !document.querySelector(".chart.loading"), null, { timeout: 15000 });
   await page.waitForTimeout(200);
-  const timed = (await page.evaluate(() => window.__inloop.charts()))[0];
+  const timed = (await page.evaluate(() => window.__inloop.charts())).find(c => c.key === "loss");
   const tref = await get(`/api/v1/series?runs=${timed.series.map(s => s.run).join(",")}&key=loss&x=time&width=${timed.width}`);
   check(timed.series.every(s => { const r = tref.series.find(x => x.run === s.run); return sameNumbers(s.x, r.points.map(p => decode(p[0]))) && sameNumbers(s.y, r.points.map(p => decode(p[1]))); }),
     "x=time: drawn data = the API's");
@@ -250,7 +281,7 @@ try {
   await page.fill("#smoothing", "0.9");
   await page.dispatchEvent("#smoothing", "input");
   await page.check("#log-y");
-  const smoothed = (await page.evaluate(() => window.__inloop.charts()))[0];
+  const smoothed = (await page.evaluate(() => window.__inloop.charts())).find(c => c.key === "loss");
   check(sameNumbers(smoothed.series[0].y, timed.series[0].y), "smoothing and log y leave the hook's (API) data alone");
   await screenshot(page, "dashboard-time-smoothed-log.png");
   await page.uncheck("#log-y");

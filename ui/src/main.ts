@@ -210,6 +210,10 @@ async function reloadRuns() {
 }
 
 // ---------------------------------------------------------------- controls
+document.addEventListener("click", e => {
+  for (const d of document.querySelectorAll<HTMLDetailsElement>("details.menu[open]"))
+    if (!d.contains(e.target as Node)) d.open = false;
+});
 xSel.addEventListener("change", () => { charts.settings.xmode = xSel.value as XMode; charts.settings.zoom = null; resetZoom.hidden = true; void charts.reload().then(() => charts.redraw()); });
 smooth.addEventListener("input", () => { charts.settings.smoothing = Number(smooth.value); smoothVal.textContent = smooth.value; charts.redraw(); });
 logBox.addEventListener("change", () => { charts.settings.logY = logBox.checked; charts.redraw(); });
