@@ -321,7 +321,14 @@ try {
   await page.waitForFunction(id => { const s = window.__inloop.charts()[0].series.find(x => x.run === id); return s && s.x.includes(400); }, askRun.id, { timeout: 15000 })
     .then(() => check(true, "the resumed attempt's points reached the chart without a reload"), () => check(false, "the resumed attempt's points reached the chart without a reload"));
   check(await page.evaluate(() => window.__inloop.sse.opened && window.__inloop.sse.messages > 0), "the page follows /api/v1/stream");
+  const resumed = (await page.evaluate(() => window.__inloop.charts())).find(c => c.key === "loss").series.find(s => s.run === askRun.id);
+  check(resumed.x.every((v, i) => i === 0 || v > resumed.x[i - 1]), "after the rewind the drawn curve is stitched like the API's (steps ascending)");
   await screenshot(page, "dashboard-approved.png");
+  await page.click("ol.events li[data-kind='nonfinite']");
+  await page.waitForFunction(() => window.__inloop.charts().every(c => c.zoom && c.zoom[0] <= 40 && c.zoom[1] >= 40) && !document.querySelector(".chart.loading"), null, { timeout: 10000 })
+    .then(() => check(true, "clicking the NaN on the timeline zooms the charts to its step"), () => check(false, "clicking the NaN on the timeline zooms the charts to its step"));
+  await screenshot(page, "dashboard-jump-to-nan.png");
+  await page.click("#reset-zoom");
 
   // ---- theme ----
   eq(await page.evaluate(() => document.documentElement.dataset.theme), "dark", "prefers-color-scheme dark gives the dark theme");

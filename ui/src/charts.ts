@@ -164,6 +164,13 @@ export class Chart {
     const mode = this.view.settings.xmode;
     if (!s || mode === "relative") { this.scheduleRefetch(); return; }
     const z = this.view.settings.zoom;
+    // A resumed attempt rewinds its steps: as the API's stitched curve does, the new points hide
+    // the drawn ones at and after their first step (the old ones stay in the store).
+    if (mode === "step" && pts.length && s.x.length && pts[0][0] <= s.x[s.x.length - 1]) {
+      const cut = lowerBound(s.x, pts[0][0]);
+      s.x.length = cut;
+      s.y.length = cut;
+    }
     for (const [step, wall, value] of pts) {
       const x = mode === "step" ? step : wall;
       if (z && (x < z[0] || x > z[1])) continue;

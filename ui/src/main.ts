@@ -197,6 +197,14 @@ async function refreshPending() {
 }
 pendingBadge.addEventListener("click", () => { if (pendingBadge.dataset.run) void focusRun(pendingBadge.dataset.run); });
 
+// A timeline event with a step: zoom every chart around it (step axis).
+timeline.onJump = step => {
+  if (charts.settings.xmode !== "step") { charts.settings.xmode = "step"; xSel.value = "step"; }
+  const focus = timeline.detail?.run.id;
+  if (focus && !table.selection().includes(focus)) table.setSelection([...table.selection(), focus]);
+  const span = Math.max(20, Math.round(step * 0.1));
+  charts.onZoom([Math.max(0, step - span), step + span]);
+};
 timeline.onDecided = () => { void refreshPending(); void reloadRuns(); void loadMarkers(); };
 
 async function reloadRuns() {
