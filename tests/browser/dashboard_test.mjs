@@ -4,7 +4,7 @@
 // sort, filter), the charts' drawn data against /api/v1/series at the same width, a zoom that
 // re-queries the visible range, an approval from the page that resumes the run, the theme toggle.
 // Then a 100 runs x 100,000 points store to measure (print, not assert) first meaningful paint.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -329,6 +329,34 @@ try {
     .then(() => check(true, "clicking the NaN on the timeline zooms the charts to its step"), () => check(false, "clicking the NaN on the timeline zooms the charts to its step"));
   await screenshot(page, "dashboard-jump-to-nan.png");
   await page.click("#reset-zoom");
+
+  // ---- deny: a pending action written into the catalog as the supervisor would (approve_test.sh) ----
+  execFileSync(PY, ["-c", `
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1])
+db.execute("INSERT INTO actions(run_id, created_at, action, trigger, step, reason, state, decided_by, decided_at, note, data) "
+           "VALUES(?,?,?,?,?,?,'pending','',0,'',?)", (sys.argv[2], time.time(), "lr_cut", "loss_spike", 10000,
+           "loss spike at step 10000 recurred", '{"lr_scale": 0.5}'))
+db.commit()
+`, path.join(store, "inloop.db"), longId]);
+  await page.reload();
+  await page.waitForFunction(() => window.__inloop && window.__inloop.isReady, null, { timeout: 30000 });
+  await page.waitForFunction(() => !document.querySelector("#pending-badge").hidden, null, { timeout: 10000 });
+  eq(await page.locator("#pending-badge").textContent(), "1 pending", "the header counts the pending action");
+  await page.click("#pending-badge");
+  await page.waitForFunction(id => window.__inloop.table().focused === id && document.querySelector(".pend button.deny"), longId, { timeout: 10000 });
+  const denyId = Number(await page.locator(".pend").first().getAttribute("data-action"));
+  await page.click(`.pend[data-action='${denyId}'] button.deny`);
+  const denied = await waitFor("the action to be denied", async () => {
+    const a = (await get(`/api/v1/actions?run=${longId}`)).actions.find(x => x.id === denyId);
+    return a && a.state === "denied" ? a : null;
+  }, 10000);
+  check(denied.decided_by.length > 0, `denied from the page (decided_by ${denied.decided_by})`);
+  await page.waitForFunction(id => document.querySelector(`.actions li[data-action='${id}']`)?.dataset.state === "denied"
+    && !document.querySelector(".pend") && document.querySelector("#pending-badge").hidden, denyId, { timeout: 10000 })
+    .then(() => check(true, "the timeline shows it denied, no buttons, no pending badge"), () => check(false, "the timeline shows it denied, no buttons, no pending badge"));
+  const twice = await fetch(`${srv.base}/api/v1/actions/${denyId}/approve`, { method: "POST", body: "{}" });
+  eq(twice.status, 409, "deciding again is refused (409)");
 
   // ---- theme ----
   eq(await page.evaluate(() => document.documentElement.dataset.theme), "dark", "prefers-color-scheme dark gives the dark theme");
