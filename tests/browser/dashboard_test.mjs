@@ -238,6 +238,9 @@ try {
   await page.waitForFunction(() => window.__inloop.charts().every(c => c.zoom === null), null, { timeout: 5000 });
   check(true, "double-click resets the zoom");
 
+  const shared = new URL(page.url()).searchParams;
+  eq([shared.get("runs")?.split(",").sort(), shared.get("keys")], [[longId, ...sweepIds].sort(), "loss,lr"], "the URL names the charted runs and keys");
+
   // ---- the metrics and columns menus ----
   await page.click("#keys-menu summary");
   await page.locator("#keys-list input[value='lr']").uncheck();

@@ -30,7 +30,7 @@ const hook = {
   table: () => ({ rows: table.visibleRuns().map(r => r.id), selected: table.selection(), sort: table.sortState(), focused: table.focusedRun() }),
   settings: () => ({ ...charts.settings, keys: charts.keys, theme: document.documentElement.dataset.theme }),
   selectRuns: (ids: string[]) => table.setSelection(ids),
-  setKeys: (keys: string[]) => { userKeys = keys; return showCharts(); },
+  setKeys: (keys: string[]) => { userKeys = keys; syncUrl(); return showCharts(); },
 };
 (window as any).__inloop = hook;
 
@@ -128,6 +128,7 @@ function renderKeysMenu() {
 }
 document.getElementById("keys-list")!.addEventListener("change", () => {
   userKeys = [...document.querySelectorAll<HTMLInputElement>("#keys-list input:checked")].map(i => i.value);
+  syncUrl();
   void showCharts();
 });
 
@@ -153,7 +154,19 @@ async function showCharts(): Promise<void> {
   void loadMarkers();
 }
 
+// The page's URL follows what is charted (?runs=...&keys=...), so a reload or a shared link shows
+// the same view; the token and other parameters stay as they are.
+function syncUrl() {
+  const q = new URLSearchParams(location.search);
+  const ids = table.selection();
+  if (ids.length && ids.length <= 50) q.set("runs", ids.join(",")); else q.delete("runs");
+  if (userKeys && userKeys.length) q.set("keys", userKeys.join(",")); else q.delete("keys");
+  const search = q.toString().replace(/%2C/g, ",");
+  history.replaceState(null, "", search ? `?${search}` : location.pathname);
+}
+
 async function onSelectionChanged(): Promise<void> {
+  syncUrl();
   const ids = table.selection();
   try { availableKeys = await seriesKeys(ids); } catch (e) { showError((e as Error).message); availableKeys = []; }
   table.refresh();
