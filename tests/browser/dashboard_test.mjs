@@ -164,19 +164,24 @@ try {
   eq(firstCell, byName.runs[0].name, "the first row shown is the first by name");
   await page.click(".runs-head [data-sort='name']");
   eq((await page.evaluate(() => window.__inloop.table())).rows, byName.runs.map(r => r.id).reverse(), "clicking again reverses");
+  // Filters apply after a short debounce: wait for the table to settle on the API's answer.
+  const settlesOn = async (ids, what) => {
+    const want = ids.slice().sort();
+    await page.waitForFunction(w => JSON.stringify(window.__inloop.table().rows.slice().sort()) === JSON.stringify(w), want, { timeout: 10000 }).catch(() => {});
+    eq((await page.evaluate(() => window.__inloop.table())).rows.slice().sort(), want, what);
+  };
   await page.fill("#filter", "lr=0.03");
-  await page.waitForFunction(() => window.__inloop.table().rows.length === 3, null, { timeout: 5000 }).catch(() => {});
   const f1 = await get("/api/v1/runs?limit=1000&param.lr=0.03");
-  eq((await page.evaluate(() => window.__inloop.table())).rows.slice().sort(), f1.runs.map(r => r.id).sort(), "param filter lr=0.03 matches param.lr=0.03");
+  check(f1.runs.length === 3, "three runs have lr=0.03");
+  await settlesOn(f1.runs.map(r => r.id), "param filter lr=0.03 matches param.lr=0.03");
   await page.fill("#filter", "sweep*s2");
-  await page.waitForTimeout(300);
   const f2 = await get("/api/v1/runs?limit=1000&name=" + encodeURIComponent("sweep*s2"));
-  eq((await page.evaluate(() => window.__inloop.table())).rows.slice().sort(), f2.runs.map(r => r.id).sort(), "name glob matches name=sweep*s2");
+  check(f2.runs.length === 2, "two runs match sweep*s2");
+  await settlesOn(f2.runs.map(r => r.id), "name glob matches name=sweep*s2");
   await page.fill("#filter", "");
   await page.selectOption("#status-filter", "running");
-  await page.waitForTimeout(300);
   const f3 = await get("/api/v1/runs?limit=1000&status=running");
-  eq((await page.evaluate(() => window.__inloop.table())).rows.slice().sort(), f3.runs.map(r => r.id).sort(), "status filter matches status=running");
+  await settlesOn(f3.runs.map(r => r.id), "status filter matches status=running");
   await page.selectOption("#status-filter", "");
   await page.waitForFunction(n => window.__inloop.table().rows.length === n, all.total, { timeout: 5000 });
   await page.evaluate(() => window.__inloop.selectRuns([]));
