@@ -144,9 +144,18 @@ Status RunStatus(store::Store* st, const std::string& run_id, store::RunRecord* 
   return st->FindRun(run_id, rec);
 }
 
+Status ChunkRows(store::Store* st, const std::string& run_id, int64_t* n) {
+  store::Stmt q;
+  INLOOP_RETURN_IF_ERROR(st->db()->Prepare(
+      "SELECT COUNT(*) FROM chunks c JOIN series s ON s.id = c.series_id WHERE s.run_id=?", &q));
+  q.Bind(1, run_id);
+  *n = q.Step() ? q.Int(0) : 0;
+  return q.status();
+}
+
 // Segment sizes from the chunk index plus the WAL tail; keys from the series table.
-Status ReadRunSegments(store::Store* st, const std::string& run_id,
-                       std::vector<store::SegmentData>* out) {
+Status ReadRunSegmentsOnce(store::Store* st, const std::string& run_id,
+                           std::vector<store::SegmentData>* out) {
   out->clear();
   store::Stmt q;
   INLOOP_RETURN_IF_ERROR(
@@ -161,6 +170,25 @@ Status ReadRunSegments(store::Store* st, const std::string& run_id,
     for (auto& s : segs) out->push_back(std::move(s));
   }
   return Status::OK();
+}
+
+// A chunk sealed while a read lists chunks and then the WAL tail can leave the listing without
+// that chunk and the tail without its points, so positions would not line up with the tail. A
+// read during which the chunk index did not change is consistent; others are read again.
+Status ReadRunSegments(store::Store* st, const std::string& run_id,
+                       std::vector<store::SegmentData>* out, int64_t* chunk_rows) {
+  for (int tries = 0;; ++tries) {
+    int64_t before = 0, after = 0;
+    INLOOP_RETURN_IF_ERROR(ChunkRows(st, run_id, &before));
+    INLOOP_RETURN_IF_ERROR(ReadRunSegmentsOnce(st, run_id, out));
+    INLOOP_RETURN_IF_ERROR(ChunkRows(st, run_id, &after));
+    *chunk_rows = after;
+    if (before == after) return Status::OK();
+    if (tries == 20) {
+      return Status::Io(fmt::format("run {}: its chunk index kept changing while being read",
+                                    run_id));
+    }
+  }
 }
 
 int64_t SegmentSize(const store::SegmentData& s) {
@@ -212,15 +240,6 @@ Status NewEvents(store::Store* st, const std::string& run_id, int64_t after,
   return q.status();
 }
 
-Status ChunkRows(store::Store* st, const std::string& run_id, int64_t* n) {
-  store::Stmt q;
-  INLOOP_RETURN_IF_ERROR(st->db()->Prepare(
-      "SELECT COUNT(*) FROM chunks c JOIN series s ON s.id = c.series_id WHERE s.run_id=?", &q));
-  q.Bind(1, run_id);
-  *n = q.Step() ? q.Int(0) : 0;
-  return q.status();
-}
-
 void WalStamp(store::Store* st, const std::string& run_id, int64_t* size, int64_t* mtime_ns) {
   struct stat sb;
   if (::stat(st->PathOf("series/" + run_id + ".wal").c_str(), &sb) != 0) {
@@ -251,9 +270,8 @@ Status LiveHub::InitPoller(store::Store* st, RunPoller* p, bool from_start) {
   p->ended_at = rec.ended_at;
   p->exit_code = rec.exit_code;
   WalStamp(st, p->run_id, &p->wal_size, &p->wal_mtime_ns);
-  INLOOP_RETURN_IF_ERROR(ChunkRows(st, p->run_id, &p->chunk_rows));
   std::vector<store::SegmentData> segs;
-  INLOOP_RETURN_IF_ERROR(ReadRunSegments(st, p->run_id, &segs));
+  INLOOP_RETURN_IF_ERROR(ReadRunSegments(st, p->run_id, &segs, &p->chunk_rows));
   for (auto& s : segs) {
     RunPoller::Segment& seg = p->segments[s.series_id];
     seg.key = s.key;
@@ -368,7 +386,7 @@ Status LiveHub::PollRun(store::Store* st, RunPoller* p,
   INLOOP_RETURN_IF_ERROR(ChunkRows(st, p->run_id, &chunk_rows));
   if (wal_size != p->wal_size || wal_mtime != p->wal_mtime_ns || chunk_rows != p->chunk_rows) {
     std::vector<store::SegmentData> segs;
-    INLOOP_RETURN_IF_ERROR(ReadRunSegments(st, p->run_id, &segs));
+    INLOOP_RETURN_IF_ERROR(ReadRunSegments(st, p->run_id, &segs, &chunk_rows));
     int64_t sent_points = 0;
     for (auto& s : segs) {
       RunPoller::Segment& seg = p->segments[s.series_id];

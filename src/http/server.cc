@@ -4,6 +4,7 @@
 // session's state is touched only on its strand.
 #include "http/server.h"
 
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <optional>
@@ -274,6 +275,10 @@ Status Server::Start(const ServerOptions& options, Api* api, LiveHub* hub, Serve
   impl.acceptor.open(ep.protocol(), ec);
   if (!ec) impl.acceptor.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) impl.acceptor.bind(ep, ec);
+  if (ec.value() == EADDRNOTAVAIL) {
+    return Status::Invalid(fmt::format("--bind {}: not an address of this machine ({})",
+                                       options.bind, ec.message()));
+  }
   if (!ec) impl.acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
     return Status::Io(fmt::format("cannot listen on {}:{}: {} (pick another --port, or 0 for any "

@@ -341,3 +341,16 @@ assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer s3
 assert_eq "$(curl -s -o /dev/null -w '%{http_code}' "${TURL}api/v1/runs?token=s3cret")" 200 "?token="
 assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST "${TURL}api/v1/runs" -d '{}')" 401 "ingest needs the token"
 pass "token: 401s, Bearer and ?token= accepted; non-local bind refused (30)"
+
+# ---- addresses that cannot be served: not this machine's (31), a port in use (32)
+port=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.urlparse(sys.argv[1]).port)' "$URL")
+set +e
+inloop serve --bind 192.0.2.1 --token t --port 0 > /dev/null 2> addr.err; code=$?
+inloop serve --port "$port" > /dev/null 2> busy.err; code2=$?
+set -e
+assert_eq "$code" 31 "a bind address of another machine"
+assert_contains "$(cat addr.err)" "--bind 192.0.2.1: not an address of this machine" "address message"
+assert_eq "$code2" 32 "a port in use"
+assert_contains "$(cat busy.err)" "cannot listen on 127.0.0.1:$port" "port message"
+assert_eq "$(wc -l < busy.err)" 1 "one line on stderr"
+pass "exit 31 for a foreign address, 32 for a busy port"
