@@ -379,6 +379,30 @@ db.commit()
   eq(errors, [], "no script errors through the whole session");
   await page.close();
 
+  // ---- an empty store: a page that says what to do, no errors ----
+  const esrv = await serve(path.join(work, "empty-store"));
+  const epage = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const eerrors = [];
+  epage.on("pageerror", e => eerrors.push(String(e)));
+  epage.on("response", r => { if (r.status() >= 400) eerrors.push(`${r.status()} ${r.url()}`); });
+  await epage.goto(esrv.base + "/");
+  await epage.waitForFunction(() => window.__inloop && window.__inloop.isReady, null, { timeout: 30000 });
+  check((await epage.locator("#charts .empty").textContent()).includes("No runs in this store yet"), "an empty store says how to start a run");
+  eq(await epage.locator("#runs-count").textContent(), "0 of 0 runs · 0 selected", "an empty table");
+  await screenshot(epage, "dashboard-empty-store.png");
+  // A run started while the page is open appears in the table and, nothing else being charted, on the charts.
+  const first = spawn(BIN, ["run", "--store", path.join(work, "empty-store"), "--name", "first", "--policy", "observe", "--", PY, "-c",
+    "import time\nfor i in range(1, 61):\n    print('step=%d loss=%f' % (i, 2.0 / i), flush=True)\n    time.sleep(0.05)"],
+    { stdio: "ignore", env: { ...process.env, NO_COLOR: "1" } });
+  servers.push(first);
+  await epage.waitForFunction(() => window.__inloop.table().rows.length === 1 && window.__inloop.charts().some(c => c.series.some(s => s.x.length > 0)), null, { timeout: 20000 })
+    .then(() => check(true, "a run started after the page opened is listed and charted without a reload"),
+      () => check(false, "a run started after the page opened is listed and charted without a reload"));
+  if (first.exitCode === null && first.signalCode === null) await new Promise(r => first.on("exit", r));
+  eq(eerrors, [], "an empty store: no errors");
+  await epage.close();
+  esrv.proc.kill("SIGTERM");
+
   // ---- a server with a token: the page passes ?token= on to its files, the API and the stream ----
   const tsrv = await serve(store, "s3cret-token");
   const tpage = await browser.newPage({ viewport: { width: 1280, height: 800 } });

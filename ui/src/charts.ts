@@ -29,6 +29,7 @@ export class ChartsView {
   markers: Marker[] = [];
   runStart = new Map<string, number>();
   settings: ChartSettings = { xmode: "step", smoothing: 0, logY: false, zoom: null, theme: "dark" };
+  emptyText = "Select runs in the table to chart them.";
   onZoom: (range: [number, number] | null) => void = () => {};
   onError: (msg: string) => void = () => {};
 
@@ -44,7 +45,7 @@ export class ChartsView {
     // Keep DOM order equal to keys order.
     this.root.replaceChildren(...shown.map(k => this.charts.get(k)!.box));
     if (runs.length === 0 || keys.length === 0) {
-      this.root.append(el("div", { class: "empty" }, runs.length === 0 ? "Select runs in the table to chart them." : "These runs have no series yet."));
+      this.root.append(el("div", { class: "empty" }, runs.length === 0 ? this.emptyText : "These runs have no series yet."));
     }
     await this.reload();
   }

@@ -266,6 +266,21 @@ new ResizeObserver(() => {
 }).observe(chartsBox);
 
 // ---------------------------------------------------------------- live
+// A run the page has not listed yet (it started after the page loaded): list the runs again,
+// once for a burst of messages; with nothing charted, chart the newest run.
+let unknownTimer = 0;
+function unknownRun() {
+  if (unknownTimer) return;
+  unknownTimer = window.setTimeout(async () => {
+    await reloadRuns();
+    unknownTimer = 0;
+    if (table.selection().length === 0 && table.getRuns().length) {
+      const newest = table.getRuns().slice().sort((a, b) => b.created_at - a.created_at)[0];
+      colourFor(newest.id);
+      table.setSelection([newest.id]);
+    }
+  }, 300);
+}
 let tlTimer = 0;
 function refreshTimelineSoon() { clearTimeout(tlTimer); tlTimer = window.setTimeout(() => void timeline.refresh(), 300); }
 function connectStream() {
@@ -278,12 +293,15 @@ function connectStream() {
   // between the first fetch and the subscription are not missing from the view.
   src.addEventListener("ready", e => {
     const d = parse(e as MessageEvent);
-    if (d && table.selection().includes(runOf(d)) && d.status === "running") charts.refetchSoon();
+    const live: any[] = d && Array.isArray(d.runs) ? d.runs : [];
+    if (live.some(r => table.selection().includes(runOf(r)))) charts.refetchSoon();
+    if (live.some(r => !runsById.has(runOf(r)))) unknownRun();
   });
   src.addEventListener("points", e => {
     const d = parse(e as MessageEvent);
     if (!d) return;
     const run = runOf(d);
+    if (!runsById.has(run)) { unknownRun(); return; }
     const pts: [number, number, number][] = (d.points || []).map((p: any) => [num(p[0]), num(p[1]), num(p[2])]);
     if (table.selection().includes(run)) charts.append(run, String(d.key), pts);
     const r = runsById.get(run);
@@ -293,7 +311,7 @@ function connectStream() {
     const d = parse(e as MessageEvent);
     if (!d) return;
     const run = runOf(d);
-    if (!runsById.has(run)) { void reloadRuns(); return; }
+    if (!runsById.has(run)) { unknownRun(); return; }
     if (d.status) table.updateRun(run, { status: String(d.status) });
     if (timeline.detail?.run.id === run) refreshTimelineSoon();
   });
@@ -343,6 +361,8 @@ async function start() {
     hook.marks.runs = performance.now();
     runsById = new Map(runs.map(r => [r.id, r]));
     document.getElementById("store-info")!.textContent = `${total.toLocaleString()} runs`;
+    charts.emptyText = total === 0 ? "No runs in this store yet. Start one with `inloop run -- python train.py`, or send points to POST /api/v1/runs; it appears here live."
+      : "Select runs in the table to chart them.";
     table.setRuns(runs);
     if (pageParams.get("filter")) { filterBox.value = pageParams.get("filter")!; applyFilter(); }
     // ?runs=ID|NAME,... and ?keys=K,... pick what the landing page charts (links people share);
