@@ -122,17 +122,15 @@ function decodeAction(a: any): Action {
 }
 
 // All runs (newest first), fetched in pages; `last` names the series whose last values come along.
+// The first page tells the total; the rest are asked for at once.
 export async function listRuns(last: string[], pageSize = 2000, cap = 20000): Promise<{ total: number; runs: Run[] }> {
-  const runs: Run[] = [];
-  let total = 0;
-  for (let offset = 0; offset < cap;) {
-    const body = await call<any>(`api/v1/runs${query({ sort: "created_at", order: "desc", limit: pageSize, offset, last: last.join(",") })}`);
-    total = Number(body.total ?? 0);
-    const page = (body.runs || []).map(decodeRun);
-    runs.push(...page);
-    offset += page.length;
-    if (page.length === 0 || offset >= total) break;
-  }
+  const page = (offset: number) => call<any>(`api/v1/runs${query({ sort: "created_at", order: "desc", limit: pageSize, offset, last: last.join(",") })}`);
+  const first = await page(0);
+  const total = Number(first.total ?? 0);
+  const rest: Promise<any>[] = [];
+  for (let offset = pageSize; offset < Math.min(total, cap); offset += pageSize) rest.push(page(offset));
+  const runs: Run[] = (first.runs || []).map(decodeRun);
+  for (const body of await Promise.all(rest)) runs.push(...(body.runs || []).map(decodeRun));
   return { total, runs };
 }
 

@@ -4,26 +4,13 @@
 // values, finding/action markers and non-finite markers. Never edits runs or decides actions.
 import uPlot from "uplot";
 import { alignedSeries, type SeriesOfRun, type XMode } from "./api";
-import { el, fmtDuration, fmtNumber } from "./format";
+import { el, fmtDuration, fmtNumber, fmtTick } from "./format";
+import { ema } from "./smoothing";
 
 export interface RunRef { id: string; name: string; colour: string }
 export interface Marker { run: string; step: number | null; time: number; kind: string; label: string; colour: string }
 
-const CHART_H = 210;
-
-// TensorBoard's debiased EMA; non-finite points stay gaps and do not disturb the average.
-export function ema(ys: number[], weight: number): (number | null)[] {
-  const out: (number | null)[] = new Array(ys.length);
-  let last = 0, n = 0;
-  for (let i = 0; i < ys.length; i++) {
-    const v = ys[i];
-    if (!Number.isFinite(v)) { out[i] = null; continue; }
-    last = last * weight + (1 - weight) * v;
-    n++;
-    out[i] = last / (1 - Math.pow(weight, n));
-  }
-  return out;
-}
+const CHART_MIN_H = 190, CHART_MAX_H = 330;
 
 function lowerBound(xs: number[], x: number): number {
   let lo = 0, hi = xs.length;
@@ -42,6 +29,7 @@ export class ChartsView {
   markers: Marker[] = [];
   runStart = new Map<string, number>();
   settings: ChartSettings = { xmode: "step", smoothing: 0, logY: false, zoom: null, theme: "dark" };
+  emptyText = "Select runs in the table to chart them.";
   onZoom: (range: [number, number] | null) => void = () => {};
   onError: (msg: string) => void = () => {};
 
@@ -57,7 +45,7 @@ export class ChartsView {
     // Keep DOM order equal to keys order.
     this.root.replaceChildren(...shown.map(k => this.charts.get(k)!.box));
     if (runs.length === 0 || keys.length === 0) {
-      this.root.append(el("div", { class: "empty" }, runs.length === 0 ? "Select runs in the table to chart them." : "These runs have no series yet."));
+      this.root.append(el("div", { class: "empty" }, runs.length === 0 ? this.emptyText : "These runs have no series yet."));
     }
     await this.reload();
   }
@@ -68,6 +56,7 @@ export class ChartsView {
 
   redraw() { for (const c of this.charts.values()) c.draw(true); }
   relabel() { for (const c of this.charts.values()) c.renderLegend(); }
+  refetchSoon() { for (const c of this.charts.values()) c.scheduleRefetch(); }
 
   setMarkers(m: Marker[]) { this.markers = m; for (const c of this.charts.values()) c.u?.redraw(false, false); }
 
@@ -75,6 +64,13 @@ export class ChartsView {
   append(run: string, key: string, pts: [number, number, number][]) {
     const c = this.charts.get(key);
     if (c) c.append(run, pts);
+  }
+
+  // Few charts share the column's height; many scroll at a readable minimum.
+  chartHeight(): number {
+    const avail = (this.root.parentElement?.clientHeight || 700) - 24;
+    const n = Math.max(1, this.charts.size);
+    return Math.round(Math.min(CHART_MAX_H, Math.max(CHART_MIN_H, avail / n - 100)));
   }
 
   markerX(m: Marker): number | null {
@@ -169,6 +165,13 @@ export class Chart {
     const mode = this.view.settings.xmode;
     if (!s || mode === "relative") { this.scheduleRefetch(); return; }
     const z = this.view.settings.zoom;
+    // A resumed attempt rewinds its steps: as the API's stitched curve does, the new points hide
+    // the drawn ones at and after their first step (the old ones stay in the store).
+    if (mode === "step" && pts.length && s.x.length && pts[0][0] <= s.x[s.x.length - 1]) {
+      const cut = lowerBound(s.x, pts[0][0]);
+      s.x.length = cut;
+      s.y.length = cut;
+    }
     for (const [step, wall, value] of pts) {
       const x = mode === "step" ? step : wall;
       if (z && (x < z[0] || x > z[1])) continue;
@@ -185,7 +188,7 @@ export class Chart {
   }
   private drawQueued = false;
 
-  private scheduleRefetch() {
+  scheduleRefetch() {
     if (this.refetchTimer) return;
     this.refetchTimer = window.setTimeout(() => { this.refetchTimer = 0; void this.load(); }, 1000);
   }
@@ -286,7 +289,7 @@ export class Chart {
     for (const r of this.view.runs) {
       const show = !this.hidden.has(r.id);
       const smooth = st.smoothing > 0;
-      series.push({ label: r.name, stroke: r.colour, width: smooth ? 1 : 1.4, alpha: smooth ? 0.28 : 1, show,
+      series.push({ label: r.name, stroke: r.colour, width: smooth || this.view.runs.length > 20 ? 1 : 1.4, alpha: smooth ? 0.28 : 1, show,
         paths: uPlot.paths.linear!(), points: { show: false }, facets: [{ scale: "x", auto: true }, { scale: "y", auto: true }] } as any);
       if (smooth)
         series.push({ label: `${r.name} (smoothed)`, stroke: r.colour, width: 1.6, show, paths: uPlot.paths.linear!(),
@@ -301,7 +304,7 @@ export class Chart {
     return {
       mode: 2,
       width,
-      height: CHART_H,
+      height: this.view.chartHeight(),
       // Fixed padding: the plot's width must not move with tick labels (it is the width asked for).
       padding: [10, 18, 0, 0],
       legend: { show: false },
@@ -313,7 +316,7 @@ export class Chart {
       },
       axes: [
         { ...axis, values: xValues as any, space: 60 },
-        { ...axis, size: 58, values: (_u: uPlot, ticks: number[]) => ticks.map(t => fmtNumber(t)) },
+        { ...axis, size: 60, values: (_u: uPlot, ticks: number[]) => ticks.map(t => fmtTick(t as number | null)) },
       ],
       series,
       hooks: {
@@ -347,12 +350,23 @@ export class Chart {
       if (Math.abs(px - left) > 40) continue;
       rows.push({ name: r.name, colour: r.colour, y: s.y[i], x: s.x[i] });
     }
-    if (rows.length === 0) { this.tip.hidden = true; return; }
+    // Markers within a few pixels of the cursor: what happened there.
+    const near: Marker[] = [];
+    for (const m of this.view.markers) {
+      if (!this.view.runs.some(x => x.id === m.run) || this.hidden.has(m.run)) continue;
+      const xv2 = this.view.markerX(m);
+      if (xv2 !== null && Math.abs(u.valToPos(xv2, "x") - left) <= 4) near.push(m);
+    }
+    if (rows.length === 0 && near.length === 0) { this.tip.hidden = true; return; }
+    if (rows.length === 0) rows.push({ name: "", colour: "transparent", y: NaN, x: xv });
     const mode = this.view.settings.xmode;
     const xs = mode === "step" ? `step ${Math.round(rows[0].x)}` : mode === "relative" ? fmtDuration(rows[0].x) : new Date(rows[0].x * 1000).toLocaleTimeString();
-    const shown = rows.slice(0, 12);
+    const shown = rows.filter(r => r.name).slice(0, 12);
+    const runName = (id: string) => this.view.runs.find(r => r.id === id)?.name ?? id;
     this.tip.replaceChildren(el("div", { class: "tx" }, xs), ...shown.map(r =>
-      el("div", {}, el("i", { class: "swatch", style: `background:${r.colour}` }), el("span", {}, r.name), el("b", {}, fmtNumber(r.y)))));
+      el("div", {}, el("i", { class: "swatch", style: `background:${r.colour}` }), el("span", {}, r.name), el("b", {}, fmtNumber(r.y)))),
+      ...near.slice(0, 4).map(m => el("div", { class: "mk" }, el("i", { class: "swatch", style: `background:${m.colour}` }),
+        el("span", {}, `${m.kind} · ${runName(m.run)}`))));
     if (rows.length > shown.length) this.tip.append(el("div", { class: "more" }, `+${rows.length - shown.length} more`));
     this.tip.hidden = false;
     const plotLeft = u.over.offsetLeft, w = this.tip.offsetWidth;

@@ -17,6 +17,15 @@ export function fmtNumber(v: number | null | undefined): string {
   return Number(v.toPrecision(5)).toString();
 }
 
+// Axis ticks: short enough for a 60 px axis ("8.5e-4", "1.25k" stays "1250").
+export function fmtTick(v: number | null): string {
+  if (v === null || v === undefined) return "";  // uPlot leaves some log-scale splits unlabelled
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  if (a < 1e-3 || a >= 1e6) return v.toExponential(2).replace(/\.?0+e/, "e").replace("e+", "e");
+  return String(Number(v.toPrecision(4)));
+}
+
 export function fmtDuration(s: number | null | undefined): string {
   if (s === null || s === undefined || !Number.isFinite(s)) return "";
   if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)}s`;

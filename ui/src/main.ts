@@ -31,7 +31,7 @@ const hook = {
   table: () => ({ rows: table.visibleRuns().map(r => r.id), selected: table.selection(), sort: table.sortState(), focused: table.focusedRun() }),
   settings: () => ({ ...charts.settings, keys: charts.keys, theme: document.documentElement.dataset.theme }),
   selectRuns: (ids: string[]) => table.setSelection(ids),
-  setKeys: (keys: string[]) => { userKeys = keys; return showCharts(); },
+  setKeys: (keys: string[]) => { userKeys = keys; syncUrl(); return showCharts(); },
 };
 (window as any).__inloop = hook;
 
@@ -132,6 +132,7 @@ function renderKeysMenu() {
 }
 document.getElementById("keys-list")!.addEventListener("change", () => {
   userKeys = [...document.querySelectorAll<HTMLInputElement>("#keys-list input:checked")].map(i => i.value);
+  syncUrl();
   void showCharts();
 });
 
@@ -157,7 +158,19 @@ async function showCharts(): Promise<void> {
   void loadMarkers();
 }
 
+// The page's URL follows what is charted (?runs=...&keys=...), so a reload or a shared link shows
+// the same view; the token and other parameters stay as they are.
+function syncUrl() {
+  const q = new URLSearchParams(location.search);
+  const ids = table.selection();
+  if (ids.length && ids.length <= 50) q.set("runs", ids.join(",")); else q.delete("runs");
+  if (userKeys && userKeys.length) q.set("keys", userKeys.join(",")); else q.delete("keys");
+  const search = q.toString().replace(/%2C/g, ",");
+  history.replaceState(null, "", search ? `?${search}` : location.pathname);
+}
+
 async function onSelectionChanged(): Promise<void> {
+  syncUrl();
   const ids = table.selection();
   try { availableKeys = await seriesKeys(ids); } catch (e) { showError((e as Error).message); availableKeys = []; }
   table.refresh();
@@ -201,6 +214,14 @@ async function refreshPending() {
 }
 pendingBadge.addEventListener("click", () => { if (pendingBadge.dataset.run) void focusRun(pendingBadge.dataset.run); });
 
+// A timeline event with a step: zoom every chart around it (step axis).
+timeline.onJump = step => {
+  if (charts.settings.xmode !== "step") { charts.settings.xmode = "step"; xSel.value = "step"; }
+  const focus = timeline.detail?.run.id;
+  if (focus && !table.selection().includes(focus)) table.setSelection([...table.selection(), focus]);
+  const span = Math.max(20, Math.round(step * 0.1));
+  charts.onZoom([Math.max(0, step - span), step + span]);
+};
 timeline.onDecided = () => { void refreshPending(); void reloadRuns(); void loadMarkers(); };
 
 async function reloadRuns() {
@@ -214,6 +235,10 @@ async function reloadRuns() {
 }
 
 // ---------------------------------------------------------------- controls
+document.addEventListener("click", e => {
+  for (const d of document.querySelectorAll<HTMLDetailsElement>("details.menu[open]"))
+    if (!d.contains(e.target as Node)) d.open = false;
+});
 xSel.addEventListener("change", () => { charts.settings.xmode = xSel.value as XMode; charts.settings.zoom = null; resetZoom.hidden = true; void charts.reload().then(() => charts.redraw()); });
 smooth.addEventListener("input", () => { charts.settings.smoothing = Number(smooth.value); smoothVal.textContent = smooth.value; charts.redraw(); });
 logBox.addEventListener("change", () => { charts.settings.logY = logBox.checked; charts.redraw(); });
@@ -245,6 +270,21 @@ new ResizeObserver(() => {
 }).observe(chartsBox);
 
 // ---------------------------------------------------------------- live
+// A run the page has not listed yet (it started after the page loaded): list the runs again,
+// once for a burst of messages; with nothing charted, chart the newest run.
+let unknownTimer = 0;
+function unknownRun() {
+  if (unknownTimer) return;
+  unknownTimer = window.setTimeout(async () => {
+    await reloadRuns();
+    unknownTimer = 0;
+    if (table.selection().length === 0 && table.getRuns().length) {
+      const newest = table.getRuns().slice().sort((a, b) => b.created_at - a.created_at)[0];
+      colourFor(newest.id);
+      table.setSelection([newest.id]);
+    }
+  }, 300);
+}
 let tlTimer = 0;
 function refreshTimelineSoon() { clearTimeout(tlTimer); tlTimer = window.setTimeout(() => void timeline.refresh(), 300); }
 function connectStream() {
@@ -253,10 +293,19 @@ function connectStream() {
   const parse = (e: MessageEvent): any => { hook.sse.messages++; try { return JSON.parse(e.data); } catch { return null; } };
   src.onopen = () => { hook.sse.opened = true; liveDot.classList.add("on"); };
   src.onerror = () => liveDot.classList.remove("on");
+  // `ready`: the stream's starting position for a run; re-read charted runs so the points written
+  // between the first fetch and the subscription are not missing from the view.
+  src.addEventListener("ready", e => {
+    const d = parse(e as MessageEvent);
+    const live: any[] = d && Array.isArray(d.runs) ? d.runs : [];
+    if (live.some(r => table.selection().includes(runOf(r)))) charts.refetchSoon();
+    if (live.some(r => !runsById.has(runOf(r)))) unknownRun();
+  });
   src.addEventListener("points", e => {
     const d = parse(e as MessageEvent);
     if (!d) return;
     const run = runOf(d);
+    if (!runsById.has(run)) { unknownRun(); return; }
     const pts: [number, number, number][] = (d.points || []).map((p: any) => [num(p[0]), num(p[1]), num(p[2])]);
     if (table.selection().includes(run)) charts.append(run, String(d.key), pts);
     const r = runsById.get(run);
@@ -266,7 +315,7 @@ function connectStream() {
     const d = parse(e as MessageEvent);
     if (!d) return;
     const run = runOf(d);
-    if (!runsById.has(run)) { void reloadRuns(); return; }
+    if (!runsById.has(run)) { unknownRun(); return; }
     if (d.status) table.updateRun(run, { status: String(d.status) });
     if (timeline.detail?.run.id === run) refreshTimelineSoon();
   });
@@ -316,6 +365,8 @@ async function start() {
     hook.marks.runs = performance.now();
     runsById = new Map(runs.map(r => [r.id, r]));
     document.getElementById("store-info")!.textContent = `${total.toLocaleString()} runs`;
+    charts.emptyText = total === 0 ? "No runs in this store yet. Start one with `inloop run -- python train.py`, or send points to POST /api/v1/runs; it appears here live."
+      : "Select runs in the table to chart them.";
     table.setRuns(runs);
     if (pageParams.get("filter")) { filterBox.value = pageParams.get("filter")!; applyFilter(); }
     // ?runs=ID|NAME,... and ?keys=K,... pick what the landing page charts (links people share);
@@ -351,14 +402,15 @@ async function start() {
     hook.isReady = true;
     lastWidth = chartsBox.clientWidth;
     resolveReady();
+    connectStream();
     // Second wave, after the first paint: last values, param columns, pending remedies, live.
     const pkeys = await paramKeys().catch(() => [] as string[]);
     // Default param columns: params most runs have, that differ between runs (a sweep's axes).
     const sample = runs.slice(0, 500);
     const coverage = (k: string) => sample.filter(r => r.params[k] !== undefined).length;
-    const varying = pkeys.filter(k => !k.startsWith("inloop.") && coverage(k) >= sample.length / 2
+    const varying = pkeys.filter(k => !/^(inloop\.|import\/)/.test(k) && coverage(k) >= sample.length / 2
       && new Set(sample.map(r => r.params[k])).size > 1).sort((a, b) => coverage(b) - coverage(a));
-    table.paramCols = (varying.length ? varying : pkeys).slice(0, 2);
+    table.paramCols = varying.slice(0, 2);
     renderColsMenu(pkeys);
     await reloadRuns();
     const pend = await refreshPending();
@@ -369,8 +421,8 @@ async function start() {
     hook.isReady = true;
     document.body.dataset.ready = "1";
     resolveReady();
+    connectStream();
   }
-  connectStream();
   void loopView.init(pageParams).catch(e => hook.errors.push(`loops: ${(e as Error).message}`));
 }
 void start();

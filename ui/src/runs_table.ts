@@ -3,6 +3,7 @@
 // Owns no fetching: the app hands it runs and hears about selection and focus through callbacks.
 import type { Run } from "./api";
 import { fmtDuration, fmtNumber, fmtAge, el } from "./format";
+import { makeFilter } from "./run_filter";
 
 const ROW_H = 28;
 const OVERSCAN = 12;
@@ -15,37 +16,14 @@ export interface TableCallbacks {
   colourOf(id: string): string | null;
 }
 
-// Parses the filter box: `key=value` (param), `tag:T`, `status:S`, other words match the name
-// (`*` and `?` glob). Every term must hold.
-export function makeFilter(text: string, status: string): (r: Run) => boolean {
-  const terms = text.trim().split(/\s+/).filter(Boolean);
-  const tests: ((r: Run) => boolean)[] = [];
-  if (status) tests.push(r => r.status === status);
-  for (const t of terms) {
-    let m: RegExpMatchArray | null;
-    if ((m = t.match(/^tag:(.+)$/))) { const v = m[1]; tests.push(r => r.tags.includes(v)); }
-    else if ((m = t.match(/^status:(.+)$/))) { const v = m[1]; tests.push(r => r.status === v); }
-    else if ((m = t.match(/^([^=<>]+)(=|<|>)(.*)$/))) {
-      const [, k, op, v] = m;
-      if (op === "=") tests.push(r => r.params[k] === v || (r.params[k] !== undefined && Number(r.params[k]) === Number(v) && v !== ""));
-      else tests.push(r => { const x = Number(r.params[k]); return r.params[k] !== undefined && (op === "<" ? x < Number(v) : x > Number(v)); });
-    } else if (/[*?]/.test(t)) {
-      const re = new RegExp("^" + t.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$", "i");
-      tests.push(r => re.test(r.name));
-    } else {
-      const low = t.toLowerCase();
-      tests.push(r => r.name.toLowerCase().includes(low) || r.id.startsWith(low));
-    }
-  }
-  return r => tests.every(f => f(r));
-}
-
 function compare(a: string | number | null, b: string | number | null): number {
   const an = a === null || a === "" || (typeof a === "number" && Number.isNaN(a));
   const bn = b === null || b === "" || (typeof b === "number" && Number.isNaN(b));
   if (an || bn) return an && bn ? 0 : an ? 1 : -1;  // blanks last either way (flipped below)
   const na = typeof a === "number" ? a : Number(a), nb = typeof b === "number" ? b : Number(b);
-  if (!Number.isNaN(na) && !Number.isNaN(nb)) return na - nb;
+  const aNum = !Number.isNaN(na), bNum = !Number.isNaN(nb);
+  if (aNum && bNum) return na - nb;
+  if (aNum !== bNum) return aNum ? -1 : 1;  // numbers before text, as the server sorts params
   // Code-point order, as the server sorts (so the table and /api/v1/runs?sort=name agree).
   const sa = String(a), sb = String(b);
   return sa < sb ? -1 : sa > sb ? 1 : 0;
@@ -125,7 +103,7 @@ export class RunsTable {
       { id: "name", label: "name", width: "minmax(110px, 1.6fr)", value: r => r.name,
         render: r => { const s = el("span", { class: "name", title: `${r.name} (${r.id})` }); const c = this.cb.colourOf(r.id);
           if (c) s.append(el("i", { class: "swatch", style: `background:${c}` })); s.append(r.name); return s; } },
-      { id: "created_at", label: "age", title: "started", width: "58px", value: r => r.created_at, render: r => fmtAge(r.created_at) },
+      { id: "created_at", label: "age", title: "started", width: "66px", value: r => r.created_at, render: r => fmtAge(r.created_at) },
       { id: "duration_s", label: "took", title: "duration", width: "62px", value: r => r.duration_s, render: r => fmtDuration(r.duration_s), numeric: true },
     ];
     for (const k of this.lastKeys)

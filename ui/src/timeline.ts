@@ -17,6 +17,7 @@ export function markerColour(kind: string): string {
 export class Timeline {
   detail: RunDetail | null = null;
   onDecided: (a: Action) => void = () => {};
+  onJump: (step: number) => void = () => {};  // an event with a step was clicked
   onError: (m: string) => void = () => {};
   private seq = 0;
   private shownSig = "";
@@ -25,7 +26,9 @@ export class Timeline {
     root.classList.add("timeline");
     root.addEventListener("click", e => {
       const b = (e.target as HTMLElement).closest("button[data-verdict]") as HTMLButtonElement | null;
-      if (b) void this.decideFrom(b);
+      if (b) { void this.decideFrom(b); return; }
+      const li = (e.target as HTMLElement).closest("li[data-step]") as HTMLElement | null;
+      if (li) this.onJump(Number(li.dataset.step));
     });
     this.renderEmpty();
   }
@@ -88,7 +91,8 @@ export class Timeline {
     const actions = el("ul", { class: "actions" }, ...d.actions.map(a => el("li", { "data-action": String(a.id), "data-state": a.state },
       el("span", { class: `badge state-${a.state}` }, a.state), el("b", {}, `#${a.id} ${a.kind}`),
       a.step === null ? "" : ` step ${a.step}`, el("span", { class: "muted" }, a.decided_by ? ` · ${a.decided_by}` : ""))));
-    const events = el("ol", { class: "events" }, ...d.events.slice().reverse().map(e => el("li", { "data-kind": e.kind },
+    const events = el("ol", { class: "events" }, ...d.events.slice().reverse().map(e => el("li",
+      e.step === null ? { "data-kind": e.kind } : { "data-kind": e.kind, "data-step": String(e.step), title: "show this step on the charts" },
       el("i", { class: "dot", style: `background:${markerColour(e.kind)}` }),
       el("span", { class: "when" }, fmtClock(e.time).slice(11)),
       el("b", {}, e.kind), e.step === null ? "" : el("span", { class: "step" }, `step ${fmtNumber(e.step)}`),
