@@ -234,6 +234,14 @@ Status ParseSearchSpace(const std::string& text, const std::string& path, Search
       if (std::isnan(ToInternal(p, p.default_value))) {
         return Bad(path, f + ".default", "not a valid value of this param");
       }
+      if (p.type != ParamType::kCategorical) {
+        double v = std::strtod(p.default_value.c_str(), nullptr);
+        if (v < p.low || v > p.high || (p.type == ParamType::kInt && v != std::floor(v))) {
+          return Bad(path, f + ".default", "outside low..high (or not an integer)");
+        }
+        p.default_value = p.type == ParamType::kInt ? fmt::format("{}", static_cast<int64_t>(v))
+                                                    : fmt::format("{:.6g}", v);
+      }
     }
     out->params.push_back(std::move(p));
   }

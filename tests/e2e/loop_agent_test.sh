@@ -22,7 +22,7 @@ export AGENT_LOG="$WORK/agent.log"
 AGENT="$PY $INLOOP_SRC/tests/loop/scripted_agent.py {history}"
 unset INLOOP_STORE
 inloop loop init --metric val_loss:min --budget 60s --program program.md --protect evaluate.py \
-  --protect 'data/*' --seeds 2 --max-seeds 2 -- "$PY" tiny_train.py --seed '{seed}' > "$WORK/init.out"
+  --protect 'data/*' --max-diff-lines 40 --seeds 2 --max-seeds 2 -- "$PY" tiny_train.py --seed '{seed}' > "$WORK/init.out"
 assert_eq "$(git rev-parse --abbrev-ref HEAD)" "inloop/loop-default" "the loop works on its own branch"
 [ -z "$(git status --porcelain)" ] || fail "init left the tree dirty: $(git status --porcelain)"
 grep -q '^/.inloop/$' .git/info/exclude || fail "the store inside the repo is not excluded from git"
@@ -152,3 +152,12 @@ inloop loop log --json > "$WORK/log4.json"
 assert_eq "$(json 'd[-1]["verdict"], d[-1]["commit"]' < "$WORK/log4.json")" "kept $(git rev-parse HEAD)" "the recovered round in the log"
 assert_eq "$(inloop loop best --json | json 'd["round"]')" "$N" "the recovered keep is the champion"
 pass "a keep decided before a crash is committed on resume"
+
+# A diff over --max-diff-lines is rejected before anything runs.
+export AGENT_PLAN="lr:0.05,lr:0.00001,break,protect,hang,lr:0.00002,hang,none,big"
+inloop loop run --agent "$AGENT" --rounds 1 > /dev/null 2> "$WORK/run6.err" || fail "round 9: $(tail -3 "$WORK/run6.err")"
+inloop loop log --json > "$WORK/log5.json"
+assert_eq "$(json 'd[-1]["round"], d[-1]["verdict"], d[-1]["diff_lines"], d[-1]["run_ids"]' < "$WORK/log5.json")" "9 rejected 60 []" "round 9 over the diff limit"
+assert_contains "$(json 'd[-1]["reason"]' < "$WORK/log5.json")" "over the limit of 40" "diff limit reason"
+[ -z "$(git status --porcelain)" ] || fail "tree dirty after the rejected round"
+pass "a diff over --max-diff-lines is rejected"

@@ -114,3 +114,20 @@ assert_eq "$code" "55" "a baseline that never logs the metric"
 assert_contains "$(cat "$WORK/slow.err")" "over the time budget of 1s" "budget stop reported"
 [ $((t1 - t0)) -lt 20 ] || fail "the budget did not stop the run ($((t1 - t0))s)"
 pass "budget: stopped after 1s, baseline failed with exit 55"
+
+# --approve on a terminal (a pty from script(1)): "n" to the first round that passes the gate
+# discards it, "y" to the next commits it.
+if command -v script > /dev/null; then
+  cd "$REPO" && git checkout -q main
+  inloop loop init --replace --name approve --metric objective:min --budget 30s --seeds 1 \
+    --max-seeds 1 -- python3 objective.py --lr '{lr}' > /dev/null
+  (printf 'n\n'; for i in $(seq 40); do printf 'y\n'; done) |
+    timeout 120 script -qec "$INLOOP_BIN loop run --search space.toml --rounds 30 --approve" /dev/null > "$WORK/approve.out" 2>&1 ||
+    fail "loop run --approve on a pty: $(tail -5 "$WORK/approve.out")"
+  inloop loop log --json > "$WORK/alog.json"
+  passed=$(json '[(r["verdict"], "declined" in r["reason"]) for r in d[1:] if r["gain"] is not None and r["gain"] > 0]' < "$WORK/alog.json")
+  assert_contains "$passed" "[('discarded', True), ('kept', False)" "the first passing round declined, the second kept"
+  grep -aq "commit it to the loop's branch" "$WORK/approve.out" || fail "no approval question was asked"
+  assert_eq "$(git rev-list --count main..HEAD)" "$(json 'sum(r["verdict"]=="kept" for r in d)' < "$WORK/alog.json")" "commits = approved keeps"
+  pass "--approve: declined round discarded, approved round committed"
+fi

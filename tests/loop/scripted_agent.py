@@ -52,5 +52,8 @@ elif action == "hang":  # edit, then wait to be interrupted
         f.write("x = 1\n")
     open(os.environ["AGENT_LOG"] + f".edited-{round_no}", "w").close()
     time.sleep(60)
+elif action == "big":  # over the diff-size limit
+    with open("tiny_train.py", "a") as f:
+        f.write("".join(f"# note {i}\n" for i in range(60)))
 elif action == "noop":
     pass

@@ -69,6 +69,11 @@ TEST(SearchSpace, RejectsBadFieldsWithTheirName) {
   st = ParseSearchSpace("[search]\nparams_file='../x'\n[params.a]\nlow=0\nhigh=1\n", "sp.toml", &s);
   EXPECT_NE(st.message().find("inside the work tree"), std::string::npos) << st.message();
   EXPECT_FALSE(ParseSearchSpace("[search]\nseed=1\n", "sp.toml", &s).ok());
+  st = ParseSearchSpace("[params.a]\nlow=0\nhigh=1\ndefault=2\n", "sp.toml", &s);
+  EXPECT_NE(st.message().find("params.a.default"), std::string::npos) << st.message();
+  st = ParseSearchSpace("[params.a]\nlow=0\nhigh=1\ndefault='0x1p-1'\n", "sp.toml", &s);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(s.params[0].default_value, "0.5");  // normalised: valid JSON in a params file
   EXPECT_FALSE(ParseSearchSpace("[params.a\n", "sp.toml", &s).ok());
 }
 
