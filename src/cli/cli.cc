@@ -750,6 +750,11 @@ int Main(int argc, char** argv) {
   report->add_option("-o,--output", rep.out, "write to this file instead of stdout");
   report->add_flag("--json", json, "the report's facts as JSON");
 
+  // deploy parses its own flags and sub-verbs (deploy_cmd.cc); listed here for --help.
+  app.add_subcommand("deploy", "serve a model-server command: replicas, proxy, autoscaling, "
+                     "cache, shadow/canary (inloop deploy --help)")->allow_extras();
+  if (argc > 1 && std::string_view(argv[1]) == "deploy") return CmdDeploy(argc - 1, argv + 1);
+
   // Everything after the first "--" of `run` or `demo` is the user's command, verbatim: CLI11
   // would otherwise keep the separator or read the command's own flags as ours.
   int parsed_argc = argc;

@@ -25,6 +25,12 @@ inline constexpr int kExitModelRateLimited = 24;  // still 429/503 after the ret
 inline constexpr int kExitModelBadResponse = 25;  // not JSON / not the chat-completions shape
 inline constexpr int kExitModelTruncated = 26;    // the answer stopped before its end
 inline constexpr int kExitAskBound = 27;          // tool-call or token bound hit before an answer
+// deploy (gateway/): the serving verb and its clients (status, promote, rollback, compare).
+inline constexpr int kExitDeployNoReplica = 40;    // no replica became ready at start
+inline constexpr int kExitDeployUnreachable = 41;  // no deploy answers on the admin port
+inline constexpr int kExitDeployRefused = 42;      // the deploy refused: token, no candidate
+inline constexpr int kExitDeployBind = 43;         // the proxy port could not be bound
+inline constexpr int kExitDeployNoPairs = 44;      // compare: no usable shadow pair recorded
 inline constexpr int kExitCommandNotFound = 127;
 
 inline int ExitCodeFor(const Status& s) {

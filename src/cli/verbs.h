@@ -97,3 +97,13 @@ struct ReportArgs {
 int CmdReport(const ReportArgs& a);
 
 }  // namespace inloop::cli
+
+namespace inloop::cli {
+
+// `inloop deploy [flags] -- SERVER_CMD... [-- CANDIDATE_CMD...]` and `inloop deploy
+// status|promote|rollback|compare` (deploy_cmd.cc, gateway/deploy.h). argv[0] is "deploy"; the
+// verb parses its own flags because the server commands follow the separators verbatim. Exit
+// codes 40-44 (exit_codes.h).
+int CmdDeploy(int argc, char** argv);
+
+}  // namespace inloop::cli
