@@ -284,6 +284,7 @@ class DeployServer {
   std::deque<Event> recent_events_;
   int64_t next_pair_id_ = 1;
   double started_ = 0;
+  int port_ = 0;
 
   // metrics
   std::map<int, int64_t> requests_by_code_;
@@ -371,7 +372,8 @@ std::string ExitText(int wstatus) {
 }
 
 awaitable<void> DeployServer::ReplicaLoop(std::shared_ptr<Pool> pool, std::shared_ptr<Replica> r) {
-  std::filesystem::create_directories(opt_.state_dir + "/replicas");
+  std::error_code dir_error;
+  std::filesystem::create_directories(opt_.state_dir + "/replicas", dir_error);
   while (!r->retire) {
     // Start.
     r->port = FreePort();
@@ -561,7 +563,8 @@ awaitable<void> DeployServer::AcceptLoop() {
       if (shutting_down_ || ec == asio::error::operation_aborted) break;
       continue;
     }
-    sock.set_option(tcp::no_delay(true));
+    beast::error_code nd;
+    sock.set_option(tcp::no_delay(true), nd);
     asio::co_spawn(ioc_, Session(std::move(sock)), asio::detached);
   }
 }
@@ -596,8 +599,17 @@ awaitable<void> DeployServer::Session(tcp::socket socket) {
     bool keep = co_await Handle(client, req, loopback);
     if (!keep) break;
   }
+  // Lingering close: stop sending, then read what the client still sends (e.g. the rest of a
+  // refused body) for a moment, so closing does not reset the connection before it read our
+  // last answer.
   beast::error_code ignore;
   client.socket().shutdown(tcp::socket::shutdown_send, ignore);
+  client.expires_after(Secs(1));
+  std::array<char, 4096> junk;
+  for (int i = 0; i < 256; ++i) {
+    auto [rec, rn] = co_await client.async_read_some(asio::buffer(junk), kTuple);
+    if (rec) break;
+  }
 }
 
 awaitable<bool> DeployServer::Reply(beast::tcp_stream& client, int status,
@@ -668,7 +680,8 @@ awaitable<std::unique_ptr<UpstreamConn>> DeployServer::Acquire(Replica* r) {
   tcp::endpoint ep(asio::ip::address_v4::loopback(), static_cast<unsigned short>(r->port));
   auto [ec] = co_await c->stream.async_connect(ep, kTuple);
   if (ec) co_return nullptr;
-  c->stream.socket().set_option(tcp::no_delay(true));
+  beast::error_code nd;
+  c->stream.socket().set_option(tcp::no_delay(true), nd);
   co_return c;
 }
 
@@ -826,6 +839,9 @@ awaitable<ForwardResult> DeployServer::Forward(beast::tcp_stream* client, bool c
           msg.body().size = 0;
           msg.body().more = false;
         }
+        // Nothing parsed yet (e.g. only a chunk header arrived): an empty write would send a
+        // zero-size chunk, which ends a chunked body.
+        if (msg.body().size == 0 && msg.body().more) continue;
         if (capture && out.body.size() + msg.body().size <= kCaptureLimit) {
           out.body.append(buf.data(), msg.body().size);
         } else if (capture) {
@@ -1068,7 +1084,7 @@ awaitable<bool> DeployServer::Admin(beast::tcp_stream& client,
 std::string DeployServer::StatusJson() {
   JsonWriter w;
   w.BeginObject().Key("uptime_s").Number(WallNow() - started_);
-  w.Key("port").Int(acceptor_.is_open() ? acceptor_.local_endpoint().port() : 0);
+  w.Key("port").Int(port_);
   w.Key("in_flight").Int(in_flight_);
   w.Key("shadow_fraction").Number(candidate_ ? opt_.shadow_fraction : 0);
   w.Key("canary_percent").Number(candidate_ ? opt_.canary_percent : 0);
@@ -1240,7 +1256,8 @@ int DeployServer::Run(std::string* error) {
                          ec.message());
     return kDeployExitBind;
   }
-  int port = acceptor_.local_endpoint().port();
+  int port = acceptor_.local_endpoint(ec).port();
+  port_ = port;
   if (!opt_.port_file.empty()) {
     Status s = WriteFileAtomically(opt_.port_file, std::to_string(port) + "\n");
     if (!s.ok()) {
