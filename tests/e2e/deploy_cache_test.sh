@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 SERVER="$INLOOP_SRC/examples/model_server/server.py"
 
-INLOOP_DEPLOY_TEST_HOOKS=1 inloop deploy --port 0 --port-file port --min 2 --max 2 \
+INLOOP_DEPLOY_TEST_HOOKS=1 "$INLOOP_BIN" deploy --port 0 --port-file port --min 2 --max 2 \
   --max-body 4096 --upstream-timeout 1.5 \
   -- "$PY" "$SERVER" --port '{port}' --stream-gap 0.3 >deploy.log 2>&1 &
 DEPLOY=$!

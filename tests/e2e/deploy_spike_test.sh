@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 SERVER="$INLOOP_SRC/examples/model_server/server.py"
 LOAD="$INLOOP_SRC/tests/e2e/deploy_load.py"
 
-MODEL_DELAY=0.1 inloop deploy --port 0 --port-file port --min 1 --max 4 --target 2 \
+MODEL_DELAY=0.1 "$INLOOP_BIN" deploy --port 0 --port-file port --min 1 --max 4 --target 2 \
   --stable-window 4 --panic-window 1 --health-interval 0.5 \
   -- "$PY" "$SERVER" --port '{port}' >deploy.log 2>&1 &
 DEPLOY=$!

@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 SERVER="$INLOOP_SRC/examples/model_server/server.py"
 LOAD="$INLOOP_SRC/tests/e2e/deploy_load.py"
 
-inloop deploy --port 0 --port-file port --min 2 --max 2 --shadow 1 \
+"$INLOOP_BIN" deploy --port 0 --port-file port --min 2 --max 2 --shadow 1 \
   --version-label v1 --candidate-label v2 \
   -- "$PY" "$SERVER" --port '{port}' --version v1 --delay 0.05 \
   -- "$PY" "$SERVER" --port '{port}' --version v2 --delay 0.05 >deploy.log 2>&1 &
@@ -43,7 +43,7 @@ pass "shadow records both answers"
 inloop deploy compare --json >cmp.json
 assert_eq "$(json 'd["pairs"]' <cmp.json)" 30 "compare pairs"
 assert_eq "$(json 'd["eval_diff"]["n"]' <cmp.json)" 30 "eval diff n"
-assert_eq "$(json 'd["identical_answers"]' <cmp.json)" 0.0 "v1 and v2 answer differently"
+assert_eq "$(json 'd["identical_answers"] == 0' <cmp.json)" True "v1 and v2 answer differently"
 inloop deploy compare >cmp.txt
 assert_contains "$(cat cmp.txt)" "30 pairs" "compare text"
 assert_contains "$(cat cmp.txt)" "95% CI" "compare text"
@@ -78,7 +78,7 @@ wait $DEPLOY || fail "deploy did not stop cleanly"
 
 # Canary: 50% of requests answered by the candidate.
 rm -f port
-inloop deploy --name canary --port 0 --port-file port --min 1 --max 1 --canary 50 \
+"$INLOOP_BIN" deploy --name canary --port 0 --port-file port --min 1 --max 1 --canary 50 \
   -- "$PY" "$SERVER" --port '{port}' --version v1 \
   -- "$PY" "$SERVER" --port '{port}' --version v2 >deploy2.log 2>&1 &
 DEPLOY=$!
