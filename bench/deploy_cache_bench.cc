@@ -19,8 +19,8 @@ std::string Request(int i) {
 }
 
 void BM_CacheHitPath(benchmark::State& state) {
-  const int kEntries = 10000;
-  ResponseCache cache(int64_t{256} << 20);
+  const int kEntries = state.range(0) > 8192 ? 1000 : 10000;  // all of them fit
+  ResponseCache cache(int64_t{kEntries} * (state.range(0) + 1024));
   std::string answer(static_cast<size_t>(state.range(0)), 'a');
   for (int i = 0; i < kEntries; ++i) {
     std::string canonical;

@@ -20,7 +20,7 @@ cleanup() {
 trap cleanup EXIT
 
 "$INLOOP" deploy --store "$WORK/store" --port 0 --port-file "$WORK/port" --min 1 --max 1 \
-  --no-cache -- bench/deploy_upstream.sh >"$WORK/deploy.log" 2>&1 &
+  -- bench/deploy_upstream.sh >"$WORK/deploy.log" 2>&1 &
 DEPLOY=$!
 for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.1; done
 P=$(cat "$WORK/port")
@@ -78,11 +78,21 @@ read -r _ up_rps _ _ < <(run upstream "http://127.0.0.1:$U" 32)
 read -r _ ngx_rps _ _ < <(run nginx "http://127.0.0.1:$N" 32)
 read -r _ inl_rps _ _ < <(run inloop "http://127.0.0.1:$P" 32)
 printf "upstream alone  %10.0f req/s\nnginx proxy     %10.0f req/s\ninloop proxy    %10.0f req/s\n" "$up_rps" "$ngx_rps" "$inl_rps"
-python3 -c "print(f'inloop / nginx = {float('$inl_rps')/float('$ngx_rps'):.2f}')"
+python3 -c "import sys; print(f'inloop / nginx = {float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$inl_rps" "$ngx_rps"
 
 echo "# light load: wrk -t1 -c2 (closed loop) latency"
 read -r _ _ up50 up99 < <(run upstream_light "http://127.0.0.1:$U" 2)
 read -r _ _ n50 n99 < <(run nginx_light "http://127.0.0.1:$N" 2)
 read -r _ irps i50 i99 < <(run inloop_light "http://127.0.0.1:$P" 2)
 echo "upstream p50 $up50 p99 $up99 | nginx p50 $n50 p99 $n99 | inloop p50 $i50 p99 $i99 ($irps req/s)"
-python3 -c "print(f'p99 added by inloop: {float(\"$(to_ms "$i99")\") - float(\"$(to_ms "$up99")\"):.3f} ms; by nginx: {float(\"$(to_ms "$n99")\") - float(\"$(to_ms "$up99")\"):.3f} ms')"
+python3 -c "import sys; a, b, c = map(float, sys.argv[1:]); print(f'p99 added by inloop: {a - c:.3f} ms; by nginx: {b - c:.3f} ms')" "$(to_ms "$i99")" "$(to_ms "$n99")" "$(to_ms "$up99")"
+
+echo "# cache hits: the same request with temperature 0 (4 KiB answers are cached after the first)"
+cat >"$WORK/hit.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"model":"m","prompt":"benchmark request","temperature":0,"max_tokens":16}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+wrk -t1 -c2 -d"${SECS}s" --latency -s "$WORK/hit.lua" "http://127.0.0.1:$P/v1/completions" >"$WORK/hit.txt"
+echo "inloop cache hits: $(awk '/Requests\/sec/ {print $2}' "$WORK/hit.txt") req/s, p50 $(awk '$1=="50%" {print $2}' "$WORK/hit.txt"), p99 $(awk '$1=="99%" {print $2}' "$WORK/hit.txt") (client-observed round trip)"
+"$INLOOP" deploy status --port "$P" --json | python3 -c 'import json,sys; c=json.load(sys.stdin)["cache"]; print("cache:", c["hits"], "hits,", c["misses"], "misses")'

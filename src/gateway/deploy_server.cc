@@ -17,6 +17,7 @@
 #include <boost/asio/experimental/as_tuple.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include <array>
 #include <chrono>
@@ -47,9 +48,17 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-using asio::awaitable;
-using asio::use_awaitable;
-constexpr auto kTuple = asio::experimental::as_tuple(use_awaitable);
+// One concrete executor type everywhere (not any_io_executor): the hot path then never copies
+// or type-erases executors.
+using Executor = asio::io_context::executor_type;
+template <class T>
+using Task = asio::awaitable<T, Executor>;
+constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable_t<Executor>{});
+using Stream = beast::basic_stream<tcp, Executor>;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
+using Timer = asio::basic_waitable_timer<std::chrono::steady_clock,
+                                         asio::wait_traits<std::chrono::steady_clock>, Executor>;
 
 using Clock = std::chrono::steady_clock;
 double WallNow() {
@@ -146,9 +155,9 @@ const char* StateName(ReplicaState s) {
 }
 
 struct UpstreamConn {
-  beast::tcp_stream stream;
+  Stream stream;
   beast::flat_buffer buffer;
-  explicit UpstreamConn(asio::any_io_executor ex) : stream(ex) {}
+  explicit UpstreamConn(Executor ex) : stream(ex) {}
 };
 
 struct Pool;
@@ -165,6 +174,7 @@ struct Replica {
   bool retire = false;           // drain and stop, do not restart
   bool suspect = false;          // a connection to it was refused: not routable until healthy
   std::string log_path;
+  std::string host;  // "127.0.0.1:PORT", the Host header sent to it
   std::vector<std::unique_ptr<UpstreamConn>> idle;
   bool Routable() const { return state == ReplicaState::kReady && !retire && !suspect; }
 };
@@ -216,11 +226,15 @@ struct ShadowPair {
 };
 
 constexpr size_t kCaptureLimit = 4 << 20;
+// Answers up to this size with a Content-Length are read whole and written to the client in one
+// write; larger or chunked ones are relayed piece by piece as they arrive.
+constexpr uint64_t kWholeBodyLimit = 64 << 10;
+using Tried = boost::container::small_vector<Replica*, 4>;
 
 class DeployServer {
  public:
   DeployServer(const DeployOptions& o)
-      : opt_(o), acceptor_(ioc_), signals_(ioc_, SIGINT, SIGTERM), rng_(std::random_device{}()) {
+      : opt_(o), acceptor_(ioc_.get_executor()), signals_(ioc_, SIGINT, SIGTERM), rng_(std::random_device{}()) {
     if (o.cache_bytes > 0) cache_ = std::make_unique<ResponseCache>(o.cache_bytes);
     for (double b : {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
                      5.0, 10.0}) {
@@ -235,32 +249,33 @@ class DeployServer {
   void AddEvent(std::string kind, std::string message, std::string data_json);
   // --- replicas
   std::shared_ptr<Replica> AddReplica(const std::shared_ptr<Pool>& pool);
-  awaitable<void> ReplicaLoop(std::shared_ptr<Pool> pool, std::shared_ptr<Replica> r);
-  awaitable<bool> HealthCheck(int port);
-  awaitable<void> Sleep(double s);
+  Task<void> ReplicaLoop(std::shared_ptr<Pool> pool, std::shared_ptr<Replica> r);
+  Task<bool> HealthCheck(int port);
+  Task<void> Sleep(double s);
   bool Reap(Replica* r, int* wstatus);
   void Retire(Replica* r, const std::string& why);
   void RetirePool(const std::shared_ptr<Pool>& pool, const std::string& why);
-  awaitable<void> AutoscaleLoop();
+  Task<void> AutoscaleLoop();
   // --- proxy
-  awaitable<void> AcceptLoop();
-  awaitable<void> Session(tcp::socket socket);
-  awaitable<bool> Handle(beast::tcp_stream& client, http::request<http::string_body>& req,
+  Task<void> AcceptLoop();
+  Task<void> Session(Socket socket);
+  Task<bool> Handle(Stream& client, http::request<http::string_body>& req,
                          bool from_loopback);
-  awaitable<bool> Proxy(beast::tcp_stream& client, http::request<http::string_body>& req);
-  awaitable<Replica*> WaitForReplica(Pool* pool, const std::set<Replica*>& tried);
-  awaitable<std::unique_ptr<UpstreamConn>> Acquire(Replica* r);
+  Task<bool> Proxy(Stream& client, http::request<http::string_body>& req);
+  Replica* PickNow(Pool* pool, const Tried& tried, bool allow_tried);
+  Task<Replica*> WaitForReplica(Pool* pool, const Tried& tried);
+  Task<std::unique_ptr<UpstreamConn>> Acquire(Replica* r);
   void Release(Replica* r, std::unique_ptr<UpstreamConn> conn);
-  awaitable<ForwardResult> Forward(beast::tcp_stream* client, bool client_keep_alive,
-                                   const http::request<http::string_body>& req,
+  Task<ForwardResult> Forward(Stream* client, bool client_keep_alive,
+                                   http::request<http::string_body>& req,
                                    std::shared_ptr<Pool> pool, bool capture);
-  awaitable<void> Shadow(http::request<http::string_body> req, std::shared_ptr<ShadowPair> pair);
+  Task<void> Shadow(http::request<http::string_body> req, std::shared_ptr<ShadowPair> pair);
   void FinishPair(const std::shared_ptr<ShadowPair>& pair);
-  awaitable<bool> Reply(beast::tcp_stream& client, int status, std::string content_type,
+  Task<bool> Reply(Stream& client, int status, std::string content_type,
                         std::string body, bool keep_alive,
                         std::vector<std::pair<std::string, std::string>> headers = {});
   // --- admin
-  awaitable<bool> Admin(beast::tcp_stream& client, http::request<http::string_body>& req,
+  Task<bool> Admin(Stream& client, http::request<http::string_body>& req,
                         bool from_loopback);
   std::string StatusJson();
   std::string MetricsText();
@@ -271,7 +286,7 @@ class DeployServer {
 
   DeployOptions opt_;
   asio::io_context ioc_;
-  tcp::acceptor acceptor_;
+  Acceptor acceptor_;
   asio::signal_set signals_;
   std::mt19937_64 rng_;
   std::shared_ptr<Pool> current_, candidate_;
@@ -298,6 +313,7 @@ class DeployServer {
   int64_t canary_requests_ = 0;
   int64_t upstream_timeouts_ = 0;
   std::map<std::string, int64_t> scale_events_;  // "up"/"down"/"panic_up" -> count
+  std::vector<BackendLoad> loads_;  // scratch for PickNow (one thread)
 };
 
 void DeployServer::AddEvent(std::string kind, std::string message, std::string data_json) {
@@ -318,8 +334,8 @@ void DeployServer::AddEvent(std::string kind, std::string message, std::string d
 // ---------------------------------------------------------------------------------------------
 // Replicas
 
-awaitable<void> DeployServer::Sleep(double s) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
+Task<void> DeployServer::Sleep(double s) {
+  Timer t(co_await asio::this_coro::executor);
   t.expires_after(Secs(s));
   co_await t.async_wait(kTuple);
 }
@@ -345,9 +361,9 @@ bool DeployServer::Reap(Replica* r, int* wstatus) {
   return false;
 }
 
-awaitable<bool> DeployServer::HealthCheck(int port) {
+Task<bool> DeployServer::HealthCheck(int port) {
   auto ex = co_await asio::this_coro::executor;
-  beast::tcp_stream s(ex);
+  Stream s(ex);
   s.expires_after(Secs(opt_.health_timeout_s));
   tcp::endpoint ep(asio::ip::address_v4::loopback(), static_cast<unsigned short>(port));
   auto [ec] = co_await s.async_connect(ep, kTuple);
@@ -371,12 +387,13 @@ std::string ExitText(int wstatus) {
   return "ended";
 }
 
-awaitable<void> DeployServer::ReplicaLoop(std::shared_ptr<Pool> pool, std::shared_ptr<Replica> r) {
+Task<void> DeployServer::ReplicaLoop(std::shared_ptr<Pool> pool, std::shared_ptr<Replica> r) {
   std::error_code dir_error;
   std::filesystem::create_directories(opt_.state_dir + "/replicas", dir_error);
   while (!r->retire) {
     // Start.
     r->port = FreePort();
+    r->host = fmt::format("127.0.0.1:{}", r->port);
     r->state = ReplicaState::kStarting;
     r->suspect = false;
     Status s = r->port > 0 ? SpawnReplica(pool->command, r->port, r->log_path, &r->pid)
@@ -511,7 +528,7 @@ void DeployServer::RetirePool(const std::shared_ptr<Pool>& pool, const std::stri
   retired_pools_.push_back(pool);
 }
 
-awaitable<void> DeployServer::AutoscaleLoop() {
+Task<void> DeployServer::AutoscaleLoop() {
   double t0 = std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
   while (!shutting_down_) {
     co_await Sleep(opt_.autoscale_tick_s);
@@ -556,7 +573,7 @@ awaitable<void> DeployServer::AutoscaleLoop() {
 // ---------------------------------------------------------------------------------------------
 // Proxy
 
-awaitable<void> DeployServer::AcceptLoop() {
+Task<void> DeployServer::AcceptLoop() {
   while (!shutting_down_) {
     auto [ec, sock] = co_await acceptor_.async_accept(kTuple);
     if (ec) {
@@ -569,11 +586,11 @@ awaitable<void> DeployServer::AcceptLoop() {
   }
 }
 
-awaitable<void> DeployServer::Session(tcp::socket socket) {
+Task<void> DeployServer::Session(Socket socket) {
   beast::error_code ec0;
   auto remote = socket.remote_endpoint(ec0);
   bool loopback = !ec0 && remote.address().is_loopback();
-  beast::tcp_stream client(std::move(socket));
+  Stream client(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
@@ -612,7 +629,7 @@ awaitable<void> DeployServer::Session(tcp::socket socket) {
   }
 }
 
-awaitable<bool> DeployServer::Reply(beast::tcp_stream& client, int status,
+Task<bool> DeployServer::Reply(Stream& client, int status,
                                     std::string content_type, std::string body, bool keep_alive,
                                     std::vector<std::pair<std::string, std::string>> headers) {
   http::response<http::string_body> res{static_cast<http::status>(status), 11};
@@ -636,7 +653,7 @@ void DeployServer::CountRequest(int status, double seconds) {
   }
 }
 
-awaitable<bool> DeployServer::Handle(beast::tcp_stream& client,
+Task<bool> DeployServer::Handle(Stream& client,
                                      http::request<http::string_body>& req, bool from_loopback) {
   std::string_view target(req.target().data(), req.target().size());
   if (target == "/metrics" && req.method() == http::verb::get) {
@@ -649,27 +666,32 @@ awaitable<bool> DeployServer::Handle(beast::tcp_stream& client,
   co_return co_await Proxy(client, req);
 }
 
-awaitable<Replica*> DeployServer::WaitForReplica(Pool* pool, const std::set<Replica*>& tried) {
+Replica* DeployServer::PickNow(Pool* pool, const Tried& tried, bool allow_tried) {
+  loads_.clear();
+  for (auto& r : pool->replicas) {
+    bool excluded = !allow_tried &&
+                    std::find(tried.begin(), tried.end(), r.get()) != tried.end();
+    loads_.push_back({r->outstanding, r->Routable(), excluded});
+  }
+  int i = PickLeastOutstanding(loads_, &pool->cursor);
+  return i >= 0 ? pool->replicas[i].get() : nullptr;
+}
+
+Task<Replica*> DeployServer::WaitForReplica(Pool* pool, const Tried& tried) {
   auto start = Clock::now();
   auto deadline = start + Secs(opt_.queue_timeout_s);
   // After a failed attempt prefer another replica; once none has come up for a second, a
   // replica already tried may be tried again (e.g. the same one after its restart).
   auto reuse_after = start + Secs(1.0);
-  std::vector<BackendLoad> loads;
   for (;;) {
-    bool allow_tried = Clock::now() >= reuse_after;
-    loads.clear();
-    for (auto& r : pool->replicas) {
-      loads.push_back({r->outstanding, r->Routable(), !allow_tried && tried.count(r.get()) > 0});
-    }
-    int i = PickLeastOutstanding(loads, &pool->cursor);
-    if (i >= 0) co_return pool->replicas[i].get();
+    Replica* r = PickNow(pool, tried, Clock::now() >= reuse_after);
+    if (r) co_return r;
     if (Clock::now() >= deadline || shutting_down_ || pool->retired) co_return nullptr;
     co_await Sleep(0.01);
   }
 }
 
-awaitable<std::unique_ptr<UpstreamConn>> DeployServer::Acquire(Replica* r) {
+Task<std::unique_ptr<UpstreamConn>> DeployServer::Acquire(Replica* r) {
   while (!r->idle.empty()) {
     auto c = std::move(r->idle.back());
     r->idle.pop_back();
@@ -707,20 +729,25 @@ bool HopByHop(http::field f) {
 // Sends req to a replica of `pool` and relays the answer to `client` as it arrives (client may
 // be null: the answer is only captured). A connection that fails before any response byte is
 // retried on another replica; a missing response head after upstream_timeout is a 504.
-awaitable<ForwardResult> DeployServer::Forward(beast::tcp_stream* client, bool client_keep_alive,
-                                               const http::request<http::string_body>& req,
+Task<ForwardResult> DeployServer::Forward(Stream* client, bool client_keep_alive,
+                                               http::request<http::string_body>& req,
                                                std::shared_ptr<Pool> pool, bool capture) {
   ForwardResult out;
   out.version = pool->version;
   auto t0 = Clock::now();
   pool->in_flight += 1;
-  std::set<Replica*> tried;
+  Tried tried;
   std::shared_ptr<Replica> keep_replica;  // keeps the chosen replica alive across awaits
-  http::request<http::string_body> up_req{req.method(), req.target(), 11};
-  for (auto const& f : req) {
-    if (!HopByHop(f.name())) up_req.set(f.name_string(), f.value());
+  // The request goes upstream as it came, less hop-by-hop fields, kept alive.
+  http::request<http::string_body>& up_req = req;
+  for (auto it = up_req.begin(); it != up_req.end();) {
+    if (HopByHop(it->name())) {
+      it = up_req.erase(it);
+    } else {
+      ++it;
+    }
   }
-  up_req.body() = req.body();
+  up_req.version(11);
   up_req.keep_alive(true);
   up_req.prepare_payload();
 
@@ -734,7 +761,8 @@ awaitable<ForwardResult> DeployServer::Forward(beast::tcp_stream* client, bool c
       out.version = pool->version;
       tried.clear();
     }
-    Replica* r = co_await WaitForReplica(pool.get(), tried);
+    Replica* r = PickNow(pool.get(), tried, false);
+    if (!r) r = co_await WaitForReplica(pool.get(), tried);
     if (!r && pool->retired && client && current_ != pool && !shutting_down_) {
       --attempt;
       continue;
@@ -751,7 +779,7 @@ awaitable<ForwardResult> DeployServer::Forward(beast::tcp_stream* client, bool c
     for (auto& sp : pool->replicas) {
       if (sp.get() == r) keep_replica = sp;
     }
-    tried.insert(r);
+    tried.push_back(r);
     if (attempt > 0) ++retries_;
     r->outstanding += 1;
     struct Done {
@@ -764,7 +792,7 @@ awaitable<ForwardResult> DeployServer::Forward(beast::tcp_stream* client, bool c
       continue;
     }
     conn->stream.expires_after(Secs(opt_.upstream_timeout_s));
-    up_req.set(http::field::host, fmt::format("127.0.0.1:{}", r->port));
+    up_req.set(http::field::host, r->host);
     auto [wec, wn] = co_await http::async_write(conn->stream, up_req, kTuple);
     if (wec) continue;  // nothing was answered: safe to try another replica
     http::response_parser<http::buffer_body> parser;
@@ -806,10 +834,48 @@ awaitable<ForwardResult> DeployServer::Forward(beast::tcp_stream* client, bool c
         ++it;
       }
     }
-    msg.set("X-Inloop-Replica", std::to_string(r->id));
     msg.keep_alive(client_keep_alive);
     std::array<char, 16384> buf;
     bool upstream_ok = true;
+    auto length = parser.content_length();
+    if (client && !out.streamed && length && *length <= kWholeBodyLimit) {
+      // Small answer: read it whole, then one write of head and body to the client.
+      std::string body(static_cast<size_t>(*length), '\0');
+      size_t got = 0;
+      while (!parser.is_done()) {
+        msg.body().data = body.data() + got;
+        msg.body().size = body.size() - got;
+        conn->stream.expires_after(Secs(opt_.upstream_timeout_s));
+        auto [rec, rn] = co_await http::async_read_some(conn->stream, conn->buffer, parser,
+                                                        kTuple);
+        if (rec == http::error::need_buffer) rec = {};
+        got = body.size() - msg.body().size;
+        if (rec) {
+          upstream_ok = false;
+          break;
+        }
+      }
+      bool upstream_keep = parser.keep_alive();
+      if (!upstream_ok) {
+        // Cut before its end: a 502 when nothing was sent to the client yet.
+        out.status = 502;
+        bool ok = co_await Reply(*client, 502, "application/json",
+                                 "{\"error\":\"the replica closed in the middle of its answer\"}\n",
+                                 client_keep_alive);
+        out.client_broken = !ok;
+        break;
+      }
+      if (capture) {
+        out.body = body;
+        out.body_complete = true;
+      }
+      http::response<http::string_body> whole{std::move(msg.base()), std::move(body)};
+      client->expires_after(Secs(opt_.client_idle_timeout_s));
+      auto [wec2, wn2] = co_await http::async_write(*client, whole, kTuple);
+      if (wec2 || !client_keep_alive) out.client_broken = true;
+      if (upstream_keep) Release(r, std::move(conn));
+      break;
+    }
     if (client) {
       http::serializer<false, http::buffer_body> sr{msg};
       msg.body().data = nullptr;
@@ -889,7 +955,7 @@ awaitable<ForwardResult> DeployServer::Forward(beast::tcp_stream* client, bool c
   co_return out;
 }
 
-awaitable<bool> DeployServer::Proxy(beast::tcp_stream& client,
+Task<bool> DeployServer::Proxy(Stream& client,
                                     http::request<http::string_body>& req) {
   auto t0 = Clock::now();
   in_flight_ += 1;
@@ -966,7 +1032,7 @@ awaitable<bool> DeployServer::Proxy(beast::tcp_stream& client,
   co_return !res.client_broken && keep_alive;
 }
 
-awaitable<void> DeployServer::Shadow(http::request<http::string_body> req,
+Task<void> DeployServer::Shadow(http::request<http::string_body> req,
                                      std::shared_ptr<ShadowPair> pair) {
   std::shared_ptr<Pool> pool = candidate_;
   if (pool) {
@@ -1030,7 +1096,7 @@ void DeployServer::Rollback() {
   RetirePool(cand, "rolled back");
 }
 
-awaitable<bool> DeployServer::Admin(beast::tcp_stream& client,
+Task<bool> DeployServer::Admin(Stream& client,
                                     http::request<http::string_body>& req, bool from_loopback) {
   bool keep = req.keep_alive();
   std::string target(req.target());
@@ -1222,7 +1288,7 @@ void DeployServer::Shutdown() {
   if (candidate_) RetirePool(candidate_, "shutdown");
   asio::co_spawn(
       ioc_,
-      [this]() -> awaitable<void> {
+      [this]() -> Task<void> {
         while (live_replica_loops_ > 0) co_await Sleep(0.02);
         ioc_.stop();
       },
@@ -1297,7 +1363,7 @@ int DeployServer::Run(std::string* error) {
   // Start-up watchdog: no ready replica of the current version in time ends the deploy.
   asio::co_spawn(
       ioc_,
-      [this, &exit_code, error]() -> awaitable<void> {
+      [this, &exit_code, error]() -> Task<void> {
         auto deadline = Clock::now() + Secs(opt_.startup_timeout_s);
         while (Clock::now() < deadline && current_->Ready() == 0 && !shutting_down_) {
           co_await Sleep(0.05);

@@ -9,7 +9,7 @@ INLOOP_DEPLOY_TEST_HOOKS=1 "$INLOOP_BIN" deploy --port 0 --port-file port --min 
   --max-body 4096 --upstream-timeout 1.5 \
   -- "$PY" "$SERVER" --port '{port}' --stream-gap 0.3 >deploy.log 2>&1 &
 DEPLOY=$!
-trap 'kill $DEPLOY 2>/dev/null; wait $DEPLOY 2>/dev/null; cleanup' EXIT
+trap 'kill $DEPLOY 2>/dev/null || true; wait $DEPLOY 2>/dev/null || true; cleanup' EXIT
 wait_for 100 test -s port || fail "deploy did not write its port: $(cat deploy.log)"
 P=$(cat port)
 URL="http://127.0.0.1:$P/v1/completions"

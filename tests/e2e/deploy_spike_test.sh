@@ -9,7 +9,7 @@ MODEL_DELAY=0.1 "$INLOOP_BIN" deploy --port 0 --port-file port --min 1 --max 4 -
   --stable-window 4 --panic-window 1 --health-interval 0.5 \
   -- "$PY" "$SERVER" --port '{port}' >deploy.log 2>&1 &
 DEPLOY=$!
-trap 'kill $DEPLOY 2>/dev/null; wait $DEPLOY 2>/dev/null; cleanup' EXIT
+trap 'kill $DEPLOY 2>/dev/null || true; wait $DEPLOY 2>/dev/null || true; cleanup' EXIT
 wait_for 100 test -s port || fail "deploy did not write its port: $(cat deploy.log)"
 P=$(cat port)
 ready() { inloop deploy status --port "$P" --json 2>/dev/null | json 'd["pools"][0]["ready"]' | grep -qx 1; }

@@ -11,7 +11,7 @@ LOAD="$INLOOP_SRC/tests/e2e/deploy_load.py"
   -- "$PY" "$SERVER" --port '{port}' --version v1 --delay 0.05 \
   -- "$PY" "$SERVER" --port '{port}' --version v2 --delay 0.05 >deploy.log 2>&1 &
 DEPLOY=$!
-trap 'kill $DEPLOY 2>/dev/null; wait $DEPLOY 2>/dev/null; cleanup' EXIT
+trap 'kill $DEPLOY 2>/dev/null || true; wait $DEPLOY 2>/dev/null || true; cleanup' EXIT
 wait_for 100 test -s port || fail "deploy did not write its port: $(cat deploy.log)"
 P=$(cat port)
 ready() {
