@@ -73,12 +73,28 @@ run() {  # name url connections
 }
 to_ms() { python3 -c "import sys,re; v=sys.argv[1]; m=re.match(r'([0-9.]+)(us|ms|s)',v); x=float(m.group(1)); print(x/1000 if m.group(2)=='us' else x*1000 if m.group(2)=='s' else x)" "$1"; }
 
-echo "# full load: wrk -t1 -c32 -d${SECS}s (POST, keep-alive); proxies have one worker/thread"
+ROUNDS=${ROUNDS:-5}
+echo "# full load: wrk -t1 -c32 -d${SECS}s (POST, keep-alive), $ROUNDS rounds alternating nginx and"
+echo "# inloop; each proxy has one worker/thread; the machine is shared, so medians and bests"
 read -r _ up_rps _ _ < <(run upstream "http://127.0.0.1:$U" 32)
-read -r _ ngx_rps _ _ < <(run nginx "http://127.0.0.1:$N" 32)
-read -r _ inl_rps _ _ < <(run inloop "http://127.0.0.1:$P" 32)
-printf "upstream alone  %10.0f req/s\nnginx proxy     %10.0f req/s\ninloop proxy    %10.0f req/s\n" "$up_rps" "$ngx_rps" "$inl_rps"
-python3 -c "import sys; print(f'inloop / nginx = {float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$inl_rps" "$ngx_rps"
+printf "upstream alone  %10.0f req/s\n" "$up_rps"
+ngx_all=() inl_all=()
+for r in $(seq "$ROUNDS"); do
+  read -r _ ngx_rps _ _ < <(run nginx "http://127.0.0.1:$N" 32)
+  read -r _ inl_rps _ _ < <(run inloop "http://127.0.0.1:$P" 32)
+  printf "round %d: nginx %8.0f  inloop %8.0f req/s  (ratio %.2f)\n" "$r" "$ngx_rps" "$inl_rps" \
+    "$(python3 -c "import sys; print(float(sys.argv[1]) / float(sys.argv[2]))" "$inl_rps" "$ngx_rps")"
+  ngx_all+=("$ngx_rps") inl_all+=("$inl_rps")
+done
+python3 - "${ngx_all[*]}" "${inl_all[*]}" <<'PY'
+import statistics, sys
+n = [float(x) for x in sys.argv[1].split()]
+i = [float(x) for x in sys.argv[2].split()]
+ratios = sorted(b / a for a, b in zip(n, i))
+print(f"median: nginx {statistics.median(n):.0f}, inloop {statistics.median(i):.0f} req/s; "
+      f"inloop / nginx: median of medians {statistics.median(i) / statistics.median(n):.2f}, "
+      f"best {max(i) / max(n):.2f} (best vs best), per-round median {statistics.median(ratios):.2f}")
+PY
 
 echo "# light load: wrk -t1 -c2 (closed loop) latency"
 read -r _ _ up50 up99 < <(run upstream_light "http://127.0.0.1:$U" 2)

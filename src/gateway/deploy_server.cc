@@ -711,6 +711,19 @@ void DeployServer::Release(Replica* r, std::unique_ptr<UpstreamConn> conn) {
   if (r->Routable() && r->idle.size() < 64) r->idle.push_back(std::move(conn));
 }
 
+// HTTP/1.1 wire bytes of a head (start line already in *out) and body, built by hand into one
+// buffer: one write per message, without the serializer's buffer-sequence machinery.
+void AppendFieldsAndBody(const http::fields& fields, std::string_view body, std::string* out) {
+  for (const auto& f : fields) {
+    out->append(f.name_string().data(), f.name_string().size());
+    out->append(": ");
+    out->append(f.value().data(), f.value().size());
+    out->append("\r\n");
+  }
+  out->append("\r\n");
+  out->append(body);
+}
+
 bool HopByHop(http::field f) {
   switch (f) {
     case http::field::connection:
@@ -793,7 +806,14 @@ Task<ForwardResult> DeployServer::Forward(Stream* client, bool client_keep_alive
     }
     conn->stream.expires_after(Secs(opt_.upstream_timeout_s));
     up_req.set(http::field::host, r->host);
-    auto [wec, wn] = co_await http::async_write(conn->stream, up_req, kTuple);
+    std::string wire;
+    wire.reserve(256 + up_req.body().size());
+    wire.append(up_req.method_string().data(), up_req.method_string().size());
+    wire.push_back(' ');
+    wire.append(up_req.target().data(), up_req.target().size());
+    wire.append(" HTTP/1.1\r\n");
+    AppendFieldsAndBody(up_req.base(), up_req.body(), &wire);
+    auto [wec, wn] = co_await asio::async_write(conn->stream, asio::buffer(wire), kTuple);
     if (wec) continue;  // nothing was answered: safe to try another replica
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(boost::none);
@@ -869,9 +889,17 @@ Task<ForwardResult> DeployServer::Forward(Stream* client, bool client_keep_alive
         out.body = body;
         out.body_complete = true;
       }
-      http::response<http::string_body> whole{std::move(msg.base()), std::move(body)};
+      std::string wire;
+      wire.reserve(256 + body.size());
+      std::string_view reason(msg.reason().data(), msg.reason().size());
+      if (reason.empty()) reason = std::string_view(http::obsolete_reason(msg.result()).data(),
+                                                    http::obsolete_reason(msg.result()).size());
+      wire.append(fmt::format("HTTP/1.1 {} ", msg.result_int()));
+      wire.append(reason);
+      wire.append("\r\n");
+      AppendFieldsAndBody(msg.base(), body, &wire);
       client->expires_after(Secs(opt_.client_idle_timeout_s));
-      auto [wec2, wn2] = co_await http::async_write(*client, whole, kTuple);
+      auto [wec2, wn2] = co_await asio::async_write(*client, asio::buffer(wire), kTuple);
       if (wec2 || !client_keep_alive) out.client_broken = true;
       if (upstream_keep) Release(r, std::move(conn));
       break;
