@@ -2,9 +2,12 @@
 // checksums, versions), the autoscaler over replayed timelines, and the balancer.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "gateway/autoscaler.h"
 #include "gateway/balancer.h"
 #include "gateway/canonical_json.h"
+#include "gateway/metrics_text.h"
 #include "gateway/response_cache.h"
 
 namespace inloop::gateway {
@@ -217,6 +220,23 @@ TEST(Balancer, LeastOutstandingWithRotationAndExclusions) {
   EXPECT_EQ(PickLeastOutstanding(b, &cursor), -1);
   std::vector<BackendLoad> none;
   EXPECT_EQ(PickLeastOutstanding(none, &cursor), -1);
+}
+
+TEST(MetricsWriter, PrometheusTextWithEscapedLabels) {
+  MetricsWriter m;
+  m.Help("inloop_requests_total", "counter", "Requests.");
+  m.Sample("inloop_requests_total", {{"code", "200"}}, 12);
+  m.Help("inloop_requests_total", "counter", "Requests.");  // once per family
+  m.Sample("inloop_requests_total", {{"code", "5\"0\\3\n"}}, 1);
+  m.Sample("inloop_latency_sum", {}, 0.25);
+  m.Sample("inloop_x", {{"a", "1"}, {"b", "2"}}, std::numeric_limits<double>::infinity());
+  EXPECT_EQ(m.Take(),
+            "# HELP inloop_requests_total Requests.\n"
+            "# TYPE inloop_requests_total counter\n"
+            "inloop_requests_total{code=\"200\"} 12\n"
+            "inloop_requests_total{code=\"5\\\"0\\\\3\\n\"} 1\n"
+            "inloop_latency_sum 0.25\n"
+            "inloop_x{a=\"1\",b=\"2\"} +Inf\n");
 }
 
 }  // namespace
