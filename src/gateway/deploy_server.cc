@@ -8,7 +8,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -89,7 +89,7 @@ int FreePort() {
   return port;
 }
 
-// Starts argv (with "{port}" replaced) in its own process group, stdout and stderr appended to
+// Starts argv (with "{port}" replaced) in its own process group (killed if inloop dies), stdout and stderr appended to
 // log_path, stdin from /dev/null, PORT in the environment.
 Status SpawnReplica(const std::vector<std::string>& command, int port, const std::string& log_path,
                     pid_t* pid) {
@@ -112,30 +112,60 @@ Status SpawnReplica(const std::vector<std::string>& command, int port, const std
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
 
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setpgroup(&attr, 0);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGPIPE);
-  sigaddset(&defaults, SIGINT);
-  sigaddset(&defaults, SIGTERM);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
-  int rc = posix_spawnp(pid, argv[0], &fa, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    return Status::NotFound(fmt::format("cannot start `{}`: {}", args[0], strerror(rc)));
+  // fork + exec rather than posix_spawn so the replica can ask to be killed when inloop dies
+  // (PR_SET_PDEATHSIG): a deploy killed with SIGKILL leaves no server behind. The deploy is
+  // single-threaded, and the child makes only async-signal-safe calls before exec. An exec
+  // failure comes back through a close-on-exec pipe.
+  int err_pipe[2];
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+    return Status::Io(fmt::format("cannot start `{}`: pipe: {}", args[0], strerror(errno)));
   }
+  pid_t parent = getpid();
+  pid_t child = fork();
+  if (child < 0) {
+    int e = errno;
+    close(err_pipe[0]);
+    close(err_pipe[1]);
+    return Status::Io(fmt::format("cannot start `{}`: fork: {}", args[0], strerror(e)));
+  }
+  if (child == 0) {
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);  // inloop died before prctl took effect
+    int in = open("/dev/null", O_RDONLY);
+    int out = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (in >= 0) dup2(in, 0);
+    if (out >= 0) {
+      dup2(out, 1);
+      dup2(out, 2);
+    }
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGPIPE, &dfl, nullptr);
+    sigaction(SIGINT, &dfl, nullptr);
+    sigaction(SIGTERM, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execvpe(argv[0], argv.data(), envp.data());
+    int e = errno;
+    ssize_t ignored = write(err_pipe[1], &e, sizeof e);
+    (void)ignored;
+    _exit(127);
+  }
+  close(err_pipe[1]);
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = read(err_pipe[0], &child_errno, sizeof child_errno);
+  } while (n < 0 && errno == EINTR);
+  close(err_pipe[0]);
+  if (n == static_cast<ssize_t>(sizeof child_errno)) {
+    int ws;
+    waitpid(child, &ws, 0);
+    return Status::NotFound(fmt::format("cannot start `{}`: {}", args[0], strerror(child_errno)));
+  }
+  *pid = child;
   return Status::OK();
 }
 

@@ -48,3 +48,16 @@ inloop deploy status --port "$P" >status.txt
 assert_contains "$(cat status.txt)" "current version from-config: 1 ready" "status text"
 assert_contains "$(cat status.txt)" "replica_ready" "status events"
 pass "config-driven deploy serves; status prints replicas and events"
+
+# kill -9 of the deploy itself leaves no replica behind (they die with their parent).
+PIDS=$(inloop deploy status --port "$P" --json | json '" ".join(str(r["pid"]) for r in d["pools"][0]["replicas"])')
+kill -9 "$DEPLOY"
+wait "$DEPLOY" 2>/dev/null || true
+alive() { for pid in $PIDS; do ps -o stat= -p "$pid" | grep -qv Z && return 0; done; return 1; }
+gone=0
+for _ in $(seq 50); do
+  if ! alive; then gone=1; break; fi
+  sleep 0.1
+done
+[ "$gone" == 1 ] || fail "replicas $PIDS outlived a killed deploy"
+pass "replicas die with a SIGKILLed deploy"
