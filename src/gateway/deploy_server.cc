@@ -187,6 +187,7 @@ const char* StateName(ReplicaState s) {
 struct UpstreamConn {
   Stream stream;
   beast::flat_buffer buffer;
+  std::string wire;  // the request's bytes, reused
   explicit UpstreamConn(Executor ex) : stream(ex) {}
 };
 
@@ -829,15 +830,21 @@ Task<ForwardResult> DeployServer::Forward(Stream* client, bool client_keep_alive
       Replica* r;
       ~Done() { r->outstanding -= 1; }
     } done{r};
-    std::unique_ptr<UpstreamConn> conn = co_await Acquire(r);
+    std::unique_ptr<UpstreamConn> conn;
+    while (!conn && !r->idle.empty()) {  // fast path: a pooled connection, no coroutine
+      conn = std::move(r->idle.back());
+      r->idle.pop_back();
+      if (!conn->stream.socket().is_open()) conn.reset();
+    }
+    if (!conn) conn = co_await Acquire(r);
     if (!conn) {
       r->suspect = true;  // refused: not routable until its next good health check
       continue;
     }
     conn->stream.expires_after(Secs(opt_.upstream_timeout_s));
     up_req.set(http::field::host, r->host);
-    std::string wire;
-    wire.reserve(256 + up_req.body().size());
+    std::string& wire = conn->wire;  // reused per connection
+    wire.clear();
     wire.append(up_req.method_string().data(), up_req.method_string().size());
     wire.push_back(' ');
     wire.append(up_req.target().data(), up_req.target().size());
