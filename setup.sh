@@ -12,7 +12,7 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler libssl-dev libcurl4-openssl-dev
   python3 python3-torch python3-numpy
   chromium
-  libboost1.81-dev
+  libboost1.81-dev nginx-light wrk
 )
 # Node.js and npm bundle the UI and drive the browser tests; a machine that already has them
 # (for example from NodeSource, whose nodejs carries its own npm) keeps its own.

@@ -816,6 +816,10 @@ int Main(int argc, char** argv) {
       "mcp", "an MCP server on stdin/stdout (JSON-RPC 2.0) with inloop's read verbs, compare, "
       "evaldiff, report and loop status as tools");
   mcp->add_option("--store", store_dir, "store directory");
+  // deploy parses its own flags and sub-verbs (deploy_cmd.cc); listed here for --help.
+  app.add_subcommand("deploy", "serve a model-server command: replicas, proxy, autoscaling, "
+                     "cache, shadow/canary (inloop deploy --help)")->allow_extras();
+  if (argc > 1 && std::string_view(argv[1]) == "deploy") return CmdDeploy(argc - 1, argv + 1);
 
   // Everything after the first "--" of `run` or `demo` is the user's command, verbatim: CLI11
   // would otherwise keep the separator or read the command's own flags as ours.

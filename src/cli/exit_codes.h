@@ -37,6 +37,12 @@ inline constexpr int kExitLoopInterrupted = 53;    // Ctrl-C/SIGTERM: the round 
 inline constexpr int kExitLoopNeedsApproval = 54;  // --approve without a TTY and without --yes
 inline constexpr int kExitLoopBaselineFailed = 55; // the unchanged command never logged the metric
 inline constexpr int kExitLoopBusy = 56;           // another `loop run` holds the repository
+// deploy (gateway/): the serving verb and its clients (status, promote, rollback, compare).
+inline constexpr int kExitDeployNoReplica = 40;    // no replica became ready at start
+inline constexpr int kExitDeployUnreachable = 41;  // no deploy answers on the admin port
+inline constexpr int kExitDeployRefused = 42;      // the deploy refused: token, no candidate
+inline constexpr int kExitDeployBind = 43;         // the proxy port could not be bound
+inline constexpr int kExitDeployNoPairs = 44;      // compare: no usable shadow pair recorded
 inline constexpr int kExitCommandNotFound = 127;
 
 inline int ExitCodeFor(const Status& s) {

@@ -149,5 +149,10 @@ int CmdLoop(const LoopArgs& a);
 
 // `inloop mcp` (mcp_cmd.cc): the MCP server over stdio (mcp/mcp_server.h) until stdin closes.
 int CmdMcp(const std::string& store_dir);
+// `inloop deploy [flags] -- SERVER_CMD... [-- CANDIDATE_CMD...]` and `inloop deploy
+// status|promote|rollback|compare` (deploy_cmd.cc, gateway/deploy.h). argv[0] is "deploy"; the
+// verb parses its own flags because the server commands follow the separators verbatim. Exit
+// codes 40-44 (exit_codes.h).
+int CmdDeploy(int argc, char** argv);
 
 }  // namespace inloop::cli
