@@ -95,6 +95,7 @@ class LoopSession {
   // The finished round in the store too (a `loop_round` event), so `inloop serve` can draw the
   // loop without reading this repository.
   void RecordRoundInStore(const RoundRecord& r);
+  Status CloseRound(const RoundRecord& rec);
   Status SaveDiff(int64_t round, const std::string& base, std::string* rel);
   ParamValues FullParams(const ParamValues& v) const;
 
@@ -352,6 +353,12 @@ Status LoopSession::Recover(const Journal& j0) {
     }
   }
   if (rec.ended_at == 0) rec.ended_at = Now();
+  return CloseRound(rec);
+}
+
+// A finished round: the champion moves when it was kept, the round's line and store event are
+// written, the state saved and the journal cleared.
+Status LoopSession::CloseRound(const RoundRecord& rec) {
   if (rec.verdict == kKept) {
     st_.champion_commit = rec.commit;
     st_.champion_round = rec.round;
@@ -360,7 +367,7 @@ Status LoopSession::Recover(const Journal& j0) {
   }
   INLOOP_RETURN_IF_ERROR(AppendRound(paths_, rec));
   RecordRoundInStore(rec);
-  st_.next_round = std::max(st_.next_round, j.round + 1);
+  st_.next_round = std::max(st_.next_round, rec.round + 1);
   INLOOP_RETURN_IF_ERROR(SaveState(paths_, st_));
   out_->rounds.push_back(rec);
   return ClearJournal(paths_);
@@ -391,18 +398,7 @@ Status LoopSession::FinishRound(Journal j) {
     INLOOP_RETURN_IF_ERROR(repo_.ResetTo(cfg_.branch, j.base));
   }
   rec.ended_at = Now();
-  if (rec.verdict == kKept) {
-    st_.champion_commit = rec.commit;
-    st_.champion_round = rec.round;
-    st_.champion_samples = rec.samples;
-    st_.champion_params = rec.params;
-  }
-  INLOOP_RETURN_IF_ERROR(AppendRound(paths_, rec));
-  RecordRoundInStore(rec);
-  st_.next_round = std::max(st_.next_round, rec.round + 1);
-  INLOOP_RETURN_IF_ERROR(SaveState(paths_, st_));
-  out_->rounds.push_back(rec);
-  return ClearJournal(paths_);
+  return CloseRound(rec);
 }
 
 Status LoopSession::EnsureChampionNoise() {
