@@ -38,12 +38,6 @@ double Now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-HttpResponse Json(std::string body) {
-  HttpResponse r;
-  r.body = std::move(body);
-  return r;
-}
-
 // One row of the runs table as the listing reads it.
 struct RunRow {
   std::string id, name, status, command_json;
@@ -465,7 +459,7 @@ HttpResponse Api::Route(const HttpRequest& r) {
     if (!get) return method_not_allowed("GET", "/api/v1/health");
     JsonWriter w;
     w.BeginObject().Key("ok").Bool(true).Key("version").String(INLOOP_VERSION).EndObject();
-    return with_route(Json(w.Take()), "/api/v1/health");
+    return with_route(JsonResponse(w.Take()), "/api/v1/health");
   }
   if (n == 3 && seg[2] == "runs") {
     if (get) return with_route(ListRuns(r), "/api/v1/runs");
@@ -709,7 +703,7 @@ HttpResponse Api::ListRuns(const HttpRequest& r) {
                  p == params.end() ? kNoParams : p->second, lv, now);
   }
   w.EndArray().EndObject();
-  return Json(w.Take());
+  return JsonResponse(w.Take());
 }
 
 HttpResponse Api::GetRun(const std::string& ref) {
@@ -781,7 +775,7 @@ HttpResponse Api::GetRun(const std::string& ref) {
   w.EndArray().Key("actions").BeginArray();
   for (auto& a : actions) WriteActionJson(w, a, rec.name);
   w.EndArray().EndObject();
-  return Json(w.Take());
+  return JsonResponse(w.Take());
 }
 
 HttpResponse Api::RunEvents(const std::string& ref) {
@@ -796,7 +790,7 @@ HttpResponse Api::RunEvents(const std::string& ref) {
   w.BeginObject().Key("run").String(rec.id).Key("events").BeginArray();
   for (auto& e : events) WriteEventJson(w, e);
   w.EndArray().EndObject();
-  return Json(w.Take());
+  return JsonResponse(w.Take());
 }
 
 HttpResponse Api::RunSeries(const std::string& ref, const HttpRequest& r) {
@@ -833,7 +827,7 @@ HttpResponse Api::RunSeries(const std::string& ref, const HttpRequest& r) {
     w.BeginArray().Int(p.step).Number(p.wall_time).Number(p.value).EndArray();
   }
   w.EndArray().EndObject();
-  return Json(w.Take());
+  return JsonResponse(w.Take());
 }
 
 HttpResponse Api::AlignedSeries(const HttpRequest& r) {
@@ -912,7 +906,7 @@ HttpResponse Api::AlignedSeries(const HttpRequest& r) {
     w.EndArray().EndObject();
   }
   w.EndArray().EndObject();
-  return Json(w.Take());
+  return JsonResponse(w.Take());
 }
 
 HttpResponse Api::ParamKeys() {
@@ -926,7 +920,7 @@ HttpResponse Api::ParamKeys() {
   while (q.Step()) w.String(q.Text(0));
   if (!q.status().ok()) return ErrorFor(q.status());
   w.EndArray().EndObject();
-  return Json(w.Take());
+  return JsonResponse(w.Take());
 }
 
 HttpResponse Api::SeriesKeys(const HttpRequest& r) {
@@ -963,7 +957,7 @@ HttpResponse Api::SeriesKeys(const HttpRequest& r) {
   w.BeginObject().Key("keys").BeginArray();
   for (auto& k : keys) w.String(k);
   w.EndArray().EndObject();
-  return Json(w.Take());
+  return JsonResponse(w.Take());
 }
 
 HttpResponse Api::ListActions(const HttpRequest& r) {
@@ -985,7 +979,7 @@ HttpResponse Api::ListActions(const HttpRequest& r) {
   w.BeginObject().Key("actions").BeginArray();
   for (auto& a : actions) WriteActionJson(w, a, names.Of(a.run_id));
   w.EndArray().EndObject();
-  return Json(w.Take());
+  return JsonResponse(w.Take());
 }
 
 HttpResponse Api::Decide(const std::string& id_text, bool approve, const HttpRequest& r) {
@@ -1035,7 +1029,7 @@ HttpResponse Api::Decide(const std::string& id_text, bool approve, const HttpReq
   RunNames names(st.get());
   JsonWriter w;
   WriteActionJson(w, a, names.Of(a.run_id));
-  return Json(w.Take());
+  return JsonResponse(w.Take());
 }
 
 }  // namespace inloop::http

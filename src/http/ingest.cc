@@ -22,12 +22,6 @@ double Now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-HttpResponse Json(std::string body) {
-  HttpResponse r;
-  r.body = std::move(body);
-  return r;
-}
-
 Status ParseObject(const std::string& body, simdjson::dom::parser& parser,
                    simdjson::dom::element* doc) {
   if (body.empty()) return Status::Invalid("body: empty (send a JSON object)");
@@ -170,7 +164,7 @@ HttpResponse IngestRuns::Create(const std::string& body) {
   writers_[run.id] = std::move(w);
   JsonWriter out;
   out.BeginObject().Key("id").String(run.id).Key("name").String(run.name).EndObject();
-  return Json(out.Take());
+  return JsonResponse(out.Take());
 }
 
 HttpResponse IngestRuns::Points(const std::string& run_ref, const std::string& body) {
@@ -247,7 +241,7 @@ HttpResponse IngestRuns::Points(const std::string& run_ref, const std::string& b
   metrics_->AddPointsIngested(static_cast<int64_t>(pts.size()));
   JsonWriter out;
   out.BeginObject().Key("accepted").Int(static_cast<int64_t>(pts.size())).EndObject();
-  return Json(out.Take());
+  return JsonResponse(out.Take());
 }
 
 HttpResponse IngestRuns::Finish(const std::string& run_ref, const std::string& body) {
@@ -313,7 +307,7 @@ HttpResponse IngestRuns::Finish(const std::string& run_ref, const std::string& b
   if (!s.ok()) return ErrorFor(s);
   JsonWriter out;
   out.BeginObject().Key("id").String(run.id).Key("status").String(status).EndObject();
-  return Json(out.Take());
+  return JsonResponse(out.Take());
 }
 
 }  // namespace inloop::http

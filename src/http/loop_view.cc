@@ -84,12 +84,6 @@ void OptNumber(JsonWriter& w, const char* key, const std::optional<double>& v) {
   if (v) w.Number(*v); else w.Null();
 }
 
-HttpResponse Ok(std::string body) {
-  HttpResponse r;
-  r.body = std::move(body);
-  return r;
-}
-
 }  // namespace
 
 HttpResponse ListLoops(store::Store* st) {
@@ -126,7 +120,7 @@ HttpResponse ListLoops(store::Store* st) {
     w.EndObject();
   }
   w.EndArray().EndObject();
-  return Ok(w.Take());
+  return JsonResponse(w.Take());
 }
 
 HttpResponse LoopRounds(store::Store* st, const std::string& name) {
@@ -155,7 +149,7 @@ HttpResponse LoopRounds(store::Store* st, const std::string& name) {
   w.EndArray().Key("lineage").BeginArray();
   for (size_t i : Lineage(loop)) w.Int(loop.rounds[i].number);
   w.EndArray().EndObject();
-  return Ok(w.Take());
+  return JsonResponse(w.Take());
 }
 
 }  // namespace inloop::http

@@ -30,6 +30,12 @@ std::vector<std::string> HttpRequest::Params(std::string_view name) const {
   return out;
 }
 
+HttpResponse JsonResponse(std::string body) {
+  HttpResponse r;
+  r.body = std::move(body);
+  return r;
+}
+
 HttpResponse JsonError(int status, std::string_view message) {
   HttpResponse r;
   r.status = status;

@@ -36,6 +36,8 @@ struct HttpResponse {
   std::string route;  // the route pattern that answered ("/api/v1/runs/{id}"), for /metrics
 };
 
+// 200 with a JSON body.
+HttpResponse JsonResponse(std::string body);
 // {"error": message} with `status`.
 HttpResponse JsonError(int status, std::string_view message);
 // An Invalid status becomes 400, NotFound 404, anything else 500, with the status's message.
