@@ -103,8 +103,8 @@ struct DetectConfig {
 
   // ---- Hang: no output line and no new step for max(hang_factor * median interval between
   // logged steps, hang_floor_seconds) seconds; before the first step, hang_startup_seconds. When
-  // the caller reports CPU time and the process group used at least hang_cpu_busy_cores over
-  // the last hang_cpu_window_seconds, the silence is allowed hang_cpu_busy_factor times longer
+  // the caller reports CPU time and the process group used at least hang_cpu_busy_cores during
+  // the silence (at most its last hang_cpu_window_seconds), the silence is allowed hang_cpu_busy_factor times longer
   // (a busy-waiting NCCL deadlock still fires; a long silent computation gets more room).
   double hang_floor_seconds = 300;
   double hang_factor = 10;

@@ -77,18 +77,19 @@ double HangDetector::LastActivity() const {
   return std::max({start_, last_output_, last_progress_});
 }
 
-double HangDetector::CpuCores() const {
+double HangDetector::CpuCores(double window) const {
   if (cpu_count_ < 2) return -1;
   const int newest = (cpu_count_ - 1) % kCpuSamples;
   const int kept = std::min(cpu_count_, kCpuSamples);
-  // Walk back to the newest sample at least cpu_window_ older than the newest (or the oldest).
+  // The oldest sample still inside the window, so that nothing from before it counts.
   int ref = newest;
   for (int k = 1; k < kept; ++k) {
-    ref = (newest - k + kCpuSamples) % kCpuSamples;
-    if (cpu_time_[newest] - cpu_time_[ref] >= cpu_window_) break;
+    const int i = (newest - k + kCpuSamples) % kCpuSamples;
+    if (cpu_time_[newest] - cpu_time_[i] > window) break;
+    ref = i;
   }
   const double dt = cpu_time_[newest] - cpu_time_[ref];
-  if (dt <= 0) return -1;
+  if (dt < kMinCpuSpan) return -1;  // too few samples inside the window to judge
   return std::max(0.0, cpu_value_[newest] - cpu_value_[ref]) / dt;
 }
 
@@ -97,7 +98,9 @@ bool HangDetector::Check(double now, Finding* out) {
   const double silent = now - LastActivity();
   const double threshold = Threshold();
   if (silent < threshold) return false;
-  const double cores = CpuCores();
+  // CPU over the silence only: a run that trained hard until it fell asleep is idle, not busy.
+  const double cpu_window = std::min(cpu_window_, silent);
+  const double cores = CpuCores(cpu_window);
   const bool busy = cores >= 0 && cores >= busy_cores_;
   if (busy && silent < busy_factor_ * threshold) return false;
   fired_ = true;
@@ -119,7 +122,7 @@ bool HangDetector::Check(double now, Finding* out) {
                                     "but CPU busy ({:.2f} cores over the last {:.0f} s: "
                                        "a busy-wait deadlock such as NCCL, or a long silent "
                                        "phase; allowed {:g}x longer)",
-                                    cores, cpu_window_, busy_factor_)
+                                    cores, cpu_window, busy_factor_)
                            : fmt::format("and no CPU progress ({:.3f} cores)", cores);
   f.message = fmt::format(
       "hang: no output and no new step for {:.0f} s (threshold {:.0f} s = {}), "

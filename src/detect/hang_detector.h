@@ -14,7 +14,8 @@
 namespace inloop::detect {
 
 // CPU decision (docs/detect.md "Hang"): when the caller reports the process group's cumulative
-// CPU seconds and the group used >= hang_cpu_busy_cores over the last hang_cpu_window_seconds,
+// CPU seconds and the group used >= hang_cpu_busy_cores while it was silent (over the silence,
+// at most the last hang_cpu_window_seconds: the work before the silence says nothing about it),
 // the process is silent but busy — a long silent computation, or a busy-waiting deadlock (NCCL
 // spins at 100% of a core). It still fires, after hang_cpu_busy_factor times the threshold, with
 // cpu_busy = 1 and the measured cores in the evidence. Without CPU input it fires at the threshold.
@@ -45,8 +46,11 @@ class HangDetector {
   double LastActivity() const;
 
  private:
-  // CPU cores used over the last hang_cpu_window_seconds of samples; < 0 when unknown.
-  double CpuCores() const;
+  // CPU cores used between the samples of the last `window` seconds; < 0 when unknown (fewer
+  // than two samples kMinCpuSpan apart inside the window).
+  static constexpr double kMinCpuSpan = 1.0;
+
+  double CpuCores(double window) const;
 
   double floor_, factor_, startup_, busy_cores_, cpu_window_, busy_factor_;
   int min_intervals_;
@@ -64,7 +68,7 @@ class HangDetector {
   mutable bool median_dirty_ = true;
   mutable double median_ = 0;
 
-  static constexpr int kCpuSamples = 32;
+  static constexpr int kCpuSamples = 72;  // a minute and more at the supervisor's 1 s sampling
   std::array<double, kCpuSamples> cpu_time_{};
   std::array<double, kCpuSamples> cpu_value_{};
   int cpu_count_ = 0;  // total samples; the ring keeps the last kCpuSamples

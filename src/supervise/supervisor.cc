@@ -919,7 +919,7 @@ bool Session::RunAttempt(const remedy::Launch& launch) {
     if (!child_done_ && kill_deadline_ == Clock::time_point::max()) {
       if (now >= next_cpu) {
         hang_.OnCpuTime(now_ms_, GroupCpuSeconds(child.pid));
-        next_cpu = now + std::chrono::seconds(5);
+        next_cpu = now + std::chrono::seconds(1);  // a silence of a few seconds gets samples
       }
       detect::Finding hang;
       if (hang_.Check(now_ms_, &hang)) {

@@ -122,6 +122,29 @@ TEST(HangDetectorTest, CpuBusyEarlierThenIdleCountsAsIdle) {
   EXPECT_DOUBLE_EQ(f.Get("cpu_busy"), 0);
 }
 
+TEST(HangDetectorTest, CpuIsJudgedOverTheSilenceNotTheTrainingBeforeIt) {
+  DetectConfig c;
+  c.hang_floor_seconds = 6;
+  HangDetector h(c, 0);
+  double cpu = 0;
+  for (int i = 0; i <= 100; ++i) {  // 10 s of training, one core busy, a step every 0.1 s
+    const double t = 0.1 * i;
+    h.OnProgress(t, i);
+    cpu += 0.1;
+    h.OnCpuTime(t, cpu);
+  }
+  Finding f;
+  double fired = -1;
+  for (double t = 10.5; t <= 60 && fired < 0; t += 0.5) {  // then asleep: no CPU at all
+    h.OnCpuTime(t, cpu);
+    if (h.Check(t, &f)) fired = t;
+  }
+  // At the 6 s floor, not 3x later: the trailing 60 s were mostly busy, the silence was not.
+  EXPECT_DOUBLE_EQ(fired, 16);
+  EXPECT_DOUBLE_EQ(f.Get("cpu_busy"), 0);
+  EXPECT_NEAR(f.Get("cpu_cores"), 0.0, 1e-9);
+}
+
 // Seconds since the epoch of "[2022-05-01 03:56:11]" at the start of a line, or -1.
 double LineTime(const std::string& line) {
   static const std::regex re(R"(^\[(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\])");
