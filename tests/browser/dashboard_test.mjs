@@ -195,8 +195,13 @@ try {
   const sweepIds = all.runs.filter(r => r.name.startsWith("sweep-lr0.01")).map(r => r.id);
   await page.evaluate(ids => window.__inloop.selectRuns(ids), [longId, ...sweepIds]);
   await page.evaluate(() => window.__inloop.setKeys(["loss", "lr"]));
-  await page.waitForFunction(n => { const c = window.__inloop.charts(); return c.length === 2 && c.every(x => x.series.length === n && x.loads > 0); },
-    1 + sweepIds.length, { timeout: 15000 });
+  // Wait for the charts to hold exactly the new selection: a count alone can match the previous
+  // selection (four runs either way) while a chart is still reloading.
+  await page.waitForFunction(want => {
+    const c = window.__inloop.charts();
+    return c.length === 2 && !document.querySelector(".chart.loading") &&
+      c.every(x => x.loads > 0 && JSON.stringify(x.series.map(s => s.run).sort()) === JSON.stringify(want));
+  }, [longId, ...sweepIds].sort(), { timeout: 15000 });
   const snap = await page.evaluate(() => window.__inloop.charts());
   eq(snap.map(c => c.key), ["loss", "lr"], "one chart per picked key");
   for (const c of snap) {
