@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 
 train() {
   echo "$PY" "$INLOOP_SRC/examples/charlm/train.py" --steps 120 --ckpt-every 40 --log-every 2 \
-    --eval-every 60 --eval-batches 4 --threads 1 --seed 3 "$@"
+    --eval-every 60 --eval-batches 4 --threads 1 --seed 3 --n-embd 64 --seq-len 32 "$@"
 }
 pending_count() { inloop pending --json 2>/dev/null | json 'len(d)' 2>/dev/null || true; }
 has_pending() { [ "$(pending_count)" == 1 ]; }

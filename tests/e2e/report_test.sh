@@ -139,7 +139,7 @@ if "$PY" -c "import torch" 2>/dev/null; then
   mkdir oom && cd oom  # away from the inloop.toml above: the SDK announces the checkpoints
   inloop run --name oom -- "$PY" "$INLOOP_SRC/examples/charlm/train.py" --steps 120 --ckpt-every 40 \
     --log-every 2 --eval-every 60 --eval-batches 2 --threads 1 --seed 7 --out ck-oom \
-    --inject oom@100 > oom.out 2> oom.err || fail "oom run: $(tail -5 oom.err)"
+    --n-embd 64 --seq-len 32 --inject oom@100 > oom.out 2> oom.err || fail "oom run: $(tail -5 oom.err)"
   inloop report oom --json > oom.json
   assert_eq "$(json '[a["crash_class"] for a in d["attempts"]]' < oom.json)" "['cuda_oom', '']" "oom: crash classes"
   assert_eq "$(json '[(r["action"], r["micro_batch"]) for r in d["remedies"]]' < oom.json)" "[('shrink_batch', 16)]" "oom: the remedy"
