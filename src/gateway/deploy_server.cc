@@ -27,6 +27,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -190,6 +191,22 @@ struct UpstreamConn {
   std::string wire;  // the request's bytes, reused
   explicit UpstreamConn(Executor ex) : stream(ex) {}
 };
+
+using UpstreamParser = http::response_parser<http::buffer_body>;
+
+// Reads more of an upstream answer's body into [data, data + size) within timeout_s: the number
+// of bytes placed there, or nothing when the replica failed, closed early or timed out.
+Task<std::optional<size_t>> ReadBodyInto(UpstreamConn& conn, UpstreamParser& parser, char* data,
+                                         size_t size, double timeout_s) {
+  auto& body = parser.get().body();
+  body.data = data;
+  body.size = size;
+  conn.stream.expires_after(Secs(timeout_s));
+  auto [ec, n] = co_await http::async_read_some(conn.stream, conn.buffer, parser, kTuple);
+  if (ec == http::error::need_buffer) ec = {};  // the buffer is full: more to read next time
+  if (ec) co_return std::nullopt;
+  co_return size - body.size;
+}
 
 struct Pool;
 
@@ -852,7 +869,7 @@ Task<ForwardResult> DeployServer::Forward(Stream* client, bool client_keep_alive
     AppendFieldsAndBody(up_req.base(), up_req.body(), &wire);
     auto [wec, wn] = co_await asio::async_write(conn->stream, asio::buffer(wire), kTuple);
     if (wec) continue;  // nothing was answered: safe to try another replica
-    http::response_parser<http::buffer_body> parser;
+    UpstreamParser parser;
     parser.body_limit(boost::none);
     auto [hec, hn] = co_await http::async_read_header(conn->stream, conn->buffer, parser, kTuple);
     if (hec) {
@@ -900,17 +917,13 @@ Task<ForwardResult> DeployServer::Forward(Stream* client, bool client_keep_alive
       std::string body(static_cast<size_t>(*length), '\0');
       size_t got = 0;
       while (!parser.is_done()) {
-        msg.body().data = body.data() + got;
-        msg.body().size = body.size() - got;
-        conn->stream.expires_after(Secs(opt_.upstream_timeout_s));
-        auto [rec, rn] = co_await http::async_read_some(conn->stream, conn->buffer, parser,
-                                                        kTuple);
-        if (rec == http::error::need_buffer) rec = {};
-        got = body.size() - msg.body().size;
-        if (rec) {
+        auto n = co_await ReadBodyInto(*conn, parser, body.data() + got, body.size() - got,
+                                       opt_.upstream_timeout_s);
+        if (!n) {
           upstream_ok = false;
           break;
         }
+        got += *n;
       }
       bool upstream_keep = parser.keep_alive();
       if (!upstream_ok) {
@@ -951,18 +964,14 @@ Task<ForwardResult> DeployServer::Forward(Stream* client, bool client_keep_alive
       if (whec) out.client_broken = true;
       while (!out.client_broken && !sr.is_done()) {
         if (!parser.is_done()) {
-          msg.body().data = buf.data();
-          msg.body().size = buf.size();
-          conn->stream.expires_after(Secs(opt_.upstream_timeout_s));
-          auto [rec, rn] = co_await http::async_read_some(conn->stream, conn->buffer, parser,
-                                                          kTuple);
-          if (rec == http::error::need_buffer) rec = {};
-          if (rec) {
+          auto n = co_await ReadBodyInto(*conn, parser, buf.data(), buf.size(),
+                                         opt_.upstream_timeout_s);
+          if (!n) {
             upstream_ok = false;
             out.client_broken = true;  // the answer is cut: the client must see it end
             break;
           }
-          msg.body().size = buf.size() - msg.body().size;
+          msg.body().size = *n;
           msg.body().data = buf.data();
           msg.body().more = !parser.is_done();
         } else {
@@ -987,18 +996,13 @@ Task<ForwardResult> DeployServer::Forward(Stream* client, bool client_keep_alive
       if (!msg.keep_alive()) out.client_broken = true;
     } else {
       while (!parser.is_done()) {
-        msg.body().data = buf.data();
-        msg.body().size = buf.size();
-        conn->stream.expires_after(Secs(opt_.upstream_timeout_s));
-        auto [rec, rn] = co_await http::async_read_some(conn->stream, conn->buffer, parser,
-                                                        kTuple);
-        if (rec == http::error::need_buffer) rec = {};
-        if (rec) {
+        auto n = co_await ReadBodyInto(*conn, parser, buf.data(), buf.size(),
+                                       opt_.upstream_timeout_s);
+        if (!n) {
           upstream_ok = false;
           break;
         }
-        size_t got = buf.size() - msg.body().size;
-        if (out.body.size() + got <= kCaptureLimit) out.body.append(buf.data(), got);
+        if (out.body.size() + *n <= kCaptureLimit) out.body.append(buf.data(), *n);
       }
       out.body_complete = upstream_ok && parser.is_done();
     }
