@@ -17,6 +17,7 @@
 
 #include "common/json_writer.h"
 #include "http/json_views.h"
+#include "store/event_queries.h"
 #include "store/wal.h"
 
 namespace inloop::http {
@@ -263,31 +264,6 @@ Status PointsFrom(store::Store* st, const std::string& run_id, const store::Segm
   return Status::OK();
 }
 
-Status NewEvents(store::Store* st, const std::string& run_id, int64_t after,
-                 std::vector<store::EventRecord>* out) {
-  out->clear();
-  store::Stmt q;
-  INLOOP_RETURN_IF_ERROR(st->db()->Prepare(
-      "SELECT id, time, kind, severity, step_lo, step_hi, message, data FROM events "
-      "WHERE run_id=? AND id>? ORDER BY id",
-      &q));
-  q.Bind(1, run_id).Bind(2, after);
-  while (q.Step()) {
-    store::EventRecord e;
-    e.id = q.Int(0);
-    e.run_id = run_id;
-    e.time = q.Double(1);
-    e.kind = q.Text(2);
-    e.severity = q.Text(3);
-    if (!q.IsNull(4)) e.step_lo = q.Int(4);
-    if (!q.IsNull(5)) e.step_hi = q.Int(5);
-    e.message = q.Text(6);
-    e.data_json = q.Text(7);
-    out->push_back(std::move(e));
-  }
-  return q.status();
-}
-
 void WalStamp(store::Store* st, const std::string& run_id, int64_t* size, int64_t* mtime_ns) {
   struct stat sb;
   if (::stat(st->PathOf("series/" + run_id + ".wal").c_str(), &sb) != 0) {
@@ -470,7 +446,7 @@ Status LiveHub::PollRun(store::Store* st, RunPoller* p,
     metrics_->SsePointsSent(sent_points * static_cast<int64_t>(p->clients.size()));
   }
   std::vector<store::EventRecord> events;
-  INLOOP_RETURN_IF_ERROR(NewEvents(st, p->run_id, p->last_event_id, &events));
+  INLOOP_RETURN_IF_ERROR(store::ListEventsAfter(st, p->run_id, p->last_event_id, &events));
   for (auto& e : events) {
     JsonWriter w;
     WriteEventJson(w, e);

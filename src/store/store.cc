@@ -20,6 +20,7 @@
 #include <simdjson.h>
 
 #include "common/json_writer.h"
+#include "store/event_queries.h"
 
 namespace inloop::store {
 namespace {
@@ -465,24 +466,9 @@ Status Store::ListEvents(const std::string& run_id, std::vector<EventRecord>* ou
   out->clear();
   Stmt s;
   INLOOP_RETURN_IF_ERROR(db_->Prepare(
-      "SELECT id, time, kind, severity, step_lo, step_hi, message, data FROM events "
-      "WHERE run_id=? ORDER BY time, id",
-      &s));
+      fmt::format("SELECT {} FROM events WHERE run_id=? ORDER BY time, id", kEventColumns), &s));
   s.Bind(1, run_id);
-  while (s.Step()) {
-    EventRecord e;
-    e.id = s.Int(0);
-    e.run_id = run_id;
-    e.time = s.Double(1);
-    e.kind = s.Text(2);
-    e.severity = s.Text(3);
-    if (!s.IsNull(4)) e.step_lo = s.Int(4);
-    if (!s.IsNull(5)) e.step_hi = s.Int(5);
-    e.message = s.Text(6);
-    e.data_json = s.Text(7);
-    out->push_back(std::move(e));
-  }
-  return s.status();
+  return ReadEventRows(&s, out);
 }
 
 // ---- Actions -----------------------------------------------------------------------------
