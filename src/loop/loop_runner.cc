@@ -247,11 +247,12 @@ RunResult LoopSession::RunOnce(int64_t round, int64_t seed, const ParamValues& p
 }
 
 void LoopSession::AddVerdictEvent(const RoundRecord& rec, const GateDecision* d) {
-  if (rec.run_ids.empty()) return;
   std::unique_ptr<store::Store> store;
   if (!store::Store::Open(cfg_.store_dir, false, &store).ok()) return;
   store::EventRecord e;
-  e.run_id = rec.run_ids.front();
+  // A round refused before it ran (a protected path, too large a diff) has no run: its verdict
+  // is an event of the loop alone.
+  e.run_id = rec.run_ids.empty() ? "" : rec.run_ids.front();
   e.time = Now();
   e.kind = "loop_verdict";
   e.severity = rec.verdict == kKept ? "info" : rec.verdict == kFailed ? "error" : "warning";

@@ -64,6 +64,9 @@ pass "git history matches the verdicts"
 inloop events "$RUN1" --json > "$WORK/ev.json"
 assert_eq "$(json '[e["data"]["verdict"] for e in d if e["kind"]=="loop_verdict"]' < "$WORK/ev.json")" "['kept']" "verdict event"
 json '[e["data"] for e in d if e["kind"]=="loop_verdict"][0]["threshold"] > 0' < "$WORK/ev.json" | grep -q True || fail "the verdict event carries the threshold"
+# The protected round ran nothing: its verdict is an event of the loop alone (no run).
+n=$(sqlite3 "$REPO/.inloop/inloop.db" "SELECT count(*) FROM events WHERE kind='loop_verdict' AND run_id='' AND json_extract(data, '\$.verdict')='rejected' AND json_extract(data, '\$.round')=4")
+assert_eq "$n" "1" "the rejected round's verdict event"
 inloop loop show 3 --json > "$WORK/show3.json"
 assert_contains "$(json 'd["diff"]' < "$WORK/show3.json")" "broken by the agent" "the failed round's diff is kept"
 assert_contains "$(json 'd["diff"]' < "$WORK/show3.json")" "notes.txt" "the failed round's diff has its new file"
