@@ -1,9 +1,11 @@
 // Shared set-up of the browser tests: Playwright (playwright-core from ui/node_modules) driving
-// Debian's chromium headless, a temp dir, the inloop binary, artefacts (screenshots) kept under
-// $INLOOP_ARTIFACTS (default build/test-artifacts) for people to look at after a run.
+// Debian's chromium headless, a temp dir, the inloop binary, `inloop serve` on a free port (ended
+// when the test exits), artefacts (screenshots) kept under $INLOOP_ARTIFACTS (default
+// build/test-artifacts) for people to look at after a run.
 import { createRequire } from "node:module";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -50,3 +52,48 @@ export function done() {
   if (failures) { console.error(`${failures} check(s) failed`); process.exit(1); }
   console.log("all checks passed");
 }
+
+// Background processes (servers, runs) a test started: ended when it exits.
+export const servers = [];
+process.on("exit", () => { for (const s of servers) try { s.kill("SIGTERM"); } catch { /* gone */ } });
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
+const sleep = ms => new Promise(r => setTimeout(r, ms));
+// Polls fn every 100 ms until it returns something truthy (returned) or ms pass (throws).
+export async function waitFor(what, fn, ms = 30000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    try { const v = await fn(); if (v) return v; } catch { /* not yet */ }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+// `inloop serve` over storeDir on a free loopback port, once /api/v1/health answers.
+export async function serve(storeDir, token) {
+  const port = await freePort();
+  const proc = spawn(BIN, ["serve", "--store", storeDir, "--bind", "127.0.0.1", "--port", String(port), ...(token ? ["--token", token] : [])],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+  servers.push(proc);
+  let log = "";
+  proc.stdout.on("data", d => (log += d));
+  proc.stderr.on("data", d => (log += d));
+  const base = `http://127.0.0.1:${port}`;
+  const auth = token ? { headers: { Authorization: `Bearer ${token}` } } : {};
+  await waitFor(`inloop serve on ${port}`, async () => proc.exitCode === null && (await fetch(`${base}/api/v1/health`, auth)).ok, 20000)
+    .catch(e => { throw new Error(`${e.message}: ${log}`); });
+  return { base, proc, log: () => log };
+}
+
+// api(base)(path): GET base + path as JSON; throws with the body on a non-2xx answer.
+export const api = base => async p => {
+  const r = await fetch(base + p);
+  if (!r.ok) throw new Error(`${p}: ${r.status} ${await r.text()}`);
+  return r.json();
+};

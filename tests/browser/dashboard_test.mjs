@@ -6,15 +6,12 @@
 // Then a 100 runs x 100,000 points store to measure (print, not assert) first meaningful paint.
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
-import { check, done, eq, inloop, launch, screenshot, tempDir, BIN } from "./browser.mjs";
+import { api, check, done, eq, inloop, launch, screenshot, serve, servers, tempDir, waitFor, BIN } from "./browser.mjs";
 
 const PY = process.env.INLOOP_PYTHON || "/usr/bin/python3";
 const work = tempDir("inloop-dashboard-");
 const store = path.join(work, "store");
-const servers = [];
-process.on("exit", () => { for (const s of servers) try { s.kill("SIGTERM"); } catch { /* gone */ } });
 
 // ---- a store of real supervised runs ----
 fs.writeFileSync(path.join(work, "train.py"), `
@@ -78,43 +75,6 @@ checkpoint_args = ["--resume", "{checkpoint}"]
 skip_args = ["--skip-from", "{skip_from}", "--skip-to", "{skip_to}"]
 `);
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
-const sleep = ms => new Promise(r => setTimeout(r, ms));
-async function waitFor(what, fn, ms = 30000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    try { const v = await fn(); if (v) return v; } catch { /* not yet */ }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-async function serve(storeDir, token) {
-  const port = await freePort();
-  const proc = spawn(BIN, ["serve", "--store", storeDir, "--bind", "127.0.0.1", "--port", String(port), ...(token ? ["--token", token] : [])],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
-  servers.push(proc);
-  let log = "";
-  proc.stdout.on("data", d => (log += d));
-  proc.stderr.on("data", d => (log += d));
-  const base = `http://127.0.0.1:${port}`;
-  const auth = token ? { headers: { Authorization: `Bearer ${token}` } } : {};
-  await waitFor(`inloop serve on ${port}`, async () => proc.exitCode === null && (await fetch(`${base}/api/v1/health`, auth)).ok, 20000)
-    .catch(e => { throw new Error(`${e.message}: ${log}`); });
-  return { base, proc, log: () => log };
-}
-
-const api = base => async p => {
-  const r = await fetch(base + p);
-  if (!r.ok) throw new Error(`${p}: ${r.status} ${await r.text()}`);
-  return r.json();
-};
 const decode = v => (v === "NaN" ? NaN : v === "Infinity" ? Infinity : v === "-Infinity" ? -Infinity : v);
 const sameNumbers = (a, b) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]) || v === b[i]);
 

@@ -11,6 +11,10 @@ const VERDICT_COLOUR: Record<string, string> = {
   interrupted: "#b07aa1",
 };
 
+// A number the round may not have (no gain for the baseline, no noise from a single seed, no
+// metric for a failed or rejected round): a dash, not "NaN"; the reason column says why.
+const known = (v: number | null | undefined) => (v !== null && v !== undefined && Number.isFinite(v) ? fmtNumber(v) : "—");
+
 export interface LoopViewState { loops: LoopSummary[]; name: string; rounds: LoopRound[]; lineage: number[] }
 
 export class LoopView {
@@ -74,8 +78,8 @@ export class LoopView {
       return el("tr", { "data-verdict": r.verdict },
         el("td", { class: "num" }, String(r.round)),
         el("td", {}, el("span", { class: "verdict", style: `color:${VERDICT_COLOUR[r.verdict] ?? "inherit"}` }, r.verdict)),
-        el("td", { class: "num" }, fmtNumber(r.metric)), el("td", { class: "num" }, fmtNumber(r.gain)),
-        el("td", { class: "num" }, fmtNumber(r.noise_sd)), el("td", {}, r.run_id ? runLink : ""),
+        el("td", { class: "num" }, known(r.metric)), el("td", { class: "num" }, known(r.gain)),
+        el("td", { class: "num" }, known(r.noise_sd)), el("td", {}, r.run_id ? runLink : ""),
         el("td", { class: "mono" }, r.commit && r.verdict !== "discarded" ? r.commit.slice(0, 10) : ""),
         el("td", { class: "muted" }, r.reason), el("td", { class: "muted" }, fmtClock(r.time)));
     });
@@ -105,7 +109,7 @@ export class LoopView {
     const opts: uPlot.Options = {
       width: Math.max(300, box.clientWidth || 900), height: 260,
       scales: { x: { time: false } },
-      axes: [{ label: "round" }, { label: this.state.rounds.length ? "metric" : "" }],
+      axes: [{ label: "round", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }, { label: this.state.rounds.length ? "metric" : "" }],
       series: [{ label: "round" },
         { label: "champion", stroke: VERDICT_COLOUR.kept, width: 2, paths: uPlot.paths.stepped!({ align: 1 }), points: { show: false } },
         pointSeries("baseline", "baseline"), pointSeries("kept", "kept"), pointSeries("discarded", "discarded"),
