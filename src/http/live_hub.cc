@@ -6,9 +6,7 @@
 // leave a gap.
 #include "http/live_hub.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -18,7 +16,6 @@
 #include "common/json_writer.h"
 #include "http/json_views.h"
 #include "store/event_queries.h"
-#include "store/wal.h"
 
 namespace inloop::http {
 
@@ -157,70 +154,6 @@ Status ChunkRows(store::Store* st, const std::string& run_id, int64_t* n) {
   return q.status();
 }
 
-// Every segment of every key of the run: the chunk index in two queries and the WAL read once
-// (Store::ReadSegments would read the WAL once per key). Mirrors Store::ReadSegmentsOf: the WAL
-// is opened before the index is read, and a WAL point is loose when its ordinal is past the
-// sealed count of its series. ReadRunSegments below retries a read that a seal overlapped.
-Status ReadRunSegmentsOnce(store::Store* st, const std::string& run_id,
-                           std::vector<store::SegmentData>* out) {
-  out->clear();
-  int wal_fd = ::open(st->PathOf("series/" + run_id + ".wal").c_str(), O_RDONLY | O_CLOEXEC);
-  struct FdCloser {
-    int fd;
-    ~FdCloser() {
-      if (fd >= 0) ::close(fd);
-    }
-  } closer{wal_fd};
-  store::Stmt q;
-  INLOOP_RETURN_IF_ERROR(
-      st->db()->Prepare("SELECT id, segment, key FROM series WHERE run_id=? ORDER BY id", &q));
-  q.Bind(1, run_id);
-  std::map<int64_t, size_t> index;  // series id -> position in *out
-  while (q.Step()) {
-    store::SegmentData seg;
-    seg.series_id = q.Int(0);
-    seg.segment = static_cast<int>(q.Int(1));
-    seg.key = q.Text(2);
-    index[seg.series_id] = out->size();
-    out->push_back(std::move(seg));
-  }
-  INLOOP_RETURN_IF_ERROR(q.status());
-  store::Stmt c;
-  INLOOP_RETURN_IF_ERROR(st->db()->Prepare(
-      "SELECT c.series_id, c.ordinal, c.offset, c.length, c.count, c.first_step, c.last_step "
-      "FROM chunks c JOIN series s ON s.id = c.series_id WHERE s.run_id=? "
-      "ORDER BY c.series_id, c.ordinal",
-      &c));
-  c.Bind(1, run_id);
-  std::map<int64_t, int64_t> sealed;
-  while (c.Step()) {
-    store::ChunkRef r;
-    r.series_id = c.Int(0);
-    r.ordinal = c.Int(1);
-    r.offset = c.Int(2);
-    r.length = c.Int(3);
-    r.count = c.Int(4);
-    r.first_step = c.Int(5);
-    r.last_step = c.Int(6);
-    auto it = index.find(r.series_id);
-    if (it == index.end()) continue;
-    sealed[r.series_id] += r.count;
-    (*out)[it->second].chunks.push_back(r);
-  }
-  INLOOP_RETURN_IF_ERROR(c.status());
-  if (wal_fd < 0) return Status::OK();
-  store::WalContents wal;
-  INLOOP_RETURN_IF_ERROR(store::ReadWal(wal_fd, &wal));
-  std::map<int64_t, int64_t> ordinal;
-  for (auto& [id, base] : wal.bases) ordinal[id] = base;
-  for (auto& [id, p] : wal.points) {
-    int64_t ord = ordinal[id]++;
-    auto it = index.find(id);
-    if (it != index.end() && ord >= sealed[id]) (*out)[it->second].tail.push_back(p);
-  }
-  return Status::OK();
-}
-
 // A chunk sealed while a read lists chunks and then the WAL tail can leave the listing without
 // that chunk and the tail without its points, so positions would not line up with the tail. A
 // read during which the chunk index did not change is consistent; others are read again.
@@ -229,7 +162,7 @@ Status ReadRunSegments(store::Store* st, const std::string& run_id,
   for (int tries = 0;; ++tries) {
     int64_t before = 0, after = 0;
     INLOOP_RETURN_IF_ERROR(ChunkRows(st, run_id, &before));
-    INLOOP_RETURN_IF_ERROR(ReadRunSegmentsOnce(st, run_id, out));
+    INLOOP_RETURN_IF_ERROR(st->ReadAllSegments(run_id, out));
     INLOOP_RETURN_IF_ERROR(ChunkRows(st, run_id, &after));
     *chunk_rows = after;
     if (before == after) return Status::OK();

@@ -706,6 +706,10 @@ Status Store::ReadSegments(const std::string& run_id, const std::string& key,
   return ReadSegmentsOf(run_id, &key, out);
 }
 
+Status Store::ReadAllSegments(const std::string& run_id, std::vector<SegmentData>* out) {
+  return ReadSegmentsOf(run_id, nullptr, out);
+}
+
 Status Store::ReadSegmentsOf(const std::string& run_id, const std::string* key,
                              std::vector<SegmentData>* out) {
   out->clear();

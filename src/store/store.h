@@ -107,6 +107,8 @@ class Store {
   // Series.
   Status ReadSegments(const std::string& run_id, const std::string& key,
                       std::vector<SegmentData>* out);
+  // Every segment of every key of the run, in series-id order, the WAL read once.
+  Status ReadAllSegments(const std::string& run_id, std::vector<SegmentData>* out);
   Status ReadChunkSummary(const std::string& run_id, const ChunkRef& c, ChunkSummary* s);
   Status ReadChunkPoints(const std::string& run_id, const ChunkRef& c, std::vector<Point>* out);
   Status SeriesStatsFor(const std::string& run_id, std::vector<SeriesStats>* out);
