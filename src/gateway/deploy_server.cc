@@ -35,6 +35,7 @@
 
 #include "common/file_io.h"
 #include "common/json_writer.h"
+#include "common/subprocess.h"
 #include "gateway/balancer.h"
 #include "gateway/canonical_json.h"
 #include "gateway/metrics_text.h"
@@ -102,71 +103,23 @@ Status SpawnReplica(const std::vector<std::string>& command, int port, const std
     }
     args.push_back(std::move(s));
   }
-  std::vector<std::string> env;
-  for (char** e = environ; *e; ++e) {
-    if (std::string_view(*e).substr(0, 5) != "PORT=") env.emplace_back(*e);
+  // Through common/subprocess: the replica leads its own process group and is killed when
+  // inloop dies (PR_SET_PDEATHSIG), so a deploy killed with SIGKILL leaves no server behind.
+  int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) {
+    return Status::Io(fmt::format("cannot open the replica log {}: {}", log_path, strerror(errno)));
   }
-  env.push_back("PORT=" + std::to_string(port));
-  std::vector<char*> argv, envp;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  for (auto& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  // fork + exec rather than posix_spawn so the replica can ask to be killed when inloop dies
-  // (PR_SET_PDEATHSIG): a deploy killed with SIGKILL leaves no server behind. The deploy is
-  // single-threaded, and the child makes only async-signal-safe calls before exec. An exec
-  // failure comes back through a close-on-exec pipe.
-  int err_pipe[2];
-  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
-    return Status::Io(fmt::format("cannot start `{}`: pipe: {}", args[0], strerror(errno)));
-  }
-  pid_t parent = getpid();
-  pid_t child = fork();
-  if (child < 0) {
-    int e = errno;
-    close(err_pipe[0]);
-    close(err_pipe[1]);
-    return Status::Io(fmt::format("cannot start `{}`: fork: {}", args[0], strerror(e)));
-  }
-  if (child == 0) {
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);  // inloop died before prctl took effect
-    int in = open("/dev/null", O_RDONLY);
-    int out = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (in >= 0) dup2(in, 0);
-    if (out >= 0) {
-      dup2(out, 1);
-      dup2(out, 2);
-    }
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    sigaction(SIGPIPE, &dfl, nullptr);
-    sigaction(SIGINT, &dfl, nullptr);
-    sigaction(SIGTERM, &dfl, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    execvpe(argv[0], argv.data(), envp.data());
-    int e = errno;
-    ssize_t ignored = write(err_pipe[1], &e, sizeof e);
-    (void)ignored;
-    _exit(127);
-  }
-  close(err_pipe[1]);
-  int child_errno = 0;
-  ssize_t n;
-  do {
-    n = read(err_pipe[0], &child_errno, sizeof child_errno);
-  } while (n < 0 && errno == EINTR);
-  close(err_pipe[0]);
-  if (n == static_cast<ssize_t>(sizeof child_errno)) {
-    int ws;
-    waitpid(child, &ws, 0);
-    return Status::NotFound(fmt::format("cannot start `{}`: {}", args[0], strerror(child_errno)));
-  }
-  *pid = child;
+  SubprocessSpec spec;
+  spec.argv = std::move(args);
+  spec.env.emplace_back("PORT", std::to_string(port));
+  spec.stdin_plan = StdioPlan::DevNull();
+  spec.stdout_plan = StdioPlan::Fd(log_fd);
+  spec.stderr_plan = StdioPlan::Fd(log_fd);
+  spec.new_process_group = true;
+  spec.die_with_parent = true;
+  Status st = StartSubprocess(spec, pid);
+  close(log_fd);
+  if (!st.ok()) return Status::NotFound(fmt::format("cannot start replica: {}", st.message()));
   return Status::OK();
 }
 

@@ -1,5 +1,5 @@
-// fork/exec plumbing for git and the agent. Children get an empty signal mask (the loop blocks
-// SIGINT/SIGTERM and reads them itself) and default SIGPIPE.
+// Running git and the agent through common/subprocess: children get an empty signal mask (the
+// loop blocks SIGINT/SIGTERM and reads them itself) and default SIGPIPE.
 #include "loop/program.h"
 
 #include <fcntl.h>
@@ -15,48 +15,18 @@
 
 #include <fmt/format.h>
 
+#include "common/subprocess.h"
+
 namespace inloop::loop {
 namespace {
 
-[[noreturn]] void ExecChild(const std::vector<std::string>& argv, const std::string& cwd,
-                            const EnvPairs& env, int err_fd) {
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  signal(SIGPIPE, SIG_DFL);
-  signal(SIGINT, SIG_DFL);
-  signal(SIGTERM, SIG_DFL);
-  for (auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-  if (!cwd.empty() && chdir(cwd.c_str()) != 0) {
-    int e = errno;
-    (void)!write(err_fd, &e, sizeof(e));
-    _exit(127);
-  }
-  std::vector<std::string> copy = argv;
-  std::vector<char*> args;
-  for (auto& a : copy) args.push_back(a.data());
-  args.push_back(nullptr);
-  execvp(args[0], args.data());
-  int e = errno;
-  (void)!write(err_fd, &e, sizeof(e));
-  _exit(127);
-}
-
-// Reads the exec-error pipe: 0 when exec succeeded (pipe closed empty).
-int ExecErrno(int fd) {
-  int e = 0;
-  ssize_t n;
-  do {
-    n = read(fd, &e, sizeof(e));
-  } while (n < 0 && errno == EINTR);
-  close(fd);
-  return n == sizeof(e) ? e : 0;
-}
-
-int DecodeWait(int st) {
-  if (WIFEXITED(st)) return WEXITSTATUS(st);
-  if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-  return -1;
+SubprocessSpec MakeSpec(const std::vector<std::string>& argv, const std::string& cwd,
+                        const EnvPairs& env) {
+  SubprocessSpec spec;
+  spec.argv = argv;
+  spec.cwd = cwd;
+  spec.env = env;
+  return spec;
 }
 
 }  // namespace
@@ -65,48 +35,11 @@ Status RunCaptured(const std::vector<std::string>& argv, const std::string& cwd,
                    ProgramResult* r) {
   *r = ProgramResult{};
   if (argv.empty()) return Status::Invalid("empty command");
-  int out[2], err[2], ex[2];
-  if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(ex, O_CLOEXEC)) {
-    return Status::Io(fmt::format("pipe: {}", strerror(errno)));
-  }
-  pid_t pid = fork();
-  if (pid < 0) return Status::Io(fmt::format("fork: {}", strerror(errno)));
-  if (pid == 0) {
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) dup2(devnull, 0);
-    ExecChild(argv, cwd, env, ex[1]);
-  }
-  close(out[1]);
-  close(err[1]);
-  close(ex[1]);
-  pollfd p[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  std::string* dst[2] = {&r->out, &r->err};
-  int open_fds = 2;
-  char buf[8192];
-  while (open_fds > 0) {
-    int n = poll(p, 2, -1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    for (int i = 0; i < 2; ++i) {
-      if (p[i].fd < 0 || !p[i].revents) continue;
-      ssize_t got = read(p[i].fd, buf, sizeof(buf));
-      if (got > 0) {
-        dst[i]->append(buf, static_cast<size_t>(got));
-      } else if (got == 0 || errno != EINTR) {
-        close(p[i].fd);
-        p[i].fd = -1;
-        --open_fds;
-      }
-    }
-  }
-  int st = 0;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  int e = ExecErrno(ex[0]);
-  if (e) return Status::Io(fmt::format("cannot run {}: {}", argv[0], strerror(e)));
-  r->exit_code = DecodeWait(st);
+  CapturedOutput captured;
+  INLOOP_RETURN_IF_ERROR(inloop::RunCaptured(MakeSpec(argv, cwd, env), &captured));
+  r->exit_code = captured.exit_code;
+  r->out = std::move(captured.out);
+  r->err = std::move(captured.err);
   return Status::OK();
 }
 
@@ -116,22 +49,16 @@ Status RunInteractive(const std::vector<std::string>& argv, const std::string& c
   *end = AgentEnd::kExited;
   *exit_code = -1;
   if (argv.empty()) return Status::Invalid("empty agent command");
-  int ex[2];
-  if (pipe2(ex, O_CLOEXEC)) return Status::Io(fmt::format("pipe: {}", strerror(errno)));
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) return Status::Io(fmt::format("fork: {}", strerror(errno)));
-  if (pid == 0) {
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);  // inloop died before the line above
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) dup2(devnull, 0);
-    ExecChild(argv, cwd, env, ex[1]);
+  SubprocessSpec spec = MakeSpec(argv, cwd, env);
+  spec.stdin_plan = StdioPlan::DevNull();
+  spec.new_process_group = true;
+  spec.die_with_parent = true;
+  pid_t pid = -1;
+  Status started = StartSubprocess(spec, &pid);
+  if (!started.ok()) {
+    return started.code() == Status::Code::kNotFound ? Status::NotFound("agent: " + started.message())
+                                                     : Status::Io("agent: " + started.message());
   }
-  setpgid(pid, pid);
-  close(ex[1]);
-  int e = ExecErrno(ex[0]);
   auto start = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point kill_at = std::chrono::steady_clock::time_point::max();
   int st = 0;
@@ -154,8 +81,7 @@ Status RunInteractive(const std::vector<std::string>& argv, const std::string& c
   }
   // Whatever the agent left running in its group goes with it.
   ::kill(-pid, SIGKILL);
-  if (e) return Status::NotFound(fmt::format("cannot run agent {}: {}", argv[0], strerror(e)));
-  *exit_code = DecodeWait(st);
+  *exit_code = DecodeWaitStatus(st);
   return Status::OK();
 }
 

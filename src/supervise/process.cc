@@ -1,5 +1,5 @@
-// Process plumbing: fork/exec with pipes, a CLOEXEC error pipe to report exec failures, /proc
-// scan for re-parented descendants.
+// Process plumbing: the training's pipes around common/subprocess, and the /proc scan for
+// re-parented descendants.
 #include "supervise/process.h"
 
 #include <dirent.h>
@@ -15,6 +15,8 @@
 #include <fstream>
 
 #include <fmt/format.h>
+
+#include "common/subprocess.h"
 
 namespace inloop::supervise {
 
@@ -93,80 +95,44 @@ double GroupCpuSeconds(pid_t pgid) {
 
 Status Spawn(const SpawnOptions& opts, Child* out) {
   if (opts.argv.empty()) return Status::Invalid("no command given after --");
-  int out_pipe[2], err_pipe[2], exec_pipe[2], met_pipe[2] = {-1, -1};
-  if (pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC) || pipe2(exec_pipe, O_CLOEXEC)) {
-    return Status::Io(fmt::format("cannot create pipes: {}", std::strerror(errno)));
+  int out_pipe[2], err_pipe[2], met_pipe[2] = {-1, -1};
+  if (pipe2(out_pipe, O_CLOEXEC)) return Status::Io(fmt::format("cannot create pipes: {}", std::strerror(errno)));
+  if (pipe2(err_pipe, O_CLOEXEC)) {
+    int e = errno;
+    for (int fd : out_pipe) close(fd);
+    return Status::Io(fmt::format("cannot create pipes: {}", std::strerror(e)));
   }
   if (!opts.metrics_fd_env.empty() && pipe2(met_pipe, O_CLOEXEC)) {
-    return Status::Io(fmt::format("cannot create pipes: {}", std::strerror(errno)));
+    int e = errno;
+    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) close(fd);
+    return Status::Io(fmt::format("cannot create pipes: {}", std::strerror(e)));
   }
   // Larger pipes absorb a burst of output while the supervisor is busy, so the child never
   // blocks on a write (the default is 64 KiB; the kernel caps this at pipe-max-size).
   for (int fd : {out_pipe[1], err_pipe[1]}) fcntl(fd, F_SETPIPE_SZ, 1 << 20);
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) {
-    std::string_view kv(*e);
-    bool overridden = false;
-    for (auto& [k, v] : opts.env) {
-      if (kv.size() > k.size() && kv.substr(0, k.size()) == k && kv[k.size()] == '=') {
-        overridden = true;
-      }
-    }
-    if (!overridden && !(met_pipe[1] >= 0 && kv.rfind(opts.metrics_fd_env + "=", 0) == 0)) {
-      env_strings.emplace_back(kv);
-    }
-  }
-  for (auto& [k, v] : opts.env) env_strings.push_back(k + "=" + v);
-  if (met_pipe[1] >= 0) env_strings.push_back(fmt::format("{}={}", opts.metrics_fd_env, met_pipe[1]));
-  std::vector<char*> envp, argv;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = opts.argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  pid_t pid = fork();
-  if (pid < 0) return Status::Io(fmt::format("fork failed: {}", std::strerror(errno)));
-  if (pid == 0) {
-    setpgid(0, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    dup2(out_pipe[1], 1);
-    dup2(err_pipe[1], 2);
+  SubprocessSpec spec;
+  spec.argv = opts.argv;
+  spec.env = opts.env;
+  if (!opts.metrics_fd_env.empty()) {
+    spec.unset_env.push_back(opts.metrics_fd_env);
     if (met_pipe[1] >= 0) {
-      int fl = fcntl(met_pipe[1], F_GETFD);
-      fcntl(met_pipe[1], F_SETFD, fl & ~FD_CLOEXEC);
+      spec.env.emplace_back(opts.metrics_fd_env, std::to_string(met_pipe[1]));
+      spec.keep_fds.push_back(met_pipe[1]);
     }
-    // execvpe searches PATH from the child's environment like a shell would.
-    execvpe(argv[0], argv.data(), envp.data());
-    int err = errno;
-    ssize_t w = write(exec_pipe[1], &err, sizeof(err));
-    (void)w;
-    _exit(127);
   }
-  setpgid(pid, pid);  // also from the parent, to win the race with an early signal
+  spec.stdout_plan = StdioPlan::Fd(out_pipe[1]);
+  spec.stderr_plan = StdioPlan::Fd(err_pipe[1]);
+  spec.new_process_group = true;
+  pid_t pid = -1;
+  Status st = StartSubprocess(spec, &pid);
   close(out_pipe[1]);
   close(err_pipe[1]);
-  close(exec_pipe[1]);
   if (met_pipe[1] >= 0) close(met_pipe[1]);
-  int err = 0;
-  ssize_t n;
-  do {
-    n = read(exec_pipe[0], &err, sizeof(err));
-  } while (n < 0 && errno == EINTR);
-  close(exec_pipe[0]);
-  if (n == sizeof(err)) {
-    waitpid(pid, nullptr, 0);
+  if (!st.ok()) {
     close(out_pipe[0]);
     close(err_pipe[0]);
     if (met_pipe[0] >= 0) close(met_pipe[0]);
-    std::string msg = fmt::format("cannot run '{}': {}", opts.argv[0], std::strerror(err));
-    if (err == ENOENT) return Status::NotFound(msg + " (check the command name and PATH)");
-    return Status::Io(msg);
+    return st;
   }
   out->pid = pid;
   out->stdout_fd = out_pipe[0];
@@ -177,46 +143,12 @@ Status Spawn(const SpawnOptions& opts, Child* out) {
 
 std::string CaptureOutput(const std::vector<std::string>& argv, int* exit_code) {
   *exit_code = -1;
-  int p[2];
-  if (pipe2(p, O_CLOEXEC)) return {};
-  pid_t pid = fork();
-  if (pid < 0) {
-    close(p[0]);
-    close(p[1]);
-    return {};
-  }
-  if (pid == 0) {
-    dup2(p[1], 1);
-    int devnull = open("/dev/null", O_RDWR);
-    if (devnull >= 0) {
-      dup2(devnull, 0);
-      dup2(devnull, 2);
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    std::vector<char*> args;
-    std::vector<std::string> copy = argv;
-    for (auto& a : copy) args.push_back(a.data());
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  close(p[1]);
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(p[0], buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  close(p[0]);
-  int st = 0;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(st)) *exit_code = WEXITSTATUS(st);
-  return out;
+  SubprocessSpec spec;
+  spec.argv = argv;
+  CapturedOutput r;
+  if (!RunCaptured(std::move(spec), &r).ok()) return {};
+  *exit_code = r.exit_code;
+  return r.out;
 }
 
 }  // namespace inloop::supervise

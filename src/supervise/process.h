@@ -27,9 +27,9 @@ struct Child {
   int metrics_fd = -1;  // read end of the SDK pipe, -1 when none
 };
 
-// Spawns argv[0] (searched in PATH). On exec failure returns Status::NotFound/Io with the
-// errno text; the child is already reaped then. Signals blocked by the caller are unblocked and
-// SIGPIPE is restored to default in the child.
+// Spawns argv[0] (searched in PATH) through common/subprocess in its own process group, with
+// stdout/stderr on pipes and the SDK pipe's write end as the only other descriptor it inherits.
+// On exec failure returns Status::NotFound/Io with the errno text; the child is already reaped.
 Status Spawn(const SpawnOptions& opts, Child* out);
 
 // Makes this process a child subreaper (orphaned descendants are re-parented to it).
