@@ -33,6 +33,7 @@
 #include "store/catalog_json.h"
 #include "store/store.h"
 #include "supervise/run_context.h"
+#include "supervise/group_guard.h"
 #include "supervise/supervisor.h"
 
 namespace inloop::cli {
@@ -569,6 +570,10 @@ int CmdDemo(const std::string& store_flag, const std::vector<std::string>& extra
 }  // namespace
 
 int Main(int argc, char** argv) {
+  // Internal: the guard process `inloop run` starts for each attempt (supervise/group_guard.h).
+  if (argc >= 2 && std::string_view(argv[1]) == "__group-guard") {
+    return supervise::GroupGuardMain(argc, argv);
+  }
   CLI::App app{"inloop: supervise training runs, record every metric, fix what goes wrong"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("inloop ") + INLOOP_VERSION);

@@ -34,6 +34,7 @@
 #include "remedy/launch.h"
 #include "remedy/policy.h"
 #include "store/store.h"
+#include "supervise/group_guard.h"
 #include "supervise/line_splitter.h"
 #include "supervise/process.h"
 #include "supervise/run_context.h"
@@ -791,6 +792,10 @@ bool Session::RunAttempt(const remedy::Launch& launch) {
   }
   child_pid_ = child.pid;
   attempt_.pid = child.pid;
+  // Should inloop die from here on, the guard ends the training's process group.
+  GroupGuard guard;
+  Status gs = guard.Start(child.pid, opts_.grace_seconds);
+  if (!gs.ok()) Say(fmt::format("warning: the training will outlive inloop if inloop is killed: {}", gs.message()));
   if (store_ok_) {
     Status s = store_->PutAttempt(attempt_);
     if (!s.ok()) StoreFailed(s);
@@ -946,16 +951,17 @@ bool Session::RunAttempt(const remedy::Launch& launch) {
     if (child_done_ && now >= drain_deadline) {
       // The main process is gone; whatever still holds our pipes is an orphan: end it.
       SignalGroup(child.pid, SIGTERM);
-      for (pid_t p : ListOwnChildren(-1)) ::kill(p, SIGTERM);
+      for (pid_t p : ListOwnChildren(guard.pid())) ::kill(p, SIGTERM);
       drain_deadline = Clock::time_point::max();
       orphan_deadline = now + std::chrono::seconds(2);
     }
     if (child_done_ && now >= orphan_deadline) {
       SignalGroup(child.pid, SIGKILL);
-      for (pid_t p : ListOwnChildren(-1)) ::kill(p, SIGKILL);
+      for (pid_t p : ListOwnChildren(guard.pid())) ::kill(p, SIGKILL);
       break;
     }
   }
+  guard.Release();  // the supervisor ends what is left itself
   for (int i = 0; i < 3; ++i) {
     if (fds[i] >= 0) EndStream(i, &fds[i]);
   }

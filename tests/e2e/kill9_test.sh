@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# kill -9 of inloop mid-run: acknowledged points survive, the run reads as interrupted, and the
-# store stays readable by another inloop process while a run writes it.
+# kill -9 of inloop mid-run: acknowledged points survive, the run reads as interrupted, the
+# training does not outlive inloop, and the store stays readable by another inloop process while
+# a run writes it.
 source "$(dirname "$0")/lib.sh"
 
 cat > steady.py <<'PY'
@@ -18,7 +19,11 @@ wait_for 100 bash -c "'$INLOOP_BIN' show steady --json 2>/dev/null | python3 -c 
 assert_eq "$(inloop runs --json | json 'd[0]["status"]')" running "live status"
 kill -9 $pid
 wait $pid 2>/dev/null || true
-pkill -f "python3 steady.py" || true
+# The attempt's guard ends the training's process group (SIGTERM) once inloop is gone.
+wait_for 600 bash -c "! pgrep -f 'python3 [s]teady.py' >/dev/null" || {
+  pkill -9 -f "python3 steady.py" || true
+  fail "the training outlived inloop's kill -9"
+}
 n=$(inloop show steady --json | json '[s for s in d["series"] if s["key"]=="loss"][0]["points"]')
 [ "$n" -gt 20000 ] || fail "points lost after kill -9: $n"
 assert_eq "$(inloop show steady --json | json 'd["status"]')" interrupted "status after recovery"
