@@ -842,7 +842,16 @@ Status Store::RecoverAll() {
     }
     Status s = Recover(run_id);
     ::close(lock_fd);
-    if (!s.ok()) return s;
+    if (!s.ok() && s.code() != Status::Code::kIo) return s;
+    if (!s.ok()) {
+      // The disk is full or the OS refused a write: the WAL stays where it is (readers merge it
+      // with the sealed chunks, so nothing is hidden) and the next open tries again. Failing the
+      // open here would make a store that filled up unreadable until space is freed.
+      fmt::print(stderr,
+                 "inloop: warning: run {} was left by a dead writer and could not be recovered "
+                 "yet ({}); its points stay readable, recovery is retried on the next open\n",
+                 run_id, s.message());
+    }
   }
   return Status::OK();
 }
