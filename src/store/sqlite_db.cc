@@ -74,17 +74,31 @@ Db::~Db() {
   if (db_) sqlite3_close_v2(db_);
 }
 
-Status Db::Open(const std::string& path, bool readonly, std::unique_ptr<Db>* out) {
+Status Db::Open(const std::string& path, bool immutable, std::unique_ptr<Db>* out) {
   std::unique_ptr<Db> db(new Db());
   db->path_ = path;
-  int flags = readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-  int rc = sqlite3_open_v2(path.c_str(), &db->db_, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  int flags = immutable ? (SQLITE_OPEN_READONLY | SQLITE_OPEN_URI)
+                        : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  std::string target = path;
+  if (immutable) {
+    // A URI: the characters with a meaning there are escaped.
+    target = "file:";
+    for (char c : path) {
+      if (c == '%' || c == '?' || c == '#') {
+        target += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+      } else {
+        target += c;
+      }
+    }
+    target += "?immutable=1";
+  }
+  int rc = sqlite3_open_v2(target.c_str(), &db->db_, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     return Status::Io(fmt::format("{}: cannot open database: {}", path,
                                   db->db_ ? sqlite3_errmsg(db->db_) : sqlite3_errstr(rc)));
   }
   sqlite3_busy_timeout(db->db_, 10000);
-  if (!readonly) {
+  if (!immutable) {
     INLOOP_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
     INLOOP_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=NORMAL"));
   }

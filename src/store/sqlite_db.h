@@ -56,8 +56,11 @@ class Stmt {
 class Db {
  public:
   ~Db();
-  // Opens (optionally creating) the database in WAL mode with a busy timeout.
-  static Status Open(const std::string& path, bool readonly, std::unique_ptr<Db>* out);
+  // Opens (optionally creating) the database in WAL mode with a busy timeout. With `immutable`
+  // (a store on a read-only file system, which nobody can be writing) it is opened read-only
+  // with SQLite's immutable=1: no locks, no -shm file, no journal; a -wal file left behind is
+  // not read.
+  static Status Open(const std::string& path, bool immutable, std::unique_ptr<Db>* out);
   Status Exec(std::string_view sql);
   Status Prepare(std::string_view sql, Stmt* out);
   int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }

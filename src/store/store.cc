@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -190,6 +191,20 @@ Status Store::Open(const std::string& dir, bool create, std::unique_ptr<Store>* 
           dir));
     }
     INLOOP_RETURN_IF_ERROR(MakeDir(dir));
+  }
+  struct statvfs vfs;
+  bool read_only_fs = ::statvfs(dir.c_str(), &vfs) == 0 && (vfs.f_flag & ST_RDONLY);
+  if (read_only_fs) {
+    // Nobody can be writing it: read it as it is, without locks or recovery.
+    if (create) {
+      return Status::Io(fmt::format(
+          "{}: the store is on a read-only file system: nothing can be recorded there; use "
+          "another --store (its runs stay readable here)",
+          dir));
+    }
+    INLOOP_RETURN_IF_ERROR(Db::Open(dbpath, true, &st->db_));
+    *out = std::move(st);
+    return Status::OK();
   }
   if (create) {
     INLOOP_RETURN_IF_ERROR(MakeDir(st->PathOf("series")));
@@ -813,6 +828,25 @@ Status Store::SeriesStatsFor(const std::string& run_id, std::vector<SeriesStats>
   return Status::OK();
 }
 
+// ---- Disk-full reserve ---------------------------------------------------------------------
+
+Status Store::ReserveSpace(const std::string& run_id, int64_t bytes) {
+  std::string path = PathOf("series/" + run_id + ".reserve");
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Io(fmt::format("{}: cannot create: {}", path, std::strerror(errno)));
+  int err = ::posix_fallocate(fd, 0, bytes);
+  ::close(fd);
+  if (err != 0) {
+    ::unlink(path.c_str());
+    return Status::Io(fmt::format("{}: cannot reserve {} bytes: {}", path, bytes, std::strerror(err)));
+  }
+  return Status::OK();
+}
+
+void Store::ReleaseReserve(const std::string& run_id) {
+  ::unlink(PathOf("series/" + run_id + ".reserve").c_str());
+}
+
 // ---- Recovery ----------------------------------------------------------------------------
 
 Status Store::RecoverAll() {
@@ -916,6 +950,7 @@ Status Store::Recover(const std::string& run_id) {
     st->head = std::move(it->second);
     st->count += static_cast<int64_t>(st->head.size());
   }
+  ReleaseReserve(run_id);  // the dead writer's insurance is the space recovery may need
   INLOOP_RETURN_IF_ERROR(w->Close());
   ::unlink(wal_path.c_str());
 

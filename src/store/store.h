@@ -77,6 +77,13 @@ class Store {
   Status RecordImport(const std::string& content_key, const std::string& run_id,
                       const std::string& source, const std::string& format);
 
+  // Disk-full insurance for a run's writer: ReserveSpace allocates `bytes` in a file of the run's
+  // own, ReleaseReserve deletes it. A supervisor that hits ENOSPC releases it, so that the run's
+  // final status and the failure event can still be written instead of the run reading
+  // `running` until space is freed. Recovery deletes a reserve left by a dead writer.
+  Status ReserveSpace(const std::string& run_id, int64_t bytes);
+  void ReleaseReserve(const std::string& run_id);
+
   // Attempts.
   Status PutAttempt(const AttemptRecord& a);  // insert or replace
   Status ListAttempts(const std::string& run_id, std::vector<AttemptRecord>* out);

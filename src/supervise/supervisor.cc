@@ -96,6 +96,7 @@ class Session {
   enum class Wait { kDone, kInterrupted };
 
   void StoreFailed(const Status& s);
+  void RecordStoreFailure();
   void OpenStore();
   bool RunAttempt(const remedy::Launch& launch);  // false: the command could not be started
   void BeginAttempt(int number, const std::string& reason);
@@ -274,6 +275,13 @@ void Session::StoreFailed(const Status& s) {
   out_->store_failed = true;
   out_->store_error = s.message();
   store_ok_ = false;
+  // Nothing more is written (the attempt logs included), and the reserve gives back the space
+  // the run's final status needs (RecordStoreFailure).
+  for (int& fd : log_fds_) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  if (store_ && !run_.id.empty()) store_->ReleaseReserve(run_.id);
   Say(fmt::format(
       "STORE FAILURE: {} -- the training keeps running and its output is still shown, "
       "but metrics are no longer recorded; inloop will exit non-zero when it ends",
@@ -297,7 +305,26 @@ void Session::OpenStore() {
     StoreFailed(s);
     return;
   }
+  // 1 MiB set aside for the run's last words should the disk fill up (Store::ReserveSpace).
+  Status rs = store_->ReserveSpace(run_.id, 1 << 20);
+  if (!rs.ok()) Say(fmt::format("warning: {}", rs.message()));
   store_ok_ = true;
+}
+
+void Session::RecordStoreFailure() {
+  // Best effort with the reserve's space: the run's final status and why metrics stopped, so
+  // that it does not read `running` forever. The writer is left as it is (its WAL is recovered
+  // by the next open that has space).
+  if (!store_ || run_.id.empty()) return;
+  Status s = store_->UpdateRun(run_);
+  if (s.ok() && attempt_.number > 0) s = store_->PutAttempt(attempt_);
+  store::EventRecord e;
+  e.run_id = run_.id;
+  e.kind = "store_failed";
+  e.severity = "error";
+  e.message = fmt::format("metrics stopped being recorded: {}", out_->store_error);
+  if (s.ok()) s = store_->AddEvent(&e);
+  if (!s.ok()) Say(fmt::format("the run's final status could not be recorded either: {}", s.message()));
 }
 
 void Session::Event(const std::string& kind, const std::string& severity,
@@ -1153,6 +1180,8 @@ Status Session::Run() {
     if (s.ok()) s = store_->UpdateRun(run_);
     if (!s.ok()) StoreFailed(s);
   }
+  if (!store_ok_) RecordStoreFailure();
+  if (store_ && !run_.id.empty()) store_->ReleaseReserve(run_.id);
   PrintSummary();
   return Status::OK();
 }
