@@ -322,6 +322,7 @@ void ReportSse(int clients, int64_t points) {
     http::LiveHub hub(&pool, &metrics);
     http::ServerOptions opt;
     opt.port = 0;
+    opt.no_token = true;  // loopback; the admission rules still want the Host with its port
     std::unique_ptr<http::Server> server;
     Status s = http::Server::Start(opt, &api, &hub, &metrics, &server);
     if (!s.ok()) {
@@ -331,9 +332,9 @@ void ReportSse(int clients, int64_t points) {
     hub.Start();
     std::vector<StreamClient> cs(clients);
     std::string request = fmt::format(
-        "GET /api/v1/stream?run={} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: "
+        "GET /api/v1/stream?run={} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAccept: "
         "text/event-stream\r\n\r\n",
-        run.id);
+        run.id, server->port());
     for (auto& c : cs) {
       c.fd = ::socket(AF_INET, SOCK_STREAM, 0);
       sockaddr_in addr{};

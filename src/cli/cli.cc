@@ -764,7 +764,15 @@ int Main(int argc, char** argv) {
                     "other needs a token)");
   serve->add_option("--port", serve_args.port, "port (default 8642; 0: any free port)")
       ->check(CLI::Range(0, 65535));
-  serve->add_option("--token", serve_args.token, "required of every request (else INLOOP_TOKEN)");
+  serve->add_option("--token", serve_args.token,
+                    "the server's token, required of every request (else INLOOP_TOKEN, else a "
+                    "random one printed in the URL)");
+  serve->add_flag("--no-token", serve_args.no_token,
+                  "loopback only: no token (any local program may read and approve)");
+  serve->add_option("--allow-host", serve_args.allow_hosts,
+                    "also accept this Host name (NAME or NAME:PORT; repeatable), e.g. behind a "
+                    "reverse proxy")
+      ->allow_extra_args(false);
   serve->add_option("--threads", serve_args.threads, "I/O threads (default 4)")
       ->check(CLI::Range(1, 64));
   serve->add_option("--max-body-mb", serve_args.max_body_mb,
@@ -772,6 +780,24 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(1, 4096));
   serve->add_option("--poll-ms", serve_args.poll_ms, "live runs' poll interval (default 200)")
       ->check(CLI::Range(10, 10000));
+  TokenArgs token_args;
+  auto* token_cmd = app.add_subcommand(
+      "token", "named API tokens of inloop serve: create NAME --scope read|ingest|approve, list, "
+      "revoke NAME (docs/security.md)");
+  token_cmd->require_subcommand(1);
+  auto* token_create = token_cmd->add_subcommand("create", "make a token; prints it once");
+  token_create->add_option("name", token_args.name, "the name the audit trail shows")->required();
+  token_create->add_option("--scope", token_args.scope,
+                           "read (GET only), ingest (read + runs and points), approve (read + "
+                           "approve/deny)")
+      ->required();
+  auto* token_list = token_cmd->add_subcommand("list", "named tokens (never their secrets)");
+  auto* token_revoke = token_cmd->add_subcommand("revoke", "delete a token; servers refuse it");
+  token_revoke->add_option("name", token_args.name, "token name")->required();
+  for (auto* sub : {token_create, token_list, token_revoke}) {
+    sub->add_option("--store", store_dir, "store directory");
+    sub->add_flag("--json", json, "JSON output");
+  }
   LoopArgs loop_args;
   auto* loop_cmd = app.add_subcommand(
       "loop", "the research loop: an agent or the built-in search proposes, inloop runs and "
@@ -891,6 +917,12 @@ int Main(int argc, char** argv) {
   if (*serve) {
     serve_args.store_dir = store_dir;
     return CmdServe(serve_args);
+  }
+  if (*token_cmd) {
+    for (auto* sub : token_cmd->get_subcommands()) token_args.verb = sub->get_name();
+    token_args.store_dir = store_dir;
+    token_args.json = json;
+    return CmdToken(token_args);
   }
   if (*loop_cmd) {
     for (auto* sub : loop_cmd->get_subcommands()) loop_args.verb = sub->get_name();

@@ -1,6 +1,8 @@
 // `inloop serve`: the REST API, server-sent events, ingest and the embedded dashboard over one
-// store (src/http/). Prints the URL (with the token) and serves until SIGINT/SIGTERM. Refuses a
-// non-loopback bind without a token. Exit codes 30-34 (exit_codes.h).
+// store (src/http/). Draws a random per-server token unless given one (--token, INLOOP_TOKEN) or
+// told --no-token (loopback only), prints the URL with it once, and serves until SIGINT/SIGTERM.
+// Refuses a non-loopback bind without an explicit token. Exit codes 30-34 (exit_codes.h);
+// docs/security.md.
 #include <cstdio>
 #include <cstdlib>
 
@@ -9,6 +11,9 @@
 #include "cli/cli_util.h"
 #include "cli/exit_codes.h"
 #include "cli/verbs.h"
+#include "common/secrets.h"
+#include "http/admission.h"
+#include "http/auth.h"
 #include "http/api.h"
 #include "http/live_hub.h"
 #include "http/router.h"
@@ -24,12 +29,42 @@ int CmdServe(const ServeArgs& a) {
   if (token.empty()) {
     if (const char* env = std::getenv("INLOOP_TOKEN"); env && *env) token = env;
   }
+  if (a.no_token && !token.empty()) {
+    fmt::print(stderr, "inloop: error: --no-token and a token (--token or INLOOP_TOKEN) "
+                       "contradict each other: drop one\n");
+    return kExitUsage;
+  }
+  if (a.no_token && !http::IsLoopbackBind(a.bind)) {
+    fmt::print(stderr, "inloop: error: --no-token --bind {}: serving without a token is only "
+                       "allowed on a loopback address (bind 127.0.0.1, or drop --no-token)\n",
+               a.bind);
+    return kExitServeNeedsToken;
+  }
+  // Beyond loopback the token must be one the clients already know: a fresh random one would
+  // change at every restart and lock them out.
   if (!http::IsLoopbackBind(a.bind) && token.empty()) {
     fmt::print(stderr,
                "inloop: error: --bind {}: serving beyond this machine needs a token: pass "
                "--token T or set INLOOP_TOKEN (or bind 127.0.0.1)\n",
                a.bind);
     return kExitServeNeedsToken;
+  }
+  std::string why;
+  if (!token.empty() && !http::ValidServerToken(token, &why)) {
+    fmt::print(stderr, "inloop: error: {}\n", why);
+    return kExitUsage;
+  }
+  for (const std::string& h : a.allow_hosts) {
+    if (!http::ValidAllowHost(h, &why)) {
+      fmt::print(stderr, "inloop: error: {}\n", why);
+      return kExitUsage;
+    }
+  }
+  bool generated = false;
+  if (token.empty() && !a.no_token) {
+    Status rs = RandomHex(32, &token);
+    if (!rs.ok()) return Fail(rs);
+    generated = true;
   }
   std::string dir = ResolveStore(a.store_dir);
   // A central server may start before any run reported to it: the store is made when missing.
@@ -47,6 +82,8 @@ int CmdServe(const ServeArgs& a) {
   options.bind = a.bind;
   options.port = a.port;
   options.token = token;
+  options.no_token = a.no_token;
+  options.allow_hosts = a.allow_hosts;
   options.threads = a.threads;
   options.max_body_bytes = a.max_body_mb << 20;
   std::unique_ptr<http::Server> server;
@@ -61,6 +98,17 @@ int CmdServe(const ServeArgs& a) {
   fmt::print("inloop serve: http://{}:{}/{} (store {})\n", host, server->port(),
              token.empty() ? "" : "?token=" + token, dir);
   std::fflush(stdout);
+  if (a.no_token) {
+    fmt::print(stderr,
+               "inloop serve: warning: --no-token: any program or user on this machine can read "
+               "every run, ingest, and approve or deny remedies; web pages still cannot (Host, "
+               "Origin and Content-Type checks stay on)\n");
+  } else if (generated) {
+    fmt::print(stderr,
+               "inloop serve: the token in that URL is new at each start (API clients: "
+               "`Authorization: Bearer TOKEN`; keep one with --token or INLOOP_TOKEN; named, "
+               "scoped tokens: `inloop token create`)\n");
+  }
   server->Wait();
   hub.Stop();
   server.reset();

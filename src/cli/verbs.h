@@ -106,12 +106,24 @@ struct ServeArgs {
   std::string store_dir;
   std::string bind = "127.0.0.1";
   int port = 8642;  // 0: any free port (printed)
-  std::string token;  // else INLOOP_TOKEN; required for a non-loopback bind
+  std::string token;  // else INLOOP_TOKEN, else a random one; required for a non-loopback bind
+  bool no_token = false;                 // loopback only
+  std::vector<std::string> allow_hosts;  // more Host names (http/admission.h)
   int threads = 4;
   size_t max_body_mb = 32;
   int poll_ms = 0;  // live-run poll interval (0: the default, 200 ms)
 };
 int CmdServe(const ServeArgs& a);
+// `inloop token create NAME --scope S | list | revoke NAME` (token_cmd.cc): named API tokens of
+// `inloop serve`, kept in the store as SHA-256 digests (docs/security.md).
+struct TokenArgs {
+  std::string verb;  // create, list, revoke
+  std::string store_dir;
+  std::string name;
+  std::string scope;
+  bool json = false;
+};
+int CmdToken(const TokenArgs& a);
 // `inloop loop init|run|status|log|show|best` (loop_cmd.cc): the research loop (loop/). Exit
 // codes 50-56 (exit_codes.h) besides the common ones.
 struct LoopArgs {

@@ -528,6 +528,12 @@ HttpResponse Api::Route(const HttpRequest& r) {
       "unknown");
 }
 
+Status Api::LookupToken(const std::string& sha256_hex, store::TokenRecord* out) {
+  StorePool::Lease st;
+  INLOOP_RETURN_IF_ERROR(pool_->Acquire(&st));
+  return st->FindToken(sha256_hex, out);
+}
+
 Status Api::ResolveRuns(const std::vector<std::string>& refs, std::vector<std::string>* ids) {
   StorePool::Lease st;
   INLOOP_RETURN_IF_ERROR(pool_->Acquire(&st));
@@ -1007,7 +1013,9 @@ HttpResponse Api::Decide(const std::string& id_text, bool approve, const HttpReq
   if (!s.ok()) return ErrorFor(s);
   const char* state = approve ? store::kActionApproved : store::kActionDenied;
   store::ActionRecord a;
-  s = st->DecideAction(id, state, "http", note, &a);
+  // Who decided: "http:NAME" of the token (auth.h), the audit trail's answer to "who approved".
+  std::string by = r.audit_name.empty() ? "http" : r.audit_name;
+  s = st->DecideAction(id, state, by, note, &a);
   if (s.code() == Status::Code::kInvalid) return JsonError(409, s.message());
   if (!s.ok()) {
     if (s.code() == Status::Code::kNotFound) return JsonError(404, s.message());
@@ -1019,7 +1027,7 @@ HttpResponse Api::Decide(const std::string& id_text, bool approve, const HttpReq
   e.kind = approve ? "action_approved" : "action_denied";
   e.severity = approve ? "info" : "warning";
   e.step_lo = a.step;
-  e.message = fmt::format("{} (action {}) {} over HTTP{}", a.action, a.id, state,
+  e.message = fmt::format("{} (action {}) {} over HTTP by {}{}", a.action, a.id, state, by,
                           note.empty() ? "" : ": " + note);
   JsonWriter d;
   d.BeginObject().Key("action_id").Int(a.id).Key("action").String(a.action);

@@ -29,6 +29,9 @@ class Api {
   // Run refs (id, unique id prefix or name) to ids; NotFound naming the first unknown ref.
   Status ResolveRuns(const std::vector<std::string>& refs, std::vector<std::string>* ids);
 
+  // A named API token by the SHA-256 hex of its secret (auth.h's lookup); NotFound when none.
+  Status LookupToken(const std::string& sha256_hex, store::TokenRecord* out);
+
   // Closes ingest writers (marks nothing): for shutdown.
   void CloseWriters();
 

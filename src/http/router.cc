@@ -1,4 +1,4 @@
-// Request-target parsing, the token check, parameter validation and the embedded files (router.h).
+// Request-target parsing, parameter validation and the embedded files (router.h).
 // Pure: no sockets, no disk. Static files come from http::UiAssets() only, never from a path.
 #include "http/router.h"
 
@@ -154,32 +154,6 @@ std::vector<std::string_view> PathSegments(std::string_view path) {
   return out;
 }
 
-namespace {
-
-bool ConstantTimeEqual(std::string_view a, std::string_view b) {
-  // The length is not secret; the content is compared without an early exit.
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff |= static_cast<unsigned char>(a[i]) ^ static_cast<unsigned char>(b[i]);
-  }
-  return diff == 0;
-}
-
-}  // namespace
-
-bool TokenAccepted(std::string_view token, const HttpRequest& r) {
-  if (token.empty()) return true;
-  std::string_view auth = r.authorization;
-  constexpr std::string_view kBearer = "Bearer ";
-  if (auth.size() > kBearer.size() && auth.substr(0, kBearer.size()) == kBearer &&
-      ConstantTimeEqual(auth.substr(kBearer.size()), token)) {
-    return true;
-  }
-  const std::string* q = r.Param("token");
-  return q && ConstantTimeEqual(*q, token);
-}
-
 bool IsLoopbackBind(std::string_view host) {
   if (host == "localhost" || host == "::1" || host == "[::1]") return true;
   // 127.0.0.0/8, written as a dotted quad.
@@ -247,23 +221,12 @@ std::vector<std::string> ListParam(const HttpRequest& r, std::string_view name) 
   return out;
 }
 
-std::optional<HttpResponse> AdmitRequest(std::string_view token, std::string_view target,
-                                         HttpRequest* r) {
+std::optional<HttpResponse> ParseOrRefuse(std::string_view target, HttpRequest* r) {
   Status s = ParseTarget(target, r);
-  if (!s.ok()) {
-    HttpResponse resp = JsonError(400, s.message());
-    resp.route = "rejected";
-    return resp;
-  }
-  if (!TokenAccepted(token, *r)) {
-    HttpResponse resp = JsonError(
-        401,
-        "token: missing or wrong (send `Authorization: Bearer TOKEN` or ?token=TOKEN; the "
-        "URL `inloop serve` printed carries it)");
-    resp.route = "unauthorized";
-    return resp;
-  }
-  return std::nullopt;
+  if (s.ok()) return std::nullopt;
+  HttpResponse resp = JsonError(400, s.message());
+  resp.route = "rejected";
+  return resp;
 }
 
 HttpResponse ServeAsset(std::string_view path) {

@@ -1,5 +1,5 @@
 // The HTTP layer without sockets: request and response values, request-target parsing
-// (percent-decoding, query pairs), the token check, query-parameter validation with 400 messages
+// (percent-decoding, query pairs), query-parameter validation with 400 messages
 // that name the parameter, and the embedded dashboard files. Never touches the disk or a socket,
 // so every rule here is unit-testable; src/http/server.cc does the I/O.
 #pragma once
@@ -21,6 +21,8 @@ struct HttpRequest {
   std::vector<std::string> segments;  // the path split at '/', each segment decoded on its own
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
   std::string authorization;                               // the Authorization header, verbatim
+  std::string cookie;                                      // the Cookie header, verbatim
+  std::string audit_name;  // who sent it, for the audit trail ("http:NAME"; auth.h), or empty
   std::string body;
 
   // The first value of query parameter `name`, or null.
@@ -34,6 +36,7 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::string route;  // the route pattern that answered ("/api/v1/runs/{id}"), for /metrics
+  std::string set_cookie;  // a Set-Cookie header value (auth.h), or empty
 };
 
 // 200 with a JSON body.
@@ -57,10 +60,6 @@ Status ParseTarget(std::string_view target, HttpRequest* r);
 // Splits "/api/v1/runs/ID/series" into {"api","v1","runs","ID","series"}.
 std::vector<std::string_view> PathSegments(std::string_view path);
 
-// True when the request carries `token` as "Authorization: Bearer TOKEN" or "?token=TOKEN".
-// Compares in constant time. An empty token accepts every request.
-bool TokenAccepted(std::string_view token, const HttpRequest& r);
-
 // Whether `host` is a loopback address inloop may bind without a token: 127.0.0.1 (any
 // 127.x.y.z), ::1, localhost.
 bool IsLoopbackBind(std::string_view host);
@@ -73,10 +72,8 @@ Status DoubleParam(const HttpRequest& r, std::string_view name, std::optional<do
 // Comma-separated list, empty items dropped; repeated parameters are concatenated.
 std::vector<std::string> ListParam(const HttpRequest& r, std::string_view name);
 
-// The checks every request passes before routing: parses `target` into *r (400 on failure) and
-// checks the token (401). Returns the refusal, or nullopt when the request may go on.
-std::optional<HttpResponse> AdmitRequest(std::string_view token, std::string_view target,
-                                         HttpRequest* r);
+// Parses `target` into *r: nullopt, or the 400 refusal (route "rejected").
+std::optional<HttpResponse> ParseOrRefuse(std::string_view target, HttpRequest* r);
 
 // The embedded dashboard file for a GET of `path` ("/" -> "/index.html"), from the table only.
 // 404 when there is no such file.

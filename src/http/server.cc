@@ -21,7 +21,9 @@
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
 
+#include "http/admission.h"
 #include "http/api.h"
+#include "http/auth.h"
 #include "http/live_hub.h"
 #include "http/router.h"
 #include "http/server_metrics.h"
@@ -39,7 +41,23 @@ struct Shared {
   Api* api = nullptr;
   LiveHub* hub = nullptr;
   ServerMetrics* metrics = nullptr;
+  AdmissionPolicy admission;
+  std::unique_ptr<Authenticator> auth;
 };
+
+std::optional<std::string_view> HeaderOf(const bhttp::request<bhttp::string_body>& req,
+                                         bhttp::field f) {
+  auto it = req.find(f);
+  if (it == req.end()) return std::nullopt;
+  return std::string_view(it->value().data(), it->value().size());
+}
+
+std::optional<std::string_view> HeaderOf(const bhttp::request<bhttp::string_body>& req,
+                                         std::string_view name) {
+  auto it = req.find(beast::string_view(name.data(), name.size()));
+  if (it == req.end()) return std::nullopt;
+  return std::string_view(it->value().data(), it->value().size());
+}
 
 constexpr auto kIdleTimeout = std::chrono::seconds(120);
 constexpr uint32_t kHeaderLimit = 256u << 10;
@@ -52,6 +70,19 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Run() {
+    // The address this connection came in on: a Host naming it as an IP literal is this server.
+    beast::error_code ec;
+    auto local = stream_.socket().local_endpoint(ec);
+    if (!ec) {
+      net::ip::address a = local.address();
+      if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+        a = net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6());
+      }
+      local_address_ = a.to_string();
+      if (a.is_v6()) {  // no zone id ("%eth0") in a Host
+        local_address_ = local_address_.substr(0, local_address_.find('%'));
+      }
+    }
     net::dispatch(stream_.get_executor(),
                   beast::bind_front_handler(&Session::ReadRequest, shared_from_this()));
   }
@@ -114,10 +145,30 @@ class Session : public std::enable_shared_from_this<Session> {
     HttpRequest r;
     r.method = std::string(req.method_string());
     r.authorization = std::string(req[bhttp::field::authorization]);
-    r.body = std::move(req.body());
+    r.cookie = std::string(req[bhttp::field::cookie]);
     bool keep_alive = req.keep_alive();
-    std::optional<HttpResponse> refusal =
-        AdmitRequest(shared_->options.token, std::string_view(req.target()), &r);
+    // Admission (Host, Origin, Content-Type), then the target (400), then the token and scope.
+    RequestHeaders headers;
+    headers.method = r.method;
+    headers.host = HeaderOf(req, bhttp::field::host);
+    headers.origin = HeaderOf(req, bhttp::field::origin);
+    headers.sec_fetch_site = HeaderOf(req, "Sec-Fetch-Site");
+    headers.content_type = HeaderOf(req, bhttp::field::content_type);
+    headers.local_address = local_address_;
+    std::optional<HttpResponse> refusal;
+    AdmissionResult admitted = Admit(shared_->admission, headers);
+    if (!admitted.ok()) {
+      refusal = JsonError(admitted.status, admitted.reason);
+      refusal->route = "refused";
+    }
+    if (!refusal) refusal = ParseOrRefuse(std::string_view(req.target()), &r);
+    std::string set_cookie;
+    if (!refusal) {
+      Principal who;
+      refusal = shared_->auth->Check(r, &who, &set_cookie);
+      r.audit_name = who.Audit();
+    }
+    r.body = std::move(req.body());
     HttpResponse resp;
     if (refusal) {
       resp = std::move(*refusal);
@@ -140,6 +191,7 @@ class Session : public std::enable_shared_from_this<Session> {
     } else {
       resp = shared_->api->Handle(r);
     }
+    if (!set_cookie.empty() && resp.set_cookie.empty()) resp.set_cookie = std::move(set_cookie);
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     shared_->metrics->RecordRequest(resp.route, resp.status, seconds);
@@ -154,6 +206,9 @@ class Session : public std::enable_shared_from_this<Session> {
     res_.set(bhttp::field::content_type, r.content_type);
     res_.set(bhttp::field::cache_control, r.route == "static" ? "no-cache" : "no-store");
     res_.set("X-Content-Type-Options", "nosniff");
+    res_.set("X-Frame-Options", "DENY");  // no other site frames the Approve button
+    res_.set("Referrer-Policy", "no-referrer");  // a ?token= URL never leaks as a Referer
+    if (!r.set_cookie.empty()) res_.set(bhttp::field::set_cookie, r.set_cookie);
     res_.keep_alive(keep_alive);
     res_.body() = std::move(r.body);
     res_.prepare_payload();
@@ -232,6 +287,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool writing_ = false;
   bool sse_done_ = false;
   char read_byte_[1];
+  std::string local_address_;
 };
 
 }  // namespace
@@ -266,6 +322,13 @@ Status Server::Start(const ServerOptions& options, Api* api, LiveHub* hub, Serve
         "--bind {}: serving beyond this machine needs a token (--token or INLOOP_TOKEN)",
         options.bind));
   }
+  if (options.token.empty() && !options.no_token) {
+    return Status::Invalid("serve: no token (pass one, or no_token on a loopback bind)");
+  }
+  for (const std::string& h : options.allow_hosts) {
+    std::string why;
+    if (!ValidAllowHost(h, &why)) return Status::Invalid(why);
+  }
   std::unique_ptr<Server> server(new Server());
   Impl& impl = *server->impl_;
   impl.shared.options = options;
@@ -296,6 +359,17 @@ Status Server::Start(const ServerOptions& options, Api* api, LiveHub* hub, Serve
                     options.bind, options.port, ec.message()));
   }
   impl.port = impl.acceptor.local_endpoint().port();
+  impl.shared.admission.bind = options.bind;
+  impl.shared.admission.port = impl.port;
+  impl.shared.admission.allow_hosts = options.allow_hosts;
+  AuthOptions auth;
+  auth.server_token = options.token;
+  auth.no_token = options.no_token;
+  auth.port = impl.port;
+  impl.shared.auth = std::make_unique<Authenticator>(
+      std::move(auth), [api](const std::string& sha256_hex, store::TokenRecord* rec) {
+        return api->LookupToken(sha256_hex, rec);
+      });
   impl.signals.async_wait([&impl](beast::error_code e, int) {
     if (!e) impl.ioc.stop();
   });

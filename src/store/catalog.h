@@ -103,10 +103,19 @@ struct ActionRecord {
   std::optional<int64_t> step;  // the step of the trigger, when known
   std::string reason;       // one line for humans
   std::string state = kActionPending;
-  std::string decided_by;   // "auto", "policy", or "cli:USER@HOST"
+  std::string decided_by;   // "auto", "policy", "cli:USER@HOST" or "http:TOKEN_NAME"
   double decided_at = 0;    // 0 until decided
   std::string note;         // free text given with approve/deny (--reason), may be empty
   std::string data_json = "{}";  // the plan: checkpoint, skip window, lr scale, micro batch...
+};
+
+// A named API token of `inloop serve` (`inloop token create NAME --scope S`; docs/security.md).
+// Only the SHA-256 of the secret is kept: the store never holds a usable token.
+struct TokenRecord {
+  std::string name;         // [A-Za-z0-9._-]{1,64}; who the audit trail names ("http:NAME")
+  std::string scope;        // "read", "ingest" or "approve"
+  std::string sha256_hex;   // of the secret, 64 lower-case hex characters
+  double created_at = 0;    // seconds since epoch
 };
 
 }  // namespace inloop::store

@@ -64,6 +64,8 @@ class Db {
   Status Exec(std::string_view sql);
   Status Prepare(std::string_view sql, Stmt* out);
   int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
+  // Rows changed by the last INSERT, UPDATE or DELETE on this connection.
+  int64_t Changes() const { return sqlite3_changes(db_); }
   const std::string& path() const { return path_; }
 
  private:

@@ -66,11 +66,14 @@ CREATE INDEX IF NOT EXISTS tags_tag ON tags(tag);
 CREATE TABLE IF NOT EXISTS imports(
   content_key TEXT PRIMARY KEY, run_id TEXT NOT NULL, source TEXT, format TEXT,
   imported_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens(
+  name TEXT PRIMARY KEY, scope TEXT NOT NULL, sha256 TEXT UNIQUE NOT NULL,
+  created_at REAL NOT NULL);
 )sql";
 
 // Tables added to format version 1 after its first release (additive, no version bump): a store
 // that lacks one gains it, with the whole schema (every statement is IF NOT EXISTS), on open.
-constexpr const char* kAddedTables[] = {"actions", "tags", "imports"};
+constexpr const char* kAddedTables[] = {"actions", "tags", "imports", "tokens"};
 
 double NowSeconds() {
   using namespace std::chrono;
@@ -569,6 +572,54 @@ Status Store::ListActions(const std::string& run_id, const std::string& state,
     ReadAction(s, &out->back());
   }
   return s.status();
+}
+
+Status Store::AddToken(const TokenRecord& t) {
+  Stmt s;
+  INLOOP_RETURN_IF_ERROR(db_->Prepare(
+      "INSERT OR IGNORE INTO tokens(name, scope, sha256, created_at) VALUES(?,?,?,?)", &s));
+  s.Bind(1, t.name).Bind(2, t.scope).Bind(3, t.sha256_hex).Bind(4, t.created_at);
+  INLOOP_RETURN_IF_ERROR(s.Run());
+  if (db_->Changes() == 0) {
+    return Status::Invalid(fmt::format(
+        "token '{}' already exists (inloop token revoke {} first, or pick another name)", t.name,
+        t.name));
+  }
+  return Status::OK();
+}
+
+Status Store::FindToken(std::string_view sha256_hex, TokenRecord* t) {
+  Stmt s;
+  INLOOP_RETURN_IF_ERROR(
+      db_->Prepare("SELECT name, scope, sha256, created_at FROM tokens WHERE sha256=?", &s));
+  s.Bind(1, sha256_hex);
+  if (s.Step()) {
+    *t = TokenRecord{s.Text(0), s.Text(1), s.Text(2), s.Double(3)};
+    return Status::OK();
+  }
+  INLOOP_RETURN_IF_ERROR(s.status());
+  return Status::NotFound("no such token");
+}
+
+Status Store::ListTokens(std::vector<TokenRecord>* out) {
+  out->clear();
+  Stmt s;
+  INLOOP_RETURN_IF_ERROR(
+      db_->Prepare("SELECT name, scope, sha256, created_at FROM tokens ORDER BY name", &s));
+  while (s.Step()) out->push_back(TokenRecord{s.Text(0), s.Text(1), s.Text(2), s.Double(3)});
+  return s.status();
+}
+
+Status Store::RevokeToken(std::string_view name) {
+  Stmt s;
+  INLOOP_RETURN_IF_ERROR(db_->Prepare("DELETE FROM tokens WHERE name=?", &s));
+  s.Bind(1, name);
+  INLOOP_RETURN_IF_ERROR(s.Run());
+  if (db_->Changes() == 0) {
+    return Status::NotFound(
+        fmt::format("no token named '{}' (inloop token list shows them)", name));
+  }
+  return Status::OK();
 }
 
 Status Store::DecideAction(int64_t id, const std::string& new_state, const std::string& by,

@@ -1,6 +1,6 @@
 // Store: the embedded default store under one directory (docs/store_format.md).
 //   inloop.db            SQLite (WAL mode): runs, attempts, params, series index, chunk index,
-//                        events, remedy actions
+//                        events, remedy actions, API tokens (their SHA-256 only)
 //   series/<run>.chunks  sealed point chunks of every series of a run (chunk_codec.h)
 //   series/<run>.wal     points not yet sealed (wal.h); series/<run>.lock held by the live writer
 //   runs/<run>/          per-attempt stdout/stderr logs
@@ -110,6 +110,14 @@ class Store {
   // decision stays on record when the supervisor later marks the action applied. Unknown id:
   // NotFound; a state outside the six known ones: Invalid.
   Status SetActionState(int64_t id, const std::string& state, const std::string& by);
+
+  // Named API tokens of `inloop serve` (catalog.h TokenRecord). AddToken: Invalid when the name
+  // is taken (revoke it first). FindToken: by the secret's SHA-256; NotFound when none.
+  // RevokeToken: deletes it, NotFound when there is no such name. ListTokens: by name.
+  Status AddToken(const TokenRecord& t);
+  Status FindToken(std::string_view sha256_hex, TokenRecord* t);
+  Status ListTokens(std::vector<TokenRecord>* out);
+  Status RevokeToken(std::string_view name);
 
   // Series.
   Status ReadSegments(const std::string& run_id, const std::string& key,

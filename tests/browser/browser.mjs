@@ -1,11 +1,10 @@
 // Shared set-up of the browser tests: Playwright (playwright-core from ui/node_modules) driving
-// Debian's chromium headless, a temp dir, the inloop binary, `inloop serve` on a free port (ended
-// when the test exits), artefacts (screenshots) kept under $INLOOP_ARTIFACTS (default
+// Debian's chromium headless, a temp dir, the inloop binary, `inloop serve` on a port of its own
+// choosing with its token (ended when the test exits), artefacts (screenshots) kept under $INLOOP_ARTIFACTS (default
 // build/test-artifacts) for people to look at after a run.
 import { createRequire } from "node:module";
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -57,13 +56,6 @@ export function done() {
 export const servers = [];
 process.on("exit", () => { for (const s of servers) try { s.kill("SIGTERM"); } catch { /* gone */ } });
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
 const sleep = ms => new Promise(r => setTimeout(r, ms));
 // Polls fn every 100 ms until it returns something truthy (returned) or ms pass (throws).
 export async function waitFor(what, fn, ms = 30000) {
@@ -75,25 +67,36 @@ export async function waitFor(what, fn, ms = 30000) {
   }
 }
 
-// `inloop serve` over storeDir on a free loopback port, once /api/v1/health answers.
-export async function serve(storeDir, token) {
-  const port = await freePort();
-  const proc = spawn(BIN, ["serve", "--store", storeDir, "--bind", "127.0.0.1", "--port", String(port), ...(token ? ["--token", token] : [])],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+// `inloop serve` over storeDir on a loopback port it picks itself (--port 0: no race for a free
+// port), once /api/v1/health answers. Without `token` the server draws its own, read from the URL
+// it prints; `args` are more serve flags (["--no-token"]). srv.url(p) is the page URL with the
+// token, srv.headers the API client's, api(srv) a JSON getter with them.
+export async function serve(storeDir, token, args = []) {
+  const proc = spawn(BIN, ["serve", "--store", storeDir, "--bind", "127.0.0.1", "--port", "0", ...(token ? ["--token", token] : []), ...args],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1", INLOOP_TOKEN: "" } });
   servers.push(proc);
   let log = "";
   proc.stdout.on("data", d => (log += d));
   proc.stderr.on("data", d => (log += d));
-  const base = `http://127.0.0.1:${port}`;
-  const auth = token ? { headers: { Authorization: `Bearer ${token}` } } : {};
-  await waitFor(`inloop serve on ${port}`, async () => proc.exitCode === null && (await fetch(`${base}/api/v1/health`, auth)).ok, 20000)
+  const printed = await waitFor("the URL inloop serve prints", () => proc.exitCode === null && /inloop serve: (http:\/\/[^ ]+)/.exec(log), 20000)
     .catch(e => { throw new Error(`${e.message}: ${log}`); });
-  return { base, proc, log: () => log };
+  const u = new URL(printed[1]);
+  const base = u.origin;
+  const tok = u.searchParams.get("token") || "";
+  if (token) eq(tok, token, "serve prints the token it was given");
+  const headers = tok ? { Authorization: `Bearer ${tok}` } : {};
+  const url = (p = "/") => base + p + (tok ? `${p.includes("?") ? "&" : "?"}token=${tok}` : "");
+  await waitFor(`inloop serve on ${base}`, async () => proc.exitCode === null && (await fetch(`${base}/api/v1/health`, { headers })).ok, 20000)
+    .catch(e => { throw new Error(`${e.message}: ${log}`); });
+  return { base, token: tok, headers, url, proc, log: () => log };
 }
 
-// api(base)(path): GET base + path as JSON; throws with the body on a non-2xx answer.
-export const api = base => async p => {
-  const r = await fetch(base + p);
+// api(srv)(path): GET srv.base + path as JSON with the server's token; throws with the body on a
+// non-2xx answer. api(base) for a server without a token.
+export const api = srv => async p => {
+  const base = typeof srv === "string" ? srv : srv.base;
+  const headers = typeof srv === "string" ? {} : srv.headers;
+  const r = await fetch(base + p, { headers });
   if (!r.ok) throw new Error(`${p}: ${r.status} ${await r.text()}`);
   return r.json();
 };

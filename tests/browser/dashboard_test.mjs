@@ -88,7 +88,7 @@ const askExit = new Promise(r => ask.on("exit", code => r(code)));
 servers.push(ask);
 
 const srv = await serve(store);
-const get = api(srv.base);
+const get = api(srv);
 const pendingList = await waitFor("the ask run's pending action",
   async () => { const a = (await get("/api/v1/actions?state=pending")).actions; return a.length ? a : null; }, 60000)
   .catch(e => { throw new Error(`${e.message}; run stderr: ${askErr.slice(-2000)}`); });
@@ -102,7 +102,7 @@ try {
   page.on("pageerror", e => errors.push(String(e)));
   page.on("console", m => { if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) errors.push(m.text()); });
   page.on("response", r => { if (r.status() >= 400) errors.push(`${r.status()} ${r.request().method()} ${r.url()}`); });
-  await page.goto(srv.base + "/");
+  await page.goto(srv.url("/"));
   await page.waitForFunction(() => window.__inloop && window.__inloop.isReady, null, { timeout: 30000 });
   await page.waitForFunction(() => document.querySelector(".pend button.approve"), null, { timeout: 15000 });
   eq(errors, [], "the dashboard runs without script errors");
@@ -328,7 +328,8 @@ db.commit()
   await page.waitForFunction(id => document.querySelector(`.actions li[data-action='${id}']`)?.dataset.state === "denied"
     && !document.querySelector(".pend") && document.querySelector("#pending-badge").hidden, denyId, { timeout: 10000 })
     .then(() => check(true, "the timeline shows it denied, no buttons, no pending badge"), () => check(false, "the timeline shows it denied, no buttons, no pending badge"));
-  const twice = await fetch(`${srv.base}/api/v1/actions/${denyId}/approve`, { method: "POST", body: "{}" });
+  const twice = await fetch(`${srv.base}/api/v1/actions/${denyId}/approve`,
+    { method: "POST", body: "{}", headers: { ...srv.headers, "Content-Type": "application/json" } });
   eq(twice.status, 409, "deciding again is refused (409)");
 
   // ---- theme ----
@@ -350,7 +351,7 @@ db.commit()
   const eerrors = [];
   epage.on("pageerror", e => eerrors.push(String(e)));
   epage.on("response", r => { if (r.status() >= 400) eerrors.push(`${r.status()} ${r.url()}`); });
-  await epage.goto(esrv.base + "/");
+  await epage.goto(esrv.url("/"));
   await epage.waitForFunction(() => window.__inloop && window.__inloop.isReady, null, { timeout: 30000 });
   check((await epage.locator("#charts .empty").textContent()).includes("No runs in this store yet"), "an empty store says how to start a run");
   eq(await epage.locator("#runs-count").textContent(), "0 of 0 runs · 0 selected", "an empty table");
@@ -383,6 +384,16 @@ db.commit()
   eq(terrors, [], "with a token: no refused request");
   const bare = await fetch(`${tsrv.base}/api/v1/runs`);
   eq(bare.status, 401, "with a token: a request without it is refused");
+  // The page's first request with ?token= left an HttpOnly cookie: the bare URL keeps working.
+  const cookies = await tpage.context().cookies(tsrv.base);
+  const jar = cookies.find(c => c.name === `inloop_token_${new URL(tsrv.base).port}`);
+  check(jar && jar.httpOnly && jar.sameSite === "Strict" && jar.value === "s3cret-token", "with a token: an HttpOnly SameSite=Strict cookie holds it");
+  check(!(await tpage.evaluate(() => document.cookie)).includes("s3cret"), "with a token: the page's script cannot read the cookie");
+  await tpage.goto(`${tsrv.base}/`);
+  await tpage.waitForFunction(() => window.__inloop && window.__inloop.isReady, null, { timeout: 30000 });
+  await tpage.waitForFunction(() => window.__inloop.sse.opened, null, { timeout: 10000 }).catch(() => {});
+  check(await tpage.evaluate(() => window.__inloop.sse.opened), "with a token: the bare URL works from the cookie (API and stream)");
+  eq(terrors, [], "with a token: no refused request from the cookie either");
   await tpage.close();
   tsrv.proc.kill("SIGTERM");
 } finally {
@@ -411,10 +422,10 @@ if (process.env.INLOOP_DASHBOARD_PERF !== "0") {
   console.log(`perf: imported ${RUNS} runs x ${POINTS} points in ${((Date.now() - t) / 1000).toFixed(1)} s`);
   fs.rmSync(csv);
   const psrv = await serve(perfStore);
-  const pget = api(psrv.base);
+  const pget = api(psrv);
   const runs = (await pget(`/api/v1/runs?limit=${RUNS}`)).runs;
   eq(runs.length, RUNS, "perf store: runs");
-  const url = `${psrv.base}/?runs=${runs.map(r => r.id).join(",")}&keys=loss`;
+  const url = psrv.url(`/?runs=${runs.map(r => r.id).join(",")}&keys=loss`);
   const pbrowser = await launch();
   try {
     const figures = [];
@@ -466,7 +477,7 @@ if (process.env.INLOOP_DASHBOARD_PERF !== "0") {
   const mbrowser = await launch();
   try {
     const page = await mbrowser.newPage({ viewport: { width: 1280, height: 800 } });
-    await page.goto(msrv.base + "/");
+    await page.goto(msrv.url("/"));
     await page.waitForFunction(() => window.__inloop && window.__inloop.isReady, null, { timeout: 60000 });
     const ready = await page.evaluate(() => window.__inloop.readyAt);
     eq((await page.evaluate(() => window.__inloop.table())).rows.length, MANY, "5,000 runs: every run is in the table");

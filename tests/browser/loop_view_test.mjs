@@ -47,7 +47,7 @@ const kept = log.filter(r => r.verdict === "kept").length;
 check(kept >= 1 && log.some(r => r.verdict === "discarded"), `the search kept ${kept} round(s) and discarded others`);
 
 const srv = await serve(store);
-const get = api(srv.base);
+const get = api(srv);
 const loops = (await get("/api/v1/loops")).loops;
 eq(loops.map(l => l.name), ["bowl"], "the API lists the loop");
 const detail = await get("/api/v1/loops/bowl");
@@ -58,7 +58,7 @@ try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const errors = [];
   page.on("pageerror", e => errors.push(String(e)));
-  await page.goto(srv.base + "/");
+  await page.goto(srv.url("/"));
   await page.waitForFunction(() => window.__inloop && window.__inloop.isReady, null, { timeout: 30000 });
   await page.waitForFunction(() => !document.querySelector("#loops-button").hidden, null, { timeout: 10000 });
   eq(await page.locator("#loops-button").textContent(), "loops (1)", "the header's loops button");
@@ -91,7 +91,7 @@ try {
 
   // Opened from the address: ?view=loop&loop=bowl.
   const direct = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  await direct.goto(srv.base + "/?view=loop&loop=bowl");
+  await direct.goto(srv.url("/?view=loop&loop=bowl"));
   await direct.waitForFunction(() => document.querySelectorAll("#loop-rounds tbody tr").length > 0, null, { timeout: 15000 });
   eq(await direct.locator("#loop-rounds tbody tr").count(), detail.rounds.length, "?view=loop opens the view directly");
   eq(errors, [], "no script errors");

@@ -54,8 +54,9 @@ git log -1 --format=%B | grep -q "inloop-params: lr=" || fail "the commit messag
 per_round=$(python3 -c "print(f'{($end - $start) / 41:.2f}')")
 pass "search reached $val in 40 rounds ($kept kept), ${per_round}s per round with the objective"
 
-# The dashboard's loop view reads the same rounds from the store (GET /api/v1/loops...).
-"$INLOOP_BIN" serve --port 0 > "$WORK/serve.out" 2> "$WORK/serve.err" &
+# The dashboard's loop view reads the same rounds from the store (GET /api/v1/loops...); a
+# loopback server without a token (--no-token) keeps this read-only check short.
+"$INLOOP_BIN" serve --no-token --port 0 > "$WORK/serve.out" 2> "$WORK/serve.err" &
 SERVE=$!
 wait_for 300 grep -q "^inloop serve: http://" "$WORK/serve.out" || fail "serve did not start: $(cat "$WORK/serve.err")"
 URL=$(grep -o 'http://[^ ]*' "$WORK/serve.out" | head -1)

@@ -4,7 +4,10 @@
 # against `inloop metrics --max-points`, aligned series, params/keys, an ask-mode remedy approved
 # over HTTP after which the run resumes, SSE of a live run with no point dropped (compared with
 # the stored series after it ends), ingest round trip, 400s/404s/405s/413, path traversal on the
-# static files, 401s with a token, a refused non-local bind, and /metrics.
+# static files, 401s with a token, a refused non-local bind, and /metrics. Every request carries
+# the token the server drew (printed in its URL) and every POST `Content-Type: application/json`;
+# the header rules (foreign Host, foreign Origin, text/plain: 403/415), named tokens with scopes
+# (a read token cannot approve; the approval names its approver) and --no-token over real HTTP.
 source "$(dirname "$0")/lib.sh"
 
 # ---- a few finished runs with params, as `inloop run` records them
@@ -72,9 +75,33 @@ stop_servers() {
 }
 trap 'stop_servers; cleanup' EXIT
 wait_for 300 grep -q "^inloop serve: http://" serve.out || fail "no URL printed: $(cat serve.err)"
-URL=$(grep -o 'http://[^ ]*' serve.out)
+URL=$(grep -o 'http://[^ ?]*' serve.out)
+TOKEN=$(grep -o '?token=[0-9a-f]*' serve.out | cut -d= -f2)
 assert_contains "$URL" "http://127.0.0.1:" "binds 127.0.0.1 by default"
-pass "serve prints $URL"
+assert_eq "${#TOKEN}" 64 "a random token by default, printed in the URL"
+export TOKEN
+# curl as an API client: the token, and JSON bodies declared as JSON.
+acurl() { curl -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
+pass "serve prints $URL?token=..."
+
+# ---- named tokens: one that may only read, one that may approve (the approval names it)
+READ_TOKEN=$(inloop token create watcher --scope read 2> token.err)
+assert_contains "$(cat token.err)" "shown once" "token create says the secret is shown once"
+APPROVE_TOKEN=$(inloop token create reviewer --scope approve 2> /dev/null)
+INGEST_TOKEN=$(inloop token create ci --scope ingest 2> /dev/null)
+export READ_TOKEN APPROVE_TOKEN INGEST_TOKEN
+assert_eq "$(inloop token list --json | json '[(t["name"], t["scope"]) for t in d]')" "[('ci', 'ingest'), ('reviewer', 'approve'), ('watcher', 'read')]" "token list"
+grep -rqF "$READ_TOKEN" "$INLOOP_STORE" && fail "a token's secret is in the store"
+set +e
+inloop token create watcher --scope read > /dev/null 2> dup.err; code=$?
+inloop token create bad --scope admin > /dev/null 2>&1; code2=$?
+inloop token revoke nobody > /dev/null 2>&1; code3=$?
+set -e
+assert_eq "$code" 4 "a token name taken twice"
+assert_contains "$(cat dup.err)" "already exists" "duplicate token message"
+assert_eq "$code2" 2 "an unknown scope is a usage error"
+assert_eq "$code3" 3 "revoking an unknown token"
+pass "token create/list: secrets shown once, never stored"
 
 # ---- the whole read API, the approval and the checks that need Python's HTTP client
 cat > check.py <<'PY'
@@ -84,10 +111,14 @@ URL = sys.argv[1].rstrip("/")
 BIN = os.environ["INLOOP_BIN"]
 HOST = urllib.parse.urlparse(URL)
 
-def req(method, path, body=None, headers=None):
+def req(method, path, body=None, headers=None, token=None):
     c = http.client.HTTPConnection(HOST.hostname, HOST.port, timeout=60)
     data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
-    c.request(method, path, body=data, headers=headers or {})
+    h = {"Authorization": "Bearer " + (token or os.environ["TOKEN"])}
+    if method != "GET":
+        h["Content-Type"] = "application/json"
+    h.update(headers or {})
+    c.request(method, path, body=data, headers=h)
     r = c.getresponse()
     out = r.status, r.getheader("Content-Type"), r.read()
     c.close()
@@ -220,16 +251,38 @@ while time.time() < deadline and not pending:
 assert pending, "no pending action for the ask-mode run"
 a = pending[0]
 assert a["kind"] == "rollback_skip" and a["state"] == "pending" and a["trigger"] == "nonfinite", a
-code, _, raw = req("POST", "/api/v1/actions/%d/approve" % a["id"], {"note": "from the API test"})
+approve = "/api/v1/actions/%d/approve" % a["id"]
+# Forged from a web page: a foreign Host (DNS rebinding), a foreign Origin, text/plain, a form.
+for headers, status in [({"Host": "evil.example:%d" % HOST.port}, 403),
+                        ({"Origin": "http://evil.example"}, 403),
+                        ({"Origin": "null"}, 403),
+                        ({"Origin": "http://127.0.0.1:1"}, 403),
+                        ({"Sec-Fetch-Site": "cross-site"}, 403),
+                        ({"Content-Type": "text/plain"}, 415),
+                        ({"Content-Type": "application/x-www-form-urlencoded"}, 415)]:
+    code, _, raw = req("POST", approve, {"note": "forged"}, headers)
+    assert code == status, (headers, code, raw)
+    assert json.loads(raw)["error"], raw
+# A read-only token cannot decide; no token at all is a 401.
+code, _, raw = req("POST", approve, {"note": "read"}, token=os.environ["READ_TOKEN"])
+assert code == 403 and "scope read" in json.loads(raw)["error"], (code, raw)
+code, _, raw = req("POST", approve, {}, token=os.environ["INGEST_TOKEN"])
+assert code == 403, (code, raw)
+code, _, raw = req("POST", approve, {}, token="inl_" + "0" * 64)
+assert code == 401, (code, raw)
+assert get("/api/v1/actions?state=pending&run=asked")["actions"][0]["id"] == a["id"], "still pending"
+print("ok: forged and under-scoped decisions refused, the action still pending")
+code, _, raw = req("POST", approve, {"note": "from the API test"}, token=os.environ["APPROVE_TOKEN"])
 assert code == 200, raw
 after = json.loads(raw)
-assert after["state"] == "approved" and after["note"] == "from the API test" and after["decided_by"] == "http"
+assert after["state"] == "approved" and after["note"] == "from the API test" and after["decided_by"] == "http:reviewer", after
 err("POST", "/api/v1/actions/%d/deny" % a["id"], 409, "action")
 err("POST", "/api/v1/actions/99999/approve", 404)
 err("POST", "/api/v1/actions/x/approve", 400, "action id:")
 print("ok: approved action", a["id"])
 PY
 INLOOP_BIN="$INLOOP_BIN" python3 check.py "$URL" || fail "API checks failed"
+assert_contains "$(inloop events asked --json | json '[e["message"] for e in d if e["kind"] == "action_approved"]')" "by http:reviewer" "the timeline names the approver"
 
 set +e; wait "$asked_pid"; code=$?; set -e
 assert_eq "$code" 0 "asked run exit code ($(tail -3 asked.err))"
@@ -243,13 +296,15 @@ pass "approve over HTTP -> the supervisor resumed the run"
 "$INLOOP_BIN" run --policy observe --name live -- python3 tiny.py --lr 0.5 --steps 400 --sleep 0.01 > /dev/null 2>&1 &
 live_pid=$!
 servers+=("$live_pid")
-wait_for 300 bash -c "curl -s '${URL}api/v1/runs?name=live' | grep -q '\"status\":\"running\"'" || fail "live run not seen"
-live_id=$(curl -s "${URL}api/v1/runs?name=live" | json 'd["runs"][0]["id"]')
+wait_for 300 bash -c "curl -s -H 'Authorization: Bearer $TOKEN' '${URL}api/v1/runs?name=live' | grep -q '\"status\":\"running\"'" || fail "live run not seen"
+live_id=$(acurl -s "${URL}api/v1/runs?name=live" | json 'd["runs"][0]["id"]')
 cat > sse.py <<'PY'
-import json, sys, urllib.request
+import json, os, sys, urllib.request
 url, run, out = sys.argv[1], sys.argv[2], sys.argv[3]
 events, cur = [], {}
-with urllib.request.urlopen(url + "api/v1/stream?run=" + run, timeout=60) as r:
+stream = urllib.request.Request(url + "api/v1/stream?run=" + run,
+                                headers={"Authorization": "Bearer " + os.environ["TOKEN"]})
+with urllib.request.urlopen(stream, timeout=60) as r:
     assert r.headers["Content-Type"].startswith("text/event-stream")
     for raw in r:
         line = raw.decode().rstrip("\n")
@@ -294,29 +349,35 @@ done
 pass "SSE: live points of a running run, none dropped (two clients)"
 
 # ---- ingest round trip
-created=$(curl -sf -X POST "${URL}api/v1/runs" -d '{"name":"remote","command":["train.py"],"params":{"lr":0.02},"tags":["far-away"]}')
+# Forged ingest (a form's text/plain, a foreign Origin) creates nothing; an ingest token may.
+assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: text/plain' -X POST "${URL}api/v1/runs" -d '{"name":"forged"}')" 415 "ingest as text/plain"
+assert_eq "$(acurl -s -o /dev/null -w '%{http_code}' -H 'Origin: http://localhost:1' -X POST "${URL}api/v1/runs" -d '{"name":"forged"}')" 403 "ingest from a foreign origin"
+assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $READ_TOKEN" -H 'Content-Type: application/json' -X POST "${URL}api/v1/runs" -d '{"name":"forged"}')" 403 "ingest with a read token"
+assert_eq "$(acurl -s "${URL}api/v1/runs?name=forged" | json 'd["total"]')" 0 "no forged run"
+created=$(curl -sf -H "Authorization: Bearer $INGEST_TOKEN" -H 'Content-Type: application/json' -X POST "${URL}api/v1/runs" -d '{"name":"remote","command":["train.py"],"params":{"lr":0.02},"tags":["far-away"]}')
 rid=$(json 'd["id"]' <<<"$created")
-assert_eq "$(curl -sf -X POST "${URL}api/v1/runs/$rid/points" -d '{"points":[{"key":"loss","step":1,"value":3.5,"wall_time":1700000000},{"key":"loss","step":2,"value":"NaN","wall_time":1700000001}]}')" '{"accepted":2}' "ingest points"
-assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST "${URL}api/v1/runs/$rid/points" -d '{"points":[{"key":"loss","step":"two","value":1}]}')" 400 "bad point"
+assert_eq "$(acurl -sf -X POST "${URL}api/v1/runs/$rid/points" -d '{"points":[{"key":"loss","step":1,"value":3.5,"wall_time":1700000000},{"key":"loss","step":2,"value":"NaN","wall_time":1700000001}]}')" '{"accepted":2}' "ingest points"
+assert_eq "$(acurl -s -o /dev/null -w '%{http_code}' -X POST "${URL}api/v1/runs/$rid/points" -d '{"points":[{"key":"loss","step":"two","value":1}]}')" 400 "bad point"
 big=$(python3 -c 'print("{\"points\":[" + ",".join(["{\"key\":\"k\",\"step\":1,\"value\":1}"] * 1300000) + "]}")')
-assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST "${URL}api/v1/runs/$rid/points" --data-binary @- <<<"$big")" 413 "body over 32 MiB"
+assert_eq "$(acurl -s -o /dev/null -w '%{http_code}' -X POST "${URL}api/v1/runs/$rid/points" --data-binary @- <<<"$big")" 413 "body over 32 MiB"
 code=$(python3 - "$URL" <<'PY'
-import http.client, sys, urllib.parse
+import http.client, os, sys, urllib.parse
 u = urllib.parse.urlparse(sys.argv[1])
 c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-c.request("GET", "/api/v1/series?key=loss&runs=" + ",".join(["r" * 30] * 10000))
+c.request("GET", "/api/v1/series?key=loss&runs=" + ",".join(["r" * 30] * 10000),
+          headers={"Authorization": "Bearer " + os.environ["TOKEN"]})
 print(c.getresponse().status)
 PY
 )
 assert_eq "$code" 431 "request head over 256 KiB"
-curl -sf -X POST "${URL}api/v1/runs/$rid/finish" -d '{"status":"finished","exit_code":0}' > /dev/null
+acurl -sf -X POST "${URL}api/v1/runs/$rid/finish" -d '{"status":"finished","exit_code":0}' > /dev/null
 assert_eq "$(inloop metrics "$rid" loss --format json | json '[(p[0], p[2]) for p in d["points"]]')" "[(1, 3.5), (2, 'NaN')]" "ingested points read back by the CLI"
-assert_eq "$(curl -s "${URL}api/v1/runs?tag=far-away" | json '[r["name"] for r in d["runs"]]')" "['remote']" "tag filter on the ingested run"
-assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST "${URL}api/v1/runs/$rid/points" -d '{"points":[]}')" 409 "points after finish"
+assert_eq "$(acurl -s "${URL}api/v1/runs?tag=far-away" | json '[r["name"] for r in d["runs"]]')" "['remote']" "tag filter on the ingested run"
+assert_eq "$(acurl -s -o /dev/null -w '%{http_code}' -X POST "${URL}api/v1/runs/$rid/points" -d '{"points":[]}')" 409 "points after finish"
 pass "ingest: create, points (durable, read back), 400, 413, 431, finish, 409"
 
 # ---- /metrics parses as Prometheus text
-curl -sf "${URL}metrics" > metrics.txt
+acurl -sf "${URL}metrics" > metrics.txt
 python3 - metrics.txt <<'PY' || fail "/metrics does not parse"
 import re, sys
 seen = {}
@@ -355,8 +416,39 @@ for path in api/v1/runs api/v1/health metrics "" api/v1/stream; do
 done
 assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer s3cret' "${TURL}api/v1/runs")" 200 "Bearer token"
 assert_eq "$(curl -s -o /dev/null -w '%{http_code}' "${TURL}api/v1/runs?token=s3cret")" 200 "?token="
-assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST "${TURL}api/v1/runs" -d '{}')" 401 "ingest needs the token"
-pass "token: 401s, Bearer and ?token= accepted; non-local bind refused (30)"
+assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -X POST "${TURL}api/v1/runs" -d '{}')" 401 "ingest needs the token"
+# The page's first ?token= request sets an HttpOnly, SameSite=Strict cookie for this port.
+tport=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.urlparse(sys.argv[1]).port)' "$TURL")
+curl -s -o /dev/null -D headers.txt "${TURL}?token=s3cret"
+assert_contains "$(cat headers.txt)" "Set-Cookie: inloop_token_$tport=s3cret; Path=/; HttpOnly; SameSite=Strict" "the cookie"
+assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -b "inloop_token_$tport=s3cret" "${TURL}api/v1/runs")" 200 "the cookie is accepted"
+assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -b "inloop_token_$tport=s3cret" -H 'Content-Type: application/json' -H 'Origin: http://localhost:1' -X POST "${TURL}api/v1/runs" -d '{}')" 403 "the cookie does not make a foreign origin's POST pass"
+# Revoked: refused at the next request.
+inloop token revoke watcher > /dev/null
+assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $READ_TOKEN" "${TURL}api/v1/runs")" 401 "a revoked token"
+pass "token: 401s, Bearer, ?token= and its cookie accepted, revoked refused; non-local bind refused (30)"
+
+# ---- --no-token: loopback only, says what it gives up; the header rules stay on
+set +e
+inloop serve --no-token --bind 0.0.0.0 --port 0 > /dev/null 2> nt.err; code=$?
+INLOOP_TOKEN=x inloop serve --no-token --port 0 > /dev/null 2>&1; code2=$?
+inloop serve --port 0 --allow-host 'http://x' > /dev/null 2> ah.err; code3=$?
+set -e
+assert_eq "$code" 30 "--no-token beyond loopback"
+assert_contains "$(cat nt.err)" "loopback" "--no-token refusal names loopback"
+assert_eq "$code2" 2 "--no-token with a token"
+assert_eq "$code3" 2 "a malformed --allow-host"
+assert_contains "$(cat ah.err)" "--allow-host" "--allow-host message"
+"$INLOOP_BIN" serve --no-token --port 0 --allow-host inloop.example > nt.out 2> nt.err &
+servers+=("$!")
+wait_for 300 grep -q "^inloop serve: http://" nt.out || fail "--no-token server did not start: $(cat nt.err)"
+NURL=$(grep -o 'http://[^ ]*' nt.out)
+wait_for 300 grep -q "approve or deny" nt.err || fail "--no-token does not say what it gives up: $(cat nt.err)"
+assert_eq "$(curl -s -o /dev/null -w '%{http_code}' "${NURL}api/v1/runs")" 200 "--no-token: no token needed"
+assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: evil.example' "${NURL}api/v1/runs")" 403 "--no-token: a foreign Host still refused"
+assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: inloop.example' "${NURL}api/v1/runs")" 200 "--allow-host"
+assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST "${NURL}api/v1/runs" -d '{}')" 415 "--no-token: a form-encoded POST still refused"
+pass "--no-token: loopback only, warned, header rules on; --allow-host"
 
 # ---- addresses that cannot be served: not this machine's (31), a port in use (32)
 port=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.urlparse(sys.argv[1]).port)' "$URL")

@@ -1,5 +1,5 @@
 // The socket-free HTTP rules (http/router.h): target parsing and percent-decoding, path
-// confinement of the embedded files, the token check, loopback binds, parameter validation.
+// confinement of the embedded files, loopback binds, parameter validation (tokens: auth_test.cc).
 #include "http/router.h"
 
 #include <gtest/gtest.h>
@@ -66,35 +66,14 @@ TEST(RouterTest, PercentDecode) {
   EXPECT_FALSE(PercentDecode("x%00", false, &out));
 }
 
-TEST(RouterTest, TokenFromHeaderOrQuery) {
-  HttpRequest r = Parse("/api/v1/runs");
-  EXPECT_TRUE(TokenAccepted("", r));
-  EXPECT_FALSE(TokenAccepted("s3cret", r));
-  r.authorization = "Bearer s3cret";
-  EXPECT_TRUE(TokenAccepted("s3cret", r));
-  r.authorization = "Bearer s3cre";
-  EXPECT_FALSE(TokenAccepted("s3cret", r));
-  r.authorization = "Basic s3cret";
-  EXPECT_FALSE(TokenAccepted("s3cret", r));
-  r.authorization = "Bearer ";
-  EXPECT_FALSE(TokenAccepted("s3cret", r));
-  HttpRequest q = Parse("/api/v1/stream?token=s3cret");
-  EXPECT_TRUE(TokenAccepted("s3cret", q));
-  HttpRequest wrong = Parse("/api/v1/stream?token=s3cretx");
-  EXPECT_FALSE(TokenAccepted("s3cret", wrong));
-}
-
-TEST(RouterTest, AdmitRequestRefusesBeforeRouting) {
+TEST(RouterTest, ParseOrRefuseAnswers400BeforeRouting) {
   HttpRequest r;
-  auto refusal = AdmitRequest("tok", "/api/v1/runs", &r);
-  ASSERT_TRUE(refusal.has_value());
-  EXPECT_EQ(refusal->status, 401);
-  EXPECT_NE(refusal->body.find("token"), std::string::npos);
-  refusal = AdmitRequest("tok", "/../x?token=tok", &r);
+  auto refusal = ParseOrRefuse("/../x?token=tok", &r);
   ASSERT_TRUE(refusal.has_value());
   EXPECT_EQ(refusal->status, 400);
-  EXPECT_FALSE(AdmitRequest("tok", "/api/v1/runs?token=tok", &r).has_value());
-  EXPECT_FALSE(AdmitRequest("", "/api/v1/runs", &r).has_value());
+  EXPECT_EQ(refusal->route, "rejected");
+  EXPECT_FALSE(ParseOrRefuse("/api/v1/runs?token=tok", &r).has_value());
+  EXPECT_EQ(r.segments.size(), 3u);
 }
 
 TEST(RouterTest, LoopbackBinds) {
