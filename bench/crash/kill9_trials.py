@@ -76,7 +76,17 @@ def run_trial(inloop, rng, bound, root):
     proc = subprocess.Popen([inloop, "run", "--store", store, "--name", "k9", "--grace", "5", "--",
                              sys.executable, script, side],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(rng.uniform(0.3, 2.0))
+    # The kill lands while the workload prints: wait for its first line (a loaded machine may
+    # take seconds to start Python), then a random moment after it.
+    start_deadline = time.monotonic() + 60
+    while time.monotonic() < start_deadline and proc.poll() is None:
+        try:
+            if os.path.getsize(side) > 20:
+                break
+        except OSError:
+            pass
+        time.sleep(0.02)
+    time.sleep(rng.uniform(0.0, 2.0))
     t_kill = time.monotonic()
     proc.kill()
     proc.wait()
@@ -86,7 +96,7 @@ def run_trial(inloop, rng, bound, root):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            lines = open(side).read().splitlines()
+            lines = open(side).read().splitlines()[:1]
         except OSError:
             lines = []
         if lines and lines[0].startswith("pid "):
@@ -97,11 +107,17 @@ def run_trial(inloop, rng, bound, root):
     if workload_pid is not None and alive(workload_pid):
         problems.append("the training outlived inloop by 60 s")
         os.kill(workload_pid, signal.SIGKILL)
-    for line in open(side).read().splitlines()[1:]:
+    try:
+        side_lines = open(side).read().splitlines()[1:]
+    except OSError:
+        side_lines = []
+    for line in side_lines:
         parts = line.split()
         if len(parts) == 2:
             printed[int(parts[0])] = float(parts[1])
     show = sh([inloop, "show", "k9", "--store", store, "--json"])
+    if show.returncode != 0 and not printed:
+        return problems, 0, 0, d  # killed before the run began: nothing to check
     if show.returncode != 0:
         problems.append(f"show failed: {show.stderr.strip()}")
         return problems, 0, len(printed), d
@@ -130,7 +146,7 @@ def post(url, token, body):
     req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                  headers={"Content-Type": "application/json",
                                           "Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(req, timeout=10) as r:
+    with urllib.request.urlopen(req, timeout=60) as r:
         return json.loads(r.read())
 
 
