@@ -8,7 +8,8 @@ source "$(dirname "$0")/lib.sh"
 
 cat > inloop.toml <<'TOML'
 [detect]
-hang_floor_seconds = 6      # the default is 300 s; the injected hang sleeps forever
+hang_floor_seconds = 12     # the default is 300 s; the injected hang sleeps forever; 12 s,
+                            # not less: a slow@ step on a loaded 2-core machine can take seconds
 hang_startup_seconds = 5
 throughput_drop = 0.75      # a CPU run sharing 2 cores with other tests loses up to ~2/3 of its
                             # speed to them; slow@ with --slow-factor 12 is -92%
