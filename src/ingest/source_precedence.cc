@@ -56,7 +56,9 @@ SourcePrecedence::Entry& SourcePrecedence::EntryFor(
 bool SourcePrecedence::Quiet(const Entry& e, std::optional<int64_t> step) {
   // On steps once the SDK's interval is known (two SDK values with steps).
   if (step && e.sdk_last_step && e.sdk_max_interval > 0) {
-    return *step > *e.sdk_last_step + 2 * e.sdk_max_interval + 2;
+    // In double: steps come from the process and may be anywhere in int64.
+    return static_cast<double>(*step) >
+           static_cast<double>(*e.sdk_last_step) + 2.0 * static_cast<double>(e.sdk_max_interval) + 2;
   }
   // Printed values per SDK value before the SDK's last one (rounded up).
   int64_t before = e.printed_owned - e.printed_since_sdk + 1;
@@ -72,8 +74,10 @@ void SourcePrecedence::OnSdk(std::string_view key, std::optional<int64_t> step,
   if (step) {
     // The SDK's own interval is learned only while it is the recorded source (a quiet spell is
     // not its normal interval).
-    if (e.sdk_owns && e.sdk_last_step && *step > *e.sdk_last_step) {
-      e.sdk_max_interval = std::max(e.sdk_max_interval, *step - *e.sdk_last_step);
+    int64_t interval = 0;
+    if (e.sdk_owns && e.sdk_last_step && *step > *e.sdk_last_step &&
+        !__builtin_sub_overflow(*step, *e.sdk_last_step, &interval)) {
+      e.sdk_max_interval = std::max(e.sdk_max_interval, interval);
     }
     e.sdk_last_step = step;
   }
