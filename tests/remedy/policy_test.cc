@@ -176,6 +176,17 @@ TEST_F(RemedyTest, UndeliverableSkipIsAPlainResume) {
   EXPECT_TRUE(d.skip_deliverable);
 }
 
+TEST_F(RemedyTest, ScriptReadsRemediesLooksForTheVariables) {
+  std::string reads = Touch("reads.py", "skip = os.environ.get('INLOOP_SKIP')\n");
+  std::string control = Touch("control.sh", "cat \"$INLOOP_CONTROL\"\n");
+  std::string plain = Touch("plain.py", "resume = os.environ.get('INLOOP_RESUME_FROM')\n");
+  EXPECT_TRUE(ScriptReadsRemedies({"python3", reads}, ""));
+  EXPECT_TRUE(ScriptReadsRemedies({"bash", "control.sh", "--x"}, dir_));  // relative to cwd
+  EXPECT_FALSE(ScriptReadsRemedies({"python3", plain, "--skip", "INLOOP_SKIP"}, ""));
+  EXPECT_FALSE(ScriptReadsRemedies({"python3", dir_ + "/missing.py"}, ""));
+  EXPECT_FALSE(ScriptReadsRemedies({"python3", dir_}, ""));  // a directory
+}
+
 TEST_F(RemedyTest, CrashResumesWithBackoffThenSkipsThenStops) {
   Policy p(Config(), dir_);
   p.checkpoints().Announce(Touch("ckpt-100.pt"), 100, 1);
