@@ -2,8 +2,8 @@
 # Time from a bad line reaching inloop to the signal reaching the child (issue 3 target: < 50 ms).
 # A Python child prints 200 ordinary metric lines, then "step=201 loss=nan" stamped with
 # CLOCK_MONOTONIC just before the write, and records when SIGTERM arrives. Under `inloop run
-# --policy auto` the NaN is detected, the policy picks rollback_skip and the group is signalled
-# before anything is written to the store. Baseline, same run: a minimal Python supervisor that
+# --policy auto` the NaN is detected, the policy picks its action (stop since issue 15: there is no
+# checkpoint to roll back to) and the group is signalled before anything is written to the store. Baseline, same run: a minimal Python supervisor that
 # reads the same pipe and sends SIGTERM on the first line containing "nan" (no parsing, no store,
 # no policy). Prints median / max over N rounds of both and their ratio.
 # Usage: bench/remedy_latency.sh [BUILD_DIR] [ROUNDS]

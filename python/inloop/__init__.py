@@ -49,6 +49,7 @@ class _State:
         self.fd = None           # int when connected
         self.print = False       # print readable lines when not connected
         self.warned = set()      # one-time warning keys
+        self.acked = None        # pid that sent the "remedies" acknowledgement
 
 
 _S = _State()
@@ -337,10 +338,29 @@ def checkpoint(path, step=None):
         _warn("ckptexc", "checkpoint() failed (%s)" % e)
 
 
+def _acknowledge():
+    """Once per process: tell the supervisor this process reads its remedy instructions."""
+    try:
+        _ensure()
+        if _S.fd is None or _S.acked == os.getpid():
+            return
+        _S.acked = os.getpid()
+        try:
+            attempt = int(os.environ.get("INLOOP_ATTEMPT", "1"))
+        except ValueError:
+            attempt = 1
+        _send({"t": "remedies", "attempt": attempt})
+    except Exception:
+        pass
+
+
 def control():
     """The supervisor's instructions: the JSON object in the file named by INLOOP_CONTROL, read
     fresh on every call; {} when unset, missing or unreadable (a one-time warning when the file
-    exists but is not a JSON object)."""
+    exists but is not a JSON object). Under `inloop run` the first call also tells the supervisor
+    (one {"t": "remedies"} line) that this process reads its remedies, so a rollback's skip window
+    is known to reach it."""
+    _acknowledge()
     path = os.environ.get("INLOOP_CONTROL")
     if not path:
         return {}

@@ -2,6 +2,7 @@
 // the routing of each point by series class. Must never allocate for a key already seen.
 #include "detect/detector_set.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -102,14 +103,51 @@ struct EvalLossDetectors {
   BlockHistory history;
 };
 
+// Points of the series kept for RewindTo: as many as its longest window needs (a loss series'
+// plateau and trend windows are long; the other classes' windows are short).
+size_t RingCapacity(SeriesClass c, const DetectConfig& cfg) {
+  auto at_least = [](int64_t v) { return static_cast<size_t>(std::max<int64_t>(v, 1)); };
+  switch (c) {
+    case SeriesClass::kLoss:
+      return at_least(std::max<int64_t>({cfg.spike_window, cfg.divergence_window + 3,
+                                         cfg.plateau_window + cfg.plateau_window / 5 + 1}));
+    case SeriesClass::kEvalLoss:
+      return at_least(cfg.eval_divergence_window + 3);
+    case SeriesClass::kGradNorm:
+      return at_least(cfg.grad_window);
+    case SeriesClass::kThroughput:
+    case SeriesClass::kStepTime:
+      return at_least(2 * (cfg.throughput_window + cfg.throughput_short_window));
+    case SeriesClass::kMemory:
+      return at_least(cfg.memory_window);
+    case SeriesClass::kOther:
+      return 0;
+  }
+  return 0;
+}
+
+Severity NonFiniteSeverity(SeriesClass c) {
+  return c == SeriesClass::kLoss || c == SeriesClass::kEvalLoss ? Severity::kError
+                                                               : Severity::kWarning;
+}
+
 }  // namespace
 
 struct DetectorSet::Series {
   Series(std::string k, SeriesClass c, const DetectConfig& cfg)
-      : key(std::move(k)),
-        cls(c),
-        nonfinite(c == SeriesClass::kLoss || c == SeriesClass::kEvalLoss ? Severity::kError
-                                                                         : Severity::kWarning) {
+      : key(std::move(k)), cls(c), nonfinite(NonFiniteSeverity(c)) {
+    Build(cfg);
+    ring.resize(RingCapacity(cls, cfg));
+  }
+
+  // Fresh detectors, as at the series' first point.
+  void Build(const DetectConfig& cfg) {
+    nonfinite = NonFiniteTracker(NonFiniteSeverity(cls));
+    loss.reset();
+    eval.reset();
+    grad.reset();
+    throughput.reset();
+    memory.reset();
     switch (cls) {
       case SeriesClass::kLoss:
         loss = std::make_unique<LossDetectors>(cfg);
@@ -132,6 +170,65 @@ struct DetectorSet::Series {
     }
   }
 
+  // Routes one point to the detectors of the class.
+  void Feed(const Point& p, std::vector<Finding>* out) {
+    if (nonfinite.Observe(key, p, out)) return;
+    switch (cls) {
+      case SeriesClass::kLoss:
+        loss->Observe(key, p, out);
+        break;
+      case SeriesClass::kEvalLoss:
+        eval->Observe(key, p, out);
+        break;
+      case SeriesClass::kGradNorm:
+        grad->Observe(key, p, out);
+        break;
+      case SeriesClass::kThroughput:
+      case SeriesClass::kStepTime:
+        throughput->Observe(key, p, out);
+        break;
+      case SeriesClass::kMemory:
+        memory->Observe(key, p, out);
+        break;
+      case SeriesClass::kOther:
+        break;
+    }
+  }
+
+  void Remember(const Point& p) {
+    if (ring.empty()) return;
+    ring[(ring_start + ring_count) % ring.size()] = p;
+    if (ring_count < ring.size()) {
+      ++ring_count;
+    } else {
+      ring_start = (ring_start + 1) % ring.size();
+    }
+  }
+
+  // Rebuilds the detectors from the remembered points with step <= `step` (the others are
+  // forgotten). What the replay finds was reported when those points first came.
+  void RewindTo(int64_t step, const DetectConfig& cfg, std::vector<Finding>* scratch) {
+    Build(cfg);
+    size_t kept = 0;
+    for (size_t i = 0; i < ring_count; ++i) {
+      const Point& p = ring[(ring_start + i) % ring.size()];
+      if (p.step > step) continue;
+      ring[(ring_start + kept) % ring.size()] = p;
+      ++kept;
+    }
+    ring_count = kept;
+    last_step = INT64_MIN;
+    for (size_t i = 0; i < ring_count; ++i) {
+      const Point& p = ring[(ring_start + i) % ring.size()];
+      Feed(p, scratch);
+      last_step = p.step;
+      scratch->clear();
+    }
+    // A new process: its first steps are slow and its memory starts low again.
+    if (throughput) throughput->Reset();
+    if (memory) memory->Reset();
+  }
+
   void Reset() {
     nonfinite.Reset();
     if (loss) loss->Reset();
@@ -150,6 +247,9 @@ struct DetectorSet::Series {
   std::unique_ptr<RobustSpikeDetector> grad;
   std::unique_ptr<ThroughputDetector> throughput;
   std::unique_ptr<MemoryGrowthDetector> memory;
+  std::vector<Point> ring;  // the newest points, oldest at ring_start
+  size_t ring_start = 0;
+  size_t ring_count = 0;
 };
 
 DetectorSet::DetectorSet(DetectConfig config) : config_(std::move(config)), slots_(64) {}
@@ -194,31 +294,19 @@ void DetectorSet::Observe(std::string_view key, const Point& p, std::vector<Find
   if (s->cls == SeriesClass::kOther) return;
   if (p.step < s->last_step) s->Reset();
   s->last_step = p.step;
-  if (s->nonfinite.Observe(s->key, p, out)) return;
-  switch (s->cls) {
-    case SeriesClass::kLoss:
-      s->loss->Observe(s->key, p, out);
-      break;
-    case SeriesClass::kEvalLoss:
-      s->eval->Observe(s->key, p, out);
-      break;
-    case SeriesClass::kGradNorm:
-      s->grad->Observe(s->key, p, out);
-      break;
-    case SeriesClass::kThroughput:
-    case SeriesClass::kStepTime:
-      s->throughput->Observe(s->key, p, out);
-      break;
-    case SeriesClass::kMemory:
-      s->memory->Observe(s->key, p, out);
-      break;
-    case SeriesClass::kOther:
-      break;
-  }
+  s->Remember(p);
+  s->Feed(p, out);
 }
 
 void DetectorSet::OnRestart() {
   for (auto& s : series_) s->Reset();
+}
+
+void DetectorSet::RewindTo(int64_t step) {
+  std::vector<Finding> scratch;
+  for (auto& s : series_) {
+    if (s->cls != SeriesClass::kOther) s->RewindTo(step, config_, &scratch);
+  }
 }
 
 SeriesClass DetectorSet::ClassOf(std::string_view key) { return Lookup(key)->cls; }

@@ -4,6 +4,7 @@
 // it in point order. Must never block, do I/O, or keep references to the caller's key or points.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -32,6 +33,16 @@ class DetectorSet {
   // A new attempt started: forget open episodes and the short windows that a restart's slow first
   // steps would fool; keep the baselines (medians) learned so far.
   void OnRestart();
+
+  // A new attempt restarts the training at `step` (a rollback or resume to the checkpoint of that
+  // step): every series' detectors are rebuilt from its surviving points (step <= `step`), so the
+  // points of the abandoned future never serve as a baseline. Each series keeps a ring of its
+  // newest points as long as its longest window (bounded memory, allocated with the series);
+  // their replay reports nothing (it was reported when they came). Throughput and memory then
+  // forget their short windows as OnRestart does (a new process starts slow and small).
+  // StartFresh(): a restart from the beginning, judged as a fresh start (no point survives).
+  void RewindTo(int64_t step);
+  void StartFresh() { RewindTo(INT64_MIN); }
 
   // The class of `key` as Observe treats it (registers the key).
   SeriesClass ClassOf(std::string_view key);

@@ -95,6 +95,10 @@ bool ParseSdkMessage(std::string_view line, SdkMessage* out) {
     }
     return true;
   }
+  if (t == "remedies") {
+    out->type = SdkMessage::Type::kRemedies;
+    return true;
+  }
   if (t == "checkpoint") {
     out->type = SdkMessage::Type::kCheckpoint;
     std::string_view path;

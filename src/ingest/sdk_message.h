@@ -1,5 +1,5 @@
 // SdkMessage: one line of the SDK protocol (docs/sdk_protocol.md), written by python/inloop to
-// the pipe named by INLOOP_METRICS_FD: {"t":"log"|"params"|"checkpoint", ...}. Parsing is strict
+// the pipe named by INLOOP_METRICS_FD: {"t":"log"|"params"|"checkpoint"|"remedies", ...}. Parsing is strict
 // about shape and tolerant about content: unknown fields are ignored, bad values skipped.
 #pragma once
 
@@ -13,7 +13,8 @@
 namespace inloop::ingest {
 
 struct SdkMessage {
-  enum class Type { kLog, kParams, kCheckpoint, kUnknown };
+  // kRemedies: the process read its remedy instructions (SDK control()/remedies()).
+  enum class Type { kLog, kParams, kCheckpoint, kRemedies, kUnknown };
   Type type = Type::kUnknown;
   std::optional<int64_t> step;
   std::vector<std::pair<std::string, double>> metrics;      // kLog

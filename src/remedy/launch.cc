@@ -1,6 +1,9 @@
 // Rendering the control file, environment and templated arguments of an attempt (launch.h).
 #include "remedy/launch.h"
 
+#include <sys/stat.h>
+
+#include <fstream>
 #include <map>
 
 #include <fmt/format.h>
@@ -93,6 +96,25 @@ Launch BuildLaunch(const std::vector<std::string>& command, const RemedyConfig& 
   l.control_json = w.Take();
   l.control_json += '\n';
   return l;
+}
+
+bool ScriptReadsRemedies(const std::vector<std::string>& command, const std::string& cwd) {
+  for (const std::string& arg : command) {
+    if (arg.empty() || arg[0] == '-') continue;
+    std::string path = arg[0] == '/' || cwd.empty() ? arg : cwd + "/" + arg;
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (4 << 20)) {
+      continue;
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.find('\0') != std::string::npos) continue;  // a binary (the interpreter)
+    if (text.find("INLOOP_SKIP") != std::string::npos ||
+        text.find("INLOOP_CONTROL") != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace inloop::remedy

@@ -30,4 +30,9 @@ Launch BuildLaunch(const std::vector<std::string>& command, const RemedyConfig& 
 // "S:T,S2:T2"
 std::string SkipText(const std::vector<SkipWindow>& windows);
 
+// Whether the command's script reads its remedies without the SDK telling inloop so: a file named
+// in the command (relative to `cwd`; regular, at most 4 MiB, text) mentions INLOOP_SKIP or
+// INLOOP_CONTROL. The only file-system read of this header; a missing file is false.
+bool ScriptReadsRemedies(const std::vector<std::string>& command, const std::string& cwd);
+
 }  // namespace inloop::remedy

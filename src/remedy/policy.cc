@@ -41,6 +41,8 @@ std::string_view ActionName(ActionKind a) {
       return "shrink_batch";
     case ActionKind::kStop:
       return "stop";
+    case ActionKind::kWithhold:
+      return "withhold";
   }
   return "stop";
 }
@@ -206,6 +208,26 @@ Plan Policy::Decide(const Failure& f) const {
                                      [](const Past& h) { return h.family == Family::kLoss; });
       p.checkpoint = book_.NewestGood(f.step);
       p.resume_step = p.checkpoint ? p.checkpoint->step : 0;
+      if (!p.checkpoint && !config_.restart_from_scratch) {
+        // Restarting from the beginning would throw the whole run away and, with nothing to
+        // tell the program which data to skip, meet the same batch again.
+        if (f.trigger == "nonfinite") {
+          return stop(fmt::format(
+              "nonfinite loss at {}: there is no good checkpoint to return to, and training on "
+              "from a non-finite loss cannot recover; report checkpoints with the SDK "
+              "(inloop.checkpoint(path, step)) or set [remedy] checkpoint_glob (or "
+              "restart_from_scratch = true to allow a restart from the beginning)",
+              StepText(f.step)));
+        }
+        p.action = ActionKind::kWithhold;
+        p.reason = fmt::format(
+            "{} at {}: no remedy: there is no good checkpoint before it to return to, and a "
+            "restart from the beginning is off ([remedy] restart_from_scratch); report "
+            "checkpoints with the SDK (inloop.checkpoint(path, step)) or set [remedy] "
+            "checkpoint_glob",
+            f.trigger, StepText(f.step));
+        return p;
+      }
       // First anomaly of the run (or at this step only the lr was cut so far): skip the data.
       if (!rolled_back || (has(ActionKind::kLrCut) && !has(ActionKind::kRollbackSkip))) {
         p.action = ActionKind::kRollbackSkip;
@@ -214,6 +236,7 @@ Plan Policy::Decide(const Failure& f) const {
         p.reason = fmt::format(
             "{} at {}: restart from {} and skip the data of steps {}..{}", f.trigger,
             StepText(f.step), FromText(p.checkpoint), p.resume_step + 1, to - 1);
+        if (p.new_skip && !SkipDeliverable()) Undeliverable(&p, f, "");
       } else {
         p.action = ActionKind::kLrCut;
         p.lr_scale = state_.lr_scale.value_or(1.0) * config_.lr_cut_factor;
@@ -249,6 +272,7 @@ Plan Policy::Decide(const Failure& f) const {
         p.reason = fmt::format(
             "{} at {} again after a resume: restart from {} and skip the data of steps {}..{}",
             what, StepText(f.step), FromText(p.checkpoint), p.resume_step + 1, to - 1);
+        if (p.new_skip && !SkipDeliverable()) Undeliverable(&p, f, " again after a resume");
       }
       return p;
     }
@@ -281,10 +305,26 @@ Plan Policy::Decide(const Failure& f) const {
   return stop(f.detail);
 }
 
+void Policy::Undeliverable(Plan* p, const Failure& f, std::string_view again) const {
+  p->action = ActionKind::kResume;
+  p->skip_deliverable = false;
+  p->reason = fmt::format(
+      "{}{} at {}: resume from {}; the data of steps {}..{} cannot be skipped: nothing tells "
+      "this program to (set [remedy] skip_args, or read inloop.remedies() / INLOOP_SKIP in the "
+      "script)",
+      f.trigger, again, StepText(f.step), FromText(p->checkpoint), p->new_skip->first,
+      p->new_skip->second - 1);
+}
+
 void Policy::Apply(const Plan& p) {
+  if (p.action == ActionKind::kWithhold) return;  // nothing was done
   Family family = p.failure.family;
   if (family == Family::kOom && p.action != ActionKind::kShrinkBatch) family = Family::kCrash;
-  history_.push_back(Past{family, p.failure.step, p.action});
+  // A rollback reported as a plain resume (its skip cannot reach the program) is still the
+  // ladder's rollback rung: the next recurrence escalates instead of repeating it.
+  ActionKind rung = p.action;
+  if (p.action == ActionKind::kResume && !p.skip_deliverable) rung = ActionKind::kRollbackSkip;
+  history_.push_back(Past{family, p.failure.step, rung});
   if (!p.restarts_process()) return;
   ++state_.restarts;
   if (p.new_skip) state_.skip_windows.push_back(*p.new_skip);

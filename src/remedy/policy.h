@@ -25,8 +25,10 @@
 
 namespace inloop::remedy {
 
-enum class ActionKind { kResume, kRollbackSkip, kLrCut, kShrinkBatch, kStop };
-std::string_view ActionName(ActionKind a);  // "resume", "rollback_skip", "lr_cut", ...
+// kWithhold: a remedy was due but none is sound (a loss spike or divergence with no good
+// checkpoint to return to, and restart_from_scratch off): recorded, the process is left alone.
+enum class ActionKind { kResume, kRollbackSkip, kLrCut, kShrinkBatch, kStop, kWithhold };
+std::string_view ActionName(ActionKind a);  // "resume", "rollback_skip", "lr_cut", ..., "withhold"
 
 enum class Family {
   kLoss,   // a loss anomaly in a live process
@@ -79,7 +81,13 @@ struct Plan {
   double lr_scale = 1;                   // in effect after the plan
   std::optional<int> micro_batch;        // in effect after the plan, when known
   double delay_seconds = 0;              // backoff before restarting
-  bool restarts_process() const { return action != ActionKind::kStop; }
+  // False when new_skip cannot reach the program (no skip_args, no SDK acknowledgement, no
+  // INLOOP_SKIP/INLOOP_CONTROL in its script): the rollback is then a plain `resume` from the
+  // checkpoint, and its skip window (still passed on) is marked not deliverable.
+  bool skip_deliverable = true;
+  bool restarts_process() const {
+    return action != ActionKind::kStop && action != ActionKind::kWithhold;
+  }
 };
 
 class Policy {
@@ -93,6 +101,10 @@ class Policy {
 
   // A param the process reported (the micro-batch is learned from one).
   void OnParam(std::string_view key, std::string_view value);
+  // Whether a skip window can reach the program (besides skip_args, which always can): the SDK
+  // acknowledged reading its remedies, or its script reads INLOOP_SKIP / INLOOP_CONTROL.
+  void SetSkipReachable(bool reachable) { skip_reachable_ = reachable; }
+  bool SkipDeliverable() const { return !config_.skip_args.empty() || skip_reachable_; }
 
   CheckpointBook& checkpoints() { return book_; }
   const RemedyState& state() const { return state_; }
@@ -108,12 +120,15 @@ class Policy {
   };
   bool SameStep(const Past& p, Family family, std::optional<int64_t> step) const;
   double Backoff() const;
+  // Turns a rollback_skip whose window cannot reach the program into a plain resume.
+  void Undeliverable(Plan* p, const Failure& f, std::string_view again) const;
 
   RemedyConfig config_;
   CheckpointBook book_;
   RemedyState state_;
   std::vector<Past> history_;
   std::optional<int> reported_micro_;
+  bool skip_reachable_ = true;  // until the supervisor says otherwise
 };
 
 }  // namespace inloop::remedy

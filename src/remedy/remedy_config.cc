@@ -62,6 +62,11 @@ Status Validate(const RemedyConfig& c) {
     }
   }
   if (c.stop_grace_seconds < 0) return Status::Invalid("remedy.stop_grace_seconds must be >= 0");
+  if (c.spike_patience < 0 || c.spike_patience > 1000) {
+    return Status::Invalid(fmt::format("remedy.spike_patience must be in 0..1000 logged points "
+                                       "(got {})",
+                                       c.spike_patience));
+  }
   if (c.checkpoint_settle_seconds < 0) {
     return Status::Invalid("remedy.checkpoint_settle_seconds must be >= 0");
   }
@@ -110,6 +115,8 @@ Status LoadRemedyConfig(const toml::table& t, const std::string& path, RemedyCon
       {"same_step_tolerance", &c.same_step_tolerance},
       {"rollback_on", &c.rollback_on},
       {"stop_grace_seconds", &c.stop_grace_seconds},
+      {"spike_patience", &c.spike_patience},
+      {"restart_from_scratch", &c.restart_from_scratch},
       {"checkpoint_glob", &c.checkpoint_glob},
       {"checkpoint_settle_seconds", &c.checkpoint_settle_seconds},
       {"micro_batch", &c.micro_batch},

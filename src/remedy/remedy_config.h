@@ -44,6 +44,20 @@ struct RemedyConfig {
   int64_t same_step_tolerance = 0;
   // Finding kinds that trigger a rollback (nonfinite counts only for loss series).
   std::vector<std::string> rollback_on = {"nonfinite", "loss_spike", "divergence"};
+  // A loss spike waits this many logged points of its series for the loss to come back within
+  // its pre-spike level (remedy/spike_patience.h) before it gets a remedy; one that heals is a
+  // recorded finding (`spike_recovered`). 3: a one-batch spike is back on the next logged point
+  // (PaLM's and OPT's spikes that needed no rollback, our charlm spike@K runs), while a spike that
+  // damaged the weights stays above the band for several points; with logging every 1-10 steps
+  // this waits 3-30 steps, far less than the checkpoint interval a rollback costs, and matches the
+  // few-steps patience of llm-foundry's KillLossSpike. 0: act at once. Non-finite losses and
+  // divergence never wait.
+  int spike_patience = 3;
+  // With no good checkpoint before a loss anomaly, a rollback would restart the run from its
+  // beginning. false (default): never for a loss anomaly: a non-finite loss stops the run (there
+  // is nothing sound to go back to), a spike or divergence is recorded and training goes on
+  // (`remedy_withheld`). A crash or hang with no checkpoint still restarts from the beginning.
+  bool restart_from_scratch = false;
   // SIGTERM, then SIGKILL after this long, when inloop ends a process to restart it.
   double stop_grace_seconds = 10;
 

@@ -31,8 +31,10 @@
 #include "detect/detector_set.h"
 #include "detect/hang_detector.h"
 #include "ingest/sdk_message.h"
+#include "ingest/source_precedence.h"
 #include "remedy/launch.h"
 #include "remedy/policy.h"
+#include "remedy/spike_patience.h"
 #include "store/store.h"
 #include "supervise/group_guard.h"
 #include "supervise/line_splitter.h"
@@ -81,7 +83,8 @@ class Session {
         out_(out),
         detectors_(opts.detect),
         hang_(opts.detect, WallNow()),
-        policy_(opts.remedy, CurrentDir()) {}
+        policy_(opts.remedy, CurrentDir()),
+        patience_(opts.remedy.spike_patience) {}
 
   Status Run();
 
@@ -110,6 +113,7 @@ class Session {
   void HandleLine(int which, std::string_view line);
   void HandleSdkLine(std::string_view line);
   void AppendMetric(std::string_view key, bool has_step, int64_t step, double value);
+  void SourceChanged(const ingest::SourceChange& c);
   void FlushStore();
   void Event(const std::string& kind, const std::string& severity, const std::string& message,
              const std::string& data = "{}", std::optional<int64_t> step = std::nullopt);
@@ -120,6 +124,9 @@ class Session {
 
   // Remedies.
   void ActOnFindings();
+  bool HasWork() const { return findings_.size() > findings_acted_ || !verdicts_.empty(); }
+  void OnVerdicts();
+  void Withheld(const remedy::Plan& p);
   void OnLiveFailure(const remedy::Failure& f);
   Decision Propose(const remedy::Plan& p);
   void Commit(const Decision& d);
@@ -153,6 +160,7 @@ class Session {
   struct SeriesTrack {
     int64_t step = 0;  // last step, for per-series counters
     double last = 0;   // last value, for the summary
+    bool loss = false;  // a training-loss series (spike patience watches it)
   };
   std::map<std::string, SeriesTrack, std::less<>> series_;
   detect::DetectorSet detectors_;
@@ -161,6 +169,8 @@ class Session {
   size_t findings_acted_ = 0;              // how many of findings_ ActOnFindings has seen
   int64_t findings_recorded_ = 0;
   bool sdk_seen_ = false;
+  ingest::SourcePrecedence precedence_{opts_.parse_lines_with_sdk};
+  std::vector<ingest::SourceChange> source_changes_;
 
   // Process and signals.
   int sfd_ = -1;
@@ -185,6 +195,12 @@ class Session {
   };
   std::optional<Watch> watch_;
   std::vector<std::string> remedies_;  // one line per applied remedy, for the summary
+  // Loss spikes waiting for their patience (remedy/spike_patience.h), by series.
+  remedy::SpikePatience patience_;
+  std::map<std::string, remedy::Failure, std::less<>> held_;
+  std::vector<remedy::SpikeVerdict> verdicts_;
+  bool remedies_read_ = false;  // the SDK said the process reads its remedies
+  bool skip_undelivered_ = false;  // the latest restart's skip window was not deliverable
 };
 
 std::string FindingData(const detect::Finding& f) {
@@ -225,6 +241,7 @@ std::string PlanData(const remedy::Plan& p, int64_t id, remedy::Mode mode) {
     } else {
       w.Null();
     }
+    if (p.new_skip) w.Key("skip_deliverable").Bool(p.skip_deliverable);
     w.Key("lr_scale").Number(p.lr_scale);
     w.Key("micro_batch");
     p.micro_batch ? w.Int(*p.micro_batch) : w.Null();
@@ -346,6 +363,7 @@ void Session::AppendMetric(std::string_view key, bool has_step, int64_t step, do
   auto it = series_.find(key);
   if (it == series_.end()) {
     it = series_.emplace(std::string(key), SeriesTrack{}).first;
+    it->second.loss = detectors_.ClassOf(key) == detect::SeriesClass::kLoss;
     if (!has_step) step = 0;  // per-series counter, kept even when the store failed
   } else if (!has_step) {
     step = it->second.step + 1;
@@ -361,6 +379,12 @@ void Session::AppendMetric(std::string_view key, bool has_step, int64_t step, do
   }
   Point p{step, now_ms_, value};
   detectors_.Observe(key, p, &findings_);
+  if (it->second.loss) {
+    patience_.Observe(key, step, value, &verdicts_);
+    // A spike is held at its own point, while the points before it are still the newest ones
+    // the patience keeps (a read may carry thousands of lines after it).
+    if (findings_.size() > findings_acted_) ActOnFindings();
+  }
   hang_.OnProgress(now_ms_, step);
   if (!store_ok_) return;
   Status s = writer_->Append(key, step, now_ms_, value);
@@ -377,9 +401,38 @@ void Session::HandleLine(int which, std::string_view line) {
     stderr_tail_.emplace_back(line.substr(0, 4096));
     if (stderr_tail_.size() > 200) stderr_tail_.pop_front();
   }
-  if (sdk_seen_ && !opts_.parse_lines_with_sdk) return;
   if (parser_ && parser_->Parse(line, &parsed_)) {
-    for (auto& m : parsed_.metrics) AppendMetric(m.key, parsed_.has_step, parsed_.step, m.value);
+    for (auto& m : parsed_.metrics) {
+      // Per key: a key the SDK logs is recorded from the SDK, every other printed key from here.
+      if (precedence_.OnPrinted(m.key,
+                                parsed_.has_step ? std::optional<int64_t>(parsed_.step) : std::nullopt,
+                                &source_changes_)) {
+        AppendMetric(m.key, parsed_.has_step, parsed_.step, m.value);
+      }
+    }
+    for (auto& c : source_changes_) SourceChanged(c);
+    source_changes_.clear();
+  }
+}
+
+void Session::SourceChanged(const ingest::SourceChange& c) {
+  JsonWriter w;
+  w.BeginObject().Key("canonical").String(c.canonical).Key("sdk_key").String(c.sdk_key);
+  w.Key("printed_key").String(c.printed_key);
+  w.Key("source").String(ingest::MetricSourceName(c.now));
+  w.Key("printed_since_sdk").Int(c.printed_since_sdk).EndObject();
+  if (c.now == ingest::MetricSource::kPrinted) {
+    std::string msg = fmt::format(
+        "{}: the SDK has logged no {} for {} printed values while the process keeps printing it; "
+        "the printed values are recorded again",
+        c.printed_key, c.sdk_key, c.printed_since_sdk);
+    Say(msg);
+    Event("metric_source", "warning", msg, w.Take(), last_step_);
+  } else {
+    Event("metric_source", "info",
+          fmt::format("{}: the SDK logs it, so the printed {} is no longer recorded", c.sdk_key,
+                      c.printed_key),
+          w.Take(), last_step_);
   }
 }
 
@@ -388,15 +441,22 @@ void Session::HandleSdkLine(std::string_view line) {
   if (!ingest::ParseSdkMessage(line, &msg)) return;
   if (!sdk_seen_) {
     sdk_seen_ = true;
-    if (!opts_.parse_lines_with_sdk) {
-      Event("sdk_connected", "info",
-            "the process reports through the SDK: its printed lines are no longer parsed for "
-            "metrics ([parse] lines_with_sdk = true keeps parsing them)");
-    }
+    Event("sdk_connected", "info",
+          opts_.parse_lines_with_sdk
+              ? std::string("the process reports through the SDK; its printed lines are parsed "
+                            "too ([parse] lines_with_sdk = true)")
+              : std::string("the process reports through the SDK: a key it logs is recorded "
+                            "from the SDK rather than from printed lines; every other printed "
+                            "key is still parsed"));
   }
   switch (msg.type) {
     case ingest::SdkMessage::Type::kLog:
-      for (auto& [k, v] : msg.metrics) AppendMetric(k, msg.step.has_value(), msg.step.value_or(0), v);
+      for (auto& [k, v] : msg.metrics) {
+        precedence_.OnSdk(k, msg.step, &source_changes_);
+        AppendMetric(k, msg.step.has_value(), msg.step.value_or(0), v);
+      }
+      for (auto& c : source_changes_) SourceChanged(c);
+      source_changes_.clear();
       break;
     case ingest::SdkMessage::Type::kParams: {
       for (auto& [k, v] : msg.params) policy_.OnParam(k, v);
@@ -405,6 +465,20 @@ void Session::HandleSdkLine(std::string_view line) {
       for (auto& [k, v] : msg.params) ps.push_back(store::Param{k, v, "sdk"});
       Status s = store_->SetParams(run_.id, ps);
       if (!s.ok()) StoreFailed(s);
+      break;
+    }
+    case ingest::SdkMessage::Type::kRemedies: {
+      if (!remedies_read_) {
+        remedies_read_ = true;
+        policy_.SetSkipReachable(true);
+      }
+      if (skip_undelivered_) {
+        skip_undelivered_ = false;
+        Event("remedy_acknowledged", "info",
+              fmt::format("attempt {} reads its remedies through the SDK: the skip windows ({}) "
+                          "reach it after all",
+                          attempt_.number, remedy::SkipText(policy_.state().skip_windows)));
+      }
       break;
     }
     case ingest::SdkMessage::Type::kCheckpoint: {
@@ -446,7 +520,7 @@ void Session::HandleStream(int which, std::string_view data) {
   }
   splitters_[which].Feed(data, [&](std::string_view line) { DispatchLine(which, line); });
   // Act before anything is written: the latency from a bad line to the signal is what matters.
-  if (findings_.size() > findings_acted_) ActOnFindings();
+  if (HasWork()) ActOnFindings();
 }
 
 // Streams 0 and 1 are the child's stdout and stderr; stream 2 is the SDK pipe.
@@ -461,7 +535,7 @@ void Session::DispatchLine(int which, std::string_view line) {
 // Delivers a stream's unterminated last line and closes it.
 void Session::EndStream(int which, int* fd) {
   splitters_[which].Finish([&](std::string_view line) { DispatchLine(which, line); });
-  if (findings_.size() > findings_acted_) ActOnFindings();
+  if (HasWork()) ActOnFindings();
   ::close(*fd);
   *fd = -1;
 }
@@ -490,15 +564,75 @@ void Session::ActOnFindings() {
       policy_.checkpoints().CloseAnomaly(f.step_lo, f.step_hi);
     } else if (failure) {
       policy_.checkpoints().OpenAnomaly(f.step_lo);
+      // A loss spike waits for its patience: it may heal on its own. Non-finite values and
+      // divergence never wait.
+      if (f.kind == detect::FindingKind::kLossSpike && patience_.patience() > 0 &&
+          detectors_.ClassOf(f.series) == detect::SeriesClass::kLoss) {
+        if (patience_.Hold(f.series, f.step_lo, &verdicts_)) {
+          held_[f.series] = *failure;
+        }
+        continue;
+      }
       OnLiveFailure(*failure);
     }
   }
+  OnVerdicts();
+}
+
+void Session::OnVerdicts() {
+  std::vector<remedy::SpikeVerdict> verdicts;
+  verdicts.swap(verdicts_);
+  for (const remedy::SpikeVerdict& v : verdicts) {
+    auto it = held_.find(v.series);
+    std::optional<remedy::Failure> failure;
+    if (it != held_.end()) {
+      failure = it->second;
+      held_.erase(it);
+    }
+    JsonWriter w;
+    w.BeginObject().Key("series").String(v.series).Key("onset").Int(v.onset);
+    w.Key("step").Int(v.step).Key("points").Int(v.points).Key("patience").Int(patience_.patience());
+    w.Key("level").Number(v.level).Key("noise").Number(v.noise).Key("band").Number(v.band);
+    w.Key("peak").Number(v.peak).EndObject();
+    if (v.kind == remedy::SpikeVerdict::Kind::kHealed) {
+      std::string msg = fmt::format(
+          "loss spike on {} at step {} healed on its own within {} logged point(s) (back under "
+          "{:.4g}, the pre-spike level {:.4g} plus its noise band, at step {}); no remedy",
+          v.series, v.onset, v.points, v.band, v.level, v.step);
+      Say(msg);
+      Event("spike_recovered", "info", msg, w.Take(), v.onset);
+      continue;
+    }
+    if (!failure) continue;
+    if (v.points > 0) {
+      failure->detail += fmt::format(" (still above {:.4g} {} logged point(s) later)", v.band,
+                                     v.points);
+    }
+    OnLiveFailure(*failure);
+  }
+}
+
+void Session::Withheld(const remedy::Plan& p) {
+  JsonWriter w;
+  w.BeginObject().Key("trigger").String(p.failure.trigger);
+  w.Key("step");
+  p.failure.step ? w.Int(*p.failure.step) : w.Null();
+  w.Key("reason").String(p.reason).EndObject();
+  Say(fmt::format("no remedy: {}", p.reason));
+  Event("remedy_withheld", "warning", p.reason, w.Take(), p.failure.step);
+  remedies_.push_back(fmt::format("withheld for {} at {}: no good checkpoint", p.failure.trigger,
+                                  p.failure.step ? fmt::format("step {}", *p.failure.step)
+                                                 : std::string("an unknown step")));
 }
 
 void Session::OnLiveFailure(const remedy::Failure& f) {
   // One action at a time: what happens while the process is being ended is recorded only.
   if (child_done_ || restart_ || pending_ || policy_stop_ || interrupts_ > 0) return;
   remedy::Plan plan = policy_.Decide(f);
+  if (plan.action == remedy::ActionKind::kWithhold) {
+    Withheld(plan);  // recorded; the training goes on
+    return;
+  }
   // In auto mode the signal goes first; the decision is written to the timeline right after.
   if (opts_.remedy.mode == remedy::Mode::kAuto) StopChild();
   Decision d = Propose(plan);
@@ -686,15 +820,23 @@ void Session::Applied(const Decision& d, int next_attempt) {
   const remedy::Plan& p = d.plan;
   std::string from = p.checkpoint ? fmt::format("the checkpoint of step {}", p.resume_step)
                                   : std::string("the start");
+  std::string undelivered;
+  if (p.new_skip && !p.skip_deliverable) {
+    undelivered = fmt::format("; the skip of steps {}..{} cannot reach the program (not "
+                              "deliverable)",
+                              p.new_skip->first, p.new_skip->second - 1);
+  }
+  skip_undelivered_ = p.new_skip && !p.skip_deliverable;
   Event("action_applied", "warning",
-        fmt::format("{}: attempt {} starts from {} (first step {})", remedy::ActionName(p.action),
-                    next_attempt, from, p.resume_step + 1),
+        fmt::format("{}: attempt {} starts from {} (first step {}){}", remedy::ActionName(p.action),
+                    next_attempt, from, p.resume_step + 1, undelivered),
         PlanData(p, d.id, opts_.remedy.mode), p.failure.step);
-  remedies_.push_back(fmt::format("{} after {} at {} -> attempt {} from step {}",
+  remedies_.push_back(fmt::format("{} after {} at {} -> attempt {} from step {}{}",
                                   remedy::ActionName(p.action), p.failure.trigger,
                                   p.failure.step ? fmt::format("step {}", *p.failure.step)
                                                  : std::string("exit"),
-                                  next_attempt, p.resume_step + 1));
+                                  next_attempt, p.resume_step + 1,
+                                  undelivered.empty() ? "" : " (skip not deliverable)"));
   watch_ = Watch{d.id, std::string(remedy::ActionName(p.action)), p.failure.step};
 }
 
@@ -728,8 +870,18 @@ void Session::BeginAttempt(int number, const std::string& reason) {
   child_pid_ = 0;
   kill_deadline_ = Clock::time_point::max();
   if (number > 1) {
-    detectors_.OnRestart();
+    // The detectors are judged from where the new attempt restarts: the abandoned future's
+    // points are no baseline, and a restart from the beginning is a fresh start.
+    const remedy::RemedyState& st = policy_.state();
+    if (st.checkpoint) {
+      detectors_.RewindTo(st.resume_step);
+    } else {
+      detectors_.StartFresh();
+    }
     hang_ = detect::HangDetector(opts_.detect, WallNow());
+    patience_.Forget();
+    held_.clear();
+    verdicts_.clear();
   }
   if (store_ok_) {
     attempt_.stdout_path = fmt::format("runs/{}/attempt-{}.stdout", run_.id, number);
@@ -1074,6 +1226,7 @@ Status Session::Run() {
   run_.supervisor_pid = getpid();
   run_.supervisor_host = run_.host;
   OpenStore();
+  policy_.SetSkipReachable(remedy::ScriptReadsRemedies(opts_.command, run_.cwd));
   out_->run_id = run_.id;
   out_->run_name = run_.name;
   if (store_ok_) {

@@ -24,8 +24,9 @@ struct SupervisorOptions {
   std::string store_dir;
   double grace_seconds = 30;
   std::vector<ingest::CustomPattern> patterns;
-  // Once the process reports through the SDK, its printed lines are no longer parsed for
-  // metrics (they usually repeat the same numbers for people), unless this is set.
+  // A key the process logs through the SDK is recorded from the SDK, not from its printed lines
+  // (they usually repeat the same numbers for people); every other printed key is recorded
+  // (ingest/source_precedence.h). Set: every printed value is recorded too.
   bool parse_lines_with_sdk = false;
   std::vector<std::pair<std::string, std::string>> extra_env;
   std::string config_path;  // recorded as a param source when set

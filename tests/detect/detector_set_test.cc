@@ -386,6 +386,71 @@ TEST(DetectorSetTest, RewindForgetsOpenEpisodes) {
   EXPECT_EQ(out.size(), 3u) << Describe(out);
 }
 
+// Issue 15 (2a): after a rollback the detectors are rebuilt from the points that survive it; the
+// abandoned future is no baseline. Here the abandoned attempt went on to half the loss (a future
+// that is thrown away); judged against it, the resumed attempt's normal loss would be a spike.
+TEST(DetectorSetTest, RewindToRebuildsFromTheSurvivingPoints) {
+  auto pts = Decay(2000, 0.01, 5, 29);
+  std::vector<Finding> out;
+  for (bool rewind : {true, false}) {
+    DetectorSet set{DetectConfig{}};
+    out.clear();
+    for (int s = 0; s <= 1500; ++s) set.Observe("loss", pts[s], &out);
+    for (int s = 1501; s < 1800; ++s) set.Observe("loss", {s, 0, pts[s].value * 0.5}, &out);
+    ASSERT_TRUE(New(out, FindingKind::kLossSpike).empty()) << Describe(out);
+    out.clear();
+    if (rewind) {
+      set.RewindTo(1500);
+    } else {
+      set.OnRestart();  // the old behaviour: the abandoned future stays the baseline
+    }
+    for (int s = 1501; s < 2000; ++s) set.Observe("loss", pts[s], &out);
+    if (rewind) {
+      EXPECT_TRUE(out.empty()) << Describe(out);
+    } else {
+      EXPECT_FALSE(New(out, FindingKind::kLossSpike).empty()) << Describe(out);
+    }
+  }
+}
+
+// A restart from the beginning is judged as a fresh start: the new attempt's early loss (10.8 at
+// step 0) is not a spike against the old attempt's late baseline (~3.5).
+TEST(DetectorSetTest, StartFreshForgetsTheAbandonedAttempt) {
+  auto pts = Decay(1000, 0.01, 5, 31);
+  DetectorSet set{DetectConfig{}};
+  std::vector<Finding> out;
+  for (const Point& p : pts) set.Observe("train/loss", p, &out);
+  ASSERT_TRUE(out.empty()) << Describe(out);
+  set.StartFresh();
+  for (int s = 0; s < 300; ++s) set.Observe("train/loss", pts[s], &out);
+  EXPECT_TRUE(out.empty()) << Describe(out);
+
+  // The same with only OnRestart: "a spike at step 0".
+  DetectorSet old{DetectConfig{}};
+  for (const Point& p : pts) old.Observe("train/loss", p, &out);
+  old.OnRestart();
+  for (int s = 0; s < 10; ++s) old.Observe("train/loss", pts[s], &out);
+  EXPECT_FALSE(New(out, FindingKind::kLossSpike).empty());
+}
+
+// The replay reports nothing, and the ring is bounded: a rewind far back in a long series keeps
+// only what the ring holds.
+TEST(DetectorSetTest, RewindToReplaysSilently) {
+  auto pts = Decay(6000, 0.01, 5, 37);
+  DetectorSet set{DetectConfig{}};
+  std::vector<Finding> out;
+  for (int s = 0; s < 6000; ++s) set.Observe("loss", pts[s], &out);
+  set.Observe("loss", {6000, 0, kNaN}, &out);
+  ASSERT_EQ(out.size(), 1u);
+  set.RewindTo(5999);
+  EXPECT_EQ(out.size(), 1u);
+  set.Observe("loss", {6000, 0, pts[5999].value}, &out);
+  EXPECT_EQ(out.size(), 1u) << Describe(out);  // no closing update for the abandoned NaN
+  set.RewindTo(10);  // older than the ring: no point survives, a fresh start
+  for (int s = 11; s < 200; ++s) set.Observe("loss", pts[s], &out);
+  EXPECT_EQ(out.size(), 1u) << Describe(out);
+}
+
 TEST(DetectorSetTest, ClassifiesEachKeyOnce) {
   DetectorSet set{DetectConfig{}};
   EXPECT_EQ(set.ClassOf("train/loss"), SeriesClass::kLoss);

@@ -43,8 +43,11 @@ for step in range(start + 1, a.steps + 1):
     time.sleep(0.2 if 60 < step <= 70 else 0.02)
 PY
 
+# spike_patience = 0: the poisoned batch's x10 is back on the next step, which the default patience
+# (3 logged points) would let go as a healed spike; this test is about the report of a rollback.
 cat > inloop.toml <<'TOML'
 [remedy]
+spike_patience = 0
 checkpoint_glob = "ckpt/step-*.pt"
 checkpoint_settle_seconds = 0.5
 checkpoint_args = ["--resume", "{checkpoint}"]

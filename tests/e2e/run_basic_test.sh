@@ -57,8 +57,9 @@ inloop events basic --json > ev.json
 assert_contains "$(json '[e["kind"] for e in d]' < ev.json)" attempt_exit "events"
 # Detection runs on the live stream: the NaN loss is a finding at its own step.
 assert_eq "$(json '[(e["step_lo"], e["data"]["series"]) for e in d if e["kind"]=="nonfinite"]' < ev.json)" "[(70, 'loss')]" "nonfinite finding"
-# Observe mode records what the policy would have done, and does nothing.
-assert_contains "$(json '[e["message"] for e in d if e["kind"]=="action_proposed"]' < ev.json)" "observe mode, not taken: rollback_skip" "observed proposal"
+# Observe mode records what the policy would have done, and does nothing. With no checkpoint a
+# NaN loss is not restarted from the beginning: the policy would stop the run (issue 15).
+assert_contains "$(json '[e["message"] for e in d if e["kind"]=="action_proposed"]' < ev.json)" "observe mode, not taken: stop: nonfinite loss at step 70: there is no good checkpoint" "observed proposal"
 assert_eq "$(inloop pending --all --json | json '{a["state"] for a in d}')" "{'observed'}" "observed actions only"
 pass "events"
 

@@ -88,6 +88,16 @@ class PipeTest(EnvMixin, unittest.TestCase):
         os.close(self.r)
         self.restore_env()
 
+    def test_reading_remedies_is_acknowledged_once(self):
+        # The supervisor learns that a skip window reaches this process (docs/remedy.md).
+        il = self.inloop
+        os.environ["INLOOP_ATTEMPT"] = "2"
+        il.remedies()
+        il.control()
+        list(il.skip_data([1, 2, 3], start_step=1, windows=[]))
+        il.remedies()
+        self.assertEqual(self.lines(), [{"t": "remedies", "attempt": 2}])
+
     def test_log_forms(self):
         il = self.inloop
         self.assertTrue(il.enabled())

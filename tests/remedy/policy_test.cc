@@ -101,12 +101,90 @@ TEST_F(RemedyTest, LossLadderRollsBackThenCutsLrThenStops) {
 }
 
 TEST_F(RemedyTest, RecurrenceAtAnotherStepCutsLr) {
-  Policy p(Config(), dir_);
+  RemedyConfig c = Config();
+  c.restart_from_scratch = true;  // no checkpoint: allowed to restart from the beginning
+  Policy p(c, dir_);
   p.Apply(p.Decide(Loss(50)));
   Plan b = p.Decide(Loss(400, "nonfinite"));
   EXPECT_EQ(b.action, ActionKind::kLrCut);
   EXPECT_FALSE(b.checkpoint);  // none: from scratch
   EXPECT_EQ(b.resume_step, 0);
+}
+
+// Issue 15 (2b): with no good checkpoint a loss anomaly never restarts the run from its beginning
+// unless restart_from_scratch: a non-finite loss stops at once saying what to configure, a spike
+// or divergence is withheld (recorded, nothing done). A crash still restarts from the beginning.
+TEST_F(RemedyTest, NoCheckpointNeverRestartsFromScratchForALossAnomaly) {
+  Policy p(Config(), dir_);
+  Plan spike = p.Decide(Loss(50));
+  EXPECT_EQ(spike.action, ActionKind::kWithhold);
+  EXPECT_FALSE(spike.restarts_process());
+  EXPECT_NE(spike.reason.find("no good checkpoint"), std::string::npos) << spike.reason;
+  p.Apply(spike);
+  EXPECT_EQ(p.state().restarts, 0);
+  // Withholding is not a rung of the ladder: the next spike is withheld again, not an lr_cut.
+  EXPECT_EQ(p.Decide(Loss(60)).action, ActionKind::kWithhold);
+  EXPECT_EQ(p.Decide(Loss(70, "divergence")).action, ActionKind::kWithhold);
+
+  Plan nan = p.Decide(Loss(80, "nonfinite"));
+  EXPECT_EQ(nan.action, ActionKind::kStop);
+  EXPECT_NE(nan.reason.find("no good checkpoint"), std::string::npos) << nan.reason;
+  EXPECT_NE(nan.reason.find("inloop.checkpoint(path, step)"), std::string::npos) << nan.reason;
+  EXPECT_NE(nan.reason.find("checkpoint_glob"), std::string::npos) << nan.reason;
+
+  // A checkpoint after the onset does not count either.
+  p.checkpoints().Announce(Touch("ckpt-90.pt"), 90, 1);
+  EXPECT_EQ(p.Decide(Loss(85)).action, ActionKind::kWithhold);
+  EXPECT_EQ(p.Decide(Loss(95)).action, ActionKind::kRollbackSkip);
+
+  Plan crash = p.Decide(Crash("segfault", 40, detect::Retry::kYes));
+  EXPECT_EQ(crash.action, ActionKind::kResume);
+
+  RemedyConfig c = Config();
+  c.restart_from_scratch = true;
+  Policy q(c, dir_);
+  Plan a = q.Decide(Loss(50, "nonfinite"));
+  EXPECT_EQ(a.action, ActionKind::kRollbackSkip);
+  EXPECT_FALSE(a.checkpoint);
+}
+
+// Issue 15 (2c): a rollback whose skip window cannot reach the program is a plain resume, with
+// the skip marked not deliverable; it still counts as the ladder's rollback rung.
+TEST_F(RemedyTest, UndeliverableSkipIsAPlainResume) {
+  Policy p(Config(), dir_);
+  p.SetSkipReachable(false);
+  p.checkpoints().Announce(Touch("ckpt-100.pt"), 100, 1);
+  Plan a = p.Decide(Loss(150, "nonfinite"));
+  EXPECT_EQ(a.action, ActionKind::kResume);
+  EXPECT_FALSE(a.skip_deliverable);
+  ASSERT_TRUE(a.new_skip);
+  EXPECT_EQ(a.new_skip->first, 101);
+  EXPECT_EQ(a.new_skip->second, 151);
+  EXPECT_NE(a.reason.find("cannot be skipped"), std::string::npos) << a.reason;
+  p.Apply(a);
+  Plan b = p.Decide(Loss(150, "nonfinite"));
+  EXPECT_EQ(b.action, ActionKind::kLrCut);
+
+  // skip_args always reach the program.
+  RemedyConfig c = Config();
+  c.skip_args = {"--skip", "{skip_from}:{skip_to}"};
+  Policy q(c, dir_);
+  q.SetSkipReachable(false);
+  q.checkpoints().Announce(dir_ + "/ckpt-100.pt", 100, 1);
+  Plan d = q.Decide(Loss(150, "nonfinite"));
+  EXPECT_EQ(d.action, ActionKind::kRollbackSkip);
+  EXPECT_TRUE(d.skip_deliverable);
+}
+
+TEST_F(RemedyTest, ScriptReadsRemediesLooksForTheVariables) {
+  std::string reads = Touch("reads.py", "skip = os.environ.get('INLOOP_SKIP')\n");
+  std::string control = Touch("control.sh", "cat \"$INLOOP_CONTROL\"\n");
+  std::string plain = Touch("plain.py", "resume = os.environ.get('INLOOP_RESUME_FROM')\n");
+  EXPECT_TRUE(ScriptReadsRemedies({"python3", reads}, ""));
+  EXPECT_TRUE(ScriptReadsRemedies({"bash", "control.sh", "--x"}, dir_));  // relative to cwd
+  EXPECT_FALSE(ScriptReadsRemedies({"python3", plain, "--skip", "INLOOP_SKIP"}, ""));
+  EXPECT_FALSE(ScriptReadsRemedies({"python3", dir_ + "/missing.py"}, ""));
+  EXPECT_FALSE(ScriptReadsRemedies({"python3", dir_}, ""));  // a directory
 }
 
 TEST_F(RemedyTest, CrashResumesWithBackoffThenSkipsThenStops) {
