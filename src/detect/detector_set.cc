@@ -105,7 +105,7 @@ struct EvalLossDetectors {
 }  // namespace
 
 struct DetectorSet::Series {
-  Series(std::string k, SeriesClass c, const DetectConfig& cfg)
+  Series(std::string k, SeriesClass c, const DetectConfig& cfg, ThroughputGroup* group)
       : key(std::move(k)),
         cls(c),
         nonfinite(c == SeriesClass::kLoss || c == SeriesClass::kEvalLoss ? Severity::kError
@@ -122,7 +122,8 @@ struct DetectorSet::Series {
         break;
       case SeriesClass::kThroughput:
       case SeriesClass::kStepTime:
-        throughput = std::make_unique<ThroughputDetector>(cfg, cls == SeriesClass::kStepTime);
+        throughput =
+            std::make_unique<ThroughputDetector>(cfg, cls == SeriesClass::kStepTime, group);
         break;
       case SeriesClass::kMemory:
         memory = std::make_unique<MemoryGrowthDetector>(cfg.memory_window, cfg.memory_growth_rel);
@@ -152,7 +153,10 @@ struct DetectorSet::Series {
   std::unique_ptr<MemoryGrowthDetector> memory;
 };
 
-DetectorSet::DetectorSet(DetectConfig config) : config_(std::move(config)), slots_(64) {}
+DetectorSet::DetectorSet(DetectConfig config)
+    : config_(std::move(config)),
+      slots_(64),
+      throughput_group_(std::make_unique<ThroughputGroup>()) {}
 
 DetectorSet::~DetectorSet() = default;
 
@@ -170,7 +174,8 @@ DetectorSet::Series* DetectorSet::Lookup(std::string_view key) {
 }
 
 DetectorSet::Series* DetectorSet::Insert(std::string_view key, uint64_t hash) {
-  series_.push_back(std::make_unique<Series>(std::string(key), ClassifyKey(key, config_), config_));
+  series_.push_back(std::make_unique<Series>(std::string(key), ClassifyKey(key, config_), config_,
+                                             throughput_group_.get()));
   if (2 * series_.size() > slots_.size()) {
     std::vector<Slot> bigger(2 * slots_.size());
     const size_t mask = bigger.size() - 1;

@@ -16,6 +16,8 @@
 
 namespace inloop::detect {
 
+class ThroughputGroup;
+
 class DetectorSet {
  public:
   // REQUIRES: ValidateDetectConfig(config).ok().
@@ -51,6 +53,8 @@ class DetectorSet {
   DetectConfig config_;
   std::vector<std::unique_ptr<Series>> series_;
   std::vector<Slot> slots_;  // open addressing, power-of-two size, load <= 1/2
+  // The throughput and step-time series' regressions are one fact: one episode, one finding.
+  std::unique_ptr<ThroughputGroup> throughput_group_;
 };
 
 }  // namespace inloop::detect
