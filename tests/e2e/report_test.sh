@@ -97,6 +97,12 @@ assert_contains "$(cat report.md)" "attempt 2 began at step $start" "where attem
 assert_contains "$(cat report.md)" "Against baseline clean" "the clean run is the baseline"
 assert_contains "$(cat report.md)" "## Comparison with the baseline" "comparison section"
 assert_contains "$(cat report.md)" "finished after" "the paragraph says how the run ended"
+# It leads with one line: what happened, what inloop did, what it cost; the rollback that worked
+# is not said to have seen the spike come back (what the stopped attempt logged does not count).
+head -c 3000 report.md | grep -q '^\*\*Run finished after .*loss spike.*inloop rolled back to step 60 and skipped data 61-70.*cost [0-9]* steps\? run again' \
+  || fail "the report does not lead with the headline: $(head -6 report.md)"
+grep -q "came back at step" report.md && fail "a rollback that worked is said to have seen the spike come back"
+assert_contains "$(cat report.md)" "## Findings" "findings section"
 pass "markdown: finding, remedy back under $pre within $steps steps, baseline"
 
 inloop report spiky --format html -o report.html 2> html.err
@@ -116,6 +122,9 @@ assert_eq "$(json 'd["baseline"]["how"]' < report.json)" "auto" "json baseline p
 assert_eq "$(json '[t["kind"] for t in d["timeline"]].count("loss_spike")' < report.json)" "1" "json timeline"
 assert_eq "$(json 'd["metric"]["key"]' < report.json)" "loss" "json primary metric"
 assert_eq "$(json 'd["throughput"]["key"]' < report.json)" "tokens_per_s" "json throughput key"
+assert_contains "$(json 'd["headline"]' < report.json)" "inloop rolled back to step 60" "json headline"
+assert_eq "$(json '[g["kind"] for g in d["finding_groups"]].count("loss_spike")' < report.json)" "1" "json finding groups"
+assert_eq "$(json 'd["remedies"][0]["outcome"].get("recurred_step")' < report.json)" "None" "json: no recurrence"
 pass "json: outcome, baseline, timeline"
 
 inloop report spiky --no-baseline > nobase.md
