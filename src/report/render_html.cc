@@ -307,6 +307,10 @@ std::string RenderHtml(const RunReport& r) {
                        r.checkpoints == 1 ? "" : "s");
   }
 
+  if (r.goodput) {
+    o += fmt::format("<h2>Goodput</h2>\n<p>{}.</p>\n", HtmlEscape(GoodputText(*r.goodput)));
+  }
+
   if (!r.remedies.empty()) {
     o += "<h2>Remedies</h2>\n<table>\n<tr><th>#</th><th>action</th><th>trigger</th><th>step</th>"
          "<th>state</th><th>plan</th><th>outcome</th></tr>\n";

@@ -114,6 +114,20 @@ std::string RenderMarkdown(const RunReport& r) {
     o += "\n";
   }
 
+  if (r.goodput) {
+    const Goodput& g = *r.goodput;
+    o += "## Goodput\n\n" + Text(GoodputText(g)) + ".\n\n";
+    if (!g.faults.empty()) {
+      o += "| fault | step | lost steps | lost time | time to detect | back at the step after |\n"
+           "|---|---|---|---|---|---|\n";
+      for (auto& c : g.faults)
+        o += fmt::format("| {} | {} | {} | {} | {} | {} |\n", MarkdownCell(c.trigger), c.step,
+                         c.lost_steps, DurationText(c.lost_seconds), DurationText(c.time_to_detect),
+                         c.mttr ? DurationText(*c.mttr) : "never");
+      o += "\n";
+    }
+  }
+
   if (!r.attempts.empty()) {
     o += "## Attempts\n\n| # | reason | first step | last step | exit | crash | duration |\n"
          "|---|---|---|---|---|---|---|\n";
@@ -137,7 +151,7 @@ std::string RenderMarkdown(const RunReport& r) {
       o += "| series | steps | before | during | drop | found by |\n|---|---|---|---|---|---|\n";
       for (auto& g : t.regressions)
         o += fmt::format("| {} | {}-{} | {} | {} | {:.0f}% | {} |\n",
-                         MarkdownCell(g.related.empty() ? g.key : g.key + " (also " + g.related[0] + ")"), g.step_lo,
+                         MarkdownCell(g.related.empty() ? g.key : g.key + " (also " + g.related + ")"), g.step_lo,
                          g.step_hi, Num(g.before), Num(g.during), 100 * g.drop, g.source);
       o += "\n";
     } else {

@@ -571,6 +571,44 @@ void GatherRemedies(store::Store* st, const ReportOptions& opts, RunReport* r,
   }
 }
 
+// ---- goodput ----
+
+void GatherGoodput(RunReport* r, const SeriesPoints* primary) {
+  if (!primary) return;
+  GoodputInput in;
+  in.started_at = r->run.started_at;
+  in.ended_at = r->run.started_at + r->duration;
+  for (auto& a : r->attempts) in.attempt_starts.push_back(a.started_at);
+  std::sort(in.attempt_starts.begin(), in.attempt_starts.end());
+  in.points = primary->stored();
+  std::stable_sort(in.points.begin(), in.points.end(),
+                   [](const Point& a, const Point& b) { return a.wall_time < b.wall_time; });
+  for (auto& f : r->remedies) {
+    if (f.state != store::kActionApplied || !IsRestart(f.action) || f.next_attempt <= 0) continue;
+    GoodputInput::Fault x;
+    x.trigger = f.trigger;
+    const bool finding = FindingKinds().count(f.trigger) > 0;
+    if (finding && f.measured) {
+      x.step = f.onset;
+    } else if (f.trigger_step) {
+      x.step = *f.trigger_step;
+    } else {
+      continue;
+    }
+    x.action_at = f.created_at;
+    x.restart_step = f.start_step ? *f.start_step : (f.measured ? f.restart_step : x.step);
+    x.restart_at = f.created_at;
+    for (auto& a : r->attempts)
+      if (a.number == f.next_attempt) x.restart_at = a.started_at;
+    in.faults.push_back(std::move(x));
+  }
+  std::stable_sort(in.faults.begin(), in.faults.end(),
+                   [](const GoodputInput::Fault& a, const GoodputInput::Fault& b) {
+                     return a.action_at < b.action_at;
+                   });
+  r->goodput = ComputeGoodput(in);
+}
+
 // ---- throughput ----
 
 void GatherThroughput(store::Store* st, const ReportOptions& opts, RunReport* r,
@@ -628,7 +666,7 @@ void GatherThroughput(store::Store* st, const ReportOptions& opts, RunReport* r,
     if (on_key && f.series != t.key) continue;
     RegressionFacts g;
     g.key = f.series;
-    g.related = f.related;
+    for (auto& k : f.related) g.related += (g.related.empty() ? "" : ", ") + k;
     g.step_lo = *f.step_lo;
     g.step_hi = f.closed_hi ? *f.closed_hi : f.step_hi.value_or(*f.step_lo);
     g.source = "detector";
@@ -1001,6 +1039,7 @@ Status BuildRunReport(store::Store* st, const ReportOptions& opts, RunReport* ou
     have_primary = true;
   }
   GatherRemedies(st, opts, &r, events, have_primary ? &primary : nullptr);
+  GatherGoodput(&r, have_primary ? &primary : nullptr);
   GatherThroughput(st, opts, &r, have_primary ? &primary : nullptr);
   GatherLr(st, opts, &r);
   INLOOP_RETURN_IF_ERROR(GatherBaseline(st, opts, &r, primary.effective));
@@ -1154,6 +1193,12 @@ void WriteReportJson(const RunReport& r, JsonWriter* w) {
     w->EndObject();
   }
   w->EndArray();
+  w->Key("goodput");
+  if (r.goodput) {
+    WriteGoodputJson(*r.goodput, w);
+  } else {
+    w->Null();
+  }
   w->Key("throughput");
   if (r.throughput) {
     const auto& t = *r.throughput;

@@ -16,6 +16,7 @@
 #include "common/json_writer.h"
 #include "common/point.h"
 #include "common/status.h"
+#include "report/goodput.h"
 #include "store/store.h"
 
 namespace inloop::report {
@@ -135,7 +136,7 @@ struct RegressionFacts {
   double during = 0;  // median inside it
   double drop = 0;    // fraction of throughput lost (0.45 = 45% slower)
   std::string source;  // "detector" or "report"
-  std::vector<std::string> related;  // other series the detector merged into it
+  std::string related;  // other series the detector merged into it ("a, b"), or ""
 };
 
 struct ThroughputFacts {
@@ -222,6 +223,8 @@ struct RunReport {
   std::vector<TimelineEntry> timeline_collapsed;
   int64_t checkpoints = 0;  // checkpoint events (not listed one by one)
   std::vector<RemedyFacts> remedies;
+  // ETTR, lost steps and time per fault, time to detect, MTTR (on the primary metric's points).
+  std::optional<Goodput> goodput;
   std::optional<ThroughputFacts> throughput;
   std::optional<LrFacts> lr;
   std::optional<BaselineFacts> baseline;

@@ -127,6 +127,20 @@ assert_eq "$(json '[g["kind"] for g in d["finding_groups"]].count("loss_spike")'
 assert_eq "$(json 'd["remedies"][0]["outcome"].get("recurred_step")' < report.json)" "None" "json: no recurrence"
 pass "json: outcome, baseline, timeline"
 
+# Goodput, in `show` (text and --json) and the report: one fault; its lost steps recomputed from
+# the attempts (attempt 1's last logged step - attempt 2's first step + 1); ETTR in (0, 1).
+inloop show spiky --json > show.json
+lost=$(json "[e['data']['last_step'] for e in d if e['kind']=='attempt_exit' and e['data']['attempt']==1][0] - [e['data']['start_step'] for e in d if e['kind']=='attempt_start' and e['data']['attempt']==2][0] + 1" < ev.json)
+assert_eq "$(json 'len(d["goodput"]["faults"])' < show.json)" 1 "show: one fault"
+assert_eq "$(json 'd["goodput"]["faults"][0]["lost_steps"]' < show.json)" "$lost" "show: lost steps"
+assert_eq "$(json 'd["goodput"]["lost_steps"] == d["goodput"]["faults"][0]["lost_steps"]' < show.json)" True "show: total"
+assert_eq "$(json '0 < d["goodput"]["ettr"] < 1' < show.json)" True "show: ETTR in (0, 1)"
+assert_eq "$(json 'd["goodput"]["faults"][0]["mttr"] >= d["goodput"]["faults"][0]["time_to_detect"] >= 0' < show.json)" True "show: MTTR >= time to detect >= 0"
+assert_eq "$(json 'd["goodput"]["faults"][0]["lost_steps"]' < report.json)" "$lost" "report json: lost steps"
+assert_contains "$(inloop show spiky)" "goodput  ETTR" "show: goodput line"
+assert_contains "$(cat report.md)" "## Goodput" "report: goodput section"
+pass "goodput: 1 fault, $lost steps lost, ETTR $(json 'round(d["goodput"]["ettr"], 3)' < show.json)"
+
 inloop report spiky --no-baseline > nobase.md
 grep -q "Against baseline" nobase.md && fail "--no-baseline still compared"
 inloop report clean --baseline spiky > vs.md

@@ -444,13 +444,14 @@ TEST(Recommendations, PlateauOnlyAfterProgress) {
 }
 
 TEST(Recommendations, OnlyMaterialThroughputRegressions) {
+  ThroughputFacts t;
+  t.key = "tokens_per_s";
+  t.chart = {{0, 0, 1000}, {500, 0, 1000}};
+  t.regressions = {{"tokens_per_s", 100, 120, 1000, 550, 0.45, "detector", {}},
+                   {"tokens_per_s", 300, 310, 1000, 950, 0.05, "detector", {}},
+                   {"tokens_per_s", 450, 500, 1000, 700, 0.3, "report", {}}};
   RunReport r;
-  r.throughput = ThroughputFacts{};
-  r.throughput->key = "tokens_per_s";
-  r.throughput->chart = {{0, 0, 1000}, {500, 0, 1000}};
-  r.throughput->regressions = {{"tokens_per_s", 100, 120, 1000, 550, 0.45, "detector"},
-                               {"tokens_per_s", 300, 310, 1000, 950, 0.05, "detector"},
-                               {"tokens_per_s", 450, 500, 1000, 700, 0.3, "report"}};
+  r.throughput = std::move(t);
   std::vector<std::string> texts;
   for (auto& x : Recommend(r))
     if (x.rule == "throughput_regression") texts.push_back(x.text);
