@@ -51,6 +51,7 @@ std::vector<TomlField> Fields(DetectConfig* c) {
       {"throughput_short_window", &c->throughput_short_window},
       {"throughput_drop", &c->throughput_drop},
       {"throughput_sustain", &c->throughput_sustain},
+      {"throughput_jitter_k", &c->throughput_jitter_k},
       {"memory_window", &c->memory_window},
       {"memory_growth_rel", &c->memory_growth_rel},
       {"hang_floor_seconds", &c->hang_floor_seconds},
@@ -146,6 +147,7 @@ Status ValidateDetectConfig(const DetectConfig& c) {
         fmt::format("detect.throughput_drop must be in (0, 1) (got {})", c.throughput_drop));
   }
   INLOOP_RETURN_IF_ERROR(positive("throughput_sustain", c.throughput_sustain));
+  INLOOP_RETURN_IF_ERROR(non_negative("throughput_jitter_k", c.throughput_jitter_k));
   INLOOP_RETURN_IF_ERROR(non_negative("memory_window", c.memory_window));
   INLOOP_RETURN_IF_ERROR(AtLeastOrZero("memory_window", c.memory_window, 4));
   INLOOP_RETURN_IF_ERROR(positive("memory_growth_rel", c.memory_growth_rel));

@@ -88,13 +88,18 @@ struct DetectConfig {
   double plateau_min_improvement = 0.005;
 
   // ---- Throughput regression: the median of the last throughput_short_window values is below
-  // (1 - throughput_drop) times the median of the throughput_window values before them, for
-  // throughput_sustain consecutive points (step times are compared as 1/time).
+  // (1 - threshold) times the median of the throughput_window values before them, for
+  // throughput_sustain consecutive points (step times are compared as 1/time). The threshold
+  // adapts to the series' own jitter: max(throughput_drop, throughput_jitter_k x the median
+  // point-to-point change over the trailing window, relative to the trailing median), capped at
+  // max(throughput_drop, 0.5) so a halving is always news. 0 for the k turns adaptation off. The
+  // episode ends after throughput_sustain consecutive points back within half the threshold.
   int throughput_window = 100;
   int throughput_min_points = 20;
   int throughput_short_window = 5;
   double throughput_drop = 0.04;
   int throughput_sustain = 5;
+  double throughput_jitter_k = 3.0;
 
   // ---- Memory growth: over the last memory_window points cut in four blocks, block means
   // strictly increasing and the newest at least (1 + memory_growth_rel) times the oldest.

@@ -134,8 +134,8 @@ Severity NonFiniteSeverity(SeriesClass c) {
 }  // namespace
 
 struct DetectorSet::Series {
-  Series(std::string k, SeriesClass c, const DetectConfig& cfg)
-      : key(std::move(k)), cls(c), nonfinite(NonFiniteSeverity(c)) {
+  Series(std::string k, SeriesClass c, const DetectConfig& cfg, ThroughputGroup* g)
+      : key(std::move(k)), cls(c), group(g), nonfinite(NonFiniteSeverity(c)) {
     Build(cfg);
     ring.resize(RingCapacity(cls, cfg));
   }
@@ -146,6 +146,7 @@ struct DetectorSet::Series {
     loss.reset();
     eval.reset();
     grad.reset();
+    if (throughput) throughput->Reset();  // releases its share of the group's open episode
     throughput.reset();
     memory.reset();
     switch (cls) {
@@ -160,7 +161,8 @@ struct DetectorSet::Series {
         break;
       case SeriesClass::kThroughput:
       case SeriesClass::kStepTime:
-        throughput = std::make_unique<ThroughputDetector>(cfg, cls == SeriesClass::kStepTime);
+        throughput =
+            std::make_unique<ThroughputDetector>(cfg, cls == SeriesClass::kStepTime, group);
         break;
       case SeriesClass::kMemory:
         memory = std::make_unique<MemoryGrowthDetector>(cfg.memory_window, cfg.memory_growth_rel);
@@ -240,6 +242,7 @@ struct DetectorSet::Series {
 
   std::string key;
   SeriesClass cls;
+  ThroughputGroup* group;  // shared by the run's throughput and step-time series
   int64_t last_step = INT64_MIN;
   NonFiniteTracker nonfinite;
   std::unique_ptr<LossDetectors> loss;
@@ -252,7 +255,10 @@ struct DetectorSet::Series {
   size_t ring_count = 0;
 };
 
-DetectorSet::DetectorSet(DetectConfig config) : config_(std::move(config)), slots_(64) {}
+DetectorSet::DetectorSet(DetectConfig config)
+    : config_(std::move(config)),
+      slots_(64),
+      throughput_group_(std::make_unique<ThroughputGroup>()) {}
 
 DetectorSet::~DetectorSet() = default;
 
@@ -270,7 +276,8 @@ DetectorSet::Series* DetectorSet::Lookup(std::string_view key) {
 }
 
 DetectorSet::Series* DetectorSet::Insert(std::string_view key, uint64_t hash) {
-  series_.push_back(std::make_unique<Series>(std::string(key), ClassifyKey(key, config_), config_));
+  series_.push_back(std::make_unique<Series>(std::string(key), ClassifyKey(key, config_), config_,
+                                             throughput_group_.get()));
   if (2 * series_.size() > slots_.size()) {
     std::vector<Slot> bigger(2 * slots_.size());
     const size_t mask = bigger.size() - 1;

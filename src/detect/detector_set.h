@@ -17,6 +17,8 @@
 
 namespace inloop::detect {
 
+class ThroughputGroup;
+
 class DetectorSet {
  public:
   // REQUIRES: ValidateDetectConfig(config).ok().
@@ -62,6 +64,8 @@ class DetectorSet {
   DetectConfig config_;
   std::vector<std::unique_ptr<Series>> series_;
   std::vector<Slot> slots_;  // open addressing, power-of-two size, load <= 1/2
+  // The throughput and step-time series' regressions are one fact: one episode, one finding.
+  std::unique_ptr<ThroughputGroup> throughput_group_;
 };
 
 }  // namespace inloop::detect

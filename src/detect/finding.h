@@ -47,6 +47,9 @@ struct Finding {
   bool is_update = false;
   std::string message;
   std::vector<Evidence> evidence;
+  // Other series that showed the same anomaly and were merged into this finding (e.g. a step-time
+  // series beside the tokens/s one that reported a throughput regression). Usually empty.
+  std::vector<std::string> related;
 
   // The value of evidence `name`, or `fallback` when absent.
   double Get(std::string_view name, double fallback = 0) const;

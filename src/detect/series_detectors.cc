@@ -280,20 +280,62 @@ void PlateauDetector::Evaluate(const std::string& key, const Point& p, const Blo
   out->push_back(std::move(f));
 }
 
+// ---------------------------------------------------------------- ThroughputGroup
+
+bool ThroughputGroup::Join(const void* d, const std::string& key, int64_t since) {
+  if (owner_ == d) return false;
+  if (!open() && !(closed_ && since <= hi_)) return false;
+  if (!IsMember(d)) members_.push_back(d);
+  if (open() && std::find(related_.begin(), related_.end(), key) == related_.end()) {
+    related_.push_back(key);
+  }
+  return true;
+}
+
+void ThroughputGroup::Leave(const void* d) {
+  std::erase(members_, d);
+}
+
+bool ThroughputGroup::IsMember(const void* d) const {
+  return std::find(members_.begin(), members_.end(), d) != members_.end();
+}
+
 // ---------------------------------------------------------------- ThroughputDetector
 
-ThroughputDetector::ThroughputDetector(const DetectConfig& c, bool lower_is_better)
+ThroughputDetector::ThroughputDetector(const DetectConfig& c, bool lower_is_better,
+                                       ThroughputGroup* group)
     : invert_(lower_is_better),
       min_points_(c.throughput_min_points),
       drop_(c.throughput_drop),
       sustain_(c.throughput_sustain),
+      jitter_k_(c.throughput_jitter_k),
+      group_(group),
       short_(c.throughput_short_window),
-      long_(c.throughput_window) {}
+      long_(c.throughput_window),
+      jitter_(c.throughput_window) {}
 
 void ThroughputDetector::Reset() {
   short_.Clear();
   slow_run_ = 0;
+  ok_run_ = 0;
+  has_prev_ = false;
+  if (open_ && group_) {
+    if (group_->OwnedBy(this)) {
+      group_->Reset();
+    } else {
+      group_->Leave(this);
+    }
+  }
   open_ = false;
+  silent_ = false;
+}
+
+double ThroughputDetector::Threshold() const {
+  if (!(jitter_k_ > 0) || jitter_.size() < 2 || long_.size() == 0) return drop_;
+  const double level = long_.Median();
+  if (!(level > 0)) return drop_;
+  const double dispersion = jitter_.Median() / level;
+  return std::min(std::max(drop_, jitter_k_ * dispersion), std::max(drop_, 0.5));
 }
 
 void ThroughputDetector::Observe(const std::string& key, const Point& p,
@@ -306,60 +348,106 @@ void ThroughputDetector::Observe(const std::string& key, const Point& p,
     return;
   }
   // A value leaving the short window joins the long one, except during a regression: the
-  // baseline stays the pre-regression level, so the regression ends when throughput is back.
-  if (short_.full() && !open_) long_.Push(short_.Oldest());
+  // baseline (level and jitter) stays the pre-regression one, so the regression ends when
+  // throughput is back.
+  if (!open_) {
+    if (short_.full()) long_.Push(short_.Oldest());
+    if (has_prev_) jitter_.Push(std::fabs(r - prev_));
+  }
+  prev_ = r;
+  has_prev_ = true;
   short_.Push(r);
   if (!short_.full() || long_.size() < min_points_) return;
   const double s = short_.Median();
   const double l = long_.Median();
   const double ratio = SafeRatio(s, l);
   if (open_) {
-    if (ratio >= 1 - 0.5 * drop_) {
-      open_ = false;
-      slow_run_ = 0;
-      Finding f = Make(FindingKind::kThroughputRegression, Severity::kWarning, key, lo_, hi_,
-                       p.wall_time, true);
-      f.message = fmt::format(
-          "throughput regression on {} ended: steps {}-{}, worst {:.1f}% "
-          "below the trailing median",
-          key, lo_, hi_, 100 * (1 - worst_ratio_));
-      f.evidence = {{"worst_drop", 1 - worst_ratio_}, {"steps", static_cast<double>(hi_ - lo_)}};
-      out->push_back(std::move(f));
+    if (ratio >= 1 - 0.5 * threshold_) {
+      if (++ok_run_ >= sustain_) End(key, p, out);
     } else {
+      ok_run_ = 0;
       hi_ = p.step;
       worst_ratio_ = std::min(worst_ratio_, ratio);
     }
     return;
   }
-  if (ratio < 1 - drop_) {
-    if (slow_run_++ == 0) slow_since_ = p.step;
-    if (slow_run_ >= sustain_) Fire(key, p, s, l, out);
+  const double threshold = Threshold();
+  if (ratio < 1 - threshold) {
+    if (slow_run_++ == 0) {
+      slow_since_ = p.step;
+      lo_time_ = p.wall_time;
+    }
+    if (slow_run_ >= sustain_) {
+      threshold_ = threshold;
+      Fire(key, p, s, l, out);
+    }
   } else {
     slow_run_ = 0;
   }
 }
 
+void ThroughputDetector::End(const std::string& key, const Point& p, std::vector<Finding>* out) {
+  open_ = false;
+  slow_run_ = 0;
+  ok_run_ = 0;
+  if (silent_) {
+    silent_ = false;
+    if (group_) group_->Leave(this);
+    return;
+  }
+  std::vector<std::string> related;
+  if (group_ && group_->OwnedBy(this)) related = group_->Close(hi_);
+  Finding f = Make(FindingKind::kThroughputRegression, Severity::kWarning, key, lo_, hi_,
+                   p.wall_time, true);
+  const double seconds = std::max(0.0, p.wall_time - lo_time_);
+  std::string also;
+  for (const std::string& k : related) also += (also.empty() ? "" : ", ") + k;
+  f.message = fmt::format(
+      "throughput regression on {} ended: steps {}-{} ({} steps, {:.1f} s), worst {:.1f}% below "
+      "the trailing median{}",
+      key, lo_, hi_, hi_ - lo_ + 1, seconds, 100 * (1 - worst_ratio_),
+      also.empty() ? "" : fmt::format(" (also seen on {})", also));
+  f.evidence = {{"worst_drop", 1 - worst_ratio_},
+                {"steps", static_cast<double>(hi_ - lo_ + 1)},
+                {"seconds", seconds},
+                {"related_series", static_cast<double>(related.size())}};
+  f.related = std::move(related);
+  out->push_back(std::move(f));
+}
+
 void ThroughputDetector::Fire(const std::string& key, const Point& p, double short_med,
                               double long_med, std::vector<Finding>* out) {
   open_ = true;
+  ok_run_ = 0;
   lo_ = slow_since_;
   hi_ = p.step;
   worst_ratio_ = SafeRatio(short_med, long_med);
+  // Another series' regression over the same steps is the same fact: that series reports it.
+  if (group_ && group_->Join(this, key, slow_since_)) {
+    silent_ = true;
+    return;
+  }
+  silent_ = false;
+  if (group_) group_->Open(this, lo_);
   const double drop = 1 - worst_ratio_;
   // Report in the series' own units: step times as times.
   const double shown_short = invert_ ? 1 / short_med : short_med;
   const double shown_long = invert_ ? 1 / long_med : long_med;
+  const double jitter = long_med > 0 && jitter_.size() > 0 ? jitter_.Median() / long_med : 0;
   Finding f = Make(FindingKind::kThroughputRegression, Severity::kWarning, key, lo_, hi_,
                    p.wall_time, false);
   f.message = fmt::format(
       "throughput regression on {}: median of the last {} points {:.6g} vs trailing median {:.6g} "
-      "({} {:.1f}%, threshold {:.1f}%) for {} consecutive points since step {}",
+      "({} {:.1f}%, threshold {:.1f}% = max({:.1f}%, {:g} x jitter {:.1f}%)) for {} consecutive "
+      "points since step {}",
       key, short_.size(), shown_short, shown_long, invert_ ? "slower by" : "down", 100 * drop,
-      100 * drop_, slow_run_, slow_since_);
+      100 * threshold_, 100 * drop_, jitter_k_, 100 * jitter, slow_run_, slow_since_);
   f.evidence = {{"short_median", shown_short},
                 {"long_median", shown_long},
                 {"drop", drop},
-                {"drop_threshold", drop_},
+                {"drop_threshold", threshold_},
+                {"configured_drop", drop_},
+                {"jitter", jitter},
                 {"short_window", static_cast<double>(short_.size())},
                 {"window", static_cast<double>(long_.size())},
                 {"consecutive", static_cast<double>(slow_run_)}};

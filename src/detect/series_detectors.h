@@ -194,33 +194,96 @@ class PlateauDetector {
   bool active_ = false;
 };
 
+// The throughput and step-time series of one run measure one fact (how fast the steps go):
+// tokens/s and ms/step are reciprocals, samples/s and MFU move with them. Their regressions are
+// one episode: the first series to fire owns it and reports it; a series whose regression starts
+// while the episode is open (or whose slow run began before it closed) joins it silently and is
+// listed as a related series on the owner's closing update. Owned by DetectorSet, shared by its
+// ThroughputDetectors; allocates only when a series joins an episode.
+class ThroughputGroup {
+ public:
+  // The episode owner is `owner` (a detector's address: identity only, never dereferenced).
+  bool open() const { return owner_ != nullptr; }
+  bool OwnedBy(const void* d) const { return owner_ == d; }
+  // True when a regression of another series that began at `since` belongs to the current (or
+  // just closed) episode; it then joins as `key`.
+  bool Join(const void* d, const std::string& key, int64_t since);
+  void Open(const void* d, int64_t lo) {
+    owner_ = d;
+    lo_ = lo;
+    members_.clear();
+    related_.clear();
+    closed_ = false;
+  }
+  // The owner's episode ended at step `hi`; returns the related series to report with it.
+  std::vector<std::string> Close(int64_t hi) {
+    owner_ = nullptr;
+    closed_ = true;
+    hi_ = hi;
+    return std::move(related_);
+  }
+  // A member's own regression ended (nothing to report: the owner speaks for the episode).
+  void Leave(const void* d);
+  bool IsMember(const void* d) const;
+  void Reset() {
+    owner_ = nullptr;
+    closed_ = false;
+    members_.clear();
+    related_.clear();
+  }
+
+ private:
+  const void* owner_ = nullptr;
+  int64_t lo_ = 0, hi_ = 0;
+  bool closed_ = false;  // the last episode ended at hi_ (a late member may still join it)
+  std::vector<const void*> members_;
+  std::vector<std::string> related_;
+};
+
 // Throughput (higher is better) or step time (lower is better, compared as 1/value): the median
-// of the short window below (1 - drop) times the median of the long window of values before it,
-// for `sustain` consecutive points. Fires once; closes with an update when the short median is
-// back above (1 - drop/2) times the long median, which is frozen (the pre-regression baseline)
-// while the regression lasts.
+// of the short window below (1 - threshold) times the median of the long window of values before
+// it, for `sustain` consecutive points. The threshold is max(drop, jitter_k x the median |change|
+// between consecutive values over the trailing window / the long median), capped at
+// max(drop, 0.5): a series that jitters by 10% point to point needs a 30% drop. Fires once per
+// episode; closes with an update (carrying the duration in steps and seconds, and the related
+// series of the group) after `sustain` consecutive points back above (1 - threshold/2) times the
+// long median, which is frozen (the pre-regression baseline) while the regression lasts.
 class ThroughputDetector {
  public:
-  ThroughputDetector(const DetectConfig& c, bool lower_is_better);
+  // `group` (may be null: no merging) must outlive the detector.
+  ThroughputDetector(const DetectConfig& c, bool lower_is_better,
+                     ThroughputGroup* group = nullptr);
   // REQUIRES: p.value finite.
   void Observe(const std::string& key, const Point& p, std::vector<Finding>* out);
   // Forgets the short window and any open regression (a restart: the first steps are slow).
   void Reset();
+  // The threshold the next comparison uses (for tests and messages).
+  double Threshold() const;
 
  private:
   void Fire(const std::string& key, const Point& p, double short_med, double long_med,
             std::vector<Finding>* out);
+  void End(const std::string& key, const Point& p, std::vector<Finding>* out);
 
   bool invert_;
   int min_points_;
   double drop_;
   int sustain_;
+  double jitter_k_;
+  ThroughputGroup* group_;
   SortedWindow short_;
   SortedWindow long_;
+  SortedWindow jitter_;  // |r_i - r_(i-1)| of the values outside regressions
+  bool has_prev_ = false;
+  double prev_ = 0;
   int slow_run_ = 0;
   int64_t slow_since_ = 0;
+  int ok_run_ = 0;  // consecutive recovered points while open
   bool open_ = false;
+  bool silent_ = false;  // this episode belongs to another series' (the group's owner)
   int64_t lo_ = 0, hi_ = 0;
+  double lo_time_ = 0;
+  double threshold_ = 0;  // frozen while open
   double worst_ratio_ = 1;
 };
 

@@ -226,7 +226,22 @@ std::string RenderHtml(const RunReport& r) {
   o += fmt::format("<p class=\"sub\"><code>{}</code> · <code>{}</code> · started {}{}</p>\n",
                    HtmlEscape(r.run.id), HtmlEscape(JoinCommand(r.run.command)), HtmlEscape(LocalTime(r.run.started_at)),
                    r.run.host.empty() ? "" : " on " + HtmlEscape(r.run.host));
+  if (!r.headline.empty()) o += fmt::format("<p class=\"summary\"><strong>{}</strong></p>\n", HtmlEscape(r.headline));
   o += fmt::format("<p class=\"summary\">{}</p>\n", HtmlEscape(SummaryParagraph(r)));
+
+  if (!r.finding_groups.empty()) {
+    o += "<h2>Findings</h2>\n<table>\n<tr><th>kind</th><th>count</th><th>steps</th><th>series</th>"
+         "<th>first</th></tr>\n";
+    for (auto& g : r.finding_groups) {
+      std::string series;
+      for (auto& k : g.series) series += (series.empty() ? "" : ", ") + k;
+      for (auto& k : g.related) series += " (also " + k + ")";
+      o += fmt::format("<tr><td class=\"sev-{}\">{}</td>{}{}{}{}</tr>\n", HtmlEscape(g.severity),
+                       HtmlEscape(g.kind), Td(std::to_string(g.count), "num"),
+                       Td(StepText(g.step_lo, g.step_hi), "num"), Td(series), Td(g.first_message));
+    }
+    o += "</table>\n";
+  }
 
   if (!r.recommendations.empty()) {
     o += "<h2>Recommendations</h2>\n<ul>\n";
@@ -236,13 +251,15 @@ std::string RenderHtml(const RunReport& r) {
 
   // Markers: one per timeline entry with a step, numbered as in the table.
   std::vector<Marker> markers;
-  for (size_t i = 0; i < r.timeline.size(); ++i) {
-    const auto& t = r.timeline[i];
+  const std::vector<TimelineEntry>& timeline = r.timeline_collapsed;
+  for (size_t i = 0; i < timeline.size(); ++i) {
+    const auto& t = timeline[i];
     if (!t.step_lo) continue;
     bool action = t.kind.rfind("action_", 0) == 0 || t.kind == "attempt_start";
     if (t.kind.size() > 4 && t.kind.compare(t.kind.size() - 4, 4, "_end") == 0) continue;
     std::string cls = action ? "m-action" : "m-" + (t.severity.empty() ? std::string("info") : t.severity);
-    std::string title = fmt::format("{}. {} ({}): {}", i + 1, t.kind, StepText(t.step_lo, t.step_hi), t.message);
+    std::string title = fmt::format("{}. {} ({}): {}", i + 1, TimelineKindText(t),
+                                    StepText(t.step_lo, t.step_hi), TimelineMessage(t));
     // Entries at one step share a marker: "1,2,3", the most severe colour, every line in its title.
     auto same = std::find_if(markers.begin(), markers.end(), [&](const Marker& m) { return m.step == *t.step_lo; });
     if (same == markers.end()) {
@@ -273,21 +290,25 @@ std::string RenderHtml(const RunReport& r) {
   }
 
   o += "<h2>Timeline</h2>\n";
-  if (r.timeline.empty()) {
+  if (timeline.empty()) {
     o += "<p>No finding, crash or action was recorded.</p>\n";
   } else {
     o += "<table>\n<tr><th>#</th><th>time</th><th>steps</th><th>event</th><th>what happened</th><th>evidence</th></tr>\n";
-    for (size_t i = 0; i < r.timeline.size(); ++i) {
-      const auto& t = r.timeline[i];
+    for (size_t i = 0; i < timeline.size(); ++i) {
+      const auto& t = timeline[i];
       o += fmt::format("<tr><td class=\"num\">{}</td>{}{}<td class=\"sev-{}\">{}</td>{}{}</tr>\n", i + 1,
                        Td(Offset(t.offset), "num"), Td(StepText(t.step_lo, t.step_hi), "num"),
-                       HtmlEscape(t.severity.empty() ? "info" : t.severity), HtmlEscape(t.kind),
-                       Td(t.message), Td(EvidenceText(t.evidence), "ev"));
+                       HtmlEscape(t.severity.empty() ? "info" : t.severity), HtmlEscape(TimelineKindText(t)),
+                       Td(TimelineMessage(t)), Td(t.count > 1 ? std::string() : EvidenceText(t.evidence), "ev"));
     }
     o += "</table>\n";
     if (r.checkpoints)
       o += fmt::format("<p class=\"legend\">{} checkpoint{} recorded (not listed).</p>\n", r.checkpoints,
                        r.checkpoints == 1 ? "" : "s");
+  }
+
+  if (r.goodput) {
+    o += fmt::format("<h2>Goodput</h2>\n<p>{}.</p>\n", HtmlEscape(GoodputText(*r.goodput)));
   }
 
   if (!r.remedies.empty()) {

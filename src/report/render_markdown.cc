@@ -64,7 +64,22 @@ std::string RenderMarkdown(const RunReport& r) {
   o += fmt::format("`{}` · `{}` · started {}{}\n\n", r.run.id,
                    MarkdownCode(JoinCommand(r.run.command).substr(0, 300)), LocalTime(r.run.started_at),
                    r.run.host.empty() ? "" : " on " + Text(r.run.host));
+  if (!r.headline.empty()) o += "**" + Text(r.headline) + "**\n\n";
   o += Text(SummaryParagraph(r)) + "\n\n";
+
+  if (!r.finding_groups.empty()) {
+    o += "## Findings\n\n| kind | count | steps | series | severity | first |\n"
+         "|---|---|---|---|---|---|\n";
+    for (auto& g : r.finding_groups) {
+      std::string series;
+      for (auto& k : g.series) series += (series.empty() ? "" : ", ") + k;
+      for (auto& k : g.related) series += " (also " + k + ")";
+      o += fmt::format("| {} | {} | {} | {} | {} | {} |\n", MarkdownCell(g.kind), g.count,
+                       MarkdownCell(StepText(g.step_lo, g.step_hi)), MarkdownCell(series, 120),
+                       MarkdownCell(g.severity), MarkdownCell(g.first_message, 200));
+    }
+    o += "\n";
+  }
 
   if (!r.recommendations.empty()) {
     o += "## Recommendations\n\n";
@@ -73,14 +88,15 @@ std::string RenderMarkdown(const RunReport& r) {
   }
 
   o += "## Timeline\n\n";
-  if (r.timeline.empty()) {
+  if (r.timeline_collapsed.empty()) {
     o += "Nothing happened beyond the run itself: no finding, crash or action was recorded.\n\n";
   } else {
     o += "| time | steps | event | what happened | evidence |\n|---|---|---|---|---|\n";
-    for (auto& t : r.timeline) {
+    for (auto& t : r.timeline_collapsed) {
       o += fmt::format("| {} | {} | {} | {} | {} |\n", Offset(t.offset),
-                       MarkdownCell(StepText(t.step_lo, t.step_hi)), MarkdownCell(t.kind),
-                       MarkdownCell(t.message), MarkdownCell(EvidenceText(t.evidence)));
+                       MarkdownCell(StepText(t.step_lo, t.step_hi)), MarkdownCell(TimelineKindText(t)),
+                       MarkdownCell(TimelineMessage(t)),
+                       MarkdownCell(t.count > 1 ? std::string() : EvidenceText(t.evidence)));
     }
     if (r.checkpoints) o += fmt::format("\n{} checkpoint{} recorded (not listed).\n", r.checkpoints, r.checkpoints == 1 ? "" : "s");
     o += "\n";
@@ -96,6 +112,20 @@ std::string RenderMarkdown(const RunReport& r) {
                        MarkdownCell(RemedyOutcomeText(r, f)));
     }
     o += "\n";
+  }
+
+  if (r.goodput) {
+    const Goodput& g = *r.goodput;
+    o += "## Goodput\n\n" + Text(GoodputText(g)) + ".\n\n";
+    if (!g.faults.empty()) {
+      o += "| fault | step | lost steps | lost time | time to detect | back at the step after |\n"
+           "|---|---|---|---|---|---|\n";
+      for (auto& c : g.faults)
+        o += fmt::format("| {} | {} | {} | {} | {} | {} |\n", MarkdownCell(c.trigger), c.step,
+                         c.lost_steps, DurationText(c.lost_seconds), DurationText(c.time_to_detect),
+                         c.mttr ? DurationText(*c.mttr) : "never");
+      o += "\n";
+    }
   }
 
   if (!r.attempts.empty()) {
@@ -120,7 +150,8 @@ std::string RenderMarkdown(const RunReport& r) {
     if (!t.regressions.empty()) {
       o += "| series | steps | before | during | drop | found by |\n|---|---|---|---|---|---|\n";
       for (auto& g : t.regressions)
-        o += fmt::format("| {} | {}-{} | {} | {} | {:.0f}% | {} |\n", MarkdownCell(g.key), g.step_lo,
+        o += fmt::format("| {} | {}-{} | {} | {} | {:.0f}% | {} |\n",
+                         MarkdownCell(g.related.empty() ? g.key : g.key + " (also " + g.related + ")"), g.step_lo,
                          g.step_hi, Num(g.before), Num(g.during), 100 * g.drop, g.source);
       o += "\n";
     } else {

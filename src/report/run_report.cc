@@ -21,6 +21,7 @@
 #include "query/m4.h"
 #include "query/series_query.h"
 #include "report/recommendations.h"
+#include "report/sentences.h"
 #include "supervise/run_context.h"
 
 namespace inloop::report {
@@ -108,6 +109,18 @@ class Data {
     if (!e || e->get(o)) return out;
     for (auto field : o) {
       if (auto v = NumberOf(field.value)) out.push_back({std::string(field.key), *v});
+    }
+    return out;
+  }
+  // The strings of the array under `key` (others skipped); empty when absent.
+  std::vector<std::string> Strings(std::string_view key) const {
+    std::vector<std::string> out;
+    auto e = Get(key);
+    simdjson::dom::array arr;
+    if (!e || e->get(arr)) return out;
+    for (element x : arr) {
+      std::string_view v;
+      if (!x.get(v)) out.emplace_back(v);
     }
     return out;
   }
@@ -279,6 +292,7 @@ void GatherTimeline(RunReport* r, const std::vector<store::EventRecord>& events)
           it->closed = true;
           it->closed_hi = e.step_hi;
           it->closing = t.evidence;
+          it->related = d.Strings("related");
           break;
         }
       }
@@ -297,6 +311,86 @@ void GatherTimeline(RunReport* r, const std::vector<store::EventRecord>& events)
     f.attempt = attempt;
     r->findings.push_back(std::move(f));
   }
+}
+
+std::string BaseKind(const std::string& k) {
+  constexpr std::string_view kEnd = "_end";
+  if (k.size() > kEnd.size() && k.compare(k.size() - kEnd.size(), kEnd.size(), kEnd) == 0) {
+    std::string base = k.substr(0, k.size() - kEnd.size());
+    if (FindingKinds().count(base)) return base;
+  }
+  return k;
+}
+
+void CollapseTimeline(RunReport* r) {
+  std::vector<TimelineEntry> out;
+  size_t run_start = 0;  // index in `out` of the first entry of the current run of one kind
+  int run_count = 0;     // findings (not updates) in the run
+  for (const TimelineEntry& t : r->timeline) {
+    const std::string base = BaseKind(t.kind);
+    const bool finding = FindingKinds().count(base) > 0;
+    const bool is_end = base != t.kind;
+    if (finding && !out.empty() && run_count > 0 && BaseKind(out[run_start].kind) == base) {
+      TimelineEntry& head = out[run_start];
+      if (!is_end) ++run_count;
+      head.count = run_count;
+      if (t.step_lo) head.step_lo = head.step_lo ? std::min(*head.step_lo, *t.step_lo) : *t.step_lo;
+      std::optional<int64_t> hi = t.step_hi ? t.step_hi : t.step_lo;
+      if (hi) head.step_hi = head.step_hi ? std::max(*head.step_hi, *hi) : *hi;
+      if (run_count > 1) head.kind = base;  // several: "loss_spike x3", not one's "_end"
+      continue;
+    }
+    out.push_back(t);
+    if (finding && !is_end) {
+      run_start = out.size() - 1;
+      run_count = 1;
+    } else {
+      run_count = 0;
+    }
+  }
+  r->timeline_collapsed = std::move(out);
+}
+
+int SeverityRank(const std::string& s) { return s == "error" ? 2 : s == "warning" ? 1 : 0; }
+
+void GroupFindings(RunReport* r) {
+  std::vector<FindingGroup> groups;
+  std::vector<std::set<int>> attempts;
+  for (const FindingFacts& f : r->findings) {
+    auto it = std::find_if(groups.begin(), groups.end(),
+                           [&](const FindingGroup& g) { return g.kind == f.kind; });
+    if (it == groups.end()) {
+      FindingGroup g;
+      g.kind = f.kind;
+      g.severity = f.severity;
+      g.first_event_id = f.event_id;
+      g.first_message = f.message;
+      groups.push_back(std::move(g));
+      attempts.emplace_back();
+      it = groups.end() - 1;
+    }
+    FindingGroup& g = *it;
+    ++g.count;
+    if (f.closed) ++g.closed;
+    if (SeverityRank(f.severity) > SeverityRank(g.severity)) g.severity = f.severity;
+    std::optional<int64_t> hi = f.closed_hi ? f.closed_hi : f.step_hi;
+    if (f.step_lo) g.step_lo = g.step_lo ? std::min(*g.step_lo, *f.step_lo) : *f.step_lo;
+    if (hi || f.step_lo) {
+      int64_t h = hi ? *hi : *f.step_lo;
+      g.step_hi = g.step_hi ? std::max(*g.step_hi, h) : h;
+    }
+    auto add = [](std::vector<std::string>* v, const std::string& k) {
+      if (!k.empty() && std::find(v->begin(), v->end(), k) == v->end()) v->push_back(k);
+    };
+    add(&g.series, f.series);
+    for (auto& k : f.related) add(&g.related, k);
+    if (f.attempt > 0) attempts[static_cast<size_t>(it - groups.begin())].insert(f.attempt);
+  }
+  for (size_t i = 0; i < groups.size(); ++i) groups[i].attempts = static_cast<int>(attempts[i].size());
+  std::stable_sort(groups.begin(), groups.end(), [](const FindingGroup& a, const FindingGroup& b) {
+    return SeverityRank(a.severity) > SeverityRank(b.severity);
+  });
+  r->finding_groups = std::move(groups);
 }
 
 // ---- remedies ----
@@ -444,15 +538,75 @@ void GatherRemedies(store::Store* st, const ReportOptions& opts, RunReport* r,
       f.recovered_value = rec->value;
       f.steps_to_recover = rec->step - f.restart_step + 1;
     }
+    // The remedy is judged on the attempt it started: what the stopped process still logged after
+    // the action (a NaN that was already on its way) is not a recurrence.
+    double next_start = 0;
+    for (auto& a : r->attempts)
+      if (a.number == f.next_attempt) next_start = a.started_at;
     for (auto& g : r->findings) {
       bool same = g.kind == f.trigger || (g.kind == "crash" && g.series == f.trigger);
-      if (same && g.event_id != trigger_event && g.time > f.created_at && g.time <= until &&
-          g.step_lo) {
+      if (!same || g.event_id == trigger_event || !g.step_lo || g.time > until) continue;
+      if (f.next_attempt <= 0) continue;  // no attempt followed: nothing to judge
+      bool in_next = g.attempt > 0 ? g.attempt >= f.next_attempt : g.time >= next_start;
+      if (in_next && g.time >= next_start && g.time > f.created_at) {
         f.recurred_step = g.step_lo;
         break;
       }
     }
+    // The cost: the abandoned attempt's points from the restart step on are work done twice.
+    if (f.next_attempt > 0 && first) {
+      size_t old_end = static_cast<size_t>(
+          std::lower_bound(pts.begin(), pts.end(), from, wall_lt) - pts.begin());
+      int64_t last_old = std::numeric_limits<int64_t>::min();
+      double t0 = f.created_at;
+      for (size_t j = old_end; j-- > 0;) {
+        if (pts[j].step < f.restart_step) break;
+        last_old = std::max(last_old, pts[j].step);
+        t0 = pts[j].wall_time;
+      }
+      f.cost_known = true;
+      f.lost_steps = last_old >= f.restart_step ? last_old - f.restart_step + 1 : 0;
+      f.lost_seconds = std::max(0.0, first->wall_time - std::min(t0, f.created_at));
+    }
   }
+}
+
+// ---- goodput ----
+
+void GatherGoodput(RunReport* r, const SeriesPoints* primary) {
+  if (!primary) return;
+  GoodputInput in;
+  in.started_at = r->run.started_at;
+  in.ended_at = r->run.started_at + r->duration;
+  for (auto& a : r->attempts) in.attempt_starts.push_back(a.started_at);
+  std::sort(in.attempt_starts.begin(), in.attempt_starts.end());
+  in.points = primary->stored();
+  std::stable_sort(in.points.begin(), in.points.end(),
+                   [](const Point& a, const Point& b) { return a.wall_time < b.wall_time; });
+  for (auto& f : r->remedies) {
+    if (f.state != store::kActionApplied || !IsRestart(f.action) || f.next_attempt <= 0) continue;
+    GoodputInput::Fault x;
+    x.trigger = f.trigger;
+    const bool finding = FindingKinds().count(f.trigger) > 0;
+    if (finding && f.measured) {
+      x.step = f.onset;
+    } else if (f.trigger_step) {
+      x.step = *f.trigger_step;
+    } else {
+      continue;
+    }
+    x.action_at = f.created_at;
+    x.restart_step = f.start_step ? *f.start_step : (f.measured ? f.restart_step : x.step);
+    x.restart_at = f.created_at;
+    for (auto& a : r->attempts)
+      if (a.number == f.next_attempt) x.restart_at = a.started_at;
+    in.faults.push_back(std::move(x));
+  }
+  std::stable_sort(in.faults.begin(), in.faults.end(),
+                   [](const GoodputInput::Fault& a, const GoodputInput::Fault& b) {
+                     return a.action_at < b.action_at;
+                   });
+  r->goodput = ComputeGoodput(in);
 }
 
 // ---- throughput ----
@@ -512,6 +666,7 @@ void GatherThroughput(store::Store* st, const ReportOptions& opts, RunReport* r,
     if (on_key && f.series != t.key) continue;
     RegressionFacts g;
     g.key = f.series;
+    for (auto& k : f.related) g.related += (g.related.empty() ? "" : ", ") + k;
     g.step_lo = *f.step_lo;
     g.step_hi = f.closed_hi ? *f.closed_hi : f.step_hi.value_or(*f.step_lo);
     g.source = "detector";
@@ -820,6 +975,8 @@ Status BuildRunReport(store::Store* st, const ReportOptions& opts, RunReport* ou
                    [](const store::EventRecord& a, const store::EventRecord& b) { return a.id < b.id; });
   GatherAttempts(st, &r, events);
   GatherTimeline(&r, events);
+  GroupFindings(&r);
+  CollapseTimeline(&r);
 
   std::string key = opts.key.empty() ? ChoosePrimaryKey(keys) : opts.key;
   if (!opts.key.empty() && std::find(keys.begin(), keys.end(), key) == keys.end())
@@ -882,10 +1039,12 @@ Status BuildRunReport(store::Store* st, const ReportOptions& opts, RunReport* ou
     have_primary = true;
   }
   GatherRemedies(st, opts, &r, events, have_primary ? &primary : nullptr);
+  GatherGoodput(&r, have_primary ? &primary : nullptr);
   GatherThroughput(st, opts, &r, have_primary ? &primary : nullptr);
   GatherLr(st, opts, &r);
   INLOOP_RETURN_IF_ERROR(GatherBaseline(st, opts, &r, primary.effective));
   r.recommendations = Recommend(r);
+  r.headline = Headline(r);
   return Status::OK();
 }
 
@@ -950,6 +1109,22 @@ void WriteReportJson(const RunReport& r, JsonWriter* w) {
   } else {
     w->Null();
   }
+  w->Key("headline").String(r.headline);
+  w->Key("finding_groups").BeginArray();
+  for (auto& g : r.finding_groups) {
+    w->BeginObject().Key("kind").String(g.kind).Key("severity").String(g.severity);
+    w->Key("count").Int(g.count).Key("closed").Int(g.closed);
+    Opt(w, "step_lo", g.step_lo);
+    Opt(w, "step_hi", g.step_hi);
+    w->Key("series").BeginArray();
+    for (auto& k : g.series) w->String(k);
+    w->EndArray().Key("related").BeginArray();
+    for (auto& k : g.related) w->String(k);
+    w->EndArray();
+    w->Key("attempts").Int(g.attempts).Key("first_message").String(g.first_message);
+    w->EndObject();
+  }
+  w->EndArray();
   w->Key("findings").BeginArray();
   for (auto& f : r.findings) {
     w->BeginObject().Key("event_id").Int(f.event_id).Key("time").Number(f.time);
@@ -960,6 +1135,9 @@ void WriteReportJson(const RunReport& r, JsonWriter* w) {
     w->Key("message").String(f.message);
     EvidenceJson(w, "evidence", f.evidence);
     EvidenceJson(w, "closing", f.closing);
+    w->Key("related").BeginArray();
+    for (auto& k : f.related) w->String(k);
+    w->EndArray();
     w->EndObject();
   }
   w->EndArray();
@@ -1005,6 +1183,9 @@ void WriteReportJson(const RunReport& r, JsonWriter* w) {
       w->Key("steps_to_recover");
       f.recovered_step ? w->Int(f.steps_to_recover) : w->Null();
       Opt(w, "recurred_step", f.recurred_step);
+      if (f.cost_known) {
+        w->Key("lost_steps").Int(f.lost_steps).Key("lost_seconds").Number(f.lost_seconds);
+      }
       w->EndObject();
     } else {
       w->Null();
@@ -1012,6 +1193,12 @@ void WriteReportJson(const RunReport& r, JsonWriter* w) {
     w->EndObject();
   }
   w->EndArray();
+  w->Key("goodput");
+  if (r.goodput) {
+    WriteGoodputJson(*r.goodput, w);
+  } else {
+    w->Null();
+  }
   w->Key("throughput");
   if (r.throughput) {
     const auto& t = *r.throughput;

@@ -16,6 +16,7 @@
 #include "common/json_writer.h"
 #include "common/point.h"
 #include "common/status.h"
+#include "report/goodput.h"
 #include "store/store.h"
 
 namespace inloop::report {
@@ -63,6 +64,23 @@ struct FindingFacts {
   std::optional<int64_t> closed_hi;
   std::vector<Evidence> closing;  // the update's evidence
   int attempt = 0;  // attempt during which it was seen (0: unknown)
+  // Series merged into it by the detector (the same fact on another series), from its update.
+  std::vector<std::string> related;
+};
+
+// The findings of one kind, collapsed: how many, over which steps and series. The report shows
+// one row per kind instead of one per finding (a noisy series does not drown the story).
+struct FindingGroup {
+  std::string kind;
+  std::string severity;  // the worst of the group
+  int count = 0;
+  int closed = 0;  // how many ended (an update reported their end)
+  std::optional<int64_t> step_lo, step_hi;  // over the whole group
+  std::vector<std::string> series;          // distinct, in order of first appearance
+  std::vector<std::string> related;         // series merged into them by the detector
+  int64_t first_event_id = 0;
+  std::string first_message;
+  int attempts = 0;  // distinct attempts they were seen in
 };
 
 // One line of the timeline (findings, crashes, attempts, actions and their outcomes).
@@ -75,6 +93,7 @@ struct TimelineEntry {
   std::optional<int64_t> step_lo, step_hi;
   std::string message;
   std::vector<Evidence> evidence;
+  int count = 1;  // in the collapsed timeline: how many consecutive events of this kind it stands for
 };
 
 struct RemedyFacts {
@@ -100,7 +119,14 @@ struct RemedyFacts {
   std::optional<double> recovered_value;
   int64_t steps_to_recover = 0;  // recovered_step - restart_step + 1 (counting that step)
   int64_t steps_observed = 0;    // window_end - restart_step + 1
-  std::optional<int64_t> recurred_step;  // the same trigger kind again after the restart
+  // The same trigger kind again in the attempt the action started (or a later one, before the
+  // next restart). What the dying process logs after the action was taken does not count.
+  std::optional<int64_t> recurred_step;
+  // The cost of the restart: steps logged by the abandoned attempt from the restart step on (they
+  // are run again), and the wall time from the first of them to the first point of the new attempt.
+  bool cost_known = false;
+  int64_t lost_steps = 0;
+  double lost_seconds = 0;
 };
 
 struct RegressionFacts {
@@ -110,6 +136,7 @@ struct RegressionFacts {
   double during = 0;  // median inside it
   double drop = 0;    // fraction of throughput lost (0.45 = 45% slower)
   std::string source;  // "detector" or "report"
+  std::string related;  // other series the detector merged into it ("a, b"), or ""
 };
 
 struct ThroughputFacts {
@@ -186,10 +213,18 @@ struct RunReport {
   std::vector<AttemptFacts> attempts;
   std::vector<SeriesSummary> series;
   std::optional<MetricFacts> metric;
+  // One line: what happened, what it cost, what inloop did (sentences.h Headline).
+  std::string headline;
   std::vector<FindingFacts> findings;
+  std::vector<FindingGroup> finding_groups;  // findings collapsed by kind, most severe first
   std::vector<TimelineEntry> timeline;
+  // The timeline with runs of consecutive findings of one kind (their closing updates included)
+  // collapsed into one entry with a count and the step range of the run: what the renderers show.
+  std::vector<TimelineEntry> timeline_collapsed;
   int64_t checkpoints = 0;  // checkpoint events (not listed one by one)
   std::vector<RemedyFacts> remedies;
+  // ETTR, lost steps and time per fault, time to detect, MTTR (on the primary metric's points).
+  std::optional<Goodput> goodput;
   std::optional<ThroughputFacts> throughput;
   std::optional<LrFacts> lr;
   std::optional<BaselineFacts> baseline;

@@ -26,6 +26,45 @@ std::string Count(size_t n, const char* one, const char* many) {
 
 }  // namespace
 
+std::string KindNoun(const std::string& kind, int count) {
+  const bool many = count != 1;
+  if (kind == "nonfinite") return many ? "non-finite values" : "non-finite value";
+  if (kind == "loss_spike") return many ? "loss spikes" : "loss spike";
+  if (kind == "divergence") return many ? "divergences" : "divergence";
+  if (kind == "grad_explosion") return many ? "gradient-norm explosions" : "gradient-norm explosion";
+  if (kind == "plateau") return many ? "plateaus" : "plateau";
+  if (kind == "throughput_regression") return many ? "throughput slowdowns" : "throughput slowdown";
+  if (kind == "memory_growth") return "memory growth";
+  if (kind == "hang") return many ? "hangs" : "hang";
+  if (kind == "crash") return many ? "crashes" : "crash";
+  return kind;
+}
+
+std::string FindingGroupText(const FindingGroup& g) {
+  std::string out = fmt::format("{} {}", g.count, KindNoun(g.kind, g.count));
+  std::string on;
+  for (size_t i = 0; i < g.series.size() && i < 3; ++i) on += (i ? ", " : "") + g.series[i];
+  if (g.series.size() > 3) on += fmt::format(" and {} more", g.series.size() - 3);
+  if (!on.empty()) out += (g.kind == "crash" ? " (" + on + ")" : " on " + on);
+  if (!g.related.empty()) {
+    std::string also;
+    for (auto& k : g.related) also += (also.empty() ? "" : ", ") + k;
+    out += " (also seen on " + also + ")";
+  }
+  return out;
+}
+
+std::string TimelineKindText(const TimelineEntry& t) {
+  return t.count > 1 ? fmt::format("{} x{}", t.kind, t.count) : t.kind;
+}
+
+std::string TimelineMessage(const TimelineEntry& t) {
+  if (t.count <= 1) return t.message;
+  return fmt::format("{} {} in a row{}; the first: {}", t.count, KindNoun(t.kind, t.count),
+                     t.step_lo ? " over " + StepText(t.step_lo, t.step_hi) : std::string(),
+                     t.message);
+}
+
 std::string StepText(const std::optional<int64_t>& lo, const std::optional<int64_t>& hi) {
   if (!lo) return {};
   if (hi && *hi != *lo) return fmt::format("steps {}-{}", *lo, *hi);
@@ -38,6 +77,112 @@ std::string EvidenceText(const std::vector<Evidence>& ev, size_t max) {
     if (i) out += ' ';
     out += ev[i].name + "=" + Num(ev[i].value);
   }
+  return out;
+}
+
+namespace {
+
+// "rolled back to step 40 and skipped data 41-50", "resumed from step 80", ...
+std::string DidText(const RemedyFacts& f) {
+  std::string from = f.checkpoint_step ? fmt::format(" from step {}", *f.checkpoint_step)
+                     : f.start_step    ? fmt::format(" at step {}", *f.start_step)
+                                       : std::string(" from the beginning");
+  if (f.state != store::kActionApplied) {
+    if (f.state == store::kActionObserved) return fmt::format("recorded {} without acting (observe mode)", f.action);
+    if (f.state == store::kActionDenied) return fmt::format("proposed {}, which was denied", f.action);
+    if (f.state == store::kActionExpired) return fmt::format("proposed {}, which expired", f.action);
+    return fmt::format("proposed {} ({})", f.action, f.state);
+  }
+  if (f.action == "stop") return "stopped the run";
+  if (f.action == "rollback_skip") {
+    std::string out = f.checkpoint_step ? fmt::format("rolled back to step {}", *f.checkpoint_step)
+                                        : "restarted" + from;
+    if (f.skip) out += fmt::format(" and skipped data {}-{}", f.skip->first, f.skip->second - 1);
+    return out;
+  }
+  if (f.action == "resume") return "resumed" + from;
+  if (f.action == "lr_cut")
+    return fmt::format("cut the learning rate{} and restarted{}",
+                       f.lr_scale ? " x" + Num(*f.lr_scale) : std::string(), from);
+  if (f.action == "shrink_batch")
+    return fmt::format("restarted{} with {}", from,
+                       f.micro_batch ? fmt::format("micro-batch {}", *f.micro_batch)
+                                     : std::string("a smaller micro-batch"));
+  return f.action + from;
+}
+
+// Whether it worked, judged on the attempt that followed: "" when not measured.
+std::string WorkedText(const RemedyFacts& f) {
+  if (f.state != store::kActionApplied || !f.measured || f.steps_observed <= 0) return {};
+  if (f.recurred_step) return fmt::format("but the {} came back at step {}", f.trigger, *f.recurred_step);
+  if (f.recovered_step)
+    return fmt::format("and {} was back to its level {} steps later", f.metric, f.steps_to_recover);
+  return fmt::format("but {} did not get back to its level", f.metric);
+}
+
+}  // namespace
+
+std::string Headline(const RunReport& r) {
+  std::string status = StatusPhrase(r.run.status);
+  std::string out = fmt::format("Run {} after {} in {}: ", status, DurationText(r.duration),
+                                Count(static_cast<size_t>(std::max<int>(r.run.attempts, 1)),
+                                      "attempt", "attempts"));
+  // What happened: the findings by kind, the most severe first; info findings only when alone.
+  std::vector<const FindingGroup*> shown;
+  for (auto& g : r.finding_groups)
+    if (g.severity != "info") shown.push_back(&g);
+  if (shown.empty())
+    for (auto& g : r.finding_groups) shown.push_back(&g);
+  if (shown.empty()) {
+    out += "nothing went wrong";
+  } else {
+    for (size_t i = 0; i < shown.size() && i < 3; ++i) {
+      const FindingGroup& g = *shown[i];
+      if (i) out += i + 1 == std::min<size_t>(shown.size(), 3) ? " and " : ", ";
+      std::string noun = KindNoun(g.kind, g.count);
+      std::string where = StepText(g.step_lo, g.step_hi);
+      if (g.count == 1) {
+        bool vowel = !noun.empty() && std::string("aeiou").find(noun[0]) != std::string::npos;
+        if (g.kind != "memory_growth") out += vowel ? "an " : "a ";
+        out += noun;
+      } else {
+        out += fmt::format("{} {}", g.count, noun);
+      }
+      if (g.kind == "crash" && !g.series.empty()) out += " (" + g.series[0] + ")";
+      if (!where.empty()) out += (g.count == 1 ? " at " : " over ") + where;
+    }
+    if (shown.size() > 3) out += fmt::format(" (and {} more kinds)", shown.size() - 3);
+  }
+  // What inloop did.
+  std::vector<std::string> did;
+  int64_t lost_steps = 0;
+  double lost_seconds = 0;
+  bool cost = false;
+  for (auto& f : r.remedies) {
+    if (did.size() < 3) {
+      std::string d = DidText(f);
+      std::string w = WorkedText(f);
+      did.push_back(w.empty() ? d : d + " " + w);
+    }
+    if (f.cost_known) {
+      cost = true;
+      lost_steps += f.lost_steps;
+      lost_seconds += f.lost_seconds;
+    }
+  }
+  if (did.empty()) {
+    out += shown.empty() ? "; inloop had nothing to do" : "; inloop took no action";
+  } else {
+    out += "; inloop ";
+    for (size_t i = 0; i < did.size(); ++i) out += (i ? ", then " : "") + did[i];
+    if (r.remedies.size() > did.size()) out += fmt::format(" (and {} more actions)", r.remedies.size() - did.size());
+  }
+  // What it cost.
+  if (cost) {
+    out += fmt::format("; cost {} run again and {} of wall time", Count(static_cast<size_t>(lost_steps), "step", "steps"),
+                       DurationText(lost_seconds));
+  }
+  out += ".";
   return out;
 }
 

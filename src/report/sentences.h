@@ -11,6 +11,21 @@
 
 namespace inloop::report {
 
+// One line that leads the report: what happened (the findings by kind, most severe first), what
+// it cost (steps run twice and wall time lost to restarts) and what inloop did (the remedies and
+// whether they worked, judged on the attempt that followed each).
+std::string Headline(const RunReport& r);
+// A collapsed finding row's "what": "3 loss spikes on train/loss" / "1 throughput slowdown on
+// tokens_per_s (also step_time_ms)".
+std::string FindingGroupText(const FindingGroup& g);
+// The noun of a finding kind: "loss spike" / "loss spikes", "crash" / "crashes".
+std::string KindNoun(const std::string& kind, int count);
+
+// A collapsed timeline entry's event and message: "loss_spike x3" and "3 in a row over steps
+// 100-400; the first: ..." (an entry that stands for one event is shown as it is).
+std::string TimelineKindText(const TimelineEntry& t);
+std::string TimelineMessage(const TimelineEntry& t);
+
 // One paragraph: status, duration, attempts, first/final/best of the metric, findings, remedies,
 // throughput, baseline.
 std::string SummaryParagraph(const RunReport& r);

@@ -208,7 +208,13 @@ std::string FindingData(const detect::Finding& f) {
   w.BeginObject().Key("series").String(f.series).Key("update").Bool(f.is_update);
   w.Key("evidence").BeginObject();
   for (auto& e : f.evidence) w.Key(e.name).Number(e.value);
-  w.EndObject().EndObject();
+  w.EndObject();
+  if (!f.related.empty()) {  // series merged into this finding (the same fact seen twice)
+    w.Key("related").BeginArray();
+    for (auto& k : f.related) w.String(k);
+    w.EndArray();
+  }
+  w.EndObject();
   return w.Take();
 }
 

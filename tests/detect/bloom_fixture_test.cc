@@ -143,8 +143,9 @@ TEST(Bloom176bTest, ThroughputRegressionOnTflopsAndTimePerIteration) {
     EXPECT_LT(f.Get("drop"), 0.06);
     series.push_back(f.series);
   }
-  EXPECT_EQ(series, (std::vector<std::string>{"elapsed time per iteration (s)",
-                                              "samples per second", "TFLOPs"}));
+  // Time per iteration, samples/s and TFLOPs measure one fact: one finding, on the first series
+  // to see it (the others join its episode and are named on its closing update).
+  EXPECT_EQ(series, (std::vector<std::string>{"elapsed time per iteration (s)"}));
 
   // With the default 4% drop the 1% wobble at 42782 is not a regression: the first three lines
   // alone give nothing.

@@ -100,6 +100,12 @@ assert_contains "$(cat report.md)" "attempt 2 began at step $start" "where attem
 assert_contains "$(cat report.md)" "Against baseline clean" "the clean run is the baseline"
 assert_contains "$(cat report.md)" "## Comparison with the baseline" "comparison section"
 assert_contains "$(cat report.md)" "finished after" "the paragraph says how the run ended"
+# It leads with one line: what happened, what inloop did, what it cost; the rollback that worked
+# is not said to have seen the spike come back (what the stopped attempt logged does not count).
+head -c 3000 report.md | grep -q '^\*\*Run finished after .*loss spike.*inloop rolled back to step 60 and skipped data 61-70.*cost [0-9]* steps\? run again' \
+  || fail "the report does not lead with the headline: $(head -6 report.md)"
+grep -q "came back at step" report.md && fail "a rollback that worked is said to have seen the spike come back"
+assert_contains "$(cat report.md)" "## Findings" "findings section"
 pass "markdown: finding, remedy back under $pre within $steps steps, baseline"
 
 inloop report spiky --format html -o report.html 2> html.err
@@ -119,7 +125,24 @@ assert_eq "$(json 'd["baseline"]["how"]' < report.json)" "auto" "json baseline p
 assert_eq "$(json '[t["kind"] for t in d["timeline"]].count("loss_spike")' < report.json)" "1" "json timeline"
 assert_eq "$(json 'd["metric"]["key"]' < report.json)" "loss" "json primary metric"
 assert_eq "$(json 'd["throughput"]["key"]' < report.json)" "tokens_per_s" "json throughput key"
+assert_contains "$(json 'd["headline"]' < report.json)" "inloop rolled back to step 60" "json headline"
+assert_eq "$(json '[g["kind"] for g in d["finding_groups"]].count("loss_spike")' < report.json)" "1" "json finding groups"
+assert_eq "$(json 'd["remedies"][0]["outcome"].get("recurred_step")' < report.json)" "None" "json: no recurrence"
 pass "json: outcome, baseline, timeline"
+
+# Goodput, in `show` (text and --json) and the report: one fault; its lost steps recomputed from
+# the attempts (attempt 1's last logged step - attempt 2's first step + 1); ETTR in (0, 1).
+inloop show spiky --json > show.json
+lost=$(json "[e['data']['last_step'] for e in d if e['kind']=='attempt_exit' and e['data']['attempt']==1][0] - [e['data']['start_step'] for e in d if e['kind']=='attempt_start' and e['data']['attempt']==2][0] + 1" < ev.json)
+assert_eq "$(json 'len(d["goodput"]["faults"])' < show.json)" 1 "show: one fault"
+assert_eq "$(json 'd["goodput"]["faults"][0]["lost_steps"]' < show.json)" "$lost" "show: lost steps"
+assert_eq "$(json 'd["goodput"]["lost_steps"] == d["goodput"]["faults"][0]["lost_steps"]' < show.json)" True "show: total"
+assert_eq "$(json '0 < d["goodput"]["ettr"] < 1' < show.json)" True "show: ETTR in (0, 1)"
+assert_eq "$(json 'd["goodput"]["faults"][0]["mttr"] >= d["goodput"]["faults"][0]["time_to_detect"] >= 0' < show.json)" True "show: MTTR >= time to detect >= 0"
+assert_eq "$(json 'd["goodput"]["faults"][0]["lost_steps"]' < report.json)" "$lost" "report json: lost steps"
+assert_contains "$(inloop show spiky)" "goodput  ETTR" "show: goodput line"
+assert_contains "$(cat report.md)" "## Goodput" "report: goodput section"
+pass "goodput: 1 fault, $lost steps lost, ETTR $(json 'round(d["goodput"]["ettr"], 3)' < show.json)"
 
 inloop report spiky --no-baseline > nobase.md
 grep -q "Against baseline" nobase.md && fail "--no-baseline still compared"

@@ -85,7 +85,8 @@ class RunReportTest : public store::TempStoreTest {
 // time 3000 + s with loss after(s).
 class RemedyRunTest : public RunReportTest {
  protected:
-  std::string Build(Store* st, const std::function<double(int)>& after) {
+  std::string Build(Store* st, const std::function<double(int)>& after,
+                    const std::function<void(const std::string&)>& before_restart = nullptr) {
     std::string id = MakeRun(
         st, "spiky", 1000, 3200, {"python3", "train.py", "--lr", "0.001"}, store::kFinished, 2,
         [&](store::RunWriter* w) {
@@ -113,6 +114,7 @@ class RemedyRunTest : public RunReportTest {
     EXPECT_TRUE(st->AddAction(&a).ok());
     Event(st, id, 2062, "action_applied", 50, 50, "rollback_skip: attempt 2 starts from step 41",
           fmt::format(R"({{"action_id":{},"action":"rollback_skip","start_step":41}})", a.id));
+    if (before_restart) before_restart(id);
     Event(st, id, 3000, "attempt_start", std::nullopt, std::nullopt, "attempt 2 started",
           R"({"attempt":2,"pid":7,"start_step":41,"argv":["python3","train.py","--lr","0.001"]})",
           "info");
@@ -442,13 +444,14 @@ TEST(Recommendations, PlateauOnlyAfterProgress) {
 }
 
 TEST(Recommendations, OnlyMaterialThroughputRegressions) {
+  ThroughputFacts t;
+  t.key = "tokens_per_s";
+  t.chart = {{0, 0, 1000}, {500, 0, 1000}};
+  t.regressions = {{"tokens_per_s", 100, 120, 1000, 550, 0.45, "detector", {}},
+                   {"tokens_per_s", 300, 310, 1000, 950, 0.05, "detector", {}},
+                   {"tokens_per_s", 450, 500, 1000, 700, 0.3, "report", {}}};
   RunReport r;
-  r.throughput = ThroughputFacts{};
-  r.throughput->key = "tokens_per_s";
-  r.throughput->chart = {{0, 0, 1000}, {500, 0, 1000}};
-  r.throughput->regressions = {{"tokens_per_s", 100, 120, 1000, 550, 0.45, "detector"},
-                               {"tokens_per_s", 300, 310, 1000, 950, 0.05, "detector"},
-                               {"tokens_per_s", 450, 500, 1000, 700, 0.3, "report"}};
+  r.throughput = std::move(t);
   std::vector<std::string> texts;
   for (auto& x : Recommend(r))
     if (x.rule == "throughput_regression") texts.push_back(x.text);
@@ -592,6 +595,140 @@ TEST_F(RemedyRunTest, HtmlIsSelfContainedEscapedAndBalanced) {
   int64_t steps = 0;
   ASSERT_FALSE(doc["remedies"].at(0)["outcome"]["steps_to_recover"].get(steps));
   EXPECT_EQ(steps, 31);
+}
+
+// The remedy is judged on the attempt that followed it: a spike the dying attempt still logged
+// after the action (it was on its way) is not a recurrence; one in attempt 2 is.
+TEST_F(RemedyRunTest, OutcomeIsJudgedOnTheAttemptThatFollowed) {
+  auto st = Open();
+  std::string id = Build(
+      st.get(), [](int s) { return 2.9 - 0.01 * (s - 41); },
+      [&](const std::string& run) {
+        Event(st.get(), run, 2060.5, "loss_spike", 60, 60, "loss spike on train/loss at step 60",
+              R"({"series":"train/loss","update":false,"evidence":{"value":31,"median":2.6}})");
+      });
+  ReportOptions o;
+  o.run = id;
+  RunReport r;
+  ASSERT_TRUE(BuildRunReport(st.get(), o, &r).ok());
+  ASSERT_EQ(r.remedies.size(), 1u);
+  const RemedyFacts& f = r.remedies[0];
+  EXPECT_FALSE(f.recurred_step.has_value()) << *f.recurred_step;
+  EXPECT_EQ(RemedyOutcomeText(r, f).find("came back"), std::string::npos) << RemedyOutcomeText(r, f);
+  // The cost: attempt 1 logged steps 41..60 (wall 2041..2060) past the restart step 41, run again;
+  // from step 41's first time (2041) to attempt 2's first point (3041).
+  ASSERT_TRUE(f.cost_known);
+  EXPECT_EQ(f.lost_steps, 20);
+  EXPECT_DOUBLE_EQ(f.lost_seconds, 1000);
+  // The headline: what happened, what inloop did and whether it worked, what it cost.
+  EXPECT_EQ(r.headline.rfind("Run finished after", 0), 0u) << r.headline;
+  EXPECT_NE(r.headline.find("2 loss spikes over steps 50-60"), std::string::npos) << r.headline;
+  EXPECT_NE(r.headline.find("inloop rolled back to step 40 and skipped data 41-50 and train/loss "
+                            "was back to its level 31 steps later"),
+            std::string::npos)
+      << r.headline;
+  EXPECT_NE(r.headline.find("cost 20 steps run again"), std::string::npos) << r.headline;
+  EXPECT_NE(RenderMarkdown(r).find("**Run finished after"), std::string::npos);
+
+  // The same spike in attempt 2 is a recurrence.
+  auto st2 = Open();
+  std::string id2 = Build(st2.get(), [](int s) { return 2.9 - 0.01 * (s - 41); });
+  Event(st2.get(), id2, 3090, "loss_spike", 90, 90, "loss spike on train/loss at step 90",
+        R"({"series":"train/loss","update":false,"evidence":{"value":31,"median":2.6}})");
+  RunReport r2;
+  o.run = id2;
+  ASSERT_TRUE(BuildRunReport(st2.get(), o, &r2).ok());
+  ASSERT_EQ(r2.remedies.size(), 1u);
+  ASSERT_TRUE(r2.remedies[0].recurred_step.has_value());
+  EXPECT_EQ(*r2.remedies[0].recurred_step, 90);
+  EXPECT_NE(r2.headline.find("but the loss_spike came back at step 90"), std::string::npos)
+      << r2.headline;
+}
+
+// Repeated findings of one kind are one row: in the findings table (count and step range) and in
+// the timeline (a run of consecutive ones, their closing updates included).
+TEST_F(RunReportTest, RepeatedFindingsCollapseIntoOneRow) {
+  auto st = Open();
+  std::string id = MakeRun(st.get(), "noisy", 1000, 1400, {"python3", "n.py"}, store::kFinished, 1,
+                           [](store::RunWriter* w) {
+                             for (int s = 0; s <= 400; ++s)
+                               ASSERT_TRUE(w->Append("loss", s, 1000 + s, 3 - 0.001 * s).ok());
+                           });
+  Attempt(st.get(), id, 1, 1000, 1400, 0);
+  for (int k = 0; k < 5; ++k) {
+    int lo = 50 + 60 * k;
+    Event(st.get(), id, 1000 + lo + 5, "throughput_regression", lo, lo + 5,
+          fmt::format("throughput regression on tokens_per_s since step {}", lo),
+          R"({"series":"tokens_per_s","update":false,"evidence":{"drop":0.3}})");
+    Event(st.get(), id, 1000 + lo + 20, "throughput_regression", lo, lo + 12,
+          fmt::format("throughput regression on tokens_per_s ended: steps {}-{}", lo, lo + 12),
+          R"({"series":"tokens_per_s","update":true,"evidence":{"worst_drop":0.3,"steps":13},"related":["step_time_ms"]})");
+  }
+  Event(st.get(), id, 1390, "plateau", 200, 390, "plateau on loss",
+        R"({"series":"loss","update":false,"evidence":{}})", "info");
+  ReportOptions o;
+  o.run = id;
+  RunReport r;
+  ASSERT_TRUE(BuildRunReport(st.get(), o, &r).ok());
+  EXPECT_EQ(r.findings.size(), 6u);
+  ASSERT_EQ(r.finding_groups.size(), 2u);
+  const FindingGroup& g = r.finding_groups[0];  // the warning before the info
+  EXPECT_EQ(g.kind, "throughput_regression");
+  EXPECT_EQ(g.count, 5);
+  EXPECT_EQ(g.closed, 5);
+  EXPECT_EQ(g.step_lo, 50);
+  EXPECT_EQ(g.step_hi, 302);
+  EXPECT_EQ(g.series, std::vector<std::string>{"tokens_per_s"});
+  EXPECT_EQ(g.related, std::vector<std::string>{"step_time_ms"});
+  EXPECT_EQ(r.finding_groups[1].kind, "plateau");
+  // Timeline: ten events (5 findings, 5 ends) and the plateau become two rows.
+  EXPECT_EQ(r.timeline.size(), 11u);
+  ASSERT_EQ(r.timeline_collapsed.size(), 2u);
+  EXPECT_EQ(r.timeline_collapsed[0].count, 5);
+  EXPECT_EQ(r.timeline_collapsed[0].kind, "throughput_regression");
+  EXPECT_EQ(r.timeline_collapsed[0].step_lo, 50);
+  EXPECT_EQ(r.timeline_collapsed[0].step_hi, 302);
+  EXPECT_EQ(r.timeline_collapsed[1].count, 1);
+  std::string md = RenderMarkdown(r);
+  EXPECT_NE(md.find("## Findings"), std::string::npos) << md;
+  EXPECT_NE(md.find("| throughput\\_regression | 5 | steps 50-302 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("throughput\\_regression x5"), std::string::npos) << md;
+  EXPECT_NE(md.find("5 throughput slowdowns in a row over steps 50-302"), std::string::npos) << md;
+  // Leads with one line; no remedy: inloop took no action and nothing was lost.
+  EXPECT_NE(r.headline.find("5 throughput slowdowns over steps 50-302"), std::string::npos)
+      << r.headline;
+  EXPECT_EQ(r.headline.find("plateau"), std::string::npos) << r.headline;  // info, not alone
+  EXPECT_NE(r.headline.find("inloop took no action"), std::string::npos) << r.headline;
+  EXPECT_EQ(r.headline.find("cost"), std::string::npos) << r.headline;
+  EXPECT_LT(md.find(r.headline.substr(0, 20)), md.find("## Findings"));
+
+  JsonWriter w;
+  WriteReportJson(r, &w);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_FALSE(parser.parse(w.str()).get(doc));
+  int64_t count = 0;
+  ASSERT_FALSE(doc["finding_groups"].at(0)["count"].get(count));
+  EXPECT_EQ(count, 5);
+  std::string_view headline;
+  ASSERT_FALSE(doc["headline"].get(headline));
+  EXPECT_EQ(headline, r.headline);
+}
+
+TEST_F(RunReportTest, CleanRunHeadline) {
+  auto st = Open();
+  std::string id = MakeRun(st.get(), "clean", 1000, 1100, {"python3", "c.py"}, store::kFinished, 1,
+                           [](store::RunWriter* w) {
+                             for (int s = 0; s <= 100; ++s)
+                               ASSERT_TRUE(w->Append("loss", s, 1000 + s, 3 - 0.01 * s).ok());
+                           });
+  Attempt(st.get(), id, 1, 1000, 1100, 0);
+  ReportOptions o;
+  o.run = id;
+  RunReport r;
+  ASSERT_TRUE(BuildRunReport(st.get(), o, &r).ok());
+  EXPECT_EQ(r.headline, "Run finished after 1m40s in 1 attempt: nothing went wrong; inloop had nothing to do.");
+  EXPECT_TRUE(r.finding_groups.empty());
 }
 
 }  // namespace
