@@ -31,9 +31,10 @@ struct DetectConfig {
   std::vector<std::string> eval_markers = {"val",        "valid", "validation", "eval",
                                            "evaluation", "test",  "dev",        "heldout"};
   // Lower is better (seconds or milliseconds per step); checked before throughput_keys.
-  std::vector<std::string> step_time_keys = {"step_time",      "time_per_step",      "iter_time",
-                                             "iteration_time", "time_per_iteration", "batch_time",
-                                             "step_duration"};
+  std::vector<std::string> step_time_keys = {
+      "step_time",    "time_per_step", "iter_time",     "iteration_time",   "time_per_iteration",
+      "batch_time",   "step_duration", "ms_per_step",   "sec_per_step",     "seconds_per_step",
+      "s_per_step",   "step_ms",       "iter_ms",       "ms_per_iter",      "ms_per_batch"};
   // Higher is better.
   std::vector<std::string> throughput_keys = {
       "tokens_per_s",  "tokens_per_sec",  "tokens_per_second",  "tok_s",    "tokens_s",

@@ -330,11 +330,22 @@ void ThroughputDetector::Reset() {
   silent_ = false;
 }
 
+// The jitter is the upper decile of |change| between consecutive points, scaled by
+// 0.6745 / 1.6449 so that for normal noise it equals their median: on a shared machine most
+// steps take exactly as long and a tenth or so are hit by a competing process (+20-40%, one or
+// two steps each). The median of |change| is then ~0 and every cluster of three hit steps in
+// the short window read as a slowdown; the upper decile sees the bursts.
+double ThroughputDetector::Jitter() const {
+  constexpr double kNormalMedianOverDecile = 0.6745 / 1.6449;
+  const int n = static_cast<int>(jitter_.size());
+  return n > 0 ? kNormalMedianOverDecile * jitter_.Sorted((9 * (n - 1)) / 10) : 0;
+}
+
 double ThroughputDetector::Threshold() const {
   if (!(jitter_k_ > 0) || jitter_.size() < 2 || long_.size() == 0) return drop_;
   const double level = long_.Median();
   if (!(level > 0)) return drop_;
-  const double dispersion = jitter_.Median() / level;
+  const double dispersion = Jitter() / level;
   return std::min(std::max(drop_, jitter_k_ * dispersion), std::max(drop_, 0.5));
 }
 
@@ -433,7 +444,7 @@ void ThroughputDetector::Fire(const std::string& key, const Point& p, double sho
   // Report in the series' own units: step times as times.
   const double shown_short = invert_ ? 1 / short_med : short_med;
   const double shown_long = invert_ ? 1 / long_med : long_med;
-  const double jitter = long_med > 0 && jitter_.size() > 0 ? jitter_.Median() / long_med : 0;
+  const double jitter = long_med > 0 && jitter_.size() > 0 ? Jitter() / long_med : 0;
   Finding f = Make(FindingKind::kThroughputRegression, Severity::kWarning, key, lo_, hi_,
                    p.wall_time, false);
   f.message = fmt::format(

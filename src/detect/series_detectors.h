@@ -242,8 +242,8 @@ class ThroughputGroup {
 
 // Throughput (higher is better) or step time (lower is better, compared as 1/value): the median
 // of the short window below (1 - threshold) times the median of the long window of values before
-// it, for `sustain` consecutive points. The threshold is max(drop, jitter_k x the median |change|
-// between consecutive values over the trailing window / the long median), capped at
+// it, for `sustain` consecutive points. The threshold is max(drop, jitter_k x Jitter() (the upper decile of
+// |change| between consecutive values over the trailing window, scaled) / the long median), capped at
 // max(drop, 0.5): a series that jitters by 10% point to point needs a 30% drop. Fires once per
 // episode; closes with an update (carrying the duration in steps and seconds, and the related
 // series of the group) after `sustain` consecutive points back above (1 - threshold/2) times the
@@ -259,6 +259,9 @@ class ThroughputDetector {
   void Reset();
   // The threshold the next comparison uses (for tests and messages).
   double Threshold() const;
+  // The trailing jitter: the upper decile of |change| between consecutive values, scaled to
+  // equal their median for normal noise.
+  double Jitter() const;
 
  private:
   void Fire(const std::string& key, const Point& p, double short_med, double long_med,

@@ -161,6 +161,7 @@ class Session {
     int64_t step = 0;  // last step, for per-series counters
     double last = 0;   // last value, for the summary
     bool loss = false;  // a training-loss series (spike patience watches it)
+    bool stepless = false;  // its values carry no step (HF Trainer dicts): counted 1, 2, ...
   };
   std::map<std::string, SeriesTrack, std::less<>> series_;
   detect::DetectorSet detectors_;
@@ -370,7 +371,10 @@ void Session::AppendMetric(std::string_view key, bool has_step, int64_t step, do
   if (it == series_.end()) {
     it = series_.emplace(std::string(key), SeriesTrack{}).first;
     it->second.loss = detectors_.ClassOf(key) == detect::SeriesClass::kLoss;
-    if (!has_step) step = 0;  // per-series counter, kept even when the store failed
+    it->second.stepless = !has_step;
+    // Per-series counter, kept even when the store failed. It counts from 1, as training steps
+    // do, so that a skip window computed on it lands on the step the program trains.
+    if (!has_step) step = 1;
   } else if (!has_step) {
     step = it->second.step + 1;
   }
@@ -883,6 +887,11 @@ void Session::BeginAttempt(int number, const std::string& reason) {
       detectors_.RewindTo(st.resume_step);
     } else {
       detectors_.StartFresh();
+    }
+    // Values without a step count on from where the new attempt starts, not from where the
+    // abandoned one stopped.
+    for (auto& [key, track] : series_) {
+      if (track.stepless) track.step = st.checkpoint ? st.resume_step : 0;
     }
     hang_ = detect::HangDetector(opts_.detect, WallNow());
     patience_.Forget();
