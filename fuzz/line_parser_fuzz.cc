@@ -1,6 +1,6 @@
 // LineParser (the one `inloop run` feeds every output line to): the input is split into lines
-// and parsed in order, so Megatron records wrapped over lines keep their state between calls.
-// Contract: true <=> at least one metric; no empty or overlong key; at most kMaxMetricsPerLine.
+// and parsed in order by one parser, so Megatron records wrapped over lines keep their state.
+// Contract: true <=> at least one metric; no empty key; at most kMaxMetricsPerLine entries.
 #include <memory>
 #include <string_view>
 
@@ -10,13 +10,11 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace inloop::ingest;
-  static std::unique_ptr<LineParser> parser = [] {
-    std::unique_ptr<LineParser> p;
-    // One custom pattern as inloop.toml would give it, so the PCRE2 path runs too.
-    if (!LineParser::Create({{"eval", "^EVAL (?<step>\\d+) acc=(?<eval_acc>[0-9.eE+-]+)"}}, &p).ok())
-      std::abort();
-    return p;
-  }();
+  // A fresh parser per input (its Megatron continuation is state), so a saved crash input
+  // reproduces on its own. One custom pattern as inloop.toml would give it: PCRE2 runs too.
+  std::unique_ptr<LineParser> parser;
+  if (!LineParser::Create({{"eval", "^EVAL (?<step>\\d+) acc=(?<eval_acc>[0-9.eE+-]+)"}}, &parser).ok())
+    std::abort();
   std::string_view in(reinterpret_cast<const char*>(data), size);
   ParsedLine out;
   size_t start = 0;
