@@ -41,9 +41,14 @@ run_one() {
     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$dir/artifacts/" \
     "$dir/corpus" >"$dir/log" 2>&1 || true
   local execs cov ft corpus findings first
-  execs=$(awk '/^stat::number_of_executed_units/ {n=$2} /#[0-9]+:? .*exec\/s/ {sub("#","",$1); sub(":","",$1); m=$1} END {print (n ? n : m)}' "$dir/log")
-  cov=$( (grep -oE 'cov: [0-9]+' "$dir/log" || true) | tail -n 1 | awk '{print $2}')
-  ft=$( (grep -oE 'ft: [0-9]+' "$dir/log" || true) | tail -n 1 | awk '{print $2}')
+  # Fork mode's status lines ("#N: cov: C ft: F corp: ...") can share a line with NEW_FUNC
+  # output, so the last "#N: cov: C ft: F" anywhere is the final one.
+  local last
+  last=$( (grep -oE '#[0-9]+: cov: [0-9]+ ft: [0-9]+' "$dir/log" || true) | tail -n 1)
+  execs=$(awk '/^stat::number_of_executed_units/ {print $2}' "$dir/log" | tail -n 1)
+  [ -n "$execs" ] || execs=$(echo "$last" | sed -E 's/^#([0-9]+):.*/\1/')
+  cov=$(echo "$last" | sed -nE 's/.*cov: ([0-9]+).*/\1/p')
+  ft=$(echo "$last" | sed -nE 's/.*ft: ([0-9]+).*/\1/p')
   corpus=$(find "$dir/corpus" -type f | wc -l)
   findings=$(find "$dir/artifacts" -type f | wc -l)
   first=$( (grep -m1 -hoE 'ERROR: [A-Za-z]+: [a-z-]+( on [a-z-]+)?|runtime error: [^/]*|fuzz contract violated: [^(]*' "$dir/log" || true) | head -n 1)

@@ -22,13 +22,15 @@ namespace inloop::fuzz {
     }                                                                                  \
   } while (0)
 
-// A directory of this process's own under $TMPDIR (or /tmp), made once; removed by nobody
-// (one per fuzzer process, a few files).
+// Where the file-based targets write their input: $TMPDIR/inloop-fuzz when TMPDIR is set (the
+// runners give each run a folder of its own, and a fixed path keeps runs alike), else
+// /tmp/inloop-fuzz-PID. Made once; the runners remove their folders afterwards.
 inline const std::filesystem::path& ScratchDir() {
   static const std::filesystem::path dir = [] {
     const char* t = std::getenv("TMPDIR");
-    std::filesystem::path d = std::filesystem::path(t && *t ? t : "/tmp") /
-                              ("inloop-fuzz-" + std::to_string(::getpid()));
+    std::filesystem::path d = t && *t ? std::filesystem::path(t) / "inloop-fuzz"
+                                      : std::filesystem::path("/tmp") /
+                                            ("inloop-fuzz-" + std::to_string(::getpid()));
     std::filesystem::create_directories(d);
     return d;
   }();
