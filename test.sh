@@ -6,6 +6,9 @@
 # there: the Python SDK's own tests (no C++), the two doctor tests whose time is PyTorch training
 # (label torch; their supervisor paths run there with stdlib workloads), and the dashboard test's
 # first-paint measurement (a timing, meaningless under the sanitizers).
+# Last, the fuzz check: every libFuzzer target (fuzz/, a small clang build of its own in
+# build-fuzz) runs a fixed number of inputs with a fixed seed from its corpus under tests/fuzz
+# (fuzz/run_fuzz.sh; a few seconds each; skip with INLOOP_SKIP_FUZZ=1).
 # Exits non-zero when any test fails.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -21,4 +24,9 @@ if [ "${INLOOP_SKIP_SANITIZE:-0}" != 1 ]; then
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   export INLOOP_DASHBOARD_PERF=0
   (cd build-asan && ctest --output-on-failure -j"$JOBS" --timeout 900 -LE "python|torch" "$@")
+fi
+
+if [ "${INLOOP_SKIP_FUZZ:-0}" != 1 ]; then
+  echo "== fuzz check (libFuzzer, fixed seed and runs) =="
+  fuzz/run_fuzz.sh
 fi

@@ -13,6 +13,7 @@
 #include <simdjson.h>
 
 #include "common/json_writer.h"
+#include "http/ingest_body.h"
 #include "supervise/run_context.h"
 
 namespace inloop::http {
@@ -30,32 +31,6 @@ Status ParseObject(const std::string& body, simdjson::dom::parser& parser,
   }
   return Status::OK();
 }
-
-// A number, or the project's strings for non-finite values.
-bool ValueOf(simdjson::dom::element e, double* out) {
-  if (e.is_number()) {
-    return !e.get_double().get(*out);
-  }
-  std::string_view s;
-  if (e.get_string().get(s)) return false;
-  if (s == "NaN") {
-    *out = std::numeric_limits<double>::quiet_NaN();
-  } else if (s == "Infinity") {
-    *out = std::numeric_limits<double>::infinity();
-  } else if (s == "-Infinity") {
-    *out = -std::numeric_limits<double>::infinity();
-  } else {
-    return false;
-  }
-  return true;
-}
-
-struct IngestPoint {
-  std::string key;
-  int64_t step = 0;
-  double wall_time = 0;
-  double value = 0;
-};
 
 }  // namespace
 
@@ -168,47 +143,10 @@ HttpResponse IngestRuns::Create(const std::string& body) {
 }
 
 HttpResponse IngestRuns::Points(const std::string& run_ref, const std::string& body) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  Status s = ParseObject(body, parser, &doc);
-  if (!s.ok()) return ErrorFor(s);
-  simdjson::dom::array arr;
-  if (doc["points"].get_array().get(arr)) {
-    return JsonError(400, "points: required, an array of {key, step, wall_time, value}");
-  }
   // Validate the whole batch before appending any of it.
   std::vector<IngestPoint> pts;
-  double now = Now();
-  size_t i = 0;
-  for (auto p : arr) {
-    IngestPoint ip;
-    std::string_view key;
-    int64_t step = 0;
-    if (!p.is_object()) return JsonError(400, fmt::format("points[{}]: must be an object", i));
-    if (p["key"].get_string().get(key) || key.empty()) {
-      return JsonError(400, fmt::format("points[{}].key: required, a non-empty string", i));
-    }
-    if (p["step"].get_int64().get(step)) {
-      return JsonError(400, fmt::format("points[{}].step: required, an integer", i));
-    }
-    simdjson::dom::element e;
-    ip.wall_time = now;
-    if (!p["wall_time"].get(e) && !e.is_null()) {
-      if (e.get_double().get(ip.wall_time) || !std::isfinite(ip.wall_time)) {
-        return JsonError(400, fmt::format("points[{}].wall_time: must be a number (Unix s)", i));
-      }
-    }
-    if (p["value"].get(e) || !ValueOf(e, &ip.value)) {
-      return JsonError(
-          400,
-          fmt::format(
-              "points[{}].value: required, a number or \"NaN\", \"Infinity\", \"-Infinity\"", i));
-    }
-    ip.key = std::string(key);
-    ip.step = step;
-    pts.push_back(std::move(ip));
-    ++i;
-  }
+  if (auto bad = ParsePointsBody(body, Now(), &pts)) return std::move(*bad);
+  Status s;
   std::lock_guard<std::mutex> lock(mu_);
   s = OpenStore();
   store::RunRecord run;

@@ -71,7 +71,8 @@ bool ParseSdkMessage(std::string_view line, SdkMessage* out) {
   double dstep;
   if (!obj["step"].get_int64().get(step)) {
     out->step = step;
-  } else if (!obj["step"].get_double().get(dstep) && std::isfinite(dstep)) {
+  } else if (!obj["step"].get_double().get(dstep) && dstep >= -9223372036854775808.0 &&
+             dstep < 9223372036854775808.0) {  // in int64's range (so finite): no UB in the cast
     out->step = static_cast<int64_t>(dstep);
   }
   if (t == "log") {

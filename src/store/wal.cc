@@ -147,6 +147,8 @@ Status ReadWal(int fd, WalContents* out) {
     const char* p = payload.data() + 1;
     const char* end = payload.data() + payload.size();
     bool ok = true;
+    // A malformed record is dropped whole: nothing decoded from it before the fault is kept.
+    const size_t bases_before = out->bases.size(), points_before = out->points.size();
     if (payload[0] == kBasesRecord) {
       uint64_t n = 0;
       ok = GetVarint(&p, end, &n);
@@ -175,6 +177,8 @@ Status ReadWal(int fd, WalContents* out) {
       ok = false;
     }
     if (!ok) {
+      out->bases.resize(bases_before);
+      out->points.resize(points_before);
       out->tail_error = fmt::format("malformed record at byte {}", pos);
       break;
     }
