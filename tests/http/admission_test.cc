@@ -226,7 +226,8 @@ TEST(AdmissionTest, RulesApplyInOrder) {
 }
 
 TEST(AdmissionTest, ReasonsAreOneShortLine) {
-  RequestHeaders h = Get(std::string(5000, 'a') + "\n:8642");
+  const std::string host = std::string(5000, 'a') + "\n:8642";  // outlives the views in h
+  RequestHeaders h = Get(host);
   AdmissionResult r = Admit(Policy(), h);
   EXPECT_EQ(r.status, 403);
   EXPECT_EQ(r.reason.find('\n'), std::string::npos);
