@@ -4,14 +4,42 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <string_view>
 
+#include "common/crc32c.h"
+
 namespace inloop::fuzz {
+
+// Wraps fuzzed bytes in TFRecord framing with valid CRCs, so the fuzzer reaches the payload
+// decoding: each record is a 2-byte little-endian length (mod max_len) and that many bytes; what
+// is left at the end stays as a torn tail.
+inline std::string TfRecordFramed(std::string_view in, size_t max_len) {
+  std::string out;
+  while (in.size() >= 2) {
+    size_t len = (static_cast<uint8_t>(in[0]) | static_cast<uint8_t>(in[1]) << 8) % max_len;
+    in.remove_prefix(2);
+    len = std::min(len, in.size());
+    uint64_t len64 = len;
+    char head[8];
+    std::memcpy(head, &len64, 8);
+    uint32_t hcrc = inloop::crc32c::Mask(inloop::crc32c::Value(head, 8));
+    uint32_t dcrc = inloop::crc32c::Mask(inloop::crc32c::Value(in.data(), len));
+    out.append(head, 8);
+    out.append(reinterpret_cast<const char*>(&hcrc), 4);
+    out.append(in.data(), len);
+    out.append(reinterpret_cast<const char*>(&dcrc), 4);
+    in.remove_prefix(len);
+  }
+  out.append(in);
+  return out;
+}
 
 // Fails the run (abort -> libFuzzer reports a crash and writes the input) when `ok` is false.
 #define FUZZ_CHECK(ok, what)                                                           \

@@ -12,26 +12,7 @@
 #include "importers/tfevents.h"
 
 namespace {
-std::string Framed(std::string_view in) {
-  std::string out;
-  while (in.size() >= 2) {
-    size_t len = (static_cast<uint8_t>(in[0]) | static_cast<uint8_t>(in[1]) << 8) % 2048;
-    in.remove_prefix(2);
-    len = std::min(len, in.size());
-    uint64_t len64 = len;
-    char head[8];
-    std::memcpy(head, &len64, 8);
-    uint32_t hcrc = inloop::crc32c::Mask(inloop::crc32c::Value(head, 8));
-    uint32_t dcrc = inloop::crc32c::Mask(inloop::crc32c::Value(in.data(), len));
-    out.append(head, 8);
-    out.append(reinterpret_cast<const char*>(&hcrc), 4);
-    out.append(in.data(), len);
-    out.append(reinterpret_cast<const char*>(&dcrc), 4);
-    in.remove_prefix(len);
-  }
-  out.append(in);
-  return out;
-}
+std::string Framed(std::string_view in) { return inloop::fuzz::TfRecordFramed(in, 2048); }
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

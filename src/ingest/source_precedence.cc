@@ -3,22 +3,12 @@
 
 #include <algorithm>
 
+#include "detect/series_class.h"
+
 namespace inloop::ingest {
 
 std::string CanonicalMetricKey(std::string_view key) {
-  std::string out;
-  out.reserve(key.size());
-  for (char ch : key) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    if (c >= 'A' && c <= 'Z') {
-      out.push_back(static_cast<char>(c - 'A' + 'a'));
-    } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
-      out.push_back(static_cast<char>(c));
-    } else if (!out.empty() && out.back() != '_') {
-      out.push_back('_');
-    }
-  }
-  while (!out.empty() && out.back() == '_') out.pop_back();
+  std::string out = detect::NormalizeKey(key);
   for (std::string_view prefix : {"training_", "train_"}) {
     if (out.size() > prefix.size() && out.compare(0, prefix.size(), prefix) == 0) {
       out.erase(0, prefix.size());
