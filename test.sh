@@ -4,7 +4,8 @@
 # Then the sanitizer job: the unit tests and the end-to-end tests again, built with
 # AddressSanitizer and UndefinedBehaviorSanitizer (skip with INLOOP_SKIP_SANITIZE=1). Not repeated
 # there: the Python SDK's own tests (no C++), the two doctor tests whose time is PyTorch training
-# (label torch; their supervisor paths run there with stdlib workloads), and the dashboard test's
+# (label torch; their supervisor paths run there with stdlib workloads), the load test (label
+# load: 100 supervised runs and 50 SSE clients for a minute, main job only), and the dashboard test's
 # first-paint measurement (a timing, meaningless under the sanitizers).
 # Last, the fuzz check: every libFuzzer target (fuzz/, a small clang build of its own in
 # build-fuzz) runs a fixed number of inputs with a fixed seed from its corpus under tests/fuzz
@@ -23,7 +24,7 @@ if [ "${INLOOP_SKIP_SANITIZE:-0}" != 1 ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   export INLOOP_DASHBOARD_PERF=0
-  (cd build-asan && ctest --output-on-failure -j"$JOBS" --timeout 900 -LE "python|torch" "$@")
+  (cd build-asan && ctest --output-on-failure -j"$JOBS" --timeout 900 -LE "python|torch|load" "$@")
 fi
 
 if [ "${INLOOP_SKIP_FUZZ:-0}" != 1 ]; then
