@@ -99,18 +99,6 @@ int CmdRuns(const std::string& store_dir, bool json) {
 }
 
 // ---- show ----
-// The run's goodput (ETTR, lost steps and time per fault, time to detect, MTTR), from the report's
-// facts without a baseline; none when the run has no primary metric or the report cannot be built.
-static std::optional<report::Goodput> GoodputOf(store::Store* st, const std::string& run_id) {
-  report::ReportOptions o;
-  o.run = run_id;
-  o.auto_baseline = false;
-  o.chart_columns = 1;
-  report::RunReport rr;
-  if (!report::BuildRunReport(st, o, &rr).ok()) return std::nullopt;
-  return rr.goodput;
-}
-
 int CmdShow(const std::string& store_dir, const std::string& run_ref, bool json) {
   std::unique_ptr<store::Store> st;
   Status s = OpenStore(store_dir, &st);
@@ -161,7 +149,7 @@ int CmdShow(const std::string& store_dir, const std::string& run_ref, bool json)
     for (auto& se : series) store::WriteSeriesStatsJson(se, &w);
     w.EndArray();
     w.Key("goodput");
-    if (auto g = GoodputOf(st.get(), r.id)) {
+    if (auto g = report::RunGoodput(st.get(), r.id)) {
       report::WriteGoodputJson(*g, &w);
     } else {
       w.Null();
@@ -197,7 +185,7 @@ int CmdShow(const std::string& store_dir, const std::string& run_ref, bool json)
     fmt::print("no metrics recorded\n");
     return kExitOk;
   }
-  if (auto g = GoodputOf(st.get(), r.id)) fmt::print("goodput  {}\n", report::GoodputText(*g));
+  if (auto g = report::RunGoodput(st.get(), r.id)) fmt::print("goodput  {}\n", report::GoodputText(*g));
   fmt::print("\n{:<32} {:>9} {:>10} {:>12} {:>12} {:>12}\n", "SERIES", "POINTS", "LAST STEP",
              "LAST", "MIN", "MAX");
   for (auto& se : series) {

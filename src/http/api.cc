@@ -18,6 +18,7 @@
 #include <simdjson.h>
 
 #include "common/json_writer.h"
+#include "http/goodput_metrics.h"
 #include "http/ingest.h"
 #include "http/json_views.h"
 #include "http/loop_view.h"
@@ -448,6 +449,9 @@ HttpResponse Api::Route(const HttpRequest& r) {
     HttpResponse resp;
     resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
     resp.body = metrics_->Text();
+    // The newest runs' goodput (report/goodput.h), when the store can be read.
+    StorePool::Lease st;
+    if (pool_->Acquire(&st).ok()) resp.body += GoodputMetricsText(NewestRunsGoodput(st.get(), 20));
     return with_route(std::move(resp), "/metrics");
   }
   if (seg.size() < 2 || seg[0] != "api" || seg[1] != "v1") {

@@ -5,10 +5,7 @@
 
 namespace inloop::http {
 
-namespace {
-
-// Label values escape backslash, quote and newline (Prometheus text format).
-std::string LabelValue(const std::string& v) {
+std::string PrometheusLabelValue(const std::string& v) {
   std::string out;
   for (char c : v) {
     if (c == '\\' || c == '"') {
@@ -22,8 +19,6 @@ std::string LabelValue(const std::string& v) {
   }
   return out;
 }
-
-}  // namespace
 
 ServerMetrics::ServerMetrics()
     : bounds_{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
@@ -46,7 +41,7 @@ std::string ServerMetrics::Text() const {
   out += "# TYPE inloop_http_requests_total counter\n";
   for (auto& [k, n] : requests_) {
     out += fmt::format("inloop_http_requests_total{{route=\"{}\",code=\"{}\"}} {}\n",
-                       LabelValue(k.first), k.second, n);
+                       PrometheusLabelValue(k.first), k.second, n);
   }
   out += "# HELP inloop_http_request_duration_seconds Time to answer a request (SSE excluded).\n";
   out += "# TYPE inloop_http_request_duration_seconds histogram\n";

@@ -13,6 +13,9 @@
 
 namespace inloop::http {
 
+// A Prometheus label value: backslash, quote and newline escaped (text format 0.0.4).
+std::string PrometheusLabelValue(const std::string& v);
+
 class ServerMetrics {
  public:
   ServerMetrics();

@@ -943,6 +943,16 @@ std::vector<RegressionFacts> FindRegressions(const std::vector<Point>& pts, bool
   return out;
 }
 
+std::optional<Goodput> RunGoodput(store::Store* st, const std::string& run_id) {
+  ReportOptions o;
+  o.run = run_id;
+  o.auto_baseline = false;
+  o.chart_columns = 1;
+  RunReport rr;
+  if (!BuildRunReport(st, o, &rr).ok()) return std::nullopt;
+  return rr.goodput;
+}
+
 Status BuildRunReport(store::Store* st, const ReportOptions& opts, RunReport* out) {
   *out = RunReport{};
   RunReport& r = *out;

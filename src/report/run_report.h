@@ -234,6 +234,11 @@ struct RunReport {
 // Gathers the report of opts.run. NotFound for an unknown run, baseline or --key series.
 Status BuildRunReport(store::Store* st, const ReportOptions& opts, RunReport* out);
 
+// The run's goodput alone (ETTR, lost steps and time per fault, time to detect, MTTR), from the
+// report's facts without a baseline; none when the run has no primary metric or the report
+// cannot be built. For `inloop show` and serve's /metrics.
+std::optional<Goodput> RunGoodput(store::Store* st, const std::string& run_id);
+
 // The report as one JSON object (for machines and the assistant).
 void WriteReportJson(const RunReport& r, JsonWriter* w);
 

@@ -393,6 +393,9 @@ assert seen["inloop_http_requests_total"] > 50, seen
 assert seen["inloop_points_ingested_total"] == 2, seen
 assert seen["inloop_sse_clients_total"] >= 2, seen
 assert seen["inloop_http_request_duration_seconds_count"] > 50
+# The newest runs' goodput (summed over runs here: some run has a positive ETTR).
+assert seen.get("inloop_run_ettr", 0) > 0, seen
+assert "inloop_run_lost_steps" in seen and "inloop_run_faults" in seen, seen
 print("ok: metrics", {k: seen[k] for k in ("inloop_http_requests_total", "inloop_sse_polls_total")})
 PY
 assert_contains "$(cat metrics.txt)" 'route="/api/v1/runs/{id}/series",code="200"' "per-route counter"
