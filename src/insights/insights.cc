@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "query/series_query.h"
+#include "report/run_report.h"
 
 namespace inloop::insights {
 namespace {
@@ -309,6 +310,42 @@ std::string Num(double v) {
 
 }  // namespace
 
+namespace {
+
+void ComputeGoodputAcrossRuns(store::Store* st,
+                              const std::vector<std::pair<std::string, std::string>>& runs,
+                              GoodputAcrossRuns* g) {
+  g->restarted = static_cast<int>(runs.size());
+  double ettr_sum = 0, ttd_sum = 0, mttr_sum = 0;
+  int ttd_n = 0, mttr_n = 0;
+  for (const auto& [id, name] : runs) {
+    std::optional<report::Goodput> gp = report::RunGoodput(st, id);
+    if (!gp) continue;
+    ++g->with_goodput;
+    ettr_sum += gp->ettr;
+    if (g->worst_run.empty() || gp->ettr < g->worst_ettr) {
+      g->worst_run = name;
+      g->worst_ettr = gp->ettr;
+    }
+    g->lost_steps += gp->lost_steps;
+    g->lost_seconds += gp->lost_seconds;
+    for (const report::FaultCost& f : gp->faults) {
+      ++g->faults_by_trigger[f.trigger];
+      ttd_sum += f.time_to_detect;
+      ++ttd_n;
+      if (f.mttr) {
+        mttr_sum += *f.mttr;
+        ++mttr_n;
+      }
+    }
+  }
+  if (g->with_goodput) g->mean_ettr = ettr_sum / g->with_goodput;
+  if (ttd_n) g->mean_time_to_detect = ttd_sum / ttd_n;
+  if (mttr_n) g->mean_mttr = mttr_sum / mttr_n;
+}
+
+}  // namespace
+
 Status ComputeInsights(store::Store* st, const InsightsOptions& o, Insights* out) {
   *out = Insights();
   out->filter = o.runs;
@@ -374,6 +411,11 @@ Status ComputeInsights(store::Store* st, const InsightsOptions& o, Insights* out
   ComputeImportanceSection(done, finals, o, &out->importance);
   ComputeExtrapolationSection(st, data, *out, o, &out->extrapolation);
   ComputeScalingSection(done, finals, o, &out->scaling);
+  std::vector<std::pair<std::string, std::string>> restarted;  // id, name
+  for (size_t i : with_key) {
+    if (data[i].rec.attempts > 1) restarted.emplace_back(data[i].rec.id, data[i].rec.name);
+  }
+  ComputeGoodputAcrossRuns(st, restarted, &out->goodput);
   return Status::OK();
 }
 
@@ -492,6 +534,22 @@ void WriteInsightsJson(const Insights& in, JsonWriter* w) {
     w->EndObject();
   }
   w->EndObject();
+  const GoodputAcrossRuns& g = in.goodput;
+  w->Key("goodput").BeginObject().Key("restarted_runs").Int(g.restarted);
+  w->Key("with_goodput").Int(g.with_goodput).Key("mean_ettr");
+  g.with_goodput ? w->Number(g.mean_ettr) : w->Null();
+  w->Key("worst_run");
+  g.worst_run.empty() ? w->Null() : w->String(g.worst_run);
+  w->Key("worst_ettr");
+  g.worst_run.empty() ? w->Null() : w->Number(g.worst_ettr);
+  w->Key("lost_steps").Int(g.lost_steps).Key("lost_seconds").Number(g.lost_seconds);
+  w->Key("faults_by_trigger").BeginObject();
+  for (const auto& [trigger, n] : g.faults_by_trigger) w->Key(trigger).Int(n);
+  w->EndObject().Key("mean_time_to_detect");
+  g.mean_time_to_detect ? w->Number(*g.mean_time_to_detect) : w->Null();
+  w->Key("mean_mttr");
+  g.mean_mttr ? w->Number(*g.mean_mttr) : w->Null();
+  w->EndObject();
   w->EndObject();
 }
 
@@ -585,6 +643,29 @@ std::string RenderInsightsText(const Insights& in, bool color) {
                      Num(f.at), f.at_default ? " (10x the largest)" : "", Num(f.predicted),
                      Num(f.predicted_ci.lo), Num(f.predicted_ci.hi), Num(f.predicted_pi.lo),
                      Num(f.predicted_pi.hi));
+  }
+  const GoodputAcrossRuns& g = in.goodput;
+  o += "\n" + head("Goodput across runs") + "\n";
+  if (g.restarted == 0) {
+    o += fmt::format("  no run of the {} was restarted: nothing was lost to faults\n", in.runs_with_key);
+  } else {
+    std::string triggers;
+    for (const auto& [trigger, n] : g.faults_by_trigger) {
+      triggers += fmt::format("{}{} {}", triggers.empty() ? "" : ", ", n, trigger);
+    }
+    int faults = 0;
+    for (const auto& kv : g.faults_by_trigger) faults += kv.second;
+    o += fmt::format("  {} of {} runs restarted ({} fault{}: {}); lost {} logged steps and {:.1f} s\n",
+                     g.restarted, in.runs_with_key, faults, faults == 1 ? "" : "s",
+                     triggers.empty() ? "none recorded" : triggers, g.lost_steps, g.lost_seconds);
+    if (g.with_goodput) {
+      o += fmt::format("  ETTR of the restarted runs: mean {:.1f}%, lowest {:.1f}% ({})\n",
+                       100 * g.mean_ettr, 100 * g.worst_ettr, g.worst_run);
+    }
+    if (g.mean_time_to_detect) {
+      o += fmt::format("  time to detect: mean {:.2f} s{}\n", *g.mean_time_to_detect,
+                       g.mean_mttr ? fmt::format("; time to repair (MTTR): mean {:.1f} s", *g.mean_mttr) : "");
+    }
   }
   return o;
 }

@@ -87,6 +87,21 @@ struct ScalingSection {
   ScalingFitResult fit;
 };
 
+// Goodput across the runs with the key (report/goodput.h), from the runs that were restarted
+// (more than one attempt): a run never restarted lost nothing to faults. Computed per run from
+// its report, so only those runs pay for it.
+struct GoodputAcrossRuns {
+  int restarted = 0;             // runs with more than one attempt
+  int with_goodput = 0;          // of those, runs whose goodput could be computed
+  double mean_ettr = 0;          // over with_goodput
+  std::string worst_run;         // the lowest ETTR among them
+  double worst_ettr = 0;
+  int64_t lost_steps = 0;        // summed
+  double lost_seconds = 0;       // summed
+  std::map<std::string, int> faults_by_trigger;
+  std::optional<double> mean_time_to_detect, mean_mttr;  // over the faults that have one
+};
+
 struct Insights {
   std::string filter;
   std::string key;
@@ -102,6 +117,7 @@ struct Insights {
   ImportanceSection importance;
   ExtrapolationSection extrapolation;
   ScalingSection scaling;
+  GoodputAcrossRuns goodput;
 };
 
 // NotFound when no run matches the filter or the runs have no such (or no loss-like) key.
