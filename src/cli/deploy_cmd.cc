@@ -24,6 +24,7 @@
 #include "compare/eval_diff.h"
 #include "config/toml_fields.h"
 #include "gateway/deploy.h"
+#include "stats/descriptive.h"
 
 namespace inloop::cli {
 namespace {
@@ -265,12 +266,7 @@ struct CompareOptions {
   compare::EvalDiffOptions diff;
 };
 
-double Median(std::vector<double> v) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+using stats::Median;
 
 // The score of one answer: the latency, or the top-level number `key` of its JSON body.
 std::optional<double> ScoreOf(simdjson::dom::element side, const std::string& key) {

@@ -11,6 +11,7 @@
 
 #include "stats/distributions.h"
 #include "stats/rng.h"
+#include "stats/descriptive.h"
 
 namespace inloop::insights {
 namespace {
@@ -24,11 +25,7 @@ bool ParseNumber(const std::string& s, double* v) {
   return end == t.c_str() + t.size() && std::isfinite(*v);
 }
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+using stats::Median;
 
 // ---- CART regression trees ----
 

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "stats/descriptive.h"
+
 namespace inloop::remedy {
 namespace {
 
@@ -11,27 +13,11 @@ namespace {
 // spike and the moment the caller holds it (they are judged then).
 constexpr size_t kKeep = SpikePatience::kLevelPoints + 64;
 
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  size_t mid = v.size() / 2;
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
-  double hi = v[mid];
-  if (v.size() % 2 == 1) return hi;
-  double lo = *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid));
-  return 0.5 * (lo + hi);
-}
 
 }  // namespace
 
-bool SpikePatience::Judge(const std::string& name, Series& s, int64_t step, double value,
-                          std::vector<SpikeVerdict>* verdicts) {
-  Held& h = *s.held;
-  ++h.points;
-  h.peak = std::max(h.peak, value);
-  bool healed = value <= h.band;
-  if (!healed && h.points < patience_) return false;
+SpikeVerdict SpikePatience::MakeVerdict(const std::string& name, const Held& h, int64_t step) {
   SpikeVerdict v;
-  v.kind = healed ? SpikeVerdict::Kind::kHealed : SpikeVerdict::Kind::kPersisted;
   v.series = name;
   v.onset = h.onset;
   v.step = step;
@@ -40,6 +26,18 @@ bool SpikePatience::Judge(const std::string& name, Series& s, int64_t step, doub
   v.noise = h.noise;
   v.band = h.band;
   v.peak = h.peak;
+  return v;
+}
+
+bool SpikePatience::Judge(const std::string& name, Series& s, int64_t step, double value,
+                          std::vector<SpikeVerdict>* verdicts) {
+  Held& h = *s.held;
+  ++h.points;
+  h.peak = std::max(h.peak, value);
+  bool healed = value <= h.band;
+  if (!healed && h.points < patience_) return false;
+  SpikeVerdict v = MakeVerdict(name, h, step);
+  if (healed) v.kind = SpikeVerdict::Kind::kHealed;
   verdicts->push_back(std::move(v));
   s.held.reset();
   return true;
@@ -77,8 +75,8 @@ bool SpikePatience::Hold(std::string_view series, int64_t onset,
   if (!before.empty()) {
     std::vector<double> diffs;
     for (size_t i = 1; i < before.size(); ++i) diffs.push_back(std::fabs(before[i] - before[i - 1]));
-    h.level = Median(before);
-    h.noise = Median(diffs);
+    h.level = stats::Median(before);
+    h.noise = diffs.empty() ? 0 : stats::Median(diffs);
     h.band = h.level + std::max(kNoiseFactor * h.noise, kMinRelBand * std::fabs(h.level));
   }
   for (auto& [step, value] : s.recent) {
@@ -88,15 +86,7 @@ bool SpikePatience::Hold(std::string_view series, int64_t onset,
   s.held = h;
   if (before.empty() || patience_ == 0) {
     // No level to come back to, or no patience: the spike gets its remedy now.
-    SpikeVerdict v;
-    v.series = it->first;
-    v.onset = onset;
-    v.step = onset;
-    v.level = h.level;
-    v.noise = h.noise;
-    v.band = h.band;
-    v.peak = h.peak;
-    verdicts->push_back(std::move(v));
+    verdicts->push_back(MakeVerdict(it->first, h, onset));
     s.held.reset();
     return true;
   }

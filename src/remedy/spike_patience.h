@@ -77,6 +77,8 @@ class SpikePatience {
     std::deque<std::pair<int64_t, double>> recent;  // last points, bounded
     std::optional<Held> held;
   };
+  // The verdict on held spike `h` of series `name`, decided at `step` (kind: persisted).
+  static SpikeVerdict MakeVerdict(const std::string& name, const Held& h, int64_t step);
   // Judges one point after the onset; true when it decided the spike (verdict appended).
   bool Judge(const std::string& name, Series& s, int64_t step, double value,
              std::vector<SpikeVerdict>* verdicts);

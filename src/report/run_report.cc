@@ -23,6 +23,7 @@
 #include "report/recommendations.h"
 #include "report/sentences.h"
 #include "supervise/run_context.h"
+#include "stats/descriptive.h"
 
 namespace inloop::report {
 namespace {
@@ -142,15 +143,7 @@ class Data {
   bool ok_ = false;
 };
 
-double Median(std::vector<double> v) {
-  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
-  size_t m = v.size() / 2;
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(m), v.end());
-  double hi = v[m];
-  if (v.size() % 2) return hi;
-  double lo = *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(m));
-  return 0.5 * (lo + hi);
-}
+using stats::Median;
 
 bool Better(double a, double b, bool minimize) { return minimize ? a < b : a > b; }
 

@@ -1,5 +1,6 @@
 #include "stats/descriptive.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -8,6 +9,16 @@ namespace inloop::stats {
 
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+}
+
+double Median(std::vector<double> x) {
+  if (x.empty()) return std::numeric_limits<double>::quiet_NaN();
+  size_t mid = x.size() / 2;
+  std::nth_element(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(mid), x.end());
+  double hi = x[mid];
+  if (x.size() % 2 == 1) return hi;
+  double lo = *std::max_element(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(mid));
+  return 0.5 * (lo + hi);
 }
 
 double Mean(std::span<const double> x) {

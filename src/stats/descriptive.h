@@ -6,9 +6,12 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 namespace inloop::stats {
 
+// Median (the mean of the two middle values for an even n); NaN for an empty sample.
+double Median(std::vector<double> x);
 // Arithmetic mean; NaN for an empty sample.
 double Mean(std::span<const double> x);
 // Sample variance with the n-1 denominator (two-pass); NaN for n < 2.
