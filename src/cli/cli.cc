@@ -806,6 +806,13 @@ int Main(int argc, char** argv) {
     sub->add_option("--store", store_dir, "store directory");
     sub->add_flag("--json", json, "JSON output");
   }
+  auto* sdk_cmd = app.add_subcommand(
+      "sdk", "the Python SDK built into this binary: `inloop sdk path` prints a directory for "
+      "PYTHONPATH (under `inloop run` it is already first on the child's PYTHONPATH)");
+  sdk_cmd->require_subcommand(1);
+  auto* sdk_path = sdk_cmd->add_subcommand("path", "write the SDK out and print its directory");
+  sdk_path->add_option("--store", store_dir, "store directory (used when no cache dir is set)");
+  sdk_path->add_flag("--json", json, "JSON output");
   LoopArgs loop_args;
   auto* loop_cmd = app.add_subcommand(
       "loop", "the research loop: an agent or the built-in search proposes, inloop runs and "
@@ -932,6 +939,7 @@ int Main(int argc, char** argv) {
     token_args.json = json;
     return CmdToken(token_args);
   }
+  if (*sdk_cmd) return CmdSdkPath(store_dir, json);
   if (*loop_cmd) {
     for (auto* sub : loop_cmd->get_subcommands()) loop_args.verb = sub->get_name();
     loop_args.store_dir = store_dir;

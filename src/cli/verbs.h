@@ -168,3 +168,11 @@ int CmdMcp(const std::string& store_dir);
 int CmdDeploy(int argc, char** argv);
 
 }  // namespace inloop::cli
+
+namespace inloop::cli {
+
+// `inloop sdk path`: writes the Python SDK compiled into this binary where Python can import it
+// (src/sdk/python_sdk.h) and prints the directory for PYTHONPATH. Returns 0, or the I/O exit code.
+int CmdSdkPath(const std::string& store_dir, bool json);
+
+}  // namespace inloop::cli
