@@ -13,7 +13,7 @@ PACKAGES=(
   python3 python3-torch python3-numpy
   chromium
   libboost1.81-dev nginx-light wrk
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev bandit
 )
 # Node.js and npm bundle the UI and drive the browser tests; a machine that already has them
 # (for example from NodeSource, whose nodejs carries its own npm) keeps its own.

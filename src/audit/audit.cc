@@ -13,9 +13,11 @@
 
 #include <fmt/format.h>
 
+#include "audit/code_scan.h"
 #include "audit/pickle_scan.h"
 #include "audit/safetensors_check.h"
 #include "audit/zip_reader.h"
+#include "common/file_io.h"
 
 namespace inloop::audit {
 namespace {
@@ -245,27 +247,81 @@ bool ModelFileName(const fs::path& p) {
 
 }  // namespace
 
+namespace {
+
+enum class Kind { kModel, kPython, kConfig };
+
+Kind KindOf(const std::string& path) {
+  if (IsPythonSource(path)) return Kind::kPython;
+  if (IsConfigFile(path)) return Kind::kConfig;
+  return Kind::kModel;
+}
+
+bool SkippedDir(const fs::path& p) {
+  std::string n = p.filename().string();
+  return n == ".git" || n == "node_modules" || n == "__pycache__" || n == ".venv" || n == "venv" ||
+         n == "site-packages" || n == ".inloop";
+}
+
+FileVerdict AuditText(const std::string& path, Kind kind,
+                      const std::vector<Finding>& bandit, bool bandit_ran) {
+  FileVerdict v;
+  v.file = path;
+  v.format = kind == Kind::kPython ? "python" : "config";
+  std::string text;
+  Status s = ReadFile(path, &text);
+  if (!s.ok()) {
+    Add(&v, path, "file.unreadable", Severity::kHigh, s.message(), "check the path and its permissions");
+    return v;
+  }
+  if (kind == Kind::kPython) v.findings = ScanPythonSource(text, path, bandit_ran);
+  for (Finding& f : ScanSecrets(text, path)) v.findings.push_back(std::move(f));
+  for (const Finding& f : bandit) {
+    if (f.file == path) v.findings.push_back(f);
+  }
+  std::stable_sort(v.findings.begin(), v.findings.end(),
+                   [](const Finding& a, const Finding& b) { return a.line < b.line; });
+  return v;
+}
+
+}  // namespace
+
 Status AuditPaths(const std::vector<std::string>& paths, const AuditOptions& o,
                   std::vector<FileVerdict>* out) {
+  std::vector<std::string> files;
   for (const std::string& p : paths) {
     std::error_code ec;
     fs::file_status st = fs::status(p, ec);
     if (ec || !fs::exists(st)) return Status::NotFound(fmt::format("{}: no such file or directory", p));
     if (!fs::is_directory(st)) {
-      out->push_back(AuditFile(p, o));
+      files.push_back(p);
       continue;
     }
-    std::vector<std::string> files;
+    std::vector<std::string> found;
     for (auto it = fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (it->is_directory() && it->path().filename() == ".git") {
+      if (it->is_directory() && SkippedDir(it->path())) {
         it.disable_recursion_pending();
         continue;
       }
-      if (it->is_regular_file() && ModelFileName(it->path())) files.push_back(it->path().string());
+      std::string f = it->path().string();
+      if (it->is_regular_file() && (ModelFileName(it->path()) || KindOf(f) != Kind::kModel)) {
+        found.push_back(f);
+      }
     }
-    std::sort(files.begin(), files.end());
-    for (const std::string& f : files) out->push_back(AuditFile(f, o));
+    std::sort(found.begin(), found.end());
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  std::vector<std::string> python;
+  for (const std::string& f : files) {
+    if (KindOf(f) == Kind::kPython) python.push_back(f);
+  }
+  std::vector<Finding> bandit;
+  bool bandit_ran = false;
+  if (o.use_bandit) INLOOP_RETURN_IF_ERROR(RunBandit(python, &bandit, &bandit_ran));
+  for (const std::string& f : files) {
+    Kind k = KindOf(f);
+    out->push_back(k == Kind::kModel ? AuditFile(f, o) : AuditText(f, k, bandit, bandit_ran));
   }
   return Status::OK();
 }

@@ -24,8 +24,11 @@ void PrintText(const std::vector<audit::FileVerdict>& verdicts, audit::Severity 
     failed += blocks ? 1 : 0;
     findings += v.findings.size();
     if (quiet && v.findings.empty()) continue;
-    std::string head = fmt::format("{}: {} ({} pickle{}, {} global{})", v.file, v.format, v.pickles,
-                                   v.pickles == 1 ? "" : "s", v.globals, v.globals == 1 ? "" : "s");
+    bool text = v.format == "python" || v.format == "config";
+    std::string head = text ? fmt::format("{}: {}", v.file, v.format)
+                            : fmt::format("{}: {} ({} pickle{}, {} global{})", v.file, v.format,
+                                          v.pickles, v.pickles == 1 ? "" : "s", v.globals,
+                                          v.globals == 1 ? "" : "s");
     std::string word = blocks ? "FAIL" : (v.findings.empty() ? "ok" : "pass");
     if (color) {
       word = fmt::format(fmt::fg(blocks ? fmt::color::red : fmt::color::green), "{}", word);
@@ -33,7 +36,8 @@ void PrintText(const std::vector<audit::FileVerdict>& verdicts, audit::Severity 
     fmt::print("{} {}\n", word, head);
     for (const audit::Finding& f : v.findings) {
       std::string where = f.file == v.file ? "" : fmt::format(" in {}", f.file.substr(f.file.find('!') + 1));
-      std::string at = f.offset >= 0 ? fmt::format(" at byte {}", f.offset) : "";
+      std::string at = f.line > 0 ? fmt::format(" line {}", f.line)
+                       : f.offset >= 0 ? fmt::format(" at byte {}", f.offset) : "";
       fmt::print("  {} {}{}{}: {}\n    fix: {}\n", audit::SeverityName(f.severity), f.rule, where, at,
                  f.message, f.fix);
     }

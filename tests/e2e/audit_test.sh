@@ -88,3 +88,41 @@ assert all(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].star
            for r in run["results"])
 PY
 pass "text, --allow, --fail-on, SARIF, exit codes"
+
+# Code and configs: the project's own examples pass their audit (the example loads checkpoints
+# with weights_only=True); a training script with the usual dangers and a config holding a key fail.
+inloop audit "$INLOOP_SRC/examples" --json > ex.json || fail "the examples fail their own audit: $(cat ex.json)"
+assert_eq "$(json '[f["file"].split("/")[-1] for f in d["files"] if f["format"]=="python"]' < ex.json)" \
+  "['train.py', 'server.py']" "example sources audited"
+mkdir -p proj/conf proj/node_modules/dep
+cat > proj/train.py <<'PY'
+import pickle, subprocess, torch
+from transformers import AutoModel
+model = AutoModel.from_pretrained("org/model", trust_remote_code=True)
+state = torch.load(args.ckpt)
+safe = torch.load(args.ckpt, weights_only=True)
+data = pickle.load(open(args.data, "rb"))
+subprocess.run("tar xf " + args.data, shell=True)
+model.eval()
+PY
+printf 'wandb:\n  api_key: "9fK2mQ7xL0pZ4rT8vB1nC6hJ3sD5wE1a"\nlr: 0.001\n' > proj/conf/run.yaml
+echo 'torch.load(x)' > proj/node_modules/dep/vendored.py
+rc=0; inloop audit proj --json > proj.json || rc=$?
+assert_eq "$rc" 60 "vulnerable project fails"
+"$PY" - proj.json <<'PY' || fail "code findings differ"
+import json, sys
+d = json.load(open(sys.argv[1]))
+files = {f["file"].split("proj/")[-1]: f for f in d["files"]}
+assert sorted(files) == ["conf/run.yaml", "train.py"], sorted(files)  # node_modules skipped
+rules = {(x["rule"], x["line"]) for x in files["train.py"]["findings"]}
+for want in [("code.trust_remote_code", 3), ("code.torch_load_unsafe", 4)]:
+    assert want in rules, (want, rules)
+assert ("code.torch_load_unsafe", 5) not in rules, rules
+assert any(r in {"bandit.B301", "code.pickle_load"} and l == 6 for r, l in rules), rules
+assert any(r in {"bandit.B602", "code.shell_true"} and l == 7 for r, l in rules), rules
+assert not any(l == 8 for r, l in rules), rules  # model.eval() is not eval
+cfg = files["conf/run.yaml"]["findings"]
+assert [(x["rule"], x["line"]) for x in cfg] == [("secret.assigned", 2)], cfg
+assert "9fK2mQ7xL0pZ4rT8" not in json.dumps(cfg), "the secret is printed"
+PY
+pass "code and config audit"
