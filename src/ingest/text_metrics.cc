@@ -187,6 +187,41 @@ size_t TimeAt(std::string_view s, size_t i) {
   return j - i;
 }
 
+// glog's "I0402 10:11:12.345678  1234 solver.cpp:218] " (Caffe and other C++ trainers) at i:
+// its length, or 0.
+size_t GlogPrefixAt(std::string_view s, size_t i) {
+  const size_t n = s.size();
+  char c = i < n ? s[i] : '\0';
+  if (!(c == 'I' || c == 'W' || c == 'E' || c == 'F') || DigitsAt(s, i + 1) != 4 ||
+      i + 5 >= n || s[i + 5] != ' ') {
+    return 0;
+  }
+  size_t t = TimeAt(s, i + 6);
+  if (t == 0) return 0;
+  size_t j = i + 6 + t;
+  while (j < n && s[j] == ' ') ++j;
+  if (DigitsAt(s, j) == 0) return 0;  // the thread id
+  j += DigitsAt(s, j);
+  if (j >= n || s[j] != ' ') return 0;
+  ++j;
+  size_t close = s.find(']', j);  // "file.cc:123]"
+  if (close == std::string_view::npos || close == j || close - j > 80) return 0;
+  std::string_view where = s.substr(j, close - j);
+  size_t colon = where.rfind(':');
+  if (colon == std::string_view::npos || DigitsAt(where, colon + 1) != where.size() - colon - 1 ||
+      where.find(' ') != std::string_view::npos) {
+    return 0;
+  }
+  return close + 1 - i;
+}
+
+// A first word of a key that says which pass a metric belongs to ("val_loss").
+bool IsPassWord(std::string_view w) {
+  static constexpr std::string_view kWords[] = {"val", "valid", "validation", "eval",
+                                                "test", "dev"};
+  return InLowerList(w, kWords);
+}
+
 }  // namespace
 
 bool IsKnownUnit(std::string_view unit) {
@@ -226,6 +261,10 @@ std::string_view StripLogPrefix(std::string_view s) {
     }
     if (size_t t = TimeAt(s, i)) {
       i += t;
+      continue;
+    }
+    if (size_t g = GlogPrefixAt(s, i)) {
+      i += g;
       continue;
     }
     if (IsAlpha(c)) {
@@ -733,6 +772,98 @@ bool TextMetrics::ParseProgressBar(std::string_view s, MetricSink* sink, bool* i
   return sink->size() > 0;
 }
 
+// Caffe's solver lines, glog prefix stripped (see line_parser.cc for the rules).
+bool TextMetrics::ParseCaffe(std::string_view s, MetricSink* sink, bool* handled) {
+  *handled = false;
+  const int iteration_rank = StepKeyRank("iteration");
+  const size_t n = s.size();
+  constexpr std::string_view kIteration = "Iteration ";
+  if (s.substr(0, kIteration.size()) == kIteration) {
+    size_t i = kIteration.size();
+    size_t d = DigitsAt(s, i);
+    int64_t step = 0;
+    if (d == 0 || !ParseInt(s.substr(i, d), &step)) return false;
+    i += d;
+    if (!(i == n || s[i] == ',' || (s[i] == ' ' && i + 1 < n && s[i + 1] == '('))) return false;
+    *handled = true;
+    caffe_step_ = step;
+    has_caffe_step_ = true;
+    sink->OfferStep(iteration_rank, step);
+    if (i < n && s[i] == ' ') {  // "(12.3 iter/s, 8.1s/100 iters)"
+      size_t close = s.find(')', i);
+      if (close == std::string_view::npos) return false;
+      std::string_view rate = s.substr(i + 2, close - i - 2);
+      double v = 0;
+      size_t len = ScanNumber(rate, &v, /*allow_groups=*/false);
+      if (len > 0 && rate.substr(len, 8) == " iter/s,") sink->Add("iter_per_s", v);
+      i = close + 1;
+    }
+    // ", loss = 2.3", ", lr = 0.01"; ", Testing net (#0)" holds no item.
+    while (i < n && s[i] == ',') {
+      size_t next = s.find(',', i + 1);
+      std::string_view part = s.substr(i + 1, (next == std::string_view::npos ? n : next) - i - 1);
+      size_t pos = 0;
+      Pair p;
+      if (ParseItem(part, &pos, /*head_allowed=*/false, &p) && !p.ignored &&
+          p.step_rank == 0 && TrimSpace(part.substr(pos)).empty()) {
+        BuildKey(p);
+        if (!key_.empty() && key_.size() <= kMaxKeyLength) sink->Add(key_, p.value);
+      }
+      i = next == std::string_view::npos ? n : next;
+    }
+    return sink->size() > 0;
+  }
+  // "Train net output #0: loss = 2.3 (* 1 = 2.3 loss)", "Test net output #1: accuracy = 0.9"
+  std::string_view pass;
+  if (s.substr(0, 18) == "Train net output #") pass = "train";
+  if (s.substr(0, 17) == "Test net output #") pass = "test";
+  if (pass.empty()) return false;
+  size_t i = s.find('#') + 1;
+  size_t d = DigitsAt(s, i);
+  if (d == 0 || i + d + 1 >= n || s[i + d] != ':') return false;
+  i += d + 1;
+  while (i < n && s[i] == ' ') ++i;
+  size_t eq = s.find(" = ", i);
+  if (eq == std::string_view::npos || eq == i) return false;
+  std::string_view name = s.substr(i, eq - i);
+  double v = 0;
+  size_t len = ScanNumber(s.substr(eq + 3), &v, /*allow_groups=*/false);
+  if (len == 0) return false;
+  std::string_view rest = TrimSpace(s.substr(eq + 3 + len));
+  if (!rest.empty() && rest.front() != '(') return false;
+  *handled = true;
+  key_.assign(pass.data(), pass.size());
+  key_.push_back('_');
+  AppendWords(&key_, name);
+  if (key_.size() > kMaxKeyLength) return false;
+  if (has_caffe_step_) sink->OfferStep(iteration_rank, caffe_step_);
+  sink->Add(key_, v);
+  return true;
+}
+
+// key_ is already on the line: the same name again, later in the line, is another measurement
+// ("Token Acc: 0.5 ... Val Loss: 2.1 | Token Acc: 0.4" is train, then val). It becomes
+// "<pass>_<key>" when a key before it on the line named a pass (val_, eval_, test_, dev_) and
+// that name is free, else "<key>_2", "<key>_3", ...
+void TextMetrics::DistinctKey(MetricSink* sink) {
+  if (!pass_.empty() && key_.compare(0, pass_.size() + 1, pass_ + "_") != 0) {
+    std::string with_pass = pass_ + "_" + key_;
+    if (!sink->Has(with_pass)) {
+      key_.swap(with_pass);
+      return;
+    }
+  }
+  // The next free number for this key; a line of many repeats stays linear.
+  int& n = repeats_[key_];
+  if (n == 0) n = 1;
+  const size_t base = key_.size();
+  do {
+    key_.resize(base);
+    key_.push_back('_');
+    key_.append(std::to_string(++n));
+  } while (sink->Has(key_));
+}
+
 bool TextMetrics::Parse(std::string_view line, MetricSink* sink) {
   const bool leading_space = !line.empty() && IsSpace(line[0]);
   const bool had_pending = pending_;
@@ -741,6 +872,12 @@ bool TextMetrics::Parse(std::string_view line, MetricSink* sink) {
 
   std::string_view s = StripLogPrefix(line);
   if (s.empty()) return false;
+  if (s[0] == 'I' || s[0] == 'T') {
+    bool handled = false;
+    bool found = ParseCaffe(s, sink, &handled);
+    if (handled) return found;
+    sink->Reset();
+  }
   if (s.find("%|") != std::string_view::npos) {
     bool is_bar = false;
     bool found = ParseProgressBar(s, sink, &is_bar);
@@ -806,6 +943,8 @@ bool TextMetrics::Parse(std::string_view line, MetricSink* sink) {
   if (!accept) return false;
 
   if (continuation) sink->OfferStep(StepKeyRank("iteration"), carried_step);
+  pass_.clear();
+  if (!repeats_.empty()) repeats_.clear();
   for (const Pair& p : pairs_) {
     if (p.ignored) continue;
     if (p.step_rank > 0) {
@@ -814,6 +953,14 @@ bool TextMetrics::Parse(std::string_view line, MetricSink* sink) {
     }
     BuildKey(p);
     if (key_.empty() || key_.size() > kMaxKeyLength) continue;
+    if (sink->Has(key_)) {
+      DistinctKey(sink);
+    } else {
+      size_t w = key_.find('_');
+      std::string_view first = std::string_view(key_).substr(0, w);
+      if (w != std::string::npos && IsPassWord(first)) pass_.assign(first.data(), first.size());
+    }
+    if (key_.size() > kMaxKeyLength) continue;
     sink->Add(key_, p.value);
   }
   return sink->size() > 0;
