@@ -158,22 +158,27 @@ namespace {
 
 enum class MetaKind { kNone, kRun, kExperiment, kUnknown };
 
-// What dir/meta.yaml describes, by its keys: a run has run_id or run_uuid, an experiment has
-// artifact_location (a run has artifact_uri).
+// What dir/meta.yaml describes, by its keys: a run has run_uuid, or run_id with experiment_id or
+// artifact_uri (a model registry version, mlruns/models/<name>/version-N/, has run_id alone); an
+// experiment has artifact_location.
 MetaKind ReadMetaKind(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_regular_file(dir / "meta.yaml", ec)) return MetaKind::kNone;
   std::string meta;
   if (!ReadWholeFile((dir / "meta.yaml").string(), &meta, kMaxValueBytes).ok())
     return MetaKind::kUnknown;
-  bool experiment = false;
+  bool experiment = false, run_id = false, run_context = false;
   for (std::string_view rest = meta; !rest.empty();) {
     size_t nl = rest.find('\n');
     std::string_view line = rest.substr(0, nl);
     rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
-    if (line.rfind("run_id:", 0) == 0 || line.rfind("run_uuid:", 0) == 0) return MetaKind::kRun;
+    if (line.rfind("run_uuid:", 0) == 0) return MetaKind::kRun;
+    run_id = run_id || line.rfind("run_id:", 0) == 0;
+    run_context = run_context || line.rfind("experiment_id:", 0) == 0 ||
+                  line.rfind("artifact_uri:", 0) == 0;
     experiment = experiment || line.rfind("artifact_location:", 0) == 0;
   }
+  if (run_id && run_context) return MetaKind::kRun;
   return experiment ? MetaKind::kExperiment : MetaKind::kUnknown;
 }
 

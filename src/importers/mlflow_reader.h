@@ -20,9 +20,9 @@
 
 namespace inloop::importers {
 
-// True when `dir` holds a run's meta.yaml: one with a run_id or run_uuid key, or (a meta.yaml
-// that names neither, and is not an experiment's, which has artifact_location) beside a metrics/
-// or params/ folder. A run that logged only tags, or nothing, is still a run: git keeps no empty
+// True when `dir` holds a run's meta.yaml: one with run_uuid, or run_id and experiment_id or
+// artifact_uri (a model registry version has run_id alone), or any other meta.yaml that is not an
+// experiment's (which has artifact_location) beside a metrics/ or params/ folder. A run that logged only tags, or nothing, is still a run: git keeps no empty
 // folders, so a committed store often has meta.yaml alone.
 bool IsMlflowRunDir(const std::filesystem::path& dir);
 

@@ -206,11 +206,16 @@ TEST_F(RealShapesTest, MlflowStoreEveryRunDirectoryIsARun) {
 TEST_F(RealShapesTest, MlflowRunDirectoryDetection) {
   Write("mlruns/0/meta.yaml", "artifact_location: mlruns/0\nexperiment_id: '0'\nname: Default\n");
   Write("mlruns/0/tags/note", "experiment tags live here too");
-  Write("mlruns/0/r1/meta.yaml", "run_id: r1\nstatus: 3\n");
+  Write("mlruns/0/r1/meta.yaml", "experiment_id: '0'\nrun_id: r1\nstatus: 3\n");
   Write("mlruns/0/r2/meta.yaml", "");
+  // The model registry's version folder names the run it came from: not a run itself.
+  Write("mlruns/models/mnist/version-1/meta.yaml",
+        "creation_timestamp: 1700000000000\nname: mnist\nrun_id: r1\nsource: "
+        "mlruns/0/r1/artifacts/model\nstatus: READY\nversion: 1\n");
   EXPECT_FALSE(IsMlflowRunDir(dir_ + "/mlruns/0"));
   EXPECT_TRUE(IsMlflowExperimentDir(dir_ + "/mlruns/0"));
   EXPECT_TRUE(IsMlflowRunDir(dir_ + "/mlruns/0/r1"));
+  EXPECT_FALSE(IsMlflowRunDir(dir_ + "/mlruns/models/mnist/version-1"));
   EXPECT_FALSE(IsMlflowRunDir(dir_ + "/mlruns/0/r2"));  // nothing says it is a run
   fs::create_directories(dir_ + "/mlruns/0/r2/params");
   EXPECT_TRUE(IsMlflowRunDir(dir_ + "/mlruns/0/r2"));
