@@ -133,7 +133,10 @@ std::string ExperimentName(const fs::path& experiment_dir) {
 // file's folder (relative to artifacts/) and the tag.
 void ReadArtifactEvents(const fs::path& artifacts, ImportedRun* run, ImportBatch* out) {
   for (const KeyFile& f : KeyFiles(artifacts)) {
-    if (f.path.filename().string().rfind("events.out.tfevents.", 0) != 0) continue;
+    if (f.path.filename().string().rfind("events.out.tfevents.", 0) != 0) {
+      ++out->skipped["mlflow:artifact (not metrics)"];  // models, plots, files the run saved
+      continue;
+    }
     ImportBatch events;
     Status s = ReadTfEventsFile(f.path.string(), &events);
     for (auto& i : events.issues) out->issues.push_back(std::move(i));

@@ -9,7 +9,8 @@
 // "experiment=<name>"; a run in MLflow's trash (lifecycle_stage: deleted) is tagged
 // "lifecycle=deleted". TensorBoard event files under artifacts/ (Keras autolog writes
 // artifacts/tensorboard_logs/{train,validation}/) are read into the same run, their series keyed
-// by the event file's folder under artifacts/ and the tag ("tensorboard_logs/train/epoch_loss").
+// by the event file's folder under artifacts/ and the tag ("tensorboard_logs/train/epoch_loss");
+// other artifacts are counted in skipped ("mlflow:artifact (not metrics)").
 #pragma once
 
 #include <filesystem>

@@ -149,6 +149,7 @@ TEST_F(RealShapesTest, MlflowStoreEveryRunDirectoryIsARun) {
   ASSERT_EQ(sum.runs.size(), 5u);
   EXPECT_EQ(Skipped(sum), "") << "the experiment's meta.yaml is read with its runs";
   EXPECT_EQ(sum.skipped.count("file:unrecognized"), 0u);
+  EXPECT_EQ(sum.skipped["mlflow:artifact (not metrics)"], 1);  // the saved model
 
   const ImportedRunResult* full = RunNamed(sum, "full");
   ASSERT_NE(full, nullptr);
