@@ -49,7 +49,8 @@ bool ConfigEcho::Consume(std::string_view line, ImportedRun* run) {
   if (in_block_ && InBlock(line, run)) return true;
   in_block_ = false;
   std::string_view text = ingest::TrimSpace(ingest::StripLogPrefix(line));
-  if (!EndsWithIgnoreCase(text, "from parameters:")) return false;
+  if (text.rfind("Initializing ", 0) != 0 || !EndsWithIgnoreCase(text, "from parameters:"))
+    return false;
   in_block_ = true;
   path_.clear();
   prefix_ = EndsWithIgnoreCase(text, "net from parameters:") ? "net/" : "";

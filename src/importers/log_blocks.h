@@ -13,8 +13,8 @@
 
 namespace inloop::importers {
 
-// A configuration echo block: Caffe prints "Initializing solver from parameters:" (or "... net
-// from parameters:") and then the prototxt, one "key: value", "name {" or "}" per line, until
+// A configuration echo block: Caffe prints "Initializing solver from parameters:" (or
+// "Initializing net from parameters:") and then the prototxt, one "key: value", "name {" or "}" per line, until
 // its next glog line. Every "key: value" in the block is a param: top-level solver keys as
 // written ("base_lr", "max_iter"), nested keys joined by '/' under the enclosing blocks, with a
 // layer's block named by its `name` ("conv1/param/lr_mult"), and net keys under "net/". Quotes
