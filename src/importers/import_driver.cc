@@ -97,10 +97,24 @@ int64_t GlobalStep(const fs::path& file) {
   std::string head(64u << 10, '\0');
   head.resize(std::fread(head.data(), 1, head.size(), f));
   std::fclose(f);
-  static const std::regex kStep(R"re("global_step"\s*:\s*(\d{1,18}))re");
-  std::smatch m;
-  if (!std::regex_search(head, m, kStep)) return -1;
-  return std::stoll(m[1].str());
+  constexpr std::string_view kKey = "\"global_step\"";
+  size_t i = head.find(kKey);
+  if (i == std::string::npos) return -1;
+  i += kKey.size();
+  auto skip_space = [&] {
+    while (i < head.size() && (head[i] == ' ' || head[i] == '\n' || head[i] == '\r' ||
+                               head[i] == '\t'))
+      ++i;
+  };
+  skip_space();
+  if (i >= head.size() || head[i] != ':') return -1;
+  ++i;
+  skip_space();
+  int64_t step = 0;
+  size_t digits = 0;
+  for (; i < head.size() && head[i] >= '0' && head[i] <= '9' && digits < 18; ++i, ++digits)
+    step = step * 10 + (head[i] - '0');
+  return digits > 0 ? step : -1;
 }
 
 // Where a trainer_state.json stands among the copies of one output_dir: the final one in
