@@ -155,10 +155,6 @@ void ReadArtifactEvents(const fs::path& artifacts, ImportedRun* run, ImportBatch
   }
 }
 
-}  // namespace
-
-namespace {
-
 enum class MetaKind { kNone, kRun, kExperiment, kUnknown };
 
 // What dir/meta.yaml describes, by its keys: a run has run_uuid, or run_id with experiment_id or
@@ -241,7 +237,8 @@ Status ReadMlflowRun(const std::string& run_dir, ImportBatch* out) {
   }
   run.SetParam("mlflow.run_id", run_id);
   run.SetParam("mlflow.experiment_id", experiment_id);
-  std::string experiment = ExperimentName(dir.parent_path());
+  std::string experiment =
+      IsMlflowExperimentDir(dir.parent_path()) ? ExperimentName(dir.parent_path()) : "";
   if (!experiment.empty()) run.tags.push_back("experiment=" + experiment);
 
   for (const KeyFile& f : KeyFiles(dir / "params")) {
