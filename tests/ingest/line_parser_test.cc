@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cmath>
 #include <random>
 #include <string>
@@ -317,15 +316,14 @@ TEST_F(LineParserTest, OneMebibyteLines) {
   std::string pipes = "step 1 | loss 2";
   while (pipes.size() < mib) pipes += " | x";
   EXPECT_EQ(P(pipes), "step=1 loss=2");
-  // Shapes that would make a careless scanner quadratic.
+  // Shapes that would make a careless scanner quadratic: a regression shows as this test's
+  // time (bench/ measures parse speed; no wall-clock assertion here).
   for (const char* unit : {"a: 1 (", "loss (", "x  ", "{'a': [", "Epoch 1: 5%| ", "a=1 ", "[a] ",
                            "1,000,", "loss nan ", "\"a\": "}) {
     std::string line;
     while (line.size() < mib) line += unit;
-    auto start = std::chrono::steady_clock::now();
     parser_->Parse(line, &out_);
-    auto elapsed = std::chrono::steady_clock::now() - start;
-    EXPECT_LT(elapsed, std::chrono::seconds(2)) << unit;
+    EXPECT_LE(out_.metrics.size(), 100000u) << unit;
   }
 }
 
