@@ -469,25 +469,26 @@ export class Chart {
         ctx.globalAlpha = 0.35;
         ctx.beginPath();
         let pen = false;
+        const bad: number[] = [];
         for (let i = 0; i < a.x.length; i++) {
           const px = u.valToPos(a.x[i], "x", true);
           if (!inside(px)) { pen = false; continue; }
           xs.push(a.x[i]);
           const y = a.y[i];
-          if (!Number.isFinite(y) || (this.view.settings.logY && y <= 0)) {
-            pen = false;
-            ctx.moveTo(px - 4 * r, top);
-            ctx.lineTo(px + 4 * r, top);
-            ctx.lineTo(px, top + 7 * r);
-            ctx.lineTo(px - 4 * r, top);
-            ctx.moveTo(px, top);
-            continue;
-          }
+          if (!Number.isFinite(y)) { bad.push(px); pen = false; continue; }
+          if (this.view.settings.logY && y <= 0) { pen = false; continue; }
           const py = u.valToPos(y, "y", true);
           if (pen) ctx.lineTo(px, py); else ctx.moveTo(px, py);
           pen = true;
         }
         ctx.stroke();
+        for (const px of bad) {  // a non-finite value of the abandoned part: a faded triangle
+          ctx.beginPath();
+          ctx.moveTo(px - 4 * r, top);
+          ctx.lineTo(px + 4 * r, top);
+          ctx.lineTo(px, top + 7 * r);
+          ctx.fill();
+        }
       }
       if (xs.length) drawn.faded[s.run] = xs;
     }
