@@ -141,5 +141,8 @@ try {
   eq(await page.evaluate(() => window.__inloop.errors), [], "the page reported no errors");
 } finally {
   await browser.close();
+  srv.proc.kill("SIGTERM");  // its pipes would keep the test alive
 }
+// INLOOP_KEEP_WORK=1 keeps the store and the screenshots (repair-view.png, repair-view-clean.png).
+if (!process.env.INLOOP_KEEP_WORK) fs.rmSync(work, { recursive: true, force: true });
 done();
