@@ -13,7 +13,10 @@
 
 #include <cmath>
 
+#include "http/api.h"
 #include "http/repair_view.h"
+#include "http/server_metrics.h"
+#include "http/store_pool.h"
 #include "report/sentences.h"
 #include "support/temp_store.h"
 
@@ -71,41 +74,47 @@ class RepairViewTest : public store::TempStoreTest {
     EXPECT_TRUE(st->UpdateRun(r).ok());
     return r.id;
   }
+  // The repaired run of the file comment; returns its id, the action's id in *action_id.
+  std::string MakeRepairedRun(Store* st, int64_t* action_id) {
+    std::string id = MakeRun(st, "fixed", true);
+    Attempt(st, id, 1, 2000, 2055.5, 143);
+    Attempt(st, id, 2, 3000, 3100, 0);
+    Event(st, id, 2000, "attempt_start", std::nullopt, R"({"attempt":1})", "info");
+    for (int s : {10, 12, 14})  // one slowdown reported three times in a row: one episode
+      Event(st, id, 2000 + s, "throughput_regression", s,
+            R"({"series":"steps_per_s","update":false,"evidence":{"drop":0.5}})");
+    Event(st, id, 2020, "checkpoint", 20, R"({"path":"ck/20","step":20,"attempt":1})", "info");
+    Event(st, id, 2040, "checkpoint", 40, R"({"path":"ck/40","step":40,"attempt":1})", "info");
+    Event(st, id, 2040.5, "checkpoint", 40, R"({"path":"ck/40b","step":40})", "info");
+    Event(st, id, 2050.5, "nonfinite", 50,
+          R"({"series":"train/loss","update":false,"evidence":{"nan":1,"inf":0}})", "error");
+    store::ActionRecord a;
+    a.run_id = id;
+    a.created_at = 2055.1;
+    a.action = "rollback_skip";
+    a.trigger = "nonfinite";
+    a.step = 55;
+    a.reason = "loss is nan";
+    a.state = store::kActionApplied;
+    a.decided_by = "policy";
+    a.data_json = R"({"checkpoint":{"path":"ck/40","step":40},"start_step":41,"skip":[41,56]})";
+    EXPECT_TRUE(st->AddAction(&a).ok());
+    Event(st, id, 2055.5, "attempt_exit", 55, R"({"attempt":1,"last_step":55})", "info");
+    Event(st, id, 2055.6, "action_applied", 55,
+          fmt::format(R"({{"action_id":{},"action":"rollback_skip","start_step":41}})", a.id));
+    Event(st, id, 3000, "attempt_start", std::nullopt,
+          R"({"attempt":2,"start_step":41,"skip_windows":[[41,56]]})", "info");
+    Event(st, id, 3060, "checkpoint", 60, R"({"path":"ck/60","step":60,"attempt":2})", "info");
+    Event(st, id, 3100, "attempt_exit", 100, R"({"attempt":2,"last_step":100})", "info");
+    *action_id = a.id;
+    return id;
+  }
 };
 
 TEST_F(RepairViewTest, RollbackSkipIsDrawnFromTheReportsFacts) {
   auto st = Open();
-  std::string id = MakeRun(st.get(), "fixed", true);
-  Attempt(st.get(), id, 1, 2000, 2055.5, 143);
-  Attempt(st.get(), id, 2, 3000, 3100, 0);
-  Event(st.get(), id, 2000, "attempt_start", std::nullopt, R"({"attempt":1})", "info");
-  for (int s : {10, 12, 14})  // one slowdown reported three times in a row: one episode
-    Event(st.get(), id, 2000 + s, "throughput_regression", s,
-          R"({"series":"steps_per_s","update":false,"evidence":{"drop":0.5}})");
-  Event(st.get(), id, 2020, "checkpoint", 20, R"({"path":"ck/20","step":20,"attempt":1})", "info");
-  Event(st.get(), id, 2040, "checkpoint", 40, R"({"path":"ck/40","step":40,"attempt":1})", "info");
-  Event(st.get(), id, 2040.5, "checkpoint", 40, R"({"path":"ck/40b","step":40})", "info");
-  Event(st.get(), id, 2050.5, "nonfinite", 50,
-        R"({"series":"train/loss","update":false,"evidence":{"nan":1,"inf":0}})", "error");
-  store::ActionRecord a;
-  a.run_id = id;
-  a.created_at = 2055.1;
-  a.action = "rollback_skip";
-  a.trigger = "nonfinite";
-  a.step = 55;
-  a.reason = "loss is nan";
-  a.state = store::kActionApplied;
-  a.decided_by = "policy";
-  a.data_json = R"({"checkpoint":{"path":"ck/40","step":40},"start_step":41,"skip":[41,56]})";
-  ASSERT_TRUE(st->AddAction(&a).ok());
-  Event(st.get(), id, 2055.5, "attempt_exit", 55, R"({"attempt":1,"last_step":55})", "info");
-  Event(st.get(), id, 2055.6, "action_applied", 55,
-        fmt::format(R"({{"action_id":{},"action":"rollback_skip","start_step":41}})", a.id));
-  Event(st.get(), id, 3000, "attempt_start", std::nullopt,
-        R"({"attempt":2,"start_step":41,"skip_windows":[[41,56]]})", "info");
-  Event(st.get(), id, 3060, "checkpoint", 60, R"({"path":"ck/60","step":60,"attempt":2})", "info");
-  Event(st.get(), id, 3100, "attempt_exit", 100, R"({"attempt":2,"last_step":100})", "info");
-
+  int64_t action_id = 0;
+  std::string id = MakeRepairedRun(st.get(), &action_id);
   RepairView v;
   ASSERT_TRUE(BuildRepairView(st.get(), "fixed", &v).ok());
   EXPECT_EQ(v.run_id, id);
@@ -124,7 +133,7 @@ TEST_F(RepairViewTest, RollbackSkipIsDrawnFromTheReportsFacts) {
   ASSERT_EQ(v.skipped.size(), 1u);
   EXPECT_EQ(v.skipped[0].lo, 41);
   EXPECT_EQ(v.skipped[0].hi, 55);
-  EXPECT_EQ(v.skipped[0].action_id, a.id);
+  EXPECT_EQ(v.skipped[0].action_id, action_id);
   ASSERT_EQ(v.checkpoints.size(), 3u);
   EXPECT_EQ(v.checkpoints[0].step, 20);
   EXPECT_EQ(v.checkpoints[1].step, 40);
@@ -224,6 +233,52 @@ TEST_F(RepairViewTest, CleanRunHasNothingToDraw) {
                                         std::nullopt, 1000, &parts).ok());
   EXPECT_TRUE(parts.empty());
   EXPECT_EQ(BuildRepairView(st.get(), "nope", &v).code(), Status::Code::kNotFound);
+}
+
+// Through the HTTP API: the route, its errors, and the series' abandoned parts on request only.
+TEST_F(RepairViewTest, ApiServesTheRepairAndTheAbandonedPoints) {
+  std::string id;
+  {
+    auto st = Open();
+    int64_t action_id = 0;
+    id = MakeRepairedRun(st.get(), &action_id);
+  }
+  http::StorePool pool(dir_);
+  http::ServerMetrics metrics;
+  http::Api api(&pool, &metrics);
+  auto call = [&](const std::string& method, const std::string& target) {
+    http::HttpRequest r;
+    r.method = method;
+    EXPECT_TRUE(http::ParseTarget(target, &r).ok()) << target;
+    return api.Handle(r);
+  };
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  http::HttpResponse res = call("GET", "/api/v1/runs/fixed/repair");
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(res.route, "/api/v1/runs/{id}/repair");
+  ASSERT_FALSE(p.parse(res.body).get(doc)) << res.body;
+  std::string_view summary, run;
+  ASSERT_FALSE(doc["summary"].get(summary));
+  ASSERT_FALSE(doc["run"].get(run));
+  EXPECT_EQ(summary, "NaN at 50 → rolled back to 40, skipped 41-55, cost 15 steps / 16m40s");
+  EXPECT_EQ(run, id);
+  EXPECT_EQ(call("POST", "/api/v1/runs/fixed/repair").status, 405);
+  EXPECT_EQ(call("GET", "/api/v1/runs/nope/repair").status, 404);
+
+  res = call("GET", "/api/v1/series?runs=" + id + "&key=train/loss&abandoned=1");
+  ASSERT_EQ(res.status, 200) << res.body;
+  ASSERT_FALSE(p.parse(res.body).get(doc)) << res.body;
+  simdjson::dom::array parts, points;
+  ASSERT_FALSE(doc["series"].at(0)["abandoned"].get(parts)) << res.body;
+  ASSERT_EQ(parts.size(), 1u);
+  ASSERT_FALSE(parts.at(0)["points"].get(points));
+  EXPECT_EQ(points.size(), 15u);
+  ASSERT_FALSE(doc["series"].at(0)["points"].get(points));
+  EXPECT_EQ(points.size(), 100u);  // the stitched curve: 1..40 of attempt 1, 41..100 of attempt 2
+  res = call("GET", "/api/v1/series?runs=" + id + "&key=train/loss");
+  ASSERT_FALSE(p.parse(res.body).get(doc)) << res.body;
+  EXPECT_EQ(doc["series"].at(0)["abandoned"].error(), simdjson::NO_SUCH_FIELD);
 }
 
 }  // namespace
