@@ -32,7 +32,7 @@ for step in range(start + 1, a.steps + 1):
         loss = float("nan")  # the batch at data index 40 is poisoned
     print("step=%d loss=%s" % (step, loss), flush=True)
     if loss != loss:
-        time.sleep(5)  # the supervisor ends this attempt meanwhile
+        time.sleep(20)  # the supervisor ends this attempt meanwhile (at once, normally)
     if step % 10 == 0 and not a.clean:
         tmp = os.path.abspath("ckpt/step-%d.pt.tmp" % step)
         with open(tmp, "w") as f:
