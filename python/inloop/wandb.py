@@ -60,11 +60,42 @@ def _flat(d, prefix, out):
     return out
 
 
-class Config:
-    """wandb.config: attribute and item access; every change is recorded as a param."""
+class _Record:
+    """Attribute and item access over `_items`; every change goes through update()."""
 
     def __init__(self):
         object.__setattr__(self, "_items", {})
+
+    def __setattr__(self, k, v):
+        self.update({k: v})
+
+    def __getattr__(self, k):
+        try:
+            return self._items[k]
+        except KeyError:
+            raise AttributeError(k) from None
+
+    def __setitem__(self, k, v):
+        self.update({k: v})
+
+    def __getitem__(self, k):
+        return self._items[k]
+
+    def __contains__(self, k):
+        return k in self._items
+
+    def get(self, k, default=None):
+        return self._items.get(k, default)
+
+    def keys(self):
+        return self._items.keys()
+
+    def items(self):
+        return self._items.items()
+
+
+class Config(_Record):
+    """wandb.config: attribute and item access; every change is recorded as a param."""
 
     def update(self, d=None, allow_val_change=None, **kwargs):
         vals = {}
@@ -84,43 +115,13 @@ class Config:
     def setdefaults(self, d):
         self.update({k: v for k, v in dict(d).items() if k not in self._items})
 
-    def __setattr__(self, k, v):
-        self.update({k: v})
-
-    def __getattr__(self, k):
-        try:
-            return self._items[k]
-        except KeyError:
-            raise AttributeError(k) from None
-
-    def __setitem__(self, k, v):
-        self.update({k: v})
-
-    def __getitem__(self, k):
-        return self._items[k]
-
-    def __contains__(self, k):
-        return k in self._items
-
-    def get(self, k, default=None):
-        return self._items.get(k, default)
-
-    def keys(self):
-        return self._items.keys()
-
-    def items(self):
-        return self._items.items()
-
     def as_dict(self):
         return dict(self._items)
 
 
-class Summary:
+class Summary(_Record):
     """run.summary: the last logged value of each key, unless the script sets one; values the
     script sets are recorded as params `summary.KEY`."""
-
-    def __init__(self):
-        object.__setattr__(self, "_items", {})
 
     def _auto(self, row):
         self._items.update(row)
@@ -131,33 +132,6 @@ class Summary:
         self._items.update(vals)
         flat = _flat(vals, "", {})
         _sdk.params({"summary." + k: v for k, v in flat.items() if _scalar(v)})
-
-    def __setitem__(self, k, v):
-        self.update({k: v})
-
-    def __getitem__(self, k):
-        return self._items[k]
-
-    def __setattr__(self, k, v):
-        self.update({k: v})
-
-    def __getattr__(self, k):
-        try:
-            return self._items[k]
-        except KeyError:
-            raise AttributeError(k) from None
-
-    def __contains__(self, k):
-        return k in self._items
-
-    def get(self, k, default=None):
-        return self._items.get(k, default)
-
-    def keys(self):
-        return self._items.keys()
-
-    def items(self):
-        return self._items.items()
 
 
 def _scalar(v):
