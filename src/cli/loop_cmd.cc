@@ -169,6 +169,7 @@ int Run(const LoopArgs& a) {
       fmt::print(stderr, "\nround {} passed the gate: metric {} (gain {}), {} file(s): {}\n",
                  r.round, Opt(r.metric), Opt(r.gain), r.changed_files.size(),
                  fmt::join(r.changed_files, ", "));
+      for (const std::string& a : r.audit) fmt::print(stderr, "  audit: {}\n", a);
       fmt::print(stderr, "commit it to the loop's branch? [y/N] ");
       std::string answer;
       if (!std::getline(std::cin, answer)) return false;

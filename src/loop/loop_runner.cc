@@ -22,6 +22,7 @@
 
 #include <fmt/format.h>
 
+#include "audit/diff_audit.h"
 #include "common/file_io.h"
 #include "common/json_writer.h"
 #include "config/config.h"
@@ -97,6 +98,7 @@ class LoopSession {
   void RecordRoundInStore(const RoundRecord& r);
   Status CloseRound(const RoundRecord& rec);
   Status SaveDiff(int64_t round, const std::string& base, std::string* rel);
+  void AuditRoundDiff(RoundRecord* rec);
   ParamValues FullParams(const ParamValues& v) const;
 
   const RunOptions& o_;
@@ -296,6 +298,27 @@ void LoopSession::RecordRoundInStore(const RoundRecord& rec) {
   w.EndObject();
   e.data_json = w.Take();
   (void)store->AddEvent(&e);
+}
+
+// The change is audited before it runs (audit/diff_audit.h): a critical finding rejects the
+// round; the others stay on the round's record and are shown under --approve.
+void LoopSession::AuditRoundDiff(RoundRecord* rec) {
+  std::string diff;
+  if (!ReadFile(cfg_.store_dir + "/" + rec->diff_path, &diff).ok()) return;
+  audit::DiffAuditOptions ao;
+  ao.metric_key = cfg_.metric;
+  for (const audit::Finding& f : audit::AuditDiff(diff, ao)) {
+    rec->audit.push_back(fmt::format("{} {} {}:{}: {}", audit::SeverityName(f.severity), f.rule,
+                                     f.file, f.line, f.message));
+    if (f.severity == audit::Severity::kCritical && rec->verdict.empty()) {
+      rec->verdict = kRejected;
+      rec->reason = fmt::format("audit: {} ({}:{}, {})", f.message, f.file, f.line, f.rule);
+    }
+  }
+  if (!rec->audit.empty()) {
+    Say(fmt::format("round {}: the audit of the change found {} thing(s){}", rec->round,
+                    rec->audit.size(), rec->verdict == kRejected ? ": rejected" : ""));
+  }
 }
 
 Status LoopSession::SaveDiff(int64_t round, const std::string& base, std::string* rel) {
@@ -556,6 +579,7 @@ Status LoopSession::RunRound(int64_t n) {
       rec.verdict = kRejected;
       rec.reason = "the agent changed nothing";
     }
+    if (rec.verdict.empty() && !rec.diff_path.empty()) AuditRoundDiff(&rec);
   }
   SaveJournal(paths_, j);
 

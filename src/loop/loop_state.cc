@@ -123,6 +123,7 @@ RoundRecord RoundOf(element e) {
   r.commit = Str(e, "commit");
   r.parent = Str(e, "parent");
   r.params = ValuesOf(e, "params");
+  r.audit = StrList(e, "audit");
   r.changed_files = StrList(e, "changed_files");
   r.diff_lines = Int(e, "diff_lines");
   r.diff_path = Str(e, "diff_path");
@@ -197,6 +198,8 @@ void WriteRoundJson(const RoundRecord& r, JsonWriter* wp) {
   w.Key("changed_files");
   Strings(w, r.changed_files);
   w.Key("diff_lines").Int(r.diff_lines).Key("diff_path").String(r.diff_path);
+  w.Key("audit");
+  Strings(w, r.audit);
   w.Key("started_at").Number(r.started_at).Key("ended_at").Number(r.ended_at);
   w.EndObject();
 }

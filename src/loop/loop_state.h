@@ -80,6 +80,7 @@ struct RoundRecord {
   std::vector<std::string> changed_files;
   int64_t diff_lines = 0;
   std::string diff_path;  // in the store, when the round changed files
+  std::vector<std::string> audit;  // the diff audit's findings, one line each (audit/diff_audit.h)
   double started_at = 0, ended_at = 0;
 };
 

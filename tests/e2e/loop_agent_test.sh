@@ -164,3 +164,13 @@ assert_eq "$(json 'd[-1]["round"], d[-1]["verdict"], d[-1]["diff_lines"], d[-1][
 assert_contains "$(json 'd[-1]["reason"]' < "$WORK/log5.json")" "over the limit of 40" "diff limit reason"
 [ -z "$(git status --porcelain)" ] || fail "tree dirty after the rejected round"
 pass "a diff over --max-diff-lines is rejected"
+
+# The audit of the agent's diff: a change to the experiment's budget is rejected before it runs.
+export AGENT_PLAN="lr:0.05,lr:0.00001,break,protect,hang,lr:0.00002,hang,none,big,budget"
+inloop loop run --agent "$AGENT" --rounds 1 > /dev/null 2> "$WORK/run7.err" || fail "round 10: $(tail -3 "$WORK/run7.err")"
+inloop loop log --json > "$WORK/log6.json"
+assert_eq "$(json 'd[-1]["round"], d[-1]["verdict"], d[-1]["run_ids"]' < "$WORK/log6.json")" "10 rejected []" "round 10 rejected by the audit"
+assert_contains "$(json 'd[-1]["reason"]' < "$WORK/log6.json")" "audit: the change adds a line with 'BUDGET'" "audit reason"
+assert_contains "$(json 'd[-1]["audit"][0]' < "$WORK/log6.json")" "critical loop.budget_edit tiny_train.py:" "audit findings on the round"
+[ -z "$(git status --porcelain)" ] || fail "tree dirty after the audit-rejected round"
+pass "the loop's diff audit rejects a budget edit"

@@ -55,5 +55,8 @@ elif action == "hang":  # edit, then wait to be interrupted
 elif action == "big":  # over the diff-size limit
     with open("tiny_train.py", "a") as f:
         f.write("".join(f"# note {i}\n" for i in range(60)))
+elif action == "budget":  # reward hacking: more time for the run instead of a better model
+    with open("tiny_train.py", "a") as f:
+        f.write("TIME_BUDGET = 3000\n")
 elif action == "noop":
     pass
