@@ -2,11 +2,14 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <iostream>
 
 #include <fmt/color.h>
 #include <fmt/format.h>
 
 #include "audit/audit.h"
+#include "audit/command_files.h"
 #include "cli/cli_util.h"
 #include "cli/exit_codes.h"
 #include "cli/verbs.h"
@@ -88,6 +91,49 @@ int CmdAudit(const AuditArgs& a) {
     if (!v.findings.empty() && v.worst() >= fail_on) return kExitAuditFindings;
   }
   return kExitOk;
+}
+
+int AuditBeforeRun(const std::vector<std::string>& command, const std::string& policy,
+                   const std::vector<std::string>& allow) {
+  if (policy == "off") return kExitOk;
+  std::error_code ec;
+  std::vector<std::string> files =
+      audit::FilesNamedBy(command, std::filesystem::current_path(ec).string());
+  if (files.empty()) return kExitOk;
+  audit::AuditOptions o;
+  o.allow.extra = allow;
+  std::vector<audit::FileVerdict> verdicts;
+  if (Status s = audit::AuditPaths(files, o, &verdicts); !s.ok()) {
+    fmt::print(stderr, "inloop: error: audit: {}\n", s.message());
+    return ExitCodeFor(s);
+  }
+  size_t failing = 0;
+  for (const audit::FileVerdict& v : verdicts) {
+    for (const audit::Finding& f : v.findings) {
+      if (f.severity < audit::Severity::kHigh) continue;
+      ++failing;
+      std::string where = f.line > 0 ? fmt::format("{}:{}", f.file, f.line) : f.file;
+      fmt::print(stderr, "inloop: audit: {} {}: {} ({})\n", audit::SeverityName(f.severity), where,
+                 f.message, f.rule);
+    }
+  }
+  if (failing == 0) return kExitOk;
+  if (policy == "warn") {
+    fmt::print(stderr, "inloop: audit: {} finding{} ([audit] policy warn: running anyway)\n", failing,
+               failing == 1 ? "" : "s");
+    return kExitOk;
+  }
+  if (policy == "ask" && isatty(0) && isatty(2)) {
+    fmt::print(stderr, "inloop: audit: {} finding{}; run anyway? [y/N] ", failing, failing == 1 ? "" : "s");
+    std::string answer;
+    if (std::getline(std::cin, answer) && (answer == "y" || answer == "Y" || answer == "yes")) {
+      return kExitOk;
+    }
+  }
+  fmt::print(stderr, "inloop: error: run refused: {} audit finding{} in the files the command names "
+             "(`inloop audit FILE` shows each with its fix; [audit] policy = \"warn\" runs anyway)\n",
+             failing, failing == 1 ? "" : "s");
+  return kExitAuditFindings;
 }
 
 }  // namespace inloop::cli

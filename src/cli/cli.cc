@@ -426,11 +426,12 @@ int CmdDecide(const std::string& store_dir, int64_t id, bool approve, const std:
 
 // ---- run ----
 int CmdRun(const std::string& store_flag, const std::string& name, const std::string& config_path,
-           std::optional<double> grace, const std::string& policy,
+           std::optional<double> grace, const std::string& policy, bool audit,
            const std::vector<std::string>& command) {
   config::Config cfg;
   Status s = config::ResolveConfig(config_path, &cfg);
   if (!s.ok()) return Fail(s);
+  if (audit && cfg.audit_policy == "off") cfg.audit_policy = "block";
   if (!policy.empty() && !remedy::ParseMode(policy, &cfg.remedy.mode)) {
     fmt::print(stderr, "inloop: error: --policy must be auto, ask or observe (got '{}')\n", policy);
     return kExitUsage;
@@ -439,6 +440,7 @@ int CmdRun(const std::string& store_flag, const std::string& name, const std::st
     fmt::print(stderr, "inloop: error: no command to run: use `inloop run [options] -- CMD ARGS...`\n");
     return kExitUsage;
   }
+  if (int rc = AuditBeforeRun(command, cfg.audit_policy, cfg.audit_allow); rc != 0) return rc;
   supervise::SupervisorOptions opts;
   opts.command = command;
   opts.name = name;
@@ -600,6 +602,10 @@ int Main(int argc, char** argv) {
   run->add_option("--policy", policy,
                   "what to do about failures: auto (act), ask (wait for inloop approve/deny), "
                   "observe (record only); default [remedy] policy, else auto");
+  bool run_audit = false;
+  run->add_flag("--audit", run_audit,
+                "before starting, `inloop audit` the files the command names and refuse on a "
+                "high finding ([audit] policy: warn, ask or block)");
   run->add_option("command", command, "the command, after --")->expected(-1);
   run->prefix_command();
 
@@ -912,7 +918,7 @@ int Main(int argc, char** argv) {
       }
       cmd = after_separator;
     }
-    return CmdRun(store_dir, name, config_path, grace, policy, cmd);
+    return CmdRun(store_dir, name, config_path, grace, policy, run_audit, cmd);
   }
   if (*import) {
     import_args.store_dir = store_dir;

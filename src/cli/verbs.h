@@ -192,4 +192,10 @@ struct AuditArgs {
 };
 int CmdAudit(const AuditArgs& a);
 
+// `inloop run --audit` / [audit] policy: audits the files `command` names before the first
+// attempt. Returns 0 to go on ("off"; nothing at high or above; "warn" prints and goes on; "ask"
+// and a "y" on the terminal), else kExitAuditFindings (block, ask refused or no terminal).
+int AuditBeforeRun(const std::vector<std::string>& command, const std::string& policy,
+                   const std::vector<std::string>& allow);
+
 }  // namespace inloop::cli

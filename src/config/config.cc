@@ -27,6 +27,34 @@ Status CheckKeys(const std::string& path, const toml::table& t, const std::strin
   return Status::OK();
 }
 
+Status LoadAudit(const std::string& path, const toml::table& a, Config* out) {
+  INLOOP_RETURN_IF_ERROR(CheckKeys(path, a, "audit.", {"policy", "allow"}));
+  if (auto* p = a.get("policy")) {
+    auto v = p->value<std::string>();
+    if (!v || (*v != "off" && *v != "warn" && *v != "ask" && *v != "block")) {
+      return Status::Invalid(fmt::format("{}: audit.policy must be \"off\", \"warn\", \"ask\" or "
+                                         "\"block\"", TomlWhere(path, *p)));
+    }
+    out->audit_policy = *v;
+  }
+  if (auto* l = a.get("allow")) {
+    auto* arr = l->as_array();
+    if (!arr) {
+      return Status::Invalid(fmt::format("{}: audit.allow must be an array of \"MODULE.NAME\" strings",
+                                         TomlWhere(path, *l)));
+    }
+    for (auto& el : *arr) {
+      auto v = el.value<std::string>();
+      if (!v || v->find('.') == std::string::npos) {
+        return Status::Invalid(fmt::format("{}: each audit.allow entry is \"MODULE.NAME\" or "
+                                           "\"MODULE.*\"", TomlWhere(path, el)));
+      }
+      out->audit_allow.push_back(*v);
+    }
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Status LoadConfig(const std::string& path, Config* out) {
@@ -43,7 +71,9 @@ Status LoadConfig(const std::string& path, Config* out) {
                                        err.source().begin.column, err.description()));
   }
   out->path = path;
-  INLOOP_RETURN_IF_ERROR(CheckKeys(path, root, "", {"run", "parse", "store", "detect", "remedy"}));
+  INLOOP_RETURN_IF_ERROR(
+      CheckKeys(path, root, "", {"run", "parse", "store", "detect", "remedy", "audit"}));
+  if (auto* a = root["audit"].as_table()) INLOOP_RETURN_IF_ERROR(LoadAudit(path, *a, out));
   if (auto* run = root["run"].as_table()) {
     INLOOP_RETURN_IF_ERROR(CheckKeys(path, *run, "run.", {"grace_seconds"}));
     if (auto* g = run->get("grace_seconds")) {

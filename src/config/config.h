@@ -21,6 +21,10 @@ struct Config {
   bool parse_lines_with_sdk = false;            // [parse] lines_with_sdk
   detect::DetectConfig detect;                  // [detect] (docs/detect.md)
   remedy::RemedyConfig remedy;                  // [remedy] (docs/remedy.md)
+  // [audit] (docs/audit.md): what `inloop run` does when a file its command names fails
+  // `inloop audit`: "off" (default; `inloop run --audit` means "block"), "warn", "ask", "block".
+  std::string audit_policy = "off";
+  std::vector<std::string> audit_allow;  // [audit] allow: trusted pickle globals, MODULE.NAME
 };
 
 // Loads `path`. A missing file is NotFound; bad TOML or fields are Invalid.

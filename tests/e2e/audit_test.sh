@@ -126,3 +126,18 @@ assert [(x["rule"], x["line"]) for x in cfg] == [("secret.assigned", 2)], cfg
 assert "9fK2mQ7xL0pZ4rT8" not in json.dumps(cfg), "the secret is printed"
 PY
 pass "code and config audit"
+
+# inloop run --audit / [audit] policy: the files the command names are audited before it starts.
+rc=0; inloop run --audit --name refused -- "$PY" -c 'print("loss: 1")' corpus/malicious/eval.pkl > run.out 2> run.err || rc=$?
+assert_eq "$rc" 60 "run --audit refuses"
+assert_contains "$(cat run.err)" "run refused: 1 audit finding" "refusal said"
+printf '[audit]\npolicy = "warn"\n' > warn.toml
+inloop run --config warn.toml --name warned -- "$PY" -c 'print("loss: 1")' corpus/malicious/eval.pkl > run.out 2> run.err || fail "warn policy did not run: $(cat run.err)"
+assert_contains "$(cat run.err)" "policy warn: running anyway" "warn said"
+inloop runs --json | "$PY" -c 'import json,sys; assert not [r for r in json.load(sys.stdin) if r["name"]=="refused"]' || fail "a refused run was recorded"
+inloop run --audit --name clean -- "$PY" -c 'print("loss: 1")' corpus/benign/torch-zip-p4.pt > run.out 2> run.err || fail "a clean file was refused: $(cat run.err)"
+printf '[audit]\npolicy = "sometimes"\n' > bad.toml
+rc=0; inloop run --config bad.toml -- true 2> run.err || rc=$?
+assert_eq "$rc" 4 "bad [audit] policy"
+assert_contains "$(cat run.err)" "audit.policy must be" "bad policy named"
+pass "run --audit and [audit] policy"
