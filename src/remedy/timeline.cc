@@ -217,6 +217,48 @@ bool FromJson(std::string_view json, ActionData* d) {
   return r.ok();
 }
 
+std::string ToJson(const ProposalData& d) {
+  JsonWriter w;
+  w.BeginObject().Key("source").String(d.source).Key("action").String(d.action);
+  w.Key("model").String(d.model).Key("question").String(d.question);
+  w.Key("plan").BeginObject();
+  if (d.checkpoint_step) w.Key("checkpoint_step").Int(*d.checkpoint_step);
+  if (d.skip) w.Key("skip").BeginArray().Int(d.skip->first).Int(d.skip->second).EndArray();
+  if (d.lr_scale) w.Key("lr_scale").Number(*d.lr_scale);
+  if (d.micro_batch) w.Key("micro_batch").Int(*d.micro_batch);
+  if (!d.params.empty()) {
+    w.Key("params").BeginObject();
+    for (auto& [k, v] : d.params) w.Key(k).String(v);
+    w.EndObject();
+  }
+  w.EndObject();
+  w.Key("reason").String(d.reason).EndObject();
+  return w.Take();
+}
+
+bool FromJson(std::string_view json, ProposalData* d) {
+  Reader r(json);
+  r.Text("source", &d->source);
+  r.Text("action", &d->action);
+  r.Text("model", &d->model);
+  r.Text("question", &d->question);
+  r.Text("reason", &d->reason);
+  simdjson::dom::object plan;
+  if (auto e = r.Get("plan"); !e || e->get(plan)) return r.ok();
+  if (auto e = Reader::At(plan, "checkpoint_step")) d->checkpoint_step = Reader::IntOf(*e);
+  if (auto e = Reader::At(plan, "skip")) d->skip = Reader::PairOf(*e);
+  if (auto e = Reader::At(plan, "lr_scale")) d->lr_scale = Reader::NumberOf(*e);
+  if (auto e = Reader::At(plan, "micro_batch")) d->micro_batch = Reader::IntOf(*e);
+  simdjson::dom::object params;
+  if (auto e = Reader::At(plan, "params"); e && !e->get(params)) {
+    for (auto field : params) {
+      std::string_view v;
+      if (!field.value.get(v)) d->params.emplace_back(field.key, v);
+    }
+  }
+  return r.ok();
+}
+
 std::string ToJson(const DecisionData& d) {
   JsonWriter w;
   w.BeginObject().Key("action_id").Int(d.action_id).Key("action").String(d.action);

@@ -80,6 +80,21 @@ struct ActionData {
   std::string reason;
 };
 
+// An action the assistant proposed for a person to approve (its action record's data and its
+// action_proposed event): what it asked for, under "plan".
+struct ProposalData {
+  std::string source = "assistant";
+  std::string action;
+  std::string model;
+  std::string question;
+  std::optional<int64_t> checkpoint_step;
+  std::optional<std::pair<int64_t, int64_t>> skip;  // [from, to)
+  std::optional<double> lr_scale;
+  std::optional<int64_t> micro_batch;
+  std::vector<std::pair<std::string, std::string>> params;  // config_change: key -> value
+  std::string reason;
+};
+
 // A person's approve/deny of an action (action_approved / action_denied from the CLI or the API).
 struct DecisionData {
   int64_t action_id = 0;
@@ -167,6 +182,7 @@ struct SourceData {
 
 std::string ToJson(const FindingData& d);
 std::string ToJson(const ActionData& d);
+std::string ToJson(const ProposalData& d);
 std::string ToJson(const DecisionData& d);
 std::string ToJson(const OutcomeData& d);
 std::string ToJson(const AttemptStartData& d);
@@ -179,6 +195,7 @@ std::string ToJson(const SourceData& d);
 
 bool FromJson(std::string_view json, FindingData* d);
 bool FromJson(std::string_view json, ActionData* d);
+bool FromJson(std::string_view json, ProposalData* d);
 bool FromJson(std::string_view json, DecisionData* d);
 bool FromJson(std::string_view json, OutcomeData* d);
 bool FromJson(std::string_view json, AttemptStartData* d);
@@ -198,7 +215,7 @@ T Parse(std::string_view json) {
 }
 
 using EventData =
-    std::variant<std::monostate, FindingData, ActionData, DecisionData, OutcomeData,
+    std::variant<std::monostate, FindingData, ActionData, ProposalData, DecisionData, OutcomeData,
                  AttemptStartData, AttemptExitData, CrashData, CheckpointData, SpikeData,
                  WithheldData, SourceData>;
 

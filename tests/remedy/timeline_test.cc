@@ -160,6 +160,29 @@ TEST(TimelineTest, ReadsWhatOldRunsStoredAndToleratesJunk) {
   EXPECT_EQ(e.exit_code, 1);
 }
 
+TEST(TimelineTest, AssistantProposalRoundTrips) {
+  ProposalData p;
+  p.action = "config_change";
+  p.model = "m";
+  p.question = "why?";
+  p.checkpoint_step = 100;
+  p.skip = std::pair<int64_t, int64_t>{101, 120};
+  p.lr_scale = 0.5;
+  p.params = {{"lr", "1e-4"}, {"warmup", "200"}};
+  p.reason = "r";
+  std::string json;
+  ProposalData out = RoundTrip(p, &json);
+  EXPECT_EQ(json, R"({"source":"assistant","action":"config_change","model":"m",)"
+                  R"("question":"why?","plan":{"checkpoint_step":100,"skip":[101,120],)"
+                  R"("lr_scale":0.5,"params":{"lr":"1e-4","warmup":"200"}},"reason":"r"})");
+  EXPECT_EQ(out.params, p.params);
+  EXPECT_FALSE(out.micro_batch);
+  // The remedy fields of ActionData are not the proposal's: they stay unset when read as one.
+  ActionData a = Parse<ActionData>(json);
+  EXPECT_FALSE(a.skip);
+  EXPECT_FALSE(a.checkpoint);
+}
+
 TEST(TimelineTest, EventsCarryTheirDataAsJson) {
   TimelineEvent e = MakeEvent(event_kind::kSignalSent, "warning", "sent", {}, 5);
   EXPECT_EQ(e.DataJson(), "{}");
