@@ -260,6 +260,12 @@ void Session::HandleSdkLine(std::string_view line) {
       if (!s.ok()) StoreFailed(s);
       break;
     }
+    case ingest::SdkMessage::Type::kTags: {
+      if (!store_ok_ || msg.tags.empty()) break;
+      Status s = store_->AddTags(run_.id, msg.tags);
+      if (!s.ok()) StoreFailed(s);
+      break;
+    }
     case ingest::SdkMessage::Type::kRemedies:
       controller_.OnRemediesAcknowledged();
       break;

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "common/file_io.h"
+#include "sdk/python_sdk.h"
 #include "supervise/group_guard.h"
 #include "supervise/process.h"
 #include "supervise/run_context.h"
@@ -363,7 +364,13 @@ Status Session::Run() {
 }
 
 Status Supervise(const SupervisorOptions& opts, RunOutcome* out) {
-  Session session(opts, out);
+  // `import inloop` works in the child with nothing installed: the binary's own SDK comes first.
+  SupervisorOptions with_sdk = opts;
+  std::string warning;
+  auto sdk_env = sdk::PythonSdkEnv(opts.store_dir, &warning);
+  if (!warning.empty()) fmt::print(stderr, "inloop: warning: {}\n", warning);
+  with_sdk.extra_env.insert(with_sdk.extra_env.begin(), sdk_env.begin(), sdk_env.end());
+  Session session(with_sdk, out);
   return session.Run();
 }
 
