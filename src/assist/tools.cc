@@ -17,6 +17,7 @@
 #include "query/series_query.h"
 #include "store/catalog_json.h"
 #include "remedy/policy.h"
+#include "remedy/timeline.h"
 #include "report/render_markdown.h"
 #include "report/run_report.h"
 
@@ -388,21 +389,16 @@ Status ProposeAction(ToolContext& ctx, const ToolArgs& args, std::string* out) {
   if (action == "rollback_skip" && (!skip_from || !skip_to || *skip_to <= *skip_from))
     return Status::Invalid("rollback_skip needs plan.skip_from < plan.skip_to (steps)");
 
-  JsonWriter d;
-  d.BeginObject().Key("source").String("assistant").Key("action").String(action);
-  d.Key("model").String(ctx.model).Key("question").String(ctx.question);
-  d.Key("plan").BeginObject();
-  if (ckpt) d.Key("checkpoint_step").Int(*ckpt);
-  if (skip_from) d.Key("skip").BeginArray().Int(*skip_from).Int(*skip_to).EndArray();
-  if (lr) d.Key("lr_scale").Number(*lr);
-  if (micro) d.Key("micro_batch").Int(*micro);
-  if (!changes.empty()) {
-    d.Key("params").BeginObject();
-    for (auto& [k, v] : changes) d.Key(k).String(v);
-    d.EndObject();
-  }
-  d.EndObject();
-  d.Key("reason").String(reason).EndObject();
+  remedy::ProposalData d;
+  d.action = action;
+  d.model = ctx.model;
+  d.question = ctx.question;
+  d.checkpoint_step = ckpt;
+  if (skip_from) d.skip = std::pair<int64_t, int64_t>{*skip_from, *skip_to};
+  d.lr_scale = lr;
+  d.micro_batch = micro;
+  d.params = changes;
+  d.reason = reason;
 
   store::ActionRecord a;
   a.run_id = r.id;
@@ -412,13 +408,13 @@ Status ProposeAction(ToolContext& ctx, const ToolArgs& args, std::string* out) {
   else if (ckpt) a.step = *ckpt;
   a.reason = reason;
   a.state = store::kActionPending;
-  a.data_json = d.Take();
+  a.data_json = remedy::ToJson(d);
   INLOOP_RETURN_IF_ERROR(ctx.store->AddAction(&a));
   ctx.proposed_action_ids.push_back(a.id);
 
   store::EventRecord e;
   e.run_id = r.id;
-  e.kind = "action_proposed";
+  e.kind = remedy::event_kind::kActionProposed;
   e.severity = "info";
   e.step_lo = a.step;
   e.message = fmt::format("the assistant proposes {} (action {}), waiting for a person: {}",

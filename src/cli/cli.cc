@@ -30,6 +30,7 @@
 #include "common/json_writer.h"
 #include "config/config.h"
 #include "query/series_query.h"
+#include "remedy/timeline.h"
 #include "report/run_report.h"
 #include "store/catalog_json.h"
 #include "store/store.h"
@@ -394,15 +395,12 @@ int CmdDecide(const std::string& store_dir, int64_t id, bool approve, const std:
   // add the event is a warning, not a failed decision.
   store::EventRecord e;
   e.run_id = a.run_id;
-  e.kind = approve ? "action_approved" : "action_denied";
+  e.kind = approve ? remedy::event_kind::kActionApproved : remedy::event_kind::kActionDenied;
   e.severity = approve ? "info" : "warning";
   e.step_lo = a.step;
   e.message = fmt::format("{} (action {}) {} by {}{}", a.action, a.id, state, user,
                           note.empty() ? "" : ": " + note);
-  JsonWriter d;
-  d.BeginObject().Key("action_id").Int(a.id).Key("action").String(a.action);
-  d.Key("by").String(a.decided_by).Key("note").String(note).EndObject();
-  e.data_json = d.Take();
+  e.data_json = remedy::ToJson(remedy::DecisionData{a.id, a.action, a.decided_by, note});
   Status es = st->AddEvent(&e);
   if (!es.ok()) {
     fmt::print(stderr, "inloop: warning: action {} is {}, but its event was not recorded: {}\n",

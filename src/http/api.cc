@@ -25,6 +25,7 @@
 #include "http/repair_view.h"
 #include "query/m4.h"
 #include "query/series_query.h"
+#include "remedy/timeline.h"
 #include "store/catalog.h"
 
 namespace inloop::http {
@@ -1052,15 +1053,12 @@ HttpResponse Api::Decide(const std::string& id_text, bool approve, const HttpReq
   // The decision is committed; its timeline event is the record of it (as `inloop approve`).
   store::EventRecord e;
   e.run_id = a.run_id;
-  e.kind = approve ? "action_approved" : "action_denied";
+  e.kind = approve ? remedy::event_kind::kActionApproved : remedy::event_kind::kActionDenied;
   e.severity = approve ? "info" : "warning";
   e.step_lo = a.step;
   e.message = fmt::format("{} (action {}) {} over HTTP by {}{}", a.action, a.id, state, by,
                           note.empty() ? "" : ": " + note);
-  JsonWriter d;
-  d.BeginObject().Key("action_id").Int(a.id).Key("action").String(a.action);
-  d.Key("by").String(a.decided_by).Key("note").String(note).EndObject();
-  e.data_json = d.Take();
+  e.data_json = remedy::ToJson(remedy::DecisionData{a.id, a.action, a.decided_by, note});
   (void)st->AddEvent(&e);  // a missing record of a committed decision is not a failed decision
   RunNames names(st.get());
   JsonWriter w;

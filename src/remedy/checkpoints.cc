@@ -156,7 +156,7 @@ std::optional<Checkpoint> CheckpointBook::NewestGood(std::optional<int64_t> befo
     if (before && c.step >= *before) continue;
     if (InAnomaly(c.step)) continue;
     if (best != nullptr && c.step <= best->step) continue;
-    if (!Exists(c.path)) continue;
+    if (!(exists_ ? exists_(c.path) : Exists(c.path))) continue;
     best = &c;
   }
   if (best == nullptr) return std::nullopt;

@@ -2,10 +2,12 @@
 // checkpoint is known from the SDK (complete when announced) or from a configured glob (complete
 // once its size stopped changing for a settle time). It is good when complete, on the live
 // timeline (not from a future abandoned by a rollback) and no anomaly was open at its step.
-// Scan() reads the file system; everything else is pure bookkeeping with caller-given times.
+// Scan() reads the file system, and NewestGood() checks that the file still exists (SetExists);
+// everything else is pure bookkeeping with caller-given times.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,6 +48,9 @@ class CheckpointBook {
   void RewindTo(int64_t step);
 
   const std::vector<Checkpoint>& all() const { return all_; }
+  // How NewestGood checks that a checkpoint's file exists (default: stat); replay tests of the
+  // remedy controller set their own.
+  void SetExists(std::function<bool(const std::string&)> exists) { exists_ = std::move(exists); }
 
  private:
   bool InAnomaly(int64_t step) const;
@@ -53,6 +58,7 @@ class CheckpointBook {
 
   std::string glob_, base_dir_;
   double settle_;
+  std::function<bool(const std::string&)> exists_;
   std::vector<Checkpoint> all_;
   struct Anomaly {
     int64_t lo, hi;  // hi == INT64_MAX while open

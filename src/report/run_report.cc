@@ -22,6 +22,7 @@
 #include "query/series_query.h"
 #include "report/recommendations.h"
 #include "report/sentences.h"
+#include "remedy/timeline.h"
 #include "supervise/run_context.h"
 #include "stats/descriptive.h"
 
@@ -43,105 +44,43 @@ bool IsRestart(const std::string& action) {
          action == "shrink_batch";
 }
 
-// Parsed data_json of an event or action; an unparsable or non-object text gives no fields.
-class Data {
- public:
-  explicit Data(const std::string& json) {
-    if (json.empty()) return;
-    element doc;
-    if (parser_.parse(json).get(doc)) return;
-    if (doc.get(obj_)) return;
-    ok_ = true;
-  }
-  bool ok() const { return ok_; }
-  std::optional<element> Get(std::string_view key) const {
-    if (!ok_) return std::nullopt;
-    element e;
-    if (obj_.at_key(key).get(e)) return std::nullopt;
-    return e;
-  }
-  std::optional<double> Number(std::string_view key) const {
-    auto e = Get(key);
-    return e ? NumberOf(*e) : std::nullopt;
-  }
-  std::optional<int64_t> Int(std::string_view key) const {
-    auto v = Number(key);
-    if (!v || !std::isfinite(*v)) return std::nullopt;
-    return static_cast<int64_t>(std::llround(*v));
-  }
-  std::string Text(std::string_view key) const {
-    auto e = Get(key);
-    std::string_view s;
-    if (!e || e->get(s)) return {};
-    return std::string(s);
-  }
-  bool Bool(std::string_view key) const {
-    auto e = Get(key);
-    bool b = false;
-    if (!e || e->get(b)) return false;
-    return b;
-  }
-  static std::optional<double> NumberOf(const element& e) {
-    switch (e.type()) {
-      case element_type::INT64: {
-        int64_t v = 0;
-        if (e.get(v)) return std::nullopt;
-        return static_cast<double>(v);
-      }
-      case element_type::UINT64: {
-        uint64_t v = 0;
-        if (e.get(v)) return std::nullopt;
-        return static_cast<double>(v);
-      }
-      case element_type::DOUBLE: {
-        double v = 0;
-        if (e.get(v)) return std::nullopt;
-        return v;
-      }
-      default:
-        return std::nullopt;
+std::optional<double> NumberOf(const element& e) {
+  switch (e.type()) {
+    case element_type::INT64: {
+      int64_t v = 0;
+      if (e.get(v)) return std::nullopt;
+      return static_cast<double>(v);
     }
-  }
-  // Numeric fields of the object under `key` (e.g. a finding's "evidence"), in order.
-  std::vector<Evidence> NumbersIn(std::string_view key) const {
-    std::vector<Evidence> out;
-    auto e = Get(key);
-    simdjson::dom::object o;
-    if (!e || e->get(o)) return out;
-    for (auto field : o) {
-      if (auto v = NumberOf(field.value)) out.push_back({std::string(field.key), *v});
+    case element_type::UINT64: {
+      uint64_t v = 0;
+      if (e.get(v)) return std::nullopt;
+      return static_cast<double>(v);
     }
-    return out;
-  }
-  // The strings of the array under `key` (others skipped); empty when absent.
-  std::vector<std::string> Strings(std::string_view key) const {
-    std::vector<std::string> out;
-    auto e = Get(key);
-    simdjson::dom::array arr;
-    if (!e || e->get(arr)) return out;
-    for (element x : arr) {
-      std::string_view v;
-      if (!x.get(v)) out.emplace_back(v);
+    case element_type::DOUBLE: {
+      double v = 0;
+      if (e.get(v)) return std::nullopt;
+      return v;
     }
-    return out;
+    default:
+      return std::nullopt;
   }
-  // Numeric top-level fields, except bookkeeping ones.
-  std::vector<Evidence> TopNumbers() const {
-    std::vector<Evidence> out;
-    if (!ok_) return out;
-    for (auto field : obj_) {
-      std::string_view k = field.key;
-      if (k == "pid" || k == "action_id" || k == "lines" || k == "truncated_lines") continue;
-      if (auto v = NumberOf(field.value)) out.push_back({std::string(k), *v});
-    }
-    return out;
-  }
+}
 
- private:
-  simdjson::dom::parser parser_;
-  simdjson::dom::object obj_;
-  bool ok_ = false;
-};
+// The numbers at the top level of any event's data (its typed form: remedy/timeline.h), shown as
+// the evidence of a timeline entry that is not a finding; ids and counts are left out.
+std::vector<Evidence> TopNumbers(const std::string& json) {
+  std::vector<Evidence> out;
+  simdjson::dom::parser parser;
+  element doc;
+  simdjson::dom::object obj;
+  if (json.empty() || parser.parse(json).get(doc) || doc.get(obj)) return out;
+  for (auto field : obj) {
+    std::string_view k = field.key;
+    if (k == "pid" || k == "action_id" || k == "lines" || k == "truncated_lines") continue;
+    if (auto v = NumberOf(field.value)) out.push_back({std::string(k), *v});
+  }
+  return out;
+}
 
 using stats::Median;
 
@@ -190,11 +129,11 @@ void GatherAttempts(store::Store* st, RunReport* r, const std::vector<store::Eve
     if (p.key.rfind("effective/", 0) != 0) base[p.key] = p.value;
   std::map<int, const store::EventRecord*> starts, exits;
   for (auto& e : events) {
-    Data d(e.data_json);
-    auto n = d.Int("attempt");
-    if (!n) continue;
-    if (e.kind == "attempt_start") starts[static_cast<int>(*n)] = &e;
-    if (e.kind == "attempt_exit") exits[static_cast<int>(*n)] = &e;
+    if (e.kind == remedy::event_kind::kAttemptStart) {
+      if (int n = remedy::Parse<remedy::AttemptStartData>(e.data_json).attempt) starts[n] = &e;
+    } else if (e.kind == remedy::event_kind::kAttemptExit) {
+      if (int n = remedy::Parse<remedy::AttemptExitData>(e.data_json).attempt) exits[n] = &e;
+    }
   }
   std::optional<int64_t> micro;
   for (const char* k : {"micro_batch", "micro_batch_size", "micro-batch", "batch_size", "batch-size"}) {
@@ -218,29 +157,20 @@ void GatherAttempts(store::Store* st, RunReport* r, const std::vector<store::Eve
     f.crash_class = a.crash_class;
     f.params = base;
     if (auto it = starts.find(a.number); it != starts.end()) {
-      Data d(it->second->data_json);
-      if (a.number > 1) {
-        f.start_step = d.Int("start_step");
-        if (auto m = d.Int("micro_batch")) micro = *m;
-        f.lr_scale = d.Number("lr_scale");
+      auto d = remedy::Parse<remedy::AttemptStartData>(it->second->data_json);
+      if (a.number > 1 && d.restarted) {
+        f.start_step = d.start_step;
+        if (d.micro_batch) micro = *d.micro_batch;
+        f.lr_scale = d.lr_scale;
       }
-      auto argv = d.Get("argv");
-      simdjson::dom::array arr;
-      if (argv && !argv->get(arr)) {
-        std::vector<std::string> args;
-        for (element x : arr) {
-          std::string_view s;
-          if (!x.get(s)) args.emplace_back(s);
-        }
-        for (auto& p : supervise::ParamsFromArgv(args)) f.params[p.key] = p.value;
-      }
+      for (auto& p : supervise::ParamsFromArgv(d.argv)) f.params[p.key] = p.value;
     }
     if (micro) {
       f.micro_batch = micro;
       f.params["micro_batch"] = std::to_string(*micro);
     }
     if (auto it = exits.find(a.number); it != exits.end()) {
-      f.last_step = Data(it->second->data_json).Int("last_step");
+      f.last_step = remedy::Parse<remedy::AttemptExitData>(it->second->data_json).last_step;
     }
     r->attempts.push_back(std::move(f));
   }
@@ -252,9 +182,8 @@ void GatherTimeline(RunReport* r, const std::vector<store::EventRecord>& events)
   int attempt = 0;
   std::set<int64_t> auto_decided;  // action ids decided by the policy (their events are noise)
   for (auto& e : events) {
-    Data d(e.data_json);
-    if (e.kind == "attempt_start") {
-      if (auto n = d.Int("attempt")) attempt = static_cast<int>(*n);
+    if (e.kind == remedy::event_kind::kAttemptStart) {
+      if (int n = remedy::Parse<remedy::AttemptStartData>(e.data_json).attempt) attempt = n;
     }
     if (e.kind == "checkpoint") {
       ++r->checkpoints;
@@ -262,9 +191,17 @@ void GatherTimeline(RunReport* r, const std::vector<store::EventRecord>& events)
     }
     if (e.kind == "sdk_connected" || e.kind == "signal_sent") continue;
     if (e.kind == "attempt_start" && attempt <= 1) continue;
-    if (e.kind == "action_approved" && d.Text("by").empty()) continue;  // the auto policy's
-    if (e.kind == "action_proposed" && d.Text("mode") == "auto") continue;
+    if (e.kind == remedy::event_kind::kActionApproved &&
+        remedy::Parse<remedy::DecisionData>(e.data_json).by.empty()) {
+      continue;  // the auto policy's
+    }
+    if (e.kind == remedy::event_kind::kActionProposed &&
+        remedy::Parse<remedy::ActionData>(e.data_json).mode == "auto") {
+      continue;
+    }
     bool finding = FindingKinds().count(e.kind) > 0;
+    remedy::FindingData fd;
+    if (finding) remedy::FromJson(e.data_json, &fd);
     TimelineEntry t;
     t.event_id = e.id;
     t.time = e.time;
@@ -274,18 +211,22 @@ void GatherTimeline(RunReport* r, const std::vector<store::EventRecord>& events)
     t.step_lo = e.step_lo;
     t.step_hi = e.step_hi;
     t.message = e.message;
-    t.evidence = finding ? d.NumbersIn("evidence") : d.TopNumbers();
-    if (finding && d.Bool("update")) t.kind += "_end";
+    if (finding) {
+      for (auto& [name, value] : fd.evidence) t.evidence.push_back({name, value});
+    } else {
+      t.evidence = TopNumbers(e.data_json);  // any event's numbers, whatever its kind
+    }
+    if (finding && fd.update) t.kind += "_end";
     r->timeline.push_back(t);
     if (!finding && e.kind != "crash") continue;
-    if (finding && d.Bool("update")) {
-      std::string series = d.Text("series");
+    if (finding && fd.update) {
+      const std::string& series = fd.series;
       for (auto it = r->findings.rbegin(); it != r->findings.rend(); ++it) {
         if (it->kind == e.kind && it->series == series && it->step_lo == e.step_lo) {
           it->closed = true;
           it->closed_hi = e.step_hi;
           it->closing = t.evidence;
-          it->related = d.Strings("related");
+          it->related = fd.related;
           break;
         }
       }
@@ -296,7 +237,7 @@ void GatherTimeline(RunReport* r, const std::vector<store::EventRecord>& events)
     f.time = e.time;
     f.kind = e.kind;
     f.severity = e.severity;
-    f.series = finding ? d.Text("series") : d.Text("class");
+    f.series = finding ? fd.series : remedy::Parse<remedy::CrashData>(e.data_json).crash_class;
     f.step_lo = e.step_lo;
     f.step_hi = e.step_hi;
     f.message = e.message;
@@ -412,44 +353,33 @@ void GatherRemedies(store::Store* st, const ReportOptions& opts, RunReport* r,
     f.reason = a.reason;
     f.trigger_step = a.step;
     f.created_at = a.created_at;
-    Data d(a.data_json);
-    if (auto c = d.Get("checkpoint")) {
-      simdjson::dom::object o;
-      element s;
-      if (!c->get(o) && !o.at_key("step").get(s)) {
-        if (auto v = Data::NumberOf(s)) f.checkpoint_step = static_cast<int64_t>(*v);
-      }
-    }
-    f.start_step = d.Int("start_step");
-    f.micro_batch = d.Int("micro_batch");
-    if (auto s = d.Number("lr_scale"); s && a.action == "lr_cut") f.lr_scale = s;
-    if (auto sk = d.Get("skip")) {
-      simdjson::dom::array arr;
-      if (!sk->get(arr) && arr.size() == 2) {
-        auto lo = Data::NumberOf(arr.at(0).value_unsafe());
-        auto hi = Data::NumberOf(arr.at(1).value_unsafe());
-        if (lo && hi) f.skip = {static_cast<int64_t>(*lo), static_cast<int64_t>(*hi)};
-      }
-    }
+    auto d = remedy::Parse<remedy::ActionData>(a.data_json);
+    if (d.checkpoint) f.checkpoint_step = d.checkpoint->step;
+    if (d.restarts) f.start_step = d.start_step;
+    f.micro_batch = d.micro_batch;
+    if (a.action == "lr_cut") f.lr_scale = d.lr_scale;
+    if (d.skip) f.skip = *d.skip;
     r->remedies.push_back(std::move(f));
   }
   // Which attempt each applied action started, and the supervisor's verdict.
   for (size_t i = 0; i < events.size(); ++i) {
     const auto& e = events[i];
-    if (e.kind != "action_applied" && e.kind != "action_outcome") continue;
-    Data d(e.data_json);
-    auto id = d.Int("action_id");
-    if (!id) continue;
+    const bool outcome = e.kind == remedy::event_kind::kActionOutcome;
+    if (e.kind != remedy::event_kind::kActionApplied && !outcome) continue;
+    auto o = remedy::Parse<remedy::OutcomeData>(e.data_json);  // action_id, and the result
+    if (!o.action_id) continue;
     auto it = std::find_if(r->remedies.begin(), r->remedies.end(),
-                           [&](const RemedyFacts& f) { return f.action_id == *id; });
+                           [&](const RemedyFacts& f) { return f.action_id == o.action_id; });
     if (it == r->remedies.end()) continue;
-    if (e.kind == "action_outcome") {
-      it->verdict = d.Text("result");
+    if (outcome) {
+      it->verdict = o.result;
       continue;
     }
     for (size_t j = i + 1; j < events.size(); ++j) {
-      if (events[j].kind != "attempt_start") continue;
-      if (auto n = Data(events[j].data_json).Int("attempt")) it->next_attempt = static_cast<int>(*n);
+      if (events[j].kind != remedy::event_kind::kAttemptStart) continue;
+      if (int n = remedy::Parse<remedy::AttemptStartData>(events[j].data_json).attempt) {
+        it->next_attempt = n;
+      }
       break;
     }
   }

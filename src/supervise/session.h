@@ -1,0 +1,151 @@
+// Session: the supervisor's I/O shell around one run (internal to supervise/). It spawns and
+// signals the process, tees and parses its output, writes the store, and feeds the remedy
+// controller (remedy/controller.h), whose commands it carries out: the controller decides, the
+// session acts. Split by responsibility: supervisor.cc (the run and the attempts' poll loop),
+// session_record.cc (store, timeline, metrics, SDK messages, summary), session_remedy.cc (the
+// controller's inputs and commands).
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "detect/crash_classifier.h"
+#include "detect/detector_set.h"
+#include "detect/hang_detector.h"
+#include "ingest/line_parser.h"
+#include "ingest/source_precedence.h"
+#include "remedy/controller.h"
+#include "remedy/launch.h"
+#include "remedy/timeline.h"
+#include "store/store.h"
+#include "supervise/line_splitter.h"
+#include "supervise/supervisor.h"
+
+namespace inloop::supervise {
+
+using Clock = std::chrono::steady_clock;
+
+double WallNow();
+double WallNowMs();  // millisecond resolution: point times compress to almost nothing
+double SteadyNow();  // seconds on the monotonic clock (the remedy controller's time)
+void WriteFd(int fd, std::string_view data, bool* ok);
+
+class Session : public remedy::CommandSink {
+ public:
+  Session(const SupervisorOptions& opts, RunOutcome* out);
+
+  Status Run();
+
+  // The controller's commands (remedy::CommandSink).
+  int64_t Execute(const remedy::Command& c) override;
+
+ private:
+  // ---- supervisor.cc: the run and its attempts ----
+  struct AttemptIo;  // the live attempt's process, pipes, guard and deadlines
+  void StartRun();
+  // The attempt ended: true when another one starts (restart_reason_), false when the run ends
+  // (out_->status is set).
+  bool AfterAttempt();
+  void FinishRun();
+  bool RunAttempt(const remedy::Launch& launch);  // false: the command could not be started
+  bool SpawnChild(const remedy::Launch& launch, AttemptIo* io);
+  bool PollOnce(AttemptIo* io);  // false: poll() failed
+  void ReadSignals(AttemptIo* io);
+  void ReadStream(AttemptIo* io, int i);
+  void Reap(AttemptIo* io);
+  void Periodic(AttemptIo* io);
+  bool Deadlines(AttemptIo* io);  // false: the attempt's loop is over
+  void EndDescendants(pid_t pgid);
+
+  // ---- session_record.cc: store, timeline, metrics ----
+  void StoreFailed(const Status& s);
+  void RecordStoreFailure();
+  void OpenStore();
+  void BeginAttempt(int number, const std::string& reason);
+  void RecordAttemptStart(const remedy::Launch& launch);
+  // Closes the attempt and writes its record once; classifies the exit when the process ended
+  // on its own with a non-zero code (the controller says so).
+  std::optional<detect::CrashReport> EndAttempt();
+  detect::CrashReport ClassifyExit();
+  void CloseLogs();
+  void HandleStream(int which, std::string_view data);
+  void DispatchLine(int which, std::string_view line);
+  void EndStream(int which, int* fd);
+  void HandleLine(int which, std::string_view line);
+  void HandleSdkLine(std::string_view line);
+  void AppendMetric(std::string_view key, bool has_step, int64_t step, double value);
+  void SourceChanged(const ingest::SourceChange& c);
+  void FlushStore();
+  void Write(const remedy::TimelineEvent& e);
+  void Event(std::string_view kind, std::string_view severity, std::string message,
+             remedy::EventData data = {}, std::optional<int64_t> step = std::nullopt);
+  void Say(const std::string& line);
+  void PrintSummary();
+  void RecordFindings();
+
+  // ---- session_remedy.cc: the controller's inputs and commands ----
+  void ActOnFindings();
+  bool HasWork() const { return findings_.size() > findings_acted_ || controller_.has_work(); }
+  int64_t RecordAction(const remedy::Command& c);
+  void StopChild();
+  void PollPending();
+  // Approved (true) or denied (false) by a human, said on stderr; nullopt while undecided.
+  std::optional<bool> Verdict(int64_t id, std::string_view after_denial = "");
+  void SetActionState(int64_t id, const std::string& state, const std::string& by);
+  // After an exit: waits for what the controller waits for (a person, a backoff), fed with
+  // verdicts, time and interrupts, until it restarts or ends the run.
+  void WaitAfterExit();
+  bool SleepUntil(double steady_deadline);  // false: a signal asks inloop to stop
+  remedy::Launch LaunchFor(int attempt, const std::string& reason);
+
+  const SupervisorOptions& opts_;
+  RunOutcome* out_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::RunWriter> writer_;
+  std::unique_ptr<ingest::LineParser> parser_;
+  ingest::ParsedLine parsed_;
+  store::RunRecord run_;
+  store::AttemptRecord attempt_;
+  int log_fds_[2] = {-1, -1};
+  bool tee_ok_[2] = {true, true};
+  LineSplitter splitters_[3];
+  std::deque<std::string> stderr_tail_;
+  double now_ms_ = 0;
+  bool store_ok_ = false;
+  struct SeriesTrack {
+    int64_t step = 0;  // last step, for per-series counters
+    double last = 0;   // last value, for the summary
+    bool loss = false;  // a training-loss series (spike patience watches it)
+    bool stepless = false;  // its values carry no step (HF Trainer dicts): counted 1, 2, ...
+  };
+  std::map<std::string, SeriesTrack, std::less<>> series_;
+  detect::DetectorSet detectors_;
+  detect::HangDetector hang_;
+  std::vector<detect::Finding> findings_;  // produced since the last RecordFindings()
+  size_t findings_acted_ = 0;              // how many of findings_ the controller has seen
+  int64_t findings_recorded_ = 0;
+  bool sdk_seen_ = false;
+  ingest::SourcePrecedence precedence_{opts_.parse_lines_with_sdk};
+  std::vector<ingest::SourceChange> source_changes_;
+
+  // Process and signals.
+  int sfd_ = -1;
+  int interrupts_ = 0;
+  pid_t child_pid_ = 0;
+  int wait_status_ = 0;
+  bool child_done_ = false;
+  Clock::time_point kill_deadline_ = Clock::time_point::max();
+
+  // Remedies: the controller decides; the session remembers what it was told to do next.
+  remedy::Controller controller_;
+  std::string control_path_;
+  std::optional<std::string> restart_reason_;  // kRestart: the next attempt's reason
+  std::optional<std::string> end_status_;      // kEnd: the run's status
+};
+
+}  // namespace inloop::supervise
