@@ -545,7 +545,13 @@ Status LogReader::Lines(int64_t first, int64_t count, std::vector<std::string>* 
       INLOOP_RETURN_IF_ERROR(Decode(i, &raw));
       std::string_view v(raw);
       while (skip > 0) {
-        v.remove_prefix(v.find('\n') + 1);
+        size_t nl = v.find('\n');
+        if (nl == std::string_view::npos) {
+          // The header's newline count disagrees with its checked payload: a forged frame.
+          return Status::Corrupt(fmt::format("{}: a frame holds fewer lines than its header says",
+                                             path_));
+        }
+        v.remove_prefix(nl + 1);
         --skip;
       }
       feed(v);
