@@ -21,6 +21,7 @@
 #include "http/goodput_metrics.h"
 #include "http/ingest.h"
 #include "http/json_views.h"
+#include "http/log_api.h"
 #include "http/loop_view.h"
 #include "query/m4.h"
 #include "query/series_query.h"
@@ -374,6 +375,13 @@ HttpResponse Api::Route(const HttpRequest& r) {
     if (what == "events") {
       if (!get) return method_not_allowed("GET", "/api/v1/runs/{id}/events");
       return with_route(RunEvents(seg[3]), "/api/v1/runs/{id}/events");
+    }
+    if (what == "logs") {
+      if (!get) return method_not_allowed("GET", "/api/v1/runs/{id}/logs");
+      StorePool::Lease st;
+      Status s = pool_->Acquire(&st);
+      if (!s.ok()) return with_route(ErrorFor(s), "/api/v1/runs/{id}/logs");
+      return with_route(RunLogs(st.get(), seg[3], r), "/api/v1/runs/{id}/logs");
     }
     if (what == "series") {
       if (!get) return method_not_allowed("GET", "/api/v1/runs/{id}/series");
