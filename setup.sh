@@ -7,13 +7,13 @@ cd "$(dirname "$0")"
 
 PACKAGES=(
   build-essential cmake g++ pkg-config git ca-certificates procps
-  libfmt-dev libsimdjson-dev libsqlite3-dev libzstd-dev libcli11-dev libtomlplusplus-dev
+  libfmt-dev libsimdjson-dev libsqlite3-dev libzstd-dev zlib1g-dev libcli11-dev libtomlplusplus-dev
   libpcre2-dev libgtest-dev libgmock-dev libbenchmark-dev sqlite3
   libprotobuf-dev protobuf-compiler libssl-dev libcurl4-openssl-dev
   python3 python3-torch python3-numpy
   chromium
   libboost1.81-dev nginx-light wrk
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev bandit
 )
 # Node.js and npm bundle the UI and drive the browser tests; a machine that already has them
 # (for example from NodeSource, whose nodejs carries its own npm) keeps its own.

@@ -59,6 +59,7 @@ import argparse
 import ctypes
 import faulthandler
 import glob
+import json
 import math
 import os
 import random
@@ -312,10 +313,16 @@ def resolve_resume_path(resume, out):
 
 
 def load_ckpt(path):
-    try:  # torch >= 2.6 defaults to weights_only=True, which refuses the RNG state
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except TypeError:  # torch < 1.13 has no weights_only
-        return torch.load(path, map_location="cpu")
+    """The checkpoint save_ckpt wrote. weights_only=True: loading never runs code from the file
+    (`inloop audit` checks the same); the plain values travel as JSON text beside the tensors."""
+    ck = torch.load(path, map_location="cpu", weights_only=True)
+    meta = json.loads(ck.pop("meta"))
+    version, internal, gauss = meta.pop("py_rng")
+    ck["py_rng"] = (version, tuple(internal), gauss)
+    ck["optimizer"] = {"state": ck.pop("optimizer_state"), "param_groups": meta.pop("param_groups")}
+    meta["skip_windows"] = [tuple(w) for w in meta.get("skip_windows", [])]
+    ck.update(meta)
+    return ck
 
 
 def remove_stale_temps(out):
@@ -331,14 +338,14 @@ def save_ckpt(out, step, model, opt, chars, state):
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, "ckpt-%07d.pt" % step)
     tmp = path + ".tmp.%d" % os.getpid()
+    opt_state = opt.state_dict()
+    meta = {"step": step, "chars": chars, "py_rng": random.getstate(),
+            "param_groups": opt_state["param_groups"], **state}
     torch.save({
-        "step": step,
         "model": model.state_dict(),
-        "optimizer": opt.state_dict(),
-        "chars": chars,
+        "optimizer_state": opt_state["state"],
         "torch_rng": torch.get_rng_state(),
-        "py_rng": random.getstate(),
-        **state,
+        "meta": json.dumps(meta),
     }, tmp)
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())

@@ -8,6 +8,7 @@
 
     import inloop
     inloop.params(lr=3e-4, model="gpt")            # or inloop.params({"optim.lr": 3e-4})
+    inloop.tags("baseline", team="nlp")             # tags: "baseline", "team=nlp"
     inloop.log(step, {"train/loss": loss, "lr": lr})  # or inloop.log(step, loss=loss)
     inloop.checkpoint("/abs/ckpt.pt", step)         # after the file is completely written
                                                     # (the old order (step, path) works too)
@@ -30,8 +31,8 @@ import sys
 import threading
 
 __all__ = [
-    "init", "log", "params", "checkpoint", "control", "remedies", "data_index", "skip_data",
-    "enabled", "run_info", "__version__",
+    "init", "log", "params", "tags", "checkpoint", "control", "remedies", "data_index",
+    "skip_data", "enabled", "run_info", "__version__",
 ]
 __version__ = "0.1.0"
 
@@ -215,6 +216,27 @@ def _fmt_value(v):
     return str(v)
 
 
+def _send_log(step, vals):
+    """One log message, or several with the same step when the metrics do not fit in one line
+    (per-task evaluation rows carry thousands of keys): nothing is dropped for size."""
+    msg = {"t": "log"}
+    if step is not None:
+        msg["step"] = step
+    msg["metrics"] = vals
+    try:
+        size = len(json.dumps(msg, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+                   .encode("utf-8"))
+    except (TypeError, ValueError):
+        size = 0
+    if size <= MAX_LINE_BYTES or len(vals) < 2:
+        _send(msg)
+        return
+    items = list(vals.items())
+    half = len(items) // 2
+    _send_log(step, dict(items[:half]))
+    _send_log(step, dict(items[half:]))
+
+
 def log(step=None, metrics=None, /, **kwargs):
     """Log metrics at `step` (None: no step). Metrics as a dict (keys may contain '/'), as
     keyword arguments, or both. `log({"loss": x})` (a dict as the only argument) also works."""
@@ -249,11 +271,7 @@ def log(step=None, metrics=None, /, **kwargs):
         if _S.fd is not None:
             if not vals:
                 return
-            msg = {"t": "log"}
-            if step is not None:
-                msg["step"] = step
-            msg["metrics"] = vals
-            _send(msg)
+            _send_log(step, vals)
         elif _S.print:
             parts = [] if step is None else ["step %d" % step]
             parts += ["%s %s" % (k, _fmt_value(v)) for k, v in vals.items()]
@@ -307,6 +325,27 @@ def params(values=None, /, **kwargs):
             _send({"t": "params", "params": out})
     except Exception as e:
         _warn("paramsexc", "params() failed (%s)" % e)
+
+
+def tags(*names, **pairs):
+    """Tag the run: plain names ("baseline") and key=value pairs (team="nlp" -> "team=nlp").
+    Tags are labels for finding runs (`inloop runs`, the dashboard's filter), not parameters."""
+    try:
+        _ensure()
+        if _S.fd is None:
+            return
+        out = []
+        for n in names:
+            if isinstance(n, (list, tuple, set)):
+                out.extend(str(x) for x in n)
+            elif n is not None:
+                out.append(str(n))
+        out.extend("%s=%s" % (k, v) for k, v in pairs.items())
+        out = [t for t in out if t]
+        if out:
+            _send({"t": "tags", "tags": out})
+    except Exception as e:
+        _warn("tagsexc", "tags() failed (%s)" % e)
 
 
 _PATHLIKE = (str, bytes, os.PathLike)

@@ -818,6 +818,25 @@ int Main(int argc, char** argv) {
     sub->add_option("--store", store_dir, "store directory");
     sub->add_flag("--json", json, "JSON output");
   }
+  AuditArgs audit_args;
+  auto* audit_cmd = app.add_subcommand(
+      "audit", "scan checkpoints and model files for code that runs when they load (pickle "
+      "opcodes read without unpickling, allowlist first; torch zip/legacy, numpy, safetensors)");
+  audit_cmd->add_option("paths", audit_args.paths, "files or directories")->required();
+  audit_cmd->add_option("--allow", audit_args.allow,
+                        "a global you trust: MODULE.NAME or MODULE.* (repeatable)");
+  audit_cmd->add_option("--fail-on", audit_args.fail_on,
+                        "exit 60 when a finding is at least this severe (default high)");
+  audit_cmd->add_option("--sarif", audit_args.sarif, "also write SARIF 2.1.0 here (- for stdout)");
+  audit_cmd->add_flag("--json", json, "JSON output");
+  audit_cmd->add_flag("--quiet", audit_args.quiet, "list only files with findings");
+  auto* sdk_cmd = app.add_subcommand(
+      "sdk", "the Python SDK built into this binary: `inloop sdk path` prints a directory for "
+      "PYTHONPATH (under `inloop run` it is already first on the child's PYTHONPATH)");
+  sdk_cmd->require_subcommand(1);
+  auto* sdk_path = sdk_cmd->add_subcommand("path", "write the SDK out and print its directory");
+  sdk_path->add_option("--store", store_dir, "store directory (used when no cache dir is set)");
+  sdk_path->add_flag("--json", json, "JSON output");
   LoopArgs loop_args;
   auto* loop_cmd = app.add_subcommand(
       "loop", "the research loop: an agent or the built-in search proposes, inloop runs and "
@@ -943,6 +962,11 @@ int Main(int argc, char** argv) {
     token_args.store_dir = store_dir;
     token_args.json = json;
     return CmdToken(token_args);
+  }
+  if (*sdk_cmd) return CmdSdkPath(store_dir, json);
+  if (*audit_cmd) {
+    audit_args.json = json;
+    return CmdAudit(audit_args);
   }
   if (*loop_cmd) {
     for (auto* sub : loop_cmd->get_subcommands()) loop_args.verb = sub->get_name();

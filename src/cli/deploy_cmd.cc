@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -16,6 +17,8 @@
 #include <toml++/toml.h>
 
 #include "assist/http_client.h"
+#include "audit/audit.h"
+#include "audit/command_files.h"
 #include "cli/cli_util.h"
 #include "cli/exit_codes.h"
 #include "cli/verbs.h"
@@ -388,6 +391,50 @@ int Compare(const CompareOptions& c) {
 
 }  // namespace
 
+namespace {
+
+// Before any replica starts: the files the server and candidate commands name (weights, the
+// server script, model directories) pass `inloop audit`, or the deploy is refused.
+int AuditServedFiles(const gateway::DeployOptions& o, const std::vector<std::string>& allow) {
+  std::error_code ec;
+  std::string cwd = std::filesystem::current_path(ec).string();
+  std::vector<std::string> files = audit::FilesNamedBy(o.command, cwd);
+  for (const std::string& f : audit::FilesNamedBy(o.candidate_command, cwd)) {
+    if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(f);
+  }
+  if (files.empty()) return 0;
+  audit::AuditOptions ao;
+  ao.allow.extra = allow;
+  std::vector<audit::FileVerdict> verdicts;
+  Status s = audit::AuditPaths(files, ao, &verdicts);
+  if (!s.ok()) {
+    fmt::print(stderr, "inloop: error: deploy: {}\n", s.message());
+    return ExitCodeFor(s);
+  }
+  size_t failing = 0;
+  for (const audit::FileVerdict& v : verdicts) {
+    if (v.findings.empty() || v.worst() < audit::Severity::kHigh) continue;
+    ++failing;
+    const audit::Finding* worst = &v.findings.front();
+    for (const audit::Finding& f : v.findings) {
+      if (f.severity > worst->severity) worst = &f;
+    }
+    fmt::print(stderr, "inloop: deploy: {} fails the audit: {} ({})\n", v.file, worst->message,
+               worst->rule);
+  }
+  if (failing > 0) {
+    fmt::print(stderr, "inloop: error: deploy refused: {} of {} file{} the commands name fail "
+               "`inloop audit` (run it for every finding and its fix); --allow-unaudited starts "
+               "anyway\n", failing, verdicts.size(), verdicts.size() == 1 ? "" : "s");
+    return kExitDeployRefused;
+  }
+  fmt::print(stderr, "inloop: deploy: {} file{} the commands name pass the audit\n",
+             verdicts.size(), verdicts.size() == 1 ? "" : "s");
+  return 0;
+}
+
+}  // namespace
+
 int CmdDeploy(int argc, char** argv) {
   // Everything after the first "--" is the server command; a second lone "--" starts the
   // candidate's command.
@@ -455,6 +502,12 @@ int CmdDeploy(int argc, char** argv) {
   app.add_option("--startup-timeout", o.startup_timeout_s, "seconds for a replica to get ready (default 60)");
   app.add_option("--drain-timeout", o.drain_timeout_s, "seconds for in-flight requests when draining (default 30)");
   app.add_flag("--test-hooks", o.test_hooks, "enable the test-only admin endpoints (never in production)");
+  bool allow_unaudited = false;
+  std::vector<std::string> audit_allow;
+  app.add_flag("--allow-unaudited", allow_unaudited,
+               "start even when a file the commands name fails `inloop audit`");
+  app.add_option("--audit-allow", audit_allow,
+                 "a pickle global you trust in the served files: MODULE.NAME or MODULE.*");
 
   AdminTarget target;
   CompareOptions cmp;
@@ -501,6 +554,9 @@ int CmdDeploy(int argc, char** argv) {
   }
   if (!command.empty()) o.command = command;
   if (!candidate.empty()) o.candidate_command = candidate;
+  if (!allow_unaudited) {
+    if (int rc = AuditServedFiles(o, audit_allow); rc != 0) return rc;
+  }
   o.cache_bytes = no_cache ? 0 : cache_mb << 20;
   o.state_dir = state_dir;
   o.print_events = isatty(2);

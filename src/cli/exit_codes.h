@@ -43,6 +43,8 @@ inline constexpr int kExitDeployUnreachable = 41;  // no deploy answers on the a
 inline constexpr int kExitDeployRefused = 42;      // the deploy refused: token, no candidate
 inline constexpr int kExitDeployBind = 43;         // the proxy port could not be bound
 inline constexpr int kExitDeployNoPairs = 44;      // compare: no usable shadow pair recorded
+// audit (audit/): a finding at or above --fail-on (default high) in a file that was scanned.
+inline constexpr int kExitAuditFindings = 60;
 inline constexpr int kExitCommandNotFound = 127;
 
 inline int ExitCodeFor(const Status& s) {

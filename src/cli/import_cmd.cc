@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -50,14 +51,34 @@ std::string Where(const importers::ImportIssue& i) {
   return i.path;
 }
 
+void RunJson(JsonWriter& w, const importers::ImportedRunResult& r) {
+  w.BeginObject().Key("id").String(r.run_id).Key("name").String(r.name);
+  w.Key("format").String(r.format).Key("source").String(r.source);
+  w.Key("points").Int(r.points).Key("series").Int(r.series);
+  w.Key("status").String(r.already_imported ? "already_imported" : "imported").EndObject();
+}
+
+size_t Fresh(const importers::ImportSummary& s) {
+  size_t fresh = 0;
+  for (auto& r : s.runs) fresh += r.already_imported ? 0 : 1;
+  return fresh;
+}
+
 void PrintJson(const importers::ImportSummary& s, double seconds) {
   JsonWriter w;
   w.BeginObject().Key("runs").BeginArray();
-  for (auto& r : s.runs) {
-    w.BeginObject().Key("id").String(r.run_id).Key("name").String(r.name);
-    w.Key("format").String(r.format).Key("source").String(r.source);
-    w.Key("points").Int(r.points).Key("series").Int(r.series);
-    w.Key("status").String(r.already_imported ? "already_imported" : "imported").EndObject();
+  for (auto& r : s.runs) RunJson(w, r);
+  w.EndArray().Key("directories").BeginArray();
+  for (const importers::DirectoryReport& d : importers::ByDirectory(s)) {
+    w.BeginObject().Key("dir").String(d.dir).Key("runs").BeginArray();
+    for (size_t i : d.runs) RunJson(w, s.runs[i]);
+    w.EndArray().Key("skipped").BeginArray();
+    for (size_t i : d.skipped) {
+      const importers::SkippedPath& k = s.skipped_paths[i];
+      w.BeginObject().Key("path").String(k.path).Key("reason").String(k.reason);
+      w.Key("detail").String(k.detail).EndObject();
+    }
+    w.EndArray().EndObject();
   }
   w.EndArray().Key("issues").BeginArray();
   for (auto& i : s.issues) {
@@ -69,32 +90,61 @@ void PrintJson(const importers::ImportSummary& s, double seconds) {
   w.EndArray().Key("skipped").BeginObject();
   for (auto& [k, v] : s.skipped) w.Key(k).Int(v);
   w.EndObject();
+  size_t fresh = Fresh(s);
+  w.Key("totals").BeginObject().Key("imported").Int(static_cast<int64_t>(fresh));
+  w.Key("already_imported").Int(static_cast<int64_t>(s.runs.size() - fresh));
+  w.Key("skipped_paths").Int(static_cast<int64_t>(s.skipped_paths.size())).EndObject();
   w.Key("files").Int(s.files).Key("bytes").Int(s.bytes).Key("records").Int(s.records);
   w.Key("points").Int(s.points).Key("seconds").Number(seconds).EndObject();
   fmt::print("{}\n", w.str());
 }
 
-void PrintText(const importers::ImportSummary& s, double seconds) {
-  for (auto& r : s.runs) {
+// Unrecognized files are many in some trees (checkpoints, images): a count and a few names.
+constexpr size_t kNamesShown = 3;
+
+void PrintDirectory(const importers::ImportSummary& s, const importers::DirectoryReport& d) {
+  fmt::print("{}/\n", d.dir);
+  for (size_t i : d.runs) {
+    const importers::ImportedRunResult& r = s.runs[i];
     if (r.already_imported)
-      fmt::print("already imported  {}  {}  (same bytes as before: {})\n", r.run_id, r.name,
+      fmt::print("  already imported  {}  {}  (same bytes as before: {})\n", r.run_id, r.name,
                  r.source);
     else
-      fmt::print("imported  {}  {}  {} points in {} series  [{}] {}\n", r.run_id, r.name,
+      fmt::print("  imported  {}  {}  {} points in {} series  [{}] {}\n", r.run_id, r.name,
                  r.points, r.series, r.format, r.source);
   }
+  std::vector<std::string> unrecognized;
+  for (size_t i : d.skipped) {
+    const importers::SkippedPath& k = s.skipped_paths[i];
+    if (k.reason == "unrecognized")
+      unrecognized.push_back(std::filesystem::path(k.path).filename().string());
+    else
+      fmt::print("  skipped   {}  ({}: {})\n", k.path, k.reason, k.detail);
+  }
+  if (unrecognized.empty()) return;
+  std::string names;
+  for (size_t i = 0; i < unrecognized.size() && i < kNamesShown; ++i)
+    names += (i ? ", " : "") + unrecognized[i];
+  if (unrecognized.size() > kNamesShown)
+    names += fmt::format(", +{} more", unrecognized.size() - kNamesShown);
+  fmt::print("  skipped   {} file{} of no format inloop reads: {}\n", unrecognized.size(),
+             unrecognized.size() == 1 ? "" : "s", names);
+}
+
+void PrintText(const importers::ImportSummary& s, double seconds) {
+  for (const importers::DirectoryReport& d : importers::ByDirectory(s)) PrintDirectory(s, d);
   for (auto& i : s.issues) fmt::print(stderr, "warning: {}: {}\n", Where(i), i.message);
   if (!s.skipped.empty()) {
     std::string parts;
     for (auto& [k, v] : s.skipped) parts += fmt::format("{}{} {}", parts.empty() ? "" : ", ", v, k);
     fmt::print("skipped: {}\n", parts);
   }
-  size_t fresh = 0;
-  for (auto& r : s.runs) fresh += r.already_imported ? 0 : 1;
-  fmt::print("{} run{} imported ({} already there), {} points from {} file{} ({:.1f} MB) in "
-             "{:.2f} s{}\n",
-             fresh, fresh == 1 ? "" : "s", s.runs.size() - fresh, s.points, s.files,
-             s.files == 1 ? "" : "s", s.bytes / 1e6, seconds,
+  size_t fresh = Fresh(s);
+  fmt::print("{} run{} imported ({} already there), {} path{} skipped, {} points from {} file{} "
+             "({:.1f} MB) in {:.2f} s{}\n",
+             fresh, fresh == 1 ? "" : "s", s.runs.size() - fresh, s.skipped_paths.size(),
+             s.skipped_paths.size() == 1 ? "" : "s", s.points, s.files, s.files == 1 ? "" : "s",
+             s.bytes / 1e6, seconds,
              s.issues.empty() ? "" : fmt::format(", {} problem{} (above)", s.issues.size(),
                                                  s.issues.size() == 1 ? "" : "s"));
 }
@@ -118,9 +168,13 @@ int CmdImport(const ImportArgs& a) {
   if (!s.ok()) return Fail(s);
   if (a.json) PrintJson(sum, secs); else PrintText(sum, secs);
   if (sum.runs.empty()) {
-    fmt::print(stderr, "inloop: error: nothing to import in {}: no file of a known format{}\n",
-               fmt::join(a.paths, " "),
-               sum.issues.empty() ? "" : " held a readable metric");
+    // Say why: no input of a known format at all, or inputs that were skipped (listed above).
+    bool known = false;
+    for (auto& k : sum.skipped_paths) known = known || k.reason != "unrecognized";
+    fmt::print(stderr, "inloop: error: nothing to import in {}: {}\n", fmt::join(a.paths, " "),
+               known ? "every input was skipped (see the reasons above)"
+                     : sum.issues.empty() ? "no file of a known format"
+                                          : "no file of a known format held a readable metric");
     return kExitNotFound;
   }
   if (a.strict && !sum.issues.empty()) return kExitCorrupt;

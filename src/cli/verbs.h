@@ -171,6 +171,31 @@ int CmdDeploy(int argc, char** argv);
 
 namespace inloop::cli {
 
+// `inloop sdk path`: writes the Python SDK compiled into this binary where Python can import it
+// (src/sdk/python_sdk.h) and prints the directory for PYTHONPATH. Returns 0, or the I/O exit code.
+int CmdSdkPath(const std::string& store_dir, bool json);
+
+}  // namespace inloop::cli
+
+namespace inloop::cli {
+
+// `inloop audit PATH...`: checkpoints and model files scanned for code that runs when they load
+// (src/audit/audit.h). Text, --json, or SARIF 2.1.0 (--sarif FILE, "-" for stdout). Returns 0,
+// kExitAuditFindings when a finding reaches `fail_on`, or the error's exit code.
+struct AuditArgs {
+  std::vector<std::string> paths;
+  std::vector<std::string> allow;  // "module.name" or "module.*" the user trusts
+  std::string fail_on = "high";
+  std::string sarif;
+  bool json = false;
+  bool quiet = false;              // text: only files with findings
+};
+int CmdAudit(const AuditArgs& a);
+
+}  // namespace inloop::cli
+
+namespace inloop::cli {
+
 // `inloop logs RUN` (logs_cmd.cc): an attempt's stdout or stderr as the store kept it
 // (compressed, or raw in stores made before compression), read through the store: the last
 // --tail lines, or --count lines from line --from (1-based); the whole log by default.

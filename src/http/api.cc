@@ -23,6 +23,7 @@
 #include "http/json_views.h"
 #include "http/log_api.h"
 #include "http/loop_view.h"
+#include "http/repair_view.h"
 #include "query/m4.h"
 #include "query/series_query.h"
 #include "store/catalog.h"
@@ -130,6 +131,7 @@ struct AlignedCurve {
   int64_t total_points = 0;
   bool downsampled = false;
   std::vector<std::pair<double, double>> points;
+  std::vector<AbandonedPart> abandoned;  // with abandoned=1 (repair_view.h)
 };
 
 enum class XAxis { kStep, kTime, kRelative };
@@ -386,6 +388,13 @@ HttpResponse Api::Route(const HttpRequest& r) {
     if (what == "series") {
       if (!get) return method_not_allowed("GET", "/api/v1/runs/{id}/series");
       return with_route(RunSeries(seg[3], r), "/api/v1/runs/{id}/series");
+    }
+    if (what == "repair") {
+      if (!get) return method_not_allowed("GET", "/api/v1/runs/{id}/repair");
+      StorePool::Lease st;
+      Status s = pool_->Acquire(&st);
+      if (!s.ok()) return with_route(ErrorFor(s), "/api/v1/runs/{id}/repair");
+      return with_route(RunRepair(st.get(), seg[3]), "/api/v1/runs/{id}/repair");
     }
     if (what == "points") {
       if (!post) return method_not_allowed("POST", "/api/v1/runs/{id}/points");
@@ -713,6 +722,8 @@ HttpResponse Api::AlignedSeries(const HttpRequest& r) {
   if (from && to && *from > *to) {
     return JsonError(400, fmt::format("from: {} is after to {} (give from <= to)", *from, *to));
   }
+  const std::string* abandoned_param = r.Param("abandoned");
+  const bool abandoned = abandoned_param && (*abandoned_param == "1" || *abandoned_param == "true");
   std::vector<AlignedCurve> curves(refs.size());
   {
     StorePool::Lease st;
@@ -735,6 +746,9 @@ HttpResponse Api::AlignedSeries(const HttpRequest& r) {
     for (size_t i = next++; i < curves.size(); i = next++) {
       if (ls.ok())
         ls = ReadAligned(st.get(), curves[i].run_id, *key, x, from, to, width, &curves[i]);
+      if (ls.ok() && abandoned)
+        ls = ReadAbandonedPoints(st.get(), curves[i].run_id, *key, xname, from, to, width,
+                                 &curves[i].abandoned);
       if (!ls.ok()) {
         std::lock_guard<std::mutex> lock(err_mu);
         if (first_error.ok()) first_error = ls;
@@ -755,7 +769,17 @@ HttpResponse Api::AlignedSeries(const HttpRequest& r) {
     w.Key("total_points").Int(c.total_points).Key("downsampled").Bool(c.downsampled);
     w.Key("points").BeginArray();
     for (auto& [xv, v] : c.points) w.BeginArray().Number(xv).Number(v).EndArray();
-    w.EndArray().EndObject();
+    w.EndArray();
+    if (abandoned) {
+      w.Key("abandoned").BeginArray();
+      for (auto& part : c.abandoned) {
+        w.BeginObject().Key("segment").Int(part.segment).Key("points").BeginArray();
+        for (auto& [xv, v] : part.points) w.BeginArray().Number(xv).Number(v).EndArray();
+        w.EndArray().EndObject();
+      }
+      w.EndArray();
+    }
+    w.EndObject();
   }
   w.EndArray().EndObject();
   return JsonResponse(w.Take());

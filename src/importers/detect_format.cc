@@ -140,7 +140,7 @@ std::string DetectFormat(const fs::path& p) {
   }
   if (ext == ".jsonl" || ext == ".ndjson") return "jsonl";
   if (ext == ".json") return JsonKind(p);
-  if (ext == ".log" || ext == ".txt" || ext == ".out") return "log";
+  if (ext == ".log" || ext == ".txt" || ext == ".out" || ext == ".tsv") return "log";
   return "";
 }
 

@@ -16,7 +16,7 @@ namespace inloop::importers {
 //  "csv"           any other .csv;
 //  "jsonl"         .jsonl or .ndjson, or a .json whose first two non-blank lines are each a
 //                  whole {...} object (a single-object .json is a document, not a log);
-//  "log"           .log, .txt, .out;
+//  "log"           .log, .txt, .out, .tsv (the log reader reads tab-separated tables);
 //  ""              anything else (skip it). Extensions are compared case-insensitively.
 std::string DetectFormat(const std::filesystem::path& p);
 

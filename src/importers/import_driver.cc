@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <limits>
 #include <regex>
@@ -88,25 +89,93 @@ int64_t FileSize(const std::string& f) {
   return ec ? 0 : static_cast<int64_t>(n);
 }
 
-// trainer_state.json inside output_dir/checkpoint-N/ is a prefix of the one in output_dir/ or in
-// a later checkpoint: only the newest is a run of its own.
-bool SupersededTrainerState(const fs::path& file) {
-  static const std::regex kCheckpoint(R"(checkpoint-(\d+))");
-  fs::path dir = file.parent_path();
-  std::smatch m;
-  std::string name = dir.filename().string();
-  if (!std::regex_match(name, m, kCheckpoint)) return false;
-  long long mine = std::stoll(m[1].str());
-  std::error_code ec;
-  if (fs::exists(dir.parent_path() / "trainer_state.json", ec)) return true;
-  for (auto& e : fs::directory_iterator(dir.parent_path(), ec)) {
-    std::string other = e.path().filename().string();
-    std::smatch om;
-    if (std::regex_match(other, om, kCheckpoint) && std::stoll(om[1].str()) > mine &&
-        fs::exists(e.path() / "trainer_state.json", ec))
-      return true;
+// The top-level "global_step" of a trainer_state.json (Trainer writes keys sorted, so it comes
+// before log_history, near the start); -1 when it cannot be read.
+int64_t GlobalStep(const fs::path& file) {
+  std::FILE* f = std::fopen(file.c_str(), "rb");
+  if (!f) return -1;
+  std::string head(64u << 10, '\0');
+  head.resize(std::fread(head.data(), 1, head.size(), f));
+  std::fclose(f);
+  constexpr std::string_view kKey = "\"global_step\"";
+  size_t i = head.find(kKey);
+  if (i == std::string::npos) return -1;
+  i += kKey.size();
+  auto skip_space = [&] {
+    while (i < head.size() && (head[i] == ' ' || head[i] == '\n' || head[i] == '\r' ||
+                               head[i] == '\t'))
+      ++i;
+  };
+  skip_space();
+  if (i >= head.size() || head[i] != ':') return -1;
+  ++i;
+  skip_space();
+  int64_t step = 0;
+  size_t digits = 0;
+  for (; i < head.size() && head[i] >= '0' && head[i] <= '9' && digits < 18; ++i, ++digits)
+    step = step * 10 + (head[i] - '0');
+  return digits > 0 ? step : -1;
+}
+
+// Where a trainer_state.json stands among the copies of one output_dir: the final one in
+// output_dir/ ranks over last-checkpoint/ (what Trainer pushes with hub_strategy="checkpoint"),
+// which ranks over checkpoint-N/ (higher N first). 0: not one of these.
+struct CopyRank {
+  int64_t step = -1;  // global_step
+  int place = 0;      // 3 output_dir, 2 last-checkpoint, 1 checkpoint-N
+  long long n = 0;    // N of checkpoint-N
+  bool operator>(const CopyRank& o) const {
+    if (step != o.step) return step > o.step;
+    if (place != o.place) return place > o.place;
+    return n > o.n;
   }
-  return false;
+};
+
+// trainer_state.json in output_dir/checkpoint-N/ or output_dir/last-checkpoint/ is a prefix of
+// the newest copy (the one with the highest global_step, ties to the rank above): only that one
+// is a run of its own. Returns the newer copy's path, or "" when `file` is the newest.
+std::string SupersedingTrainerState(const fs::path& file, std::map<std::string, int64_t>* steps) {
+  auto step_of = [steps](const fs::path& f) {
+    auto [it, fresh] = steps->emplace(f.string(), 0);
+    if (fresh) it->second = GlobalStep(f);
+    return it->second;
+  };
+  static const std::regex kCheckpoint(R"(checkpoint-(\d{1,18}))");
+  auto place_of = [](const std::string& dir_name, long long* n) {
+    std::smatch m;
+    if (dir_name == "last-checkpoint") return 2;
+    if (std::regex_match(dir_name, m, kCheckpoint)) {
+      *n = std::stoll(m[1].str());
+      return 1;
+    }
+    return 0;
+  };
+  fs::path dir = file.parent_path();
+  CopyRank mine;
+  mine.place = place_of(dir.filename().string(), &mine.n);
+  if (mine.place == 0) return "";  // the output_dir's own copy is never superseded
+  mine.step = step_of(file);
+  fs::path out = dir.parent_path();
+  std::error_code ec;
+  std::string best;
+  CopyRank best_rank = mine;
+  auto consider = [&](const fs::path& other, CopyRank r) {
+    std::error_code e2;
+    if (!fs::is_regular_file(other, e2)) return;
+    r.step = step_of(other);
+    if (r > best_rank) {
+      best_rank = r;
+      best = other.string();
+    }
+  };
+  consider(out / "trainer_state.json", CopyRank{-1, 3, 0});
+  for (auto& e : fs::directory_iterator(out, ec)) {
+    CopyRank r;
+    r.place = place_of(e.path().filename().string(), &r.n);
+    if (r.place == 0 || e.path() == dir) continue;
+    consider(e.path() / "trainer_state.json", r);
+  }
+  return best;
 }
 
 class Planner {
@@ -131,9 +200,9 @@ class Planner {
     if (format.empty())
       return Status::Invalid(fmt::format(
           "import: {}: not a format inloop reads (TensorBoard event files, trainer_state.json, "
-          "Lightning metrics.csv, CSV, JSONL, MLflow run directories, .log/.txt/.out logs)",
+          "Lightning metrics.csv, CSV, JSONL, MLflow run directories, .log/.txt/.out/.tsv logs)",
           arg));
-    AddFile(p, format);
+    AddFile(p, format, /*named=*/true);
     return Status::OK();
   }
 
@@ -148,7 +217,10 @@ class Planner {
   }
 
  private:
+  // Walks `root` in name order (a directory iterator's order is the file system's), so that of
+  // two copies the first by name is imported and the other reported as its duplicate.
   void Walk(const fs::path& root) {
+    std::vector<fs::path> dirs, files;
     std::error_code ec;
     fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
     for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
@@ -164,18 +236,25 @@ class Planner {
           continue;
         }
         if (IsMlflowRunDir(e.path().string())) {
-          AddMlflow(e.path());
+          dirs.push_back(e.path());
           it.disable_recursion_pending();
         }
         continue;
       }
-      if (!e.is_regular_file(e2)) continue;
-      std::string format = DetectFormat(e.path());
+      if (e.is_regular_file(e2)) files.push_back(e.path());
+    }
+    std::sort(dirs.begin(), dirs.end());
+    std::sort(files.begin(), files.end());
+    for (const fs::path& d : dirs) AddMlflow(d);
+    for (const fs::path& f : files) {
+      std::string format = DetectFormat(f);
       if (format.empty()) {
+        if (ReadWithItsRun(f)) continue;
         summary_->skipped["file:unrecognized"]++;
+        Skip(f.string(), "unrecognized", "not a format inloop reads");
         continue;
       }
-      AddFile(e.path(), format);
+      AddFile(f, format, /*named=*/false);
     }
     if (ec)
       summary_->issues.push_back(
@@ -199,12 +278,32 @@ class Planner {
     others_.push_back(std::move(g));
   }
 
-  void AddFile(const fs::path& p, const std::string& format) {
+  void Skip(std::string path, std::string reason, std::string detail) {
+    summary_->skipped_paths.push_back(
+        SkippedPath{std::move(path), std::move(reason), std::move(detail)});
+  }
+
+  // Files that are not runs but are read as part of one: Lightning's hparams.yaml beside its
+  // metrics.csv, and an MLflow experiment's meta.yaml (its name tags the experiment's runs).
+  static bool ReadWithItsRun(const fs::path& p) {
+    std::error_code ec;
+    std::string name = p.filename().string();
+    if (name == "hparams.yaml") return fs::is_regular_file(p.parent_path() / "metrics.csv", ec);
+    if (name == "meta.yaml") return IsMlflowExperimentDir(p.parent_path());
+    return false;
+  }
+
+  void AddFile(const fs::path& p, const std::string& format, bool named) {
     std::string canon = fs::weakly_canonical(p).string();
     if (!seen_.insert(canon).second) return;  // named twice, or inside a named directory
-    if (format == "trainer_state" && SupersededTrainerState(p)) {
-      summary_->skipped["trainer_state:superseded_checkpoint"]++;
-      return;
+    if (format == "trainer_state" && !named) {
+      std::string newer = SupersedingTrainerState(p, &global_steps_);
+      if (!newer.empty()) {
+        summary_->skipped["trainer_state:superseded_checkpoint"]++;
+        Skip(p.string(), "superseded",
+             fmt::format("an older copy of {} (name it to import it anyway)", newer));
+        return;
+      }
     }
     int64_t size = FileSize(p.string());
     if (format == "tfevents") {
@@ -232,6 +331,7 @@ class Planner {
   std::map<std::string, Group> tfevents_;  // by canonical directory
   std::vector<Group> others_;
   std::set<std::string> seen_;
+  std::map<std::string, int64_t> global_steps_;  // trainer_state.json path -> global_step
 };
 
 // Reads a group into a batch with the reader of its format; event files of one directory become
@@ -277,11 +377,14 @@ Status WriteRun(store::Store* st, const ImportedRun& r, const std::string& name,
       }
   store::RunRecord run;
   run.name = name;
-  run.status = store::kFinished;
+  run.status = r.status.empty() ? store::kFinished : r.status;
   run.command = {"inloop", "import", r.source};
   std::error_code ec;
   run.cwd = fs::current_path(ec).string();
-  if (std::isfinite(lo)) {
+  if (r.started_at > 0) {  // the source dates the run (MLflow's meta.yaml)
+    run.started_at = r.started_at;
+    run.ended_at = r.ended_at > 0 ? r.ended_at : std::max(r.started_at, std::isfinite(lo) ? hi : 0);
+  } else if (std::isfinite(lo)) {
     run.started_at = lo;
     run.ended_at = hi;
   } else {
@@ -356,7 +459,40 @@ Status Existing(store::Store* st, const std::string& run_id, const Group& g,
   return Status::OK();
 }
 
+// Why a read input gave no run, from what its reader counted.
+std::string EmptyDetail(const ImportBatch& b) {
+  std::string what;
+  for (auto& [k, v] : b.skipped) what += fmt::format("{}{} {}", what.empty() ? "" : ", ", v, k);
+  std::string problems =
+      b.issues.empty() ? "" : fmt::format("; {} problem{}", b.issues.size(),
+                                          b.issues.size() == 1 ? "" : "s");
+  if (b.records == 0) return "no records in it" + problems;
+  return fmt::format("{} record{} read, none held a metric, param or tag{}{}", b.records,
+                     b.records == 1 ? "" : "s", what.empty() ? "" : " (" + what + ")", problems);
+}
+
+// The folder that holds a source: a file's folder, or a source folder's parent.
+std::string HoldingDir(const std::string& source) {
+  fs::path p = fs::path(source).lexically_normal();
+  if (!p.has_filename()) p = p.parent_path();  // "dir/" ends in an empty component
+  std::string d = p.parent_path().string();
+  return d.empty() ? "." : d;
+}
+
 }  // namespace
+
+std::vector<DirectoryReport> ByDirectory(const ImportSummary& s) {
+  std::map<std::string, DirectoryReport> dirs;
+  for (size_t i = 0; i < s.runs.size(); ++i) dirs[HoldingDir(s.runs[i].source)].runs.push_back(i);
+  for (size_t i = 0; i < s.skipped_paths.size(); ++i)
+    dirs[HoldingDir(s.skipped_paths[i].path)].skipped.push_back(i);
+  std::vector<DirectoryReport> out;
+  for (auto& [dir, r] : dirs) {
+    r.dir = dir;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
 
 Status ImportPaths(store::Store* st, const std::vector<std::string>& paths,
                    const ImportOptions& opts, ImportSummary* out) {
@@ -370,10 +506,20 @@ Status ImportPaths(store::Store* st, const std::vector<std::string>& paths,
     if (opts.progress) opts.progress(done_bytes, total_bytes, pts);
   };
   report(0);
+  std::map<std::string, std::string> sources;  // content key -> the first group's source
   for (auto& g : groups) {
     out->files += static_cast<int64_t>(g.files.size());
     std::string key;
     INLOOP_RETURN_IF_ERROR(ContentKey(g.files, &key));
+    auto [first, fresh] = sources.emplace(key, g.source);
+    if (!fresh) {  // a copy of an input met earlier in this import
+      out->skipped_paths.push_back(SkippedPath{
+          g.source, "duplicate", fmt::format("the same bytes as {}", first->second)});
+      out->skipped["file:duplicate"]++;
+      done_bytes += g.bytes;
+      out->bytes += g.bytes;
+      continue;
+    }
     // The same bytes as one run before: nothing to read again.
     std::string existing;
     INLOOP_RETURN_IF_ERROR(st->FindImport(key, &existing));
@@ -393,6 +539,8 @@ Status ImportPaths(store::Store* st, const std::vector<std::string>& paths,
     out->records += batch.records;
     for (auto& [k, v] : batch.skipped) out->skipped[k] += v;
     for (auto& i : batch.issues) out->issues.push_back(std::move(i));
+    if (batch.runs.empty())
+      out->skipped_paths.push_back(SkippedPath{g.source, "empty", EmptyDetail(batch)});
     for (auto& r : batch.runs) {
       ImportedRunResult res;
       res.format = r.format;

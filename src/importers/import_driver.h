@@ -35,9 +35,29 @@ struct ImportedRunResult {
   bool already_imported = false;  // the same bytes were imported before as run_id
 };
 
+// A path the import looked at and did not make a run of. `reason` is one of:
+//  "superseded"    an older copy of a run imported from `detail`'s path (HF checkpoint-N/,
+//                  last-checkpoint/ beside a newer trainer_state.json);
+//  "unrecognized"  no format inloop reads;
+//  "duplicate"     the same bytes as another input of this import (detail names it);
+//  "empty"         read, but it held no metric, param or tag (detail says what it held).
+struct SkippedPath {
+  std::string path;
+  std::string reason;
+  std::string detail;  // one line for people
+};
+
+// Everything that happened in one directory: runs made from inputs in it and paths skipped.
+struct DirectoryReport {
+  std::string dir;                       // the folder holding each source ("." for the cwd)
+  std::vector<size_t> runs;              // indexes into ImportSummary::runs
+  std::vector<size_t> skipped;           // indexes into ImportSummary::skipped_paths
+};
+
 struct ImportSummary {
   std::vector<ImportedRunResult> runs;
   std::vector<ImportIssue> issues;
+  std::vector<SkippedPath> skipped_paths;  // every input that did not become a run, with why
   std::map<std::string, int64_t> skipped;  // by kind, including "file:unrecognized"
   int64_t files = 0;
   int64_t bytes = 0;
@@ -45,8 +65,14 @@ struct ImportSummary {
   int64_t points = 0;
 };
 
+// The summary's runs and skipped paths grouped by the directory that holds each source (a run
+// read from a directory, such as an MLflow run or a TensorBoard log folder, belongs to that
+// directory's parent), directories in name order.
+std::vector<DirectoryReport> ByDirectory(const ImportSummary& s);
+
 // Fails with NotFound when a path does not exist, Invalid when a file named explicitly has no
-// known format; problems inside files are issues in *out and do not stop the import.
+// known format; a file named explicitly is imported even when it is a superseded copy. Problems
+// inside files are issues in *out and do not stop the import.
 Status ImportPaths(store::Store* st, const std::vector<std::string>& paths,
                    const ImportOptions& opts, ImportSummary* out);
 

@@ -29,6 +29,11 @@ struct ImportedRun {
   std::vector<store::Param> params;  // source "import"
   std::vector<std::string> tags;     // e.g. MLflow tags as "key=value"
   std::vector<ImportedSeries> series;
+  // What the source says about the run itself (MLflow's meta.yaml). Unset (0 / ""): the driver
+  // dates the run by its points' wall times, else the file, and marks it finished.
+  double started_at = 0;  // seconds since the epoch
+  double ended_at = 0;
+  std::string status;  // a store status (store/catalog.h: finished, failed, stopped, interrupted)
 
   // Appends a point to series `key`, creating the series on first use.
   void Add(std::string_view key, int64_t step, double wall_time, double value) {

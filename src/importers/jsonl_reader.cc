@@ -73,6 +73,13 @@ Status ReadJsonl(const std::string& path, ImportBatch* out) {
       ++out->skipped["jsonl:bad line"];
       continue;
     }
+    if (parsed.dropped > 0) {
+      out->Issue(path, -1, no,
+                 fmt::format("{} metrics on one line: the {} past the first {} were dropped",
+                             parsed.metrics.size() + parsed.dropped, parsed.dropped,
+                             ingest::kMaxMetricsPerLine));
+      out->skipped["jsonl:metrics past the per-line bound"] += static_cast<int64_t>(parsed.dropped);
+    }
     // Wall time and W&B's `_step` come out of the metrics; neither is a series.
     double wall = 0;
     bool has_wall = false;

@@ -4,6 +4,11 @@
 // (0 first). Logs carry no wall time for the parser; a line that starts with an ISO-8601
 // timestamp ("2024-05-01 12:00:00,123 ...", optionally in [brackets]) gives its points that
 // time, read as UTC when it names no offset. Other points have wall time 0.
+// Not every number is a metric (log_blocks.h): a configuration echo block (Caffe's "...
+// from parameters:" prototxt) gives params; "key: number" lines alone before the first line with
+// a step ("base_lr: 0.01", "max_iter: 10000") are params when a line with a step follows, and
+// stay metrics when none does or when their key is logged again first; a tab-separated table
+// ("step<TAB>loss" and its rows) is read by column. .tsv files are read as logs.
 #pragma once
 
 #include <string>
@@ -14,8 +19,8 @@
 namespace inloop::importers {
 
 // Reads `path` into one run of format "log" named after the file stem (none when no line held a
-// metric; that is counted as skipped "log:no metrics"). Returns non-OK only when the file cannot
-// be read.
+// metric or param; that is counted as skipped "log:no metrics"). Returns non-OK only when the
+// file cannot be read.
 Status ReadLog(const std::string& path, ImportBatch* out);
 
 }  // namespace inloop::importers

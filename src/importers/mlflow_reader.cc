@@ -4,11 +4,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "importers/simple_yaml.h"
 #include "importers/text_input.h"
+#include "importers/tfevents.h"
 #include "ingest/number_scan.h"
+#include "store/catalog.h"
 
 namespace inloop::importers {
 namespace fs = std::filesystem;
@@ -96,12 +99,100 @@ void ReadMetricFile(const KeyFile& f, ImportedRun* run, ImportBatch* out) {
   out->bytes += lines.bytes();
 }
 
+// MLflow's RunStatus enum (1 RUNNING, 2 SCHEDULED, 3 FINISHED, 4 FAILED, 5 KILLED), as a number
+// or by name, as a store status. A run still RUNNING in a copied store is not running here.
+std::string StatusFrom(const std::string& v) {
+  if (v == "3" || v == "FINISHED") return store::kFinished;
+  if (v == "4" || v == "FAILED") return store::kFailed;
+  if (v == "5" || v == "KILLED") return store::kStopped;
+  if (v == "1" || v == "2" || v == "RUNNING" || v == "SCHEDULED") return store::kInterrupted;
+  return "";
+}
+
+// Milliseconds since the epoch as seconds; 0 for null, empty or not a number.
+double SecondsFromMs(const std::string& v) {
+  double ms = 0;
+  if (!ingest::ParseNumericString(v, &ms) || !(ms > 0) || !std::isfinite(ms)) return 0;
+  return ms / 1000.0;
+}
+
+// The experiment's name from <experiment folder>/meta.yaml, "" when there is none.
+std::string ExperimentName(const fs::path& experiment_dir) {
+  std::string meta;
+  if (!ReadWholeFile((experiment_dir / "meta.yaml").string(), &meta, kMaxValueBytes).ok())
+    return "";
+  std::vector<YamlEntry> entries;
+  std::vector<YamlProblem> problems;
+  ReadSimpleYaml(meta, &entries, &problems);
+  for (auto& e : entries)
+    if (e.key == "name") return e.value;
+  return "";
+}
+
+// Event files anywhere under artifacts/, read into `run` with their series keyed by the event
+// file's folder (relative to artifacts/) and the tag.
+void ReadArtifactEvents(const fs::path& artifacts, ImportedRun* run, ImportBatch* out) {
+  for (const KeyFile& f : KeyFiles(artifacts)) {
+    if (f.path.filename().string().rfind("events.out.tfevents.", 0) != 0) {
+      ++out->skipped["mlflow:artifact (not metrics)"];  // models, plots, files the run saved
+      continue;
+    }
+    ImportBatch events;
+    Status s = ReadTfEventsFile(f.path.string(), &events);
+    for (auto& i : events.issues) out->issues.push_back(std::move(i));
+    for (auto& [k, v] : events.skipped) out->skipped[k] += v;
+    out->records += events.records;
+    out->bytes += events.bytes;
+    if (!s.ok()) {
+      out->Issue(f.path.string(), -1, 0, s.message() + "; event file skipped");
+      continue;
+    }
+    std::string prefix = fs::path(f.key).parent_path().generic_string();
+    if (!prefix.empty()) prefix += '/';
+    for (auto& r : events.runs)
+      for (auto& series : r.series)
+        for (auto& p : series.points) run->Add(prefix + series.key, p.step, p.wall_time, p.value);
+  }
+}
+
+enum class MetaKind { kNone, kRun, kExperiment, kUnknown };
+
+// What dir/meta.yaml describes, by its keys: a run has run_uuid, or run_id with experiment_id or
+// artifact_uri (a model registry version, mlruns/models/<name>/version-N/, has run_id alone); an
+// experiment has artifact_location.
+MetaKind ReadMetaKind(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_regular_file(dir / "meta.yaml", ec)) return MetaKind::kNone;
+  std::string meta;
+  if (!ReadWholeFile((dir / "meta.yaml").string(), &meta, kMaxValueBytes).ok())
+    return MetaKind::kUnknown;
+  bool experiment = false, run_id = false, run_context = false;
+  for (std::string_view rest = meta; !rest.empty();) {
+    size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    if (line.rfind("run_uuid:", 0) == 0) return MetaKind::kRun;
+    run_id = run_id || line.rfind("run_id:", 0) == 0;
+    run_context = run_context || line.rfind("experiment_id:", 0) == 0 ||
+                  line.rfind("artifact_uri:", 0) == 0;
+    experiment = experiment || line.rfind("artifact_location:", 0) == 0;
+  }
+  if (run_id && run_context) return MetaKind::kRun;
+  return experiment ? MetaKind::kExperiment : MetaKind::kUnknown;
+}
+
 }  // namespace
 
 bool IsMlflowRunDir(const fs::path& dir) {
+  MetaKind k = ReadMetaKind(dir);
+  if (k == MetaKind::kRun) return true;
+  if (k != MetaKind::kUnknown) return false;
   std::error_code ec;
-  return fs::is_regular_file(dir / "meta.yaml", ec) &&
-         (fs::is_directory(dir / "metrics", ec) || fs::is_directory(dir / "params", ec));
+  return fs::is_directory(dir / "metrics", ec) || fs::is_directory(dir / "params", ec);
+}
+
+bool IsMlflowExperimentDir(const fs::path& dir) {
+  return ReadMetaKind(dir) == MetaKind::kExperiment;
 }
 
 Status ReadMlflowRun(const std::string& run_dir, ImportBatch* out) {
@@ -133,6 +224,12 @@ Status ReadMlflowRun(const std::string& run_dir, ImportBatch* out) {
       if (e.key == "run_id" && !e.value.empty()) uuid = e.value;
       if (e.key == "experiment_id" && !e.value.empty()) experiment_id = e.value;
       if (e.key == "run_name") run_name = e.value;
+      if (e.key == "start_time") run.started_at = SecondsFromMs(e.value);
+      if (e.key == "end_time") run.ended_at = SecondsFromMs(e.value);
+      if (e.key == "status") run.status = StatusFrom(e.value);
+      if (e.key == "user_id" && !e.value.empty()) run.tags.push_back("user=" + e.value);
+      if (e.key == "lifecycle_stage" && e.value == "deleted")
+        run.tags.push_back("lifecycle=deleted");
     }
     if (!uuid.empty()) run_id = uuid;
   } else if (s.code() != Status::Code::kNotFound) {
@@ -140,6 +237,9 @@ Status ReadMlflowRun(const std::string& run_dir, ImportBatch* out) {
   }
   run.SetParam("mlflow.run_id", run_id);
   run.SetParam("mlflow.experiment_id", experiment_id);
+  std::string experiment =
+      IsMlflowExperimentDir(dir.parent_path()) ? ExperimentName(dir.parent_path()) : "";
+  if (!experiment.empty()) run.tags.push_back("experiment=" + experiment);
 
   for (const KeyFile& f : KeyFiles(dir / "params")) {
     std::string value;
@@ -160,15 +260,11 @@ Status ReadMlflowRun(const std::string& run_dir, ImportBatch* out) {
     }
     out->bytes += static_cast<int64_t>(value.size());
     value = DropLineEnd(std::move(value));
-    if (f.key == "mlflow.runName") {
-      if (!value.empty()) run_name = value;
-    } else if (f.key.rfind("mlflow.", 0) == 0) {
-      run.SetParam(f.key, std::move(value));
-    } else {
-      run.tags.push_back(f.key + "=" + value);
-    }
+    if (f.key == "mlflow.runName" && !value.empty()) run_name = value;
+    run.tags.push_back(f.key + "=" + value);
   }
   for (const KeyFile& f : KeyFiles(dir / "metrics")) ReadMetricFile(f, &run, out);
+  ReadArtifactEvents(dir / "artifacts", &run, out);
 
   run.name = !run_name.empty() ? run_name : run_id;
   out->runs.push_back(std::move(run));

@@ -282,6 +282,7 @@ class Reader {
 };
 
 bool IsCheckpointDir(const std::string& name) {
+  if (name == "last-checkpoint") return true;  // Trainer's hub_strategy="checkpoint" copy
   constexpr std::string_view kPrefix = "checkpoint-";
   if (name.size() <= kPrefix.size() || name.compare(0, kPrefix.size(), kPrefix) != 0) return false;
   for (size_t i = kPrefix.size(); i < name.size(); ++i)

@@ -15,7 +15,7 @@
 namespace inloop::importers {
 
 // Reads `path` into one run of format "trainer_state" named after the directory holding the
-// file, or its parent when that directory is `checkpoint-N`. A bad or step-less log entry is an
+// file, or its parent when that directory is `checkpoint-N` or `last-checkpoint`. A bad or step-less log entry is an
 // issue (with its line) and is skipped. Returns non-OK only when the file cannot be read.
 Status ReadTrainerState(const std::string& path, ImportBatch* out);
 

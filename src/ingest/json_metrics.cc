@@ -91,7 +91,6 @@ bool PushKey(std::string* key, size_t prefix_len, std::string_view part, bool ut
 bool WalkStrict(simdjson::ondemand::object obj, int depth, std::string* key, MetricSink* sink) {
   const size_t prefix_len = key->size();
   for (auto field_or : obj) {
-    if (sink->full()) return true;
     simdjson::ondemand::field field;
     if (std::move(field_or).get(field) != simdjson::SUCCESS) return false;
     std::string_view k;
@@ -253,7 +252,6 @@ class JsonMetrics::Loose {
     SkipWs();
     if (i_ >= s_.size() || s_[i_] != '{') return false;
     if (!Object(0)) return false;
-    if (sink_->full()) return true;
     SkipWs();
     return i_ == s_.size();
   }
@@ -357,7 +355,6 @@ class JsonMetrics::Loose {
       bool usable = PushKey(key_, prefix_len, k, /*utf8_checked=*/false);
       if (!Value(depth, usable)) return false;
       key_->resize(prefix_len);
-      if (sink_->full()) return true;
       SkipWs();
       if (i_ >= s_.size()) return false;
       if (s_[i_] == ',') {
@@ -444,7 +441,6 @@ bool JsonMetrics::ParseStrict(std::string_view object, MetricSink* sink) {
   if (doc.get_object().get(obj) != simdjson::SUCCESS) return false;
   key_.clear();
   if (!WalkStrict(obj, 0, &key_, sink)) return false;
-  if (sink->full()) return true;
   // Anything after the object ("{...} {...}") makes it something other than one object.
   const char* rest = nullptr;
   return doc.current_location().get(rest) != simdjson::SUCCESS;

@@ -21,9 +21,13 @@
 // metrics. With a whole, non-negative value they set the step; with several, global_step >
 // num_updates > step > iteration > iter > update; a fractional or negative value (fairseq's
 // "update": 1.003, a "step": -1 placeholder) is dropped. In JSON only top-level keys count.
-// epoch is always a metric. One metric per key per line: the last value wins. At most 1024
-// metrics per line; keys longer than 256 bytes, or with control characters or invalid UTF-8,
-// are skipped. A line with a step but no metric returns false.
+// epoch is always a metric. In JSON and dict lines one metric per key: the last value wins.
+// In text lines a key met again later in the line is another measurement (train, then val:
+// "Token Acc: 0.5 | Val Loss: 2.1 | Token Acc: 0.4"): it becomes "<pass>_<key>" when a key
+// before it began with a pass word (val, valid, validation, eval, test, dev; here
+// val_token_acc) and that name is free, else "<key>_2", "<key>_3", ... At most 100,000 metrics per line
+// (ParsedLine::dropped counts the rest, which readers report); keys longer than 256 bytes, or
+// with control characters or invalid UTF-8, are skipped. A line with a step but no metric returns false.
 //
 // Text rules (what keeps prose out):
 // - After a log prefix is stripped ("[default7]:", "[...]", dates, times, INFO/WARNING...,
@@ -57,6 +61,13 @@
 //   is visibly between words (a space on either side), the rest of the continuation line takes
 //   the held record's step. A '|' table of Megatron keys with no step and no held record is a
 //   fragment and yields nothing (so " rate: 4.475E-05 | ..." never makes a metric "rate").
+// - Caffe (glog prefix "I0402 10:11:12.345678  1234 solver.cpp:218] " stripped like the
+//   others): "Iteration N (12.3 iter/s, 8.1s/100 iters), loss = 2.3" sets the step to N and
+//   gives iter_per_s and loss; "Iteration N, lr = 0.01" the step and lr; "Iteration N, Testing
+//   net (#0)" only the step. "Train net output #0: loss = 2.3 (* 1 = 2.3 loss)" and "Test net
+//   output #1: accuracy = 0.9" give train_loss and test_accuracy at the step of the latest
+//   "Iteration N" line (the parser remembers it). The solver/net configuration Caffe echoes at
+//   the top of a log is not parsed here: the log importer reads it as params (log_reader.h).
 // - tqdm bars ("...%|...| n/total [elapsed<eta, rate, k=v, ...]"): postfix k=v values are
 //   metrics; when the description is "Epoch N" (PyTorch Lightning) also epoch, it_per_s (or
 //   s_per_it) and step = N * total + n, which keeps the step increasing across epochs. Other

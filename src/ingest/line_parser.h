@@ -27,10 +27,12 @@ struct ParsedLine {
   bool has_step = false;  // a step/iter/iteration/update/global_step/num_updates field was present
   int64_t step = 0;
   std::vector<Metric> metrics;  // size() is the number of valid entries; step keys excluded
+  size_t dropped = 0;  // metrics past kMaxMetricsPerLine (metric_sink.h) that were not kept
 
   void Clear() {
     has_step = false;
     step = 0;
+    dropped = 0;
     // Cleared entries move to a pool so their key strings keep their capacity: a parser that
     // refills this object allocates nothing once the pool has warmed up.
     while (!metrics.empty()) {

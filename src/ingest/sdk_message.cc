@@ -96,6 +96,17 @@ bool ParseSdkMessage(std::string_view line, SdkMessage* out) {
     }
     return true;
   }
+  if (t == "tags") {
+    out->type = SdkMessage::Type::kTags;
+    simdjson::dom::array a;
+    if (obj["tags"].get_array().get(a)) return false;
+    for (auto v : a) {
+      std::string_view tag;
+      if (v.get_string().get(tag) || tag.empty()) continue;
+      out->tags.emplace_back(tag);
+    }
+    return true;
+  }
   if (t == "remedies") {
     out->type = SdkMessage::Type::kRemedies;
     return true;

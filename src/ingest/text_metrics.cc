@@ -3,9 +3,9 @@
 #include "ingest/text_metrics.h"
 
 #include <algorithm>
-#include <charconv>
 
 #include "ingest/number_scan.h"
+#include "ingest/text_scan.h"
 
 namespace inloop::ingest {
 namespace {
@@ -78,20 +78,6 @@ bool IsIdentifierKey(std::string_view key) {
   return InLowerList(last, kWords);
 }
 
-// Lower-case words joined by '_'.
-void AppendWords(std::string* out, std::string_view words) {
-  bool gap = false;
-  for (char c : words) {
-    if (IsSpace(c)) {
-      gap = true;
-      continue;
-    }
-    if (gap && !out->empty() && out->back() != '_') out->push_back('_');
-    gap = false;
-    out->push_back(ToLower(c));
-  }
-}
-
 // "it/s" -> "it_per_s", "µs" -> "us", "%" -> "pct", "TFLOP/s/GPU" -> "tflop_per_s_per_gpu".
 void AppendUnit(std::string* out, std::string_view unit) {
   for (size_t i = 0; i < unit.size(); ++i) {
@@ -115,11 +101,6 @@ void AppendUnit(std::string* out, std::string_view unit) {
 
 bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-bool ParseInt(std::string_view digits, int64_t* v) {
-  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), *v);
-  return ec == std::errc() && ptr == digits.data() + digits.size();
 }
 
 // Keys only Megatron-LM prints; a '|' table with them but without "iteration N/M" in front is
@@ -152,12 +133,6 @@ bool IsLevelWord(std::string_view w) {
   return false;
 }
 
-size_t DigitsAt(std::string_view s, size_t i) {
-  size_t j = i;
-  while (j < s.size() && IsDigit(s[j])) ++j;
-  return j - i;
-}
-
 // "YYYY-MM-DD" or "YYYY/MM/DD" at i; returns its length or 0.
 size_t DateAt(std::string_view s, size_t i) {
   if (DigitsAt(s, i) == 4 && i + 10 <= s.size() && (s[i + 4] == '-' || s[i + 4] == '/') &&
@@ -185,6 +160,41 @@ size_t TimeAt(std::string_view s, size_t i) {
     if (DigitsAt(s, k) == 2) j = k + 2;
   }
   return j - i;
+}
+
+// glog's "I0402 10:11:12.345678  1234 solver.cpp:218] " (Caffe and other C++ trainers) at i:
+// its length, or 0.
+size_t GlogPrefixAt(std::string_view s, size_t i) {
+  const size_t n = s.size();
+  char c = i < n ? s[i] : '\0';
+  if (!(c == 'I' || c == 'W' || c == 'E' || c == 'F') || DigitsAt(s, i + 1) != 4 ||
+      i + 5 >= n || s[i + 5] != ' ') {
+    return 0;
+  }
+  size_t t = TimeAt(s, i + 6);
+  if (t == 0) return 0;
+  size_t j = i + 6 + t;
+  while (j < n && s[j] == ' ') ++j;
+  if (DigitsAt(s, j) == 0) return 0;  // the thread id
+  j += DigitsAt(s, j);
+  if (j >= n || s[j] != ' ') return 0;
+  ++j;
+  size_t close = s.find(']', j);  // "file.cc:123]"
+  if (close == std::string_view::npos || close == j || close - j > 80) return 0;
+  std::string_view where = s.substr(j, close - j);
+  size_t colon = where.rfind(':');
+  if (colon == std::string_view::npos || DigitsAt(where, colon + 1) != where.size() - colon - 1 ||
+      where.find(' ') != std::string_view::npos) {
+    return 0;
+  }
+  return close + 1 - i;
+}
+
+// A first word of a key that says which pass a metric belongs to ("val_loss").
+bool IsPassWord(std::string_view w) {
+  static constexpr std::string_view kWords[] = {"val", "valid", "validation", "eval",
+                                                "test", "dev"};
+  return InLowerList(w, kWords);
 }
 
 }  // namespace
@@ -226,6 +236,10 @@ std::string_view StripLogPrefix(std::string_view s) {
     }
     if (size_t t = TimeAt(s, i)) {
       i += t;
+      continue;
+    }
+    if (size_t g = GlogPrefixAt(s, i)) {
+      i += g;
       continue;
     }
     if (IsAlpha(c)) {
@@ -733,6 +747,29 @@ bool TextMetrics::ParseProgressBar(std::string_view s, MetricSink* sink, bool* i
   return sink->size() > 0;
 }
 
+// key_ is already on the line: the same name again, later in the line, is another measurement
+// ("Token Acc: 0.5 ... Val Loss: 2.1 | Token Acc: 0.4" is train, then val). It becomes
+// "<pass>_<key>" when a key before it on the line named a pass (val_, eval_, test_, dev_) and
+// that name is free, else "<key>_2", "<key>_3", ...
+void TextMetrics::DistinctKey(MetricSink* sink) {
+  if (!pass_.empty() && key_.compare(0, pass_.size() + 1, pass_ + "_") != 0) {
+    std::string with_pass = pass_ + "_" + key_;
+    if (!sink->Has(with_pass)) {
+      key_.swap(with_pass);
+      return;
+    }
+  }
+  // The next free number for this key; a line of many repeats stays linear.
+  int& n = repeats_[key_];
+  if (n == 0) n = 1;
+  const size_t base = key_.size();
+  do {
+    key_.resize(base);
+    key_.push_back('_');
+    key_.append(std::to_string(++n));
+  } while (sink->Has(key_));
+}
+
 bool TextMetrics::Parse(std::string_view line, MetricSink* sink) {
   const bool leading_space = !line.empty() && IsSpace(line[0]);
   const bool had_pending = pending_;
@@ -741,6 +778,12 @@ bool TextMetrics::Parse(std::string_view line, MetricSink* sink) {
 
   std::string_view s = StripLogPrefix(line);
   if (s.empty()) return false;
+  if (s[0] == 'I' || s[0] == 'T') {
+    bool handled = false;
+    bool found = ParseCaffe(s, sink, &handled);
+    if (handled) return found;
+    sink->Reset();
+  }
   if (s.find("%|") != std::string_view::npos) {
     bool is_bar = false;
     bool found = ParseProgressBar(s, sink, &is_bar);
@@ -806,6 +849,8 @@ bool TextMetrics::Parse(std::string_view line, MetricSink* sink) {
   if (!accept) return false;
 
   if (continuation) sink->OfferStep(StepKeyRank("iteration"), carried_step);
+  pass_.clear();
+  if (!repeats_.empty()) repeats_.clear();
   for (const Pair& p : pairs_) {
     if (p.ignored) continue;
     if (p.step_rank > 0) {
@@ -814,6 +859,14 @@ bool TextMetrics::Parse(std::string_view line, MetricSink* sink) {
     }
     BuildKey(p);
     if (key_.empty() || key_.size() > kMaxKeyLength) continue;
+    if (sink->Has(key_)) {
+      DistinctKey(sink);
+    } else {
+      size_t w = key_.find('_');
+      std::string_view first = std::string_view(key_).substr(0, w);
+      if (w != std::string::npos && IsPassWord(first)) pass_.assign(first.data(), first.size());
+    }
+    if (key_.size() > kMaxKeyLength) continue;
     sink->Add(key_, p.value);
   }
   return sink->size() > 0;

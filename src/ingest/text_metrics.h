@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "ingest/metric_sink.h"
@@ -43,6 +44,8 @@ class TextMetrics {
   };
 
   bool ParseProgressBar(std::string_view s, MetricSink* sink, bool* is_bar);
+  bool ParseCaffe(std::string_view s, MetricSink* sink, bool* handled);
+  void DistinctKey(MetricSink* sink);
   void SplitSegments(std::string_view s);
   bool ParseSegment(std::string_view seg, bool first_of_line);
   bool ParseItem(std::string_view s, size_t* pos, bool head_allowed, Pair* p);
@@ -58,6 +61,11 @@ class TextMetrics {
   std::vector<Pair> pairs_;
   std::string key_;     // scratch: a normalised key
   std::string joined_;  // a wrapped record's tail joined with its continuation
+  std::string pass_;    // the pass word ("val") of the line's latest key that began with one
+  std::unordered_map<std::string, int> repeats_;  // a repeated key -> its last number
+  // Caffe: the step of the latest "Iteration N" line, for the net output lines that follow it.
+  int64_t caffe_step_ = 0;
+  bool has_caffe_step_ = false;
   // A Megatron record whose line ended before its closing '|'.
   bool pending_ = false;
   int64_t pending_step_ = 0;

@@ -35,6 +35,7 @@
 #include "remedy/launch.h"
 #include "remedy/policy.h"
 #include "remedy/spike_patience.h"
+#include "sdk/python_sdk.h"
 #include "store/store.h"
 #include "supervise/group_guard.h"
 #include "supervise/line_splitter.h"
@@ -474,6 +475,12 @@ void Session::HandleSdkLine(std::string_view line) {
       std::vector<store::Param> ps;
       for (auto& [k, v] : msg.params) ps.push_back(store::Param{k, v, "sdk"});
       Status s = store_->SetParams(run_.id, ps);
+      if (!s.ok()) StoreFailed(s);
+      break;
+    }
+    case ingest::SdkMessage::Type::kTags: {
+      if (!store_ok_ || msg.tags.empty()) break;
+      Status s = store_->AddTags(run_.id, msg.tags);
       if (!s.ok()) StoreFailed(s);
       break;
     }
@@ -1357,7 +1364,13 @@ Status Session::Run() {
 }  // namespace
 
 Status Supervise(const SupervisorOptions& opts, RunOutcome* out) {
-  Session session(opts, out);
+  // `import inloop` works in the child with nothing installed: the binary's own SDK comes first.
+  SupervisorOptions with_sdk = opts;
+  std::string warning;
+  auto sdk_env = sdk::PythonSdkEnv(opts.store_dir, &warning);
+  if (!warning.empty()) fmt::print(stderr, "inloop: warning: {}\n", warning);
+  with_sdk.extra_env.insert(with_sdk.extra_env.begin(), sdk_env.begin(), sdk_env.end());
+  Session session(with_sdk, out);
   return session.Run();
 }
 

@@ -32,12 +32,17 @@ printf '0.003' > data/mlruns/0/abc123/params/lr
 printf 'tuned' > data/mlruns/0/abc123/tags/mlflow.runName
 printf 'demo' > data/mlruns/0/abc123/tags/team
 head -c 3000 /dev/urandom > data/misc/blob.bin
+# A run that logged params and tags but no metric (git keeps no empty metrics/ folder).
+mkdir -p data/mlruns/0/def456/params data/mlruns/0/def456/tags
+printf 'run_id: def456\nrun_name: params-only\nstart_time: 1700000000000\nend_time: 1700000050000\nstatus: 4\nuser_id: bob\n' > data/mlruns/0/def456/meta.yaml
+printf '0.1' > data/mlruns/0/def456/params/lr
+printf 'params-only' > data/mlruns/0/def456/tags/mlflow.runName
 
 out=$(inloop import --json --tag imported data)
 echo "$out" | json 'len(d["runs"])' >/dev/null || fail "import --json is not JSON: $out"
 fmts=$(echo "$out" | json '" ".join(sorted(r["format"] for r in d["runs"]))')
-want="csv csv csv jsonl lightning log mlflow trainer_state"
-[ $have_fixture = 1 ] && want="csv csv csv jsonl lightning log mlflow tfevents trainer_state"
+want="csv csv csv jsonl lightning log mlflow mlflow trainer_state"
+[ $have_fixture = 1 ] && want="csv csv csv jsonl lightning log mlflow mlflow tfevents trainer_state"
 assert_eq "$fmts" "$want" "one run per input, of each format"
 assert_eq "$(echo "$out" | json 'd["skipped"].get("trainer_state:superseded_checkpoint", 0)')" 1 \
   "the older HF checkpoint's trainer_state is a prefix of the newer one, not a run"
@@ -45,6 +50,13 @@ assert_eq "$(echo "$out" | json 'sum(1 for r in d["runs"] if r["status"] == "imp
   "$(echo "$out" | json 'len(d["runs"])')" "first import imports everything"
 assert_contains "$(echo "$out" | json '[i["line"] for i in d["issues"] if i["path"].endswith("metrics.jsonl")]')" "2" \
   "the bad JSONL line is reported with its line number"
+# The report, per directory: what became a run, what was skipped and why.
+assert_eq "$(echo "$out" | json '[(k["path"], k["reason"]) for d2 in d["directories"] for k in d2["skipped"]]')" \
+  "[('data/hf/out/checkpoint-10/trainer_state.json', 'superseded'), ('data/misc/blob.bin', 'unrecognized')]" \
+  "skipped paths with their reasons (hparams.yaml is read with its run)"
+assert_eq "$(echo "$out" | json '[r["name"] for d2 in d["directories"] if d2["dir"] == "data/mlruns/0" for r in d2["runs"]]')" \
+  "['tuned', 'params-only']" "both MLflow runs under their experiment's folder"
+assert_eq "$(echo "$out" | json 'd["totals"]["skipped_paths"]')" 2 "totals"
 pass "a tree of every format imports"
 
 inloop metrics alpha loss --format json > alpha.json
@@ -58,6 +70,10 @@ assert_contains "$(echo "$show" | json 'd["tags"]')" "team=demo" "MLflow tags ke
 hf=$(echo "$out" | json '[r["name"] for r in d["runs"] if r["format"] == "trainer_state"][0]')
 assert_eq "$(inloop metrics "$hf" loss --format json | json '[p[0] for p in d["points"]]')" \
   "[5, 10, 15, 20]" "HF log_history from the newest checkpoint"
+po=$(inloop show params-only --json)
+assert_eq "$(echo "$po" | json 'd["params"]["lr"]')" "0.1" "a run with params and no metrics is a run"
+assert_contains "$(echo "$po" | json 'd["tags"]')" "user=bob" "meta.yaml's user is a tag"
+assert_eq "$(echo "$po" | json 'd["status"]')" "failed" "meta.yaml's status (4: FAILED)"
 pass "imported values read back"
 
 if [ $have_fixture = 1 ]; then
@@ -75,6 +91,9 @@ P
 fi
 
 runs_before=$(inloop runs --json | json 'len(d)')
+text=$(inloop import data/misc)
+assert_contains "$text" "data/misc/" "the text report names each directory"
+assert_contains "$text" "skipped   1 file of no format inloop reads: blob.bin" "and what it skipped"
 again=$(inloop import --json data)
 assert_eq "$(echo "$again" | json 'all(r["status"] == "already_imported" for r in d["runs"])')" True \
   "second import of the same bytes"

@@ -490,11 +490,18 @@ TEST_F(ImportMlflowTest, MetricsParamsTagsAndName) {
   EXPECT_EQ(Points(r, "train/acc"), "0@1700000001.5:0.5 0@1700000002.5:0.75");
   EXPECT_EQ(Param(r, "lr"), "0.001");
   EXPECT_EQ(Param(r, "model/depth"), "12");
-  EXPECT_EQ(Param(r, "mlflow.source.name"), "train.py");
   EXPECT_EQ(Param(r, "mlflow.run_id"), kRunId);
   EXPECT_EQ(Param(r, "mlflow.experiment_id"), "0");
+  // Tags stay tags, mlflow.* ones too; meta.yaml's user and the experiment's name are tags.
+  EXPECT_EQ(Param(r, "mlflow.source.name"), "<none>");
   EXPECT_EQ(Param(r, "mlflow.runName"), "<none>");
-  EXPECT_EQ(r.tags, std::vector<std::string>{"team=nlp"});
+  EXPECT_EQ(r.tags, (std::vector<std::string>{"user=alice", "experiment=Default",
+                                               "mlflow.runName=bright-fox-42",
+                                               "mlflow.source.name=train.py", "team=nlp"}));
+  // meta.yaml dates the run and gives its status.
+  EXPECT_DOUBLE_EQ(r.started_at, 1700000000.0);
+  EXPECT_DOUBLE_EQ(r.ended_at, 1700000100.0);
+  EXPECT_EQ(r.status, "finished");
   EXPECT_EQ(IssueLines(b), "loss:3") << IssueText(b);
   EXPECT_EQ(b.skipped["mlflow:bad metric line"], 1);
   EXPECT_EQ(b.records, 6);

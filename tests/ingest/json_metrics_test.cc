@@ -1,6 +1,7 @@
 // JsonMetrics: simdjson and the tolerant scanner agree on JSON; the scanner reads what Python
 // prints; hostile input (deep nesting, huge objects, bad UTF-8) stays bounded and safe.
 #include "ingest/json_metrics.h"
+#include "ingest/sdk_message.h"
 
 #include <gtest/gtest.h>
 
@@ -108,17 +109,56 @@ TEST(JsonMetricsTest, DeepNestingIsBoundedAndSafe) {
   EXPECT_EQ(ParseWith(json, forty, Grammar::kStrict), ParseWith(json, forty, Grammar::kLoose));
 }
 
-TEST(JsonMetricsTest, ManyKeysAreCapped) {
+TEST(JsonMetricsTest, ThousandsOfKeysAreAllKept) {
+  // Per-task evaluation logs and W&B history rows carry 1,500+ keys on one line.
   JsonMetrics json;
-  std::string o = "{";
-  for (int i = 0; i < 5000; ++i) o += (i ? ", " : "") + ("\"k" + std::to_string(i) + "\": 1");
-  o += "}";
+  std::string o = "{\"step\": 7";
+  for (int i = 0; i < 5000; ++i)
+    o += ", \"task" + std::to_string(i) + "/acc\": " + std::to_string(i);
+  o += ", \"task17/acc\": -1}";  // a repeated key: the last value wins, no second entry
   ParsedLine out;
   MetricSink sink(&out);
   sink.Reset();
   ASSERT_TRUE(json.Parse(o, &sink));
+  ASSERT_EQ(out.metrics.size(), 5000u);
+  EXPECT_EQ(out.dropped, 0u);
+  EXPECT_EQ(out.metrics[17].key, "task17/acc");
+  EXPECT_EQ(out.metrics[17].value, -1);
+  EXPECT_EQ(out.metrics.back().key, "task4999/acc");
+  EXPECT_EQ(out.metrics.back().value, 4999);
+  EXPECT_EQ(out.step, 7);
+}
+
+TEST(JsonMetricsTest, SdkLogCallKeepsEveryMetric) {
+  // inloop.log({...}) of 2,000 per-task accuracies: the SDK path has no per-call cap.
+  std::string line = R"({"t": "log", "step": 4, "metrics": {)";
+  for (int i = 0; i < 2000; ++i)
+    line += (i ? ", " : "") + ("\"task" + std::to_string(i) + "\": 0.5");
+  line += "}}";
+  SdkMessage msg;
+  ASSERT_TRUE(ParseSdkMessage(line, &msg));
+  ASSERT_EQ(msg.metrics.size(), 2000u);
+  EXPECT_EQ(msg.metrics.back().first, "task1999");
+  EXPECT_EQ(msg.step, 4);
+}
+
+TEST(JsonMetricsTest, PastTheBoundTheDroppedAreCounted) {
+  ParsedLine out;
+  MetricSink sink(&out);
+  sink.Reset();
+  for (size_t i = 0; i < kMaxMetricsPerLine + 3; ++i) sink.Add("k" + std::to_string(i), 1);
+  sink.Add("k5", 2);  // an existing key still updates once the line is full
   EXPECT_EQ(out.metrics.size(), kMaxMetricsPerLine);
-  EXPECT_EQ(out.metrics.back().key, "k1023");
+  EXPECT_EQ(out.dropped, 3u);
+  EXPECT_TRUE(sink.full());
+  EXPECT_EQ(out.metrics[5].value, 2);
+  sink.Reset();
+  EXPECT_EQ(out.dropped, 0u);
+  EXPECT_FALSE(sink.full());
+  sink.Add("a", 1);
+  sink.Add("a", 3);
+  ASSERT_EQ(out.metrics.size(), 1u);
+  EXPECT_EQ(out.metrics[0].value, 3);
 }
 
 }  // namespace

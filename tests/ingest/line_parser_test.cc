@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cmath>
 #include <random>
 #include <string>
@@ -189,9 +188,47 @@ TEST_F(LineParserTest, OrdinaryProseYieldsNothing) {
   EXPECT_TRUE(out_.metrics.empty());
 }
 
-TEST_F(LineParserTest, DuplicateKeysLastValueWins) {
-  EXPECT_EQ(P("loss: 1.0, loss: 2.0, acc: 0.5, loss: 3.0"), "loss=3 acc=0.5");
+TEST_F(LineParserTest, DuplicateKeysInJsonLastValueWins) {
   EXPECT_EQ(P(R"({"loss": 1, "loss": 2})"), "loss=2");
+  EXPECT_EQ(P("{'loss': 1, 'loss': 2}"), "loss=2");
+}
+
+TEST_F(LineParserTest, DuplicateKeysInTextAreDistinctSeries) {
+  // Train, then val on one line: the second Token Acc follows a val_ key, so it is val's.
+  EXPECT_EQ(P("Epoch 3 | Train Loss: 1.25 | Token Acc: 0.61 | Val Loss: 1.5 | Token Acc: 0.58"),
+            "epoch=3 train_loss=1.25 token_acc=0.61 val_loss=1.5 val_token_acc=0.58");
+  // The pass-named key is taken already: numbered instead.
+  EXPECT_EQ(P("step 10 | eval_loss: 2 | loss: 1 | loss: 3"), "step=10 eval_loss=2 loss=1 loss_2=3");
+  // No pass named between them: numbered in order, every value kept.
+  EXPECT_EQ(P("loss: 1.0, loss: 2.0, acc: 0.5, loss: 3.0"), "loss=1 loss_2=2 acc=0.5 loss_3=3");
+  EXPECT_EQ(P("val_loss: 1, val_loss: 2"), "val_loss=1 val_loss_2=2");
+}
+
+TEST_F(LineParserTest, CaffeGlogSolverLines) {
+  // As Caffe's solver.cpp / sgd_solver.cpp log them (glog prefix: level, date, time, thread, file).
+  EXPECT_EQ(P("I0402 10:11:12.345678  1234 solver.cpp:218] Iteration 100 (12.3 iter/s, 8.1s/100 "
+              "iters), loss = 2.3"),
+            "step=100 iter_per_s=12.3 loss=2.3");
+  EXPECT_EQ(P("I0402 10:11:12.345700  1234 solver.cpp:237]     Train net output #0: loss = 2.25 "
+              "(* 1 = 2.25 loss)"),
+            "step=100 train_loss=2.25");
+  EXPECT_EQ(P("I0402 10:11:12.345800  1234 sgd_solver.cpp:105] Iteration 100, lr = 0.01"),
+            "step=100 lr=0.01");
+  // Testing carries the step to the test outputs that follow.
+  EXPECT_EQ(P("I0402 10:11:20.000000  1234 solver.cpp:330] Iteration 500, Testing net (#0)"), "-");
+  EXPECT_EQ(P("I0402 10:11:21.000000  1234 solver.cpp:397]     Test net output #0: accuracy = "
+              "0.9127"),
+            "step=500 test_accuracy=0.9127");
+  EXPECT_EQ(P("I0402 10:11:21.000000  1234 solver.cpp:397]     Test net output #1: loss = 0.3 "
+              "(* 1 = 0.3 loss)"),
+            "step=500 test_loss=0.3");
+  // Older Caffe: no rate in parentheses.
+  EXPECT_EQ(P("I0402 10:11:30.000000  1234 solver.cpp:228] Iteration 600, loss = 0.25"),
+            "step=600 loss=0.25");
+  // Not Caffe's shapes: read as before.
+  EXPECT_EQ(P("Iteration 5 of 10 finished"), "-");
+  EXPECT_EQ(P("Iteration 7, loss: 2.5, acc 0.5"), "step=7 loss=2.5 acc=0.5");
+  EXPECT_EQ(P("I0402 10:11:12.345678  1234 caffe.cpp:204] Using GPUs 0"), "-");
 }
 
 TEST_F(LineParserTest, StepKeysRankAndAreNeverMetrics) {
@@ -266,22 +303,27 @@ TEST_F(LineParserTest, OneMebibyteLines) {
   while (json.size() < mib) json += "\"k" + std::to_string(json.size()) + "\": 1.5, ";
   json += "\"last\": 2}";
   EXPECT_TRUE(parser_->Parse(json, &out_));
-  EXPECT_EQ(out_.metrics.size(), 1024u);
+  ASSERT_GT(out_.metrics.size(), 60000u);  // every key is kept (the bound is 100,000)
+  EXPECT_EQ(out_.metrics.back().key, "last");
+  EXPECT_EQ(out_.dropped, 0u);
   std::string kv;
   while (kv.size() < mib) kv += "loss: 1.5, ";
-  EXPECT_EQ(P(kv), "loss=1.5");
+  // A repeated key is numbered, every value kept (up to the 512 segments a line is cut into).
+  EXPECT_TRUE(parser_->Parse(kv, &out_));
+  ASSERT_EQ(out_.metrics.size(), 512u);
+  EXPECT_EQ(out_.metrics.front().key, "loss");
+  EXPECT_EQ(out_.metrics.back().key, "loss_512");
   std::string pipes = "step 1 | loss 2";
   while (pipes.size() < mib) pipes += " | x";
   EXPECT_EQ(P(pipes), "step=1 loss=2");
-  // Shapes that would make a careless scanner quadratic.
+  // Shapes that would make a careless scanner quadratic: a regression shows as this test's
+  // time (bench/ measures parse speed; no wall-clock assertion here).
   for (const char* unit : {"a: 1 (", "loss (", "x  ", "{'a': [", "Epoch 1: 5%| ", "a=1 ", "[a] ",
                            "1,000,", "loss nan ", "\"a\": "}) {
     std::string line;
     while (line.size() < mib) line += unit;
-    auto start = std::chrono::steady_clock::now();
     parser_->Parse(line, &out_);
-    auto elapsed = std::chrono::steady_clock::now() - start;
-    EXPECT_LT(elapsed, std::chrono::seconds(2)) << unit;
+    EXPECT_LE(out_.metrics.size(), 100000u) << unit;
   }
 }
 

@@ -50,7 +50,7 @@ class EnvMixin:
                 os.environ[k] = v
 
 
-class PipeTest(EnvMixin, unittest.TestCase):
+class PipeHarness(EnvMixin, unittest.TestCase):
     """A pipe stands in for the supervisor; a thread drains it so writers never block."""
 
     def setUp(self):
@@ -88,6 +88,8 @@ class PipeTest(EnvMixin, unittest.TestCase):
         os.close(self.r)
         self.restore_env()
 
+
+class PipeTest(PipeHarness):
     def test_reading_remedies_is_acknowledged_once(self):
         # The supervisor learns that a skip window reaches this process (docs/remedy.md).
         il = self.inloop
@@ -215,13 +217,23 @@ class PipeTest(EnvMixin, unittest.TestCase):
         self.assertEqual(got[0]["metrics"], {"loss/ü\nx": 1.0})
         self.assertEqual(got[1]["params"], {"note": "a\nb ✓"})
 
-    def test_oversized_line_dropped(self):
+    def test_large_row_split_and_oversized_metric_dropped(self):
+        # A row of 10,000 metrics is larger than one line: it arrives as several lines with the
+        # same step, nothing dropped. One metric that alone exceeds a line is dropped, loudly.
         err = io.StringIO()
+        row = {"k%05d" % i: 1.0 for i in range(10000)}
         with contextlib.redirect_stderr(err):
-            self.inloop.log(1, {"k%05d" % i: 1.0 for i in range(10000)})
-            self.inloop.log(2, {"ok": 1.0})
+            self.inloop.log(1, row)
+            self.inloop.log(2, {"x" * 70000: 1.0})
+            self.inloop.log(3, {"ok": 1.0})
         got = self.lines()
-        self.assertEqual(got, [{"t": "log", "step": 2, "metrics": {"ok": 1.0}}])
+        self.assertGreater(len(got), 2)
+        merged = {}
+        for line in got[:-1]:
+            self.assertEqual((line["t"], line["step"]), ("log", 1))
+            merged.update(line["metrics"])
+        self.assertEqual(merged, row)
+        self.assertEqual(got[-1], {"t": "log", "step": 3, "metrics": {"ok": 1.0}})
         self.assertIn("64 KiB", err.getvalue())
 
     def test_threads_do_not_interleave(self):

@@ -54,6 +54,29 @@ export interface SeriesOfRun {
   downsampled: boolean;
   x: number[];
   y: number[];
+  // Points of earlier segments that a rollback or resume ran again (hidden from x/y): drawn faded.
+  abandoned: { segment: number; x: number[]; y: number[] }[];
+}
+
+// GET /api/v1/runs/{id}/repair: what the doctor did to a run (docs/http_api.md).
+export interface Goodput {
+  ettr: number; wall_seconds: number; productive_seconds: number; steps_survived: number;
+  lost_steps: number; lost_seconds: number; mean_time_to_detect: number | null; mttr: number | null;
+  faults: { trigger: string; step: number; lost_steps: number; lost_seconds: number }[];
+}
+export interface Episode {
+  kind: string; severity: string; key: string; count: number;
+  step_lo: number | null; step_hi: number | null; time: number; message: string;
+}
+export interface RepairView {
+  run: string; name: string; metric: string; started_at: number;
+  attempts: { number: number; reason: string; started_at: number; ended_at: number | null; first_step: number | null; last_step: number | null }[];
+  abandoned: { attempt: number; redone_by: number; step_lo: number; step_hi: number }[];
+  skipped: { action_id: number; lo: number; hi: number }[];
+  checkpoints: { step: number; time: number; attempt: number }[];
+  episodes: Episode[];
+  summary: string;
+  goodput: Goodput | null;
 }
 
 export type XMode = "step" | "time" | "relative";
@@ -151,7 +174,7 @@ export async function runDetail(id: string): Promise<RunDetail> {
 
 export async function alignedSeries(runIds: string[], key: string, x: XMode, width: number,
   from: number | null, to: number | null): Promise<SeriesOfRun[]> {
-  const url = `api/v1/series${query({ runs: runIds.join(","), key, x, width, from, to })}`;
+  const url = `api/v1/series${query({ runs: runIds.join(","), key, x, width, from, to, abandoned: 1 })}`;
   seriesRequests.push({ url, key, width, from, to, at: performance.now() });
   const body = await call<any>(url);
   const req = seriesRequests[seriesRequests.length - 1];
@@ -160,9 +183,24 @@ export async function alignedSeries(runIds: string[], key: string, x: XMode, wid
     const pts: any[] = s.points || [];
     const xs = new Array<number>(pts.length), ys = new Array<number>(pts.length);
     for (let i = 0; i < pts.length; i++) { xs[i] = num(pts[i][0]); ys[i] = num(pts[i][1]); }
+    const abandoned = (s.abandoned || []).map((a: any) => {
+      const ap: any[] = a.points || [];
+      return { segment: Number(a.segment), x: ap.map(p => num(p[0])), y: ap.map(p => num(p[1])) };
+    });
     return { run: String(s.run), name: String(s.name ?? s.run), total_points: Number(s.total_points ?? pts.length),
-      downsampled: !!s.downsampled, x: xs, y: ys };
+      downsampled: !!s.downsampled, x: xs, y: ys, abandoned };
   });
+}
+
+export async function runRepair(id: string): Promise<RepairView> {
+  const b = await call<any>(`api/v1/runs/${encodeURIComponent(id)}/repair`);
+  const g = b.goodput;
+  return { ...b, started_at: num(b.started_at), summary: String(b.summary ?? ""),
+    episodes: (b.episodes || []).map((e: any) => ({ ...e, time: num(e.time) })),
+    checkpoints: (b.checkpoints || []).map((c: any) => ({ ...c, time: num(c.time) })),
+    abandoned: b.abandoned || [], skipped: b.skipped || [], attempts: b.attempts || [],
+    goodput: g ? { ...g, ettr: num(g.ettr), wall_seconds: num(g.wall_seconds), productive_seconds: num(g.productive_seconds),
+      lost_seconds: num(g.lost_seconds), faults: g.faults || [] } : null };
 }
 
 export async function pendingActions(): Promise<Action[]> {

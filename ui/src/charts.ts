@@ -1,14 +1,24 @@
 // The metric charts: one uPlot per series key, overlaying the selected runs. Owns the drawn data
 // (exactly the points the API returned, before smoothing), EMA smoothing, log y, the x mode, zoom
 // (drag -> re-query the visible range at the plot's pixel width; double-click resets), hover
-// values, finding/action markers and non-finite markers. Never edits runs or decides actions.
+// values, non-finite markers and the repair of each run (repair view: the abandoned part of an
+// attempt drawn faded, skipped data windows shaded, one marker per finding episode, checkpoints as
+// ticks on the x axis). Never edits runs or decides actions.
 import uPlot from "uplot";
-import { alignedSeries, type SeriesOfRun, type XMode } from "./api";
+import { alignedSeries, type RepairView, type SeriesOfRun, type XMode } from "./api";
 import { el, fmtDuration, fmtNumber, fmtTick } from "./format";
 import { ema } from "./smoothing";
 
 export interface RunRef { id: string; name: string; colour: string }
-export interface Marker { run: string; step: number | null; time: number; kind: string; label: string; colour: string }
+// One finding episode of a run: a small marker at the top of the plot (a bar over its steps).
+export interface Marker { run: string; step: number | null; hi: number | null; time: number; kind: string; label: string; colour: string }
+// What the last draw of a chart put on it, for the browser tests (window.__inloop.charts()).
+export interface Drawn {
+  faded: Record<string, number[]>;     // run -> x of the abandoned points drawn faded
+  bands: { run: string; lo: number; hi: number }[];  // skipped data windows (step axis)
+  markers: { run: string; kind: string; x: number }[];
+  ticks: { run: string; x: number }[];  // checkpoints
+}
 
 const CHART_MIN_H = 190, CHART_MAX_H = 330;
 
@@ -27,6 +37,7 @@ export class ChartsView {
   runs: RunRef[] = [];
   keys: string[] = [];
   markers: Marker[] = [];
+  repairs = new Map<string, RepairView>();
   runStart = new Map<string, number>();
   settings: ChartSettings = { xmode: "step", smoothing: 0, logY: false, zoom: null, theme: "dark" };
   emptyText = "Select runs in the table to chart them.";
@@ -58,7 +69,20 @@ export class ChartsView {
   relabel() { for (const c of this.charts.values()) c.renderLegend(); }
   refetchSoon() { for (const c of this.charts.values()) c.scheduleRefetch(); }
 
-  setMarkers(m: Marker[]) { this.markers = m; for (const c of this.charts.values()) c.u?.redraw(false, false); }
+  // The repair views of the charted runs: their episodes become the markers.
+  setRepairs(views: RepairView[]) {
+    this.repairs = new Map(views.map(v => [v.run, v]));
+    this.markers = [];
+    for (const v of views) {
+      for (const e of v.episodes) {
+        const steps = e.step_lo === null ? "" : e.step_hi !== null && e.step_hi !== e.step_lo ? ` steps ${e.step_lo}-${e.step_hi}` : ` step ${e.step_lo}`;
+        const label = `${e.kind}${e.count > 1 ? ` ×${e.count}` : ""}${steps}${e.key ? ` on ${e.key}` : ""}`;
+        this.markers.push({ run: v.run, step: e.step_lo, hi: e.step_hi, time: e.time, kind: e.kind, label,
+          colour: e.severity === "error" ? "#e5484d" : e.severity === "warning" ? "#d9a400" : "#7f8c8d" });
+      }
+    }
+    for (const c of this.charts.values()) c.u?.redraw(false, false);
+  }
 
   // Appends live points of one run to the chart of `key` (no-op when that chart or run is not shown).
   append(run: string, key: string, pts: [number, number, number][]) {
@@ -73,7 +97,7 @@ export class ChartsView {
     return Math.round(Math.min(CHART_MAX_H, Math.max(CHART_MIN_H, avail / n - 100)));
   }
 
-  markerX(m: Marker): number | null {
+  markerX(m: { run: string; step: number | null; time: number }): number | null {
     const mode = this.settings.xmode;
     if (mode === "step") return m.step;
     if (mode === "time") return m.time;
@@ -103,6 +127,7 @@ export class Chart {
   private refetchTimer = 0;
   private appended = 0;
   loads = 0;
+  drawn: Drawn = { faded: {}, bands: [], markers: [], ticks: [] };
   timing = { request: NaN, answered: NaN, drawn: NaN };  // the last load, ms since navigation start
 
   constructor(readonly key: string, private view: ChartsView) {
@@ -169,6 +194,7 @@ export class Chart {
     // the drawn ones at and after their first step (the old ones stay in the store).
     if (mode === "step" && pts.length && s.x.length && pts[0][0] <= s.x[s.x.length - 1]) {
       const cut = lowerBound(s.x, pts[0][0]);
+      if (cut < s.x.length) s.abandoned.push({ segment: -1, x: s.x.slice(cut), y: s.y.slice(cut) });
       s.x.length = cut;
       s.y.length = cut;
     }
@@ -197,7 +223,8 @@ export class Chart {
     return { key: this.key, x: this.view.settings.xmode, width: this.width, zoom: this.view.settings.zoom,
       loads: this.loads, xRange: this.xRange, timing: this.timing, drawnWidth: this.plotWidth(),
       series: this.data.map(s => ({ run: s.run, name: s.name, total_points: s.total_points, downsampled: s.downsampled,
-        x: s.x.slice(), y: s.y.slice() })) };
+        x: s.x.slice(), y: s.y.slice(), abandoned: s.abandoned.map(a => ({ segment: a.segment, x: a.x.slice(), y: a.y.slice() })) })),
+      drawn: JSON.parse(JSON.stringify(this.drawn)) };
   }
 
   private computeRanges() {
@@ -350,13 +377,8 @@ export class Chart {
       if (Math.abs(px - left) > 40) continue;
       rows.push({ name: r.name, colour: r.colour, y: s.y[i], x: s.x[i] });
     }
-    // Markers within a few pixels of the cursor: what happened there.
-    const near: Marker[] = [];
-    for (const m of this.view.markers) {
-      if (!this.view.runs.some(x => x.id === m.run) || this.hidden.has(m.run)) continue;
-      const xv2 = this.view.markerX(m);
-      if (xv2 !== null && Math.abs(u.valToPos(xv2, "x") - left) <= 4) near.push(m);
-    }
+    // Episodes, checkpoints and skipped windows under the cursor: what happened there.
+    const near = this.repairNear(u, left);
     if (rows.length === 0 && near.length === 0) { this.tip.hidden = true; return; }
     if (rows.length === 0) rows.push({ name: "", colour: "transparent", y: NaN, x: xv });
     const mode = this.view.settings.xmode;
@@ -366,40 +388,146 @@ export class Chart {
     this.tip.replaceChildren(el("div", { class: "tx" }, xs), ...shown.map(r =>
       el("div", {}, el("i", { class: "swatch", style: `background:${r.colour}` }), el("span", {}, r.name), el("b", {}, fmtNumber(r.y)))),
       ...near.slice(0, 4).map(m => el("div", { class: "mk" }, el("i", { class: "swatch", style: `background:${m.colour}` }),
-        el("span", {}, `${m.kind} · ${runName(m.run)}`))));
+        el("span", {}, `${m.label}${this.view.runs.length > 1 ? ` · ${runName(m.run)}` : ""}`))));
     if (rows.length > shown.length) this.tip.append(el("div", { class: "more" }, `+${rows.length - shown.length} more`));
     this.tip.hidden = false;
     const plotLeft = u.over.offsetLeft, w = this.tip.offsetWidth;
     const x = plotLeft + left + 14;
-    this.tip.style.left = `${x + w > this.plotBox.clientWidth ? plotLeft + left - w - 14 : x}px`;
+    this.tip.style.left = `${x + w > this.plotBox.clientWidth ? Math.max(0, plotLeft + left - w - 14) : x}px`;
     this.tip.style.top = `${u.over.offsetTop + 6}px`;
   }
 
+  private shownRepairs(): RepairView[] {
+    const out: RepairView[] = [];
+    for (const r of this.view.runs) {
+      const v = this.view.repairs.get(r.id);
+      if (v && !this.hidden.has(r.id)) out.push(v);
+    }
+    return out;
+  }
+
+  // Markers, checkpoints (within a few pixels) and skipped windows at the cursor's x.
+  private repairNear(u: uPlot, left: number): { label: string; colour: string; run: string }[] {
+    const near: { label: string; colour: string; run: string }[] = [];
+    const shown = new Set(this.shownRepairs().map(v => v.run));
+    for (const m of this.view.markers) {
+      if (!shown.has(m.run)) continue;
+      const lo = this.view.markerX(m);
+      if (lo === null) continue;
+      const hi = this.view.settings.xmode === "step" && m.hi !== null ? m.hi : lo;
+      if (u.valToPos(lo, "x") - 4 <= left && left <= u.valToPos(hi, "x") + 4) near.push(m);
+    }
+    for (const v of this.shownRepairs()) {
+      for (const c of v.checkpoints) {
+        const x = this.view.markerX({ run: v.run, step: c.step, time: c.time });
+        if (x !== null && Math.abs(u.valToPos(x, "x") - left) <= 3) near.push({ run: v.run, label: `checkpoint at step ${c.step}`, colour: "#7f8c8d" });
+      }
+      if (this.view.settings.xmode !== "step") continue;
+      const xv = u.posToVal(left, "x");
+      for (const b of v.skipped)
+        if (xv >= b.lo - 0.5 && xv <= b.hi + 0.5) near.push({ run: v.run, label: `skipped data ${b.lo}-${b.hi}`, colour: "#d9a400" });
+      for (const a of v.abandoned)
+        if (xv >= a.step_lo && xv <= a.step_hi) near.push({ run: v.run, label: `attempt ${a.attempt}: steps ${a.step_lo}-${a.step_hi} abandoned, run again by attempt ${a.redone_by}`, colour: "#7f8c8d" });
+    }
+    return near;
+  }
+
+  // The repair (drawn under nothing else): skipped windows, the abandoned parts faded, one marker
+  // per episode at the top, checkpoints as ticks on the x axis; then non-finite triangles.
   private drawMarkers(u: uPlot) {
     const ctx = u.ctx;
     const { left, top, width, height } = u.bbox;
     const r = uPlot.pxRatio;
+    const step = this.view.settings.xmode === "step";
+    const drawn: Drawn = { faded: {}, bands: [], markers: [], ticks: [] };
+    const inside = (x: number) => x >= left - 0.5 && x <= left + width + 0.5;
     ctx.save();
     ctx.beginPath();
     ctx.rect(left, top, width, height);
     ctx.clip();
-    // Findings and actions: dashed verticals in their colour.
-    ctx.setLineDash([4 * r, 3 * r]);
-    ctx.lineWidth = r;
+    const repairs = this.shownRepairs();
+    // Skipped data windows: a shaded band over their steps (only the step axis has them).
+    if (step) {
+      ctx.fillStyle = "rgba(217, 164, 0, 0.13)";
+      for (const v of repairs) for (const b of v.skipped) {
+        const x0 = u.valToPos(b.lo - 0.5, "x", true), x1 = u.valToPos(b.hi + 0.5, "x", true);
+        if (x1 < left || x0 > left + width) continue;
+        ctx.fillRect(x0, top, Math.max(1, x1 - x0), height);
+        drawn.bands.push({ run: v.run, lo: b.lo, hi: b.hi });
+      }
+    }
+    // Abandoned parts: the run's colour, faded and dashed, non-finite points as faded triangles.
+    const colour = new Map(this.view.runs.map(x => [x.id, x.colour]));
+    ctx.lineWidth = 1.4 * r;
+    ctx.setLineDash([3 * r, 3 * r]);
+    for (const s of this.data) {
+      if (this.hidden.has(s.run) || s.abandoned.length === 0) continue;
+      const xs: number[] = [];
+      ctx.strokeStyle = colour.get(s.run) ?? "#888";
+      ctx.fillStyle = ctx.strokeStyle;
+      for (const a of s.abandoned) {
+        ctx.globalAlpha = 0.35;
+        ctx.beginPath();
+        let pen = false;
+        const bad: number[] = [];
+        for (let i = 0; i < a.x.length; i++) {
+          const px = u.valToPos(a.x[i], "x", true);
+          if (!inside(px)) { pen = false; continue; }
+          xs.push(a.x[i]);
+          const y = a.y[i];
+          if (!Number.isFinite(y)) { bad.push(px); pen = false; continue; }
+          if (this.view.settings.logY && y <= 0) { pen = false; continue; }
+          const py = u.valToPos(y, "y", true);
+          if (pen) ctx.lineTo(px, py); else ctx.moveTo(px, py);
+          pen = true;
+        }
+        ctx.stroke();
+        for (const px of bad) {  // a non-finite value of the abandoned part: a faded triangle
+          ctx.beginPath();
+          ctx.moveTo(px - 4 * r, top);
+          ctx.lineTo(px + 4 * r, top);
+          ctx.lineTo(px, top + 7 * r);
+          ctx.fill();
+        }
+      }
+      if (xs.length) drawn.faded[s.run] = xs;
+    }
+    ctx.globalAlpha = 1;
+    ctx.setLineDash([]);
+    // One marker per episode: a small triangle at the top, a bar over the steps it spans.
     for (const m of this.view.markers) {
-      if (!this.view.runs.some(x => x.id === m.run) || this.hidden.has(m.run)) continue;
+      if (!repairs.some(v => v.run === m.run)) continue;
       const xv = this.view.markerX(m);
       if (xv === null) continue;
       const x = u.valToPos(xv, "x", true);
-      if (x < left || x > left + width) continue;
-      ctx.strokeStyle = m.colour;
+      if (!inside(x)) continue;
+      ctx.fillStyle = m.colour;
+      if (step && m.hi !== null && m.hi > xv) {
+        const x1 = Math.min(left + width, u.valToPos(m.hi, "x", true));
+        ctx.fillRect(x, top, Math.max(0, x1 - x), 3 * r);
+      }
       ctx.beginPath();
-      ctx.moveTo(x, top);
-      ctx.lineTo(x, top + height);
+      ctx.moveTo(x - 5 * r, top);
+      ctx.lineTo(x + 5 * r, top);
+      ctx.lineTo(x, top + 9 * r);
+      ctx.fill();
+      drawn.markers.push({ run: m.run, kind: m.kind, x: xv });
+    }
+    // Checkpoints: short ticks standing on the x axis.
+    ctx.strokeStyle = getComputedStyle(document.documentElement).getPropertyValue("--muted").trim() || "#888";
+    ctx.lineWidth = 1.5 * r;
+    for (const v of repairs) for (const c of v.checkpoints) {
+      const xv = this.view.markerX({ run: v.run, step: c.step, time: c.time });
+      if (xv === null) continue;
+      const x = u.valToPos(xv, "x", true);
+      if (!inside(x)) continue;
+      ctx.beginPath();
+      ctx.moveTo(x, top + height);
+      ctx.lineTo(x, top + height - 6 * r);
       ctx.stroke();
+      drawn.ticks.push({ run: v.run, x: xv });
     }
     // Non-finite values cannot sit on the y axis: a red triangle at the top marks each.
-    ctx.setLineDash([]);
     ctx.fillStyle = "#e5484d";
     for (const s of this.data) {
       if (this.hidden.has(s.run)) continue;
@@ -414,5 +542,6 @@ export class Chart {
       }
     }
     ctx.restore();
+    this.drawn = drawn;
   }
 }

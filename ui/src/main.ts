@@ -4,12 +4,12 @@
 // /api/v1 through api.ts; nothing is fetched from anywhere else.
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
-import { listRuns, paramKeys, pendingActions, runDetail, seriesKeys, seriesRequests, streamUrl, num, type Run, type XMode } from "./api";
-import { ChartsView, type Marker, type RunRef } from "./charts";
-import { colourAt, el } from "./format";
+import { listRuns, paramKeys, pendingActions, runRepair, seriesKeys, seriesRequests, streamUrl, num, type RepairView, type Run, type XMode } from "./api";
+import { ChartsView, type RunRef } from "./charts";
+import { colourAt, el, fmtDuration } from "./format";
 import { LoopView } from "./loop_view";
 import { RunsTable } from "./runs_table";
-import { markerColour, Timeline } from "./timeline";
+import { Timeline } from "./timeline";
 
 const DEFAULT_RUNS = 5;
 const pageParams = new URLSearchParams(location.search);
@@ -28,6 +28,9 @@ const hook = {
   seriesRequests,
   sse: { opened: false, messages: 0 },
   charts: () => charts.snapshot(),
+  // The repair views of the charted runs as the API gave them, and the lines shown above the charts.
+  repair: () => ({ views: [...charts.repairs.values()],
+    lines: [...document.querySelectorAll<HTMLElement>("#repair-summary .repair-line")].map(l => ({ run: l.dataset.run, summary: l.querySelector(".what")?.textContent ?? "", goodput: l.querySelector(".goodput")?.textContent ?? "" })) }),
   table: () => ({ rows: table.visibleRuns().map(r => r.id), selected: table.selection(), sort: table.sortState(), focused: table.focusedRun() }),
   settings: () => ({ ...charts.settings, keys: charts.keys, theme: document.documentElement.dataset.theme }),
   selectRuns: (ids: string[]) => table.setSelection(ids),
@@ -62,7 +65,8 @@ const statusSel = el("select", { id: "status-filter" }, ...["", "running", "fini
 const tableBox = el("div", { id: "runs" });
 const left = el("aside", { class: "left" }, el("div", { class: "filters" }, filterBox, statusSel, colsMenu), tableBox);
 const chartsBox = el("section", { id: "charts" });
-const center = el("section", { class: "center" }, chartsBox);
+const repairBox = el("div", { id: "repair-summary", hidden: "" });
+const center = el("section", { class: "center" }, repairBox, chartsBox);
 const right = el("aside", { class: "right", id: "timeline" });
 const toast = el("div", { id: "toast", role: "status" });
 app.replaceChildren(header, el("main", { class: "layout" }, left, center, right), toast);
@@ -177,23 +181,35 @@ async function onSelectionChanged(): Promise<void> {
   await showCharts();
 }
 
+// The repair of each charted run (GET /api/v1/runs/{id}/repair): drawn on the charts, and what the
+// doctor did said in one line above them (a run without a repair has no line).
 let markerSeq = 0;
 async function loadMarkers() {
   const seq = ++markerSeq;
   const ids = table.selection().slice(0, MAX_MARKER_RUNS);
-  const details = await Promise.all(ids.map(id => runDetail(id).catch(() => null)));
+  const views = await Promise.all(ids.map(id => runRepair(id).catch(e => { console.warn(`repair of ${id}: ${(e as Error).message}`); return null; })));
   if (seq !== markerSeq) return;
-  const markers: Marker[] = [];
-  for (const d of details) {
-    if (!d) continue;
-    if (!charts.runStart.has(d.run.id)) charts.runStart.set(d.run.id, d.run.created_at);
-    for (const e of d.events) {
-      if (e.kind === "attempt_exit" || e.kind === "run_start" || e.kind === "run_end") continue;
-      if (e.step === null && !Number.isFinite(e.time)) continue;
-      markers.push({ run: d.run.id, step: e.step, time: e.time, kind: e.kind, label: e.message, colour: markerColour(e.kind) });
-    }
-  }
-  charts.setMarkers(markers);
+  const got = views.filter((v): v is RepairView => v !== null);
+  for (const v of got) if (!charts.runStart.has(v.run)) charts.runStart.set(v.run, v.started_at);
+  charts.setRepairs(got);
+  renderRepairLines(got);
+}
+
+function goodputText(v: RepairView): string {
+  const g = v.goodput;
+  if (!g) return "";
+  const faults = g.faults.length;
+  return `ETTR ${(100 * g.ettr).toFixed(1)}% · lost ${g.lost_steps} ${g.lost_steps === 1 ? "step" : "steps"} / ${fmtDuration(g.lost_seconds)} · ${faults} ${faults === 1 ? "fault" : "faults"}`;
+}
+
+function renderRepairLines(views: RepairView[]) {
+  const lines = views.filter(v => v.summary).map(v => el("div", { class: "repair-line", "data-run": v.run },
+    el("i", { class: "swatch", style: `background:${colourFor(v.run)}` }),
+    views.length > 1 ? el("b", { class: "who" }, v.name || v.run) : "",
+    el("span", { class: "what" }, v.summary),
+    el("span", { class: "goodput", title: "effective training time ratio, steps and wall time lost to restarts" }, goodputText(v))));
+  repairBox.replaceChildren(...lines);
+  repairBox.hidden = lines.length === 0;
 }
 
 async function focusRun(id: string) {

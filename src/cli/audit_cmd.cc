@@ -1,0 +1,93 @@
+// `inloop audit PATH...`: the text, JSON and SARIF faces of audit/audit.h.
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <fmt/color.h>
+#include <fmt/format.h>
+
+#include "audit/audit.h"
+#include "cli/cli_util.h"
+#include "cli/exit_codes.h"
+#include "cli/verbs.h"
+#include "common/file_io.h"
+
+namespace inloop::cli {
+namespace {
+
+void PrintText(const std::vector<audit::FileVerdict>& verdicts, audit::Severity fail_on,
+               bool quiet) {
+  bool color = isatty(1) && !getenv("NO_COLOR");
+  size_t failed = 0, findings = 0;
+  for (const audit::FileVerdict& v : verdicts) {
+    bool blocks = !v.findings.empty() && v.worst() >= fail_on;
+    failed += blocks ? 1 : 0;
+    findings += v.findings.size();
+    if (quiet && v.findings.empty()) continue;
+    bool text = v.format == "python" || v.format == "config";
+    std::string head = text ? fmt::format("{}: {}", v.file, v.format)
+                            : fmt::format("{}: {} ({} pickle{}, {} global{})", v.file, v.format,
+                                          v.pickles, v.pickles == 1 ? "" : "s", v.globals,
+                                          v.globals == 1 ? "" : "s");
+    std::string word = blocks ? "FAIL" : (v.findings.empty() ? "ok" : "pass");
+    if (color) {
+      word = fmt::format(fmt::fg(blocks ? fmt::color::red : fmt::color::green), "{}", word);
+    }
+    fmt::print("{} {}\n", word, head);
+    for (const audit::Finding& f : v.findings) {
+      std::string where = f.file == v.file ? "" : fmt::format(" in {}", f.file.substr(f.file.find('!') + 1));
+      std::string at = f.line > 0 ? fmt::format(" line {}", f.line)
+                       : f.offset >= 0 ? fmt::format(" at byte {}", f.offset) : "";
+      fmt::print("  {} {}{}{}: {}\n    fix: {}\n", audit::SeverityName(f.severity), f.rule, where, at,
+                 f.message, f.fix);
+    }
+  }
+  fmt::print("{} file{} scanned, {} finding{}, {} failing at --fail-on {}\n", verdicts.size(),
+             verdicts.size() == 1 ? "" : "s", findings, findings == 1 ? "" : "s", failed,
+             audit::SeverityName(fail_on));
+}
+
+}  // namespace
+
+int CmdAudit(const AuditArgs& a) {
+  audit::Severity fail_on;
+  if (!audit::ParseSeverity(a.fail_on, &fail_on)) {
+    fmt::print(stderr, "inloop: error: --fail-on {} is not one of info, low, medium, high, "
+               "critical\n", a.fail_on);
+    return kExitUsage;
+  }
+  audit::AuditOptions o;
+  for (const std::string& e : a.allow) {
+    if (e.find('.') == std::string::npos) {
+      fmt::print(stderr, "inloop: error: --allow {} must be MODULE.NAME or MODULE.*\n", e);
+      return kExitUsage;
+    }
+  }
+  o.allow.extra = a.allow;
+  std::vector<audit::FileVerdict> verdicts;
+  Status s = audit::AuditPaths(a.paths, o, &verdicts);
+  if (!s.ok()) {
+    fmt::print(stderr, "inloop: error: {}\n", s.message());
+    return ExitCodeFor(s);
+  }
+  if (!a.sarif.empty()) {
+    std::string sarif = audit::VerdictsSarif(verdicts) + "\n";
+    if (a.sarif == "-") {
+      fmt::print("{}", sarif);
+    } else if (Status w = WriteFileAtomically(a.sarif, sarif); !w.ok()) {
+      fmt::print(stderr, "inloop: error: {}\n", w.message());
+      return ExitCodeFor(w);
+    }
+  }
+  if (a.json) {
+    fmt::print("{}\n", audit::VerdictsJson(verdicts, fail_on));
+  } else if (a.sarif != "-") {
+    PrintText(verdicts, fail_on, a.quiet);
+  }
+  for (const audit::FileVerdict& v : verdicts) {
+    if (!v.findings.empty() && v.worst() >= fail_on) return kExitAuditFindings;
+  }
+  return kExitOk;
+}
+
+}  // namespace inloop::cli
