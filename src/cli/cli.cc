@@ -639,6 +639,18 @@ int Main(int argc, char** argv) {
   events->add_flag("--json", json, "JSON output");
   events->add_option("run", run_ref, "run id or name")->required();
 
+  LogsArgs logs_args;
+  auto* logs = app.add_subcommand("logs", "an attempt's stdout or stderr, as the store kept it");
+  logs->add_option("--store", store_dir, "store directory");
+  logs->add_option("run", logs_args.run_ref, "run id or name")->required();
+  logs->add_option("--attempt", logs_args.attempt, "attempt number (default: the last)")
+      ->check(CLI::Range(1, 1 << 30));
+  logs->add_flag("--stderr", logs_args.stderr_stream, "the stderr log (default: stdout)");
+  logs->add_option("--tail", logs_args.tail, "only the last N lines")->check(CLI::Range(0, 1 << 30));
+  logs->add_option("--from", logs_args.from, "first line, 1-based");
+  logs->add_option("--count", logs_args.count, "at most N lines")->check(CLI::NonNegativeNumber);
+  logs->add_flag("--json", logs_args.json, "JSON output: the lines with their position");
+
   auto* pending = app.add_subcommand(
       "pending", "remedies waiting for inloop approve/deny (runs under --policy ask)");
   pending->add_option("--store", store_dir, "store directory");
@@ -976,6 +988,10 @@ int Main(int argc, char** argv) {
                       segment);
   }
   if (*events) return CmdEvents(ResolveStore(store_dir), run_ref, json);
+  if (*logs) {
+    logs_args.store_dir = ResolveStore(store_dir);
+    return CmdLogs(logs_args);
+  }
   if (*pending) return CmdPending(ResolveStore(store_dir), run_ref, all_actions, json);
   if (*approve) return CmdDecide(ResolveStore(store_dir), action_id, true, decision_note, json);
   if (*deny) return CmdDecide(ResolveStore(store_dir), action_id, false, decision_note, json);

@@ -199,3 +199,22 @@ int AuditBeforeRun(const std::vector<std::string>& command, const std::string& p
                    const std::vector<std::string>& allow);
 
 }  // namespace inloop::cli
+
+namespace inloop::cli {
+
+// `inloop logs RUN` (logs_cmd.cc): an attempt's stdout or stderr as the store kept it
+// (compressed, or raw in stores made before compression), read through the store: the last
+// --tail lines, or --count lines from line --from (1-based); the whole log by default.
+struct LogsArgs {
+  std::string store_dir;
+  std::string run_ref;
+  int attempt = 0;  // 0: the last attempt
+  bool stderr_stream = false;
+  std::optional<int64_t> tail;
+  int64_t from = 1;
+  std::optional<int64_t> count;
+  bool json = false;
+};
+int CmdLogs(const LogsArgs& a);
+
+}  // namespace inloop::cli

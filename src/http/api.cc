@@ -1,6 +1,6 @@
-// The JSON endpoints (api.h). Run listing filters, counts and pages in SQLite; `last=` values come
-// from the series index (the newest segment's last chunk summary, plus the WAL tail of running
-// runs), never from decoding chunks. Series go through query::QuerySeries (M4 over chunk
+// The JSON endpoints (api.h). The run listing's filters, sort and pages are the store's
+// (Store::ListRunsPage); `last=` values come from Store::LastValues (the series index and the
+// WAL tail of running runs), never from decoding chunks. Series go through query::QuerySeries (M4 over chunk
 // summaries); aligned series of several runs are read in parallel, each thread with its own Store.
 #include "http/api.h"
 
@@ -21,6 +21,7 @@
 #include "http/goodput_metrics.h"
 #include "http/ingest.h"
 #include "http/json_views.h"
+#include "http/log_api.h"
 #include "http/loop_view.h"
 #include "http/repair_view.h"
 #include "query/m4.h"
@@ -35,7 +36,6 @@ constexpr int64_t kMaxWidth = 10000;
 constexpr int64_t kDefaultWidth = 1000;
 constexpr int64_t kMaxRunsPerPage = 10000;
 constexpr size_t kMaxAlignedRuns = 1000;
-constexpr size_t kInBatch = 500;  // run ids per SQL IN (...) list
 
 double Now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -48,21 +48,6 @@ struct RunRow {
   int attempts = 0;
   std::optional<int> exit_code;
 };
-
-constexpr const char* kRunRowColumns =
-    "r.id, r.name, r.status, r.command, r.started_at, r.ended_at, r.attempts, r.exit_code";
-
-void ReadRunRow(store::Stmt& s, RunRow* r) {
-  r->id = s.Text(0);
-  r->name = s.Text(1);
-  r->status = s.Text(2);
-  r->command_json = s.Text(3);
-  r->started_at = s.Double(4);
-  r->ended_at = s.Double(5);
-  r->attempts = static_cast<int>(s.Int(6));
-  r->exit_code.reset();
-  if (!s.IsNull(7)) r->exit_code = static_cast<int>(s.Int(7));
-}
 
 RunRow RowOf(const store::RunRecord& rec) {
   RunRow r;
@@ -112,95 +97,6 @@ void WriteRunJson(JsonWriter& w, const RunRow& r, const std::vector<std::string>
       w.Null();
   }
   w.EndObject().EndObject();
-}
-
-// "?,?,?" for n binds starting at bind index `first` ("?5,?6,?7").
-std::string Placeholders(size_t first, size_t n) {
-  std::string s;
-  for (size_t i = 0; i < n; ++i) s += fmt::format("{}?{}", i ? "," : "", first + i);
-  return s;
-}
-
-// Tags and params of `ids`, batched IN (...) queries.
-Status TagsAndParams(
-    store::Store* st, const std::vector<std::string>& ids,
-    std::unordered_map<std::string, std::vector<std::string>>* tags,
-    std::unordered_map<std::string, std::vector<std::pair<std::string, std::string>>>* params) {
-  for (size_t b = 0; b < ids.size(); b += kInBatch) {
-    size_t n = std::min(kInBatch, ids.size() - b);
-    store::Stmt t, p;
-    INLOOP_RETURN_IF_ERROR(st->db()->Prepare(
-        fmt::format("SELECT run_id, tag FROM tags WHERE run_id IN ({}) ORDER BY tag",
-                    Placeholders(1, n)),
-        &t));
-    INLOOP_RETURN_IF_ERROR(st->db()->Prepare(
-        fmt::format("SELECT run_id, key, value FROM params WHERE run_id IN ({}) ORDER BY key",
-                    Placeholders(1, n)),
-        &p));
-    for (size_t i = 0; i < n; ++i) {
-      t.Bind(static_cast<int>(i + 1), ids[b + i]);
-      p.Bind(static_cast<int>(i + 1), ids[b + i]);
-    }
-    while (t.Step()) (*tags)[t.Text(0)].push_back(t.Text(1));
-    INLOOP_RETURN_IF_ERROR(t.status());
-    while (p.Step()) (*params)[p.Text(0)].emplace_back(p.Text(1), p.Text(2));
-    INLOOP_RETURN_IF_ERROR(p.status());
-  }
-  return Status::OK();
-}
-
-// The last point of `key` in each run (runs without the key are left out): the newest segment's
-// newest chunk summary from the index; a running run's WAL tail wins over it.
-Status LastValues(store::Store* st, const std::vector<RunRow>& runs, const std::string& key,
-                  std::unordered_map<std::string, Point>* out) {
-  std::vector<std::string> ids;
-  for (auto& r : runs) ids.push_back(r.id);
-  for (size_t b = 0; b < ids.size(); b += kInBatch) {
-    size_t n = std::min(kInBatch, ids.size() - b);
-    store::Stmt s;
-    INLOOP_RETURN_IF_ERROR(st->db()->Prepare(
-        fmt::format(
-            "SELECT s.run_id, c.series_id, c.ordinal, c.offset, c.length, c.count, c.first_step, "
-            "c.last_step FROM series s JOIN chunks c ON c.series_id = s.id "
-            "WHERE s.key = ?1 AND s.run_id IN ({}) "
-            "AND s.segment = (SELECT MAX(s2.segment) FROM series s2 "
-            "                 WHERE s2.run_id = s.run_id AND s2.key = s.key) "
-            "AND c.ordinal = (SELECT MAX(c2.ordinal) FROM chunks c2 WHERE c2.series_id = s.id)",
-            Placeholders(2, n)),
-        &s));
-    s.Bind(1, key);
-    for (size_t i = 0; i < n; ++i) s.Bind(static_cast<int>(i + 2), ids[b + i]);
-    while (s.Step()) {
-      store::ChunkRef c;
-      std::string run_id = s.Text(0);
-      c.series_id = s.Int(1);
-      c.ordinal = s.Int(2);
-      c.offset = s.Int(3);
-      c.length = s.Int(4);
-      c.count = s.Int(5);
-      c.first_step = s.Int(6);
-      c.last_step = s.Int(7);
-      store::ChunkSummary sum;
-      INLOOP_RETURN_IF_ERROR(st->ReadChunkSummary(run_id, c, &sum));
-      (*out)[run_id] = sum.last;
-    }
-    INLOOP_RETURN_IF_ERROR(s.status());
-  }
-  for (auto& r : runs) {
-    if (r.status != store::kRunning) continue;
-    std::vector<store::SegmentData> segs;
-    INLOOP_RETURN_IF_ERROR(st->ReadSegments(r.id, key, &segs));
-    if (segs.empty()) continue;
-    const store::SegmentData& last = segs.back();
-    if (!last.tail.empty()) {
-      (*out)[r.id] = last.tail.back();
-    } else if (!last.chunks.empty()) {
-      store::ChunkSummary sum;
-      INLOOP_RETURN_IF_ERROR(st->ReadChunkSummary(r.id, last.chunks.back(), &sum));
-      (*out)[r.id] = sum.last;
-    }
-  }
-  return Status::OK();
 }
 
 bool KnownStatus(std::string_view s) {
@@ -483,6 +379,13 @@ HttpResponse Api::Route(const HttpRequest& r) {
       if (!get) return method_not_allowed("GET", "/api/v1/runs/{id}/events");
       return with_route(RunEvents(seg[3]), "/api/v1/runs/{id}/events");
     }
+    if (what == "logs") {
+      if (!get) return method_not_allowed("GET", "/api/v1/runs/{id}/logs");
+      StorePool::Lease st;
+      Status s = pool_->Acquire(&st);
+      if (!s.ok()) return with_route(ErrorFor(s), "/api/v1/runs/{id}/logs");
+      return with_route(RunLogs(st.get(), seg[3], r), "/api/v1/runs/{id}/logs");
+    }
     if (what == "series") {
       if (!get) return method_not_allowed("GET", "/api/v1/runs/{id}/series");
       return with_route(RunSeries(seg[3], r), "/api/v1/runs/{id}/series");
@@ -593,134 +496,73 @@ HttpResponse Api::ListRuns(const HttpRequest& r) {
     last_keys.push_back(sort.substr(5));
   }
 
-  // WHERE over the runs table; every value is a bind, never SQL text.
-  std::vector<std::string> binds;
-  auto bind = [&](std::string v) {
-    binds.push_back(std::move(v));
-    return fmt::format("?{}", binds.size());
-  };
-  std::string where = "1";
-  if (const std::string* name = r.Param("name"); name && !name->empty()) {
-    where += " AND r.name GLOB " + bind(*name);
-  }
-  if (!statuses.empty()) {
-    std::string in;
-    for (auto& s : statuses) in += (in.empty() ? "" : ",") + bind(s);
-    where += " AND r.status IN (" + in + ")";
-  }
+  store::RunListQuery q;
+  if (const std::string* name = r.Param("name"); name && !name->empty()) q.filter.name_glob = *name;
+  q.filter.statuses = statuses;
   for (const std::string& tag : r.Params("tag")) {
-    if (tag.empty()) continue;
-    where +=
-        " AND EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.id AND t.tag = " + bind(tag) + ")";
+    if (!tag.empty()) q.filter.tags.push_back(tag);
   }
   for (auto& [k, v] : r.query) {
-    if (!k.starts_with("param.") || k.size() <= 6) continue;
-    std::string pk = bind(k.substr(6));
-    where += " AND EXISTS (SELECT 1 FROM params p WHERE p.run_id = r.id AND p.key = " + pk +
-             " AND p.value = " + bind(v) + ")";
+    if (k.starts_with("param.") && k.size() > 6) q.filter.params.emplace_back(k.substr(6), v);
   }
   double now = Now();
-  std::string dir = order == "asc" ? "ASC" : "DESC";
-  std::string order_by;
+  q.now = now;
+  q.ascending = order == "asc";
   if (sort == "created_at") {
-    order_by = fmt::format("r.started_at {0}, r.seq {0}", dir);
+    q.sort = store::RunSort::kCreatedAt;
   } else if (sort == "name") {
-    order_by = fmt::format("r.name {0}, r.seq {0}", dir);
+    q.sort = store::RunSort::kName;
   } else if (sort == "status") {
-    order_by = fmt::format("r.status {0}, r.seq {0}", dir);
+    q.sort = store::RunSort::kStatus;
   } else if (sort == "duration_s") {
-    order_by = fmt::format(
-        "((CASE WHEN r.ended_at > 0 THEN r.ended_at ELSE {1} END) - r.started_at) {0}, r.seq {0}",
-        dir, now);
+    q.sort = store::RunSort::kDuration;
   } else if (sort_param) {
-    // Missing values last whatever the order; numbers (numerically) before other text.
-    std::string pv =
-        fmt::format("(SELECT p.value FROM params p WHERE p.run_id = r.id AND p.key = {})",
-                    bind(sort.substr(6)));
-    std::string numeric = fmt::format("({0} GLOB '*[0-9]*' AND {0} NOT GLOB '*[^0-9eE.+-]*')", pv);
-    order_by = fmt::format(
-        "({0} IS NULL) ASC, {1} DESC, (CASE WHEN {1} THEN CAST({0} AS REAL) END) {2}, {0} {2}, "
-        "r.seq {2}",
-        pv, numeric, dir);
+    q.sort = store::RunSort::kParam;
+    q.sort_key = sort.substr(6);
   } else {
-    order_by = fmt::format("r.seq {}", dir);  // last.KEY: sorted below, after reading values
+    q.sort = store::RunSort::kLastValue;
+    q.sort_key = sort.substr(5);
   }
+  int64_t lim = limit.value_or(100), off = offset.value_or(0);
+  q.limit = lim;
+  q.offset = off;
 
   StorePool::Lease st;
   Status s = pool_->Acquire(&st);
+  store::RunListPage page;
+  if (s.ok()) s = st->ListRunsPage(q, &page);
   if (!s.ok()) return ErrorFor(s);
-  auto bind_all = [&](store::Stmt& q) {
-    for (size_t i = 0; i < binds.size(); ++i) q.Bind(static_cast<int>(i + 1), binds[i]);
-  };
-  int64_t total = 0;
-  {
-    store::Stmt q;
-    s = st->db()->Prepare(fmt::format("SELECT COUNT(*) FROM runs r WHERE {}", where), &q);
-    if (!s.ok()) return ErrorFor(s);
-    bind_all(q);
-    if (q.Step()) total = q.Int(0);
-    if (!q.status().ok()) return ErrorFor(q.status());
-  }
-  int64_t lim = limit.value_or(100), off = offset.value_or(0);
-  std::string page = sort_last ? "" : fmt::format(" LIMIT {} OFFSET {}", lim, off);
+  int64_t total = page.total;
   std::vector<RunRow> rows;
-  {
-    store::Stmt q;
-    s = st->db()->Prepare(fmt::format("SELECT {} FROM runs r WHERE {} ORDER BY {}{}",
-                                      kRunRowColumns, where, order_by, page),
-                          &q);
-    if (!s.ok()) return ErrorFor(s);
-    bind_all(q);
-    while (q.Step()) ReadRunRow(q, &rows.emplace_back());
-    if (!q.status().ok()) return ErrorFor(q.status());
+  std::vector<std::string> ids;
+  for (auto& rec : page.runs) {
+    rows.push_back(RowOf(rec));
+    ids.push_back(rec.id);
   }
   std::vector<std::unordered_map<std::string, Point>> last(last_keys.size());
-  if (sort_last) {
-    // Every filtered run's value is needed to sort; then the page is cut.
-    size_t ki = std::find(last_keys.begin(), last_keys.end(), sort.substr(5)) - last_keys.begin();
-    s = LastValues(st.get(), rows, last_keys[ki], &last[ki]);
-    if (!s.ok()) return ErrorFor(s);
-    const auto& vals = last[ki];
-    bool asc = order == "asc";
-    std::stable_sort(rows.begin(), rows.end(), [&](const RunRow& a, const RunRow& b) {
-      auto ia = vals.find(a.id), ib = vals.find(b.id);
-      bool ha = ia != vals.end() && !std::isnan(ia->second.value);
-      bool hb = ib != vals.end() && !std::isnan(ib->second.value);
-      if (ha != hb) return ha;  // runs without a value (or NaN) last
-      if (!ha) return false;
-      return asc ? ia->second.value < ib->second.value : ia->second.value > ib->second.value;
-    });
-    size_t from = std::min<size_t>(rows.size(), static_cast<size_t>(off));
-    size_t to = std::min<size_t>(rows.size(), from + static_cast<size_t>(lim));
-    rows = std::vector<RunRow>(rows.begin() + from, rows.begin() + to);
-    last[ki].clear();
-  }
   for (size_t k = 0; k < last_keys.size(); ++k) {
-    s = LastValues(st.get(), rows, last_keys[k], &last[k]);
+    s = st->LastValues(ids, last_keys[k], &last[k]);
     if (!s.ok()) return ErrorFor(s);
   }
-  std::vector<std::string> ids;
-  for (auto& row : rows) ids.push_back(row.id);
-  std::unordered_map<std::string, std::vector<std::string>> tags;
-  std::unordered_map<std::string, std::vector<std::pair<std::string, std::string>>> params;
-  s = TagsAndParams(st.get(), ids, &tags, &params);
+  std::unordered_map<std::string, store::RunLabels> labels;
+  s = st->RunLabelsOf(ids, &labels);
   if (!s.ok()) return ErrorFor(s);
 
   JsonWriter w;
   w.BeginObject().Key("total").Int(total).Key("offset").Int(off).Key("limit").Int(lim);
   w.Key("runs").BeginArray();
-  static const std::vector<std::string> kNoTags;
-  static const std::vector<std::pair<std::string, std::string>> kNoParams;
+  static const store::RunLabels kNoLabels;
   for (auto& row : rows) {
     std::vector<std::pair<std::string, const Point*>> lv;
     for (size_t k = 0; k < last_keys.size(); ++k) {
       auto it = last[k].find(row.id);
       lv.emplace_back(last_keys[k], it == last[k].end() ? nullptr : &it->second);
     }
-    auto t = tags.find(row.id);
-    auto p = params.find(row.id);
-    WriteRunJson(w, row, t == tags.end() ? kNoTags : t->second,
-                 p == params.end() ? kNoParams : p->second, lv, now);
+    auto l = labels.find(row.id);
+    const store::RunLabels& lab = l == labels.end() ? kNoLabels : l->second;
+    std::vector<std::pair<std::string, std::string>> pv;
+    for (auto& p : lab.params) pv.emplace_back(p.key, p.value);
+    WriteRunJson(w, row, lab.tags, pv, lv, now);
   }
   w.EndArray().EndObject();
   return JsonResponse(w.Take());
@@ -947,13 +789,12 @@ HttpResponse Api::AlignedSeries(const HttpRequest& r) {
 HttpResponse Api::ParamKeys() {
   StorePool::Lease st;
   Status s = pool_->Acquire(&st);
-  store::Stmt q;
-  if (s.ok()) s = st->db()->Prepare("SELECT DISTINCT key FROM params ORDER BY key", &q);
+  std::vector<std::string> keys;
+  if (s.ok()) s = st->ParamKeys(&keys);
   if (!s.ok()) return ErrorFor(s);
   JsonWriter w;
   w.BeginObject().Key("keys").BeginArray();
-  while (q.Step()) w.String(q.Text(0));
-  if (!q.status().ok()) return ErrorFor(q.status());
+  for (auto& k : keys) w.String(k);
   w.EndArray().EndObject();
   return JsonResponse(w.Take());
 }
@@ -964,30 +805,9 @@ HttpResponse Api::SeriesKeys(const HttpRequest& r) {
   if (!s.ok()) return ErrorFor(s);
   StorePool::Lease st;
   s = pool_->Acquire(&st);
-  if (!s.ok()) return ErrorFor(s);
   std::vector<std::string> keys;
-  auto collect = [&](const std::string& sql, const std::vector<std::string>& binds) {
-    store::Stmt q;
-    Status qs = st->db()->Prepare(sql, &q);
-    if (!qs.ok()) return qs;
-    for (size_t i = 0; i < binds.size(); ++i) q.Bind(static_cast<int>(i + 1), binds[i]);
-    while (q.Step()) keys.push_back(q.Text(0));
-    return q.status();
-  };
-  if (ids.empty()) {
-    s = collect("SELECT DISTINCT key FROM series", {});
-  } else {
-    for (size_t b = 0; s.ok() && b < ids.size(); b += kInBatch) {
-      size_t n = std::min(kInBatch, ids.size() - b);
-      std::vector<std::string> batch(ids.begin() + b, ids.begin() + b + n);
-      s = collect(
-          fmt::format("SELECT DISTINCT key FROM series WHERE run_id IN ({})", Placeholders(1, n)),
-          batch);
-    }
-  }
+  if (s.ok()) s = st->SeriesKeys(ids, &keys);
   if (!s.ok()) return ErrorFor(s);
-  std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   JsonWriter w;
   w.BeginObject().Key("keys").BeginArray();
   for (auto& k : keys) w.String(k);

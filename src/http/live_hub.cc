@@ -1,12 +1,11 @@
 // LiveHub (live_hub.h). Positions are counts of points per series segment (series id), so a
-// resumed attempt that rewinds its steps opens a new segment and loses nothing. A tick skips a
-// run whose WAL file and chunk index are unchanged since the last tick. Lock order: the hub's
-// mutex, then a poller's; a poller's mutex is held while it reads and queues, and while a client
-// joins it, so a client's `ready` position and the points it is sent afterwards never overlap or
-// leave a gap.
+// resumed attempt that rewinds its steps opens a new segment and loses nothing. Each read is the
+// store's consistent snapshot of the run (Store::ReadRunSnapshot: chunks and WAL tail
+// contiguous), and a tick skips a run whose change stamp (Store::SeriesVersionOf) has not moved.
+// Lock order: the hub's mutex, then a poller's; a poller's mutex is held while it reads and
+// queues, and while a client joins it, so a client's `ready` position and the points it is sent
+// afterwards never overlap or leave a gap.
 #include "http/live_hub.h"
-
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -15,7 +14,6 @@
 
 #include "common/json_writer.h"
 #include "http/json_views.h"
-#include "store/event_queries.h"
 
 namespace inloop::http {
 
@@ -105,10 +103,8 @@ struct LiveHub::RunPoller {
   std::vector<std::shared_ptr<SseClient>> clients;
   bool in_all = false;
   bool done = false;  // the run ended and a tick after that read everything
-  // Change detection: a tick reads the series only when one of these moved.
-  int64_t wal_size = -1;
-  int64_t wal_mtime_ns = -1;
-  int64_t chunk_rows = -1;
+  // Change detection: a tick reads the series only when the run's stamp moved.
+  store::SeriesVersion version;
 };
 
 LiveHub::LiveHub(StorePool* pool, ServerMetrics* metrics, LiveHubOptions options)
@@ -145,34 +141,6 @@ Status RunStatus(store::Store* st, const std::string& run_id, store::RunRecord* 
   return st->FindRun(run_id, rec);
 }
 
-Status ChunkRows(store::Store* st, const std::string& run_id, int64_t* n) {
-  store::Stmt q;
-  INLOOP_RETURN_IF_ERROR(st->db()->Prepare(
-      "SELECT COUNT(*) FROM chunks c JOIN series s ON s.id = c.series_id WHERE s.run_id=?", &q));
-  q.Bind(1, run_id);
-  *n = q.Step() ? q.Int(0) : 0;
-  return q.status();
-}
-
-// A chunk sealed while a read lists chunks and then the WAL tail can leave the listing without
-// that chunk and the tail without its points, so positions would not line up with the tail. A
-// read during which the chunk index did not change is consistent; others are read again.
-Status ReadRunSegments(store::Store* st, const std::string& run_id,
-                       std::vector<store::SegmentData>* out, int64_t* chunk_rows) {
-  for (int tries = 0;; ++tries) {
-    int64_t before = 0, after = 0;
-    INLOOP_RETURN_IF_ERROR(ChunkRows(st, run_id, &before));
-    INLOOP_RETURN_IF_ERROR(st->ReadAllSegments(run_id, out));
-    INLOOP_RETURN_IF_ERROR(ChunkRows(st, run_id, &after));
-    *chunk_rows = after;
-    if (before == after) return Status::OK();
-    if (tries == 20) {
-      return Status::Io(
-          fmt::format("run {}: its chunk index kept changing while being read", run_id));
-    }
-  }
-}
-
 int64_t SegmentSize(const store::SegmentData& s) {
   int64_t n = static_cast<int64_t>(s.tail.size());
   for (auto& c : s.chunks) n += c.count;
@@ -195,17 +163,6 @@ Status PointsFrom(store::Store* st, const std::string& run_id, const store::Segm
   size_t skip = from > base ? static_cast<size_t>(from - base) : 0;
   if (skip < s.tail.size()) out->insert(out->end(), s.tail.begin() + skip, s.tail.end());
   return Status::OK();
-}
-
-void WalStamp(store::Store* st, const std::string& run_id, int64_t* size, int64_t* mtime_ns) {
-  struct stat sb;
-  if (::stat(st->PathOf("series/" + run_id + ".wal").c_str(), &sb) != 0) {
-    *size = 0;
-    *mtime_ns = 0;
-    return;
-  }
-  *size = sb.st_size;
-  *mtime_ns = static_cast<int64_t>(sb.st_mtim.tv_sec) * 1000000000 + sb.st_mtim.tv_nsec;
 }
 
 void WriteStatusJson(JsonWriter& w, const std::string& run_id, const std::string& status,
@@ -232,10 +189,10 @@ Status LiveHub::InitPoller(store::Store* st, RunPoller* p, bool from_start) {
   p->status = rec.status;
   p->ended_at = rec.ended_at;
   p->exit_code = rec.exit_code;
-  WalStamp(st, p->run_id, &p->wal_size, &p->wal_mtime_ns);
-  std::vector<store::SegmentData> segs;
-  INLOOP_RETURN_IF_ERROR(ReadRunSegments(st, p->run_id, &segs, &p->chunk_rows));
-  for (auto& s : segs) {
+  store::RunSeriesSnapshot snap;
+  INLOOP_RETURN_IF_ERROR(st->ReadRunSnapshot(p->run_id, &snap));
+  p->version = snap.version;
+  for (auto& s : snap.segments) {
     RunPoller::Segment& seg = p->segments[s.series_id];
     seg.key = s.key;
     seg.sent = SegmentSize(s);
@@ -245,12 +202,7 @@ Status LiveHub::InitPoller(store::Store* st, RunPoller* p, bool from_start) {
       seg.last_step = s.chunks.back().last_step;
     }
   }
-  store::Stmt q;
-  INLOOP_RETURN_IF_ERROR(
-      st->db()->Prepare("SELECT COALESCE(MAX(id), 0) FROM events WHERE run_id=?", &q));
-  q.Bind(1, p->run_id);
-  if (q.Step()) p->last_event_id = q.Int(0);
-  INLOOP_RETURN_IF_ERROR(q.status());
+  INLOOP_RETURN_IF_ERROR(st->LastEventId(p->run_id, &p->last_event_id));
   std::vector<store::ActionRecord> actions;
   INLOOP_RETURN_IF_ERROR(st->ListActions(p->run_id, "", &actions));
   for (auto& a : actions) p->action_states[a.id] = a.state;
@@ -284,13 +236,7 @@ Status LiveHub::Subscribe(const std::vector<std::string>& run_ids,
   INLOOP_RETURN_IF_ERROR(pool_->Acquire(&st));
   std::vector<std::string> ids = run_ids;
   bool all = ids.empty();
-  if (all) {
-    store::Stmt q;
-    INLOOP_RETURN_IF_ERROR(
-        st->db()->Prepare("SELECT id FROM runs WHERE status='running' ORDER BY seq", &q));
-    while (q.Step()) ids.push_back(q.Text(0));
-    INLOOP_RETURN_IF_ERROR(q.status());
-  }
+  if (all) INLOOP_RETURN_IF_ERROR(st->RunningRunIds(&ids));
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   // Create every missing poller first, so a failure leaves no half-registered client.
@@ -344,14 +290,13 @@ Status LiveHub::PollRun(store::Store* st, RunPoller* p,
   store::RunRecord rec;
   INLOOP_RETURN_IF_ERROR(RunStatus(st, p->run_id, &rec));
   metrics_->SsePoll();
-  int64_t wal_size = 0, wal_mtime = 0, chunk_rows = 0;
-  WalStamp(st, p->run_id, &wal_size, &wal_mtime);
-  INLOOP_RETURN_IF_ERROR(ChunkRows(st, p->run_id, &chunk_rows));
-  if (wal_size != p->wal_size || wal_mtime != p->wal_mtime_ns || chunk_rows != p->chunk_rows) {
-    std::vector<store::SegmentData> segs;
-    INLOOP_RETURN_IF_ERROR(ReadRunSegments(st, p->run_id, &segs, &chunk_rows));
+  store::SeriesVersion version;
+  INLOOP_RETURN_IF_ERROR(st->SeriesVersionOf(p->run_id, &version));
+  if (!(version == p->version)) {
+    store::RunSeriesSnapshot snap;
+    INLOOP_RETURN_IF_ERROR(st->ReadRunSnapshot(p->run_id, &snap));
     int64_t sent_points = 0;
-    for (auto& s : segs) {
+    for (auto& s : snap.segments) {
       RunPoller::Segment& seg = p->segments[s.series_id];
       seg.key = s.key;
       int64_t size = SegmentSize(s);
@@ -373,13 +318,11 @@ Status LiveHub::PollRun(store::Store* st, RunPoller* p,
       if (!pts.empty()) seg.last_step = pts.back().step;
       sent_points += static_cast<int64_t>(pts.size());
     }
-    p->wal_size = wal_size;
-    p->wal_mtime_ns = wal_mtime;
-    p->chunk_rows = chunk_rows;
+    p->version = snap.version;
     metrics_->SsePointsSent(sent_points * static_cast<int64_t>(p->clients.size()));
   }
   std::vector<store::EventRecord> events;
-  INLOOP_RETURN_IF_ERROR(store::ListEventsAfter(st, p->run_id, p->last_event_id, &events));
+  INLOOP_RETURN_IF_ERROR(st->ListEventsAfter(p->run_id, p->last_event_id, &events));
   for (auto& e : events) {
     JsonWriter w;
     WriteEventJson(w, e);
@@ -416,10 +359,9 @@ void LiveHub::Tick() {
     std::lock_guard<std::mutex> lock(mu_);
     if (!all_clients_.empty()) {
       // Runs that started since: polled from their first point for the all-runs clients.
-      store::Stmt q;
-      if (st->db()->Prepare("SELECT id FROM runs WHERE status='running'", &q).ok()) {
-        while (q.Step()) {
-          std::string id = q.Text(0);
+      std::vector<std::string> running;
+      if (st->RunningRunIds(&running).ok()) {
+        for (const std::string& id : running) {
           auto it = pollers_.find(id);
           if (it == pollers_.end()) {
             auto p = std::make_shared<RunPoller>();

@@ -10,7 +10,6 @@
 
 #include "common/json_writer.h"
 #include "http/json_views.h"
-#include "store/event_queries.h"
 
 namespace inloop::http {
 namespace {
@@ -40,7 +39,7 @@ std::string Str(simdjson::dom::element e, const char* key) {
 // the repository's rounds.jsonl stays the record).
 Status LoadLoops(store::Store* st, std::map<std::string, Loop>* loops) {
   std::vector<store::EventRecord> events;
-  INLOOP_RETURN_IF_ERROR(store::ListEventsOfKind(st, "loop_round", &events));
+  INLOOP_RETURN_IF_ERROR(st->ListEventsOfKind("loop_round", &events));
   simdjson::dom::parser parser;
   for (const auto& ev : events) {
     simdjson::dom::element root, rec;

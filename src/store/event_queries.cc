@@ -1,9 +1,16 @@
-// Event reads beyond Store::ListEvents (event_queries.h).
-#include "store/event_queries.h"
-
+// Event reads (store.h): one run's timeline, every event of a kind across runs, and the cursor
+// reads of the live stream (the events of a run after an id it has seen).
 #include <fmt/format.h>
 
+#include "store/store.h"
+#include "store/store_internal.h"
+
 namespace inloop::store {
+
+namespace internal {
+
+const char* const kEventColumns =
+    "id, run_id, time, kind, severity, step_lo, step_hi, message, data";
 
 Status ReadEventRows(Stmt* s, std::vector<EventRecord>* out) {
   while (s->Step()) {
@@ -22,24 +29,46 @@ Status ReadEventRows(Stmt* s, std::vector<EventRecord>* out) {
   return s->status();
 }
 
-Status ListEventsOfKind(Store* st, std::string_view kind, std::vector<EventRecord>* out) {
+}  // namespace internal
+
+using namespace internal;
+
+Status Store::ListEvents(const std::string& run_id, std::vector<EventRecord>* out) {
   out->clear();
   Stmt s;
-  INLOOP_RETURN_IF_ERROR(st->db()->Prepare(
+  INLOOP_RETURN_IF_ERROR(db_->Prepare(
+      fmt::format("SELECT {} FROM events WHERE run_id=? ORDER BY time, id", kEventColumns), &s));
+  s.Bind(1, run_id);
+  return ReadEventRows(&s, out);
+}
+
+Status Store::ListEventsOfKind(std::string_view kind, std::vector<EventRecord>* out) {
+  out->clear();
+  Stmt s;
+  INLOOP_RETURN_IF_ERROR(db_->Prepare(
       fmt::format("SELECT {} FROM events WHERE kind=? ORDER BY time, id", kEventColumns), &s));
   s.Bind(1, kind);
   return ReadEventRows(&s, out);
 }
 
-Status ListEventsAfter(Store* st, const std::string& run_id, int64_t after_id,
-                       std::vector<EventRecord>* out) {
+Status Store::ListEventsAfter(const std::string& run_id, int64_t after_id,
+                              std::vector<EventRecord>* out) {
   out->clear();
   Stmt s;
-  INLOOP_RETURN_IF_ERROR(st->db()->Prepare(
-      fmt::format("SELECT {} FROM events WHERE run_id=? AND id>? ORDER BY id", kEventColumns),
-      &s));
+  INLOOP_RETURN_IF_ERROR(db_->Prepare(
+      fmt::format("SELECT {} FROM events WHERE run_id=? AND id>? ORDER BY id", kEventColumns), &s));
   s.Bind(1, run_id).Bind(2, after_id);
   return ReadEventRows(&s, out);
+}
+
+Status Store::LastEventId(const std::string& run_id, int64_t* id) {
+  *id = 0;
+  Stmt s;
+  INLOOP_RETURN_IF_ERROR(
+      db_->Prepare("SELECT COALESCE(MAX(id), 0) FROM events WHERE run_id=?", &s));
+  s.Bind(1, run_id);
+  if (s.Step()) *id = s.Int(0);
+  return s.status();
 }
 
 }  // namespace inloop::store

@@ -67,6 +67,8 @@ class Db {
   // Rows changed by the last INSERT, UPDATE or DELETE on this connection.
   int64_t Changes() const { return sqlite3_changes(db_); }
   const std::string& path() const { return path_; }
+  // True between BEGIN and COMMIT/ROLLBACK on this connection.
+  bool InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
 
  private:
   Db() = default;

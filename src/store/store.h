@@ -3,7 +3,7 @@
 //                        events, remedy actions, API tokens (their SHA-256 only)
 //   series/<run>.chunks  sealed point chunks of every series of a run (chunk_codec.h)
 //   series/<run>.wal     points not yet sealed (wal.h); series/<run>.lock held by the live writer
-//   runs/<run>/          per-attempt stdout/stderr logs
+//   runs/<run>/          per-attempt stdout/stderr logs (attempt_log.h)
 // One writer per run (RunWriter) and any number of readers, in this or other processes. Opening
 // a store recovers runs whose writer died: replays their WAL into chunks and marks them
 // interrupted. A Store object is used by one thread at a time.
@@ -20,8 +20,9 @@
 #include "common/point.h"
 #include "common/status.h"
 #include "store/catalog.h"
+#include "store/attempt_log.h"
 #include "store/chunk_codec.h"
-#include "store/sqlite_db.h"
+#include "store/run_queries.h"
 #include "store/wal.h"
 
 namespace inloop::store {
@@ -49,6 +50,24 @@ struct SegmentData {
   std::vector<Point> tail;
 };
 
+// A change stamp of a run's points. Two stamps of the same run compare equal when no point was
+// flushed or sealed between them; compare with == only (the fields are the backend's own).
+// Cheap: reads no point.
+struct SeriesVersion {
+  int64_t wal_bytes = -1;
+  int64_t wal_mtime_ns = -1;
+  int64_t sealed_chunks = -1;
+  bool operator==(const SeriesVersion&) const = default;
+};
+
+// Every segment of a run as one consistent view (Store::ReadRunSnapshot), and the stamp taken
+// before it was read: while the run's stamp still equals `version`, nothing newer exists.
+struct RunSeriesSnapshot {
+  SeriesVersion version;
+  std::vector<SegmentData> segments;
+};
+
+class Db;  // sqlite_db.h: the SQLite handle, private to the store
 class RunWriter;
 
 class Store {
@@ -65,6 +84,7 @@ class Store {
   Status UpdateRun(const RunRecord& run);
   Status FindRun(std::string_view id_or_name, RunRecord* run);  // newest name wins
   Status ListRuns(std::vector<RunRecord>* runs);                 // newest first
+  Status RunningRunIds(std::vector<std::string>* ids);           // status running, oldest first
   Status SetParams(const std::string& run_id, const std::vector<Param>& params);
   Status GetParams(const std::string& run_id, std::vector<Param>* params);
   Status AddTags(const std::string& run_id, const std::vector<std::string>& tags);
@@ -88,9 +108,29 @@ class Store {
   Status PutAttempt(const AttemptRecord& a);  // insert or replace
   Status ListAttempts(const std::string& run_id, std::vector<AttemptRecord>* out);
 
-  // Events.
+  // Listings across runs (run_queries.h). ListRunsPage: filtered, sorted and paged, with the
+  // count of every run that passes the filter (Invalid for a limit <= 0, a negative offset, or a
+  // param/last-value sort without its key). LastValues: the last point of `key` in each run that
+  // has one (others are left out), the WAL tail of running runs included. RunLabelsOf: tags and
+  // params of each run that has any. ParamKeys: every param key of any run, sorted. SeriesKeys:
+  // the series keys of `run_ids` (of every run when empty), sorted, without duplicates.
+  Status ListRunsPage(const RunListQuery& q, RunListPage* out);
+  Status LastValues(const std::vector<std::string>& run_ids, const std::string& key,
+                    std::unordered_map<std::string, Point>* out);
+  Status RunLabelsOf(const std::vector<std::string>& run_ids,
+                     std::unordered_map<std::string, RunLabels>* out);
+  Status ParamKeys(std::vector<std::string>* keys);
+  Status SeriesKeys(const std::vector<std::string>& run_ids, std::vector<std::string>* keys);
+
+  // Events (event_queries.cc). ListEvents: one run's, oldest first (by time, then id).
+  // ListEventsOfKind: every event of `kind`, of any run, oldest first. The live stream's cursor:
+  // LastEventId (0 when none) and ListEventsAfter (ids above after_id, in id order).
   Status AddEvent(EventRecord* e);  // assigns e->id
   Status ListEvents(const std::string& run_id, std::vector<EventRecord>* out);
+  Status ListEventsOfKind(std::string_view kind, std::vector<EventRecord>* out);
+  Status LastEventId(const std::string& run_id, int64_t* id);
+  Status ListEventsAfter(const std::string& run_id, int64_t after_id,
+                         std::vector<EventRecord>* out);
 
   // Remedy actions (catalog.h ActionRecord). Safe across processes: the supervisor adds and
   // polls, `inloop approve/deny` decides, each through its own Store on the same directory.
@@ -119,11 +159,17 @@ class Store {
   Status ListTokens(std::vector<TokenRecord>* out);
   Status RevokeToken(std::string_view name);
 
-  // Series.
+  // Series (series_store.cc). Every read of segments is one consistent view: in each segment the
+  // sealed chunks and the WAL tail are contiguous (a prefix of the series, never a gap or an
+  // overlap), whatever a writer in this or another process appends or seals meanwhile.
   Status ReadSegments(const std::string& run_id, const std::string& key,
                       std::vector<SegmentData>* out);
   // Every segment of every key of the run, in series-id order, the WAL read once.
   Status ReadAllSegments(const std::string& run_id, std::vector<SegmentData>* out);
+  // ReadAllSegments with the run's change stamp taken before it (for pollers: SeriesVersionOf
+  // tells them cheaply when there is something new to read).
+  Status ReadRunSnapshot(const std::string& run_id, RunSeriesSnapshot* out);
+  Status SeriesVersionOf(const std::string& run_id, SeriesVersion* out);
   Status ReadChunkSummary(const std::string& run_id, const ChunkRef& c, ChunkSummary* s);
   Status ReadChunkPoints(const std::string& run_id, const ChunkRef& c, std::vector<Point>* out);
   Status SeriesStatsFor(const std::string& run_id, std::vector<SeriesStats>* out);
@@ -131,15 +177,24 @@ class Store {
   // The single writer of a run's points. Fails if another live writer holds the run.
   Status OpenWriter(const std::string& run_id, std::unique_ptr<RunWriter>* out);
 
+  // Attempt logs (attempt_log.h; attempt_logs.cc): the child's stdout and stderr per attempt,
+  // compressed in seekable frames. OpenAttemptLog creates the log of (run, attempt, stream) and
+  // returns its path relative to the store (for AttemptRecord::stdout_path/stderr_path).
+  // ReadAttemptLog reads lines of a recorded attempt's log, compressed or (stores made before
+  // compression) raw; attempt 0 means the last attempt. NotFound names what is missing.
+  Status OpenAttemptLog(const std::string& run_id, int attempt, LogStream stream,
+                        std::unique_ptr<LogWriter>* out, std::string* rel_path);
+  Status ReadAttemptLog(const LogLinesQuery& q, LogLines* out);
+  Status AttemptLogInfo(const std::string& run_id, int attempt, LogStream stream, LogInfo* out);
+
   // Path of a file inside the store.
   std::string PathOf(std::string_view rel) const;
 
-  // Internal, for RunWriter and recovery.
-  Db* db() { return db_.get(); }
-  Status CreateSeries(const std::string& run_id, std::string_view key, int segment, int64_t* id);
-
  private:
+  friend class RunWriter;
   Store() = default;
+  Status CreateSeries(const std::string& run_id, std::string_view key, int segment, int64_t* id);
+  Db* db() { return db_.get(); }
   Status InitSchema();
   Status AddMissingTables();  // for stores made before a table was added to the format
   Status RecoverAll();

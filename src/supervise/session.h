@@ -111,7 +111,7 @@ class Session : public remedy::CommandSink {
   ingest::ParsedLine parsed_;
   store::RunRecord run_;
   store::AttemptRecord attempt_;
-  int log_fds_[2] = {-1, -1};
+  std::unique_ptr<store::LogWriter> logs_[2];  // the attempt's stdout and stderr logs
   bool tee_ok_[2] = {true, true};
   LineSplitter splitters_[3];
   std::deque<std::string> stderr_tail_;

@@ -94,9 +94,9 @@ void Session::StoreFailed(const Status& s) {
   controller_.OnStoreFailed();
   // Nothing more is written (the attempt logs included), and the reserve gives back the space
   // the run's final status needs (RecordStoreFailure).
-  for (int& fd : log_fds_) {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
+  for (auto& log : logs_) {
+    if (log) log->Abandon();
+    log.reset();
   }
   if (store_ && !run_.id.empty()) store_->ReleaseReserve(run_.id);
   Say(fmt::format(
@@ -281,15 +281,10 @@ void Session::HandleStream(int which, std::string_view data) {
   hang_.OnOutput(now_ms_);
   if (which < 2) {
     WriteFd(which == 0 ? 1 : 2, data, &tee_ok_[which]);  // the terminal first, always
-    if (log_fds_[which] >= 0) {
-      bool ok = true;
-      WriteFd(log_fds_[which], data, &ok);
-      if (!ok) {
-        StoreFailed(Status::Io(fmt::format("{}: cannot write the attempt log: {}",
-                                           which == 0 ? attempt_.stdout_path : attempt_.stderr_path,
-                                           std::strerror(errno))));
-        ::close(log_fds_[which]);
-        log_fds_[which] = -1;
+    if (logs_[which]) {
+      Status ls = logs_[which]->Append(data);
+      if (!ls.ok()) {
+        StoreFailed(Status::Io(fmt::format("cannot write the attempt log: {}", ls.message())));
       }
     }
   }
@@ -318,6 +313,9 @@ void Session::EndStream(int which, int* fd) {
 void Session::FlushStore() {
   if (!store_ok_) return;
   Status s = writer_->Flush();
+  for (auto& log : logs_) {
+    if (s.ok() && log) s = log->FlushDue();
+  }
   if (!s.ok()) StoreFailed(s);
 }
 
@@ -351,14 +349,12 @@ void Session::BeginAttempt(int number, const std::string& reason) {
     hang_ = detect::HangDetector(opts_.detect, WallNow());
   }
   if (store_ok_) {
-    attempt_.stdout_path = fmt::format("runs/{}/attempt-{}.stdout", run_.id, number);
-    attempt_.stderr_path = fmt::format("runs/{}/attempt-{}.stderr", run_.id, number);
-    for (int i = 0; i < 2; ++i) {
-      std::string p = store_->PathOf(i == 0 ? attempt_.stdout_path : attempt_.stderr_path);
-      log_fds_[i] = ::open(p.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-      if (log_fds_[i] < 0) {
-        StoreFailed(Status::Io(fmt::format("{}: cannot create: {}", p, std::strerror(errno))));
-      }
+    // Compressed in seekable frames (store/attempt_log.h); read back through the store.
+    for (int i = 0; store_ok_ && i < 2; ++i) {
+      store::LogStream stream = i == 0 ? store::LogStream::kStdout : store::LogStream::kStderr;
+      std::string* path = i == 0 ? &attempt_.stdout_path : &attempt_.stderr_path;
+      Status ls = store_->OpenAttemptLog(run_.id, number, stream, &logs_[i], path);
+      if (!ls.ok()) StoreFailed(ls);
     }
   }
 }
@@ -391,9 +387,13 @@ void Session::RecordAttemptStart(const remedy::Launch& launch) {
 }
 
 void Session::CloseLogs() {
-  for (int& fd : log_fds_) {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
+  for (auto& slot : logs_) {
+    std::unique_ptr<store::LogWriter> log = std::move(slot);
+    if (!log) continue;
+    Status s = log->Close();
+    if (!s.ok()) {
+      StoreFailed(Status::Io(fmt::format("cannot write the attempt log: {}", s.message())));
+    }
   }
 }
 

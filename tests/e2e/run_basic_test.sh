@@ -42,8 +42,24 @@ assert_eq "$(json '[s for s in d["series"] if s["key"]=="loss"][0]["points"]' < 
 assert_eq "$(json '[s for s in d["series"] if s["key"]=="loss"][0]["nonfinite"]' < show.json)" 1 "nonfinite"
 assert_eq "$(json '[s for s in d["series"] if s["key"]=="loss"][0]["last_step"]' < show.json)" 70 "last_step"
 log=$(json 'd["attempts"][0]["stdout_log"]' < show.json)
-assert_eq "$(head -1 "$log")" "Loading 3 shards" "stdout saved per attempt"
+[[ -s "$log" ]] || fail "show names no stdout log file ($log)"
 pass "show"
+
+# Attempt logs are compressed (zstd frames) and read back through the store.
+assert_eq "$(inloop logs basic --from 1 --count 1)" "Loading 3 shards" "stdout saved per attempt"
+assert_eq "$(inloop logs basic --tail 1)" '{"step": 70, "loss": NaN}' "logs --tail"
+assert_eq "$(inloop logs basic --stderr)" "warning: something" "stderr saved per attempt"
+assert_eq "$(inloop logs basic --json | json '(d["total_lines"], d["compressed"], d["attempt"])')" "(8, True, 1)" "logs --json"
+if command -v zstd > /dev/null; then
+  assert_eq "$(zstd -dc "$log" | head -1)" "Loading 3 shards" "the log is a zstd stream"
+fi
+set +e
+inloop logs basic --attempt 9 2> err.txt
+code=$?
+set -e
+assert_eq "$code" 3 "logs of a missing attempt: not found"
+assert_contains "$(cat err.txt)" "has no attempt 9" "missing attempt named"
+pass "logs"
 
 inloop metrics basic loss --format json > m.json
 assert_eq "$(json 'd["points"][0][0]' < m.json)" 10 "first step"

@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include "query/series_query.h"
+#include "store/sqlite_db.h"  // a store test may corrupt the catalog on purpose
 #include "support/temp_store.h"
 
 namespace inloop::store {

@@ -1,0 +1,51 @@
+// Helpers shared by the .cc files of the store (store.cc, series_store.cc, run_queries.cc,
+// event_queries.cc, attempt_logs.cc). Internal: nothing outside src/store/ includes this.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "store/catalog.h"
+#include "store/sqlite_db.h"
+
+namespace inloop::store::internal {
+
+double NowSeconds();
+Status MakeDir(const std::string& path);
+// pread/pwrite of exactly n bytes; `what` names the file in errors. A short file is Corrupt.
+Status PReadAll(int fd, int64_t offset, size_t n, std::string* out, const std::string& what);
+Status PWriteAll(int fd, int64_t offset, std::string_view data, const std::string& what);
+
+// The columns ReadRun expects, in its order, for a SELECT over the runs table (unqualified).
+extern const char* const kRunColumns;
+void ReadRun(Stmt& s, RunRecord* r);
+
+// The columns ReadEventRows expects, in its order, for a SELECT over the events table.
+extern const char* const kEventColumns;
+// Appends every row of a statement that selects kEventColumns to *out.
+Status ReadEventRows(Stmt* s, std::vector<EventRecord>* out);
+
+// "?1,?2,?3" for n binds starting at bind index `first`.
+std::string Placeholders(size_t first, size_t n);
+
+// A read transaction: every statement run while it is open reads the same snapshot of the
+// database (SQLite WAL mode), whatever writers commit meanwhile. Ended on destruction. Inside
+// a transaction already open on the connection it does nothing (that one's snapshot holds).
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(Db* db);
+  ~ReadSnapshot();
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+  const Status& status() const { return status_; }
+
+ private:
+  Db* db_;
+  bool owner_ = false;
+  Status status_;
+};
+
+}  // namespace inloop::store::internal
