@@ -112,115 +112,125 @@ bool WandbLogReader::ReadHeader() {
   return true;
 }
 
+WandbLogReader::Step WandbLogReader::NextChunk(uint8_t* type, std::string_view* data,
+                                               int64_t* at) {
+  if (pos_ + kChunkHeaderSize > block_.size()) {
+    if (block_.size() == kBlockSize && LoadBlock()) return Step::kSkipped;  // a block's tail
+    // The file ends here: in a block's padding, or inside a chunk header.
+    size_t left = block_.size() - std::min(pos_, block_.size());
+    const char* tail = block_.data() + std::min(pos_, block_.size());
+    if (left > 0 && std::any_of(tail, tail + left, [](char c) { return c != 0; })) {
+      int64_t where = block_start_ + static_cast<int64_t>(pos_);
+      Problem(where, fmt::format("byte {}: file ends inside a chunk header ({} of {} bytes); "
+                                 "stopped there",
+                                 where, left, kChunkHeaderSize));
+    }
+    return Step::kEnd;
+  }
+  const char* h = block_.data() + pos_;
+  const auto* u = reinterpret_cast<const unsigned char*>(h);
+  *at = block_start_ + static_cast<int64_t>(pos_);
+  uint32_t crc = Le32(h);
+  size_t len = size_t{u[4]} | size_t{u[5]} << 8;
+  *type = u[6];
+  if (*type == 0 && len == 0 && crc == 0) {  // preallocated zeros: nothing more in this block
+    ++counts_.padding_blocks;
+    SkipBlock();
+    return Step::kSkipped;
+  }
+  size_t end = pos_ + kChunkHeaderSize + len;
+  std::string why;
+  if (end > block_.size()) {
+    if (block_.size() < kBlockSize) {  // the last block: the file ends inside this chunk
+      Problem(*at, fmt::format("byte {}: file ends inside a chunk ({} of {} data bytes); "
+                               "stopped there",
+                               *at, block_.size() - pos_ - kChunkHeaderSize, len));
+      return Step::kEnd;
+    }
+    why = fmt::format("length {} runs past its block", len);
+  } else if (*type < kFull || *type > kLast) {
+    why = fmt::format("unknown chunk type {}", *type);
+  } else {
+    uint32_t got = Crc32Ieee(Crc32Ieee(0, &u[6], 1), h + kChunkHeaderSize, len);
+    if (got != crc)
+      why = fmt::format("checksum mismatch (stored {:08x}, computed {:08x})", crc, got);
+  }
+  if (!why.empty()) {
+    ++counts_.damaged_chunks;
+    int64_t block_end = block_start_ + static_cast<int64_t>(block_.size());
+    Problem(*at, fmt::format("byte {}: damaged chunk: {}; bytes {}..{} (the rest of its block) "
+                             "skipped",
+                             *at, why, *at, block_end));
+    DropOpenRecord("lost a chunk to damage");
+    in_orphans_ = false;
+    SkipBlock();
+    return Step::kSkipped;
+  }
+  *data = std::string_view(h + kChunkHeaderSize, len);
+  pos_ = end;
+  return Step::kChunk;
+}
+
+bool WandbLogReader::Join(uint8_t type, std::string_view data, int64_t at,
+                          std::string_view* record, int64_t* offset) {
+  if (type == kFull || type == kFirst) {
+    (type == kFull ? counts_.full : counts_.first)++;
+    DropOpenRecord("lacks its last chunk (a new record starts)");
+    in_orphans_ = false;
+    if (type == kFirst) {
+      record_.assign(data);
+      record_start_ = at;
+      record_too_long_ = false;
+      return false;
+    }
+    out_.assign(data);
+    *record = out_;
+    *offset = at;
+    ++counts_.records;
+    return true;
+  }
+  (type == kMiddle ? counts_.middle : counts_.last)++;
+  if (record_start_ < 0) {
+    if (!in_orphans_)
+      Problem(at, fmt::format("byte {}: a {} chunk continues a record whose start is missing; "
+                              "skipped with the chunks that follow it",
+                              at, TypeName(type)));
+    in_orphans_ = true;
+    return false;
+  }
+  if (!record_too_long_ && record_.size() + data.size() > kMaxRecordBytes) {
+    record_too_long_ = true;
+    record_.clear();
+    record_.shrink_to_fit();
+  }
+  if (!record_too_long_) record_.append(data);
+  if (type == kMiddle) return false;
+  if (record_too_long_) {
+    DropOpenRecord("is longer than the 256 MiB this reader joins");
+    return false;
+  }
+  out_.swap(record_);
+  record_.clear();
+  *record = out_;
+  *offset = record_start_;
+  record_start_ = -1;
+  ++counts_.records;
+  return true;
+}
+
 bool WandbLogReader::Next(std::string_view* record, int64_t* offset) {
   if (!header_ok_) return false;
   for (;;) {
-    if (pos_ + kChunkHeaderSize > block_.size()) {
-      if (block_.size() == kBlockSize && LoadBlock()) continue;  // a full block's tail: padding
-      // The file ends here: in a block's padding, or inside a chunk header.
-      size_t left = block_.size() - std::min(pos_, block_.size());
-      const char* tail = block_.data() + std::min(pos_, block_.size());
-      if (left > 0 && std::any_of(tail, tail + left, [](char c) { return c != 0; })) {
-        int64_t at = block_start_ + static_cast<int64_t>(pos_);
-        Problem(at, fmt::format("byte {}: file ends inside a chunk header ({} of {} bytes); "
-                                "stopped there",
-                                at, left, kChunkHeaderSize));
-      }
+    uint8_t type = 0;
+    std::string_view data;
+    int64_t at = 0;
+    Step step = NextChunk(&type, &data, &at);
+    if (step == Step::kEnd) {
       DropOpenRecord("lacks its last chunk (the file ends first)");
       header_ok_ = false;
       return false;
     }
-    const char* h = block_.data() + pos_;
-    const int64_t at = block_start_ + static_cast<int64_t>(pos_);
-    uint32_t crc = Le32(h);
-    const auto* u = reinterpret_cast<const unsigned char*>(h);
-    size_t len = size_t{u[4]} | size_t{u[5]} << 8;
-    uint8_t type = static_cast<uint8_t>(h[6]);
-    if (type == 0 && len == 0 && crc == 0) {  // preallocated zeros: nothing more in this block
-      ++counts_.padding_blocks;
-      SkipBlock();
-      continue;
-    }
-    size_t end = pos_ + kChunkHeaderSize + len;
-    std::string why;
-    if (end > block_.size()) {
-      if (block_.size() < kBlockSize) {  // the last block: the file ends inside this chunk
-        Problem(at, fmt::format("byte {}: file ends inside a chunk ({} of {} data bytes); "
-                                "stopped there",
-                                at, block_.size() - pos_ - kChunkHeaderSize, len));
-        DropOpenRecord("lacks its last chunk (the file ends first)");
-        header_ok_ = false;
-        return false;
-      }
-      why = fmt::format("length {} runs past its block", len);
-    } else if (type < kFull || type > kLast) {
-      why = fmt::format("unknown chunk type {}", type);
-    } else {
-      uint32_t got = Crc32Ieee(0, &h[6], 1);
-      got = Crc32Ieee(got, h + kChunkHeaderSize, len);
-      if (got != crc)
-        why = fmt::format("checksum mismatch (stored {:08x}, computed {:08x})", crc, got);
-    }
-    if (!why.empty()) {
-      ++counts_.damaged_chunks;
-      int64_t block_end = block_start_ + static_cast<int64_t>(block_.size());
-      Problem(at, fmt::format("byte {}: damaged chunk: {}; bytes {}..{} (the rest of its block) "
-                              "skipped",
-                              at, why, at, block_end));
-      DropOpenRecord("lost a chunk to damage");
-      in_orphans_ = false;
-      SkipBlock();
-      continue;
-    }
-    std::string_view data(h + kChunkHeaderSize, len);
-    pos_ = end;
-    switch (type) {
-      case kFull:
-        ++counts_.full;
-        DropOpenRecord("lacks its last chunk (a new record starts)");
-        in_orphans_ = false;
-        out_.assign(data);
-        *record = out_;
-        *offset = at;
-        ++counts_.records;
-        return true;
-      case kFirst:
-        ++counts_.first;
-        DropOpenRecord("lacks its last chunk (a new record starts)");
-        in_orphans_ = false;
-        record_.assign(data);
-        record_start_ = at;
-        record_too_long_ = false;
-        continue;
-      default:
-        (type == kMiddle ? counts_.middle : counts_.last)++;
-        if (record_start_ < 0) {
-          if (!in_orphans_)
-            Problem(at, fmt::format("byte {}: a {} chunk continues a record whose start is "
-                                    "missing; skipped with the chunks that follow it",
-                                    at, TypeName(type)));
-          in_orphans_ = true;
-          continue;
-        }
-        if (!record_too_long_ && record_.size() + len > kMaxRecordBytes) {
-          record_too_long_ = true;
-          record_.clear();
-          record_.shrink_to_fit();
-        }
-        if (!record_too_long_) record_.append(data);
-        if (type == kMiddle) continue;
-        if (record_too_long_) {
-          DropOpenRecord("is longer than the 256 MiB this reader joins");
-          continue;
-        }
-        out_.swap(record_);
-        record_.clear();
-        *record = out_;
-        *offset = record_start_;
-        record_start_ = -1;
-        ++counts_.records;
-        return true;
-    }
+    if (step == Step::kChunk && Join(type, data, at, record, offset)) return true;
   }
 }
 

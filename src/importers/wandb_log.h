@@ -68,7 +68,14 @@ class WandbLogReader {
   const WandbLogCounts& counts() const { return counts_; }
 
  private:
-  // Makes block_ the block starting at stream offset `start`. False at the end of the file.
+  enum class Step { kChunk, kSkipped, kEnd };
+  // The next chunk whose header and checksum check (kChunk), or past padding or a damaged chunk
+  // (kSkipped, the damage reported), or the end of the file (kEnd, a cut-off chunk reported).
+  Step NextChunk(uint8_t* type, std::string_view* data, int64_t* at);
+  // Adds a good chunk to the record being joined. True when a whole record is ready.
+  bool Join(uint8_t type, std::string_view data, int64_t at, std::string_view* record,
+            int64_t* offset);
+  // Reads the next block into block_. False at the end of the file.
   bool LoadBlock();
   void Problem(int64_t offset, std::string message);
   void DropOpenRecord(const char* why);

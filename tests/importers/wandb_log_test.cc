@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "import_fixture.h"
+#include "importers/detect_format.h"
 #include "importers/wandb_json.h"
 #include "importers/wandb_log.h"
 #include "importers/wandb_reader.h"
@@ -306,6 +307,7 @@ TEST_F(WandbDirTest, OldLayoutAndSideFiles) {
   std::string dir = dir_ + "/run-20200101_000000-abc123";
   EXPECT_TRUE(IsWandbRunDir(dir));
   EXPECT_FALSE(IsWandbRunDir(dir_));
+  EXPECT_EQ(DetectFormat(dir + "/wandb-history.jsonl"), "wandb");
   ImportBatch b;
   ASSERT_TRUE(ReadWandbRun(dir, &b).ok());
   ASSERT_EQ(b.runs.size(), 1u);
@@ -334,6 +336,9 @@ TEST_F(WandbDirTest, DotWandbFileWithFilesFolder) {
         "lr:\n  desc: null\n  value: 0.5\n");
   EXPECT_TRUE(IsWandbRunDir(dir));
   EXPECT_EQ(WandbSideFiles(dir).size(), 2u);
+  EXPECT_EQ(DetectFormat(dir), "wandb");
+  EXPECT_EQ(DetectFormat(dir + "/run-zz9.wandb"), "wandb");
+  EXPECT_EQ(DetectFormat(dir_ + "/wandb"), "");  // the folder of runs is walked, not a run
   for (const std::string& path : {dir, dir + "/run-zz9.wandb"}) {
     ImportBatch b;
     ASSERT_TRUE(ReadWandbRun(path, &b).ok());
