@@ -178,6 +178,14 @@ void CheckRun(const std::string& slug, simdjson::dom::object exp) {
     EXPECT_EQ(ParamOf(r, "wandb/exit_code"),
               std::to_string(exp["exit"]["exit_code"].get_int64().value()));
     EXPECT_EQ(b.records, exp["records"].get_int64().value());
+    // Records of kinds not imported are counted as the independent reader counted them.
+    simdjson::dom::object types = exp["record_types"].get_object().value();
+    auto type_count = [&](const char* k) {
+      int64_t n = 0;
+      return types[k].get_int64().get(n) == simdjson::SUCCESS ? n : 0;
+    };
+    EXPECT_EQ(b.skipped["wandb:system stats"], type_count("stats"));
+    EXPECT_EQ(b.skipped["wandb:console line"], type_count("output") + type_count("output_raw"));
   } else {
     double t = 0;
     ASSERT_TRUE(ParseWallTime(exp["run"]["startedAt"].get_string().value(), &t));
