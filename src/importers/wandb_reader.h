@@ -20,7 +20,8 @@
 //  - the run record: the run's name (display name, else the run id, else the directory's id),
 //    start time, and params wandb/run_id, wandb/project, wandb/entity, wandb/group,
 //    wandb/job_type, wandb/host, wandb/notes; its tags become tags. The exit record gives
-//    wandb/exit_code and the end time (start + runtime, or the last row's time if later);
+//    wandb/exit_code, the status (exit code 0: finished, else failed; a log without an exit
+//    record: interrupted) and the end time (start + runtime, or the last row's time if later);
 //    telemetry gives wandb/cli_version and wandb/python_version; files/wandb-metadata.json
 //    gives wandb/program, wandb/git.commit, ... (and the start time and project for the old
 //    layout).

@@ -185,6 +185,7 @@ void WandbRunBuilder::Add(const WandbRecord& rec, int64_t offset, const std::str
       return;
     case WandbRecord::kExit:
       has_exit_ = true;
+      exit_code_ = rec.exit_code;
       exit_runtime_ = rec.runtime;
       meta_["exit_code"] = std::to_string(rec.exit_code);
       return;
@@ -256,13 +257,16 @@ void WandbRunBuilder::ConfigYaml(const std::vector<std::pair<std::string, std::s
 void WandbRunBuilder::Metadata(const std::vector<WandbJsonLeaf>& leaves) {
   static const char* const kKept[] = {"program", "codePath", "host",    "python",
                                       "os",      "gpu",      "gpu_count", "cpu_count",
-                                      "cuda",    "git.remote", "git.commit", "args", "state"};
+                                      "cuda",    "git.remote", "git.commit", "args"};
   for (const WandbJsonLeaf& l : leaves) {
     if (l.path == "startedAt" && l.kind == WandbJsonKind::kString && start_time_ == 0) {
       double t;
       if (ParseWallTime(l.text, &t)) start_time_ = t;
     } else if (l.path == "project") {
       if (l.kind == WandbJsonKind::kString) Meta("project", l.text);
+    } else if (l.path == "state" && l.kind == WandbJsonKind::kString) {
+      state_ = l.text;
+      Meta("state", l.text);
     } else if (l.path == "exitcode" && l.kind == WandbJsonKind::kNumber) {
       Meta("exit_code", l.text);
     } else {
@@ -270,6 +274,17 @@ void WandbRunBuilder::Metadata(const std::vector<WandbJsonLeaf>& leaves) {
         if (l.path == k && l.kind != WandbJsonKind::kNull) Meta(k, WandbJsonParamText(l));
     }
   }
+}
+
+// The exit record's code (0 finished, else failed); before 0.10 the metadata's state. A .wandb
+// log with no exit record was cut short (killed, or copied while running): interrupted.
+std::string WandbRunBuilder::RunStatus() const {
+  if (has_exit_) return exit_code_ == 0 ? store::kFinished : store::kFailed;
+  if (state_ == "finished") return store::kFinished;
+  if (state_ == "failed" || state_ == "crashed") return store::kFailed;
+  if (state_ == "killed") return store::kStopped;
+  if (state_ == "running" || has_run_) return store::kInterrupted;
+  return "";
 }
 
 ImportedRun WandbRunBuilder::Finish(WandbNonNumeric* non_numeric) {
@@ -286,6 +301,7 @@ ImportedRun WandbRunBuilder::Finish(WandbNonNumeric* non_numeric) {
   }
   for (const auto& [key, value] : meta_) run_.SetParam("wandb/" + key, value);
   run_.started_at = start_time_;
+  run_.status = RunStatus();
   // The end: the exit record's runtime, or the last row when that is later (a crashed client
   // may write runtime 0).
   if (has_exit_ && start_time_ > 0)

@@ -49,6 +49,7 @@ class WandbRunBuilder {
               std::string* bad_key);
   void RunRecord(const WandbRunInfo& r);
   void Meta(const std::string& key, std::string_view value);
+  std::string RunStatus() const;
 
   ImportedRun run_;
   std::string fallback_name_;
@@ -63,7 +64,8 @@ class WandbRunBuilder {
   double start_time_ = 0;
   double max_wall_ = 0;  // the latest row's wall time
   bool has_exit_ = false;
-  int64_t exit_runtime_ = 0;
+  int64_t exit_code_ = 0, exit_runtime_ = 0;
+  std::string state_;  // wandb-metadata.json's "state" (before 0.10)
   WandbNonNumeric non_numeric_;
   std::vector<WandbJsonLeaf> scratch_;
 };

@@ -68,6 +68,7 @@ show=$(inloop show "$kre" --json)
 assert_eq "$(echo "$show" | json 'd["params"]["wandb/run_id"]')" "28b1fgqy" "run id"
 assert_eq "$(echo "$show" | json 'd["params"]["wandb/project"]')" "Entity_Marker" "project"
 assert_eq "$(echo "$show" | json 'd["params"]["wandb/exit_code"]')" "255" "exit code"
+assert_eq "$(echo "$show" | json 'd["status"]')" "failed" "a run that exited 255 failed"
 assert_eq "$(echo "$show" | json 'd["params"]["summary/val_klue_re_auprc"]')" "NaN" \
   "a NaN summary value"
 pino=$(echo "$out" | json '[r["id"] for r in d["runs"] if "2y1a2utr" in r["source"]][0]')
@@ -78,6 +79,7 @@ assert_eq "$(echo "$show" | json 'd["params"]["summary/train loss"]')" "0.108960
 assert_eq "$(echo "$show" | json 'abs(d["started_at"] - 1664783363.812632) < 1e-3')" True \
   "start time from the run record"
 assert_eq "$(echo "$show" | json 'd["tags"]')" "['default']" "the run record's tags"
+assert_eq "$(echo "$show" | json 'd["status"]')" "finished" "exit code 0"
 old=$(echo "$out" | json '[r["id"] for r in d["runs"] if "ecyvcbah" in r["source"]][0]')
 show=$(inloop show "$old" --json)
 assert_eq "$(echo "$show" | json 'd["params"]["lr_ac"]')" "0.4979" "config.yaml of the old layout"

@@ -175,8 +175,9 @@ void CheckRun(const std::string& slug, simdjson::dom::object exp) {
     EXPECT_GT(r.ended_at, r.started_at);
     EXPECT_EQ(ParamOf(r, "wandb/cli_version"),
               exp["telemetry"]["cli_version"].get_string().value());
-    EXPECT_EQ(ParamOf(r, "wandb/exit_code"),
-              std::to_string(exp["exit"]["exit_code"].get_int64().value()));
+    int64_t code = exp["exit"]["exit_code"].get_int64().value();
+    EXPECT_EQ(ParamOf(r, "wandb/exit_code"), std::to_string(code));
+    EXPECT_EQ(r.status, code == 0 ? "finished" : "failed");
     EXPECT_EQ(b.records, exp["records"].get_int64().value());
     // Records of kinds not imported are counted as the independent reader counted them.
     simdjson::dom::object types = exp["record_types"].get_object().value();
@@ -191,6 +192,7 @@ void CheckRun(const std::string& slug, simdjson::dom::object exp) {
     ASSERT_TRUE(ParseWallTime(exp["run"]["startedAt"].get_string().value(), &t));
     EXPECT_TRUE(Same(r.started_at, t));
     EXPECT_EQ(b.records, exp["history_rows"].get_int64().value());
+    EXPECT_EQ(r.status, exp["run"]["state"].get_string().value());
   }
   simdjson::dom::element project = exp["run"]["project"].value();
   if (project.is_string()) {
@@ -303,6 +305,7 @@ TEST_F(WandbDamageTest, TruncatedFileKeepsTheRowsBeforeTheCut) {
   ASSERT_FALSE(b.issues.empty());
   EXPECT_NE(b.issues.back().message.find("file ends inside"), std::string::npos)
       << IssueText(b);
+  EXPECT_EQ(b.runs[0].status, "interrupted");  // the exit record was cut off
   // The summary file beside it is still read.
   EXPECT_NE(Param(b.runs[0], "summary/train loss"), "<none>");
 }

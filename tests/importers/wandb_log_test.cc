@@ -266,6 +266,7 @@ TEST(WandbReaderTest, RecordsBecomeOneRun) {
   EXPECT_EQ(r.tags, std::vector<std::string>{"tag-a"});
   EXPECT_DOUBLE_EQ(r.started_at, 1700000000.5);
   EXPECT_DOUBLE_EQ(r.ended_at, 1700000012.5);
+  EXPECT_EQ(r.status, "finished");
   EXPECT_EQ(nn.by_key["img"]["dict:image-file"], 1);
   EXPECT_EQ(nn.by_key["note"]["string"], 1);
   EXPECT_EQ(nn.by_key["acc"]["bool"], 1);
@@ -286,6 +287,7 @@ TEST(WandbReaderTest, AnUndecodableRecordIsReportedAndSkipped) {
   ReadWandbBytes(bytes, "f.wandb", &b, nullptr);
   ASSERT_EQ(b.runs.size(), 1u);
   EXPECT_EQ(Points(b.runs[0], "x"), "0:1 1:2");
+  EXPECT_EQ(b.runs[0].status, "");  // no run record, no exit record: the driver's default
   ASSERT_EQ(b.issues.size(), 1u);
   EXPECT_EQ(b.issues[0].offset, offsets[1]);
   EXPECT_NE(b.issues[0].message.find("not a valid W&B record"), std::string::npos);
@@ -303,7 +305,8 @@ TEST_F(WandbDirTest, OldLayoutAndSideFiles) {
         "wandb_version: 1\n_wandb:\n  desc: null\n  value:\n    cli_version: 0.8.0\n"
         "lr:\n  desc: null\n  value: 0.1\nopt:\n  desc: null\n  value:\n    name: adam\n");
   Write("run-20200101_000000-abc123/wandb-metadata.json",
-        "{\"startedAt\": \"2020-01-01T00:00:00.5\", \"project\": \"p\", \"program\": \"t.py\"}");
+        "{\"startedAt\": \"2020-01-01T00:00:00.5\", \"project\": \"p\", \"program\": \"t.py\", "
+        "\"state\": \"killed\"}");
   std::string dir = dir_ + "/run-20200101_000000-abc123";
   EXPECT_TRUE(IsWandbRunDir(dir));
   EXPECT_FALSE(IsWandbRunDir(dir_));
@@ -321,6 +324,7 @@ TEST_F(WandbDirTest, OldLayoutAndSideFiles) {
   EXPECT_EQ(Param(r, "wandb/project"), "p");
   EXPECT_EQ(Param(r, "wandb/program"), "t.py");
   EXPECT_DOUBLE_EQ(r.started_at, 1577836800.5);
+  EXPECT_EQ(r.status, "stopped");
   EXPECT_EQ(IssueLines(b), "wandb-history.jsonl:2");
   EXPECT_EQ(b.skipped["wandb:dict:histogram"], 1);
 }
@@ -344,6 +348,7 @@ TEST_F(WandbDirTest, DotWandbFileWithFilesFolder) {
     ASSERT_TRUE(ReadWandbRun(path, &b).ok());
     ASSERT_EQ(b.runs.size(), 1u) << path;
     EXPECT_EQ(b.runs[0].name, "shown");
+    EXPECT_EQ(b.runs[0].status, "interrupted");  // no exit record
     EXPECT_EQ(b.runs[0].source, dir + "/run-zz9.wandb");
     EXPECT_EQ(Points(b.runs[0], "m"), "5:3");
     EXPECT_EQ(Param(b.runs[0], "summary/x"), "y");
