@@ -91,7 +91,8 @@ void ReadSideFiles(const fs::path& dir, WandbRunBuilder* b, ImportBatch* out) {
 }
 
 // The records of one .wandb log into the builder. False when the file has no W&B header.
-bool ReadLog(WandbLogReader* log, const std::string& path, WandbRunBuilder* b, ImportBatch* out) {
+bool ReadRecords(WandbLogReader* log, const std::string& path, WandbRunBuilder* b,
+                 ImportBatch* out) {
   auto drain = [&] {
     for (WandbLogProblem& p : log->TakeProblems()) out->Issue(path, p.offset, 0, p.message);
   };
@@ -132,7 +133,7 @@ Status ReadWandbFile(const fs::path& file, ImportBatch* out, WandbNonNumeric* no
   fs::path dir = file.parent_path();
   WandbRunBuilder b(file.string(), IdFromDir(dir.empty() ? fs::path(".") : dir));
   WandbLogReader log(f);
-  bool header = ReadLog(&log, file.string(), &b, out);
+  bool header = ReadRecords(&log, file.string(), &b, out);
   if (std::ferror(f))
     out->Issue(file.string(), log.counts().bytes, 0, "read error; the rest of the file skipped");
   if (!header) return Status::OK();  // not a W&B log: the issue says so, no run
@@ -227,7 +228,7 @@ void ReadWandbBytes(std::string_view bytes, const std::string& path, ImportBatch
                     WandbNonNumeric* non_numeric) {
   WandbRunBuilder b(path, "wandb");
   WandbLogReader log(bytes);
-  if (ReadLog(&log, path, &b, out)) Emit(&b, out, non_numeric);
+  if (ReadRecords(&log, path, &b, out)) Emit(&b, out, non_numeric);
 }
 
 }  // namespace inloop::importers

@@ -29,7 +29,8 @@ pass "a wandb/ folder imports as one run per run directory"
 
 # Every series of every run as `inloop metrics` reads it back, against expected.json.
 echo "$out" > import.json
-"$PY" - "$FIX/expected.json" import.json "$INLOOP_BIN" <<'P' || fail "metrics differ from the independent reader"
+check_metrics() { "$PY" - "$FIX/expected.json" import.json "$INLOOP_BIN"; }
+check_metrics <<'P' || fail "metrics differ from the independent reader"
 import json, math, subprocess, sys
 exp = json.load(open(sys.argv[1]))
 runs = json.load(open(sys.argv[2]))["runs"]
@@ -51,8 +52,9 @@ for slug, e in exp.items():
     for key, s in e["series"].items():
         if s.get("internal"):
             continue
-        got = json.loads(subprocess.run([sys.argv[3], "metrics", run["id"], key, "--format", "json"],
-                                        check=True, capture_output=True, text=True).stdout)["points"]
+        cmd = [sys.argv[3], "metrics", run["id"], key, "--format", "json"]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        got = json.loads(out)["points"]
         assert len(got) == s["count"], (slug, key, len(got), s["count"])
         for p, (step, v) in ((got[0], s["first"]), (got[-1], s["last"])):
             assert p[0] == step and same(float(p[2]), num(v)), (slug, key, p, step, v)
