@@ -37,7 +37,8 @@ declare -A RUNS=(
   [http_target_fuzz]=60000 [ingest_body_fuzz]=60000 [json_metrics_fuzz]=60000
   [line_parser_fuzz]=4000 [mlflow_fuzz]=300 [sdk_message_fuzz]=100000
   [text_import_fuzz]=300 [tfevents_fuzz]=2500 [tfrecord_fuzz]=150000
-  [toml_config_fuzz]=1000 [trainer_state_fuzz]=1000 [wal_fuzz]=100000 [yaml_fuzz]=20000
+  [toml_config_fuzz]=1000 [trainer_state_fuzz]=1000 [wal_fuzz]=100000 [wandb_fuzz]=20000
+  [yaml_fuzz]=20000
 )
 targets=("$@")
 if ((${#targets[@]} == 0)); then mapfile -t targets <"$BUILD/fuzz_targets.txt"; fi

@@ -8,6 +8,7 @@
 
 #include "importers/mlflow_reader.h"
 #include "importers/text_input.h"
+#include "importers/wandb_reader.h"
 #include "ingest/number_scan.h"
 
 namespace inloop::importers {
@@ -128,11 +129,13 @@ std::string JsonKind(const fs::path& p) {
 
 std::string DetectFormat(const fs::path& p) {
   std::error_code ec;
-  if (fs::is_directory(p, ec)) return IsMlflowRunDir(p) ? "mlflow" : "";
+  if (fs::is_directory(p, ec))
+    return IsMlflowRunDir(p) ? "mlflow" : IsWandbRunDir(p) ? "wandb" : "";
   const std::string name = p.filename().string();
   if (name.rfind("events.out.tfevents.", 0) == 0) return "tfevents";
   if (name == "trainer_state.json") return "trainer_state";
   const std::string ext = Lower(p.extension().string());
+  if (ext == ".wandb" || name == "wandb-history.jsonl") return "wandb";
   if (ext == ".csv") {
     if (name == "metrics.csv" && fs::is_regular_file(p.parent_path() / "hparams.yaml", ec))
       return "lightning";

@@ -8,7 +8,9 @@
 namespace inloop::importers {
 
 // Returns the format for `p`:
-//  "mlflow"        a directory that IsMlflowRunDir accepts (other directories: "");
+//  "mlflow"        a directory that IsMlflowRunDir accepts;
+//  "wandb"         a directory that IsWandbRunDir accepts (other directories: ""), a .wandb
+//                  file, or wandb-history.jsonl (W&B before 0.10);
 //  "tfevents"      a file named events.out.tfevents.*;
 //  "trainer_state" trainer_state.json, or a .json object with "log_history" in its first 64 KiB;
 //  "lightning"     metrics.csv with hparams.yaml beside it, or a .csv whose header has `epoch`

@@ -20,6 +20,7 @@
 #include "importers/detect_format.h"
 #include "importers/mlflow_reader.h"
 #include "importers/readers.h"
+#include "importers/wandb_reader.h"
 
 namespace inloop::importers {
 namespace {
@@ -193,6 +194,10 @@ class Planner {
         AddMlflow(p);
         return Status::OK();
       }
+      if (IsWandbRunDir(p)) {
+        AddWandb(p);
+        return Status::OK();
+      }
       Walk(p);
       return Status::OK();
     }
@@ -200,7 +205,8 @@ class Planner {
     if (format.empty())
       return Status::Invalid(fmt::format(
           "import: {}: not a format inloop reads (TensorBoard event files, trainer_state.json, "
-          "Lightning metrics.csv, CSV, JSONL, MLflow run directories, .log/.txt/.out/.tsv logs)",
+          "Lightning metrics.csv, CSV, JSONL, MLflow and W&B run directories, .wandb files, "
+          ".log/.txt/.out/.tsv logs)",
           arg));
     AddFile(p, format, /*named=*/true);
     return Status::OK();
@@ -220,7 +226,7 @@ class Planner {
   // Walks `root` in name order (a directory iterator's order is the file system's), so that of
   // two copies the first by name is imported and the other reported as its duplicate.
   void Walk(const fs::path& root) {
-    std::vector<fs::path> dirs, files;
+    std::vector<fs::path> dirs, wandb_dirs, files;
     std::error_code ec;
     fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
     for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
@@ -238,14 +244,19 @@ class Planner {
         if (IsMlflowRunDir(e.path().string())) {
           dirs.push_back(e.path());
           it.disable_recursion_pending();
+        } else if (IsWandbRunDir(e.path())) {
+          wandb_dirs.push_back(e.path());  // its logs/ and files/output.log are not runs
+          it.disable_recursion_pending();
         }
         continue;
       }
       if (e.is_regular_file(e2)) files.push_back(e.path());
     }
     std::sort(dirs.begin(), dirs.end());
+    std::sort(wandb_dirs.begin(), wandb_dirs.end());
     std::sort(files.begin(), files.end());
     for (const fs::path& d : dirs) AddMlflow(d);
+    for (const fs::path& d : wandb_dirs) AddWandb(d);
     for (const fs::path& f : files) {
       std::string format = DetectFormat(f);
       if (format.empty()) {
@@ -293,7 +304,31 @@ class Planner {
     return false;
   }
 
+  // A W&B run directory: a run per .wandb file, or the pre-0.10 layout as one run. Each group's
+  // content key covers the side files read with it (summary, config, metadata).
+  void AddWandb(const fs::path& dir) {
+    if (!seen_.insert(fs::weakly_canonical(dir).string()).second) return;
+    std::vector<std::string> side = WandbSideFiles(dir);
+    std::vector<std::string> logs = WandbLogFiles(dir);
+    if (logs.empty()) AddWandbGroup(dir.string(), {}, side);
+    for (const std::string& f : logs) AddWandbGroup(f, {f}, side);
+  }
+  void AddWandbGroup(const std::string& source, std::vector<std::string> files,
+                     const std::vector<std::string>& side) {
+    if (!files.empty() && !seen_.insert(fs::weakly_canonical(files.front()).string()).second)
+      return;
+    files.insert(files.end(), side.begin(), side.end());
+    Group g{"wandb", source, std::move(files), 0};
+    for (auto& f : g.files) g.bytes += FileSize(f);
+    others_.push_back(std::move(g));
+  }
+
   void AddFile(const fs::path& p, const std::string& format, bool named) {
+    if (format == "wandb") {
+      fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+      if (p.extension() != ".wandb") return AddWandb(dir);  // wandb-history.jsonl
+      return AddWandbGroup(p.string(), {p.string()}, WandbSideFiles(dir));
+    }
     std::string canon = fs::weakly_canonical(p).string();
     if (!seen_.insert(canon).second) return;  // named twice, or inside a named directory
     if (format == "trainer_state" && !named) {
@@ -355,7 +390,8 @@ Status ReadGroup(const Group& g, ImportBatch* batch) {
     batch->runs.push_back(std::move(merged));
     return Status::OK();
   }
-  return ReadFile(g.format, g.format == "mlflow" ? g.source : g.files.front(), batch);
+  bool dir_format = g.format == "mlflow" || g.format == "wandb";
+  return ReadFile(g.format, dir_format ? g.source : g.files.front(), batch);
 }
 
 std::string RunNameFor(const ImportOptions& opts, const ImportedRun& r, size_t runs_in_import) {
@@ -381,7 +417,7 @@ Status WriteRun(store::Store* st, const ImportedRun& r, const std::string& name,
   run.command = {"inloop", "import", r.source};
   std::error_code ec;
   run.cwd = fs::current_path(ec).string();
-  if (r.started_at > 0) {  // the source dates the run (MLflow's meta.yaml)
+  if (r.started_at > 0) {  // the source dates the run (MLflow's meta.yaml, W&B's run record)
     run.started_at = r.started_at;
     run.ended_at = r.ended_at > 0 ? r.ended_at : std::max(r.started_at, std::isfinite(lo) ? hi : 0);
   } else if (std::isfinite(lo)) {

@@ -24,13 +24,15 @@ struct ImportedSeries {
 
 struct ImportedRun {
   std::string name;    // default run name: the event/run directory, the file stem, a CSV run column
-  std::string format;  // "tfevents", "trainer_state", "lightning", "csv", "jsonl", "mlflow", "log"
+  std::string format;  // "tfevents", "trainer_state", "lightning", "csv", "jsonl", "mlflow", "log",
+                       // "wandb"
   std::string source;  // the file or directory it came from
   std::vector<store::Param> params;  // source "import"
   std::vector<std::string> tags;     // e.g. MLflow tags as "key=value"
   std::vector<ImportedSeries> series;
-  // What the source says about the run itself (MLflow's meta.yaml). Unset (0 / ""): the driver
-  // dates the run by its points' wall times, else the file, and marks it finished.
+  // What the source says about the run itself (MLflow's meta.yaml, W&B's run record). Unset
+  // (0 / ""): the driver dates the run by its points' wall times, else the file, and marks it
+  // finished.
   double started_at = 0;  // seconds since the epoch
   double ended_at = 0;
   std::string status;  // a store status (store/catalog.h: finished, failed, stopped, interrupted)

@@ -8,6 +8,7 @@
 #include "importers/log_reader.h"
 #include "importers/mlflow_reader.h"
 #include "importers/trainer_state_reader.h"
+#include "importers/wandb_reader.h"
 
 namespace inloop::importers {
 
@@ -19,6 +20,7 @@ Status ReadFile(const std::string& format, const std::string& path, ImportBatch*
   if (format == "jsonl") return ReadJsonl(path, out);
   if (format == "mlflow") return ReadMlflowRun(path, out);
   if (format == "log") return ReadLog(path, out);
+  if (format == "wandb") return ReadWandbRun(path, out);
   return Status::Invalid(fmt::format("{}: no reader for format '{}'", path, format));
 }
 

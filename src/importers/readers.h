@@ -10,7 +10,8 @@
 
 namespace inloop::importers {
 
-// Reads `path` (a file; the run directory for "mlflow") with the reader of `format`.
+// Reads `path` (a file; the run directory for "mlflow"; a .wandb file or a run directory for
+// "wandb") with the reader of `format`.
 // Invalid for an unknown format.
 Status ReadFile(const std::string& format, const std::string& path, ImportBatch* out);
 
