@@ -113,15 +113,23 @@ try {
     rep.lines[0].goodput.includes(`lost ${view.goodput.lost_steps} steps`), `goodput beside it: ${rep.lines[0].goodput}`);
   eq(await page.locator("#repair-summary .what").textContent(), view.summary, "the summary is on the page");
 
-  // Hover on the NaN's marker: its kind in the tooltip.
-  const box = await page.locator(".chart[data-key='loss'] .u-over").boundingBox();
-  const [x0, x1] = c.xRange;
+  // Hover on the NaN's marker: its kind in the tooltip. The chart's box and x range are read
+  // again on every poll and the mouse moved onto the marker (from one pixel aside), so a layout
+  // shift or redraw between the move and the read (a slow build) cannot lose the hover.
+  const chartSel = ".chart[data-key='loss'] .u-over";
   const nanEp = view.episodes.find(e => e.kind === "nonfinite");
-  await page.mouse.move(box.x + (nanEp.step_lo - x0) / (x1 - x0) * box.width, box.y + 4);
+  let nudge = 0;
   const tip = await waitFor("the marker's tooltip", async () => {
+    await page.locator(chartSel).scrollIntoViewIfNeeded();
+    const box = await page.locator(chartSel).boundingBox();
+    const [x0, x1] = (await drawn()).xRange;
+    const hx = box.x + (nanEp.step_lo - x0) / (x1 - x0) * box.width;
+    nudge = 1 - nudge;
+    await page.mouse.move(hx + (nudge ? -1 : 1), box.y + 4);
+    await page.mouse.move(hx, box.y + 4);
     const t = await page.locator(".chart[data-key='loss'] .tip").textContent();
     return t && t.includes("nonfinite") ? t : null;
-  }, 10000).catch(() => "");
+  }, 30000).catch(() => "");
   check(tip.includes("nonfinite") && tip.includes("step 40"), `the hover names the episode: ${tip}`);
   const shot = path.join(work, "repair-view.png");
   await page.screenshot({ path: shot, fullPage: true });
