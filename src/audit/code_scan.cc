@@ -146,18 +146,6 @@ size_t FindCall(std::string_view s, std::string_view name, bool qualified_ok, si
   return s.npos;
 }
 
-Finding Make(const std::string& file, int line, const char* rule, Severity s, std::string msg,
-             std::string fix) {
-  Finding f;
-  f.file = file;
-  f.line = line;
-  f.rule = rule;
-  f.severity = s;
-  f.message = std::move(msg);
-  f.fix = std::move(fix);
-  return f;
-}
-
 double Entropy(std::string_view s) {
   int counts[256] = {};
   for (unsigned char c : s) ++counts[c];
@@ -218,22 +206,22 @@ std::vector<Finding> ScanPythonSource(std::string_view text, const std::string& 
           NoSpaces(CallArgs(lines, li, col)).find("weights_only=True") != std::string::npos) {
         continue;
       }
-      out.push_back(Make(file, line, r.rule, r.severity, r.message, r.fix));
+      out.push_back(LineFinding(file, line, r.rule, r.severity, r.message, r.fix));
     }
     std::string flat = NoSpaces(s);
     if (flat.find("trust_remote_code=True") != std::string::npos) {
-      out.push_back(Make(file, line, "code.trust_remote_code", Severity::kHigh,
+      out.push_back(LineFinding(file, line, "code.trust_remote_code", Severity::kHigh,
                          "trust_remote_code=True runs Python code downloaded with the model",
                          "pin revision= to a reviewed commit, or vendor the model code"));
     }
     if (flat.find("allow_pickle=True") != std::string::npos) {
-      out.push_back(Make(file, line, "code.numpy_allow_pickle", Severity::kHigh,
+      out.push_back(LineFinding(file, line, "code.numpy_allow_pickle", Severity::kHigh,
                          "allow_pickle=True lets numpy.load unpickle object arrays: a file can "
                          "run code",
                          "store numeric arrays only, or check the file with `inloop audit`"));
     }
     if (!bandit_covers && flat.find("shell=True") != std::string::npos) {
-      out.push_back(Make(file, line, "code.shell_true", Severity::kHigh,
+      out.push_back(LineFinding(file, line, "code.shell_true", Severity::kHigh,
                          "a subprocess with shell=True: text built from data becomes a command",
                          "pass an argument list with shell=False"));
     }
@@ -251,7 +239,7 @@ std::vector<Finding> ScanSecrets(std::string_view text, const std::string& file)
     ++line;
     bool found = false;
     if (s.find("-----BEGIN") != s.npos && s.find("PRIVATE KEY-----") != s.npos) {
-      out.push_back(Make(file, line, "secret.private_key", Severity::kHigh,
+      out.push_back(LineFinding(file, line, "secret.private_key", Severity::kHigh,
                          "a private key block", "move it to a secret store; rotate the key"));
       found = true;
     }
@@ -263,7 +251,7 @@ std::vector<Finding> ScanSecrets(std::string_view text, const std::string& file)
         while (e < s.size() && TokenChar(s[e])) ++e;
         std::string_view tok = s.substr(p, e - p);
         if (tok.size() - k.prefix.size() < k.min_tail || Entropy(tok) < 3.5) continue;
-        out.push_back(Make(file, line, "secret.key", Severity::kHigh,
+        out.push_back(LineFinding(file, line, "secret.key", Severity::kHigh,
                            fmt::format("{} in the file: {}", k.what, Mask(tok)),
                            "read it from the environment or a secret store; rotate this one"));
         found = true;
@@ -289,7 +277,7 @@ std::vector<Finding> ScanSecrets(std::string_view text, const std::string& file)
                            lv.find("changeme") != lv.npos || lv.find("example") != lv.npos ||
                            lv.find(' ') != lv.npos;
         if (v.size() >= 16 && !placeholder && Entropy(v) >= 3.5) {
-          out.push_back(Make(file, line, "secret.assigned", Severity::kHigh,
+          out.push_back(LineFinding(file, line, "secret.assigned", Severity::kHigh,
                              fmt::format("a secret-looking value assigned in the file: {}", Mask(v)),
                              "read it from the environment or a secret store; rotate this one"));
         }

@@ -74,23 +74,11 @@ struct Hunk {
   int new_line = 0;
 };
 
-Finding Make(const std::string& file, int line, const char* rule, Severity s, std::string msg,
-             std::string fix) {
-  Finding f;
-  f.file = file;
-  f.line = line;
-  f.rule = rule;
-  f.severity = s;
-  f.message = std::move(msg);
-  f.fix = std::move(fix);
-  return f;
-}
-
 void CheckLine(const std::string& file, int line, bool added, std::string_view code,
                const DiffAuditOptions& o, std::vector<Finding>* out) {
   const char* verb = added ? "adds" : "removes";
   if (std::string_view w = FindAny(code, kBudget); !w.empty()) {
-    out->push_back(Make(file, line, "loop.budget_edit", Severity::kCritical,
+    out->push_back(LineFinding(file, line, "loop.budget_edit", Severity::kCritical,
                         fmt::format("the change {} a line with '{}': it edits the experiment's "
                                     "time or budget, not the model", verb, w),
                         "keep budgets and limits in protected files; change the model instead"));
@@ -98,7 +86,7 @@ void CheckLine(const std::string& file, int line, bool added, std::string_view c
   }
   if (std::string_view w = FindAny(code, kLogPaths); !w.empty() || (added && Writes(code) &&
       (code.find("metric") != code.npos || code.find(".log") != code.npos))) {
-    out->push_back(Make(file, line, "loop.log_write", Severity::kCritical,
+    out->push_back(LineFinding(file, line, "loop.log_write", Severity::kCritical,
                         fmt::format("the change {} a line that touches the metric or log channel "
                                     "the loop reads ({})", verb, w.empty() ? "a metric/log file" : w),
                         "the metric must come from the evaluation's own output"));
@@ -106,30 +94,30 @@ void CheckLine(const std::string& file, int line, bool added, std::string_view c
   }
   if (!added) return;
   if (std::string_view w = FindAny(code, kClock); !w.empty()) {
-    out->push_back(Make(file, line, "loop.clock", Severity::kHigh,
+    out->push_back(LineFinding(file, line, "loop.clock", Severity::kHigh,
                         fmt::format("the change reads the clock ('{}'): timing code can change how "
                                     "fast or long the run looks", w),
                         "approve only if this is logging, not a budget"));
   }
   if (std::string_view w = FindAny(code, kNetwork); !w.empty()) {
-    out->push_back(Make(file, line, "loop.network", Severity::kHigh,
+    out->push_back(LineFinding(file, line, "loop.network", Severity::kHigh,
                         fmt::format("the change adds network use ('{}')", w),
                         "experiments read local data only; approve only a reviewed download"));
   }
   if (std::string_view w = FindAny(code, kSubprocess); !w.empty()) {
-    out->push_back(Make(file, line, "loop.subprocess", Severity::kHigh,
+    out->push_back(LineFinding(file, line, "loop.subprocess", Severity::kHigh,
                         fmt::format("the change starts programs ('{}')", w),
                         "approve only if the command is fixed and reviewed"));
   }
   if (std::string p = OutsidePath(code); !p.empty()) {
-    out->push_back(Make(file, line, "loop.outside_read", Severity::kHigh,
+    out->push_back(LineFinding(file, line, "loop.outside_read", Severity::kHigh,
                         fmt::format("the change reads {} outside the repository", p),
                         "keep the experiment's inputs inside the repository"));
   }
   if (!o.metric_key.empty() && code.find(o.metric_key) != code.npos &&
       (code.find("print(") != code.npos || code.find(".log(") != code.npos ||
        code.find("write(") != code.npos)) {
-    out->push_back(Make(file, line, "loop.metric_print", Severity::kHigh,
+    out->push_back(LineFinding(file, line, "loop.metric_print", Severity::kHigh,
                         fmt::format("the change prints or logs the loop's metric '{}' itself",
                                     o.metric_key),
                         "the metric must come from the evaluation; approve only a format change"));

@@ -29,6 +29,18 @@ bool ParseSeverity(std::string_view text, Severity* out) {
   return false;
 }
 
+Finding LineFinding(const std::string& file, int line, std::string rule, Severity s,
+                    std::string message, std::string fix) {
+  Finding f;
+  f.file = file;
+  f.line = line;
+  f.rule = std::move(rule);
+  f.severity = s;
+  f.message = std::move(message);
+  f.fix = std::move(fix);
+  return f;
+}
+
 Severity FileVerdict::worst() const {
   Severity w = Severity::kInfo;
   for (const Finding& f : findings) w = std::max(w, f.severity);

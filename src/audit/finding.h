@@ -35,6 +35,10 @@ struct FileVerdict {
   Severity worst() const;  // kInfo when there are no findings
 };
 
+// A finding at a line of a text file (source code, config, a diff's new side).
+Finding LineFinding(const std::string& file, int line, std::string rule, Severity s,
+                    std::string message, std::string fix);
+
 std::string FindingJson(const Finding& f);
 std::string VerdictsJson(const std::vector<FileVerdict>& verdicts, Severity fail_on);
 // SARIF 2.1.0 (one run, tool "inloop audit", one rule per rule id seen).

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "common/utf8.h"
 #include "ingest/number_scan.h"
 
 namespace inloop::importers {
@@ -39,24 +40,6 @@ class Parser {
     if (s_.substr(i_, w.size()) != w) return false;
     i_ += w.size();
     return true;
-  }
-
-  static void Utf8(uint32_t cp, std::string* out) {
-    if (cp < 0x80) {
-      out->push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
   }
 
   bool Hex4(uint32_t* v) {
@@ -107,7 +90,7 @@ class Parser {
         }
       }
       if (cp >= 0xD800 && cp < 0xE000) cp = 0xFFFD;  // a lone surrogate
-      if (out) Utf8(cp, out);
+      if (out) AppendUtf8(out, cp);
     }
     return false;
   }

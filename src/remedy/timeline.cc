@@ -5,6 +5,7 @@
 
 #include <simdjson.h>
 
+#include "common/json_number.h"
 #include "common/json_writer.h"
 
 namespace inloop::remedy {
@@ -33,37 +34,16 @@ class Reader {
     if (o.at_key(key).get(e) || e.is_null()) return std::nullopt;
     return e;
   }
-  static std::optional<double> NumberOf(const element& e) {
-    switch (e.type()) {
-      case element_type::INT64: {
-        int64_t v = 0;
-        if (e.get(v)) return std::nullopt;
-        return static_cast<double>(v);
-      }
-      case element_type::UINT64: {
-        uint64_t v = 0;
-        if (e.get(v)) return std::nullopt;
-        return static_cast<double>(v);
-      }
-      case element_type::DOUBLE: {
-        double v = 0;
-        if (e.get(v)) return std::nullopt;
-        return v;
-      }
-      default:
-        return std::nullopt;
-    }
-  }
   static std::optional<int64_t> IntOf(const element& e) {
     int64_t i = 0;
     if (e.type() == element_type::INT64 && !e.get(i)) return i;
-    auto v = NumberOf(e);
+    auto v = JsonNumberOf(e);
     if (!v || !std::isfinite(*v)) return std::nullopt;
     return static_cast<int64_t>(std::llround(*v));
   }
   void Num(std::string_view key, double* out) const {
     if (auto e = Get(key)) {
-      if (auto v = NumberOf(*e)) *out = *v;
+      if (auto v = JsonNumberOf(*e)) *out = *v;
     }
   }
   template <typename I>
@@ -159,7 +139,7 @@ bool FromJson(std::string_view json, FindingData* d) {
   simdjson::dom::object o;
   if (auto e = r.Get("evidence"); e && !e->get(o)) {
     for (auto field : o) {
-      if (auto v = Reader::NumberOf(field.value)) d->evidence.emplace_back(field.key, *v);
+      if (auto v = JsonNumberOf(field.value)) d->evidence.emplace_back(field.key, *v);
     }
   }
   d->related = r.Strings("related");
@@ -210,7 +190,7 @@ bool FromJson(std::string_view json, ActionData* d) {
     bool b = true;
     if (!e->get(b)) d->skip_deliverable = b;
   }
-  if (auto e = r.Get("lr_scale")) d->lr_scale = Reader::NumberOf(*e);
+  if (auto e = r.Get("lr_scale")) d->lr_scale = JsonNumberOf(*e);
   r.OptInt("micro_batch", &d->micro_batch);
   r.Num("delay_seconds", &d->delay_seconds);
   r.Text("reason", &d->reason);
@@ -247,7 +227,7 @@ bool FromJson(std::string_view json, ProposalData* d) {
   if (auto e = r.Get("plan"); !e || e->get(plan)) return r.ok();
   if (auto e = Reader::At(plan, "checkpoint_step")) d->checkpoint_step = Reader::IntOf(*e);
   if (auto e = Reader::At(plan, "skip")) d->skip = Reader::PairOf(*e);
-  if (auto e = Reader::At(plan, "lr_scale")) d->lr_scale = Reader::NumberOf(*e);
+  if (auto e = Reader::At(plan, "lr_scale")) d->lr_scale = JsonNumberOf(*e);
   if (auto e = Reader::At(plan, "micro_batch")) d->micro_batch = Reader::IntOf(*e);
   simdjson::dom::object params;
   if (auto e = Reader::At(plan, "params"); e && !e->get(params)) {

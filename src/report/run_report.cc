@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "common/json_number.h"
 #include "compare/run_compare.h"
 #include "detect/detect_config.h"
 #include "detect/series_class.h"
@@ -44,27 +45,6 @@ bool IsRestart(const std::string& action) {
          action == "shrink_batch";
 }
 
-std::optional<double> NumberOf(const element& e) {
-  switch (e.type()) {
-    case element_type::INT64: {
-      int64_t v = 0;
-      if (e.get(v)) return std::nullopt;
-      return static_cast<double>(v);
-    }
-    case element_type::UINT64: {
-      uint64_t v = 0;
-      if (e.get(v)) return std::nullopt;
-      return static_cast<double>(v);
-    }
-    case element_type::DOUBLE: {
-      double v = 0;
-      if (e.get(v)) return std::nullopt;
-      return v;
-    }
-    default:
-      return std::nullopt;
-  }
-}
 
 // The numbers at the top level of any event's data (its typed form: remedy/timeline.h), shown as
 // the evidence of a timeline entry that is not a finding; ids and counts are left out.
@@ -77,7 +57,7 @@ std::vector<Evidence> TopNumbers(const std::string& json) {
   for (auto field : obj) {
     std::string_view k = field.key;
     if (k == "pid" || k == "action_id" || k == "lines" || k == "truncated_lines") continue;
-    if (auto v = NumberOf(field.value)) out.push_back({std::string(k), *v});
+    if (auto v = JsonNumberOf(field.value)) out.push_back({std::string(k), *v});
   }
   return out;
 }

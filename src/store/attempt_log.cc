@@ -14,6 +14,7 @@
 
 #include "common/crc32c.h"
 #include "store/store_internal.h"
+#include "store/zstd_context.h"
 
 namespace inloop::store {
 
@@ -97,26 +98,9 @@ Status WalkFrames(int fd, const std::string& path, int64_t size, int64_t* end, b
   return Status::OK();
 }
 
-struct CCtxFree {
-  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
-};
-struct DCtxFree {
-  void operator()(ZSTD_DCtx* c) const { ZSTD_freeDCtx(c); }
-};
-
-ZSTD_CCtx* CompressContext() {
-  thread_local std::unique_ptr<ZSTD_CCtx, CCtxFree> cctx(ZSTD_createCCtx());
-  return cctx.get();
-}
-
 double SteadySeconds() {
   using namespace std::chrono;
   return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-
-ZSTD_DCtx* DecompressContext() {
-  thread_local std::unique_ptr<ZSTD_DCtx, DCtxFree> dctx(ZSTD_createDCtx());
-  return dctx.get();
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 
 #include "common/crc32c.h"
 #include "store/varint.h"
+#include "store/zstd_context.h"
 
 namespace inloop::store {
 namespace {
@@ -543,24 +544,6 @@ bool DecodeGorilla(const char* p, size_t size, double* out, size_t n) {
     out[i] = FromBits(v);
   }
   return r.AtEnd();
-}
-
-// ---- zstd ----
-
-struct CCtxFree {
-  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
-};
-struct DCtxFree {
-  void operator()(ZSTD_DCtx* c) const { ZSTD_freeDCtx(c); }
-};
-
-ZSTD_CCtx* CompressContext() {
-  thread_local std::unique_ptr<ZSTD_CCtx, CCtxFree> cctx(ZSTD_createCCtx());
-  return cctx.get();
-}
-ZSTD_DCtx* DecompressContext() {
-  thread_local std::unique_ptr<ZSTD_DCtx, DCtxFree> dctx(ZSTD_createDCtx());
-  return dctx.get();
 }
 
 // ---- columns ----
