@@ -113,22 +113,30 @@ try {
     rep.lines[0].goodput.includes(`lost ${view.goodput.lost_steps} steps`), `goodput beside it: ${rep.lines[0].goodput}`);
   eq(await page.locator("#repair-summary .what").textContent(), view.summary, "the summary is on the page");
 
-  // Hover on the NaN's marker: its kind in the tooltip. The chart's box and x range are read
-  // again on every poll and the mouse moved onto the marker (from one pixel aside), so a layout
-  // shift or redraw between the move and the read (a slow build) cannot lose the hover.
+  // Hover on the NaN's marker: its kind in the tooltip. A redraw can hide the tooltip between a
+  // mouse move and a read (seen on loaded CI runs), so the page itself records every tooltip that
+  // names the episode the moment it is shown, and the mouse is moved onto the marker (through
+  // Playwright's hover: scrolled into view, not covered) again on every poll, with the chart's box
+  // and x range re-read. The marker's hit test uses x only: hover at mid-height.
+  await page.evaluate(() => {
+    window.__tipSeen = "";
+    const look = () => {
+      const t = document.querySelector(".chart[data-key='loss'] .tip");
+      if (t && !t.hidden && t.textContent.includes("nonfinite")) window.__tipSeen = t.textContent;
+    };
+    new MutationObserver(look).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+  });
   const chartSel = ".chart[data-key='loss'] .u-over";
   const nanEp = view.episodes.find(e => e.kind === "nonfinite");
   let nudge = 0;
   const tip = await waitFor("the marker's tooltip", async () => {
-    await page.locator(chartSel).scrollIntoViewIfNeeded();
     const box = await page.locator(chartSel).boundingBox();
     const [x0, x1] = (await drawn()).xRange;
-    const hx = box.x + (nanEp.step_lo - x0) / (x1 - x0) * box.width;
+    const rx = (nanEp.step_lo - x0) / (x1 - x0) * box.width;
     nudge = 1 - nudge;
-    await page.mouse.move(hx + (nudge ? -1 : 1), box.y + 4);
-    await page.mouse.move(hx, box.y + 4);
-    const t = await page.locator(".chart[data-key='loss'] .tip").textContent();
-    return t && t.includes("nonfinite") ? t : null;
+    await page.locator(chartSel).hover({ position: { x: rx + (nudge ? -1 : 1), y: box.height / 2 }, timeout: 10000 });
+    await page.locator(chartSel).hover({ position: { x: rx, y: box.height / 2 }, timeout: 10000 });
+    return await page.evaluate(() => window.__tipSeen || null);
   }, 30000).catch(() => "");
   check(tip.includes("nonfinite") && tip.includes("step 40"), `the hover names the episode: ${tip}`);
   const shot = path.join(work, "repair-view.png");
