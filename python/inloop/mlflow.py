@@ -188,8 +188,9 @@ def log_metric(key, value, step=None, timestamp=None, synchronous=None, run_id=N
 
 def log_metrics(metrics, step=None, synchronous=None, run_id=None, timestamp=None, **_ignored):
     run = _current()
-    _sdk.log(step, {str(k): v for k, v in dict(metrics).items()})
-    run.data.metrics.update({str(k): v for k, v in dict(metrics).items()})
+    d = {str(k): v for k, v in dict(metrics).items()}
+    _sdk.log(step, d)
+    run.data.metrics.update(d)
 
 
 def log_param(key, value, synchronous=None):

@@ -36,25 +36,11 @@ struct Lines {
       for (size_t p = line.find("'''"); p != line.npos; p = line.find("'''", p + 3)) ++triples;
       bool was_in = in_triple;
       if (triples % 2 == 1) in_triple = !in_triple;
-      code.push_back(was_in && (triples == 0 || in_triple) ? std::string_view() : StripComment(line));
+      bool docstring = was_in && (triples == 0 || in_triple);
+      code.push_back(docstring ? std::string_view() : StripPythonComment(line));
       if (nl == std::string_view::npos) break;
       at = nl + 1;
     }
-  }
-  static std::string_view StripComment(std::string_view line) {
-    char quote = 0;
-    for (size_t i = 0; i < line.size(); ++i) {
-      char c = line[i];
-      if (quote) {
-        if (c == '\\') ++i;
-        else if (c == quote) quote = 0;
-      } else if (c == '"' || c == '\'') {
-        quote = c;
-      } else if (c == '#') {
-        return line.substr(0, i);
-      }
-    }
-    return line;
   }
 };
 
@@ -179,6 +165,22 @@ constexpr KeyPattern kKeys[] = {
 bool TokenChar(char c) { return IsWord(c) || c == '-'; }
 
 }  // namespace
+
+std::string_view StripPythonComment(std::string_view line) {
+  char quote = 0;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quote) {
+      if (c == '\\') ++i;
+      else if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '#') {
+      return line.substr(0, i);
+    }
+  }
+  return line;
+}
 
 bool IsPythonSource(std::string_view path) { return EndsWith(path, ".py"); }
 

@@ -27,6 +27,9 @@ std::vector<Finding> ScanSecrets(std::string_view text, const std::string& file)
 // not installed; an error when it ran but its output was not bandit's JSON.
 Status RunBandit(const std::vector<std::string>& files, std::vector<Finding>* out, bool* ran);
 
+// One line of Python without its comment (a '#' outside string quotes).
+std::string_view StripPythonComment(std::string_view line);
+
 // Whether a path names a Python source / a config file the secrets scan reads.
 bool IsPythonSource(std::string_view path);
 bool IsConfigFile(std::string_view path);

@@ -42,4 +42,21 @@ std::vector<std::string> FilesNamedBy(const std::vector<std::string>& argv, cons
   return out;
 }
 
+Status AuditCommandFiles(const std::vector<std::vector<std::string>>& commands,
+                         const std::vector<std::string>& allow, std::vector<FileVerdict>* out) {
+  out->clear();
+  std::error_code ec;
+  std::string cwd = std::filesystem::current_path(ec).string();
+  std::vector<std::string> files;
+  for (const std::vector<std::string>& argv : commands) {
+    for (std::string& f : FilesNamedBy(argv, cwd)) {
+      if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(std::move(f));
+    }
+  }
+  if (files.empty()) return Status::OK();
+  AuditOptions o;
+  o.allow.extra = allow;
+  return AuditPaths(files, o, out);
+}
+
 }  // namespace inloop::audit

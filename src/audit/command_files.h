@@ -7,8 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "audit/audit.h"
+#include "common/status.h"
+
 namespace inloop::audit {
 
 std::vector<std::string> FilesNamedBy(const std::vector<std::string>& argv, const std::string& cwd);
+
+// Audits the files the commands name (FilesNamedBy against the current directory, each file
+// once) with the user's trusted globals; *out is empty when they name none.
+Status AuditCommandFiles(const std::vector<std::vector<std::string>>& commands,
+                         const std::vector<std::string>& allow, std::vector<FileVerdict>* out);
 
 }  // namespace inloop::audit

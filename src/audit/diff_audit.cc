@@ -165,9 +165,7 @@ std::vector<Finding> AuditDiff(std::string_view diff, const DiffAuditOptions& o)
     if (h.file.empty() || h.file == "/dev/null" || line.empty()) continue;
     char kind = line[0];
     std::string_view code = line.substr(1);
-    if (size_t hash = code.find('#'); hash != code.npos && IsPythonSource(h.file)) {
-      code = code.substr(0, hash);  // a comment is not code (strings with '#' are rare here)
-    }
+    if (IsPythonSource(h.file)) code = StripPythonComment(code);  // a comment is not code
     if (kind == '+') {
       CheckLine(h.file, h.new_line, true, code, o, &out);
       if (IsPythonSource(h.file)) {

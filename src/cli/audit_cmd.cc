@@ -2,7 +2,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 
 #include <fmt/color.h>
@@ -96,14 +95,8 @@ int CmdAudit(const AuditArgs& a) {
 int AuditBeforeRun(const std::vector<std::string>& command, const std::string& policy,
                    const std::vector<std::string>& allow) {
   if (policy == "off") return kExitOk;
-  std::error_code ec;
-  std::vector<std::string> files =
-      audit::FilesNamedBy(command, std::filesystem::current_path(ec).string());
-  if (files.empty()) return kExitOk;
-  audit::AuditOptions o;
-  o.allow.extra = allow;
   std::vector<audit::FileVerdict> verdicts;
-  if (Status s = audit::AuditPaths(files, o, &verdicts); !s.ok()) {
+  if (Status s = audit::AuditCommandFiles({command}, allow, &verdicts); !s.ok()) {
     fmt::print(stderr, "inloop: error: audit: {}\n", s.message());
     return ExitCodeFor(s);
   }

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -396,21 +395,13 @@ namespace {
 // Before any replica starts: the files the server and candidate commands name (weights, the
 // server script, model directories) pass `inloop audit`, or the deploy is refused.
 int AuditServedFiles(const gateway::DeployOptions& o, const std::vector<std::string>& allow) {
-  std::error_code ec;
-  std::string cwd = std::filesystem::current_path(ec).string();
-  std::vector<std::string> files = audit::FilesNamedBy(o.command, cwd);
-  for (const std::string& f : audit::FilesNamedBy(o.candidate_command, cwd)) {
-    if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(f);
-  }
-  if (files.empty()) return 0;
-  audit::AuditOptions ao;
-  ao.allow.extra = allow;
   std::vector<audit::FileVerdict> verdicts;
-  Status s = audit::AuditPaths(files, ao, &verdicts);
+  Status s = audit::AuditCommandFiles({o.command, o.candidate_command}, allow, &verdicts);
   if (!s.ok()) {
     fmt::print(stderr, "inloop: error: deploy: {}\n", s.message());
     return ExitCodeFor(s);
   }
+  if (verdicts.empty()) return 0;
   size_t failing = 0;
   for (const audit::FileVerdict& v : verdicts) {
     if (v.findings.empty() || v.worst() < audit::Severity::kHigh) continue;

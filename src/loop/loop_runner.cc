@@ -97,8 +97,8 @@ class LoopSession {
   // loop without reading this repository.
   void RecordRoundInStore(const RoundRecord& r);
   Status CloseRound(const RoundRecord& rec);
-  Status SaveDiff(int64_t round, const std::string& base, std::string* rel);
-  void AuditRoundDiff(RoundRecord* rec);
+  Status SaveDiff(int64_t round, const std::string& base, std::string* rel, std::string* diff);
+  void AuditRoundDiff(const std::string& diff, RoundRecord* rec);
   ParamValues FullParams(const ParamValues& v) const;
 
   const RunOptions& o_;
@@ -302,9 +302,7 @@ void LoopSession::RecordRoundInStore(const RoundRecord& rec) {
 
 // The change is audited before it runs (audit/diff_audit.h): a critical finding rejects the
 // round; the others stay on the round's record and are shown under --approve.
-void LoopSession::AuditRoundDiff(RoundRecord* rec) {
-  std::string diff;
-  if (!ReadFile(cfg_.store_dir + "/" + rec->diff_path, &diff).ok()) return;
+void LoopSession::AuditRoundDiff(const std::string& diff, RoundRecord* rec) {
   audit::DiffAuditOptions ao;
   ao.metric_key = cfg_.metric;
   for (const audit::Finding& f : audit::AuditDiff(diff, ao)) {
@@ -321,14 +319,14 @@ void LoopSession::AuditRoundDiff(RoundRecord* rec) {
   }
 }
 
-Status LoopSession::SaveDiff(int64_t round, const std::string& base, std::string* rel) {
-  std::string diff;
-  INLOOP_RETURN_IF_ERROR(repo_.StagedDiff(base, &diff));
+Status LoopSession::SaveDiff(int64_t round, const std::string& base, std::string* rel,
+                             std::string* diff) {
+  INLOOP_RETURN_IF_ERROR(repo_.StagedDiff(base, diff));
   *rel = fmt::format("loops/{}/round-{:04d}.diff", cfg_.name, round);
   std::string abs = cfg_.store_dir + "/" + *rel;
   std::error_code ec;
   fs::create_directories(fs::path(abs).parent_path(), ec);
-  return WriteFileAtomically(abs, diff);
+  return WriteFileAtomically(abs, *diff);
 }
 
 Status LoopSession::WriteHistory(int64_t round) {
@@ -561,7 +559,10 @@ Status LoopSession::RunRound(int64_t n) {
   }
   if (rec.verdict.empty()) {
     INLOOP_RETURN_IF_ERROR(repo_.StageAgainst(j.base, &rec.changed_files, &rec.diff_lines));
-    if (!rec.changed_files.empty()) INLOOP_RETURN_IF_ERROR(SaveDiff(n, j.base, &rec.diff_path));
+    std::string diff;
+    if (!rec.changed_files.empty()) {
+      INLOOP_RETURN_IF_ERROR(SaveDiff(n, j.base, &rec.diff_path, &diff));
+    }
     std::string glob;
     for (auto& f : rec.changed_files) {
       if (MatchesProtected(f, cfg_.protected_globs, &glob)) {
@@ -579,7 +580,7 @@ Status LoopSession::RunRound(int64_t n) {
       rec.verdict = kRejected;
       rec.reason = "the agent changed nothing";
     }
-    if (rec.verdict.empty() && !rec.diff_path.empty()) AuditRoundDiff(&rec);
+    if (rec.verdict.empty() && !diff.empty()) AuditRoundDiff(diff, &rec);
   }
   SaveJournal(paths_, j);
 
