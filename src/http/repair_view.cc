@@ -27,17 +27,8 @@ Status ReadAbandonedPoints(store::Store* st, const std::string& run_id, const st
   std::vector<store::SegmentData> segs;
   INLOOP_RETURN_IF_ERROR(st->ReadSegments(run_id, key, &segs));
   if (segs.size() < 2) return Status::OK();
-  // As query::QuerySeries stitches: each segment hides the earlier ones' steps >= its first step.
-  constexpr int64_t kNone = std::numeric_limits<int64_t>::max();
-  std::vector<int64_t> cutoff(segs.size(), kNone);
-  int64_t cut = kNone;
-  for (size_t i = segs.size(); i-- > 0;) {
-    cutoff[i] = cut;
-    const auto& s = segs[i];
-    int64_t first = !s.chunks.empty() ? s.chunks.front().first_step
-                                      : (!s.tail.empty() ? s.tail.front().step : cut);
-    cut = std::min(cut, first);
-  }
+  // The points query::QuerySeries's stitching hides: each segment's steps from its cutoff on.
+  std::vector<int64_t> cutoff = query::SegmentCutoffs(segs);
   const bool by_step = x == "step";
   double zero = 0;
   if (x == "relative") {  // the stitched curve's first point, as the aligned view's zero
@@ -50,7 +41,7 @@ Status ReadAbandonedPoints(store::Store* st, const std::string& run_id, const st
   const double xlo = from ? *from : -std::numeric_limits<double>::infinity();
   const double xhi = to ? *to : std::numeric_limits<double>::infinity();
   for (size_t i = 0; i < segs.size(); ++i) {
-    if (cutoff[i] == kNone) continue;
+    if (cutoff[i] == query::kNoCutoff) continue;
     query::SeriesQuery q;
     q.segment = segs[i].segment;
     q.lo = cutoff[i];

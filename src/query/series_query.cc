@@ -8,6 +8,20 @@
 
 namespace inloop::query {
 
+std::vector<int64_t> SegmentCutoffs(const std::vector<store::SegmentData>& segs) {
+  // Walking from the newest segment back, each segment hides steps >= its first step.
+  std::vector<int64_t> cutoff(segs.size(), kNoCutoff);
+  int64_t cut = kNoCutoff;
+  for (size_t i = segs.size(); i-- > 0;) {
+    cutoff[i] = cut;
+    const auto& s = segs[i];
+    int64_t first = !s.chunks.empty() ? s.chunks.front().first_step
+                                      : (!s.tail.empty() ? s.tail.front().step : cut);
+    cut = std::min(cut, first);
+  }
+  return cutoff;
+}
+
 Status QuerySeries(store::Store* st, const std::string& run_id, const std::string& key,
                    const SeriesQuery& q, SeriesResult* out) {
   *out = SeriesResult{};
@@ -17,16 +31,7 @@ Status QuerySeries(store::Store* st, const std::string& run_id, const std::strin
     return Status::NotFound(fmt::format(
         "run {} has no series '{}' (see the series with `inloop show {}`)", run_id, key, run_id));
   }
-  // Cutoffs: walking from the newest segment back, each segment hides steps >= its first step.
-  std::vector<int64_t> cutoff(segs.size(), std::numeric_limits<int64_t>::max());
-  int64_t cut = std::numeric_limits<int64_t>::max();
-  for (size_t i = segs.size(); i-- > 0;) {
-    cutoff[i] = cut;
-    auto& s = segs[i];
-    int64_t first = !s.chunks.empty() ? s.chunks.front().first_step
-                                      : (!s.tail.empty() ? s.tail.front().step : cut);
-    cut = std::min(cut, first);
-  }
+  std::vector<int64_t> cutoff = SegmentCutoffs(segs);
   std::vector<ChunkView> views;
   int64_t hi = q.hi;
   if (q.segment >= 0) {

@@ -22,6 +22,12 @@ struct SegmentInfo {
   int64_t last_step = 0;
 };
 
+// The stitching rule of a series restarted in later segments (attempts): segment i keeps only
+// its steps below cutoff[i], the smallest first step of the segments after it (kNoCutoff for
+// the last). Segments in store order (oldest first).
+inline constexpr int64_t kNoCutoff = std::numeric_limits<int64_t>::max();
+std::vector<int64_t> SegmentCutoffs(const std::vector<store::SegmentData>& segs);
+
 struct SeriesQuery {
   int64_t lo = std::numeric_limits<int64_t>::min();
   int64_t hi = std::numeric_limits<int64_t>::max();
