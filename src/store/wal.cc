@@ -165,7 +165,11 @@ Status ReadWal(int fd, WalContents* out) {
         if (!ok) break;
         Point pt;
         int64_t sid = static_cast<int64_t>(id);
-        pt.step = UnZigZag(zz) + (sid == last_series ? last_step : 0);
+        // A delta that overflows the step's range was never written by a writer: malformed.
+        if (__builtin_add_overflow(UnZigZag(zz), sid == last_series ? last_step : 0, &pt.step)) {
+          ok = false;
+          break;
+        }
         std::memcpy(&pt.wall_time, p, 8);
         std::memcpy(&pt.value, p + 8, 8);
         p += 16;

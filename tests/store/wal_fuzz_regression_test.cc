@@ -22,5 +22,16 @@ TEST(WalFuzzRegressionTest, MalformedRecordKeepsNoneOfItsPoints) {
   EXPECT_TRUE(wc.bases.empty());
 }
 
+// A points record whose step delta added to the previous step overflows int64 (UBSan: signed
+// integer overflow in the reader). Such a record is malformed; nothing of it is kept.
+TEST(WalFuzzRegressionTest, StepDeltaOverflowIsMalformed) {
+  std::string path = testing::FuzzRegressionPath("wal_step_delta_overflow.wal");
+  ASSERT_FALSE(testing::ReadFuzzRegression("wal_step_delta_overflow.wal").empty());
+  WalContents wc;
+  ASSERT_TRUE(ReadWalFile(path, &wc).ok());
+  EXPECT_NE(wc.tail_error.find("malformed record"), std::string::npos) << wc.tail_error;
+  EXPECT_LT(wc.valid_bytes, wc.file_bytes);
+}
+
 }  // namespace
 }  // namespace inloop::store
