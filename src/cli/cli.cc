@@ -24,6 +24,8 @@
 
 #include "cli/cli_util.h"
 #include "cli/exit_codes.h"
+#include "cli/run_cmd.h"
+#include "cli/verb_table.h"
 #include "cli/verbs.h"
 #include "common/display_text.h"
 #include "common/duration_text.h"
@@ -422,42 +424,6 @@ int CmdDecide(const std::string& store_dir, int64_t id, bool approve, const std:
   return kExitOk;
 }
 
-// ---- run ----
-int CmdRun(const std::string& store_flag, const std::string& name, const std::string& config_path,
-           std::optional<double> grace, const std::string& policy, bool audit,
-           const std::vector<std::string>& command) {
-  config::Config cfg;
-  Status s = config::ResolveConfig(config_path, &cfg);
-  if (!s.ok()) return Fail(s);
-  if (audit && cfg.audit_policy == "off") cfg.audit_policy = "block";
-  if (!policy.empty() && !remedy::ParseMode(policy, &cfg.remedy.mode)) {
-    fmt::print(stderr, "inloop: error: --policy must be auto, ask or observe (got '{}')\n", policy);
-    return kExitUsage;
-  }
-  if (command.empty()) {
-    fmt::print(stderr, "inloop: error: no command to run: use `inloop run [options] -- CMD ARGS...`\n");
-    return kExitUsage;
-  }
-  if (int rc = AuditBeforeRun(command, cfg.audit_policy, cfg.audit_allow); rc != 0) return rc;
-  supervise::SupervisorOptions opts;
-  opts.command = command;
-  opts.name = name;
-  opts.store_dir = ResolveStore(store_flag, cfg.store);
-  opts.grace_seconds = grace.value_or(cfg.grace_seconds);
-  opts.patterns = cfg.patterns;
-  opts.detect = cfg.detect;
-  opts.remedy = cfg.remedy;
-  opts.parse_lines_with_sdk = cfg.parse_lines_with_sdk;
-  opts.config_path = cfg.path;
-  opts.color = UseColor(2);
-  supervise::RunOutcome out;
-  s = supervise::Supervise(opts, &out);
-  if (!s.ok()) return Fail(s);
-  if (out.store_failed && out.exit_code == 0) return kExitStoreFailed;
-  if (out.policy_stopped) return kExitPolicyStopped;
-  return out.exit_code;
-}
-
 // ---- demo ----
 std::string ExeDir() {
   char buf[PATH_MAX];
@@ -588,24 +554,9 @@ int Main(int argc, char** argv) {
   std::string store_dir;
   bool json = false;
 
-  auto* run = app.add_subcommand("run", "run a training command under supervision");
-  std::string name, config_path;
-  std::optional<double> grace;
-  std::vector<std::string> command;
-  run->add_option("--store", store_dir, "store directory (default ./.inloop or $INLOOP_STORE)");
-  run->add_option("--name", name, "run name (default: the script's name)");
-  run->add_option("--config", config_path, "inloop.toml (default ./inloop.toml when present)");
-  run->add_option("--grace", grace, "seconds between the forwarded signal and SIGKILL (default 30)");
-  std::string policy;
-  run->add_option("--policy", policy,
-                  "what to do about failures: auto (act), ask (wait for inloop approve/deny), "
-                  "observe (record only); default [remedy] policy, else auto");
-  bool run_audit = false;
-  run->add_flag("--audit", run_audit,
-                "before starting, `inloop audit` the files the command names and refuse on a "
-                "high finding ([audit] policy: warn, ask or block)");
-  run->add_option("command", command, "the command, after --")->expected(-1);
-  run->prefix_command();
+  RunArgs run_args;
+  auto* run = AddRunCommand(app, &run_args);
+  VerbTable verbs;
 
   auto* runs = app.add_subcommand("runs", "list runs, newest first");
   runs->add_option("--store", store_dir, "store directory");
@@ -918,7 +869,7 @@ int Main(int argc, char** argv) {
     return code == 0 ? 0 : kExitUsage;
   }
   if (*run) {
-    std::vector<std::string> cmd = command;
+    std::vector<std::string> cmd = run_args.command;
     for (auto& r : run->remaining()) cmd.push_back(r);
     if (has_separator) {
       if (!cmd.empty()) {
@@ -928,8 +879,10 @@ int Main(int argc, char** argv) {
       }
       cmd = after_separator;
     }
-    return CmdRun(store_dir, name, config_path, grace, policy, run_audit, cmd);
+    run_args.command = std::move(cmd);
+    return CmdRun(run_args);
   }
+  if (std::optional<int> rc = verbs.Run()) return *rc;
   if (*import) {
     import_args.store_dir = store_dir;
     import_args.json = json;

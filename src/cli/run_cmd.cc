@@ -1,0 +1,72 @@
+// `inloop run`: resolves the config and flags into SupervisorOptions and supervises the command.
+#include "cli/run_cmd.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/cli_util.h"
+#include "cli/exit_codes.h"
+#include "cli/verbs.h"
+#include "config/config.h"
+#include "remedy/remedy_config.h"
+#include "supervise/supervisor.h"
+
+namespace inloop::cli {
+
+CLI::App* AddRunCommand(CLI::App& app, RunArgs* args) {
+  auto* run = app.add_subcommand("run", "run a training command under supervision");
+  run->add_option("--store", args->store, "store directory (default ./.inloop or $INLOOP_STORE)");
+  run->add_option("--name", args->name, "run name (default: the script's name)");
+  run->add_option("--config", args->config_path,
+                  "inloop.toml (default ./inloop.toml when present)");
+  run->add_option("--grace", args->grace,
+                  "seconds between the forwarded signal and SIGKILL (default 30)");
+  run->add_option("--policy", args->policy,
+                  "what to do about failures: auto (act), ask (wait for inloop approve/deny), "
+                  "observe (record only); default [remedy] policy, else auto");
+  run->add_flag("--audit", args->audit,
+                "before starting, `inloop audit` the files the command names and refuse on a "
+                "high finding ([audit] policy: warn, ask or block)");
+  run->add_option("command", args->command, "the command, after --")->expected(-1);
+  run->prefix_command();
+  return run;
+}
+
+int CmdRun(const RunArgs& args) {
+  config::Config cfg;
+  Status s = config::ResolveConfig(args.config_path, &cfg);
+  if (!s.ok()) return Fail(s);
+  if (args.audit && cfg.audit_policy == "off") cfg.audit_policy = "block";
+  if (!args.policy.empty() && !remedy::ParseMode(args.policy, &cfg.remedy.mode)) {
+    fmt::print(stderr, "inloop: error: --policy must be auto, ask or observe (got '{}')\n",
+               args.policy);
+    return kExitUsage;
+  }
+  if (args.command.empty()) {
+    fmt::print(stderr,
+               "inloop: error: no command to run: use `inloop run [options] -- CMD ARGS...`\n");
+    return kExitUsage;
+  }
+  if (int rc = AuditBeforeRun(args.command, cfg.audit_policy, cfg.audit_allow); rc != 0) {
+    return rc;
+  }
+  supervise::SupervisorOptions opts;
+  opts.command = args.command;
+  opts.name = args.name;
+  opts.store_dir = ResolveStore(args.store, cfg.store);
+  opts.grace_seconds = args.grace.value_or(cfg.grace_seconds);
+  opts.patterns = cfg.patterns;
+  opts.detect = cfg.detect;
+  opts.remedy = cfg.remedy;
+  opts.parse_lines_with_sdk = cfg.parse_lines_with_sdk;
+  opts.config_path = cfg.path;
+  opts.color = UseColor(2);
+  supervise::RunOutcome out;
+  s = supervise::Supervise(opts, &out);
+  if (!s.ok()) return Fail(s);
+  if (out.store_failed && out.exit_code == 0) return kExitStoreFailed;
+  if (out.policy_stopped) return kExitPolicyStopped;
+  return out.exit_code;
+}
+
+}  // namespace inloop::cli
