@@ -45,6 +45,9 @@ inline constexpr int kExitDeployBind = 43;         // the proxy port could not b
 inline constexpr int kExitDeployNoPairs = 44;      // compare: no usable shadow pair recorded
 // audit (audit/): a finding at or above --fail-on (default high) in a file that was scanned.
 inline constexpr int kExitAuditFindings = 60;
+// sync (sync/): a run that could not be uploaded stays in the local store; run sync again.
+inline constexpr int kExitSyncUnreachable = 70;  // the server did not answer
+inline constexpr int kExitSyncRefused = 71;      // the server refused a batch (token, scope, data)
 inline constexpr int kExitCommandNotFound = 127;
 
 inline int ExitCodeFor(const Status& s) {

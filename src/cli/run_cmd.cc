@@ -1,6 +1,9 @@
 // `inloop run`: resolves the config and flags into SupervisorOptions and supervises the command.
 #include "cli/run_cmd.h"
 
+#include <cstdlib>
+#include <memory>
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -10,6 +13,7 @@
 #include "config/config.h"
 #include "remedy/remedy_config.h"
 #include "supervise/supervisor.h"
+#include "sync/live_upload.h"
 
 namespace inloop::cli {
 
@@ -27,6 +31,15 @@ CLI::App* AddRunCommand(CLI::App& app, RunArgs* args) {
   run->add_flag("--audit", args->audit,
                 "before starting, `inloop audit` the files the command names and refuse on a "
                 "high finding ([audit] policy: warn, ask or block)");
+  run->add_option("--server", args->server,
+                  "also stream the run to this `inloop serve` (http://host:port); the local "
+                  "store keeps it while the server is unreachable");
+  run->add_option("--token", args->token,
+                  "token for --server, scope ingest (default $INLOOP_TOKEN)");
+  run->add_option("--drain", args->drain,
+                  "seconds to keep uploading after the command ended (default 30); what is left "
+                  "is sent by `inloop sync`")
+      ->check(CLI::Range(0.0, 86400.0));
   run->add_option("command", args->command, "the command, after --")->expected(-1);
   run->prefix_command();
   return run;
@@ -61,8 +74,28 @@ int CmdRun(const RunArgs& args) {
   opts.parse_lines_with_sdk = cfg.parse_lines_with_sdk;
   opts.config_path = cfg.path;
   opts.color = UseColor(2);
+  if (!args.server.empty() && !args.server.starts_with("http://") &&
+      !args.server.starts_with("https://")) {
+    fmt::print(stderr, "inloop: error: --server must be an http:// or https:// URL (got '{}')\n",
+               args.server.substr(0, 200));
+    return kExitUsage;
+  }
+  std::unique_ptr<sync::LiveUpload> upload;
+  if (!args.server.empty()) {
+    sync::LiveUploadOptions uo;
+    uo.store_dir = opts.store_dir;
+    uo.url = args.server;
+    uo.token = args.token;
+    if (const char* env = std::getenv("INLOOP_TOKEN"); uo.token.empty() && env) uo.token = env;
+    upload = std::make_unique<sync::LiveUpload>(uo);
+    upload->Start();
+  }
   supervise::RunOutcome out;
   s = supervise::Supervise(opts, &out);
+  if (upload) {
+    std::string line = upload->Finish(args.drain);
+    if (!line.empty()) fmt::print(stderr, "inloop: {}\n", line);
+  }
   if (!s.ok()) return Fail(s);
   if (out.store_failed && out.exit_code == 0) return kExitStoreFailed;
   if (out.policy_stopped) return kExitPolicyStopped;

@@ -369,6 +369,10 @@ HttpResponse Api::Route(const HttpRequest& r) {
     if (post) return with_route(ingest_->Create(r.body), "/api/v1/runs");
     return method_not_allowed("GET or POST", "/api/v1/runs");
   }
+  if (n == 4 && seg[2] == "sync" && seg[3] == "runs") {
+    if (!post) return method_not_allowed("POST", "/api/v1/sync/runs");
+    return with_route(ingest_->Sync(r.body), "/api/v1/sync/runs");
+  }
   if (n == 4 && seg[2] == "runs") {
     if (!get) return method_not_allowed("GET", "/api/v1/runs/{id}");
     return with_route(GetRun(seg[3]), "/api/v1/runs/{id}");

@@ -60,6 +60,7 @@ unsigned RequiredScopes(const HttpRequest& r) {
   const auto& seg = r.segments;
   if (r.method == "POST" && seg.size() >= 3 && seg[0] == "api" && seg[1] == "v1") {
     if (seg.size() == 3 && seg[2] == "runs") return kScopeRead | kScopeIngest;
+    if (seg.size() == 4 && seg[2] == "sync" && seg[3] == "runs") return kScopeRead | kScopeIngest;
     if (seg.size() == 5 && seg[2] == "runs" && (seg[4] == "points" || seg[4] == "finish")) {
       return kScopeRead | kScopeIngest;
     }

@@ -51,6 +51,7 @@ void IngestRuns::CloseAll() {
     if (!s.ok()) fmt::print(stderr, "inloop serve: warning: run {}: {}\n", id, s.message());
   }
   writers_.clear();
+  sync_.clear();
 }
 
 HttpResponse IngestRuns::Create(const std::string& body) {
@@ -167,6 +168,7 @@ HttpResponse IngestRuns::Points(const std::string& run_ref, const std::string& b
     it = writers_.emplace(run.id, std::move(w)).first;
   }
   store::RunWriter* w = it->second.get();
+  sync_.erase(run.id);  // points from elsewhere: a replicated run's marks are derived again
   for (auto& p : pts) {
     s = w->Append(p.key, p.step, p.wall_time, p.value);
     if (!s.ok()) break;

@@ -2,6 +2,8 @@
 // .../points, .../finish). Holds one RunWriter per open run, all on one Store behind one mutex
 // (a Store is one-thread-at-a-time); a batch of points is validated whole before any is
 // appended, and flushed (durable) before the answer. Never runs anything a request names.
+// Runs replicated from other stores (POST /api/v1/sync/runs, sync/protocol.h) are written here
+// too, by the same writers under the same mutex (sync_api.cc).
 #pragma once
 
 #include <map>
@@ -12,6 +14,7 @@
 #include "http/router.h"
 #include "http/server_metrics.h"
 #include "store/store.h"
+#include "sync/protocol.h"
 
 namespace inloop::http {
 
@@ -26,17 +29,32 @@ class IngestRuns {
   HttpResponse Points(const std::string& run_ref, const std::string& body);
   // Body {"status":"finished"|"failed","exit_code":N} -> {"id","status"}.
   HttpResponse Finish(const std::string& run_ref, const std::string& body);
+  // Body: a sync::SyncBatch -> the server's sync::SyncMarks of the run after applying it. A batch
+  // that would leave a hole is 409 with the marks (and "error"), nothing applied (sync_api.cc).
+  HttpResponse Sync(const std::string& body);
   // Seals and closes every open writer (the runs stay as they are).
   void CloseAll();
 
  private:
+  // What the server holds of a replicated run, derived from its data on first use and then kept
+  // up to date by Sync (the writer of the run is this object's, so nothing else changes it).
+  struct SyncState {
+    std::map<std::string, sync::SegmentCounter> series;
+    int64_t events = 0;
+  };
   Status OpenStore();  // REQUIRES: mu_ held
+  // REQUIRES: mu_ held. The run's SyncState, loaded when not cached (sync_api.cc).
+  Status LoadSyncState(const store::RunRecord& run, const std::string& origin_status,
+                       SyncState** out);
+  Status WriterFor(const std::string& run_id, store::RunWriter** out);  // REQUIRES: mu_ held
+  sync::SyncMarks MarksOf(const store::RunRecord& run, const SyncState& st) const;
 
   std::string dir_;
   ServerMetrics* metrics_;
   std::mutex mu_;
   std::unique_ptr<store::Store> store_;
   std::map<std::string, std::unique_ptr<store::RunWriter>> writers_;  // by run id
+  std::map<std::string, SyncState> sync_;                              // by run id
 };
 
 }  // namespace inloop::http

@@ -1,0 +1,225 @@
+// POST /api/v1/sync/runs (ingest.h IngestRuns::Sync): a batch of a run supervised elsewhere
+// (sync/protocol.h), applied exactly once. The server's marks come from its own data: the run
+// is found by the import key "sync:<origin>:<origin run>", points per series-segment from the
+// store's segments, events by count. A batch is checked whole (fields, then gaps) before any of
+// it is applied; points are flushed (durable) before the answer. Builds no command or path from
+// the request.
+//
+// A server killed mid-ingest recovers the run at its next start (store/): the store then marks
+// it interrupted and adds a `run_interrupted` event of its own, which the origin never sent. The
+// first batch after that (origin still running) records that event as the server's own (import
+// key "sync-own:<event id>"), so that it is not counted as an origin event, and sets the status
+// back to the origin's. If the origin was interrupted too, the two cannot be told apart and the
+// server counts one event more than the origin has (the client reports it; nothing is lost).
+#include <fmt/format.h>
+
+#include "common/json_writer.h"
+#include "http/ingest.h"
+
+namespace inloop::http {
+namespace {
+
+std::string ImportKey(const sync::SyncBatch& b) {
+  return fmt::format("sync:{}:{}", b.origin, b.origin_run);
+}
+std::string OwnEventKey(int64_t event_id) { return fmt::format("sync-own:{}", event_id); }
+
+HttpResponse MarksResponse(int status, const sync::SyncMarks& m, std::string_view error) {
+  HttpResponse r = JsonResponse(sync::EncodeMarks(m));
+  r.status = status;
+  if (!error.empty()) {
+    // {"run_id":...} -> {"error":"...","run_id":...}
+    JsonWriter w;
+    w.BeginObject().Key("error").String(error).EndObject();
+    std::string e = w.Take();
+    e.pop_back();
+    r.body = e + "," + r.body.substr(1);
+  }
+  return r;
+}
+
+// The origin's record as the server keeps it: the server's id, no local log paths.
+store::RunRecord ServerCopy(const store::RunRecord& origin, const std::string& id) {
+  store::RunRecord r = origin;
+  r.id = id;
+  return r;
+}
+
+}  // namespace
+
+Status IngestRuns::WriterFor(const std::string& run_id, store::RunWriter** out) {
+  auto it = writers_.find(run_id);
+  if (it == writers_.end()) {
+    std::unique_ptr<store::RunWriter> w;
+    Status s = store_->OpenWriter(run_id, &w);
+    if (!s.ok()) return s;
+    it = writers_.emplace(run_id, std::move(w)).first;
+  }
+  *out = it->second.get();
+  return Status::OK();
+}
+
+Status IngestRuns::LoadSyncState(const store::RunRecord& run, const std::string& origin_status,
+                                 SyncState** out) {
+  auto cached = sync_.find(run.id);
+  if (cached != sync_.end()) {
+    *out = &cached->second;
+    return Status::OK();
+  }
+  SyncState st;
+  std::vector<store::SegmentData> segs;
+  INLOOP_RETURN_IF_ERROR(store_->ReadAllSegments(run.id, &segs));
+  std::map<std::string, std::vector<const store::SegmentData*>> by_key;
+  for (auto& sd : segs) by_key[sd.key].push_back(&sd);
+  for (auto& [key, list] : by_key) {
+    std::sort(list.begin(), list.end(), [](auto* a, auto* b) { return a->segment < b->segment; });
+    std::vector<int64_t> counts;
+    int64_t last_step = 0;
+    for (auto* sd : list) {
+      int64_t n = static_cast<int64_t>(sd->tail.size());
+      for (auto& c : sd->chunks) n += c.count;
+      if (n == 0) continue;
+      counts.push_back(n);
+      last_step = !sd->tail.empty() ? sd->tail.back().step : sd->chunks.back().last_step;
+    }
+    if (!counts.empty()) st.series.emplace(key, sync::SegmentCounter(std::move(counts), last_step));
+  }
+  std::vector<store::EventRecord> events;
+  INLOOP_RETURN_IF_ERROR(store_->ListEventsAfter(run.id, 0, &events));
+  if (run.status == store::kInterrupted && origin_status != store::kInterrupted &&
+      !events.empty() && events.back().kind == "run_interrupted") {
+    std::string owner;
+    INLOOP_RETURN_IF_ERROR(store_->FindImport(OwnEventKey(events.back().id), &owner));
+    if (owner.empty()) {
+      INLOOP_RETURN_IF_ERROR(
+          store_->RecordImport(OwnEventKey(events.back().id), run.id, "sync", "server-event"));
+    }
+  }
+  for (auto& e : events) {
+    if (e.kind == "run_interrupted") {
+      std::string owner;
+      INLOOP_RETURN_IF_ERROR(store_->FindImport(OwnEventKey(e.id), &owner));
+      if (!owner.empty()) continue;
+    }
+    ++st.events;
+  }
+  *out = &(sync_[run.id] = std::move(st));
+  return Status::OK();
+}
+
+sync::SyncMarks IngestRuns::MarksOf(const store::RunRecord& run, const SyncState& st) const {
+  sync::SyncMarks m;
+  m.run_id = run.id;
+  m.status = run.status;
+  m.events = st.events;
+  for (auto& [key, counter] : st.series) m.series.push_back({key, counter.segments()});
+  return m;
+}
+
+HttpResponse IngestRuns::Sync(const std::string& body) {
+  sync::SyncBatch b;
+  Status s = sync::ParseBatch(body, &b);
+  if (!s.ok()) return ErrorFor(s);
+  std::lock_guard<std::mutex> lock(mu_);
+  s = OpenStore();
+  std::string run_id;
+  if (s.ok()) s = store_->FindImport(ImportKey(b), &run_id);
+  store::RunRecord run;
+  if (s.ok() && run_id.empty()) {
+    // New here. (A crash between these two leaves an empty run behind; the retry makes another.)
+    run = ServerCopy(b.run, "");
+    s = store_->CreateRun(&run);
+    if (s.ok()) s = store_->RecordImport(ImportKey(b), run.id, "sync:" + b.origin, "inloop-sync");
+  } else if (s.ok()) {
+    s = store_->FindRun(run_id, &run);
+  }
+  SyncState* st = nullptr;
+  if (s.ok()) s = LoadSyncState(run, b.run.status, &st);
+  if (!s.ok()) return ErrorFor(s);
+
+  // Gaps first: a batch is applied whole or not at all.
+  if (b.events_from > st->events) {
+    return MarksResponse(409, MarksOf(run, *st),
+                         fmt::format("events from {}: the server holds only {}", b.events_from,
+                                     st->events));
+  }
+  for (auto& sb : b.series) {
+    auto it = st->series.find(sb.key);
+    int64_t held = it == st->series.end() ? 0 : it->second.total();
+    if (sync::OverlapOf(held, sb.from, static_cast<int64_t>(sb.points.size())).gap) {
+      return MarksResponse(409, MarksOf(run, *st),
+                           fmt::format("series '{}' from {}: the server holds only {}", sb.key,
+                                       sb.from, held));
+    }
+  }
+
+  if (b.params) s = store_->SetParams(run.id, *b.params);
+  if (s.ok() && b.tags) s = store_->AddTags(run.id, *b.tags);
+  for (auto& a : b.attempts) {
+    if (!s.ok()) break;
+    store::AttemptRecord copy = a;
+    copy.run_id = run.id;
+    copy.stdout_path.clear();
+    copy.stderr_path.clear();
+    s = store_->PutAttempt(copy);
+  }
+  int64_t appended = 0;
+  bool any_points = false;
+  for (auto& sb : b.series) {
+    auto it = st->series.find(sb.key);
+    int64_t held = it == st->series.end() ? 0 : it->second.total();
+    auto ov = sync::OverlapOf(held, sb.from, static_cast<int64_t>(sb.points.size()));
+    if (static_cast<size_t>(ov.skip) < sb.points.size()) any_points = true;
+  }
+  if (s.ok() && any_points) {
+    store::RunWriter* w = nullptr;
+    s = WriterFor(run.id, &w);
+    for (auto& sb : b.series) {
+      if (!s.ok()) break;
+      sync::SegmentCounter& counter = st->series[sb.key];
+      auto ov = sync::OverlapOf(counter.total(), sb.from, static_cast<int64_t>(sb.points.size()));
+      for (size_t i = static_cast<size_t>(ov.skip); i < sb.points.size() && s.ok(); ++i) {
+        const Point& p = sb.points[i];
+        s = w->Append(sb.key, p.step, p.wall_time, p.value);
+        if (s.ok()) counter.Add(p.step);
+        ++appended;
+      }
+    }
+    if (s.ok()) s = w->Flush();
+    if (!s.ok()) {
+      // A failed writer is done; the next batch reopens it (recovering from the WAL) and derives
+      // the marks from the data again.
+      writers_.erase(run.id);
+      sync_.erase(run.id);
+      return ErrorFor(s);
+    }
+    metrics_->AddPointsIngested(appended);
+  }
+  auto ov = sync::OverlapOf(st->events, b.events_from, static_cast<int64_t>(b.events.size()));
+  for (size_t i = static_cast<size_t>(ov.skip); i < b.events.size() && s.ok(); ++i) {
+    store::EventRecord e = b.events[i];
+    e.id = 0;
+    e.run_id = run.id;
+    s = store_->AddEvent(&e);
+    if (s.ok()) ++st->events;
+  }
+  if (s.ok()) {
+    store::RunRecord updated = ServerCopy(b.run, run.id);
+    s = store_->UpdateRun(updated);
+    if (s.ok()) run = updated;
+  }
+  if (s.ok() && run.status != store::kRunning) {
+    auto it = writers_.find(run.id);
+    if (it != writers_.end()) {
+      s = it->second->Close();
+      writers_.erase(it);
+    }
+  }
+  if (!s.ok()) {
+    sync_.erase(run.id);
+    return ErrorFor(s);
+  }
+  return MarksResponse(200, MarksOf(run, *st), "");
+}
+
+}  // namespace inloop::http
