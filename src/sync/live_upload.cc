@@ -168,7 +168,7 @@ std::string LiveUpload::Finish(double drain_s) {
   }
   std::string why = unreachable    ? "the server is unreachable"
                     : error.empty() ? "the drain time ran out"
-                                    : error;
+                                    : "the server refused it, see above";
   return fmt::format(
       "not yet on {}: {} of {} points, {} of {} events{} ({}); they are safe in {}: `inloop sync "
       "--store {} {}` uploads them",
