@@ -124,7 +124,10 @@ void LiveUpload::Loop() {
         backoff.Reset();
         std::lock_guard<std::mutex> lock(mu_);
         if (finishing && progress_.complete) {
-          cv_.notify_all();  // Finish() sees it
+          // Only a pass that began after the command ended counts: one begun before may have
+          // read the final status without what the supervisor wrote after it.
+          done_ = true;
+          cv_.notify_all();
           wait = opts_.poll_s;
         } else if (finishing) {
           wait = 0.05;  // the run ended: what remains is sent without pausing
@@ -150,11 +153,12 @@ std::string LiveUpload::Finish(double drain_s) {
   finishing_ = true;
   cv_.notify_all();
   cv_.wait_for(lock, std::chrono::duration<double>(std::max(0.0, drain_s)),
-               [&] { return (progress_.complete && found_run_) || gave_up_; });
+               [&] { return done_ || gave_up_; });
   stop_ = true;
   cv_.notify_all();
   RunProgress p = progress_;
   bool found = found_run_;
+  bool done = done_;
   bool unreachable = unreachable_;
   std::string error = last_error_;
   lock.unlock();
@@ -162,7 +166,7 @@ std::string LiveUpload::Finish(double drain_s) {
   if (!found) {
     return error.empty() ? "" : fmt::format("upload to {}: {}", opts_.url, error);
   }
-  if (p.complete) {
+  if (done) {
     return fmt::format("run uploaded to {} ({} points, {} events; server run {})", opts_.url,
                        p.points_server, p.events_server, p.server_run_id);
   }

@@ -60,6 +60,7 @@ class LiveUpload {
   RunProgress progress_;
   bool found_run_ = false;
   bool unreachable_ = false;
+  bool done_ = false;     // a pass begun after finishing_ found the run complete on the server
   bool gave_up_ = false;  // finishing, and more waiting cannot help (no run, or refused)
   std::string last_error_;
   std::thread thread_;
