@@ -41,7 +41,12 @@ class IngestRuns {
   struct SyncState {
     std::map<std::string, sync::SegmentCounter> series;
     int64_t events = 0;
+    // Attempt logs by (attempt, stream): bytes held, and the path the attempt record names.
+    std::map<std::pair<int, store::LogStream>, int64_t> log_bytes;
+    std::map<std::pair<int, store::LogStream>, std::string> log_paths;
   };
+  // REQUIRES: mu_ held. Appends the new bytes of each piece of b.logs (sync_api.cc).
+  Status ApplyLogs(const std::string& run_id, const sync::SyncBatch& b, SyncState* st);
   Status OpenStore();  // REQUIRES: mu_ held
   // REQUIRES: mu_ held. The run's SyncState, loaded when not cached (sync_api.cc).
   Status LoadSyncState(const store::RunRecord& run, const std::string& origin_status,

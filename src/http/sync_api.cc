@@ -95,6 +95,19 @@ Status IngestRuns::LoadSyncState(const store::RunRecord& run, const std::string&
           store_->RecordImport(OwnEventKey(events.back().id), run.id, "sync", "server-event"));
     }
   }
+  std::vector<store::AttemptRecord> attempts;
+  INLOOP_RETURN_IF_ERROR(store_->ListAttempts(run.id, &attempts));
+  for (auto& a : attempts) {
+    for (auto stream : {store::LogStream::kStdout, store::LogStream::kStderr}) {
+      const std::string& path = stream == store::LogStream::kStdout ? a.stdout_path : a.stderr_path;
+      if (path.empty()) continue;
+      st.log_paths[{a.number, stream}] = path;
+      store::LogInfo info;
+      Status s = store_->AttemptLogInfo(run.id, a.number, stream, &info);
+      if (!s.ok() && s.code() != Status::Code::kNotFound) return s;
+      st.log_bytes[{a.number, stream}] = s.ok() ? info.raw_bytes : 0;
+    }
+  }
   for (auto& e : events) {
     if (e.kind == "run_interrupted") {
       std::string owner;
@@ -107,12 +120,43 @@ Status IngestRuns::LoadSyncState(const store::RunRecord& run, const std::string&
   return Status::OK();
 }
 
+Status IngestRuns::ApplyLogs(const std::string& run_id, const sync::SyncBatch& b,
+                             SyncState* st) {
+  for (auto& piece : b.logs) {
+    std::pair<int, store::LogStream> k{piece.attempt, piece.stream};
+    auto ov = sync::OverlapOf(st->log_bytes[k], piece.from,
+                              static_cast<int64_t>(piece.bytes.size()));
+    if (static_cast<size_t>(ov.skip) >= piece.bytes.size()) continue;
+    std::unique_ptr<store::LogWriter> w;
+    std::string rel;
+    INLOOP_RETURN_IF_ERROR(store_->OpenAttemptLog(run_id, piece.attempt, piece.stream, &w, &rel));
+    if (st->log_paths[k] != rel) {
+      // The record names its log before any byte is in it: after a crash the marks are read
+      // from the file the record names, so nothing is appended twice.
+      st->log_paths[k] = rel;
+      for (auto& a : b.attempts) {
+        if (a.number != piece.attempt) continue;
+        store::AttemptRecord copy = a;
+        copy.run_id = run_id;
+        copy.stdout_path = st->log_paths[{a.number, store::LogStream::kStdout}];
+        copy.stderr_path = st->log_paths[{a.number, store::LogStream::kStderr}];
+        INLOOP_RETURN_IF_ERROR(store_->PutAttempt(copy));
+      }
+    }
+    INLOOP_RETURN_IF_ERROR(w->Append(std::string_view(piece.bytes).substr(ov.skip)));
+    INLOOP_RETURN_IF_ERROR(w->Close());
+    st->log_bytes[k] += static_cast<int64_t>(piece.bytes.size()) - ov.skip;
+  }
+  return Status::OK();
+}
+
 sync::SyncMarks IngestRuns::MarksOf(const store::RunRecord& run, const SyncState& st) const {
   sync::SyncMarks m;
   m.run_id = run.id;
   m.status = run.status;
   m.events = st.events;
   for (auto& [key, counter] : st.series) m.series.push_back({key, counter.segments()});
+  for (auto& [k, bytes] : st.log_bytes) m.logs.push_back({k.first, k.second, bytes});
   return m;
 }
 
@@ -153,14 +197,32 @@ HttpResponse IngestRuns::Sync(const std::string& body) {
     }
   }
 
+  for (auto& piece : b.logs) {
+    auto it = st->log_bytes.find({piece.attempt, piece.stream});
+    int64_t held = it == st->log_bytes.end() ? 0 : it->second;
+    if (sync::OverlapOf(held, piece.from, static_cast<int64_t>(piece.bytes.size())).gap) {
+      return MarksResponse(409, MarksOf(run, *st),
+                           fmt::format("attempt {} log from byte {}: the server holds only {}",
+                                       piece.attempt, piece.from, held));
+    }
+    bool known = false;
+    for (auto& a : b.attempts) known = known || a.number == piece.attempt;
+    if (!known) {
+      return JsonError(400, fmt::format("logs: attempt {} is not in attempts", piece.attempt));
+    }
+  }
+
   if (b.params) s = store_->SetParams(run.id, *b.params);
   if (s.ok() && b.tags) s = store_->AddTags(run.id, *b.tags);
+  if (s.ok()) s = ApplyLogs(run.id, b, st);
   for (auto& a : b.attempts) {
     if (!s.ok()) break;
     store::AttemptRecord copy = a;
     copy.run_id = run.id;
-    copy.stdout_path.clear();
-    copy.stderr_path.clear();
+    auto out = st->log_paths.find({a.number, store::LogStream::kStdout});
+    auto err = st->log_paths.find({a.number, store::LogStream::kStderr});
+    copy.stdout_path = out == st->log_paths.end() ? "" : out->second;
+    copy.stderr_path = err == st->log_paths.end() ? "" : err->second;
     s = store_->PutAttempt(copy);
   }
   int64_t appended = 0;

@@ -18,6 +18,21 @@ using simdjson::dom::array;
 using simdjson::dom::element;
 using simdjson::dom::object;
 
+const char* StreamName(store::LogStream s) {
+  return s == store::LogStream::kStdout ? "stdout" : "stderr";
+}
+
+bool StreamOf(std::string_view name, store::LogStream* s) {
+  if (name == "stdout") {
+    *s = store::LogStream::kStdout;
+  } else if (name == "stderr") {
+    *s = store::LogStream::kStderr;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 bool KnownStatus(std::string_view s) {
   return s == store::kRunning || s == store::kFinished || s == store::kFailed ||
          s == store::kStopped || s == store::kInterrupted;
@@ -353,6 +368,42 @@ Status ParseBatchDoc(element doc, SyncBatch* b) {
       b->series.push_back(std::move(sb));
     }
   }
+  INLOOP_RETURN_IF_ERROR(rd.Array("logs", &arr, &has));
+  if (has) {
+    size_t budget = kMaxBatchLogBytes;
+    size_t i = 0;
+    for (element l : arr) {
+      if (!l.is_object()) return Status::Invalid(fmt::format("logs[{}]: must be an object", i));
+      Reader lr(l, fmt::format("logs[{}].", i));
+      LogBatch lb;
+      int64_t v = 0;
+      INLOOP_RETURN_IF_ERROR(lr.Int("attempt", 1, kIntMax, &v));
+      lb.attempt = static_cast<int>(v);
+      std::string stream, text;
+      INLOOP_RETURN_IF_ERROR(lr.Str("stream", 16, &stream));
+      if (!StreamOf(stream, &lb.stream)) {
+        return Status::Invalid(fmt::format("logs[{}].stream: must be stdout or stderr", i));
+      }
+      INLOOP_RETURN_IF_ERROR(lr.Int("from", 0, kI64Max / 2, &lb.from));
+      INLOOP_RETURN_IF_ERROR(lr.Str("base64", kMaxBatchLogBytes / 3 * 4 + 4, &text));
+      if (!Base64Decode(text, &lb.bytes)) {
+        return Status::Invalid(fmt::format("logs[{}].base64: not base64", i));
+      }
+      if (lb.bytes.size() > budget) {
+        return Status::Invalid(
+            fmt::format("logs: more than {} bytes in one batch", kMaxBatchLogBytes));
+      }
+      budget -= lb.bytes.size();
+      for (auto& prev : b->logs) {
+        if (prev.attempt == lb.attempt && prev.stream == lb.stream) {
+          return Status::Invalid(fmt::format("logs[{}]: attempt {} {} appears twice", i,
+                                             lb.attempt, stream));
+        }
+      }
+      b->logs.push_back(std::move(lb));
+      ++i;
+    }
+  }
   return Status::OK();
 }
 
@@ -368,6 +419,66 @@ const SeriesMarks* SyncMarks::Find(std::string_view key) const {
   auto it = std::lower_bound(series.begin(), series.end(), key,
                              [](const SeriesMarks& m, std::string_view k) { return m.key < k; });
   return it != series.end() && it->key == key ? &*it : nullptr;
+}
+
+int64_t SyncMarks::LogBytes(int attempt, store::LogStream stream) const {
+  for (auto& l : logs) {
+    if (l.attempt == attempt && l.stream == stream) return l.bytes;
+  }
+  return 0;
+}
+
+namespace {
+constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+}  // namespace
+
+std::string Base64Encode(std::string_view in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = static_cast<uint8_t>(in[i]) << 16 | static_cast<uint8_t>(in[i + 1]) << 8 |
+                 static_cast<uint8_t>(in[i + 2]);
+    for (int k = 3; k >= 0; --k) out.push_back(kB64[(v >> (6 * k)) & 63]);
+  }
+  if (i < in.size()) {
+    uint32_t v = static_cast<uint8_t>(in[i]) << 16;
+    if (i + 1 < in.size()) v |= static_cast<uint8_t>(in[i + 1]) << 8;
+    out.push_back(kB64[(v >> 18) & 63]);
+    out.push_back(kB64[(v >> 12) & 63]);
+    out.push_back(i + 1 < in.size() ? kB64[(v >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+bool Base64Decode(std::string_view in, std::string* out) {
+  out->clear();
+  if (in.size() % 4 != 0) return false;
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  out->reserve(in.size() / 4 * 3);
+  for (size_t i = 0; i < in.size(); i += 4) {
+    bool last = i + 4 == in.size();
+    int pad = last ? (in[i + 3] == '=') + (in[i + 2] == '=') : 0;
+    if (pad == 1 && in[i + 2] == '=') return false;
+    uint32_t v = 0;
+    for (int k = 0; k < 4; ++k) {
+      int d = k >= 4 - pad ? 0 : val(in[i + k]);
+      if (d < 0) return false;
+      v = v << 6 | static_cast<uint32_t>(d);
+    }
+    out->push_back(static_cast<char>(v >> 16));
+    if (pad < 2) out->push_back(static_cast<char>(v >> 8 & 0xff));
+    if (pad < 1) out->push_back(static_cast<char>(v & 0xff));
+  }
+  return true;
 }
 
 bool ValidOrigin(std::string_view id) {
@@ -410,6 +521,11 @@ std::string EncodeBatch(const SyncBatch& b) {
     }
     w.EndArray().EndObject();
   }
+  w.EndArray().Key("logs").BeginArray();
+  for (auto& l : b.logs) {
+    w.BeginObject().Key("attempt").Int(l.attempt).Key("stream").String(StreamName(l.stream));
+    w.Key("from").Int(l.from).Key("base64").String(Base64Encode(l.bytes)).EndObject();
+  }
   w.EndArray().EndObject();
   return w.Take();
 }
@@ -435,6 +551,11 @@ std::string EncodeMarks(const SyncMarks& m) {
     w.BeginObject().Key("key").String(s.key).Key("segments").BeginArray();
     for (int64_t c : s.segments) w.Int(c);
     w.EndArray().EndObject();
+  }
+  w.EndArray().Key("logs").BeginArray();
+  for (auto& l : m.logs) {
+    w.BeginObject().Key("attempt").Int(l.attempt).Key("stream").String(StreamName(l.stream));
+    w.Key("bytes").Int(l.bytes).EndObject();
   }
   w.EndArray().EndObject();
   return w.Take();
@@ -470,6 +591,24 @@ Status ParseMarks(std::string_view json, SyncMarks* out) {
       sm.segments.push_back(v);
     }
     m.series.push_back(std::move(sm));
+  }
+  array logs;
+  bool has_logs = false;
+  INLOOP_RETURN_IF_ERROR(rd.Array("logs", &logs, &has_logs));
+  for (size_t i = 0; has_logs && i < logs.size(); ++i) {
+    element l;
+    if (logs.at(i).get(l)) return Status::Invalid("sync answer: logs: unreadable");
+    if (!l.is_object()) return Status::Invalid("sync answer: logs: items must be objects");
+    Reader lr(l, "sync answer: logs.");
+    LogMarks lm;
+    int64_t v = 0;
+    std::string stream;
+    INLOOP_RETURN_IF_ERROR(lr.Int("attempt", 1, kIntMax, &v));
+    lm.attempt = static_cast<int>(v);
+    INLOOP_RETURN_IF_ERROR(lr.Str("stream", 16, &stream));
+    if (!StreamOf(stream, &lm.stream)) return Status::Invalid("sync answer: logs.stream: unknown");
+    INLOOP_RETURN_IF_ERROR(lr.Int("bytes", 0, kI64Max, &lm.bytes));
+    m.logs.push_back(lm);
   }
   std::sort(m.series.begin(), m.series.end(),
             [](const SeriesMarks& a, const SeriesMarks& b) { return a.key < b.key; });

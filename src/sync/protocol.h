@@ -5,8 +5,8 @@
 // server (http/sync_api.cc) and the client (sync/replicator.cc) share this file and its tests.
 //
 // Idempotence: the server keys a replicated run by (origin, origin_run), where `origin` is the
-// random id of the client's local store (sync/origin.h). Every list in a batch carries the origin
-// offset of its first item ("from"): the server skips what it already holds and refuses a batch
+// random id of the client's local store (sync/origin.h). Every list in a batch (a series' points,
+// the events, an attempt log's bytes) carries the origin offset of its first item ("from"): the server skips what it already holds and refuses a batch
 // that would leave a hole (409 with its marks), so a batch resent after a lost answer, a client
 // restart or a server crash is applied exactly once.
 #pragma once
@@ -19,6 +19,7 @@
 
 #include "common/point.h"
 #include "common/status.h"
+#include "store/attempt_log.h"
 #include "store/catalog.h"
 
 namespace inloop::sync {
@@ -29,6 +30,7 @@ inline constexpr size_t kMaxBatchEvents = 5000;
 inline constexpr size_t kMaxBatchSeries = 10000;
 inline constexpr size_t kMaxTextBytes = 1u << 20;  // one message, data_json, stderr tail
 inline constexpr size_t kMaxNameBytes = 4096;      // keys, names, paths, ids
+inline constexpr size_t kMaxBatchLogBytes = 8u << 20;  // attempt log bytes, all pieces together
 
 // The points of one series (all its segments, in order) from origin offset `from`: the index of
 // points[0] among the key's points counted across segments.
@@ -36,6 +38,15 @@ struct SeriesBatch {
   std::string key;
   int64_t from = 0;
   std::vector<Point> points;
+};
+
+// Bytes of one attempt's stdout or stderr log from byte offset `from` (base64 on the wire: a log
+// may hold any bytes, and offsets must stay exact).
+struct LogBatch {
+  int attempt = 0;
+  store::LogStream stream = store::LogStream::kStdout;
+  int64_t from = 0;
+  std::string bytes;
 };
 
 struct SyncBatch {
@@ -48,6 +59,7 @@ struct SyncBatch {
   int64_t events_from = 0;                     // origin index of events[0]
   std::vector<store::EventRecord> events;      // in origin id order; id and run_id ignored
   std::vector<SeriesBatch> series;
+  std::vector<LogBatch> logs;  // at most one piece per (attempt, stream)
 };
 
 // What the server holds of one series: points per segment, in segment order.
@@ -57,12 +69,20 @@ struct SeriesMarks {
   int64_t total() const;
 };
 
+struct LogMarks {
+  int attempt = 0;
+  store::LogStream stream = store::LogStream::kStdout;
+  int64_t bytes = 0;  // log bytes the server holds
+};
+
 struct SyncMarks {
   std::string run_id;  // the server's id of the run
   std::string status;  // the server's status of the run
   int64_t events = 0;  // origin events the server holds
   std::vector<SeriesMarks> series;  // sorted by key
+  std::vector<LogMarks> logs;
   const SeriesMarks* Find(std::string_view key) const;
+  int64_t LogBytes(int attempt, store::LogStream stream) const;  // 0 when none
 };
 
 // JSON forms. Parse* check every field (Invalid naming the first bad one, nothing filled).
@@ -70,6 +90,10 @@ std::string EncodeBatch(const SyncBatch& b);
 Status ParseBatch(std::string_view json, SyncBatch* out);
 std::string EncodeMarks(const SyncMarks& m);
 Status ParseMarks(std::string_view json, SyncMarks* out);
+
+// Standard base64 (RFC 4648, with padding). Decode is false on anything else.
+std::string Base64Encode(std::string_view bytes);
+bool Base64Decode(std::string_view text, std::string* out);
 
 // Whether `id` is a well-formed origin id (16 to 64 of [0-9a-z]).
 bool ValidOrigin(std::string_view id);

@@ -15,6 +15,7 @@ namespace {
 
 constexpr const char* kSyncPath = "/api/v1/sync/runs";
 constexpr size_t kBatchEvents = 2000;
+constexpr size_t kBatchLogBytes = 4u << 20;
 
 // The server's error message from an error answer's body, or the body's start.
 std::string ErrorOf(const PostResult& r) {
@@ -49,6 +50,17 @@ Status RunReplicator::ReadLocal() {
   INLOOP_RETURN_IF_ERROR(
       local_->ListEventsAfter(run_id_, events_.empty() ? 0 : events_.back().id, &more));
   for (auto& e : more) events_.push_back(std::move(e));
+  for (auto& a : attempts_) {
+    for (auto stream : {store::LogStream::kStdout, store::LogStream::kStderr}) {
+      const std::string& path = stream == store::LogStream::kStdout ? a.stdout_path : a.stderr_path;
+      if (path.empty()) continue;
+      std::unique_ptr<store::LogReader> r;
+      Status s = store::LogReader::Open(local_->PathOf(path), &r);
+      if (s.code() == Status::Code::kNotFound) continue;  // not made yet
+      INLOOP_RETURN_IF_ERROR(s);
+      logs_[{a.number, stream}] = {path, r->info().raw_bytes};
+    }
+  }
   store::SeriesVersion v;
   INLOOP_RETURN_IF_ERROR(local_->SeriesVersionOf(run_id_, &v));
   if (version_ && *version_ == v) return Status::OK();
@@ -146,6 +158,28 @@ Status RunReplicator::BuildBatch(SyncBatch* b, bool* has_data) {
     b->series.push_back(std::move(sb));
     *has_data = true;
   }
+  size_t log_budget = kBatchLogBytes;
+  for (auto& [k, log] : logs_) {
+    int64_t held = marks_->LogBytes(k.first, k.second);
+    if (log.bytes <= held) continue;
+    if (log_budget == 0) {
+      more = true;
+      break;
+    }
+    LogBatch piece;
+    piece.attempt = k.first;
+    piece.stream = k.second;
+    piece.from = held;
+    std::unique_ptr<store::LogReader> r;
+    INLOOP_RETURN_IF_ERROR(store::LogReader::Open(local_->PathOf(log.path), &r));
+    int64_t n = std::min<int64_t>(log.bytes - held, static_cast<int64_t>(log_budget));
+    INLOOP_RETURN_IF_ERROR(r->Bytes(held, n, &piece.bytes));
+    if (piece.bytes.empty()) continue;
+    log_budget -= piece.bytes.size();
+    if (held + static_cast<int64_t>(piece.bytes.size()) < log.bytes) more = true;
+    b->logs.push_back(std::move(piece));
+    *has_data = true;
+  }
   if (more && run_.status != store::kRunning) b->run.status = store::kRunning;
   return Status::OK();
 }
@@ -217,6 +251,12 @@ void RunReplicator::UpdateProgress() {
       progress_.points_server += m ? std::min(m->total(), ls.total) : 0;
     }
   }
+  progress_.log_bytes_local = 0;
+  progress_.log_bytes_server = 0;
+  for (auto& [k, log] : logs_) {
+    progress_.log_bytes_local += log.bytes;
+    if (marks_) progress_.log_bytes_server += std::min(log.bytes, marks_->LogBytes(k.first, k.second));
+  }
   progress_.events_local = static_cast<int64_t>(events_.size());
   progress_.events_server = marks_ ? marks_->events : 0;
   progress_.local_status = run_.status;
@@ -225,6 +265,7 @@ void RunReplicator::UpdateProgress() {
   progress_.complete = marks_ && run_.status != store::kRunning &&
                        progress_.points_server == progress_.points_local &&
                        progress_.events_server == progress_.events_local &&
+                       progress_.log_bytes_server == progress_.log_bytes_local &&
                        marks_->status == run_.status;
 }
 

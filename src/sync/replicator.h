@@ -32,6 +32,8 @@ struct RunProgress {
   int64_t events_server = 0;
   int64_t points_sent = 0;  // accepted by the server during this replicator's life
   int64_t events_sent = 0;
+  int64_t log_bytes_local = 0;  // attempt logs, all attempts and streams
+  int64_t log_bytes_server = 0;
   std::string local_status;
   std::string server_status;
   std::string server_run_id;
@@ -86,6 +88,11 @@ class RunReplicator {
   std::optional<store::SeriesVersion> version_;
   std::vector<store::SegmentData> segments_;
   std::map<std::string, LocalSeries> series_;
+  struct LocalLog {
+    std::string path;  // relative to the store
+    int64_t bytes = 0;
+  };
+  std::map<std::pair<int, store::LogStream>, LocalLog> logs_;
   // What the server acknowledged: its marks, and the metadata it got (encoded, to see changes).
   std::optional<SyncMarks> marks_;
   std::string acked_meta_;

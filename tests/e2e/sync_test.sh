@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Many hosts, one server: `inloop run --server` streams a supervised stdlib-python run to a real
 # `inloop serve` and the server ends with exactly the local points (every segment, compared point
-# by point), events and status: (a) with the server up throughout; (b+c) with the server down
+# by point), events, stdout log and status: (a) with the server up throughout; (b+c) with the server down
 # when the run starts, coming up mid-run, then SIGKILLed mid-ingest and restarted on the same port
 # and store while the run goes on — no duplicate, no gap; (d) `inloop sync` of an offline store
 # with two runs (one rewinds: two segments), then again: nothing sent. Workloads wait on gate
@@ -56,6 +56,8 @@ for key in ("loss", "acc"):
     print(json.dumps({"points": d["points"], "segments": [(g["segment"], g["points"]) for g in d["segments"]]}))
 print(json.dumps([{k: v for k, v in e.items() if k != "id"} for e in get("events", name, "--json")
                   if e["kind"] != skip]))
+d = get("logs", name, "--json", "--count", "100000")  # the last attempt's stdout, line by line
+print(json.dumps([d[k] for k in ("attempt", "total_lines", "raw_bytes", "lines")]))
 d = get("show", name, "--json")
 print(json.dumps([d[k] for k in ("name", "status", "command", "exit_code", "cwd", "host")]))
 PY

@@ -179,6 +179,30 @@ TEST(SyncProtocol, BackoffDoublesUpToTheCapWithJitter) {
   EXPECT_DOUBLE_EQ(b.Next(1.0), 0.5);
 }
 
+TEST(SyncProtocol, Base64RoundTripsAnyBytes) {
+  for (std::string in : {std::string(), std::string("a"), std::string("ab"), std::string("abc"),
+                         std::string("\xff\x00\xfe\n\x80", 5)}) {
+    std::string out;
+    ASSERT_TRUE(Base64Decode(Base64Encode(in), &out)) << in;
+    EXPECT_EQ(out, in);
+  }
+  EXPECT_EQ(Base64Encode("hello"), "aGVsbG8=");
+  std::string out;
+  EXPECT_FALSE(Base64Decode("aGVsbG8", &out));
+  EXPECT_FALSE(Base64Decode("aG=sbG8=", &out));
+  EXPECT_FALSE(Base64Decode("aGVsbG8*", &out));
+  EXPECT_FALSE(Base64Decode("aGVsb=8=", &out));
+  // A log piece travels as base64 and comes back byte for byte.
+  SyncBatch b = Sample();
+  b.logs.push_back({1, store::LogStream::kStderr, 12, std::string("\xc3\x28 bad utf-8\n", 14)});
+  SyncBatch back;
+  ASSERT_TRUE(ParseBatch(EncodeBatch(b), &back).ok());
+  ASSERT_EQ(back.logs.size(), 1u);
+  EXPECT_EQ(back.logs[0].bytes, b.logs[0].bytes);
+  EXPECT_EQ(back.logs[0].stream, store::LogStream::kStderr);
+  EXPECT_EQ(back.logs[0].from, 12);
+}
+
 TEST(SyncProtocol, OriginIds) {
   EXPECT_TRUE(ValidOrigin("0123456789abcdef"));
   EXPECT_FALSE(ValidOrigin("0123456789abcde"));

@@ -157,6 +157,25 @@ TEST_F(ReplicatorTest, LostAnswersAndOutagesLeaveNoDuplicateAndNoGap) {
     ASSERT_TRUE(st->AddEvent(&e).ok());
   }
 
+  // Attempt 1 with its logs (stdout has bytes that are not UTF-8).
+  store::AttemptRecord att;
+  att.run_id = run;
+  att.number = 1;
+  att.reason = "start";
+  att.started_at = 1000;
+  std::unique_ptr<store::LogWriter> out_log, err_log;
+  ASSERT_TRUE(
+      st->OpenAttemptLog(run, 1, store::LogStream::kStdout, &out_log, &att.stdout_path).ok());
+  ASSERT_TRUE(
+      st->OpenAttemptLog(run, 1, store::LogStream::kStderr, &err_log, &att.stderr_path).ok());
+  std::string out_text;
+  for (int i = 0; i < 3000; ++i) out_text += "step=" + std::to_string(i) + " \xff\xfe loss\n";
+  ASSERT_TRUE(out_log->Append(out_text).ok());
+  ASSERT_TRUE(out_log->Flush().ok());
+  ASSERT_TRUE(err_log->Append("warning: something\n").ok());
+  ASSERT_TRUE(err_log->Close().ok());
+  ASSERT_TRUE(st->PutAttempt(att).ok());
+
   InProcessTransport t(ingest_.get());
   t.lose_every = 3;
   std::unique_ptr<store::Store> reader;
@@ -172,6 +191,9 @@ TEST_F(ReplicatorTest, LostAnswersAndOutagesLeaveNoDuplicateAndNoGap) {
   for (int s = 4000; s <= 6000; ++s) ASSERT_TRUE(w->Append("loss", s, 2000 + s, 0.5).ok());
   ASSERT_TRUE(w->Append("loss", 6001, 3000, std::nan("")).ok());
   ASSERT_TRUE(w->Close().ok());
+  ASSERT_TRUE(out_log->Append("the end\n").ok());
+  ASSERT_TRUE(out_log->Close().ok());
+  out_text += "the end\n";
   store::RunRecord r;
   ASSERT_TRUE(st->FindRun(run, &r).ok());
   r.status = store::kFinished;
@@ -185,6 +207,27 @@ TEST_F(ReplicatorTest, LostAnswersAndOutagesLeaveNoDuplicateAndNoGap) {
   EXPECT_TRUE(p.complete);
   EXPECT_EQ(p.points_server, 9050 + 2002);
   ExpectSameRun(st.get(), run, p.server_run_id);
+  {
+    std::unique_ptr<store::Store> srv;
+    ASSERT_TRUE(store::Store::Open(server_dir_, false, &srv).ok());
+    store::LogInfo info;
+    ASSERT_TRUE(srv->AttemptLogInfo(p.server_run_id, 1, store::LogStream::kStdout, &info).ok());
+    EXPECT_EQ(info.raw_bytes, static_cast<int64_t>(out_text.size()));
+    store::LogLinesQuery q;
+    q.run_id = p.server_run_id;
+    q.attempt = 1;
+    q.stream = store::LogStream::kStderr;
+    store::LogLines lines;
+    ASSERT_TRUE(srv->ReadAttemptLog(q, &lines).ok());
+    ASSERT_EQ(lines.lines.size(), 1u);
+    EXPECT_EQ(lines.lines[0], "warning: something");
+    q.stream = store::LogStream::kStdout;
+    q.first_line = 2999;
+    ASSERT_TRUE(srv->ReadAttemptLog(q, &lines).ok());
+    ASSERT_EQ(lines.lines.size(), 2u);
+    EXPECT_EQ(lines.lines[0], "step=2999 \xff\xfe loss");
+    EXPECT_EQ(lines.lines[1], "the end");
+  }
 
   // Another replicator of the same store (`inloop sync` again) finds nothing to send.
   InProcessTransport again(ingest_.get());
