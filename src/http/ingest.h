@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "http/router.h"
@@ -45,8 +46,14 @@ class IngestRuns {
     std::map<std::pair<int, store::LogStream>, int64_t> log_bytes;
     std::map<std::pair<int, store::LogStream>, std::string> log_paths;
   };
-  // REQUIRES: mu_ held. Appends the new bytes of each piece of b.logs (sync_api.cc).
+  // The parts of Sync (sync_api.cc), each REQUIRES mu_ held. SyncRunFor: the server's run of
+  // the batch's (origin, origin run), made on first sight. RefuseGaps: the 409 (or 400) for a
+  // batch that would leave a hole. ApplyLogs / ApplyPoints: append what is new, durably.
+  Status SyncRunFor(const sync::SyncBatch& b, store::RunRecord* run);
+  std::optional<HttpResponse> RefuseGaps(const sync::SyncBatch& b, const store::RunRecord& run,
+                                         const SyncState& st) const;
   Status ApplyLogs(const std::string& run_id, const sync::SyncBatch& b, SyncState* st);
+  Status ApplyPoints(const std::string& run_id, const sync::SyncBatch& b, SyncState* st);
   Status OpenStore();  // REQUIRES: mu_ held
   // REQUIRES: mu_ held. The run's SyncState, loaded when not cached (sync_api.cc).
   Status LoadSyncState(const store::RunRecord& run, const std::string& origin_status,

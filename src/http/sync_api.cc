@@ -160,48 +160,38 @@ sync::SyncMarks IngestRuns::MarksOf(const store::RunRecord& run, const SyncState
   return m;
 }
 
-HttpResponse IngestRuns::Sync(const std::string& body) {
-  sync::SyncBatch b;
-  Status s = sync::ParseBatch(body, &b);
-  if (!s.ok()) return ErrorFor(s);
-  std::lock_guard<std::mutex> lock(mu_);
-  s = OpenStore();
+Status IngestRuns::SyncRunFor(const sync::SyncBatch& b, store::RunRecord* run) {
   std::string run_id;
-  if (s.ok()) s = store_->FindImport(ImportKey(b), &run_id);
-  store::RunRecord run;
-  if (s.ok() && run_id.empty()) {
-    // New here. (A crash between these two leaves an empty run behind; the retry makes another.)
-    run = ServerCopy(b.run, "");
-    s = store_->CreateRun(&run);
-    if (s.ok()) s = store_->RecordImport(ImportKey(b), run.id, "sync:" + b.origin, "inloop-sync");
-  } else if (s.ok()) {
-    s = store_->FindRun(run_id, &run);
-  }
-  SyncState* st = nullptr;
-  if (s.ok()) s = LoadSyncState(run, b.run.status, &st);
-  if (!s.ok()) return ErrorFor(s);
+  INLOOP_RETURN_IF_ERROR(store_->FindImport(ImportKey(b), &run_id));
+  if (!run_id.empty()) return store_->FindRun(run_id, run);
+  // New here. (A crash between these two leaves an empty run behind; the retry makes another.)
+  *run = ServerCopy(b.run, "");
+  INLOOP_RETURN_IF_ERROR(store_->CreateRun(run));
+  return store_->RecordImport(ImportKey(b), run->id, "sync:" + b.origin, "inloop-sync");
+}
 
-  // Gaps first: a batch is applied whole or not at all.
-  if (b.events_from > st->events) {
-    return MarksResponse(409, MarksOf(run, *st),
+std::optional<HttpResponse> IngestRuns::RefuseGaps(const sync::SyncBatch& b,
+                                                   const store::RunRecord& run,
+                                                   const SyncState& st) const {
+  if (b.events_from > st.events) {
+    return MarksResponse(409, MarksOf(run, st),
                          fmt::format("events from {}: the server holds only {}", b.events_from,
-                                     st->events));
+                                     st.events));
   }
   for (auto& sb : b.series) {
-    auto it = st->series.find(sb.key);
-    int64_t held = it == st->series.end() ? 0 : it->second.total();
+    auto it = st.series.find(sb.key);
+    int64_t held = it == st.series.end() ? 0 : it->second.total();
     if (sync::OverlapOf(held, sb.from, static_cast<int64_t>(sb.points.size())).gap) {
-      return MarksResponse(409, MarksOf(run, *st),
+      return MarksResponse(409, MarksOf(run, st),
                            fmt::format("series '{}' from {}: the server holds only {}", sb.key,
                                        sb.from, held));
     }
   }
-
   for (auto& piece : b.logs) {
-    auto it = st->log_bytes.find({piece.attempt, piece.stream});
-    int64_t held = it == st->log_bytes.end() ? 0 : it->second;
+    auto it = st.log_bytes.find({piece.attempt, piece.stream});
+    int64_t held = it == st.log_bytes.end() ? 0 : it->second;
     if (sync::OverlapOf(held, piece.from, static_cast<int64_t>(piece.bytes.size())).gap) {
-      return MarksResponse(409, MarksOf(run, *st),
+      return MarksResponse(409, MarksOf(run, st),
                            fmt::format("attempt {} log from byte {}: the server holds only {}",
                                        piece.attempt, piece.from, held));
     }
@@ -211,6 +201,60 @@ HttpResponse IngestRuns::Sync(const std::string& body) {
       return JsonError(400, fmt::format("logs: attempt {} is not in attempts", piece.attempt));
     }
   }
+  return std::nullopt;
+}
+
+Status IngestRuns::ApplyPoints(const std::string& run_id, const sync::SyncBatch& b,
+                               SyncState* st) {
+  bool any = false;
+  for (auto& sb : b.series) {
+    auto it = st->series.find(sb.key);
+    int64_t held = it == st->series.end() ? 0 : it->second.total();
+    auto ov = sync::OverlapOf(held, sb.from, static_cast<int64_t>(sb.points.size()));
+    any = any || static_cast<size_t>(ov.skip) < sb.points.size();
+  }
+  if (!any) return Status::OK();
+  store::RunWriter* w = nullptr;
+  Status s = WriterFor(run_id, &w);
+  if (!s.ok()) {
+    return Status::Invalid(fmt::format("run {}: {} (another process writes it)", run_id,
+                                       s.message()));
+  }
+  int64_t appended = 0;
+  for (auto& sb : b.series) {
+    sync::SegmentCounter& counter = st->series[sb.key];
+    auto ov = sync::OverlapOf(counter.total(), sb.from, static_cast<int64_t>(sb.points.size()));
+    for (size_t i = static_cast<size_t>(ov.skip); i < sb.points.size() && s.ok(); ++i) {
+      const Point& p = sb.points[i];
+      s = w->Append(sb.key, p.step, p.wall_time, p.value);
+      if (s.ok()) counter.Add(p.step);
+      ++appended;
+    }
+    if (!s.ok()) break;
+  }
+  if (s.ok()) s = w->Flush();
+  if (!s.ok()) {
+    // A failed writer is done; the next batch reopens it (recovering from the WAL).
+    writers_.erase(run_id);
+    return s;
+  }
+  metrics_->AddPointsIngested(appended);
+  return Status::OK();
+}
+
+HttpResponse IngestRuns::Sync(const std::string& body) {
+  sync::SyncBatch b;
+  Status s = sync::ParseBatch(body, &b);
+  if (!s.ok()) return ErrorFor(s);
+  std::lock_guard<std::mutex> lock(mu_);
+  s = OpenStore();
+  store::RunRecord run;
+  if (s.ok()) s = SyncRunFor(b, &run);
+  SyncState* st = nullptr;
+  if (s.ok()) s = LoadSyncState(run, b.run.status, &st);
+  if (!s.ok()) return ErrorFor(s);
+  // Gaps first: a batch is applied whole or not at all.
+  if (auto refused = RefuseGaps(b, run, *st)) return std::move(*refused);
 
   if (b.params) s = store_->SetParams(run.id, *b.params);
   if (s.ok() && b.tags) s = store_->AddTags(run.id, *b.tags);
@@ -225,38 +269,7 @@ HttpResponse IngestRuns::Sync(const std::string& body) {
     copy.stderr_path = err == st->log_paths.end() ? "" : err->second;
     s = store_->PutAttempt(copy);
   }
-  int64_t appended = 0;
-  bool any_points = false;
-  for (auto& sb : b.series) {
-    auto it = st->series.find(sb.key);
-    int64_t held = it == st->series.end() ? 0 : it->second.total();
-    auto ov = sync::OverlapOf(held, sb.from, static_cast<int64_t>(sb.points.size()));
-    if (static_cast<size_t>(ov.skip) < sb.points.size()) any_points = true;
-  }
-  if (s.ok() && any_points) {
-    store::RunWriter* w = nullptr;
-    s = WriterFor(run.id, &w);
-    for (auto& sb : b.series) {
-      if (!s.ok()) break;
-      sync::SegmentCounter& counter = st->series[sb.key];
-      auto ov = sync::OverlapOf(counter.total(), sb.from, static_cast<int64_t>(sb.points.size()));
-      for (size_t i = static_cast<size_t>(ov.skip); i < sb.points.size() && s.ok(); ++i) {
-        const Point& p = sb.points[i];
-        s = w->Append(sb.key, p.step, p.wall_time, p.value);
-        if (s.ok()) counter.Add(p.step);
-        ++appended;
-      }
-    }
-    if (s.ok()) s = w->Flush();
-    if (!s.ok()) {
-      // A failed writer is done; the next batch reopens it (recovering from the WAL) and derives
-      // the marks from the data again.
-      writers_.erase(run.id);
-      sync_.erase(run.id);
-      return ErrorFor(s);
-    }
-    metrics_->AddPointsIngested(appended);
-  }
+  if (s.ok()) s = ApplyPoints(run.id, b, st);
   auto ov = sync::OverlapOf(st->events, b.events_from, static_cast<int64_t>(b.events.size()));
   for (size_t i = static_cast<size_t>(ov.skip); i < b.events.size() && s.ok(); ++i) {
     store::EventRecord e = b.events[i];
@@ -278,7 +291,7 @@ HttpResponse IngestRuns::Sync(const std::string& body) {
     }
   }
   if (!s.ok()) {
-    sync_.erase(run.id);
+    sync_.erase(run.id);  // derived from the data again by the next batch
     return ErrorFor(s);
   }
   return MarksResponse(200, MarksOf(run, *st), "");
