@@ -290,6 +290,61 @@ Status ParseSeries(element e, size_t i, size_t* budget, SeriesBatch* s) {
   return Status::OK();
 }
 
+Status ParseParams(array arr, SyncBatch* b) {
+  if (arr.size() > 100000) return Status::Invalid("params: more than 100000 items");
+  b->params.emplace();
+  size_t i = 0;
+  for (element p : arr) {
+    if (!p.is_object()) return Status::Invalid(fmt::format("params[{}]: must be an object", i));
+    Reader pr(p, fmt::format("params[{}].", i));
+    store::Param param;
+    INLOOP_RETURN_IF_ERROR(pr.Str("key", kMaxNameBytes, &param.key));
+    if (param.key.empty()) return Status::Invalid(fmt::format("params[{}].key: empty", i));
+    INLOOP_RETURN_IF_ERROR(pr.Str("value", kMaxTextBytes, &param.value));
+    INLOOP_RETURN_IF_ERROR(pr.Str("source", 64, &param.source, false));
+    b->params->push_back(std::move(param));
+    ++i;
+  }
+  return Status::OK();
+}
+
+Status ParseLogs(array arr, SyncBatch* b) {
+  size_t budget = kMaxBatchLogBytes;
+  size_t i = 0;
+  for (element l : arr) {
+    if (!l.is_object()) return Status::Invalid(fmt::format("logs[{}]: must be an object", i));
+    Reader lr(l, fmt::format("logs[{}].", i));
+    LogBatch lb;
+    int64_t v = 0;
+    INLOOP_RETURN_IF_ERROR(lr.Int("attempt", 1, kIntMax, &v));
+    lb.attempt = static_cast<int>(v);
+    std::string stream, text;
+    INLOOP_RETURN_IF_ERROR(lr.Str("stream", 16, &stream));
+    if (!StreamOf(stream, &lb.stream)) {
+      return Status::Invalid(fmt::format("logs[{}].stream: must be stdout or stderr", i));
+    }
+    INLOOP_RETURN_IF_ERROR(lr.Int("from", 0, kI64Max / 2, &lb.from));
+    INLOOP_RETURN_IF_ERROR(lr.Str("base64", kMaxBatchLogBytes / 3 * 4 + 4, &text));
+    if (!Base64Decode(text, &lb.bytes)) {
+      return Status::Invalid(fmt::format("logs[{}].base64: not base64", i));
+    }
+    if (lb.bytes.size() > budget) {
+      return Status::Invalid(
+          fmt::format("logs: more than {} bytes in one batch", kMaxBatchLogBytes));
+    }
+    budget -= lb.bytes.size();
+    for (auto& prev : b->logs) {
+      if (prev.attempt == lb.attempt && prev.stream == lb.stream) {
+        return Status::Invalid(fmt::format("logs[{}]: attempt {} {} appears twice", i,
+                                           lb.attempt, stream));
+      }
+    }
+    b->logs.push_back(std::move(lb));
+    ++i;
+  }
+  return Status::OK();
+}
+
 Status ParseBatchDoc(element doc, SyncBatch* b) {
   if (!doc.is_object()) return Status::Invalid("body: not a JSON object");
   Reader rd(doc, "");
@@ -303,22 +358,7 @@ Status ParseBatchDoc(element doc, SyncBatch* b) {
   array arr;
   bool has = false;
   INLOOP_RETURN_IF_ERROR(rd.Array("params", &arr, &has));
-  if (has) {
-    if (arr.size() > 100000) return Status::Invalid("params: more than 100000 items");
-    b->params.emplace();
-    size_t i = 0;
-    for (element p : arr) {
-      if (!p.is_object()) return Status::Invalid(fmt::format("params[{}]: must be an object", i));
-      Reader pr(p, fmt::format("params[{}].", i));
-      store::Param param;
-      INLOOP_RETURN_IF_ERROR(pr.Str("key", kMaxNameBytes, &param.key));
-      if (param.key.empty()) return Status::Invalid(fmt::format("params[{}].key: empty", i));
-      INLOOP_RETURN_IF_ERROR(pr.Str("value", kMaxTextBytes, &param.value));
-      INLOOP_RETURN_IF_ERROR(pr.Str("source", 64, &param.source, false));
-      b->params->push_back(std::move(param));
-      ++i;
-    }
-  }
+  if (has) INLOOP_RETURN_IF_ERROR(ParseParams(arr, b));
   INLOOP_RETURN_IF_ERROR(rd.Array("tags", &arr, &has));
   if (has) {
     b->tags.emplace();
@@ -369,41 +409,7 @@ Status ParseBatchDoc(element doc, SyncBatch* b) {
     }
   }
   INLOOP_RETURN_IF_ERROR(rd.Array("logs", &arr, &has));
-  if (has) {
-    size_t budget = kMaxBatchLogBytes;
-    size_t i = 0;
-    for (element l : arr) {
-      if (!l.is_object()) return Status::Invalid(fmt::format("logs[{}]: must be an object", i));
-      Reader lr(l, fmt::format("logs[{}].", i));
-      LogBatch lb;
-      int64_t v = 0;
-      INLOOP_RETURN_IF_ERROR(lr.Int("attempt", 1, kIntMax, &v));
-      lb.attempt = static_cast<int>(v);
-      std::string stream, text;
-      INLOOP_RETURN_IF_ERROR(lr.Str("stream", 16, &stream));
-      if (!StreamOf(stream, &lb.stream)) {
-        return Status::Invalid(fmt::format("logs[{}].stream: must be stdout or stderr", i));
-      }
-      INLOOP_RETURN_IF_ERROR(lr.Int("from", 0, kI64Max / 2, &lb.from));
-      INLOOP_RETURN_IF_ERROR(lr.Str("base64", kMaxBatchLogBytes / 3 * 4 + 4, &text));
-      if (!Base64Decode(text, &lb.bytes)) {
-        return Status::Invalid(fmt::format("logs[{}].base64: not base64", i));
-      }
-      if (lb.bytes.size() > budget) {
-        return Status::Invalid(
-            fmt::format("logs: more than {} bytes in one batch", kMaxBatchLogBytes));
-      }
-      budget -= lb.bytes.size();
-      for (auto& prev : b->logs) {
-        if (prev.attempt == lb.attempt && prev.stream == lb.stream) {
-          return Status::Invalid(fmt::format("logs[{}]: attempt {} {} appears twice", i,
-                                             lb.attempt, stream));
-        }
-      }
-      b->logs.push_back(std::move(lb));
-      ++i;
-    }
-  }
+  if (has) INLOOP_RETURN_IF_ERROR(ParseLogs(arr, b));
   return Status::OK();
 }
 
