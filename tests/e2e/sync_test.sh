@@ -118,8 +118,13 @@ inloop run --store "$OFF" --name off-2 -- "$PY" work.py 1:400 250:600 > /dev/nul
   fail "off-2"
 segs=$(inloop metrics --store "$OFF" off-2 loss --format json | json 'len(d["segments"])')
 assert_eq "$segs" 2 "off-2 rewound: two segments"
-inloop sync --store "$OFF" --jobs 2 --json "$URL" > sync1.json 2> sync1.err ||
-  fail "sync: $(cat sync1.err)"
+# A named token: scope ingest may sync, scope read may not (403, exit 71).
+ingest_token=$(inloop token create hosts --scope ingest --store "$SERVER" 2>/dev/null)
+read_token=$(inloop token create viewer --scope read --store "$SERVER" 2>/dev/null)
+out=$(inloop sync --store "$OFF" --token "$read_token" "$URL" 2>&1) && fail "a read token synced"
+assert_contains "$out" "the server answered 403" "a read token is refused"
+INLOOP_TOKEN=$ingest_token inloop sync --store "$OFF" --jobs 2 --json "$URL" > sync1.json \
+  2> sync1.err || fail "sync: $(cat sync1.err)"
 assert_eq "$(json 'sorted(r["state"] for r in d["runs"])' < sync1.json)" "['complete', 'complete']" \
   "both runs complete on the server"
 assert_eq "$(json 'd["points_sent"]' < sync1.json)" $((2 * 500 + 2 * 751)) "every point sent once"
