@@ -57,6 +57,7 @@ bool LiveUpload::FindRun() {
     }
     s = LoadOrCreateOrigin(opts_.store_dir, &origin_);
     if (!s.ok()) {
+      store_.reset();  // tried again at the next poll
       std::lock_guard<std::mutex> lock(mu_);
       last_error_ = s.message();
       return false;
