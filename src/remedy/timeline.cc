@@ -169,6 +169,7 @@ std::string ToJson(const ActionData& d) {
     OptInt(w, "micro_batch", d.micro_batch);
     w.Key("delay_seconds").Number(d.delay_seconds);
   }
+  if (d.in_process) w.Key("in_process").Bool(true);
   w.Key("reason").String(d.reason).EndObject();
   return w.Take();
 }
@@ -193,6 +194,10 @@ bool FromJson(std::string_view json, ActionData* d) {
   if (auto e = r.Get("lr_scale")) d->lr_scale = JsonNumberOf(*e);
   r.OptInt("micro_batch", &d->micro_batch);
   r.Num("delay_seconds", &d->delay_seconds);
+  if (auto e = r.Get("in_process")) {
+    bool b = false;
+    if (!e->get(b)) d->in_process = b;
+  }
   r.Text("reason", &d->reason);
   return r.ok();
 }

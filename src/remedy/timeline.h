@@ -39,6 +39,10 @@ inline constexpr std::string_view kSignalForwarded = "signal_forwarded";
 inline constexpr std::string_view kSpikeRecovered = "spike_recovered";
 inline constexpr std::string_view kRemedyWithheld = "remedy_withheld";
 inline constexpr std::string_view kRemedyAcknowledged = "remedy_acknowledged";
+// An in-process remedy: asked of the live process (ActionData, in_process), and its timeout
+// (ActionData: the process did not apply it in time, so it is restarted instead).
+inline constexpr std::string_view kInProcessRequested = "in_process_requested";
+inline constexpr std::string_view kInProcessTimeout = "in_process_timeout";
 inline constexpr std::string_view kMetricSource = "metric_source";
 inline constexpr std::string_view kSdkConnected = "sdk_connected";
 inline constexpr std::string_view kStoreFailed = "store_failed";
@@ -77,6 +81,8 @@ struct ActionData {
   std::optional<double> lr_scale;                   // written (1 when unset) with a restart
   std::optional<int64_t> micro_batch;
   double delay_seconds = 0;
+  // Applied inside the live process through the SDK (no restart): written only when true.
+  bool in_process = false;
   std::string reason;
 };
 

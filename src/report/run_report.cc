@@ -355,6 +355,10 @@ void GatherRemedies(store::Store* st, const ReportOptions& opts, RunReport* r,
       it->verdict = o.result;
       continue;
     }
+    if (remedy::Parse<remedy::ActionData>(e.data_json).in_process) {
+      it->in_process = true;
+      continue;
+    }
     for (size_t j = i + 1; j < events.size(); ++j) {
       if (events[j].kind != remedy::event_kind::kAttemptStart) continue;
       if (int n = remedy::Parse<remedy::AttemptStartData>(events[j].data_json).attempt) {
@@ -1084,6 +1088,7 @@ void WriteReportJson(const RunReport& r, JsonWriter* w) {
     Opt(w, "lr_scale", f.lr_scale);
     Opt(w, "micro_batch", f.micro_batch);
     w->Key("next_attempt").Int(f.next_attempt).Key("verdict").String(f.verdict);
+    if (f.in_process) w->Key("in_process").Bool(true);
     w->Key("outcome");
     if (f.measured) {
       w->BeginObject().Key("metric").String(f.metric).Key("onset").Int(f.onset);

@@ -106,6 +106,7 @@ struct RemedyFacts {
   std::optional<std::pair<int64_t, int64_t>> skip;
   std::optional<double> lr_scale;
   int next_attempt = 0;  // the attempt it started (0: none)
+  bool in_process = false;  // applied by the live process itself (no restart, no next attempt)
   std::string verdict;   // the supervisor's action_outcome: "passed", "failed" or ""
   // Measured on the primary metric (restarting actions that were applied).
   bool measured = false;

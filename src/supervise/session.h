@@ -66,6 +66,8 @@ class Session : public remedy::CommandSink {
   void StoreFailed(const Status& s);
   void RecordStoreFailure();
   void OpenStore();
+  // Judge the run from `step` on (nullopt: from the beginning): detectors, stepless series, hang.
+  void RewindTo(std::optional<int64_t> step);
   void BeginAttempt(int number, const std::string& reason);
   void RecordAttemptStart(const remedy::Launch& launch);
   // Closes the attempt and writes its record once; classifies the exit when the process ended
@@ -144,6 +146,7 @@ class Session : public remedy::CommandSink {
   // Remedies: the controller decides; the session remembers what it was told to do next.
   remedy::Controller controller_;
   std::string control_path_;
+  std::string control_json_;  // the running attempt's control file (an in-process request adds to it)
   std::optional<std::string> restart_reason_;  // kRestart: the next attempt's reason
   std::optional<std::string> end_status_;      // kEnd: the run's status
 };

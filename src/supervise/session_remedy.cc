@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "common/file_io.h"
+#include "remedy/launch.h"
 #include "supervise/process.h"
 #include "supervise/session.h"
 
@@ -55,6 +57,20 @@ int64_t Session::Execute(const remedy::Command& c) {
       return 0;
     case CommandKind::kEnd:
       end_status_ = c.text;
+      return 0;
+    case CommandKind::kDeliver: {
+      Status ws = WriteFileAtomically(
+          control_path_, remedy::ControlWithLiveRequest(control_json_, c.plan,
+                                                        controller_.state(), c.seq));
+      if (!ws.ok()) {
+        Say(fmt::format("warning: the in-process request could not be written ({}); the "
+                        "process will be restarted when it is not applied",
+                        ws.message()));
+      }
+      return 0;
+    }
+    case CommandKind::kRewind:
+      RewindTo(c.plan.resume_step);
       return 0;
   }
   return 0;

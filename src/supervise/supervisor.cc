@@ -49,6 +49,7 @@ Session::Session(const SupervisorOptions& opts, RunOutcome* out)
 // ---- one attempt ----
 
 bool Session::SpawnChild(const remedy::Launch& launch, AttemptIo* io) {
+  control_json_ = launch.control_json;
   Status ws = WriteFileAtomically(control_path_, launch.control_json);
   if (!ws.ok()) Say(fmt::format("warning: {}", ws.message()));
 
@@ -139,6 +140,7 @@ bool Session::PollOnce(AttemptIo* io) {
   int r = ::poll(pfds, n, timeout);
   if (r < 0 && errno != EINTR) return false;
   now_ms_ = WallNowMs();
+  controller_.OnClock(SteadyNow());
   for (int k = 0; k < n && r > 0; ++k) {
     if (!pfds[k].revents) continue;
     if (idx[k] == -1) {

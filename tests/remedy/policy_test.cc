@@ -380,6 +380,28 @@ TEST_F(RemedyTest, LaunchRendersArgsEnvAndControl) {
   EXPECT_NE(l.control_json.find("\"attempt\":3"), std::string::npos);
 }
 
+TEST_F(RemedyTest, LiveRequestAddsToTheAttemptsControlFile) {
+  RemedyState before;
+  before.skip_windows = {{50, 60}};
+  Plan p;
+  p.action = ActionKind::kRollbackSkip;
+  Checkpoint ck;
+  ck.path = "/ck/ckpt-200.pt";
+  ck.step = 200;
+  p.checkpoint = ck;
+  p.resume_step = 200;
+  p.new_skip = SkipWindow{201, 251};
+  std::string base = BuildLaunch({"train"}, Config(), before, 2, "resume", "/c.json").control_json;
+  std::string out = ControlWithLiveRequest(base, p, before, 3);
+  EXPECT_EQ(out.substr(0, base.size() - 2), base.substr(0, base.size() - 2));
+  EXPECT_NE(out.find(R"("live":{"seq":3,"action":"rollback_skip","resume_from":"/ck/ckpt-200.pt",)"
+                     R"("resume_step":200,"skip_windows":[[50,60],[201,251]],"lr_scale":null,)"
+                     R"("micro_batch":null}})"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(ControlWithLiveRequest("", p, before, 1).rfind(R"({"live":{"seq":1,)", 0), 0u);
+}
+
 TEST_F(RemedyTest, ControlFileIsReplacedAtomically) {
   std::string p = dir_ + "/control.json";
   ASSERT_TRUE(WriteFileAtomically(p, "{\"a\":1}\n").ok());
