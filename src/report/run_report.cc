@@ -357,6 +357,7 @@ void GatherRemedies(store::Store* st, const ReportOptions& opts, RunReport* r,
     }
     if (remedy::Parse<remedy::ActionData>(e.data_json).in_process) {
       it->in_process = true;
+      it->applied_at = e.time;
       continue;
     }
     for (size_t j = i + 1; j < events.size(); ++j) {
@@ -491,7 +492,8 @@ void GatherGoodput(RunReport* r, const SeriesPoints* primary) {
   std::stable_sort(in.points.begin(), in.points.end(),
                    [](const Point& a, const Point& b) { return a.wall_time < b.wall_time; });
   for (auto& f : r->remedies) {
-    if (f.state != store::kActionApplied || !IsRestart(f.action) || f.next_attempt <= 0) continue;
+    if (f.state != store::kActionApplied || !IsRestart(f.action)) continue;
+    if (f.next_attempt <= 0 && !f.in_process) continue;
     GoodputInput::Fault x;
     x.trigger = f.trigger;
     const bool finding = FindingKinds().count(f.trigger) > 0;
@@ -504,9 +506,9 @@ void GatherGoodput(RunReport* r, const SeriesPoints* primary) {
     }
     x.action_at = f.created_at;
     x.restart_step = f.start_step ? *f.start_step : (f.measured ? f.restart_step : x.step);
-    x.restart_at = f.created_at;
+    x.restart_at = f.in_process ? f.applied_at : f.created_at;
     for (auto& a : r->attempts)
-      if (a.number == f.next_attempt) x.restart_at = a.started_at;
+      if (!f.in_process && a.number == f.next_attempt) x.restart_at = a.started_at;
     in.faults.push_back(std::move(x));
   }
   std::stable_sort(in.faults.begin(), in.faults.end(),

@@ -107,6 +107,7 @@ struct RemedyFacts {
   std::optional<double> lr_scale;
   int next_attempt = 0;  // the attempt it started (0: none)
   bool in_process = false;  // applied by the live process itself (no restart, no next attempt)
+  double applied_at = 0;    // in_process: when the process went back (its action_applied event)
   std::string verdict;   // the supervisor's action_outcome: "passed", "failed" or ""
   // Measured on the primary metric (restarting actions that were applied).
   bool measured = false;

@@ -57,6 +57,7 @@ assert_eq "$(json 'all(p[2] == p[2] for p in d["points"])' < m.json)" True "the 
 inloop report inplace --json > report.json
 assert_eq "$(json '[(r["action"], r.get("in_process"), r["next_attempt"]) for r in d["remedies"]]' < report.json)" \
   "[('rollback_skip', True, 0)]" "the report knows it was in process"
+assert_eq "$(json '[(f["trigger"], f["lost_steps"]) for f in d["goodput"]["faults"]]' < report.json)" "[('nonfinite', 5)]" "goodput counts the in-process fault"
 assert_contains "$(inloop report inplace)" "rolled back to step 40 in process (no restart) and skipped data 41-45" "report headline"
 pass "a NaN is rolled back in place: one attempt, the checkpoint loaded by the process, outcome passed"
 
