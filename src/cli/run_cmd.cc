@@ -47,10 +47,14 @@ int CmdRun(const RunArgs& args) {
                "inloop: error: no command to run: use `inloop run [options] -- CMD ARGS...`\n");
     return kExitUsage;
   }
-  if (int rc = AuditBeforeRun(args.command, cfg.audit_policy, cfg.audit_allow); rc != 0) {
+  supervise::SupervisorOptions opts;
+  if (int rc = AuditBeforeRun(args.command, cfg.audit_policy, cfg.audit_allow,
+                              &opts.audit_findings);
+      rc != 0) {
     return rc;
   }
-  supervise::SupervisorOptions opts;
+  opts.audit_policy = cfg.audit_policy;
+  opts.audit_allow = cfg.audit_allow;
   opts.command = args.command;
   opts.name = args.name;
   opts.store_dir = ResolveStore(args.store, cfg.store);

@@ -439,6 +439,33 @@ bool FromJson(std::string_view json, SourceData* d) {
   return r.ok();
 }
 
+std::string ToJson(const AuditData& d) {
+  JsonWriter w;
+  w.BeginObject().Key("context").String(d.context).Key("file").String(d.file);
+  w.Key("rule").String(d.rule).Key("severity").String(d.severity);
+  w.Key("message").String(d.message).Key("fix").String(d.fix);
+  if (d.line > 0) w.Key("line").Int(d.line);
+  w.Key("policy").String(d.policy).Key("blocked").Bool(d.blocked).EndObject();
+  return w.Take();
+}
+
+bool FromJson(std::string_view json, AuditData* d) {
+  Reader r(json);
+  r.Text("context", &d->context);
+  r.Text("file", &d->file);
+  r.Text("rule", &d->rule);
+  r.Text("severity", &d->severity);
+  r.Text("message", &d->message);
+  r.Text("fix", &d->fix);
+  r.Int("line", &d->line);
+  r.Text("policy", &d->policy);
+  if (auto e = r.Get("blocked")) {
+    bool b = false;
+    if (!e->get(b)) d->blocked = b;
+  }
+  return r.ok();
+}
+
 std::string TimelineEvent::DataJson() const {
   return std::visit(
       [](const auto& d) -> std::string {

@@ -169,6 +169,10 @@ void GatherTimeline(RunReport* r, const std::vector<store::EventRecord>& events)
       ++r->checkpoints;
       continue;
     }
+    if (e.kind == remedy::event_kind::kAuditFinding) {
+      r->audit.push_back(remedy::Parse<remedy::AuditData>(e.data_json));
+      continue;
+    }
     if (e.kind == "sdk_connected" || e.kind == "signal_sent") continue;
     if (e.kind == "attempt_start" && attempt <= 1) continue;
     if (e.kind == remedy::event_kind::kActionApproved &&
@@ -1112,6 +1116,9 @@ void WriteReportJson(const RunReport& r, JsonWriter* w) {
     }
     w->EndObject();
   }
+  w->EndArray();
+  w->Key("audit").BeginArray();
+  for (const remedy::AuditData& a : r.audit) w->Raw(remedy::ToJson(a));
   w->EndArray();
   w->Key("goodput");
   if (r.goodput) {

@@ -16,6 +16,7 @@
 #include "common/json_writer.h"
 #include "common/point.h"
 #include "common/status.h"
+#include "remedy/timeline.h"
 #include "report/goodput.h"
 #include "store/store.h"
 
@@ -225,6 +226,9 @@ struct RunReport {
   std::vector<TimelineEntry> timeline_collapsed;
   int64_t checkpoints = 0;  // checkpoint events (not listed one by one)
   std::vector<RemedyFacts> remedies;
+  // `[audit]` findings recorded on the timeline (audit_finding events): the command's files
+  // before the run, checkpoints before a rollback loaded them. Not repeated in the timeline.
+  std::vector<remedy::AuditData> audit;
   // ETTR, lost steps and time per fault, time to detect, MTTR (on the primary metric's points).
   std::optional<Goodput> goodput;
   std::optional<ThroughputFacts> throughput;

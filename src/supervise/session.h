@@ -66,6 +66,11 @@ class Session : public remedy::CommandSink {
   void StoreFailed(const Status& s);
   void RecordStoreFailure();
   void OpenStore();
+  // [audit] (session_audit.cc): the pre-run findings on the timeline; checkpoints scanned before
+  // they may be loaded.
+  void RecordPreRunAudit();
+  void InstallCheckpointAudit();
+  bool CheckpointTrusted(const remedy::Checkpoint& c);
   // Judge the run from `step` on (nullopt: from the beginning): detectors, stepless series, hang.
   void RewindTo(std::optional<int64_t> step);
   void BeginAttempt(int number, const std::string& reason);
@@ -146,7 +151,9 @@ class Session : public remedy::CommandSink {
   // Remedies: the controller decides; the session remembers what it was told to do next.
   remedy::Controller controller_;
   std::string control_path_;
-  std::string control_json_;  // the running attempt's control file (an in-process request adds to it)
+  std::string control_json_;
+  // Checkpoint path -> (size:mtime stamp, trusted) of its last audit scan.
+  std::map<std::string, std::pair<std::string, bool>> checkpoint_audits_;  // the running attempt's control file (an in-process request adds to it)
   std::optional<std::string> restart_reason_;  // kRestart: the next attempt's reason
   std::optional<std::string> end_status_;      // kEnd: the run's status
 };

@@ -287,6 +287,8 @@ void Session::StartRun() {
   run_.supervisor_pid = getpid();
   run_.supervisor_host = run_.host;
   OpenStore();
+  RecordPreRunAudit();
+  InstallCheckpointAudit();
   controller_.SetSkipReachable(remedy::ScriptReadsRemedies(opts_.command, run_.cwd));
   out_->run_id = run_.id;
   out_->run_name = run_.name;

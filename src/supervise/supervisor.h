@@ -15,6 +15,7 @@
 #include "detect/detect_config.h"
 #include "ingest/line_parser.h"
 #include "remedy/remedy_config.h"
+#include "remedy/timeline.h"
 
 namespace inloop::supervise {
 
@@ -33,6 +34,14 @@ struct SupervisorOptions {
   detect::DetectConfig detect;  // thresholds of the detectors
   remedy::RemedyConfig remedy;  // what to do about failures
   bool color = false;       // colour the summary
+  // [audit] (docs/audit.md): with a policy other than "off", a checkpoint is scanned before a
+  // rollback or resume points the process at it; "warn" records its findings on the timeline,
+  // "ask" and "block" also refuse it (an older good checkpoint is used, or none). audit_allow:
+  // trusted pickle globals. audit_findings: what the audit of the command's own files found
+  // before the run (recorded on its timeline).
+  std::string audit_policy = "off";
+  std::vector<std::string> audit_allow;
+  std::vector<remedy::AuditData> audit_findings;
 };
 
 struct RunOutcome {

@@ -291,6 +291,20 @@ TEST_F(RemedyTest, MissingCheckpointFileIsNotUsed) {
   EXPECT_EQ(p.Decide(Crash("segfault", 25, detect::Retry::kYes)).checkpoint->step, 10);
 }
 
+TEST_F(RemedyTest, UntrustedCheckpointIsSkippedAndOnlyTheNewestCandidatesAreAsked) {
+  Policy p(Config(), dir_);
+  for (int s : {10, 20, 30, 40}) p.checkpoints().Announce(Touch("ck-" + std::to_string(s)), s, 1);
+  std::vector<int64_t> asked;
+  p.checkpoints().SetTrusted([&](const Checkpoint& c) {
+    asked.push_back(c.step);
+    return c.step != 40 && c.step != 30;
+  });
+  EXPECT_EQ(p.Decide(Crash("segfault", 45, detect::Retry::kYes)).checkpoint->step, 20);
+  EXPECT_EQ(asked, (std::vector<int64_t>{40, 30, 20}));  // 10 is never scanned
+  p.checkpoints().SetTrusted([](const Checkpoint&) { return false; });
+  EXPECT_FALSE(p.checkpoints().NewestGood().has_value());
+}
+
 TEST_F(RemedyTest, GlobCheckpointsCompleteOnceSettled) {
   RemedyConfig c = Config();
   c.checkpoint_glob = "ck/step_*.bin";
