@@ -42,6 +42,7 @@ RequeueDecision DecideRequeue(const RequeueInput& in) {
   bool fault = IsNodeFault(in.crash_class);
   if (fault && !in.job.node.empty()) {
     d.record_fault = true;
+    if (!in.continues) return d;
     d.why = RequeueWhy::kNodeFault;
     int threshold = std::max(1, in.exclude_after);
     if (in.node_faults >= threshold) {
@@ -61,7 +62,7 @@ RequeueDecision DecideRequeue(const RequeueInput& in) {
     }
     return d;
   }
-  if (in.usr1_received) {
+  if (in.usr1_received && in.continues) {
     d.why = RequeueWhy::kSignal;
     d.reason = fmt::format(
         "Slurm sent SIGUSR1 (time limit or preemption): requeueing job {} to resume from the "

@@ -33,6 +33,10 @@ std::string_view RequeueWhyName(RequeueWhy w);  // "none", "signal", "node_fault
 
 struct RequeueInput {
   SlurmJob job;
+  // The run continues across requeues (`inloop run --continue-run`, as `inloop submit` writes
+  // it). Without it a requeue would start the job over as a new run, so nothing is requeued:
+  // a plain `inloop run` inside an allocation (srun, salloc) keeps its local remedies.
+  bool continues = false;
   bool usr1_received = false;  // Slurm asked the job to checkpoint (time limit, preemption)
   std::string crash_class;     // of the attempt's exit, when it died on its own; else empty
   int node_faults = 0;         // faults of job.node in the ledger, this one included
@@ -48,10 +52,10 @@ struct RequeueDecision {
   bool requeue() const { return why != RequeueWhy::kNone; }
 };
 
-// Outside a Slurm job: nothing. SIGUSR1 received: requeue (the process saved a checkpoint).
-// A node fault: record it, requeue, and exclude the node once its faults reach exclude_after
-// (with the other lemon nodes, so the job's exclusion list only grows). Anything else: the
-// supervisor's own remedies handle it in place.
+// Outside a Slurm job: nothing. A node fault is recorded in any job; the rest needs `continues`.
+// SIGUSR1 received: requeue (the process saved a checkpoint). A node fault: requeue, and exclude
+// the node once its faults reach exclude_after (with the other lemon nodes, so the job's
+// exclusion list only grows). Anything else: the supervisor's own remedies handle it in place.
 RequeueDecision DecideRequeue(const RequeueInput& in);
 
 // The scontrol argv of each step (pure).

@@ -106,7 +106,9 @@ void Session::OnSchedulerSignal(AttemptIo* io) {
       alive ? std::string("SIGUSR1 (time limit or preemption) forwarded to the training "
                           "process group to save a checkpoint")
             : std::string("SIGUSR1 (time limit or preemption) after the process ended");
-  if (job_.in_job()) msg += fmt::format("; job {} is requeued when it exits", job_.job_id);
+  if (job_.in_job() && !opts_.continue_key.empty()) {
+    msg += fmt::format("; job {} is requeued when it exits", job_.job_id);
+  }
   Say(msg);
   SchedulerEvent(slurm::event_kind::kSchedulerSignal, "warning", msg,
                  slurm::ToJson(slurm::SchedulerSignalData{"SIGUSR1", job_.job_id, job_.node,
@@ -116,6 +118,7 @@ void Session::OnSchedulerSignal(AttemptIo* io) {
 bool Session::RequeueThroughScheduler(const std::optional<detect::CrashReport>& crash) {
   slurm::RequeueInput in;
   in.job = job_;
+  in.continues = !opts_.continue_key.empty();
   in.usr1_received = usr1_;
   if (crash) in.crash_class = std::string(crash->name());
   in.exclude_after = opts_.exclude_after;

@@ -15,6 +15,7 @@ namespace {
 RequeueInput InJob() {
   RequeueInput in;
   in.job = SlurmJob{"1234", "gpu-017"};
+  in.continues = true;
   return in;
 }
 
@@ -40,12 +41,26 @@ TEST(SlurmJobFromEnv, ReadsTheJobAndRefusesOddValues) {
 
 TEST(DecideRequeue, NothingOutsideAJob) {
   RequeueInput in;
+  in.continues = true;
   in.usr1_received = true;
   in.crash_class = "gpu_fault";
   in.node_faults = 5;
   RequeueDecision d = DecideRequeue(in);
   EXPECT_FALSE(d.requeue());
   EXPECT_FALSE(d.record_fault);
+}
+
+TEST(DecideRequeue, ARunThatDoesNotContinueIsNeverRequeuedButTheFaultIsRecorded) {
+  RequeueInput in = InJob();
+  in.continues = false;  // a plain `inloop run` inside srun/salloc
+  in.usr1_received = true;
+  EXPECT_FALSE(DecideRequeue(in).requeue());
+  in.crash_class = "gpu_fault";
+  in.node_faults = 9;
+  RequeueDecision d = DecideRequeue(in);
+  EXPECT_FALSE(d.requeue());
+  EXPECT_TRUE(d.record_fault);
+  EXPECT_TRUE(d.exclude.empty());
 }
 
 TEST(DecideRequeue, SignalRequeuesWithoutExcluding) {

@@ -7,6 +7,7 @@
 source "$(dirname "$0")/../e2e/lib.sh"
 
 cp "$INLOOP_SRC/tests/slurm/train_job.py" job.py
+printf '[remedy]\nbackoff_initial_seconds = 1\n' > inloop.toml  # the in-place resume of part 4
 mkdir bin
 cat > bin/scontrol <<'SH'
 #!/bin/sh
@@ -85,3 +86,14 @@ assert_eq "$code" 0 "outside Slurm: the training's own exit code"
 assert_contains "$(cat out5.txt)" "USR1 received: saving" "forwarded outside Slurm too"
 assert_eq "$(cat "$SCONTROL_LOG")" "" "no scontrol outside a job"
 pass "SIGUSR1 outside Slurm"
+
+# 4. Inside a job but without --continue-run (inloop run under srun/salloc): the fault goes into
+# the ledger, nothing is requeued, and the local remedy resumes from the checkpoint in place.
+SLURM_JOB_ID=79 SLURMD_NODENAME=nodeA inloop run --name local -- /usr/bin/python3 job.py ck4 12 crash \
+  > out6.txt 2> err6.txt || fail "local: $(tail -5 err6.txt)"
+assert_eq "$(cat "$SCONTROL_LOG")" "" "no scontrol without --continue-run"
+assert_eq "$(inloop show local --json | json '(d["status"], [a["reason"] for a in d["attempts"]])')" \
+  "('finished', ['start', 'resume'])" "resumed in place"
+assert_eq "$(inloop nodes --json | json '[(n["node"], n["faults"], n["runs"]) for n in d]')" \
+  "[('nodeA', 2, 2)]" "the fault is in the ledger all the same"
+pass "no requeue without --continue-run"
