@@ -81,16 +81,18 @@ std::string ParseJobId(std::string out) {
   return semi == std::string::npos ? out : out.substr(0, semi);
 }
 
+// A flag the user has to change: exit 2, as for CLI11's own complaints.
+int UsageError(const std::string& message) {
+  fmt::print(stderr, "inloop: error: {}\n", message);
+  return kExitUsage;
+}
+
 int CmdSubmit(const SubmitArgs& a) {
-  if (!a.slurm) {
-    return Fail(Status::Invalid("submit needs a scheduler: `inloop submit --slurm ... -- CMD`"));
-  }
+  if (!a.slurm) return UsageError("submit needs a scheduler: `inloop submit --slurm ... -- CMD`");
   if (a.command.empty()) {
-    return Fail(Status::Invalid("no command to submit: `inloop submit --slurm [options] -- CMD`"));
+    return UsageError("no command to submit: `inloop submit --slurm [options] -- CMD`");
   }
-  if (a.server.empty() != a.token.empty()) {
-    return Fail(Status::Invalid("--server and --token go together"));
-  }
+  if (a.server.empty() != a.token.empty()) return UsageError("--server and --token go together");
   std::string store = a.server.empty() || !a.store.empty() ? AbsolutePath(ResolveStore(a.store))
                                                            : std::string();
   std::vector<slurm::NodeFaults> ledger;
@@ -119,7 +121,7 @@ int CmdSubmit(const SubmitArgs& a) {
   r.command = a.command;
   std::string script;
   Status s = slurm::BuildSbatchScript(r, &script);
-  if (!s.ok()) return Fail(s);
+  if (!s.ok()) return UsageError(s.message());
   if (a.dry_run) {
     std::fwrite(script.data(), 1, script.size(), stdout);
     return kExitOk;

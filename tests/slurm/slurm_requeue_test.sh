@@ -97,3 +97,28 @@ assert_eq "$(inloop show local --json | json '(d["status"], [a["reason"] for a i
 assert_eq "$(inloop nodes --json | json '[(n["node"], n["faults"], n["runs"]) for n in d]')" \
   "[('nodeA', 2, 2)]" "the fault is in the ledger all the same"
 pass "no requeue without --continue-run"
+
+# 5. inloop submit with a stand-in sbatch: the script is kept (0600) in the store, sbatch gets it
+# with --parsable and the output path, and the job id comes back; flag mistakes exit 2.
+cat > bin/sbatch <<'SH'
+#!/bin/sh
+printf '%s\n' "$@" > "$WORK/sbatch.args"
+echo "4242;lab"
+SH
+chmod +x bin/sbatch
+export WORK
+inloop submit --slurm --name 'my job' --json -- /usr/bin/python3 job.py "a b" > submit.json
+assert_eq "$(json 'd["job_id"]' < submit.json)" 4242 "submit: the job id"
+script=$(json 'd["script"]' < submit.json)
+assert_eq "$(dirname "$script")" "$INLOOP_STORE/slurm" "submit: the script is kept in the store"
+assert_eq "$(stat -c %a "$script")" 600 "submit: the script is private"
+assert_eq "$(cat sbatch.args)" $'--parsable\n--output='"$INLOOP_STORE"$'/slurm/slurm-%j.out\n'"$script" "submit: sbatch argv"
+assert_contains "$(cat "$script")" "--name 'my job' --exclude-after 2 -- /usr/bin/python3 job.py 'a b'" "submit: the run line"
+assert_contains "$(cat "$script")" "#SBATCH --exclude=nodeA" "submit: the lemon node (2 faults) is excluded"
+set +e
+inloop submit -- true 2> e1.txt; c1=$?
+inloop submit --slurm --partition 'a b' -- true 2> e2.txt; c2=$?
+set -e
+assert_eq "$c1 $c2" "2 2" "submit: flag mistakes exit 2"
+assert_contains "$(cat e2.txt)" "--partition 'a b' cannot go into an #SBATCH line" "submit: says which flag"
+pass "submit"
