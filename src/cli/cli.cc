@@ -25,6 +25,7 @@
 #include "cli/cli_util.h"
 #include "cli/exit_codes.h"
 #include "cli/run_cmd.h"
+#include "cli/slurm_verbs.h"
 #include "cli/verb_table.h"
 #include "cli/verbs.h"
 #include "common/display_text.h"
@@ -557,6 +558,8 @@ int Main(int argc, char** argv) {
   RunArgs run_args;
   auto* run = AddRunCommand(app, &run_args);
   VerbTable verbs;
+  AddSubmitVerb(app, &verbs);
+  AddNodesVerb(app, &verbs);
 
   auto* runs = app.add_subcommand("runs", "list runs, newest first");
   runs->add_option("--store", store_dir, "store directory");

@@ -27,6 +27,14 @@ CLI::App* AddRunCommand(CLI::App& app, RunArgs* args) {
   run->add_flag("--audit", args->audit,
                 "before starting, `inloop audit` the files the command names and refuse on a "
                 "high finding ([audit] policy: warn, ask or block)");
+  run->add_option("--continue-run", args->continue_run,
+                  "continue the run recorded with this key as a new attempt from its newest "
+                  "good checkpoint (a new key starts a run that keeps it); `inloop submit "
+                  "--slurm` passes the job's identity so a requeued job continues its run");
+  run->add_option("--exclude-after", args->exclude_after,
+                  "inside a Slurm job: a node with this many hardware faults in the ledger is "
+                  "excluded when the job is requeued (default 2)")
+      ->check(CLI::Range(1, 1000000));
   run->add_option("command", args->command, "the command, after --")->expected(-1);
   run->prefix_command();
   return run;
@@ -65,9 +73,12 @@ int CmdRun(const RunArgs& args) {
   opts.parse_lines_with_sdk = cfg.parse_lines_with_sdk;
   opts.config_path = cfg.path;
   opts.color = UseColor(2);
+  opts.continue_key = args.continue_run;
+  opts.exclude_after = args.exclude_after;
   supervise::RunOutcome out;
   s = supervise::Supervise(opts, &out);
   if (!s.ok()) return Fail(s);
+  if (out.requeued) return kExitRequeued;
   if (out.store_failed && out.exit_code == 0) return kExitStoreFailed;
   if (out.policy_stopped) return kExitPolicyStopped;
   return out.exit_code;

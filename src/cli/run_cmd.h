@@ -20,6 +20,10 @@ struct RunArgs {
   std::optional<double> grace;
   std::string policy;       // auto | ask | observe, "" = the config's
   bool audit = false;       // --audit
+  // --continue-run KEY: the run recorded with KEY gets a new attempt (reason requeue) from its
+  // newest good checkpoint; a new KEY starts a run that keeps it (`inloop submit --slurm`).
+  std::string continue_run;
+  int exclude_after = 2;    // --exclude-after: faults that put a Slurm node on the exclude list
   std::vector<std::string> command;  // after --
 };
 

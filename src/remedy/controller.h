@@ -111,6 +111,9 @@ class Controller {
   void OnExit(const ExitInput& exit);
   // Time passes while waiting after an exit (seconds, the epoch of ExitInput::now).
   void Tick(double now);
+  // The run continues from another supervisor's attempts (`inloop run --continue-run`): the next
+  // attempt starts with `state` (its checkpoint, skip windows, lr scale, micro-batch).
+  void ContinueFrom(const RemedyState& state) { policy_.Restore(state); }
   // The store failed: nobody can approve anything from here on.
   void OnStoreFailed() { store_ok_ = false; }
 

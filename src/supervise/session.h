@@ -22,6 +22,7 @@
 #include "remedy/controller.h"
 #include "remedy/launch.h"
 #include "remedy/timeline.h"
+#include "slurm/requeue.h"
 #include "store/store.h"
 #include "supervise/line_splitter.h"
 #include "supervise/supervisor.h"
@@ -95,6 +96,19 @@ class Session : public remedy::CommandSink {
   void PrintSummary();
   void RecordFindings();
 
+  // ---- session_scheduler.cc: a run that is a scheduler's job ----
+  // OpenStore with a continue key: the run of that key gets the next attempt, or a new run is
+  // made that keeps the key.
+  Status ContinueOrCreateRun();
+  void RestoreRemedyState(int last_attempt);  // checkpoints and remedies of earlier attempts
+  void OnSchedulerSignal(AttemptIo* io);      // SIGUSR1: forwarded to the process group
+  // After an attempt's end: true when the job is requeued through Slurm instead (the run ends
+  // here, out_->status set); CarryOutRequeue runs scontrol once the run is recorded.
+  bool RequeueThroughScheduler(const std::optional<detect::CrashReport>& crash);
+  void CarryOutRequeue();
+  void SchedulerEvent(std::string_view kind, std::string_view severity, std::string message,
+                      std::string data_json);
+
   // ---- session_remedy.cc: the controller's inputs and commands ----
   void ActOnFindings();
   bool HasWork() const { return findings_.size() > findings_acted_ || controller_.has_work(); }
@@ -147,6 +161,12 @@ class Session : public remedy::CommandSink {
   int wait_status_ = 0;
   bool child_done_ = false;
   Clock::time_point kill_deadline_ = Clock::time_point::max();
+
+  // The scheduler's job (session_scheduler.cc).
+  slurm::SlurmJob job_ = slurm::SlurmJobFromEnv();
+  int first_attempt_ = 1;  // > 1 when the run continues (--continue-run)
+  bool usr1_ = false;      // Slurm asked for a checkpoint
+  std::optional<slurm::RequeueDecision> requeue_;
 
   // Remedies: the controller decides; the session remembers what it was told to do next.
   remedy::Controller controller_;

@@ -112,7 +112,7 @@ void Session::Say(const std::string& line) {
 
 void Session::OpenStore() {
   Status s = store::Store::Open(opts_.store_dir, true, &store_);
-  if (s.ok()) s = store_->CreateRun(&run_);
+  if (s.ok()) s = opts_.continue_key.empty() ? store_->CreateRun(&run_) : ContinueOrCreateRun();
   if (s.ok()) s = store_->SetParams(run_.id, ParamsFromArgv(opts_.command));
   if (s.ok() && !opts_.config_path.empty()) {
     s = store_->SetParams(run_.id, {store::Param{"inloop.config", opts_.config_path, "config"}});

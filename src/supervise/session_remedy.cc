@@ -166,6 +166,7 @@ bool Session::SleepUntil(double deadline) {
     signalfd_siginfo si;
     bool stop = false;
     while (::read(sfd_, &si, sizeof(si)) == sizeof(si)) {
+      if (si.ssi_signo == SIGUSR1) usr1_ = true;  // Slurm's time is up: requeue, not restart
       if (si.ssi_signo != SIGCHLD) stop = true;
     }
     while (waitpid(-1, nullptr, WNOHANG) > 0) {

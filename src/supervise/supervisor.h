@@ -42,6 +42,12 @@ struct SupervisorOptions {
   std::string audit_policy = "off";
   std::vector<std::string> audit_allow;
   std::vector<remedy::AuditData> audit_findings;
+  // A scheduler's job (`inloop run --continue-run KEY`, as `inloop submit --slurm` writes it):
+  // the run recorded with this key continues as a new attempt (reason "requeue") from its newest
+  // good checkpoint; a key not seen before starts a new run that keeps it. Inside a Slurm job,
+  // SIGUSR1 and hardware faults requeue the job (session_scheduler.cc).
+  std::string continue_key;
+  int exclude_after = 2;  // a Slurm node with this many faults in the ledger is excluded
 };
 
 struct RunOutcome {
@@ -54,6 +60,7 @@ struct RunOutcome {
   std::string stop_reason;
   bool store_failed = false;
   std::string store_error;
+  bool requeued = false;  // the Slurm job was requeued: the run continues in the new job
 };
 
 // Runs the command to completion. Returns a non-OK Status only for problems before the child
