@@ -11,6 +11,7 @@ PACKAGES=(
   libpcre2-dev libgtest-dev libgmock-dev libbenchmark-dev sqlite3
   libprotobuf-dev protobuf-compiler libssl-dev libcurl4-openssl-dev
   python3 python3-torch python3-numpy
+  slurm-wlm munge
   chromium
   libboost1.81-dev nginx-light wrk
   clang libclang-rt-14-dev bandit

@@ -24,7 +24,7 @@ if [ "${INLOOP_SKIP_SANITIZE:-0}" != 1 ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   export INLOOP_DASHBOARD_PERF=0
-  (cd build-asan && ctest --output-on-failure -j"$JOBS" --timeout 900 -LE "python|torch|load" "$@")
+  (cd build-asan && ctest --output-on-failure -j"$JOBS" --timeout 900 -LE "python|torch|load|slurm" "$@")
 fi
 
 if [ "${INLOOP_SKIP_FUZZ:-0}" != 1 ]; then

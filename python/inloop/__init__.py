@@ -17,6 +17,9 @@
         ...
     inloop.data_index(step, r["skip_windows"])      # the data batch index step `step` trains on
     inloop.control()                                # the raw dict from INLOOP_CONTROL, or {}
+    req = inloop.remedy_request()   # each step: an in-process remedy to apply now, or None
+    if req: load req["resume_from"], step = req["resume_step"], honour req["skip_windows"],
+            scale the lr by req["lr_scale"]; then inloop.remedy_applied(req)  (no restart)
 
 Under `inloop run` every call writes one JSON line to the supervisor's pipe; outside it every call
 is a cheap no-op (or, with INLOOP_PRINT=1 / init(print=True), `log` prints a readable line).
@@ -32,7 +35,7 @@ import threading
 
 __all__ = [
     "init", "log", "params", "tags", "checkpoint", "control", "remedies", "data_index",
-    "skip_data", "enabled", "run_info", "__version__",
+    "skip_data", "remedy_request", "remedy_applied", "enabled", "run_info", "__version__",
 ]
 __version__ = "0.1.0"
 
@@ -51,6 +54,9 @@ class _State:
         self.print = False       # print readable lines when not connected
         self.warned = set()      # one-time warning keys
         self.acked = None        # pid that sent the "remedies" acknowledgement
+        self.live = None         # pid that announced it polls for in-process remedies
+        self.live_seen = 0       # highest in-process request seq returned by remedy_request()
+        self.live_stamp = None   # (mtime_ns, size) of the control file when last read
 
 
 _S = _State()
@@ -565,6 +571,86 @@ def remedies():
     except Exception as e:  # never raise into training code
         _warn("remediesexc", "remedies() failed (%s)" % e)
     return out
+
+
+def remedy_request():
+    """An in-process remedy the supervisor asks of this running process, or None. Cheap enough
+    to call every step (one stat of the control file). The first call tells the supervisor that
+    this process applies remedies in place: from then on a rollback or lr cut is asked of it
+    instead of restarting it (it is still restarted if it does not apply the request within
+    [remedy] in_process_timeout_seconds). A request is returned once:
+
+        {"seq": int, "action": "rollback_skip" | "lr_cut",
+         "resume_from": str or None,    # the checkpoint to load (announced with checkpoint())
+         "resume_step": int,            # the step that checkpoint holds; continue at +1
+         "skip_windows": [(S, T), ...], # every window in effect now, as remedies() gives them
+         "lr_scale": float or None,     # the learning-rate scale in effect now (None: 1)
+         "micro_batch": int or None}
+
+    Apply it (load the checkpoint, set the step, move the data on with data_index), then call
+    remedy_applied(req) before logging the next step. Never raises."""
+    try:
+        _ensure()
+        if _S.fd is None:
+            return None
+        pid = os.getpid()
+        if _S.live != pid:
+            _S.live = pid
+            _acknowledge()
+            _send({"t": "live"})
+        path = os.environ.get("INLOOP_CONTROL")
+        if not path:
+            return None
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if stamp == _S.live_stamp:
+            return None
+        _S.live_stamp = stamp
+        live = control().get("live")
+        if not isinstance(live, dict):
+            return None
+        try:
+            seq = _as_int(live.get("seq"))
+            resume_step = _as_int(live.get("resume_step"))
+        except _Bad:
+            _warn("live:%r" % (live,), "ignoring a malformed in-process request %r" % (live,))
+            return None
+        if seq <= _S.live_seen:
+            return None
+        _S.live_seen = seq
+        out = {"seq": seq, "action": str(live.get("action", "")), "resume_from": None,
+               "resume_step": resume_step, "skip_windows": [], "lr_scale": None,
+               "micro_batch": None}
+        for key, conv in (("resume_from", _conv_resume), ("lr_scale", _conv_lr_scale),
+                          ("micro_batch", _conv_positive_int)):
+            if live.get(key) is not None:
+                try:
+                    out[key] = conv(live[key])
+                except _Bad:
+                    _warn("live:%s" % key, "ignoring malformed %s=%r in the in-process request"
+                          % (key, live[key]))
+        sw = live.get("skip_windows")
+        if isinstance(sw, (list, tuple)):
+            out["skip_windows"] = _windows(sw, "the in-process request's skip_windows") or []
+        return out
+    except Exception as e:
+        _warn("liveexc", "remedy_request() failed (%s)" % e)
+        return None
+
+
+def remedy_applied(request):
+    """Tell the supervisor that the in-process request returned by remedy_request() is applied:
+    the run is then judged from request["resume_step"] on, with no restart. Never raises."""
+    try:
+        seq = int(request["seq"]) if isinstance(request, dict) else int(request)
+        _ensure()
+        if _S.fd is not None and seq > 0:
+            _send({"t": "remedy_applied", "seq": seq})
+    except Exception as e:
+        _warn("appliedexc", "remedy_applied() failed (%s)" % e)
 
 
 def _clean_windows(windows):

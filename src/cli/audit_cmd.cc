@@ -93,7 +93,8 @@ int CmdAudit(const AuditArgs& a) {
 }
 
 int AuditBeforeRun(const std::vector<std::string>& command, const std::string& policy,
-                   const std::vector<std::string>& allow) {
+                   const std::vector<std::string>& allow,
+                   std::vector<remedy::AuditData>* record) {
   if (policy == "off") return kExitOk;
   std::vector<audit::FileVerdict> verdicts;
   if (Status s = audit::AuditCommandFiles({command}, allow, &verdicts); !s.ok()) {
@@ -103,6 +104,11 @@ int AuditBeforeRun(const std::vector<std::string>& command, const std::string& p
   size_t failing = 0;
   for (const audit::FileVerdict& v : verdicts) {
     for (const audit::Finding& f : v.findings) {
+      if (record && f.severity >= audit::Severity::kMedium) {
+        record->push_back(remedy::AuditData{"command", f.file, f.rule,
+                                            std::string(audit::SeverityName(f.severity)),
+                                            f.message, f.fix, f.line, policy, false});
+      }
       if (f.severity < audit::Severity::kHigh) continue;
       ++failing;
       std::string where = f.line > 0 ? fmt::format("{}:{}", f.file, f.line) : f.file;

@@ -25,6 +25,7 @@
 #include "cli/cli_util.h"
 #include "cli/exit_codes.h"
 #include "cli/run_cmd.h"
+#include "cli/slurm_verbs.h"
 #include "cli/verb_table.h"
 #include "cli/sync_cmd.h"
 #include "cli/verbs.h"
@@ -559,6 +560,8 @@ int Main(int argc, char** argv) {
   auto* run = AddRunCommand(app, &run_args);
   VerbTable verbs;
   AddSyncVerb(app, &verbs);
+  AddSubmitVerb(app, &verbs);
+  AddNodesVerb(app, &verbs);
 
   auto* runs = app.add_subcommand("runs", "list runs, newest first");
   runs->add_option("--store", store_dir, "store directory");

@@ -16,6 +16,7 @@ inline constexpr int kExitIncompatible = 6;   // store written by another format
 inline constexpr int kExitIo = 7;             // the OS refused a read or write
 inline constexpr int kExitStoreFailed = 8;    // run: the training succeeded but tracking failed
 inline constexpr int kExitPolicyStopped = 9;  // run: the remedy policy ended a live process
+inline constexpr int kExitRequeued = 10;      // run: the Slurm job was requeued; the run goes on
 // ask: the model endpoint (assist/); none of these leaves anything half-done in the store.
 inline constexpr int kExitNoModel = 20;           // INLOOP_LLM_URL / _MODEL unset or unusable
 inline constexpr int kExitModelUnreachable = 21;  // connection refused, DNS, TLS

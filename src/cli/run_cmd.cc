@@ -40,6 +40,14 @@ CLI::App* AddRunCommand(CLI::App& app, RunArgs* args) {
                   "seconds to keep uploading after the command ended (default 30); what is left "
                   "is sent by `inloop sync`")
       ->check(CLI::Range(0.0, 86400.0));
+  run->add_option("--continue-run", args->continue_run,
+                  "continue the run recorded with this key as a new attempt from its newest "
+                  "good checkpoint (a new key starts a run that keeps it); `inloop submit "
+                  "--slurm` passes the job's identity so a requeued job continues its run");
+  run->add_option("--exclude-after", args->exclude_after,
+                  "inside a Slurm job: a node with this many hardware faults in the ledger is "
+                  "excluded when the job is requeued (default 2)")
+      ->check(CLI::Range(1, 1000000));
   run->add_option("command", args->command, "the command, after --")->expected(-1);
   run->prefix_command();
   return run;
@@ -60,10 +68,14 @@ int CmdRun(const RunArgs& args) {
                "inloop: error: no command to run: use `inloop run [options] -- CMD ARGS...`\n");
     return kExitUsage;
   }
-  if (int rc = AuditBeforeRun(args.command, cfg.audit_policy, cfg.audit_allow); rc != 0) {
+  supervise::SupervisorOptions opts;
+  if (int rc = AuditBeforeRun(args.command, cfg.audit_policy, cfg.audit_allow,
+                              &opts.audit_findings);
+      rc != 0) {
     return rc;
   }
-  supervise::SupervisorOptions opts;
+  opts.audit_policy = cfg.audit_policy;
+  opts.audit_allow = cfg.audit_allow;
   opts.command = args.command;
   opts.name = args.name;
   opts.store_dir = ResolveStore(args.store, cfg.store);
@@ -90,6 +102,8 @@ int CmdRun(const RunArgs& args) {
     upload = std::make_unique<sync::LiveUpload>(uo);
     upload->Start();
   }
+  opts.continue_key = args.continue_run;
+  opts.exclude_after = args.exclude_after;
   supervise::RunOutcome out;
   s = supervise::Supervise(opts, &out);
   if (upload) {
@@ -97,6 +111,7 @@ int CmdRun(const RunArgs& args) {
     if (!line.empty()) fmt::print(stderr, "inloop: {}\n", line);
   }
   if (!s.ok()) return Fail(s);
+  if (out.requeued) return kExitRequeued;
   if (out.store_failed && out.exit_code == 0) return kExitStoreFailed;
   if (out.policy_stopped) return kExitPolicyStopped;
   return out.exit_code;

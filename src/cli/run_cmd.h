@@ -23,6 +23,10 @@ struct RunArgs {
   std::string server;       // --server URL: stream the run to an `inloop serve` (sync/)
   std::string token;        // --token (default $INLOOP_TOKEN): a server token with scope ingest
   double drain = 30;        // --drain: seconds to finish the upload after the command ended
+  // --continue-run KEY: the run recorded with KEY gets a new attempt (reason requeue) from its
+  // newest good checkpoint; a new KEY starts a run that keeps it (`inloop submit --slurm`).
+  std::string continue_run;
+  int exclude_after = 2;    // --exclude-after: faults that put a Slurm node on the exclude list
   std::vector<std::string> command;  // after --
 };
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "compare/eval_diff.h"
+#include "remedy/timeline.h"
 
 namespace inloop::cli {
 
@@ -195,8 +196,10 @@ int CmdAudit(const AuditArgs& a);
 // `inloop run --audit` / [audit] policy: audits the files `command` names before the first
 // attempt. Returns 0 to go on ("off"; nothing at high or above; "warn" prints and goes on; "ask"
 // and a "y" on the terminal), else kExitAuditFindings (block, ask refused or no terminal).
+// `record` (may be null) receives the findings at medium or above, for the run's timeline.
 int AuditBeforeRun(const std::vector<std::string>& command, const std::string& policy,
-                   const std::vector<std::string>& allow);
+                   const std::vector<std::string>& allow,
+                   std::vector<remedy::AuditData>* record = nullptr);
 
 }  // namespace inloop::cli
 

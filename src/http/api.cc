@@ -23,6 +23,7 @@
 #include "http/json_views.h"
 #include "http/log_api.h"
 #include "http/loop_view.h"
+#include "http/nodes_view.h"
 #include "http/repair_view.h"
 #include "query/m4.h"
 #include "query/series_query.h"
@@ -416,6 +417,13 @@ HttpResponse Api::Route(const HttpRequest& r) {
     Status s = pool_->Acquire(&st);
     if (!s.ok()) return with_route(ErrorFor(s), "/api/v1/loops");
     return with_route(ListLoops(st.get()), "/api/v1/loops");
+  }
+  if (n == 3 && seg[2] == "nodes") {
+    if (!get) return method_not_allowed("GET", "/api/v1/nodes");
+    StorePool::Lease st;
+    Status s = pool_->Acquire(&st);
+    if (!s.ok()) return with_route(ErrorFor(s), "/api/v1/nodes");
+    return with_route(ListNodes(st.get()), "/api/v1/nodes");
   }
   if (n == 4 && seg[2] == "loops") {
     if (!get) return method_not_allowed("GET", "/api/v1/loops/{name}");

@@ -111,6 +111,17 @@ bool ParseSdkMessage(std::string_view line, SdkMessage* out) {
     out->type = SdkMessage::Type::kRemedies;
     return true;
   }
+  if (t == "live") {
+    out->type = SdkMessage::Type::kLive;
+    return true;
+  }
+  if (t == "remedy_applied") {
+    out->type = SdkMessage::Type::kRemedyApplied;
+    int64_t seq = 0;
+    if (obj["seq"].get_int64().get(seq) || seq <= 0) return false;
+    out->seq = seq;
+    return true;
+  }
   if (t == "checkpoint") {
     out->type = SdkMessage::Type::kCheckpoint;
     std::string_view path;

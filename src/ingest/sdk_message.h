@@ -1,5 +1,6 @@
 // SdkMessage: one line of the SDK protocol (docs/sdk_protocol.md), written by python/inloop to
-// the pipe named by INLOOP_METRICS_FD: {"t":"log"|"params"|"tags"|"checkpoint"|"remedies", ...}. Parsing is strict
+// the pipe named by INLOOP_METRICS_FD: {"t":"log"|"params"|"tags"|"checkpoint"|"remedies"|"live"|
+// "remedy_applied", ...}. Parsing is strict
 // about shape and tolerant about content: unknown fields are ignored, bad values skipped.
 #pragma once
 
@@ -14,13 +15,16 @@ namespace inloop::ingest {
 
 struct SdkMessage {
   // kRemedies: the process read its remedy instructions (SDK control()/remedies()).
-  enum class Type { kLog, kParams, kTags, kCheckpoint, kRemedies, kUnknown };
+  // kLive: it polls for in-process remedies (SDK remedy_request()); kRemedyApplied: it applied
+  // in-process request `seq` (SDK remedy_applied()).
+  enum class Type { kLog, kParams, kTags, kCheckpoint, kRemedies, kLive, kRemedyApplied, kUnknown };
   Type type = Type::kUnknown;
   std::optional<int64_t> step;
   std::vector<std::pair<std::string, double>> metrics;      // kLog
   std::vector<std::pair<std::string, std::string>> params;  // kParams (values as text)
   std::vector<std::string> tags;                            // kTags (non-empty strings)
   std::string path;                                         // kCheckpoint
+  int64_t seq = 0;                                          // kRemedyApplied (> 0)
 };
 
 // Returns false when the line is not a valid SDK message.

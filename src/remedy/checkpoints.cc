@@ -150,17 +150,23 @@ bool CheckpointBook::InAnomaly(int64_t step) const {
 }
 
 std::optional<Checkpoint> CheckpointBook::NewestGood(std::optional<int64_t> before) const {
-  const Checkpoint* best = nullptr;
+  std::vector<const Checkpoint*> candidates;
   for (auto& c : all_) {
     if (!c.complete || c.abandoned) continue;
     if (before && c.step >= *before) continue;
     if (InAnomaly(c.step)) continue;
-    if (best != nullptr && c.step <= best->step) continue;
-    if (!(exists_ ? exists_(c.path) : Exists(c.path))) continue;
-    best = &c;
+    candidates.push_back(&c);
   }
-  if (best == nullptr) return std::nullopt;
-  return *best;
+  // Newest first; the file checks (existence, trust) run only until one passes.
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const Checkpoint* a, const Checkpoint* b) { return a->step > b->step; });
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const Checkpoint& c = *candidates[i];  // among equal steps the first known, as always
+    if (!(exists_ ? exists_(c.path) : Exists(c.path))) continue;
+    if (trusted_ && !trusted_(c)) continue;
+    return c;
+  }
+  return std::nullopt;
 }
 
 void CheckpointBook::RewindTo(int64_t step) {

@@ -2,7 +2,8 @@
 // checkpoint is known from the SDK (complete when announced) or from a configured glob (complete
 // once its size stopped changing for a settle time). It is good when complete, on the live
 // timeline (not from a future abandoned by a rollback) and no anomaly was open at its step.
-// Scan() reads the file system, and NewestGood() checks that the file still exists (SetExists);
+// Scan() reads the file system, and NewestGood() checks that the file still exists (SetExists)
+// and may be loaded (SetTrusted);
 // everything else is pure bookkeeping with caller-given times.
 #pragma once
 
@@ -51,6 +52,9 @@ class CheckpointBook {
   // How NewestGood checks that a checkpoint's file exists (default: stat); replay tests of the
   // remedy controller set their own.
   void SetExists(std::function<bool(const std::string&)> exists) { exists_ = std::move(exists); }
+  // Whether a checkpoint may be loaded at all (the supervisor's `[audit]` scan of its file);
+  // unset: every one. Asked only of the newest candidates, until one passes.
+  void SetTrusted(std::function<bool(const Checkpoint&)> trusted) { trusted_ = std::move(trusted); }
 
  private:
   bool InAnomaly(int64_t step) const;
@@ -59,6 +63,7 @@ class CheckpointBook {
   std::string glob_, base_dir_;
   double settle_;
   std::function<bool(const std::string&)> exists_;
+  std::function<bool(const Checkpoint&)> trusted_;
   std::vector<Checkpoint> all_;
   struct Anomaly {
     int64_t lo, hi;  // hi == INT64_MAX while open

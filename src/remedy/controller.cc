@@ -39,6 +39,10 @@ std::string_view CommandName(CommandKind k) {
       return "restart";
     case CommandKind::kEnd:
       return "end";
+    case CommandKind::kDeliver:
+      return "deliver";
+    case CommandKind::kRewind:
+      return "rewind";
   }
   return "say";
 }
@@ -226,10 +230,14 @@ void Controller::OnCheckpoint(const std::string& path, std::optional<int64_t> st
 
 void Controller::OnLiveFailure(const Failure& f) {
   // One action at a time: what happens while the process is being ended is recorded only.
-  if (process_gone_ || restart_ || pending_ || policy_stop_ || interrupted_) return;
+  if (process_gone_ || restart_ || pending_ || inflight_ || policy_stop_ || interrupted_) return;
   Plan plan = policy_.Decide(f);
   if (plan.action == ActionKind::kWithhold) {
     Withheld(plan);  // recorded; the training goes on
+    return;
+  }
+  if (mode_ == Mode::kAuto && CanApplyInProcess(plan)) {
+    Deliver(Propose(plan));  // the process stays up; it is ended only if it does not apply it
     return;
   }
   // In auto mode the signal goes first; the decision is written to the timeline right after.
@@ -340,6 +348,7 @@ void Controller::OnDecision(int64_t id, bool approved, double now) {
     Decision d = *pending_;
     pending_.reset();
     if (!approved) return;
+    if (CanApplyInProcess(d.plan)) return Deliver(d);
     Send(Of(CommandKind::kKill));
     Commit(d);
     return;
@@ -372,6 +381,10 @@ void Controller::OnInterrupt() {
   }
   // A remedy in flight is dropped: the human wants the run to stop.
   restart_.reset();
+  if (inflight_) {
+    SetState(inflight_->decision.id, store::kActionExpired, "interrupted");
+    inflight_.reset();
+  }
   if (pending_) {
     SetState(pending_->id, store::kActionExpired, "interrupted");
     pending_.reset();
@@ -381,10 +394,17 @@ void Controller::OnInterrupt() {
 // ---- after the exit ----
 
 bool Controller::DiedOnItsOwn(int exit_code) const {
-  return exit_code != 0 && !restart_ && !policy_stop_ && !interrupted_;
+  return exit_code != 0 && !restart_ && !inflight_ && !policy_stop_ && !interrupted_;
 }
 
 void Controller::OnExit(const ExitInput& exit) {
+  // An in-process remedy the process never applied is carried out by the restart instead.
+  if (inflight_) {
+    FallBackToRestart(fmt::format("attempt {} ended (exit code {}) before it applied the remedy "
+                                  "in place",
+                                  attempt_, exit.exit_code),
+                      true);
+  }
   int code = exit.exit_code;
   process_gone_ = true;
   bool passed_exit = code == 0 && !restart_ && !policy_stop_;
@@ -498,6 +518,99 @@ void Controller::JudgeOutcome(bool passed, const std::string& how) {
                  OutcomeData{w.id, w.action, attempt_, passed ? "passed" : "failed"}, w.step));
 }
 
+// ---- in-process remedies ----
+
+void Controller::OnLiveReady() {
+  if (live_ready_) return;
+  live_ready_ = true;
+  policy_.SetSkipReachable(true);  // it reads its remedies through the SDK
+}
+
+bool Controller::CanApplyInProcess(const Plan& p) const {
+  return policy_.config().in_process && live_ready_ && !process_gone_ &&
+         p.failure.family == Family::kLoss && p.checkpoint.has_value() &&
+         (p.action == ActionKind::kRollbackSkip || p.action == ActionKind::kLrCut);
+}
+
+void Controller::Deliver(const Decision& d) {
+  Command c = Of(CommandKind::kDeliver);
+  c.plan = d.plan;
+  c.seq = ++live_seq_;
+  c.action_id = d.id;
+  Send(std::move(c));
+  const Plan& p = d.plan;
+  double timeout = policy_.config().in_process_timeout_seconds;
+  ActionData data = DataOf(p, d.id);
+  data.in_process = true;
+  std::string msg = fmt::format(
+      "{} asked of the running process, in place: back to the checkpoint of step {}{}; it is "
+      "restarted instead if it has not applied it within {:g}s",
+      ActionName(p.action), p.resume_step,
+      p.new_skip ? fmt::format(", skipping steps {}..{}", p.new_skip->first,
+                               p.new_skip->second - 1)
+                 : std::string(),
+      timeout);
+  Say(msg);
+  Emit(MakeEvent(event_kind::kInProcessRequested, "info", msg, data, p.failure.step));
+  inflight_ = Inflight{d, live_seq_, now_ + timeout};
+}
+
+void Controller::OnLiveApplied(int64_t seq) {
+  if (!inflight_ || inflight_->seq != seq || process_gone_) return;
+  Decision d = inflight_->decision;
+  inflight_.reset();
+  const Plan& p = d.plan;
+  policy_.Apply(p);
+  SetState(d.id, store::kActionApplied, "policy");
+  ActionData data = DataOf(p, d.id);
+  data.in_process = true;
+  std::string action(ActionName(p.action));
+  Emit(MakeEvent(event_kind::kActionApplied, "warning",
+                 fmt::format("{} applied in process (no restart): attempt {} went back to the "
+                             "checkpoint of step {} (first step {}){}",
+                             action, attempt_, p.resume_step, p.resume_step + 1,
+                             p.new_skip ? fmt::format(", skipping steps {}..{}",
+                                                      p.new_skip->first, p.new_skip->second - 1)
+                                        : std::string()),
+                 data, p.failure.step));
+  remedies_.push_back(fmt::format("{} after {} at {} -> in process from step {}", action,
+                                  p.failure.trigger, StepOrUnknown(p.failure.step),
+                                  p.resume_step + 1));
+  watch_ = Watch{d.id, action, p.failure.step};
+  // From here the run is judged from the checkpoint, as after a restart from it.
+  patience_.Forget();
+  held_.clear();
+  verdicts_.clear();
+  last_step_ = p.resume_step;
+  prev_step_.reset();
+  Command rw = Of(CommandKind::kRewind);
+  rw.plan = p;
+  Send(std::move(rw));
+}
+
+void Controller::OnClock(double now) {
+  now_ = now;
+  if (!inflight_ || now < inflight_->deadline) return;
+  FallBackToRestart(fmt::format("the process did not apply it in place within {:g}s",
+                                policy_.config().in_process_timeout_seconds),
+                    process_gone_);
+}
+
+void Controller::FallBackToRestart(const std::string& why, bool gone) {
+  Decision d = inflight_->decision;
+  inflight_.reset();
+  ActionData data = DataOf(d.plan, d.id);
+  std::string msg = fmt::format("{}: {}; restarting it instead", ActionName(d.plan.action), why);
+  Say(msg);
+  Emit(MakeEvent(event_kind::kInProcessTimeout, "warning", msg, data, d.plan.failure.step));
+  if (gone) {
+    restart_ = d;  // the process ended on its own: OnExit restarts it with the plan
+    return;
+  }
+  Send(Of(CommandKind::kKill));
+  Commit(d);
+}
+
 // ---- for tests ----
 
 std::string Describe(const Command& c) {
@@ -541,6 +654,14 @@ std::string Describe(const Command& c) {
     case CommandKind::kEnd:
       s += " " + c.text;
       break;
+    case CommandKind::kDeliver:
+    case CommandKind::kRewind: {
+      const Plan& p = c.plan;
+      s += fmt::format(" {} to step {}", ActionName(p.action), p.resume_step);
+      if (c.kind == CommandKind::kDeliver) s += fmt::format(" seq {}", c.seq);
+      if (p.new_skip) s += fmt::format(" skip {}..{}", p.new_skip->first, p.new_skip->second - 1);
+      break;
+    }
   }
   return s;
 }

@@ -39,6 +39,9 @@ enum class CommandKind {
   kAskApproval,     // tell the user how to approve or deny action `action_id` (ask mode)
   kRestart,         // start attempt `attempt` with the policy's state after `plan`
   kEnd,             // the run ends with `status` (and `stop_reason` when the policy ended it)
+  kDeliver,         // ask the live process to apply `plan` in place: request `seq` (the SDK's
+                    // inloop.remedy_request()), for action `action_id`
+  kRewind,          // the live process applied `plan` in place: judge it from plan.resume_step
 };
 std::string_view CommandName(CommandKind k);
 
@@ -52,6 +55,7 @@ struct Command {
   TimelineEvent event;    // kEvent
   std::string text;       // kSay; kRestart: the attempt's reason; kEnd: the status
   int attempt = 0;        // kRestart
+  int64_t seq = 0;        // kDeliver
 };
 
 class CommandSink {
@@ -87,6 +91,13 @@ class Controller {
   void OnParam(std::string_view key, std::string_view value);
   void OnRemediesAcknowledged();
   void OnCheckpoint(const std::string& path, std::optional<int64_t> step);
+  // In-process remedies (RemedyConfig::in_process). OnLiveReady: the process polls for them
+  // (SDK inloop.remedy_request()). OnLiveApplied: it applied request `seq` in place.
+  void OnLiveReady();
+  void OnLiveApplied(int64_t seq);
+  // The clock while the process lives (seconds, the epoch of ExitInput::now): a request not
+  // applied within in_process_timeout_seconds falls back to ending the process and restarting.
+  void OnClock(double now);
   // Whether the command's script reads INLOOP_SKIP / INLOOP_CONTROL itself.
   void SetSkipReachable(bool reachable) { policy_.SetSkipReachable(reachable); }
   // A person approved (true) or denied (false) action `id`, at time `now` (see Tick).
@@ -100,6 +111,9 @@ class Controller {
   void OnExit(const ExitInput& exit);
   // Time passes while waiting after an exit (seconds, the epoch of ExitInput::now).
   void Tick(double now);
+  // The run continues from another supervisor's attempts (`inloop run --continue-run`): the next
+  // attempt starts with `state` (its checkpoint, skip windows, lr scale, micro-batch).
+  void ContinueFrom(const RemedyState& state) { policy_.Restore(state); }
   // The store failed: nobody can approve anything from here on.
   void OnStoreFailed() { store_ok_ = false; }
 
@@ -151,6 +165,12 @@ class Controller {
   void RestartWhenDue(const Decision& d, double now);
   void Restart(const Decision& d);
   void End(std::string_view status);
+  // In-process remedies: whether `p` can be applied by the live process, the request, and the
+  // fallback to a restart when it is not applied in time (`why` says what happened; `gone`: the
+  // process already ended).
+  bool CanApplyInProcess(const Plan& p) const;
+  void Deliver(const Decision& d);
+  void FallBackToRestart(const std::string& why, bool gone);
   std::optional<int64_t> StepGap() const;
 
   int64_t Send(Command c);
@@ -183,6 +203,16 @@ class Controller {
   std::vector<SpikeVerdict> verdicts_;
   bool remedies_read_ = false;     // the SDK said the process reads its remedies
   bool skip_undelivered_ = false;  // the latest restart's skip window was not deliverable
+  // In-process remedies: the process polls for them; the request in flight and its deadline.
+  struct Inflight {
+    Decision decision;
+    int64_t seq = 0;
+    double deadline = 0;
+  };
+  bool live_ready_ = false;
+  int64_t live_seq_ = 0;
+  double now_ = 0;
+  std::optional<Inflight> inflight_;
 };
 
 // One line per command, for replay tests and debugging: "kill", "record 1 rollback_skip approved

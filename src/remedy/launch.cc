@@ -98,6 +98,32 @@ Launch BuildLaunch(const std::vector<std::string>& command, const RemedyConfig& 
   return l;
 }
 
+std::string ControlWithLiveRequest(const std::string& control_json, const Plan& plan,
+                                   const RemedyState& before, int64_t seq) {
+  std::vector<SkipWindow> windows = before.skip_windows;
+  if (plan.new_skip) windows.push_back(*plan.new_skip);
+  JsonWriter w;
+  w.BeginObject().Key("seq").Int(seq).Key("action").String(ActionName(plan.action));
+  w.Key("resume_from");
+  plan.checkpoint ? w.String(plan.checkpoint->path) : w.Null();
+  w.Key("resume_step").Int(plan.resume_step);
+  w.Key("skip_windows").BeginArray();
+  for (auto& [from, to] : windows) w.BeginArray().Int(from).Int(to).EndArray();
+  w.EndArray().Key("lr_scale");
+  plan.lr_scale != 1 ? w.Number(plan.lr_scale) : w.Null();
+  w.Key("micro_batch");
+  plan.micro_batch ? w.Int(*plan.micro_batch) : w.Null();
+  w.EndObject();
+  // The attempt's object with one more key: its closing brace becomes `,"live":{...}}`.
+  std::string out = control_json;
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  if (out.empty() || out.back() != '}') out = "{}";
+  out.pop_back();
+  if (out.size() > 1) out += ',';
+  out += "\"live\":" + w.Take() + "}\n";
+  return out;
+}
+
 bool ScriptReadsRemedies(const std::vector<std::string>& command, const std::string& cwd) {
   for (const std::string& arg : command) {
     if (arg.empty() || arg[0] == '-') continue;

@@ -27,6 +27,13 @@ Launch BuildLaunch(const std::vector<std::string>& command, const RemedyConfig& 
                    const RemedyState& state, int attempt, std::string_view action,
                    const std::string& control_path);
 
+// The control file of an attempt with an in-process request added under "live" (the SDK's
+// inloop.remedy_request()): {"seq", "action", "resume_from", "resume_step", "skip_windows" (every
+// window in effect after the plan, in order), "lr_scale", "micro_batch"}. `control_json` is an
+// attempt's Launch::control_json; `before` the remedy state before the plan.
+std::string ControlWithLiveRequest(const std::string& control_json, const Plan& plan,
+                                   const RemedyState& before, int64_t seq);
+
 // "S:T,S2:T2"
 std::string SkipText(const std::vector<SkipWindow>& windows);
 

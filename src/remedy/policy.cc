@@ -335,4 +335,9 @@ void Policy::Apply(const Plan& p) {
   book_.RewindTo(p.resume_step);
 }
 
+void Policy::Restore(const RemedyState& state) {
+  state_ = state;
+  book_.RewindTo(state.resume_step);
+}
+
 }  // namespace inloop::remedy

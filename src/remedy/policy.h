@@ -98,6 +98,9 @@ class Policy {
   Plan Decide(const Failure& f) const;
   // The plan was carried out: a new attempt starts with it.
   void Apply(const Plan& p);
+  // A run continued by another supervisor (a requeued Slurm job): its next attempt starts with
+  // `state` (restored from the run's timeline), without a step on the escalation ladder.
+  void Restore(const RemedyState& state);
 
   // A param the process reported (the micro-batch is learned from one).
   void OnParam(std::string_view key, std::string_view value);

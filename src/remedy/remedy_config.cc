@@ -67,6 +67,9 @@ Status Validate(const RemedyConfig& c) {
                                        "(got {})",
                                        c.spike_patience));
   }
+  if (!(c.in_process_timeout_seconds > 0)) {
+    return Status::Invalid("remedy.in_process_timeout_seconds must be > 0");
+  }
   if (c.checkpoint_settle_seconds < 0) {
     return Status::Invalid("remedy.checkpoint_settle_seconds must be >= 0");
   }
@@ -117,6 +120,8 @@ Status LoadRemedyConfig(const toml::table& t, const std::string& path, RemedyCon
       {"stop_grace_seconds", &c.stop_grace_seconds},
       {"spike_patience", &c.spike_patience},
       {"restart_from_scratch", &c.restart_from_scratch},
+      {"in_process", &c.in_process},
+      {"in_process_timeout_seconds", &c.in_process_timeout_seconds},
       {"checkpoint_glob", &c.checkpoint_glob},
       {"checkpoint_settle_seconds", &c.checkpoint_settle_seconds},
       {"micro_batch", &c.micro_batch},

@@ -60,6 +60,13 @@ struct RemedyConfig {
   bool restart_from_scratch = false;
   // SIGTERM, then SIGKILL after this long, when inloop ends a process to restart it.
   double stop_grace_seconds = 10;
+  // In-process remedies: a process that polls inloop.remedy_request() (the SDK) is asked to
+  // apply a rollback (load the checkpoint, skip the window) or an lr cut in place, without a
+  // restart (no interpreter, CUDA or data-loader start-up to pay again). When it has not
+  // acknowledged within in_process_timeout_seconds, inloop restarts it as it would have. false:
+  // always restart.
+  bool in_process = true;
+  double in_process_timeout_seconds = 30;
 
   // Checkpoints announced through the SDK are always used. Others are found by this glob
   // (relative to the run's directory; the step is the last run of digits in the file name),

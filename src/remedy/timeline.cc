@@ -169,6 +169,7 @@ std::string ToJson(const ActionData& d) {
     OptInt(w, "micro_batch", d.micro_batch);
     w.Key("delay_seconds").Number(d.delay_seconds);
   }
+  if (d.in_process) w.Key("in_process").Bool(true);
   w.Key("reason").String(d.reason).EndObject();
   return w.Take();
 }
@@ -193,6 +194,10 @@ bool FromJson(std::string_view json, ActionData* d) {
   if (auto e = r.Get("lr_scale")) d->lr_scale = JsonNumberOf(*e);
   r.OptInt("micro_batch", &d->micro_batch);
   r.Num("delay_seconds", &d->delay_seconds);
+  if (auto e = r.Get("in_process")) {
+    bool b = false;
+    if (!e->get(b)) d->in_process = b;
+  }
   r.Text("reason", &d->reason);
   return r.ok();
 }
@@ -431,6 +436,33 @@ bool FromJson(std::string_view json, SourceData* d) {
   r.Text("printed_key", &d->printed_key);
   r.Text("source", &d->source);
   r.Int("printed_since_sdk", &d->printed_since_sdk);
+  return r.ok();
+}
+
+std::string ToJson(const AuditData& d) {
+  JsonWriter w;
+  w.BeginObject().Key("context").String(d.context).Key("file").String(d.file);
+  w.Key("rule").String(d.rule).Key("severity").String(d.severity);
+  w.Key("message").String(d.message).Key("fix").String(d.fix);
+  if (d.line > 0) w.Key("line").Int(d.line);
+  w.Key("policy").String(d.policy).Key("blocked").Bool(d.blocked).EndObject();
+  return w.Take();
+}
+
+bool FromJson(std::string_view json, AuditData* d) {
+  Reader r(json);
+  r.Text("context", &d->context);
+  r.Text("file", &d->file);
+  r.Text("rule", &d->rule);
+  r.Text("severity", &d->severity);
+  r.Text("message", &d->message);
+  r.Text("fix", &d->fix);
+  r.Int("line", &d->line);
+  r.Text("policy", &d->policy);
+  if (auto e = r.Get("blocked")) {
+    bool b = false;
+    if (!e->get(b)) d->blocked = b;
+  }
   return r.ok();
 }
 

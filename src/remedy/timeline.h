@@ -39,7 +39,14 @@ inline constexpr std::string_view kSignalForwarded = "signal_forwarded";
 inline constexpr std::string_view kSpikeRecovered = "spike_recovered";
 inline constexpr std::string_view kRemedyWithheld = "remedy_withheld";
 inline constexpr std::string_view kRemedyAcknowledged = "remedy_acknowledged";
+// An in-process remedy: asked of the live process (ActionData, in_process), and its timeout
+// (ActionData: the process did not apply it in time, so it is restarted instead).
+inline constexpr std::string_view kInProcessRequested = "in_process_requested";
+inline constexpr std::string_view kInProcessTimeout = "in_process_timeout";
 inline constexpr std::string_view kMetricSource = "metric_source";
+// An `inloop audit` finding about what the run executes or loads (AuditData): a file its command
+// names (before the first attempt) or a checkpoint a rollback would load.
+inline constexpr std::string_view kAuditFinding = "audit_finding";
 inline constexpr std::string_view kSdkConnected = "sdk_connected";
 inline constexpr std::string_view kStoreFailed = "store_failed";
 }  // namespace event_kind
@@ -77,6 +84,8 @@ struct ActionData {
   std::optional<double> lr_scale;                   // written (1 when unset) with a restart
   std::optional<int64_t> micro_batch;
   double delay_seconds = 0;
+  // Applied inside the live process through the SDK (no restart): written only when true.
+  bool in_process = false;
   std::string reason;
 };
 
@@ -180,6 +189,19 @@ struct SourceData {
   int64_t printed_since_sdk = 0;
 };
 
+// audit_finding: one finding of `inloop audit` (audit/finding.h) and what inloop did about it.
+struct AuditData {
+  std::string context;   // "command" (a file the command names) or "checkpoint" (before loading)
+  std::string file;
+  std::string rule;
+  std::string severity;  // "info" ... "critical"
+  std::string message;
+  std::string fix;
+  int64_t line = 0;      // 0: none
+  std::string policy;    // the [audit] policy in force: "warn", "ask", "block"
+  bool blocked = false;  // the checkpoint was not used / the run was refused
+};
+
 std::string ToJson(const FindingData& d);
 std::string ToJson(const ActionData& d);
 std::string ToJson(const ProposalData& d);
@@ -192,6 +214,7 @@ std::string ToJson(const CheckpointData& d);
 std::string ToJson(const SpikeData& d);
 std::string ToJson(const WithheldData& d);
 std::string ToJson(const SourceData& d);
+std::string ToJson(const AuditData& d);
 
 bool FromJson(std::string_view json, FindingData* d);
 bool FromJson(std::string_view json, ActionData* d);
@@ -205,6 +228,7 @@ bool FromJson(std::string_view json, CheckpointData* d);
 bool FromJson(std::string_view json, SpikeData* d);
 bool FromJson(std::string_view json, WithheldData* d);
 bool FromJson(std::string_view json, SourceData* d);
+bool FromJson(std::string_view json, AuditData* d);
 
 // Reads `json` into a fresh T (lenient, see above).
 template <typename T>
@@ -217,7 +241,7 @@ T Parse(std::string_view json) {
 using EventData =
     std::variant<std::monostate, FindingData, ActionData, ProposalData, DecisionData, OutcomeData,
                  AttemptStartData, AttemptExitData, CrashData, CheckpointData, SpikeData,
-                 WithheldData, SourceData>;
+                 WithheldData, SourceData, AuditData>;
 
 // One event of a run's timeline, before the store gives it an id and a time.
 struct TimelineEvent {

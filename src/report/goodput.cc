@@ -130,7 +130,7 @@ void WriteGoodputJson(const Goodput& g, JsonWriter* w) {
 std::string GoodputText(const Goodput& g) {
   std::string out = fmt::format("ETTR {:.1f}% ({} of {} in steps that survived)", 100 * g.ettr,
                                 DurationText(g.productive_seconds), DurationText(g.wall_seconds));
-  if (g.faults.empty()) return out + "; no fault restarted the run";
+  if (g.faults.empty()) return out + "; no fault cost any step";
   out += fmt::format("; {} {}: {} steps / {} lost", g.faults.size(),
                      g.faults.size() == 1 ? "fault" : "faults", g.lost_steps,
                      DurationText(g.lost_seconds));

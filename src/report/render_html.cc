@@ -307,6 +307,18 @@ std::string RenderHtml(const RunReport& r) {
                        r.checkpoints == 1 ? "" : "s");
   }
 
+  if (!r.audit.empty()) {
+    o += "<h2>Audit</h2>\n<table>\n<tr><th>what</th><th>file</th><th>rule</th><th>severity</th>"
+         "<th>finding</th><th>done</th></tr>\n";
+    for (const remedy::AuditData& a : r.audit) {
+      std::string where = a.line > 0 ? fmt::format("{}:{}", a.file, a.line) : a.file;
+      o += fmt::format("<tr>{}{}{}{}{}{}</tr>\n", Td(a.context), Td(where), Td(a.rule),
+                       Td(a.severity), Td(a.message),
+                       Td(a.blocked ? "not loaded" : "policy " + a.policy));
+    }
+    o += "</table>\n";
+  }
+
   if (r.goodput) {
     o += fmt::format("<h2>Goodput</h2>\n<p>{}.</p>\n", HtmlEscape(GoodputText(*r.goodput)));
   }

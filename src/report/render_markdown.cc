@@ -114,6 +114,18 @@ std::string RenderMarkdown(const RunReport& r) {
     o += "\n";
   }
 
+  if (!r.audit.empty()) {
+    o += "## Audit\n\n| what | file | rule | severity | finding | done |\n|---|---|---|---|---|---|\n";
+    for (const remedy::AuditData& a : r.audit) {
+      std::string where = a.line > 0 ? fmt::format("{}:{}", a.file, a.line) : a.file;
+      o += fmt::format("| {} | {} | {} | {} | {} | {} |\n", MarkdownCell(a.context),
+                       MarkdownCell(where), MarkdownCell(a.rule), MarkdownCell(a.severity),
+                       MarkdownCell(a.message),
+                       a.blocked ? "not loaded" : "policy " + MarkdownCell(a.policy));
+    }
+    o += "\n";
+  }
+
   if (r.goodput) {
     const Goodput& g = *r.goodput;
     o += "## Goodput\n\n" + Text(GoodputText(g)) + ".\n\n";

@@ -169,6 +169,10 @@ void GatherTimeline(RunReport* r, const std::vector<store::EventRecord>& events)
       ++r->checkpoints;
       continue;
     }
+    if (e.kind == remedy::event_kind::kAuditFinding) {
+      r->audit.push_back(remedy::Parse<remedy::AuditData>(e.data_json));
+      continue;
+    }
     if (e.kind == "sdk_connected" || e.kind == "signal_sent") continue;
     if (e.kind == "attempt_start" && attempt <= 1) continue;
     if (e.kind == remedy::event_kind::kActionApproved &&
@@ -355,6 +359,11 @@ void GatherRemedies(store::Store* st, const ReportOptions& opts, RunReport* r,
       it->verdict = o.result;
       continue;
     }
+    if (remedy::Parse<remedy::ActionData>(e.data_json).in_process) {
+      it->in_process = true;
+      it->applied_at = e.time;
+      continue;
+    }
     for (size_t j = i + 1; j < events.size(); ++j) {
       if (events[j].kind != remedy::event_kind::kAttemptStart) continue;
       if (int n = remedy::Parse<remedy::AttemptStartData>(events[j].data_json).attempt) {
@@ -487,7 +496,8 @@ void GatherGoodput(RunReport* r, const SeriesPoints* primary) {
   std::stable_sort(in.points.begin(), in.points.end(),
                    [](const Point& a, const Point& b) { return a.wall_time < b.wall_time; });
   for (auto& f : r->remedies) {
-    if (f.state != store::kActionApplied || !IsRestart(f.action) || f.next_attempt <= 0) continue;
+    if (f.state != store::kActionApplied || !IsRestart(f.action)) continue;
+    if (f.next_attempt <= 0 && !f.in_process) continue;
     GoodputInput::Fault x;
     x.trigger = f.trigger;
     const bool finding = FindingKinds().count(f.trigger) > 0;
@@ -500,9 +510,9 @@ void GatherGoodput(RunReport* r, const SeriesPoints* primary) {
     }
     x.action_at = f.created_at;
     x.restart_step = f.start_step ? *f.start_step : (f.measured ? f.restart_step : x.step);
-    x.restart_at = f.created_at;
+    x.restart_at = f.in_process ? f.applied_at : f.created_at;
     for (auto& a : r->attempts)
-      if (a.number == f.next_attempt) x.restart_at = a.started_at;
+      if (!f.in_process && a.number == f.next_attempt) x.restart_at = a.started_at;
     in.faults.push_back(std::move(x));
   }
   std::stable_sort(in.faults.begin(), in.faults.end(),
@@ -1084,6 +1094,7 @@ void WriteReportJson(const RunReport& r, JsonWriter* w) {
     Opt(w, "lr_scale", f.lr_scale);
     Opt(w, "micro_batch", f.micro_batch);
     w->Key("next_attempt").Int(f.next_attempt).Key("verdict").String(f.verdict);
+    if (f.in_process) w->Key("in_process").Bool(true);
     w->Key("outcome");
     if (f.measured) {
       w->BeginObject().Key("metric").String(f.metric).Key("onset").Int(f.onset);
@@ -1105,6 +1116,9 @@ void WriteReportJson(const RunReport& r, JsonWriter* w) {
     }
     w->EndObject();
   }
+  w->EndArray();
+  w->Key("audit").BeginArray();
+  for (const remedy::AuditData& a : r.audit) w->Raw(remedy::ToJson(a));
   w->EndArray();
   w->Key("goodput");
   if (r.goodput) {

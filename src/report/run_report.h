@@ -16,6 +16,7 @@
 #include "common/json_writer.h"
 #include "common/point.h"
 #include "common/status.h"
+#include "remedy/timeline.h"
 #include "report/goodput.h"
 #include "store/store.h"
 
@@ -106,6 +107,8 @@ struct RemedyFacts {
   std::optional<std::pair<int64_t, int64_t>> skip;
   std::optional<double> lr_scale;
   int next_attempt = 0;  // the attempt it started (0: none)
+  bool in_process = false;  // applied by the live process itself (no restart, no next attempt)
+  double applied_at = 0;    // in_process: when the process went back (its action_applied event)
   std::string verdict;   // the supervisor's action_outcome: "passed", "failed" or ""
   // Measured on the primary metric (restarting actions that were applied).
   bool measured = false;
@@ -223,6 +226,9 @@ struct RunReport {
   std::vector<TimelineEntry> timeline_collapsed;
   int64_t checkpoints = 0;  // checkpoint events (not listed one by one)
   std::vector<RemedyFacts> remedies;
+  // `[audit]` findings recorded on the timeline (audit_finding events): the command's files
+  // before the run, checkpoints before a rollback loaded them. Not repeated in the timeline.
+  std::vector<remedy::AuditData> audit;
   // ETTR, lost steps and time per fault, time to detect, MTTR (on the primary metric's points).
   std::optional<Goodput> goodput;
   std::optional<ThroughputFacts> throughput;

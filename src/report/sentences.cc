@@ -97,13 +97,15 @@ std::string DidText(const RemedyFacts& f) {
   if (f.action == "rollback_skip") {
     std::string out = f.checkpoint_step ? fmt::format("rolled back to step {}", *f.checkpoint_step)
                                         : "restarted" + from;
+    if (f.in_process) out += " in process (no restart)";
     if (f.skip) out += fmt::format(" and skipped data {}-{}", f.skip->first, f.skip->second - 1);
     return out;
   }
   if (f.action == "resume") return "resumed" + from;
   if (f.action == "lr_cut")
-    return fmt::format("cut the learning rate{} and restarted{}",
-                       f.lr_scale ? " x" + Num(*f.lr_scale) : std::string(), from);
+    return fmt::format("cut the learning rate{} and {}{}",
+                       f.lr_scale ? " x" + Num(*f.lr_scale) : std::string(),
+                       f.in_process ? "went back in process" : "restarted", from);
   if (f.action == "shrink_batch")
     return fmt::format("restarted{} with {}", from,
                        f.micro_batch ? fmt::format("micro-batch {}", *f.micro_batch)

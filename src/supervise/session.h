@@ -22,6 +22,7 @@
 #include "remedy/controller.h"
 #include "remedy/launch.h"
 #include "remedy/timeline.h"
+#include "slurm/requeue.h"
 #include "store/store.h"
 #include "supervise/line_splitter.h"
 #include "supervise/supervisor.h"
@@ -66,6 +67,13 @@ class Session : public remedy::CommandSink {
   void StoreFailed(const Status& s);
   void RecordStoreFailure();
   void OpenStore();
+  // [audit] (session_audit.cc): the pre-run findings on the timeline; checkpoints scanned before
+  // they may be loaded.
+  void RecordPreRunAudit();
+  void InstallCheckpointAudit();
+  bool CheckpointTrusted(const remedy::Checkpoint& c);
+  // Judge the run from `step` on (nullopt: from the beginning): detectors, stepless series, hang.
+  void RewindTo(std::optional<int64_t> step);
   void BeginAttempt(int number, const std::string& reason);
   void RecordAttemptStart(const remedy::Launch& launch);
   // Closes the attempt and writes its record once; classifies the exit when the process ended
@@ -87,6 +95,19 @@ class Session : public remedy::CommandSink {
   void Say(const std::string& line);
   void PrintSummary();
   void RecordFindings();
+
+  // ---- session_scheduler.cc: a run that is a scheduler's job ----
+  // OpenStore with a continue key: the run of that key gets the next attempt, or a new run is
+  // made that keeps the key.
+  Status ContinueOrCreateRun();
+  void RestoreRemedyState(int last_attempt);  // checkpoints and remedies of earlier attempts
+  void OnSchedulerSignal(AttemptIo* io);      // SIGUSR1: forwarded to the process group
+  // After an attempt's end: true when the job is requeued through Slurm instead (the run ends
+  // here, out_->status set); CarryOutRequeue runs scontrol once the run is recorded.
+  bool RequeueThroughScheduler(const std::optional<detect::CrashReport>& crash);
+  void CarryOutRequeue();
+  void SchedulerEvent(std::string_view kind, std::string_view severity, std::string message,
+                      std::string data_json);
 
   // ---- session_remedy.cc: the controller's inputs and commands ----
   void ActOnFindings();
@@ -141,9 +162,18 @@ class Session : public remedy::CommandSink {
   bool child_done_ = false;
   Clock::time_point kill_deadline_ = Clock::time_point::max();
 
+  // The scheduler's job (session_scheduler.cc).
+  slurm::SlurmJob job_ = slurm::SlurmJobFromEnv();
+  int first_attempt_ = 1;  // > 1 when the run continues (--continue-run)
+  bool usr1_ = false;      // Slurm asked for a checkpoint
+  std::optional<slurm::RequeueDecision> requeue_;
+
   // Remedies: the controller decides; the session remembers what it was told to do next.
   remedy::Controller controller_;
   std::string control_path_;
+  std::string control_json_;
+  // Checkpoint path -> (size:mtime stamp, trusted) of its last audit scan.
+  std::map<std::string, std::pair<std::string, bool>> checkpoint_audits_;  // the running attempt's control file (an in-process request adds to it)
   std::optional<std::string> restart_reason_;  // kRestart: the next attempt's reason
   std::optional<std::string> end_status_;      // kEnd: the run's status
 };

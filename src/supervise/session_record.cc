@@ -112,7 +112,7 @@ void Session::Say(const std::string& line) {
 
 void Session::OpenStore() {
   Status s = store::Store::Open(opts_.store_dir, true, &store_);
-  if (s.ok()) s = store_->CreateRun(&run_);
+  if (s.ok()) s = opts_.continue_key.empty() ? store_->CreateRun(&run_) : ContinueOrCreateRun();
   if (s.ok()) s = store_->SetParams(run_.id, ParamsFromArgv(opts_.command));
   if (s.ok() && !opts_.config_path.empty()) {
     s = store_->SetParams(run_.id, {store::Param{"inloop.config", opts_.config_path, "config"}});
@@ -272,6 +272,12 @@ void Session::HandleSdkLine(std::string_view line) {
     case ingest::SdkMessage::Type::kCheckpoint:
       controller_.OnCheckpoint(msg.path, msg.step);
       break;
+    case ingest::SdkMessage::Type::kLive:
+      controller_.OnLiveReady();
+      break;
+    case ingest::SdkMessage::Type::kRemedyApplied:
+      controller_.OnLiveApplied(msg.seq);
+      break;
     default:
       break;
   }
@@ -319,6 +325,21 @@ void Session::FlushStore() {
   if (!s.ok()) StoreFailed(s);
 }
 
+// The detectors are judged from where training restarts (a new attempt, or the live process
+// after an in-process rollback): the abandoned future's points are no baseline, and a restart
+// from the beginning (no step) is a fresh start. Values without a step count on from there.
+void Session::RewindTo(std::optional<int64_t> step) {
+  if (step) {
+    detectors_.RewindTo(*step);
+  } else {
+    detectors_.StartFresh();
+  }
+  for (auto& [key, track] : series_) {
+    if (track.stepless) track.step = step.value_or(0);
+  }
+  hang_ = detect::HangDetector(opts_.detect, WallNow());
+}
+
 void Session::BeginAttempt(int number, const std::string& reason) {
   attempt_ = store::AttemptRecord{};
   attempt_.run_id = run_.id;
@@ -333,20 +354,8 @@ void Session::BeginAttempt(int number, const std::string& reason) {
   child_pid_ = 0;
   kill_deadline_ = Clock::time_point::max();
   if (number > 1) {
-    // The detectors are judged from where the new attempt restarts: the abandoned future's
-    // points are no baseline, and a restart from the beginning is a fresh start.
     const remedy::RemedyState& st = controller_.state();
-    if (st.checkpoint) {
-      detectors_.RewindTo(st.resume_step);
-    } else {
-      detectors_.StartFresh();
-    }
-    // Values without a step count on from where the new attempt starts, not from where the
-    // abandoned one stopped.
-    for (auto& [key, track] : series_) {
-      if (track.stepless) track.step = st.checkpoint ? st.resume_step : 0;
-    }
-    hang_ = detect::HangDetector(opts_.detect, WallNow());
+    RewindTo(st.checkpoint ? std::optional<int64_t>(st.resume_step) : std::nullopt);
   }
   if (store_ok_) {
     // Compressed in seekable frames (store/attempt_log.h); read back through the store.

@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "common/file_io.h"
+#include "remedy/launch.h"
 #include "supervise/process.h"
 #include "supervise/session.h"
 
@@ -55,6 +57,20 @@ int64_t Session::Execute(const remedy::Command& c) {
       return 0;
     case CommandKind::kEnd:
       end_status_ = c.text;
+      return 0;
+    case CommandKind::kDeliver: {
+      Status ws = WriteFileAtomically(
+          control_path_, remedy::ControlWithLiveRequest(control_json_, c.plan,
+                                                        controller_.state(), c.seq));
+      if (!ws.ok()) {
+        Say(fmt::format("warning: the in-process request could not be written ({}); the "
+                        "process will be restarted when it is not applied",
+                        ws.message()));
+      }
+      return 0;
+    }
+    case CommandKind::kRewind:
+      RewindTo(c.plan.resume_step);
       return 0;
   }
   return 0;
@@ -150,6 +166,7 @@ bool Session::SleepUntil(double deadline) {
     signalfd_siginfo si;
     bool stop = false;
     while (::read(sfd_, &si, sizeof(si)) == sizeof(si)) {
+      if (si.ssi_signo == SIGUSR1) usr1_ = true;  // Slurm's time is up: requeue, not restart
       if (si.ssi_signo != SIGCHLD) stop = true;
     }
     while (waitpid(-1, nullptr, WNOHANG) > 0) {

@@ -49,6 +49,7 @@ Session::Session(const SupervisorOptions& opts, RunOutcome* out)
 // ---- one attempt ----
 
 bool Session::SpawnChild(const remedy::Launch& launch, AttemptIo* io) {
+  control_json_ = launch.control_json;
   Status ws = WriteFileAtomically(control_path_, launch.control_json);
   if (!ws.ok()) Say(fmt::format("warning: {}", ws.message()));
 
@@ -139,6 +140,7 @@ bool Session::PollOnce(AttemptIo* io) {
   int r = ::poll(pfds, n, timeout);
   if (r < 0 && errno != EINTR) return false;
   now_ms_ = WallNowMs();
+  controller_.OnClock(SteadyNow());
   for (int k = 0; k < n && r > 0; ++k) {
     if (!pfds[k].revents) continue;
     if (idx[k] == -1) {
@@ -154,6 +156,10 @@ void Session::ReadSignals(AttemptIo* io) {
   signalfd_siginfo si;
   while (::read(sfd_, &si, sizeof(si)) == sizeof(si)) {
     int sig = static_cast<int>(si.ssi_signo);
+    if (sig == SIGUSR1) {
+      OnSchedulerSignal(io);
+      continue;
+    }
     if (sig == SIGCHLD || child_done_) continue;
     ++interrupts_;
     if (interrupts_ > 1) {
@@ -285,6 +291,8 @@ void Session::StartRun() {
   run_.supervisor_pid = getpid();
   run_.supervisor_host = run_.host;
   OpenStore();
+  RecordPreRunAudit();
+  InstallCheckpointAudit();
   controller_.SetSkipReachable(remedy::ScriptReadsRemedies(opts_.command, run_.cwd));
   out_->run_id = run_.id;
   out_->run_name = run_.name;
@@ -303,10 +311,13 @@ void Session::StartRun() {
 
 bool Session::AfterAttempt() {
   std::optional<detect::CrashReport> crash = EndAttempt();
+  if (RequeueThroughScheduler(crash)) return false;
   restart_reason_.reset();
   end_status_.reset();
   controller_.OnExit({attempt_.exit_code.value_or(0), crash, SteadyNow()});
   WaitAfterExit();
+  // SIGUSR1 during a backoff or an approval wait: the job is requeued instead of restarted here.
+  if (usr1_ && RequeueThroughScheduler(std::nullopt)) return false;
   if (restart_reason_ && !end_status_) return true;
   out_->status = end_status_.value_or(store::kFailed);
   out_->policy_stopped = controller_.policy_stopped() && out_->status == store::kFailed;
@@ -340,14 +351,14 @@ Status Session::Run() {
   // Signals arrive on a signalfd; the child gets its mask cleared in Spawn().
   sigset_t mask, old;
   sigemptyset(&mask);
-  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGQUIT}) sigaddset(&mask, s);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGQUIT, SIGUSR1}) sigaddset(&mask, s);
   sigprocmask(SIG_BLOCK, &mask, &old);
   signal(SIGPIPE, SIG_IGN);
   sfd_ = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   BecomeSubreaper();
 
-  std::string reason = "start";
-  for (int number = 1;; ++number) {
+  std::string reason = first_attempt_ > 1 ? "requeue" : "start";
+  for (int number = first_attempt_;; ++number) {
     run_.attempts = number;
     BeginAttempt(number, reason);
     if (!RunAttempt(LaunchFor(number, reason))) {
@@ -358,8 +369,11 @@ Status Session::Run() {
     reason = *restart_reason_;
   }
   if (sfd_ >= 0) ::close(sfd_);
-  sigprocmask(SIG_SETMASK, &old, nullptr);
   FinishRun();
+  CarryOutRequeue();
+  // A requeued job's inloop exits with signals still blocked: Slurm ends the old job's processes
+  // after the requeue, and the exit code stays the one that says so.
+  if (!out_->requeued) sigprocmask(SIG_SETMASK, &old, nullptr);
   return Status::OK();
 }
 

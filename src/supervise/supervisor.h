@@ -15,6 +15,7 @@
 #include "detect/detect_config.h"
 #include "ingest/line_parser.h"
 #include "remedy/remedy_config.h"
+#include "remedy/timeline.h"
 
 namespace inloop::supervise {
 
@@ -33,6 +34,20 @@ struct SupervisorOptions {
   detect::DetectConfig detect;  // thresholds of the detectors
   remedy::RemedyConfig remedy;  // what to do about failures
   bool color = false;       // colour the summary
+  // [audit] (docs/audit.md): with a policy other than "off", a checkpoint is scanned before a
+  // rollback or resume points the process at it; "warn" records its findings on the timeline,
+  // "ask" and "block" also refuse it (an older good checkpoint is used, or none). audit_allow:
+  // trusted pickle globals. audit_findings: what the audit of the command's own files found
+  // before the run (recorded on its timeline).
+  std::string audit_policy = "off";
+  std::vector<std::string> audit_allow;
+  std::vector<remedy::AuditData> audit_findings;
+  // A scheduler's job (`inloop run --continue-run KEY`, as `inloop submit --slurm` writes it):
+  // the run recorded with this key continues as a new attempt (reason "requeue") from its newest
+  // good checkpoint; a key not seen before starts a new run that keeps it. Inside a Slurm job,
+  // SIGUSR1 and hardware faults requeue the job (session_scheduler.cc).
+  std::string continue_key;
+  int exclude_after = 2;  // a Slurm node with this many faults in the ledger is excluded
 };
 
 struct RunOutcome {
@@ -45,6 +60,7 @@ struct RunOutcome {
   std::string stop_reason;
   bool store_failed = false;
   std::string store_error;
+  bool requeued = false;  // the Slurm job was requeued: the run continues in the new job
 };
 
 // Runs the command to completion. Returns a non-OK Status only for problems before the child

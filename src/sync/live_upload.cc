@@ -67,8 +67,10 @@ bool LiveUpload::FindRun() {
   if (!store_->ListRuns(&runs).ok()) return false;
   std::string host = supervise::HostName();
   for (auto& r : runs) {  // newest first
-    if (r.supervisor_pid == ::getpid() && r.supervisor_host == host &&
-        r.started_at >= started_at_ - 5) {
+    // Ours: this process supervises it now, or it ended after this process began. Not its start
+    // time: a run continued with --continue-run keeps the start of its first attempt.
+    bool live_or_recent = r.status == store::kRunning || r.ended_at >= started_at_ - 5;
+    if (r.supervisor_pid == ::getpid() && r.supervisor_host == host && live_or_recent) {
       replicator_ = std::make_unique<RunReplicator>(store_.get(), transport_.get(), origin_, r.id);
       std::lock_guard<std::mutex> lock(mu_);
       found_run_ = true;

@@ -141,3 +141,47 @@ rc=0; inloop run --config bad.toml -- true 2> run.err || rc=$?
 assert_eq "$rc" 4 "bad [audit] policy"
 assert_contains "$(cat run.err)" "audit.policy must be" "bad policy named"
 pass "run --audit and [audit] policy"
+
+# The warned run's findings are on its timeline and in its report.
+inloop events warned --json | "$PY" -c '
+import json, sys
+ev = [e for e in json.load(sys.stdin) if e["kind"] == "audit_finding"]
+assert ev and all(e["data"]["context"] == "command" and e["data"]["policy"] == "warn" for e in ev), ev
+assert any(e["data"]["file"].endswith("eval.pkl") for e in ev), ev' || fail "pre-run findings on the timeline"
+assert_contains "$(inloop report warned)" "## Audit" "report section"
+
+# A checkpoint that fails the scan is never loaded by a rollback under [audit] policy = "block":
+# the NaN at step 45 goes back to the checkpoint of step 30, not to the malicious one of step 40.
+cp corpus/malicious/eval.pkl evil.pkl
+"$PY" -c 'import pickle; pickle.dump({"step": 30, "w": [0.5, 1.5]}, open("good.pkl", "wb"), protocol=4)'
+cat > ckrun.py <<PY
+import os, shutil, sys, time
+sys.path.insert(0, "$INLOOP_SRC/python")
+import inloop
+r = inloop.remedies()
+start = int(os.path.basename(r["resume_from"]).split("-")[1].split(".")[0]) if r["resume_from"] else 0
+if r["resume_from"]:
+    print("resumed from %s" % os.path.basename(r["resume_from"]), flush=True)
+os.makedirs("ck", exist_ok=True)
+for step in range(start + 1, 51):
+    bad = step == 45 and not r["resume_from"]
+    inloop.log(step, {"train/loss": float("nan") if bad else 2.0 + 1.0 / step})
+    if step in (30, 40) and not r["resume_from"]:
+        path = os.path.abspath("ck/ck-%d.pkl" % step)
+        shutil.copy("good.pkl" if step == 30 else "evil.pkl", path)
+        inloop.checkpoint(path, step)
+    time.sleep(0.01)
+PY
+printf '[audit]\npolicy = "block"\n' > block.toml
+inloop run --config block.toml --name ckaudit -- "$PY" ckrun.py > ck.out 2> ck.err || fail "run failed: $(tail -5 ck.err)"
+assert_contains "$(cat ck.out)" "resumed from ck-30.pkl" "rolled back past the malicious checkpoint"
+inloop events ckaudit --json | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+a = [e for e in d if e["kind"] == "audit_finding"]
+assert len(a) >= 1 and all(e["data"]["context"] == "checkpoint" and e["data"]["blocked"] for e in a), a
+assert all(e["data"]["file"].endswith("ck-40.pkl") and e["step_lo"] == 40 for e in a), a
+applied = [e["data"]["resume_step"] for e in d if e["kind"] == "action_applied"]
+assert applied == [30], applied' || fail "checkpoint audit events"
+assert_contains "$(inloop report ckaudit)" "not loaded" "report says the checkpoint was not loaded"
+pass "a checkpoint failing the audit is not loaded on rollback; findings on the timeline and in the report"

@@ -22,3 +22,21 @@ TEST(SdkMessageTest, TagsWithoutAListAreRejected) {
 
 }  // namespace
 }  // namespace inloop::ingest
+
+namespace inloop::ingest {
+namespace {
+
+TEST(SdkMessageLiveTest, LiveAndRemedyAppliedParseStrictly) {
+  SdkMessage m;
+  ASSERT_TRUE(ParseSdkMessage(R"({"t":"live"})", &m));
+  EXPECT_EQ(m.type, SdkMessage::Type::kLive);
+  ASSERT_TRUE(ParseSdkMessage(R"({"t":"remedy_applied","seq":3})", &m));
+  EXPECT_EQ(m.type, SdkMessage::Type::kRemedyApplied);
+  EXPECT_EQ(m.seq, 3);
+  EXPECT_FALSE(ParseSdkMessage(R"({"t":"remedy_applied"})", &m));
+  EXPECT_FALSE(ParseSdkMessage(R"({"t":"remedy_applied","seq":0})", &m));
+  EXPECT_FALSE(ParseSdkMessage(R"({"t":"remedy_applied","seq":"1"})", &m));
+}
+
+}  // namespace
+}  // namespace inloop::ingest

@@ -100,6 +100,40 @@ class PipeTest(PipeHarness):
         il.remedies()
         self.assertEqual(self.lines(), [{"t": "remedies", "attempt": 2}])
 
+    def test_remedy_request_once_per_seq_and_applied(self):
+        import tempfile
+        il = self.inloop
+        d = tempfile.mkdtemp()
+        ctl = os.path.join(d, "control.json")
+        os.environ["INLOOP_CONTROL"] = ctl
+
+        def write(obj):  # atomically, as the supervisor does
+            tmp = ctl + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(obj, f)
+            os.replace(tmp, ctl)
+
+        write({"attempt": 1, "resume_from": None})
+        self.assertIsNone(il.remedy_request())   # announces that it polls; nothing asked yet
+        self.assertIsNone(il.remedy_request())
+        write({"attempt": 1, "live": {"seq": 1, "action": "rollback_skip",
+                                      "resume_from": "/ck/40.pt", "resume_step": 40,
+                                      "skip_windows": [[41, 46]], "lr_scale": None,
+                                      "micro_batch": None}})
+        req = il.remedy_request()
+        self.assertEqual(req, {"seq": 1, "action": "rollback_skip", "resume_from": "/ck/40.pt",
+                               "resume_step": 40, "skip_windows": [(41, 46)], "lr_scale": None,
+                               "micro_batch": None})
+        self.assertIsNone(il.remedy_request())   # returned once
+        write({"attempt": 1, "live": {"seq": 1, "resume_step": 40}})
+        self.assertIsNone(il.remedy_request())   # the same seq again: not new
+        il.remedy_applied(req)
+        write({"attempt": 1, "live": {"seq": "x"}})
+        with contextlib.redirect_stderr(io.StringIO()):
+            self.assertIsNone(il.remedy_request())   # malformed: ignored, never raises
+        self.assertEqual(self.lines(), [{"t": "remedies", "attempt": 1}, {"t": "live"},
+                                        {"t": "remedy_applied", "seq": 1}])
+
     def test_log_forms(self):
         il = self.inloop
         self.assertTrue(il.enabled())

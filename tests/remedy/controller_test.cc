@@ -437,3 +437,117 @@ TEST_F(ControllerTest, InterruptDropsTheRestartDecidedLive) {
 
 }  // namespace
 }  // namespace inloop::remedy
+
+// ---- in-process remedies ----
+
+namespace inloop::remedy {
+namespace {
+
+class InProcessTest : public ControllerTest {
+ protected:
+  // A process that polls for in-process remedies, NaN at 150 with the checkpoint of step 100.
+  Controller& LiveNanAt150(RemedyConfig cfg) {
+    Controller& c = Make(cfg);
+    c.OnClock(10.0);
+    c.OnAttemptStart(1);
+    c.OnLiveReady();
+    NanAt150();
+    return c;
+  }
+};
+
+TEST_F(InProcessTest, RollbackIsAskedOfTheLiveProcessAndJudgedFromTheCheckpoint) {
+  Controller& c = LiveNanAt150(Config());
+  EXPECT_EQ(rec_.Take(), (Lines{"event checkpoint", "record rollback_skip approved by policy",
+                                "event action_proposed rollback_skip",
+                                "event action_approved rollback_skip",
+                                "deliver rollback_skip to step 100 seq 1 skip 101..150",
+                                "event in_process_requested rollback_skip"}));
+  c.OnFindings(NonFinite(151));  // what the process logs before it applies: one action at a time
+  EXPECT_TRUE(rec_.Take().empty());
+  EXPECT_FALSE(c.DiedOnItsOwn(1));  // a remedy is in flight
+  c.OnLiveApplied(7);               // not our request
+  EXPECT_TRUE(rec_.Take().empty());
+  c.OnLiveApplied(1);
+  EXPECT_EQ(rec_.Take(), (Lines{"set_state 1 applied by policy",
+                                "event action_applied rollback_skip",
+                                "rewind rollback_skip to step 100 skip 101..150"}));
+  ASSERT_EQ(c.state().skip_windows.size(), 1u);
+  EXPECT_EQ(c.state().resume_step, 100);
+  c.OnClock(1000.0);  // long after the deadline: nothing is in flight any more
+  EXPECT_TRUE(rec_.Take().empty());
+  Steps(101, 150);
+  EXPECT_TRUE(rec_.Take().empty());
+  c.OnStep(151);
+  EXPECT_EQ(rec_.Take(), (Lines{"event action_outcome passed"}));
+  Exit(0);
+  EXPECT_EQ(rec_.Take(), (Lines{"end finished"}));
+  EXPECT_EQ(c.summary().back(), "rollback_skip after nonfinite at step 150 -> in process from step 101");
+}
+
+TEST_F(InProcessTest, NotAppliedInTimeFallsBackToTheRestart) {
+  RemedyConfig cfg = Config();
+  cfg.in_process_timeout_seconds = 5;
+  Controller& c = LiveNanAt150(cfg);
+  rec_.Take();
+  c.OnClock(14.9);
+  EXPECT_TRUE(rec_.Take().empty());
+  c.OnClock(15.0);
+  EXPECT_EQ(rec_.Take(), (Lines{"event in_process_timeout rollback_skip", "kill",
+                                "event signal_sent"}));
+  c.OnLiveApplied(1);  // too late: the process is being ended
+  EXPECT_TRUE(rec_.Take().empty());
+  Exit(143);
+  EXPECT_EQ(rec_.Take(), (Lines{"set_state 1 applied by policy",
+                                "event action_applied rollback_skip",
+                                "restart attempt 2 rollback_skip from step 100 skip 101..150"}));
+}
+
+TEST_F(InProcessTest, ProcessEndingBeforeApplyingIsRestartedWithThePlan) {
+  Controller& c = LiveNanAt150(Config());
+  rec_.Take();
+  EXPECT_FALSE(c.DiedOnItsOwn(1));
+  Exit(1);
+  EXPECT_EQ(rec_.Take(), (Lines{"event in_process_timeout rollback_skip",
+                                "set_state 1 applied by policy",
+                                "event action_applied rollback_skip",
+                                "restart attempt 2 rollback_skip from step 100 skip 101..150"}));
+}
+
+TEST_F(InProcessTest, DisabledOrNotPollingOrNoCheckpointRestartsAsBefore) {
+  RemedyConfig off = Config();
+  off.in_process = false;
+  LiveNanAt150(off);
+  EXPECT_EQ(rec_.Take()[1], "kill");
+
+  Make(Config());  // never said it polls
+  NanAt150();
+  EXPECT_EQ(rec_.Take()[1], "kill");
+
+  // A crash is never asked in process (the process is gone).
+  Controller& c = Make(Config());
+  c.OnAttemptStart(1);
+  c.OnLiveReady();
+  Steps(1, 100);
+  c.OnCheckpoint("ckpt-100.pt", 100);
+  rec_.Take();
+  Exit(139, Segfault());
+  for (const std::string& line : rec_.Take()) EXPECT_NE(line.rfind("deliver", 0), 0u) << line;
+}
+
+TEST_F(InProcessTest, AskModeApprovalIsDeliveredInProcessAndInterruptExpiresIt) {
+  RemedyConfig cfg = Config();
+  cfg.mode = Mode::kAsk;
+  Controller& c = LiveNanAt150(cfg);
+  rec_.Take();
+  c.OnDecision(1, true, 12.0);
+  EXPECT_EQ(rec_.Take(), (Lines{"deliver rollback_skip to step 100 seq 1 skip 101..150",
+                                "event in_process_requested rollback_skip"}));
+  c.OnInterrupt();
+  EXPECT_EQ(rec_.Take(), (Lines{"set_state 1 expired by interrupted"}));
+  Exit(130);
+  EXPECT_EQ(rec_.Take(), (Lines{"end stopped"}));
+}
+
+}  // namespace
+}  // namespace inloop::remedy

@@ -291,6 +291,20 @@ TEST_F(RemedyTest, MissingCheckpointFileIsNotUsed) {
   EXPECT_EQ(p.Decide(Crash("segfault", 25, detect::Retry::kYes)).checkpoint->step, 10);
 }
 
+TEST_F(RemedyTest, UntrustedCheckpointIsSkippedAndOnlyTheNewestCandidatesAreAsked) {
+  Policy p(Config(), dir_);
+  for (int s : {10, 20, 30, 40}) p.checkpoints().Announce(Touch("ck-" + std::to_string(s)), s, 1);
+  std::vector<int64_t> asked;
+  p.checkpoints().SetTrusted([&](const Checkpoint& c) {
+    asked.push_back(c.step);
+    return c.step != 40 && c.step != 30;
+  });
+  EXPECT_EQ(p.Decide(Crash("segfault", 45, detect::Retry::kYes)).checkpoint->step, 20);
+  EXPECT_EQ(asked, (std::vector<int64_t>{40, 30, 20}));  // 10 is never scanned
+  p.checkpoints().SetTrusted([](const Checkpoint&) { return false; });
+  EXPECT_FALSE(p.checkpoints().NewestGood().has_value());
+}
+
 TEST_F(RemedyTest, GlobCheckpointsCompleteOnceSettled) {
   RemedyConfig c = Config();
   c.checkpoint_glob = "ck/step_*.bin";
@@ -378,6 +392,28 @@ TEST_F(RemedyTest, LaunchRendersArgsEnvAndControl) {
   EXPECT_NE(l.control_json.find("\"skip_windows\":[[50,60],[201,251]]"), std::string::npos)
       << l.control_json;
   EXPECT_NE(l.control_json.find("\"attempt\":3"), std::string::npos);
+}
+
+TEST_F(RemedyTest, LiveRequestAddsToTheAttemptsControlFile) {
+  RemedyState before;
+  before.skip_windows = {{50, 60}};
+  Plan p;
+  p.action = ActionKind::kRollbackSkip;
+  Checkpoint ck;
+  ck.path = "/ck/ckpt-200.pt";
+  ck.step = 200;
+  p.checkpoint = ck;
+  p.resume_step = 200;
+  p.new_skip = SkipWindow{201, 251};
+  std::string base = BuildLaunch({"train"}, Config(), before, 2, "resume", "/c.json").control_json;
+  std::string out = ControlWithLiveRequest(base, p, before, 3);
+  EXPECT_EQ(out.substr(0, base.size() - 2), base.substr(0, base.size() - 2));
+  EXPECT_NE(out.find(R"("live":{"seq":3,"action":"rollback_skip","resume_from":"/ck/ckpt-200.pt",)"
+                     R"("resume_step":200,"skip_windows":[[50,60],[201,251]],"lr_scale":null,)"
+                     R"("micro_batch":null}})"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(ControlWithLiveRequest("", p, before, 1).rfind(R"({"live":{"seq":1,)", 0), 0u);
 }
 
 TEST_F(RemedyTest, ControlFileIsReplacedAtomically) {

@@ -119,7 +119,7 @@ TEST(GoodputTest, CleanRunAndEmptyInput) {
   EXPECT_DOUBLE_EQ(g.ettr, 0.8);
   EXPECT_TRUE(g.faults.empty());
   EXPECT_FALSE(g.mttr.has_value());
-  EXPECT_NE(GoodputText(g).find("no fault restarted the run"), std::string::npos);
+  EXPECT_NE(GoodputText(g).find("no fault cost any step"), std::string::npos);
   Goodput none = ComputeGoodput(GoodputInput{});
   EXPECT_EQ(none.ettr, 0);
   EXPECT_EQ(none.steps_survived, 0);

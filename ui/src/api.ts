@@ -243,3 +243,10 @@ export async function loopRounds(name: string): Promise<{ rounds: LoopRound[]; l
     run_ids: r.run_ids || [], changed_files: r.changed_files || [] }));
   return { rounds, lineage: b.lineage || [], metric_key: b.metric_key, goal: b.goal };
 }
+
+// ---------------------------------------------------------------- Slurm lemon nodes (issue 17)
+export interface NodeFaults { node: string; faults: number; runs: number; last_time: number; classes: Record<string, number> }
+export async function listNodes(): Promise<NodeFaults[]> {
+  const b = await call<{ nodes: NodeFaults[] }>("/api/v1/nodes");
+  return b.nodes;
+}

@@ -8,6 +8,7 @@ import { listRuns, paramKeys, pendingActions, runRepair, seriesKeys, seriesReque
 import { ChartsView, type RunRef } from "./charts";
 import { colourAt, el, fmtDuration } from "./format";
 import { LoopView } from "./loop_view";
+import { NodesView } from "./nodes_view";
 import { RunsTable } from "./runs_table";
 import { Timeline } from "./timeline";
 
@@ -107,6 +108,9 @@ const table = new RunsTable(tableBox, {
 // The research-loop view (loop_view.ts): a header button when the store has loops.
 const loopView = new LoopView(header, id => { table.setSelection([id]); void focusRun(id); });
 (hook as any).loop = () => loopView.state;
+// The lemon-node ledger (nodes_view.ts): a header button when Slurm runs recorded node faults.
+const nodesView = new NodesView(header);
+(hook as any).nodes = () => nodesView.nodes;
 
 function colourFor(id: string): string {
   let c = colours.get(id);
@@ -440,5 +444,6 @@ async function start() {
     connectStream();
   }
   void loopView.init(pageParams).catch(e => hook.errors.push(`loops: ${(e as Error).message}`));
+  void nodesView.init(pageParams).catch(e => hook.errors.push(`nodes: ${(e as Error).message}`));
 }
 void start();
