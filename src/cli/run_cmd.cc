@@ -98,6 +98,7 @@ int CmdRun(const RunArgs& args) {
     uo.store_dir = opts.store_dir;
     uo.url = args.server;
     uo.token = args.token;
+    uo.continue_key = args.continue_run;
     if (const char* env = std::getenv("INLOOP_TOKEN"); uo.token.empty() && env) uo.token = env;
     upload = std::make_unique<sync::LiveUpload>(uo);
     upload->Start();
@@ -107,7 +108,7 @@ int CmdRun(const RunArgs& args) {
   supervise::RunOutcome out;
   s = supervise::Supervise(opts, &out);
   if (upload) {
-    std::string line = upload->Finish(args.drain);
+    std::string line = upload->Finish(args.drain, out.run_id);
     if (!line.empty()) fmt::print(stderr, "inloop: {}\n", line);
   }
   if (!s.ok()) return Fail(s);

@@ -63,7 +63,26 @@ bool LiveUpload::FindRun() {
       return false;
     }
   }
+  std::string reported;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reported = reported_run_;
+  }
   std::vector<store::RunRecord> runs;
+  if (!opts_.continue_key.empty() && reported.empty()) {
+    store::RunListQuery q;
+    q.filter.params = {{"inloop.continue_key", opts_.continue_key}};
+    q.filter.statuses = {store::kRunning};
+    q.limit = 1;
+    store::RunListPage page;
+    if (store_->ListRunsPage(q, &page).ok() && !page.runs.empty()) reported = page.runs[0].id;
+  }
+  if (!reported.empty()) {
+    replicator_ = std::make_unique<RunReplicator>(store_.get(), transport_.get(), origin_, reported);
+    std::lock_guard<std::mutex> lock(mu_);
+    found_run_ = true;
+    return true;
+  }
   if (!store_->ListRuns(&runs).ok()) return false;
   std::string host = supervise::HostName();
   for (auto& r : runs) {  // newest first
@@ -150,9 +169,10 @@ void LiveUpload::Loop() {
   }
 }
 
-std::string LiveUpload::Finish(double drain_s) {
+std::string LiveUpload::Finish(double drain_s, const std::string& run_id) {
   if (!thread_.joinable()) return "";
   std::unique_lock<std::mutex> lock(mu_);
+  reported_run_ = run_id;
   finishing_ = true;
   cv_.notify_all();
   cv_.wait_for(lock, std::chrono::duration<double>(std::max(0.0, drain_s)),

@@ -21,6 +21,9 @@ struct LiveUploadOptions {
   std::string store_dir;
   std::string url;    // http(s)://host:port
   std::string token;  // may be empty
+  // `inloop run --continue-run KEY`: the run it continues keeps the record of its first
+  // supervisor, so it is found by the key the supervisor records as param inloop.continue_key.
+  std::string continue_key;
   double poll_s = 1.0;
   double backoff_cap_s = 15;
 };
@@ -34,9 +37,10 @@ class LiveUpload {
   // signalfd; a signal delivered to this thread would end the process).
   void Start();
   // Keeps uploading until the run is complete on the server or `drain_s` passed, then stops the
-  // thread. Returns one line for the user: what was uploaded, or what is not yet and how to
-  // finish it (`inloop sync`).
-  std::string Finish(double drain_s);
+  // thread. `run_id`: the run the supervisor reported (empty when none), used when the thread
+  // has not found it yet. Returns one line for the user: what was uploaded, or what is not yet
+  // and how to finish it (`inloop sync`).
+  std::string Finish(double drain_s, const std::string& run_id = "");
 
  private:
   void Loop();
@@ -55,6 +59,7 @@ class LiveUpload {
   std::mutex mu_;
   std::condition_variable cv_;
   bool finishing_ = false;
+  std::string reported_run_;  // Finish's run_id
   bool stop_ = false;
   // Shared with Finish (under mu_).
   RunProgress progress_;
