@@ -84,6 +84,17 @@ same_run live-a
 [ "$(server_points live-a)" = 300 ] || fail "live-a: the server holds $(server_points live-a) points"
 pass "a supervised run streams to the server: same points, events and status"
 
+# A run continued with --continue-run (a requeued job) goes on in the same server run.
+inloop run --name cont --continue-run job-7 --server "$URL" -- "$PY" work.py 1:50 > c1.out 2> c1.err ||
+  fail "cont 1: $(tail -3 c1.err)"
+inloop run --continue-run job-7 --server "$URL" -- "$PY" work.py 51:80 > c2.out 2> c2.err ||
+  fail "cont 2: $(tail -3 c2.err)"
+assert_contains "$(cat c2.err)" "run uploaded to $URL" "the continued run reports its upload"
+same_run cont
+assert_eq "$(inloop show --store "$SERVER" cont --json | json 'len(d["attempts"])')" 2 \
+  "the server's run has both attempts"
+pass "a continued run goes on in the same server run"
+
 # ---- (b+c) the server down when the run starts, up mid-run, SIGKILLed mid-ingest, back
 kill -9 "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=""
 "$INLOOP_BIN" run --name live-b --server "$URL" --drain 120 -- \
