@@ -137,9 +137,9 @@ HttpResponse SearchExperiments(Context& c, const Fields& f) {
     }
     ascending = dir == "ASC";
   }
-  std::string view_type = f.String("view_type").value_or("ACTIVE_ONLY");
-  if (view_type != "ACTIVE_ONLY" && view_type != "DELETED_ONLY" && view_type != "ALL") {
-    return BadParam("view_type: use ACTIVE_ONLY, DELETED_ONLY or ALL");
+  std::string view_type;
+  if (!ViewTypeOf(f.String("view_type"), &view_type)) {
+    return BadParam("view_type: use ACTIVE_ONLY, DELETED_ONLY or ALL (or 1, 2, 3)");
   }
   std::optional<int64_t> max_results;
   if (auto bad = f.Int("max_results", &max_results)) return *bad;
@@ -159,9 +159,7 @@ HttpResponse SearchExperiments(Context& c, const Fields& f) {
   }
   std::vector<store::ExperimentRecord> hits;
   for (auto& e : all) {
-    bool deleted = e.lifecycle == store::kLifecycleDeleted;
-    if ((view_type == "ACTIVE_ONLY" && deleted) || (view_type == "DELETED_ONLY" && !deleted))
-      continue;
+    if (!InView(view_type, e.lifecycle)) continue;
     RunView probe;
     probe.run_name = e.name;
     if (Matches(clauses, probe)) hits.push_back(e);
@@ -281,14 +279,19 @@ std::string ArtifactLocation(const store::ExperimentRecord& e) {
   return fmt::format("mlflow-artifacts:/{}", e.id);
 }
 
-bool IsMlflowPath(const std::vector<std::string>& seg) {
-  return seg.size() >= 3 && (seg[0] == "api" || seg[0] == "ajax-api") && seg[1] == "2.0" &&
-         seg[2] == "mlflow";
+size_t EndpointStart(const std::vector<std::string>& seg) {
+  if (seg.size() < 3 || (seg[0] != "api" && seg[0] != "ajax-api") || seg[1] != "2.0") return 0;
+  if (seg[2] == "mlflow") return 3;
+  if (seg.size() >= 4 && seg[2] == "preview" && seg[3] == "mlflow") return 4;  // MLflow 1.x
+  return 0;
 }
 
+bool IsMlflowPath(const std::vector<std::string>& seg) { return EndpointStart(seg) > 0; }
+
 bool IsReadOnlyPost(const std::vector<std::string>& seg) {
-  return IsMlflowPath(seg) && seg.size() == 5 && seg[4] == "search" &&
-         (seg[3] == "runs" || seg[3] == "experiments");
+  size_t b = EndpointStart(seg);
+  return b > 0 && seg.size() == b + 2 && seg[b + 1] == "search" &&
+         (seg[b] == "runs" || seg[b] == "experiments");
 }
 
 }  // namespace mlflow
@@ -298,8 +301,9 @@ MlflowApi::MlflowApi(StorePool* pool, IngestRuns* ingest) : pool_(pool), ingest_
 HttpResponse MlflowApi::Handle(const HttpRequest& r) {
   using namespace mlflow;
   std::string endpoint;
-  for (size_t i = 3; i < r.segments.size(); ++i) {
-    if (i > 3) endpoint += '/';
+  size_t first = EndpointStart(r.segments);
+  for (size_t i = first; i < r.segments.size(); ++i) {
+    if (i > first) endpoint += '/';
     endpoint += r.segments[i];
   }
   bool get = r.method == "GET", post = r.method == "POST";

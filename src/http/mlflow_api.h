@@ -1,5 +1,5 @@
 // MlflowApi: the MLflow tracking REST API 2.0 on `inloop serve`, under /api/2.0/mlflow/ and
-// /ajax-api/2.0/mlflow/, so that MLflow's clients (MLFLOW_TRACKING_URI=http://HOST:PORT, the
+// /ajax-api/2.0/mlflow/ (and MLflow 1.x's /api/2.0/preview/mlflow/), so that MLflow's clients (MLFLOW_TRACKING_URI=http://HOST:PORT, the
 // token as MLFLOW_TRACKING_TOKEN, sent as `Authorization: Bearer`) log into inloop unchanged.
 //
 // Endpoints (docs/http_api.md, "MLflow tracking API"):
@@ -16,6 +16,7 @@
 // Reads borrow a Store from the pool. The translation rules are in mlflow_translate.h.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,9 @@ class IngestRuns;
 
 namespace mlflow {
 
-// Whether decoded path segments are under /api/2.0/mlflow/ or /ajax-api/2.0/mlflow/.
+// Where the endpoint starts in decoded path segments under /api/2.0/mlflow/, /ajax-api/2.0/mlflow/
+// or MLflow 1.x's /api/2.0/preview/mlflow/ (3 or 4); 0 for any other path.
+size_t EndpointStart(const std::vector<std::string>& segments);
 bool IsMlflowPath(const std::vector<std::string>& segments);
 // Whether a POST to that path only reads (runs/search, experiments/search): the read scope
 // suffices for it; every other MLflow POST needs ingest.

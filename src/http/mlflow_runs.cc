@@ -423,9 +423,9 @@ HttpResponse SearchRuns(Context& c, const Fields& f) {
   Status s = ParseFilter(f.String("filter").value_or(""), &clauses);
   if (s.ok()) s = ParseOrderBy(order_items, &order);
   if (!s.ok()) return ErrorOf(s);
-  std::string view_type = f.String("run_view_type").value_or("ACTIVE_ONLY");
-  if (view_type != "ACTIVE_ONLY" && view_type != "DELETED_ONLY" && view_type != "ALL") {
-    return BadParam("run_view_type: use ACTIVE_ONLY, DELETED_ONLY or ALL");
+  std::string view_type;
+  if (!ViewTypeOf(f.String("run_view_type"), &view_type)) {
+    return BadParam("run_view_type: use ACTIVE_ONLY, DELETED_ONLY or ALL (or 1, 2, 3)");
   }
   std::optional<int64_t> max_results;
   if (auto bad = f.Int("max_results", &max_results)) return *bad;
@@ -457,9 +457,7 @@ HttpResponse SearchRuns(Context& c, const Fields& f) {
     store::RunExperiment link =
         it != link_of.end() ? it->second : store::RunExperiment{r.id, 0, store::kLifecycleActive};
     if (!exp_ids.empty() && !exp_ids.count(link.experiment_id)) continue;
-    bool deleted = link.lifecycle == store::kLifecycleDeleted;
-    if ((view_type == "ACTIVE_ONLY" && deleted) || (view_type == "DELETED_ONLY" && !deleted))
-      continue;
+    if (!InView(view_type, link.lifecycle)) continue;
     link_of[r.id] = link;
     candidates.push_back(r);
     ids.push_back(r.id);

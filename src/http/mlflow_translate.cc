@@ -481,6 +481,23 @@ std::string ExperimentJson(const ExperimentView& e) {
   return w.Take();
 }
 
+bool ViewTypeOf(const std::optional<std::string>& field, std::string* out) {
+  std::string v = field.value_or("ACTIVE_ONLY");
+  if (v == "1") v = "ACTIVE_ONLY";
+  if (v == "2") v = "DELETED_ONLY";
+  if (v == "3") v = "ALL";
+  if (v != "ACTIVE_ONLY" && v != "DELETED_ONLY" && v != "ALL") return false;
+  *out = v;
+  return true;
+}
+
+bool InView(const std::string& view_type, std::string_view lifecycle) {
+  bool deleted = lifecycle == "deleted";
+  if (view_type == "ACTIVE_ONLY") return !deleted;
+  if (view_type == "DELETED_ONLY") return deleted;
+  return true;
+}
+
 Status OffsetOfToken(const std::optional<std::string>& token, int64_t* offset) {
   *offset = 0;
   if (!token || token->empty()) return Status::OK();

@@ -174,6 +174,12 @@ Status ParseOrderBy(const std::vector<std::string>& items, std::vector<OrderKey>
 // Sorts by the keys, then start_time DESC and run_id (MLflow's default order).
 void SortRuns(const std::vector<OrderKey>& keys, std::vector<RunView>* runs);
 
+// A ViewType as a name (ACTIVE_ONLY, DELETED_ONLY, ALL) or its protobuf number (1, 2, 3); absent:
+// ACTIVE_ONLY. False for anything else.
+bool ViewTypeOf(const std::optional<std::string>& field, std::string* out);
+// Whether a run or experiment of `lifecycle` ("active" / "deleted") is in view `view_type`.
+bool InView(const std::string& view_type, std::string_view lifecycle);
+
 // page_token <-> offset (an opaque decimal string to clients). Invalid for a malformed token.
 Status OffsetOfToken(const std::optional<std::string>& token, int64_t* offset);
 

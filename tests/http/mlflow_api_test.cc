@@ -253,6 +253,31 @@ TEST_F(MlflowApiTest, ErrorsAreMlflowShaped) {
   EXPECT_TRUE(stats.empty());
 }
 
+TEST_F(MlflowApiTest, SteplessMetricsAndOlderClients) {
+  // mlflow.log_metric without a step logs step 0 each time: every value is kept, in order.
+  std::string id = NewMlflowRun("0", "stepless");
+  for (const char* v : {"3", "2", "1"}) {
+    HttpResponse r = Post("runs/log-metric", R"({"run_id":")" + id + R"(","key":"loss","value":)" +
+                                                 v + "}");
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  HttpResponse r =
+      Call("GET", "/api/2.0/preview/mlflow/metrics/get-history?run_uuid=" + id + "&metric_key=loss");
+  ASSERT_EQ(r.status, 200) << r.body;  // MLflow 1.x's prefix and run_uuid
+  auto hist = Json(r)["metrics"].get_array();
+  ASSERT_EQ(hist.size(), 3u);
+  EXPECT_EQ(double(hist.at(2)["value"].get_double()), 1.0);
+  EXPECT_EQ(int64_t(hist.at(2)["step"].get_int64()), 0);
+  // ViewType as its protobuf number; int64 fields as strings (protobuf JSON).
+  r = Post("runs/search", R"({"experiment_ids":["0"],"run_view_type":1,"max_results":"5"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r)["runs"].get_array().size(), 1u);
+  // A metric never logged: an empty history, as MLflow answers.
+  r = Call("GET", "/api/2.0/mlflow/metrics/get-history?run_id=" + id + "&metric_key=nothing");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r)["metrics"].get_array().size(), 0u);
+}
+
 TEST(MlflowScopes, SearchesReadEverythingElseIngests) {
   auto scopes = [](const std::string& method, const std::string& target) {
     HttpRequest r;
@@ -266,7 +291,11 @@ TEST(MlflowScopes, SearchesReadEverythingElseIngests) {
   EXPECT_EQ(scopes("POST", "/api/2.0/mlflow/runs/log-batch"), unsigned(kScopeRead | kScopeIngest));
   EXPECT_EQ(scopes("POST", "/api/2.0/mlflow/experiments/create"),
             unsigned(kScopeRead | kScopeIngest));
+  EXPECT_EQ(scopes("POST", "/api/2.0/preview/mlflow/runs/search"), unsigned(kScopeRead));
+  EXPECT_EQ(scopes("POST", "/api/2.0/preview/mlflow/runs/log-batch"),
+            unsigned(kScopeRead | kScopeIngest));
   EXPECT_EQ(scopes("POST", "/api/2.1/mlflow/runs/log-batch"), unsigned(kAllScopes));
+  EXPECT_EQ(scopes("POST", "/api/2.0/mlflow/runs/search/x"), unsigned(kScopeRead | kScopeIngest));
 }
 
 }  // namespace

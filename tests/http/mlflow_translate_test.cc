@@ -295,6 +295,21 @@ TEST(MlflowTranslate, OrderByAndDefaultOrder) {
   EXPECT_FALSE(ParseOrderBy({""}, &keys).ok());
 }
 
+TEST(MlflowTranslate, ViewTypesByNameOrNumber) {
+  std::string v;
+  ASSERT_TRUE(ViewTypeOf(std::nullopt, &v));
+  EXPECT_EQ(v, "ACTIVE_ONLY");
+  ASSERT_TRUE(ViewTypeOf(std::string("2"), &v));
+  EXPECT_EQ(v, "DELETED_ONLY");
+  ASSERT_TRUE(ViewTypeOf(std::string("ALL"), &v));
+  EXPECT_FALSE(ViewTypeOf(std::string("4"), &v));
+  EXPECT_FALSE(ViewTypeOf(std::string("active_only"), &v));
+  EXPECT_TRUE(InView("ACTIVE_ONLY", "active"));
+  EXPECT_FALSE(InView("ACTIVE_ONLY", "deleted"));
+  EXPECT_TRUE(InView("DELETED_ONLY", "deleted"));
+  EXPECT_TRUE(InView("ALL", "deleted"));
+}
+
 TEST(MlflowTranslate, PageTokens) {
   int64_t off = -1;
   EXPECT_TRUE(OffsetOfToken(std::nullopt, &off).ok());
