@@ -278,6 +278,26 @@ TEST_F(MlflowApiTest, SteplessMetricsAndOlderClients) {
   EXPECT_EQ(Json(r)["metrics"].get_array().size(), 0u);
 }
 
+TEST_F(MlflowApiTest, InloopRunsReadAsDefaultExperiment) {
+  // A run of `inloop run` (no MLflow link) is in experiment 0, readable by MLflow's clients.
+  std::string own = NewRun(st_.get(), "supervised");
+  ASSERT_TRUE(st_->SetParams(own, {{"lr", "3e-4", "argv"}}).ok());
+  HttpResponse r = Post("runs/search", R"({"experiment_ids":["0"],"filter":"params.lr = '3e-4'"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto runs = Json(r)["runs"].get_array();
+  ASSERT_EQ(runs.size(), 1u) << r.body;
+  EXPECT_EQ(std::string_view(runs.at(0)["info"]["run_id"].get_string()), own);
+  EXPECT_EQ(std::string_view(runs.at(0)["info"]["experiment_id"].get_string()), "0");
+  EXPECT_EQ(std::string_view(runs.at(0)["info"]["status"].get_string()), "RUNNING");
+  r = Post("runs/search", R"({"experiment_ids":["1"]})");
+  EXPECT_EQ(Json(r)["runs"].get_array().size(), 0u);
+  // A name with a space, as Python's requests encodes it in a query ('+').
+  ASSERT_EQ(Post("experiments/create", R"({"name":"my exp"})").status, 200);
+  r = Call("GET", "/api/2.0/mlflow/experiments/get-by-name?experiment_name=my+exp");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(std::string_view(Json(r)["experiment"]["name"].get_string()), "my exp");
+}
+
 TEST(MlflowScopes, SearchesReadEverythingElseIngests) {
   auto scopes = [](const std::string& method, const std::string& target) {
     HttpRequest r;
