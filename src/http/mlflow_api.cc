@@ -36,8 +36,8 @@ HttpResponse ExperimentAnswer(const store::ExperimentRecord& e) {
 
 std::optional<HttpResponse> ValidExperimentName(const std::string& name) {
   if (name.empty() || name.size() > kMaxExperimentNameLength) {
-    return BadParam(fmt::format("name: an experiment name of 1 to {} characters",
-                                kMaxExperimentNameLength));
+    return BadParam(
+        fmt::format("name: an experiment name of 1 to {} characters", kMaxExperimentNameLength));
   }
   for (unsigned char c : name) {
     if (c < 0x20 || c == 0x7f) return BadParam("name: control characters are not allowed");
@@ -114,7 +114,8 @@ HttpResponse SearchExperiments(Context& c, const Fields& f) {
   if (!s.ok()) return ErrorOf(s);
   for (auto& cl : clauses) {
     if (cl.entity != Clause::Entity::kAttribute || cl.key != "run_name" || cl.op == "IN") {
-      return BadParam("filter: experiments are searched by name only (name = != LIKE ILIKE 'TEXT')");
+      return BadParam(
+          "filter: experiments are searched by name only (name = != LIKE ILIKE 'TEXT')");
     }
   }
   std::vector<std::string> order_items;
@@ -166,10 +167,14 @@ HttpResponse SearchExperiments(Context& c, const Fields& f) {
   }
   std::stable_sort(hits.begin(), hits.end(), [&](const auto& a, const auto& b) {
     int cmp = 0;
-    if (order_key == "name") cmp = a.name.compare(b.name);
-    else if (order_key == "experiment_id") cmp = a.id < b.id ? -1 : (a.id > b.id ? 1 : 0);
-    else if (order_key == "creation_time") cmp = a.created_at < b.created_at ? -1 : (a.created_at > b.created_at ? 1 : 0);
-    else cmp = a.updated_at < b.updated_at ? -1 : (a.updated_at > b.updated_at ? 1 : 0);
+    if (order_key == "name")
+      cmp = a.name.compare(b.name);
+    else if (order_key == "experiment_id")
+      cmp = a.id < b.id ? -1 : (a.id > b.id ? 1 : 0);
+    else if (order_key == "creation_time")
+      cmp = a.created_at < b.created_at ? -1 : (a.created_at > b.created_at ? 1 : 0);
+    else
+      cmp = a.updated_at < b.updated_at ? -1 : (a.updated_at > b.updated_at ? 1 : 0);
     if (cmp == 0) return a.id > b.id;
     return ascending ? cmp < 0 : cmp > 0;
   });
@@ -198,8 +203,9 @@ HttpResponse ChangeExperiment(Context& c, const Fields& f, const char* what) {
     if (auto bad = f.Required("new_name", &new_name)) return *bad;
     if (auto bad = ValidExperimentName(new_name)) return *bad;
   } else if (id == 0 && std::string_view(what) == "delete") {
-    return BadParam("Cannot delete the default experiment '0'. This is an internally reserved "
-                    "experiment.");
+    return BadParam(
+        "Cannot delete the default experiment '0'. This is an internally reserved "
+        "experiment.");
   }
   Status s = c.ingest->Locked([&](IngestRuns::Session& ss) {
     store::Store* st = ss.store();
@@ -208,13 +214,13 @@ HttpResponse ChangeExperiment(Context& c, const Fields& f, const char* what) {
     INLOOP_RETURN_IF_ERROR(LoadExperiment(st, id, &e));
     if (!new_name.empty()) {
       if (e.lifecycle != store::kLifecycleActive) {
-        return Status::Invalid(fmt::format(
-            "Cannot rename a non-active experiment {} (restore it first).", e.id));
+        return Status::Invalid(
+            fmt::format("Cannot rename a non-active experiment {} (restore it first).", e.id));
       }
       e.name = new_name;
     } else {
-      e.lifecycle = std::string_view(what) == "delete" ? store::kLifecycleDeleted
-                                                       : store::kLifecycleActive;
+      e.lifecycle =
+          std::string_view(what) == "delete" ? store::kLifecycleDeleted : store::kLifecycleActive;
     }
     e.updated_at = NowMs() / 1000.0;
     return st->UpdateExperiment(e);
@@ -262,8 +268,8 @@ Status EnsureDefaultExperiment(store::Store* st) {
   store::ExperimentRecord e;
   Status s = st->GetExperiment(0, &e);
   if (s.code() != Status::Code::kNotFound) return s;
-  e = store::ExperimentRecord{0, "Default", store::kLifecycleActive, "", NowMs() / 1000.0,
-                              NowMs() / 1000.0};
+  e = store::ExperimentRecord{0,  "Default",        store::kLifecycleActive,
+                              "", NowMs() / 1000.0, NowMs() / 1000.0};
   s = st->CreateExperiment(&e);
   // A user's own experiment already named "Default" keeps its name; id 0 is still MLflow's.
   if (s.code() == Status::Code::kInvalid) {
@@ -313,19 +319,30 @@ HttpResponse MlflowApi::Handle(const HttpRequest& r) {
     bool get, post;
   };
   static constexpr Route kRoutes[] = {
-      {"experiments/create", false, true},      {"experiments/get", true, false},
-      {"experiments/get-by-name", true, false}, {"experiments/search", true, true},
-      {"experiments/list", true, false},        {"experiments/update", false, true},
-      {"experiments/delete", false, true},      {"experiments/restore", false, true},
-      {"runs/create", false, true},             {"runs/get", true, false},
-      {"runs/update", false, true},             {"runs/delete", false, true},
-      {"runs/restore", false, true},            {"runs/search", true, true},
-      {"runs/log-metric", false, true},         {"runs/log-parameter", false, true},
-      {"runs/set-tag", false, true},            {"runs/delete-tag", false, true},
-      {"runs/log-batch", false, true},          {"metrics/get-history", true, false},
+      {"experiments/create", false, true},
+      {"experiments/get", true, false},
+      {"experiments/get-by-name", true, false},
+      {"experiments/search", true, true},
+      {"experiments/list", true, false},
+      {"experiments/update", false, true},
+      {"experiments/delete", false, true},
+      {"experiments/restore", false, true},
+      {"runs/create", false, true},
+      {"runs/get", true, false},
+      {"runs/update", false, true},
+      {"runs/delete", false, true},
+      {"runs/restore", false, true},
+      {"runs/search", true, true},
+      {"runs/log-metric", false, true},
+      {"runs/log-parameter", false, true},
+      {"runs/set-tag", false, true},
+      {"runs/delete-tag", false, true},
+      {"runs/log-batch", false, true},
+      {"metrics/get-history", true, false},
       {"experiments/set-experiment-tag", false, true},
       {"experiments/delete-experiment-tag", false, true},
-      {"runs/log-inputs", false, true},         {"runs/log-model", false, true},
+      {"runs/log-inputs", false, true},
+      {"runs/log-model", false, true},
       {"runs/log-outputs", false, true},
   };
   const Route* route = nullptr;
@@ -334,17 +351,16 @@ HttpResponse MlflowApi::Handle(const HttpRequest& r) {
   }
   HttpResponse resp;
   if (route == nullptr) {
-    resp = Error("ENDPOINT_NOT_FOUND",
-                 fmt::format("{} {}: not an MLflow endpoint inloop serves", r.method,
-                             r.path.substr(0, 200)));
+    resp = Error("ENDPOINT_NOT_FOUND", fmt::format("{} {}: not an MLflow endpoint inloop serves",
+                                                   r.method, r.path.substr(0, 200)));
     resp.route = "/api/2.0/mlflow/{unknown}";
     return resp;
   }
   resp.route = fmt::format("/api/2.0/mlflow/{}", route->endpoint);
   if (!((get && route->get) || (post && route->post))) {
-    HttpResponse bad = Error("BAD_REQUEST", fmt::format("{} {}: method not allowed (use {})",
-                                                        r.method, r.path.substr(0, 200),
-                                                        route->get ? "GET" : "POST"));
+    HttpResponse bad =
+        Error("BAD_REQUEST", fmt::format("{} {}: method not allowed (use {})", r.method,
+                                         r.path.substr(0, 200), route->get ? "GET" : "POST"));
     bad.status = 405;
     bad.route = resp.route;
     return bad;
@@ -356,29 +372,48 @@ HttpResponse MlflowApi::Handle(const HttpRequest& r) {
   }
   std::string_view ep = route->endpoint;
   std::string route_name = resp.route;
-  if (ep == "experiments/create") resp = CreateExperiment(c, f);
-  else if (ep == "experiments/get") resp = GetExperiment(c, f);
-  else if (ep == "experiments/get-by-name") resp = GetExperimentByName(c, f);
-  else if (ep == "experiments/search" || ep == "experiments/list") resp = SearchExperiments(c, f);
-  else if (ep == "experiments/update") resp = ChangeExperiment(c, f, "update");
-  else if (ep == "experiments/delete") resp = ChangeExperiment(c, f, "delete");
-  else if (ep == "experiments/restore") resp = ChangeExperiment(c, f, "restore");
-  else if (ep == "runs/create") resp = CreateRun(c, f);
-  else if (ep == "runs/get") resp = GetRun(c, f);
-  else if (ep == "runs/update") resp = UpdateRun(c, f);
-  else if (ep == "runs/delete") resp = SetRunLifecycle(c, f, store::kLifecycleDeleted);
-  else if (ep == "runs/restore") resp = SetRunLifecycle(c, f, store::kLifecycleActive);
-  else if (ep == "runs/search") resp = SearchRuns(c, f);
-  else if (ep == "runs/delete-tag") resp = DeleteTag(c, f);
-  else if (ep == "metrics/get-history") resp = MetricHistory(c, f);
+  if (ep == "experiments/create")
+    resp = CreateExperiment(c, f);
+  else if (ep == "experiments/get")
+    resp = GetExperiment(c, f);
+  else if (ep == "experiments/get-by-name")
+    resp = GetExperimentByName(c, f);
+  else if (ep == "experiments/search" || ep == "experiments/list")
+    resp = SearchExperiments(c, f);
+  else if (ep == "experiments/update")
+    resp = ChangeExperiment(c, f, "update");
+  else if (ep == "experiments/delete")
+    resp = ChangeExperiment(c, f, "delete");
+  else if (ep == "experiments/restore")
+    resp = ChangeExperiment(c, f, "restore");
+  else if (ep == "runs/create")
+    resp = CreateRun(c, f);
+  else if (ep == "runs/get")
+    resp = GetRun(c, f);
+  else if (ep == "runs/update")
+    resp = UpdateRun(c, f);
+  else if (ep == "runs/delete")
+    resp = SetRunLifecycle(c, f, store::kLifecycleDeleted);
+  else if (ep == "runs/restore")
+    resp = SetRunLifecycle(c, f, store::kLifecycleActive);
+  else if (ep == "runs/search")
+    resp = SearchRuns(c, f);
+  else if (ep == "runs/delete-tag")
+    resp = DeleteTag(c, f);
+  else if (ep == "metrics/get-history")
+    resp = MetricHistory(c, f);
   else if (ep == "runs/log-metric" || ep == "runs/log-parameter" || ep == "runs/set-tag" ||
            ep == "runs/log-batch") {
     Batch b;
     std::optional<HttpResponse> bad;
-    if (ep == "runs/log-metric") bad = ParseLogMetric(r.body, NowMs(), &b);
-    else if (ep == "runs/log-parameter") bad = ParseLogParam(r.body, &b);
-    else if (ep == "runs/set-tag") bad = ParseSetTag(r.body, &b);
-    else bad = ParseLogBatch(r.body, NowMs(), &b);
+    if (ep == "runs/log-metric")
+      bad = ParseLogMetric(r.body, NowMs(), &b);
+    else if (ep == "runs/log-parameter")
+      bad = ParseLogParam(r.body, &b);
+    else if (ep == "runs/set-tag")
+      bad = ParseSetTag(r.body, &b);
+    else
+      bad = ParseLogBatch(r.body, NowMs(), &b);
     resp = bad ? std::move(*bad) : LogBatch(c, std::move(b));
   } else {
     resp = NotImplemented(ep);

@@ -1,6 +1,7 @@
 // MlflowApi: the MLflow tracking REST API 2.0 on `inloop serve`, under /api/2.0/mlflow/ and
-// /ajax-api/2.0/mlflow/ (and MLflow 1.x's /api/2.0/preview/mlflow/), so that MLflow's clients (MLFLOW_TRACKING_URI=http://HOST:PORT, the
-// token as MLFLOW_TRACKING_TOKEN, sent as `Authorization: Bearer`) log into inloop unchanged.
+// /ajax-api/2.0/mlflow/ (and MLflow 1.x's /api/2.0/preview/mlflow/), so that MLflow's clients
+// (MLFLOW_TRACKING_URI=http://HOST:PORT, the token as MLFLOW_TRACKING_TOKEN, sent as
+// `Authorization: Bearer`) log into inloop unchanged.
 //
 // Endpoints (docs/http_api.md, "MLflow tracking API"):
 //   experiments/ create, get, get-by-name, search (GET or POST), list, update, delete, restore

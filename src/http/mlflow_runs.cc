@@ -82,8 +82,8 @@ Status RequireActive(store::Store* st, const std::string& run_id) {
   INLOOP_RETURN_IF_ERROR(s);
   if (link.lifecycle != store::kLifecycleActive) {
     return Status::Invalid(fmt::format(
-        "The run {} must be in the 'active' state. Current state is {} (restore it first).",
-        run_id, link.lifecycle));
+        "The run {} must be in the 'active' state. Current state is {} (restore it first).", run_id,
+        link.lifecycle));
   }
   return Status::OK();
 }
@@ -213,9 +213,9 @@ HttpResponse CreateRun(Context& c, const Fields& f) {
     store::ExperimentRecord e;
     INLOOP_RETURN_IF_ERROR(LoadExperiment(st, exp_id, &e));
     if (e.lifecycle != store::kLifecycleActive) {
-      return Status::Invalid(fmt::format(
-          "The experiment {} must be in the 'active' state. Current state is {}.", e.id,
-          e.lifecycle));
+      return Status::Invalid(
+          fmt::format("The experiment {} must be in the 'active' state. Current state is {}.", e.id,
+                      e.lifecycle));
     }
     store::RunRecord run;
     run.name = name;
@@ -267,8 +267,8 @@ HttpResponse UpdateRun(Context& c, const Fields& f) {
   std::optional<std::string> status_name = f.String("status");
   std::string status;
   if (status_name && !InloopStatus(*status_name, &status)) {
-    return BadParam(fmt::format(
-        "status '{}': use RUNNING, SCHEDULED, FINISHED, FAILED or KILLED", status_name->substr(0, 40)));
+    return BadParam(fmt::format("status '{}': use RUNNING, SCHEDULED, FINISHED, FAILED or KILLED",
+                                status_name->substr(0, 40)));
   }
   std::optional<int64_t> end_time;
   if (auto bad = f.Int("end_time", &end_time)) return *bad;
@@ -289,8 +289,10 @@ HttpResponse UpdateRun(Context& c, const Fields& f) {
       INLOOP_RETURN_IF_ERROR(EndRun(ss, &run, status, ended));
     } else if (!status.empty()) {
       run.status = status;
-      if (status == store::kRunning) run.ended_at = 0;
-      else if (end_time) run.ended_at = static_cast<double>(*end_time) / 1000.0;
+      if (status == store::kRunning)
+        run.ended_at = 0;
+      else if (end_time)
+        run.ended_at = static_cast<double>(*end_time) / 1000.0;
     }
     INLOOP_RETURN_IF_ERROR(st->UpdateRun(run));
     return LoadRunView(st, run.id, &view);
@@ -319,8 +321,8 @@ HttpResponse LogBatch(Context& c, Batch batch) {
   std::vector<IngestPoint> points;
   points.reserve(batch.metrics.size());
   for (auto& m : batch.metrics) {
-    points.push_back(IngestPoint{m.key, m.step, static_cast<double>(m.timestamp_ms) / 1000.0,
-                                 m.value});
+    points.push_back(
+        IngestPoint{m.key, m.step, static_cast<double>(m.timestamp_ms) / 1000.0, m.value});
   }
   Status s = c.ingest->Locked([&](IngestRuns::Session& ss) {
     store::Store* st = ss.store();

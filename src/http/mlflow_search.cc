@@ -142,13 +142,16 @@ class Lexer {
 
 bool EntityOf(const std::string& word, Entity* out) {
   std::string w = Upper(word);
-  if (w == "METRIC" || w == "METRICS") *out = Entity::kMetric;
+  if (w == "METRIC" || w == "METRICS")
+    *out = Entity::kMetric;
   else if (w == "PARAM" || w == "PARAMS" || w == "PARAMETER" || w == "PARAMETERS")
     *out = Entity::kParam;
-  else if (w == "TAG" || w == "TAGS") *out = Entity::kTag;
+  else if (w == "TAG" || w == "TAGS")
+    *out = Entity::kTag;
   else if (w == "ATTRIBUTE" || w == "ATTRIBUTES" || w == "ATTR" || w == "RUN" || w.empty())
     *out = Entity::kAttribute;
-  else return false;
+  else
+    return false;
   return true;
 }
 
@@ -188,8 +191,8 @@ Status ParseClause(Lexer& lx, std::string_view filter, Clause* c) {
     if (c->entity == Entity::kAttribute) return Bad(filter, lx.pos(), "IS NULL on an attribute");
     return Status::OK();
   }
-  bool numeric = c->entity == Entity::kMetric ||
-                 (c->entity == Entity::kAttribute && NumericAttribute(c->key));
+  bool numeric =
+      c->entity == Entity::kMetric || (c->entity == Entity::kAttribute && NumericAttribute(c->key));
   if (c->op == "IN") {
     if (c->entity != Entity::kAttribute || c->key != "run_id") {
       return Bad(filter, lx.pos(), "IN is supported for attributes.run_id only");
@@ -235,7 +238,8 @@ Status ParseFilter(std::string_view filter, std::vector<Clause>* out) {
 bool Like(std::string_view text, std::string_view pattern, bool fold) {
   auto eq = [fold](char a, char b) {
     if (!fold) return a == b;
-    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+    return std::tolower(static_cast<unsigned char>(a)) ==
+           std::tolower(static_cast<unsigned char>(b));
   };
   // Iterative wildcard match with backtracking to the last '%'.
   size_t t = 0, p = 0, star = std::string_view::npos, mark = 0;
@@ -311,8 +315,7 @@ bool MatchOne(const Clause& c, const RunView& r) {
         return CompareNumber(static_cast<double>(r.start_time_ms), c.op, c.number);
       }
       if (c.key == "end_time") {
-        return r.end_time_ms &&
-               CompareNumber(static_cast<double>(*r.end_time_ms), c.op, c.number);
+        return r.end_time_ms && CompareNumber(static_cast<double>(*r.end_time_ms), c.op, c.number);
       }
       return CompareText(TextAttribute(r, c.key), c);
   }
@@ -409,8 +412,10 @@ int CompareOn(const OrderKey& k, const RunView& a, const RunView& b) {
   if (numeric) {
     // NaN sorts after every number (as MLflow stores it: above +inf).
     bool nan_a = std::isnan(*na), nan_b = std::isnan(*nb);
-    if (nan_a || nan_b) c = nan_a == nan_b ? 0 : (nan_a ? 1 : -1);
-    else c = *na < *nb ? -1 : (*na > *nb ? 1 : 0);
+    if (nan_a || nan_b)
+      c = nan_a == nan_b ? 0 : (nan_a ? 1 : -1);
+    else
+      c = *na < *nb ? -1 : (*na > *nb ? 1 : 0);
   } else {
     c = ta->compare(*tb);
     c = c < 0 ? -1 : (c > 0 ? 1 : 0);

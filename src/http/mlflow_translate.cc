@@ -124,8 +124,8 @@ std::optional<HttpResponse> Metric(simdjson::dom::element item, std::string_view
   if (!ValidKey(key, fmt::format("{}.key", where), &why)) return BadParam(why);
   simdjson::dom::element e;
   if (item["value"].get(e) || !DoubleOf(e, &out->value)) {
-    return BadParam(fmt::format(
-        "{}.value: missing, a number or \"NaN\", \"Infinity\", \"-Infinity\"", where));
+    return BadParam(
+        fmt::format("{}.value: missing, a number or \"NaN\", \"Infinity\", \"-Infinity\"", where));
   }
   out->timestamp_ms = now_ms;
   if (!item["timestamp"].get(e) && !e.is_null() && !Int64Of(e, &out->timestamp_ms)) {
@@ -166,11 +166,16 @@ const char* MlflowStatus(std::string_view s) {
 }
 
 bool InloopStatus(std::string_view s, std::string* out) {
-  if (s == "RUNNING" || s == "SCHEDULED") *out = "running";
-  else if (s == "FINISHED") *out = "finished";
-  else if (s == "FAILED") *out = "failed";
-  else if (s == "KILLED") *out = "stopped";
-  else return false;
+  if (s == "RUNNING" || s == "SCHEDULED")
+    *out = "running";
+  else if (s == "FINISHED")
+    *out = "finished";
+  else if (s == "FAILED")
+    *out = "failed";
+  else if (s == "KILLED")
+    *out = "stopped";
+  else
+    return false;
   return true;
 }
 
@@ -373,8 +378,7 @@ std::optional<HttpResponse> ParseLogParam(const std::string& body, Batch* out) {
   Batch b;
   if (auto bad = RunIdOf(obj, &b.run_id)) return bad;
   std::pair<std::string, std::string> kv;
-  if (auto bad = KeyValue(doc, "param", kMaxParamValueLength, true, &kv))
-    return bad;
+  if (auto bad = KeyValue(doc, "param", kMaxParamValueLength, true, &kv)) return bad;
   b.params.push_back(std::move(kv));
   *out = std::move(b);
   return std::nullopt;
@@ -388,8 +392,7 @@ std::optional<HttpResponse> ParseSetTag(const std::string& body, Batch* out) {
   Batch b;
   if (auto bad = RunIdOf(obj, &b.run_id)) return bad;
   std::pair<std::string, std::string> kv;
-  if (auto bad = KeyValue(doc, "tag", kMaxTagValueLength, false, &kv))
-    return bad;
+  if (auto bad = KeyValue(doc, "tag", kMaxTagValueLength, false, &kv)) return bad;
   b.tags.push_back(std::move(kv));
   *out = std::move(b);
   return std::nullopt;

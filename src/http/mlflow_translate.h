@@ -153,7 +153,8 @@ std::string ExperimentJson(const ExperimentView& e);
 struct Clause {
   enum class Entity { kMetric, kParam, kTag, kAttribute } entity = Entity::kAttribute;
   std::string key;
-  std::string op;  // "=", "!=", ">", ">=", "<", "<=", "LIKE", "ILIKE", "IN", "IS NULL", "IS NOT NULL"
+  std::string
+      op;  // "=", "!=", ">", ">=", "<", "<=", "LIKE", "ILIKE", "IN", "IS NULL", "IS NOT NULL"
   double number = 0;
   std::string text;
   std::vector<std::string> list;  // IN

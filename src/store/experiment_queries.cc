@@ -45,8 +45,8 @@ Status Store::CreateExperiment(ExperimentRecord* e) {
 
 Status Store::GetExperiment(int64_t id, ExperimentRecord* e) {
   Stmt s;
-  INLOOP_RETURN_IF_ERROR(db_->Prepare(
-      fmt::format("SELECT {} FROM experiments WHERE id=?", kExperimentColumns), &s));
+  INLOOP_RETURN_IF_ERROR(
+      db_->Prepare(fmt::format("SELECT {} FROM experiments WHERE id=?", kExperimentColumns), &s));
   s.Bind(1, id);
   if (s.Step()) {
     ReadExperiment(s, e);
@@ -58,8 +58,8 @@ Status Store::GetExperiment(int64_t id, ExperimentRecord* e) {
 
 Status Store::FindExperimentByName(std::string_view name, ExperimentRecord* e) {
   Stmt s;
-  INLOOP_RETURN_IF_ERROR(db_->Prepare(
-      fmt::format("SELECT {} FROM experiments WHERE name=?", kExperimentColumns), &s));
+  INLOOP_RETURN_IF_ERROR(
+      db_->Prepare(fmt::format("SELECT {} FROM experiments WHERE name=?", kExperimentColumns), &s));
   s.Bind(1, name);
   if (s.Step()) {
     ReadExperiment(s, e);
@@ -72,8 +72,8 @@ Status Store::FindExperimentByName(std::string_view name, ExperimentRecord* e) {
 Status Store::ListExperiments(std::vector<ExperimentRecord>* out) {
   out->clear();
   Stmt s;
-  INLOOP_RETURN_IF_ERROR(db_->Prepare(
-      fmt::format("SELECT {} FROM experiments ORDER BY id", kExperimentColumns), &s));
+  INLOOP_RETURN_IF_ERROR(
+      db_->Prepare(fmt::format("SELECT {} FROM experiments ORDER BY id", kExperimentColumns), &s));
   while (s.Step()) {
     ExperimentRecord e;
     ReadExperiment(s, &e);

@@ -16,6 +16,7 @@ trap 'kill $serve_pid 2>/dev/null || true; wait $serve_pid 2>/dev/null || true; 
 wait_for 600 grep -q "^inloop serve: http://" serve.out || fail "no URL printed: $(cat serve.err)"
 URL=$(grep -o 'http://[^ ?/]*' serve.out | head -1)
 TOKEN=$(grep -o '?token=[0-9a-f]*' serve.out | cut -d= -f2)
+assert_contains "$(cat serve.err)" "MLFLOW_TRACKING_URI=$URL and MLFLOW_TRACKING_TOKEN=" "serve says how MLflow clients connect"
 
 MLFLOW_TRACKING_URI=$URL MLFLOW_TRACKING_TOKEN=$INGEST_TOKEN READ_TOKEN=$READ_TOKEN \
   timeout 120 "$NODE" "$INLOOP_SRC/tests/e2e/mlflow_client.mjs" > client.out 2> client.err ||

@@ -115,8 +115,9 @@ TEST_F(MlflowApiTest, RunLifeLandsInInloopStore) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body, "{}");
   // A step going back (a resumed loop): kept, in a new segment, nothing overwritten.
-  r = Post("runs/log-metric", R"({"run_id":")" + id +
-                                  R"(","key":"loss","value":1.7,"timestamp":1700000004000,"step":2})");
+  r = Post(
+      "runs/log-metric",
+      R"({"run_id":")" + id + R"(","key":"loss","value":1.7,"timestamp":1700000004000,"step":2})");
   ASSERT_EQ(r.status, 200) << r.body;
   r = Post("runs/log-parameter", R"({"run_id":")" + id + R"(","key":"lr","value":"0.01"})");
   EXPECT_EQ(r.status, 200) << r.body;  // the same value again: fine
@@ -138,12 +139,13 @@ TEST_F(MlflowApiTest, RunLifeLandsInInloopStore) {
   EXPECT_EQ(int64_t(hist.at(3)["step"].get_int64()), 2);
   EXPECT_EQ(double(hist.at(3)["value"].get_double()), 1.7);
   EXPECT_EQ(int64_t(hist.at(0)["timestamp"].get_int64()), 1700000001000);
-  r = Call("GET", "/api/2.0/mlflow/metrics/get-history?run_id=" + id +
-                      "&metric_key=loss&max_results=3");
+  r = Call("GET",
+           "/api/2.0/mlflow/metrics/get-history?run_id=" + id + "&metric_key=loss&max_results=3");
   EXPECT_EQ(Json(r)["metrics"].get_array().size(), 3u);
   EXPECT_EQ(std::string_view(Json(r)["next_page_token"].get_string()), "3");
 
-  r = Post("runs/update", R"({"run_id":")" + id + R"(","status":"FINISHED","end_time":1700000009000})");
+  r = Post("runs/update",
+           R"({"run_id":")" + id + R"(","status":"FINISHED","end_time":1700000009000})");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(std::string_view(Json(r)["run_info"]["status"].get_string()), "FINISHED");
 
@@ -160,8 +162,8 @@ TEST_F(MlflowApiTest, RunLifeLandsInInloopStore) {
   EXPECT_EQ(params[0].source, "mlflow");
   std::vector<std::string> tags;
   ASSERT_TRUE(st_->GetTags(id, &tags).ok());
-  EXPECT_EQ(tags, (std::vector<std::string>{"mlflow.runName=better", "mlflow.user=ada",
-                                            "model=cnn"}));
+  EXPECT_EQ(tags,
+            (std::vector<std::string>{"mlflow.runName=better", "mlflow.user=ada", "model=cnn"}));
   std::vector<store::SegmentData> segs;
   ASSERT_TRUE(st_->ReadSegments(id, "loss", &segs).ok());
   ASSERT_EQ(segs.size(), 2u);  // the step going back started a segment
@@ -187,11 +189,11 @@ TEST_F(MlflowApiTest, RunLifeLandsInInloopStore) {
 TEST_F(MlflowApiTest, SearchRunsFiltersOrdersAndHidesDeleted) {
   std::string a = NewMlflowRun("0", "a"), b = NewMlflowRun("0", "b"), c = NewMlflowRun("0", "c");
   auto log = [&](const std::string& id, double loss, const std::string& lr) {
-    HttpResponse r = Post("runs/log-batch", R"({"run_id":")" + id +
-                                                R"(","metrics":[{"key":"val_loss","value":)" +
-                                                std::to_string(loss) +
-                                                R"(,"timestamp":1,"step":1}],"params":[{"key":"lr","value":")" +
-                                                lr + R"("}]})");
+    HttpResponse r =
+        Post("runs/log-batch",
+             R"({"run_id":")" + id + R"(","metrics":[{"key":"val_loss","value":)" +
+                 std::to_string(loss) +
+                 R"(,"timestamp":1,"step":1}],"params":[{"key":"lr","value":")" + lr + R"("}]})");
     ASSERT_EQ(r.status, 200) << r.body;
   };
   log(a, 0.3, "0.1");
@@ -245,8 +247,9 @@ TEST_F(MlflowApiTest, ErrorsAreMlflowShaped) {
   EXPECT_EQ(r.status, 501);
   EXPECT_EQ(Code(r), "NOT_IMPLEMENTED");
   // A batch with one bad metric stores none of it.
-  r = Post("runs/log-batch", R"({"run_id":")" + id +
-                                 R"(","metrics":[{"key":"ok","value":1},{"key":"bad","value":"x"}]})");
+  r = Post(
+      "runs/log-batch",
+      R"({"run_id":")" + id + R"(","metrics":[{"key":"ok","value":1},{"key":"bad","value":"x"}]})");
   EXPECT_EQ(Code(r), "INVALID_PARAMETER_VALUE");
   std::vector<store::SeriesStats> stats;
   ASSERT_TRUE(st_->SeriesStatsFor(id, &stats).ok());
@@ -257,12 +260,12 @@ TEST_F(MlflowApiTest, SteplessMetricsAndOlderClients) {
   // mlflow.log_metric without a step logs step 0 each time: every value is kept, in order.
   std::string id = NewMlflowRun("0", "stepless");
   for (const char* v : {"3", "2", "1"}) {
-    HttpResponse r = Post("runs/log-metric", R"({"run_id":")" + id + R"(","key":"loss","value":)" +
-                                                 v + "}");
+    HttpResponse r =
+        Post("runs/log-metric", R"({"run_id":")" + id + R"(","key":"loss","value":)" + v + "}");
     ASSERT_EQ(r.status, 200) << r.body;
   }
-  HttpResponse r =
-      Call("GET", "/api/2.0/preview/mlflow/metrics/get-history?run_uuid=" + id + "&metric_key=loss");
+  HttpResponse r = Call(
+      "GET", "/api/2.0/preview/mlflow/metrics/get-history?run_uuid=" + id + "&metric_key=loss");
   ASSERT_EQ(r.status, 200) << r.body;  // MLflow 1.x's prefix and run_uuid
   auto hist = Json(r)["metrics"].get_array();
   ASSERT_EQ(hist.size(), 3u);

@@ -23,9 +23,10 @@ std::string ErrorCode(const HttpResponse& r) {
 
 TEST(MlflowTranslate, StatusesMapBothWays) {
   std::string s;
-  for (auto [ml, in] : std::vector<std::pair<std::string, std::string>>{
-           {"RUNNING", "running"}, {"FINISHED", "finished"}, {"FAILED", "failed"},
-           {"KILLED", "stopped"}}) {
+  for (auto [ml, in] : std::vector<std::pair<std::string, std::string>>{{"RUNNING", "running"},
+                                                                        {"FINISHED", "finished"},
+                                                                        {"FAILED", "failed"},
+                                                                        {"KILLED", "stopped"}}) {
     ASSERT_TRUE(InloopStatus(ml, &s)) << ml;
     EXPECT_EQ(s, in);
     EXPECT_EQ(MlflowStatus(in), ml);
@@ -88,16 +89,15 @@ TEST(MlflowTranslate, LogBatchParsesTheDocumentedShape) {
 TEST(MlflowTranslate, LogBatchRefusesBadInputWhole) {
   Batch b;
   b.run_id = "untouched";
-  for (const char* body : {
-           "", "[]", "not json", R"({"metrics":[]})",  // no run_id
-           R"({"run_id":"r","metrics":[{"key":"a"}]})",  // no value
-           R"({"run_id":"r","metrics":[{"key":"a","value":"x"}]})",
-           R"({"run_id":"r","metrics":[{"key":"a=b","value":1}]})",
-           R"({"run_id":"r","metrics":[{"key":"a","value":1,"step":1.5}]})",
-           R"({"run_id":"r","metrics":[{"key":"a","value":1,"timestamp":"soon"}]})",
-           R"({"run_id":"r","params":[{"key":"lr"}]})",  // a param needs a value
-           R"({"run_id":"r","params":{"lr":"1"}})", R"({"run_id":"r","tags":[7]})",
-           R"({"run_id":7})"}) {
+  for (const char* body : {"", "[]", "not json", R"({"metrics":[]})",    // no run_id
+                           R"({"run_id":"r","metrics":[{"key":"a"}]})",  // no value
+                           R"({"run_id":"r","metrics":[{"key":"a","value":"x"}]})",
+                           R"({"run_id":"r","metrics":[{"key":"a=b","value":1}]})",
+                           R"({"run_id":"r","metrics":[{"key":"a","value":1,"step":1.5}]})",
+                           R"({"run_id":"r","metrics":[{"key":"a","value":1,"timestamp":"soon"}]})",
+                           R"({"run_id":"r","params":[{"key":"lr"}]})",  // a param needs a value
+                           R"({"run_id":"r","params":{"lr":"1"}})", R"({"run_id":"r","tags":[7]})",
+                           R"({"run_id":7})"}) {
     auto bad = ParseLogBatch(body, 0, &b);
     ASSERT_TRUE(bad) << body;
     EXPECT_EQ(bad->status, 400) << body;
@@ -236,7 +236,8 @@ TEST(MlflowTranslate, FilterRefusesWhatItDoesNotParse) {
 
 TEST(MlflowTranslate, FilterMatchesLikeMlflow) {
   std::vector<Clause> c;
-  RunView a = MakeRun("a", 1, 0.3, "0.01"), b = MakeRun("b", 2, 0.7, "0.1"), none = MakeRun("n", 3, -1, "");
+  RunView a = MakeRun("a", 1, 0.3, "0.01"), b = MakeRun("b", 2, 0.7, "0.1"),
+          none = MakeRun("n", 3, -1, "");
   auto match = [&](const std::string& f, const RunView& r) {
     EXPECT_TRUE(ParseFilter(f, &c).ok()) << f;
     return Matches(c, r);
@@ -323,9 +324,9 @@ TEST(MlflowTranslate, PageTokens) {
 TEST(MlflowTranslate, FieldsFromQueryOrBody) {
   HttpRequest get;
   get.method = "GET";
-  ASSERT_TRUE(ParseTarget("/api/2.0/mlflow/runs/get?run_id=abc&experiment_ids=1&experiment_ids=2",
-                          &get)
-                  .ok());
+  ASSERT_TRUE(
+      ParseTarget("/api/2.0/mlflow/runs/get?run_id=abc&experiment_ids=1&experiment_ids=2", &get)
+          .ok());
   Fields f;
   ASSERT_FALSE(Fields::Of(get, &f));
   EXPECT_EQ(f.String("run_id").value_or(""), "abc");
