@@ -3,6 +3,7 @@
 #include "http/mlflow_api.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -105,6 +106,30 @@ HttpResponse GetExperimentByName(Context& c, const Fields& f) {
   return ExperimentAnswer(e);
 }
 
+// experiments/search's order_by: one of name, experiment_id, creation_time, last_update_time
+// (optionally "attributes."), then ASC or DESC. Absent: creation_time DESC.
+std::optional<HttpResponse> ExperimentOrder(const Fields& f, std::string* order_key,
+                                            bool* ascending) {
+  std::vector<std::string> order_items;
+  if (auto bad = f.Strings("order_by", &order_items)) return bad;
+  if (order_items.size() > 1) return BadParam("order_by: one key at most");
+  if (order_items.empty()) return std::nullopt;
+  std::string item = order_items[0];
+  size_t sp = item.find(' ');
+  *order_key = item.substr(0, sp);
+  if (order_key->rfind("attributes.", 0) == 0) *order_key = order_key->substr(11);
+  std::string dir = sp == std::string::npos ? "ASC" : item.substr(sp + 1);
+  for (char& ch : dir) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  if ((*order_key != "name" && *order_key != "experiment_id" && *order_key != "creation_time" &&
+       *order_key != "last_update_time") ||
+      (dir != "ASC" && dir != "DESC")) {
+    return BadParam(
+        "order_by: name, experiment_id, creation_time or last_update_time, then ASC or DESC");
+  }
+  *ascending = dir == "ASC";
+  return std::nullopt;
+}
+
 // experiments/search (and the older experiments/list): filter on the name only
 // (name = != LIKE ILIKE 'TEXT', joined by AND), order by name, experiment_id, creation_time or
 // last_update_time.
@@ -118,26 +143,9 @@ HttpResponse SearchExperiments(Context& c, const Fields& f) {
           "filter: experiments are searched by name only (name = != LIKE ILIKE 'TEXT')");
     }
   }
-  std::vector<std::string> order_items;
-  if (auto bad = f.Strings("order_by", &order_items)) return *bad;
   std::string order_key = "creation_time";
   bool ascending = false;
-  if (order_items.size() > 1) return BadParam("order_by: one key at most");
-  if (!order_items.empty()) {
-    std::string item = order_items[0];
-    size_t sp = item.find(' ');
-    order_key = item.substr(0, sp);
-    if (order_key.rfind("attributes.", 0) == 0) order_key = order_key.substr(11);
-    std::string dir = sp == std::string::npos ? "ASC" : item.substr(sp + 1);
-    for (char& ch : dir) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-    if ((order_key != "name" && order_key != "experiment_id" && order_key != "creation_time" &&
-         order_key != "last_update_time") ||
-        (dir != "ASC" && dir != "DESC")) {
-      return BadParam(
-          "order_by: name, experiment_id, creation_time or last_update_time, then ASC or DESC");
-    }
-    ascending = dir == "ASC";
-  }
+  if (auto bad = ExperimentOrder(f, &order_key, &ascending)) return *bad;
   std::string view_type;
   if (!ViewTypeOf(f.String("view_type"), &view_type)) {
     return BadParam("view_type: use ACTIVE_ONLY, DELETED_ONLY or ALL (or 1, 2, 3)");
@@ -304,6 +312,92 @@ bool IsReadOnlyPost(const std::vector<std::string>& seg) {
 
 MlflowApi::MlflowApi(StorePool* pool, IngestRuns* ingest) : pool_(pool), ingest_(ingest) {}
 
+namespace mlflow {
+namespace {
+
+// One endpoint: its path after the prefix, the methods it takes, and its handler (the request is
+// passed for the write parsers, which read the body whole).
+struct Route {
+  const char* endpoint;
+  bool get, post;
+  HttpResponse (*handle)(Context&, const Fields&, const HttpRequest&);
+};
+
+// A write: its body parsed whole into a Batch first, then logged.
+template <std::optional<HttpResponse> (*Parse)(const std::string&, Batch*)>
+HttpResponse Write(Context& c, const Fields&, const HttpRequest& r) {
+  Batch b;
+  if (auto bad = Parse(r.body, &b)) return std::move(*bad);
+  return LogBatch(c, std::move(b));
+}
+std::optional<HttpResponse> ParseBatchNow(const std::string& body, Batch* b) {
+  return ParseLogBatch(body, NowMs(), b);
+}
+std::optional<HttpResponse> ParseMetricNow(const std::string& body, Batch* b) {
+  return ParseLogMetric(body, NowMs(), b);
+}
+HttpResponse Unsupported(Context&, const Fields&, const HttpRequest& r) {
+  return NotImplemented(r.path.substr(0, 200));
+}
+
+constexpr Route kRoutes[] = {
+    {"experiments/create", false, true,
+     [](Context& c, const Fields& f, const HttpRequest&) { return CreateExperiment(c, f); }},
+    {"experiments/get", true, false,
+     [](Context& c, const Fields& f, const HttpRequest&) { return GetExperiment(c, f); }},
+    {"experiments/get-by-name", true, false,
+     [](Context& c, const Fields& f, const HttpRequest&) { return GetExperimentByName(c, f); }},
+    {"experiments/search", true, true,
+     [](Context& c, const Fields& f, const HttpRequest&) { return SearchExperiments(c, f); }},
+    {"experiments/list", true, false,
+     [](Context& c, const Fields& f, const HttpRequest&) { return SearchExperiments(c, f); }},
+    {"experiments/update", false, true,
+     [](Context& c, const Fields& f, const HttpRequest&) {
+       return ChangeExperiment(c, f, "update");
+     }},
+    {"experiments/delete", false, true,
+     [](Context& c, const Fields& f, const HttpRequest&) {
+       return ChangeExperiment(c, f, "delete");
+     }},
+    {"experiments/restore", false, true,
+     [](Context& c, const Fields& f, const HttpRequest&) {
+       return ChangeExperiment(c, f, "restore");
+     }},
+    {"runs/create", false, true,
+     [](Context& c, const Fields& f, const HttpRequest&) { return CreateRun(c, f); }},
+    {"runs/get", true, false,
+     [](Context& c, const Fields& f, const HttpRequest&) { return GetRun(c, f); }},
+    {"runs/update", false, true,
+     [](Context& c, const Fields& f, const HttpRequest&) { return UpdateRun(c, f); }},
+    {"runs/delete", false, true,
+     [](Context& c, const Fields& f, const HttpRequest&) {
+       return SetRunLifecycle(c, f, store::kLifecycleDeleted);
+     }},
+    {"runs/restore", false, true,
+     [](Context& c, const Fields& f, const HttpRequest&) {
+       return SetRunLifecycle(c, f, store::kLifecycleActive);
+     }},
+    {"runs/search", true, true,
+     [](Context& c, const Fields& f, const HttpRequest&) { return SearchRuns(c, f); }},
+    {"runs/log-metric", false, true, Write<ParseMetricNow>},
+    {"runs/log-parameter", false, true, Write<ParseLogParam>},
+    {"runs/set-tag", false, true, Write<ParseSetTag>},
+    {"runs/log-batch", false, true, Write<ParseBatchNow>},
+    {"runs/delete-tag", false, true,
+     [](Context& c, const Fields& f, const HttpRequest&) { return DeleteTag(c, f); }},
+    {"metrics/get-history", true, false,
+     [](Context& c, const Fields& f, const HttpRequest&) { return MetricHistory(c, f); }},
+    // Calls clients make that inloop does not store: answered clearly, nothing kept.
+    {"experiments/set-experiment-tag", false, true, Unsupported},
+    {"experiments/delete-experiment-tag", false, true, Unsupported},
+    {"runs/log-inputs", false, true, Unsupported},
+    {"runs/log-model", false, true, Unsupported},
+    {"runs/log-outputs", false, true, Unsupported},
+};
+
+}  // namespace
+}  // namespace mlflow
+
 HttpResponse MlflowApi::Handle(const HttpRequest& r) {
   using namespace mlflow;
   std::string endpoint;
@@ -312,39 +406,6 @@ HttpResponse MlflowApi::Handle(const HttpRequest& r) {
     if (i > first) endpoint += '/';
     endpoint += r.segments[i];
   }
-  bool get = r.method == "GET", post = r.method == "POST";
-  Context c{pool_, ingest_};
-  struct Route {
-    const char* endpoint;
-    bool get, post;
-  };
-  static constexpr Route kRoutes[] = {
-      {"experiments/create", false, true},
-      {"experiments/get", true, false},
-      {"experiments/get-by-name", true, false},
-      {"experiments/search", true, true},
-      {"experiments/list", true, false},
-      {"experiments/update", false, true},
-      {"experiments/delete", false, true},
-      {"experiments/restore", false, true},
-      {"runs/create", false, true},
-      {"runs/get", true, false},
-      {"runs/update", false, true},
-      {"runs/delete", false, true},
-      {"runs/restore", false, true},
-      {"runs/search", true, true},
-      {"runs/log-metric", false, true},
-      {"runs/log-parameter", false, true},
-      {"runs/set-tag", false, true},
-      {"runs/delete-tag", false, true},
-      {"runs/log-batch", false, true},
-      {"metrics/get-history", true, false},
-      {"experiments/set-experiment-tag", false, true},
-      {"experiments/delete-experiment-tag", false, true},
-      {"runs/log-inputs", false, true},
-      {"runs/log-model", false, true},
-      {"runs/log-outputs", false, true},
-  };
   const Route* route = nullptr;
   for (auto& rt : kRoutes) {
     if (endpoint == rt.endpoint) route = &rt;
@@ -356,69 +417,20 @@ HttpResponse MlflowApi::Handle(const HttpRequest& r) {
     resp.route = "/api/2.0/mlflow/{unknown}";
     return resp;
   }
-  resp.route = fmt::format("/api/2.0/mlflow/{}", route->endpoint);
-  if (!((get && route->get) || (post && route->post))) {
-    HttpResponse bad =
-        Error("BAD_REQUEST", fmt::format("{} {}: method not allowed (use {})", r.method,
-                                         r.path.substr(0, 200), route->get ? "GET" : "POST"));
-    bad.status = 405;
-    bad.route = resp.route;
-    return bad;
-  }
+  std::string route_name = fmt::format("/api/2.0/mlflow/{}", route->endpoint);
+  bool get = r.method == "GET", post = r.method == "POST";
   Fields f;
-  if (auto bad = Fields::Of(r, &f)) {
-    bad->route = resp.route;
-    return *bad;
-  }
-  std::string_view ep = route->endpoint;
-  std::string route_name = resp.route;
-  if (ep == "experiments/create")
-    resp = CreateExperiment(c, f);
-  else if (ep == "experiments/get")
-    resp = GetExperiment(c, f);
-  else if (ep == "experiments/get-by-name")
-    resp = GetExperimentByName(c, f);
-  else if (ep == "experiments/search" || ep == "experiments/list")
-    resp = SearchExperiments(c, f);
-  else if (ep == "experiments/update")
-    resp = ChangeExperiment(c, f, "update");
-  else if (ep == "experiments/delete")
-    resp = ChangeExperiment(c, f, "delete");
-  else if (ep == "experiments/restore")
-    resp = ChangeExperiment(c, f, "restore");
-  else if (ep == "runs/create")
-    resp = CreateRun(c, f);
-  else if (ep == "runs/get")
-    resp = GetRun(c, f);
-  else if (ep == "runs/update")
-    resp = UpdateRun(c, f);
-  else if (ep == "runs/delete")
-    resp = SetRunLifecycle(c, f, store::kLifecycleDeleted);
-  else if (ep == "runs/restore")
-    resp = SetRunLifecycle(c, f, store::kLifecycleActive);
-  else if (ep == "runs/search")
-    resp = SearchRuns(c, f);
-  else if (ep == "runs/delete-tag")
-    resp = DeleteTag(c, f);
-  else if (ep == "metrics/get-history")
-    resp = MetricHistory(c, f);
-  else if (ep == "runs/log-metric" || ep == "runs/log-parameter" || ep == "runs/set-tag" ||
-           ep == "runs/log-batch") {
-    Batch b;
-    std::optional<HttpResponse> bad;
-    if (ep == "runs/log-metric")
-      bad = ParseLogMetric(r.body, NowMs(), &b);
-    else if (ep == "runs/log-parameter")
-      bad = ParseLogParam(r.body, &b);
-    else if (ep == "runs/set-tag")
-      bad = ParseSetTag(r.body, &b);
-    else
-      bad = ParseLogBatch(r.body, NowMs(), &b);
-    resp = bad ? std::move(*bad) : LogBatch(c, std::move(b));
+  if (!((get && route->get) || (post && route->post))) {
+    resp = Error("BAD_REQUEST", fmt::format("{} {}: method not allowed (use {})", r.method,
+                                            r.path.substr(0, 200), route->get ? "GET" : "POST"));
+    resp.status = 405;
+  } else if (auto bad = Fields::Of(r, &f)) {
+    resp = std::move(*bad);
   } else {
-    resp = NotImplemented(ep);
+    Context c{pool_, ingest_};
+    resp = route->handle(c, f, r);
   }
-  resp.route = route_name;
+  resp.route = std::move(route_name);
   return resp;
 }
 

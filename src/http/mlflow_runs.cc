@@ -155,6 +155,47 @@ Status CheckParams(store::Store* st, const Batch& b, std::vector<store::Param>* 
   return Status::OK();
 }
 
+// The runs of `exp_ids` (every experiment when empty) in `view_type` that pass the filter, as
+// MLflow shows them; runs without an experiment link are experiment 0's.
+Status MatchingRuns(store::Store* st, const std::set<int64_t>& exp_ids,
+                    const std::string& view_type, const std::vector<Clause>& clauses,
+                    std::vector<RunView>* views) {
+  std::vector<store::RunRecord> runs;
+  std::vector<store::RunExperiment> links;
+  std::vector<store::ExperimentRecord> experiments;
+  INLOOP_RETURN_IF_ERROR(st->ListRuns(&runs));
+  INLOOP_RETURN_IF_ERROR(st->ListRunExperiments(&links));
+  INLOOP_RETURN_IF_ERROR(st->ListExperiments(&experiments));
+  std::unordered_map<std::string, store::RunExperiment> link_of;
+  for (auto& l : links) link_of[l.run_id] = l;
+  std::map<int64_t, std::string> location_of;
+  location_of[0] = "mlflow-artifacts:/0";
+  for (auto& e : experiments) location_of[e.id] = ArtifactLocation(e);
+  std::vector<store::RunRecord> candidates;
+  std::vector<std::string> ids;
+  for (auto& r : runs) {
+    auto it = link_of.find(r.id);
+    store::RunExperiment link =
+        it != link_of.end() ? it->second : store::RunExperiment{r.id, 0, store::kLifecycleActive};
+    if (!exp_ids.empty() && !exp_ids.count(link.experiment_id)) continue;
+    if (!InView(view_type, link.lifecycle)) continue;
+    link_of[r.id] = link;
+    candidates.push_back(r);
+    ids.push_back(r.id);
+  }
+  std::unordered_map<std::string, store::RunLabels> labels;
+  if (!ids.empty()) INLOOP_RETURN_IF_ERROR(st->RunLabelsOf(ids, &labels));
+  for (const auto& r : candidates) {
+    std::vector<store::SeriesStats> stats;
+    INLOOP_RETURN_IF_ERROR(st->SeriesStatsFor(r.id, &stats));
+    const store::RunLabels& l = labels[r.id];
+    const store::RunExperiment& link = link_of[r.id];
+    RunView v = ViewOf(r, link, location_of[link.experiment_id], l.params, l.tags, stats);
+    if (Matches(clauses, v)) views->push_back(std::move(v));
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Status FindRunExactly(store::Store* st, const std::string& run_id, store::RunRecord* out) {
@@ -440,42 +481,8 @@ HttpResponse SearchRuns(Context& c, const Fields& f) {
 
   StorePool::Lease st;
   s = c.pool->Acquire(&st);
-  std::vector<store::RunRecord> runs;
-  std::vector<store::RunExperiment> links;
-  std::vector<store::ExperimentRecord> experiments;
-  if (s.ok()) s = st->ListRuns(&runs);
-  if (s.ok()) s = st->ListRunExperiments(&links);
-  if (s.ok()) s = st->ListExperiments(&experiments);
-  if (!s.ok()) return ErrorOf(s);
-  std::unordered_map<std::string, store::RunExperiment> link_of;
-  for (auto& l : links) link_of[l.run_id] = l;
-  std::map<int64_t, std::string> location_of;
-  location_of[0] = "mlflow-artifacts:/0";
-  for (auto& e : experiments) location_of[e.id] = ArtifactLocation(e);
-  std::vector<store::RunRecord> candidates;
-  std::vector<std::string> ids;
-  for (auto& r : runs) {
-    auto it = link_of.find(r.id);
-    store::RunExperiment link =
-        it != link_of.end() ? it->second : store::RunExperiment{r.id, 0, store::kLifecycleActive};
-    if (!exp_ids.empty() && !exp_ids.count(link.experiment_id)) continue;
-    if (!InView(view_type, link.lifecycle)) continue;
-    link_of[r.id] = link;
-    candidates.push_back(r);
-    ids.push_back(r.id);
-  }
-  std::unordered_map<std::string, store::RunLabels> labels;
-  if (!ids.empty()) s = st->RunLabelsOf(ids, &labels);
   std::vector<RunView> views;
-  for (size_t i = 0; s.ok() && i < candidates.size(); ++i) {
-    const auto& r = candidates[i];
-    std::vector<store::SeriesStats> stats;
-    s = st->SeriesStatsFor(r.id, &stats);
-    const store::RunLabels& l = labels[r.id];
-    const store::RunExperiment& link = link_of[r.id];
-    RunView v = ViewOf(r, link, location_of[link.experiment_id], l.params, l.tags, stats);
-    if (Matches(clauses, v)) views.push_back(std::move(v));
-  }
+  if (s.ok()) s = MatchingRuns(st.get(), exp_ids, view_type, clauses, &views);
   if (!s.ok()) return ErrorOf(s);
   SortRuns(order, &views);
   size_t limit = static_cast<size_t>(max_results.value_or(kDefaultSearchResults));
