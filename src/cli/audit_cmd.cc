@@ -9,6 +9,7 @@
 
 #include "audit/audit.h"
 #include "audit/command_files.h"
+#include "audit/serving_surface.h"
 #include "cli/cli_util.h"
 #include "cli/exit_codes.h"
 #include "cli/verbs.h"
@@ -81,10 +82,28 @@ int CmdAudit(const AuditArgs& a) {
       return ExitCodeFor(w);
     }
   }
+  std::vector<audit::ServingSurface> surfaces;
+  if (a.surface) {
+    std::vector<std::string> files;
+    for (const audit::FileVerdict& v : verdicts) files.push_back(v.file);
+    surfaces = audit::SurfacesOf(files);
+  }
   if (a.json) {
-    fmt::print("{}\n", audit::VerdictsJson(verdicts, fail_on));
+    std::string out = audit::VerdictsJson(verdicts, fail_on);
+    if (a.surface && !out.empty() && out.back() == '}') {
+      out.pop_back();
+      out += ",\"surface\":[";
+      for (size_t i = 0; i < surfaces.size(); ++i) {
+        out += (i ? "," : "") + audit::ServingSurfaceJson(surfaces[i]);
+      }
+      out += "]}";
+    }
+    fmt::print("{}\n", out);
   } else if (a.sarif != "-") {
     PrintText(verdicts, fail_on, a.quiet);
+    for (const audit::ServingSurface& s : surfaces) {
+      fmt::print("surface {}: {}\n", s.file, audit::ServingSurfaceText(s));
+    }
   }
   for (const audit::FileVerdict& v : verdicts) {
     if (!v.findings.empty() && v.worst() >= fail_on) return kExitAuditFindings;

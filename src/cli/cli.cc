@@ -790,6 +790,9 @@ int Main(int argc, char** argv) {
   audit_cmd->add_option("--sarif", audit_args.sarif, "also write SARIF 2.1.0 here (- for stdout)");
   audit_cmd->add_flag("--json", json, "JSON output");
   audit_cmd->add_flag("--quiet", audit_args.quiet, "list only files with findings");
+  audit_cmd->add_flag("--surface", audit_args.surface,
+                      "also list what each Python file depends on and exposes: third-party "
+                      "imports, HTTP endpoints, binds beyond loopback");
   auto* sdk_cmd = app.add_subcommand(
       "sdk", "the Python SDK built into this binary: `inloop sdk path` prints a directory for "
       "PYTHONPATH (under `inloop run` it is already first on the child's PYTHONPATH)");

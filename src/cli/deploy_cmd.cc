@@ -18,6 +18,7 @@
 #include "assist/http_client.h"
 #include "audit/audit.h"
 #include "audit/command_files.h"
+#include "audit/serving_surface.h"
 #include "cli/cli_util.h"
 #include "cli/exit_codes.h"
 #include "cli/verbs.h"
@@ -394,6 +395,17 @@ namespace {
 
 // Before any replica starts: the files the server and candidate commands name (weights, the
 // server script, model directories) pass `inloop audit`, or the deploy is refused.
+// What the served code depends on and exposes (audit/serving_surface.h), one line per script.
+void PrintServingSurface(const gateway::DeployOptions& o) {
+  std::vector<std::string> files;
+  for (const auto* cmd : {&o.command, &o.candidate_command}) {
+    for (std::string& f : audit::FilesNamedBy(*cmd, ".")) files.push_back(std::move(f));
+  }
+  for (const audit::ServingSurface& s : audit::SurfacesOf(files)) {
+    fmt::print(stderr, "inloop: deploy: {}: {}\n", s.file, audit::ServingSurfaceText(s));
+  }
+}
+
 int AuditServedFiles(const gateway::DeployOptions& o, const std::vector<std::string>& allow) {
   std::vector<audit::FileVerdict> verdicts;
   Status s = audit::AuditCommandFiles({o.command, o.candidate_command}, allow, &verdicts);
@@ -548,6 +560,7 @@ int CmdDeploy(int argc, char** argv) {
   if (!allow_unaudited) {
     if (int rc = AuditServedFiles(o, audit_allow); rc != 0) return rc;
   }
+  PrintServingSurface(o);
   o.cache_bytes = no_cache ? 0 : cache_mb << 20;
   o.state_dir = state_dir;
   o.print_events = isatty(2);

@@ -109,6 +109,10 @@ int CmdServe(const ServeArgs& a) {
                "`Authorization: Bearer TOKEN`; keep one with --token or INLOOP_TOKEN; named, "
                "scoped tokens: `inloop token create`)\n");
   }
+  fmt::print(stderr,
+             "inloop serve: MLflow clients log here with "
+             "MLFLOW_TRACKING_URI=http://{}:{}{}\n",
+             host, server->port(), a.no_token ? "" : " and MLFLOW_TRACKING_TOKEN=TOKEN");
   server->Wait();
   hub.Stop();
   server.reset();

@@ -190,6 +190,7 @@ struct AuditArgs {
   std::string sarif;
   bool json = false;
   bool quiet = false;              // text: only files with findings
+  bool surface = false;            // also list what Python files import and expose (serving)
 };
 int CmdAudit(const AuditArgs& a);
 

@@ -22,6 +22,7 @@
 #include "http/ingest.h"
 #include "http/json_views.h"
 #include "http/log_api.h"
+#include "http/mlflow_api.h"
 #include "http/loop_view.h"
 #include "http/nodes_view.h"
 #include "http/repair_view.h"
@@ -319,7 +320,10 @@ Status ParseBody(const std::string& body, simdjson::dom::parser& parser,
 }  // namespace
 
 Api::Api(StorePool* pool, ServerMetrics* metrics)
-    : pool_(pool), metrics_(metrics), ingest_(std::make_unique<IngestRuns>(pool->dir(), metrics)) {}
+    : pool_(pool),
+      metrics_(metrics),
+      ingest_(std::make_unique<IngestRuns>(pool->dir(), metrics)),
+      mlflow_(std::make_unique<MlflowApi>(pool, ingest_.get())) {}
 
 Api::~Api() = default;
 
@@ -354,6 +358,7 @@ HttpResponse Api::Route(const HttpRequest& r) {
     if (pool_->Acquire(&st).ok()) resp.body += GoodputMetricsText(NewestRunsGoodput(st.get(), 20));
     return with_route(std::move(resp), "/metrics");
   }
+  if (mlflow::IsMlflowPath(seg)) return mlflow_->Handle(r);
   if (seg.size() < 2 || seg[0] != "api" || seg[1] != "v1") {
     if (!get) return method_not_allowed("GET", "static");
     return ServeAsset(r.path);

@@ -17,6 +17,7 @@
 namespace inloop::http {
 
 class IngestRuns;
+class MlflowApi;
 
 class Api {
  public:
@@ -50,6 +51,7 @@ class Api {
   StorePool* pool_;
   ServerMetrics* metrics_;
   std::unique_ptr<IngestRuns> ingest_;
+  std::unique_ptr<MlflowApi> mlflow_;  // /api/2.0/mlflow/ (mlflow_api.h), on ingest_'s writers
 };
 
 }  // namespace inloop::http

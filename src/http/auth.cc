@@ -5,6 +5,7 @@
 
 #include "common/secrets.h"
 #include "http/admission.h"
+#include "http/mlflow_api.h"
 
 namespace inloop::http {
 namespace {
@@ -58,6 +59,10 @@ bool ScopesOf(std::string_view scope_name, unsigned* scopes) {
 unsigned RequiredScopes(const HttpRequest& r) {
   if (!IsStateChanging(r.method)) return kScopeRead;
   const auto& seg = r.segments;
+  // MLflow's tracking API: its searches are POSTs that only read; every other POST writes runs.
+  if (r.method == "POST" && mlflow::IsMlflowPath(seg)) {
+    return mlflow::IsReadOnlyPost(seg) ? kScopeRead : kScopeRead | kScopeIngest;
+  }
   if (r.method == "POST" && seg.size() >= 3 && seg[0] == "api" && seg[1] == "v1") {
     if (seg.size() == 3 && seg[2] == "runs") return kScopeRead | kScopeIngest;
     if (seg.size() == 4 && seg[2] == "sync" && seg[3] == "runs") return kScopeRead | kScopeIngest;

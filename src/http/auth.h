@@ -12,7 +12,8 @@
 //   - with --no-token (loopback only) a request without credentials is `no-token` with every scope;
 //     a presented token is still checked.
 // Scopes: read = every GET/HEAD/OPTIONS; ingest = read + POST /api/v1/runs, /runs/{id}/points,
-// /runs/{id}/finish, /sync/runs; approve = read + POST /api/v1/actions/{id}/approve|deny (not ingest: a
+// /runs/{id}/finish, /sync/runs and the MLflow tracking API's writes (mlflow_api.h; its POSTed
+// searches need only read); approve = read + POST /api/v1/actions/{id}/approve|deny (not ingest: a
 // reviewer's token cannot write data). Any other state-changing request needs every scope (only
 // the server token): a new state-changing endpoint must be added to RequiredScopes.
 // Missing or unknown credentials: 401; a known token without the scope: 403. No sockets, no disk

@@ -54,6 +54,49 @@ void IngestRuns::CloseAll() {
   sync_.clear();
 }
 
+Status IngestRuns::Locked(const std::function<Status(Session&)>& fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  INLOOP_RETURN_IF_ERROR(OpenStore());
+  Session session(this);
+  return fn(session);
+}
+
+Status IngestRuns::Session::Append(const std::string& run_id,
+                                   const std::vector<IngestPoint>& points) {
+  auto& writers = owner_->writers_;
+  auto it = writers.find(run_id);
+  if (it == writers.end()) {
+    std::unique_ptr<store::RunWriter> w;
+    Status s = owner_->store_->OpenWriter(run_id, &w);
+    if (!s.ok()) {
+      return Status::Invalid(
+          fmt::format("run {}: {} (another process writes it)", run_id, s.message()));
+    }
+    it = writers.emplace(run_id, std::move(w)).first;
+  }
+  Status s;
+  for (auto& p : points) {
+    s = it->second->Append(p.key, p.step, p.wall_time, p.value);
+    if (!s.ok()) break;
+  }
+  if (s.ok()) s = it->second->Flush();
+  if (!s.ok()) {
+    writers.erase(it);
+    return s;
+  }
+  owner_->metrics_->AddPointsIngested(static_cast<int64_t>(points.size()));
+  return Status::OK();
+}
+
+Status IngestRuns::Session::CloseWriter(const std::string& run_id) {
+  auto& writers = owner_->writers_;
+  auto it = writers.find(run_id);
+  if (it == writers.end()) return Status::OK();
+  Status s = it->second->Close();
+  writers.erase(it);
+  return s;
+}
+
 HttpResponse IngestRuns::Create(const std::string& body) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;

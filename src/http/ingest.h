@@ -6,12 +6,14 @@
 // too, by the same writers under the same mutex (sync_api.cc).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 
+#include "http/ingest_body.h"
 #include "http/router.h"
 #include "http/server_metrics.h"
 #include "store/store.h"
@@ -35,6 +37,25 @@ class IngestRuns {
   HttpResponse Sync(const std::string& body);
   // Seals and closes every open writer (the runs stay as they are).
   void CloseAll();
+
+  // The same store, writers and mutex for another front end of ingest (mlflow_api.h), so that a
+  // run has one writer whichever API feeds it. Valid only inside Locked's function.
+  class Session {
+   public:
+    store::Store* store() { return owner_->store_.get(); }
+    // Appends to the run's writer (opened on first use) and flushes: durable when OK. A failed
+    // writer is dropped (a new one recovers from the WAL).
+    Status Append(const std::string& run_id, const std::vector<IngestPoint>& points);
+    // Seals and closes the run's writer, if one is open.
+    Status CloseWriter(const std::string& run_id);
+
+   private:
+    friend class IngestRuns;
+    explicit Session(IngestRuns* owner) : owner_(owner) {}
+    IngestRuns* owner_;
+  };
+  // Runs fn with the store open, under the mutex; the store's open error otherwise.
+  Status Locked(const std::function<Status(Session&)>& fn);
 
  private:
   // What the server holds of a replicated run, derived from its data on first use and then kept

@@ -415,6 +415,7 @@ Status WriteRun(store::Store* st, const ImportedRun& r, const std::string& name,
   run.name = name;
   run.status = r.status.empty() ? store::kFinished : r.status;
   run.command = {"inloop", "import", r.source};
+  run.host = r.host;
   std::error_code ec;
   run.cwd = fs::current_path(ec).string();
   if (r.started_at > 0) {  // the source dates the run (MLflow's meta.yaml, W&B's run record)

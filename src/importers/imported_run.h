@@ -36,6 +36,7 @@ struct ImportedRun {
   double started_at = 0;  // seconds since the epoch
   double ended_at = 0;
   std::string status;  // a store status (store/catalog.h: finished, failed, stopped, interrupted)
+  std::string host;    // the machine the run ran on, when the source says (W&B's run record)
 
   // Appends a point to series `key`, creating the series on first use.
   void Add(std::string_view key, int64_t step, double wall_time, double value) {

@@ -59,6 +59,19 @@ void Fields(std::string_view line, std::vector<std::string_view>* out) {
   }
 }
 
+// Digits only, at most 18 of them: the usual form of MLflow's timestamps and steps, read without
+// the general number parser (the import's hot loop). Anything else: false.
+bool PlainInt(std::string_view s, int64_t* out) {
+  if (s.empty() || s.size() > 18) return false;
+  int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  *out = v;
+  return true;
+}
+
 void ReadMetricFile(const KeyFile& f, ImportedRun* run, ImportBatch* out) {
   const std::string path = f.path.string();
   LineReader lines;
@@ -71,20 +84,29 @@ void ReadMetricFile(const KeyFile& f, ImportedRun* run, ImportBatch* out) {
   int64_t no = 0;
   bool too_long = false;
   std::vector<std::string_view> parts;
+  size_t series = static_cast<size_t>(-1);  // resolved at the first good line
   while (lines.Next(&line, &no, &too_long)) {
     if (!too_long && ingest::TrimSpace(line).empty()) continue;
     ++out->records;
     Fields(line, &parts);
     double ts = 0, value = 0, step_v = 0;
     int64_t step = 0;
+    auto timestamp = [&ts](std::string_view t) {
+      int64_t ms = 0;
+      if (PlainInt(t, &ms)) {
+        ts = static_cast<double>(ms);
+        return true;
+      }
+      return ingest::ParseNumericString(t, &ts) && ts >= 0;
+    };
     const char* bad = nullptr;
     if (too_long || parts.size() < 2 || parts.size() > 3) {
       bad = "expected 'timestamp_ms value step'";
-    } else if (!ingest::ParseNumericString(parts[0], &ts) || !(ts >= 0)) {
+    } else if (!timestamp(parts[0])) {
       bad = "the timestamp is not a number of milliseconds";
     } else if (!ingest::ParseNumericString(parts[1], &value)) {
       bad = "the value is not a number";
-    } else if (parts.size() == 3 &&
+    } else if (parts.size() == 3 && !PlainInt(parts[2], &step) &&
                !(ingest::ParseNumericString(parts[2], &step_v) && ingest::AsStep(step_v, &step))) {
       bad = "the step is not a whole number >= 0";
     }
@@ -93,7 +115,8 @@ void ReadMetricFile(const KeyFile& f, ImportedRun* run, ImportBatch* out) {
       ++out->skipped["mlflow:bad metric line"];
       continue;
     }
-    run->Add(f.key, step, ts / 1000.0, value);
+    if (series == static_cast<size_t>(-1)) series = run->SeriesIndex(f.key);
+    run->series[series].points.push_back(Point{step, ts / 1000.0, value});
   }
   if (!lines.status().ok()) out->Issue(path, -1, no, lines.status().message());
   out->bytes += lines.bytes();

@@ -302,6 +302,7 @@ ImportedRun WandbRunBuilder::Finish(WandbNonNumeric* non_numeric) {
   for (const auto& [key, value] : meta_) run_.SetParam("wandb/" + key, value);
   run_.started_at = start_time_;
   run_.status = RunStatus();
+  if (auto host = meta_.find("host"); host != meta_.end()) run_.host = host->second;
   // The end: the exit record's runtime, or the last row when that is later (a crashed client
   // may write runtime 0).
   if (has_exit_ && start_time_ > 0)

@@ -118,4 +118,26 @@ struct TokenRecord {
   double created_at = 0;    // seconds since epoch
 };
 
+// An experiment of the MLflow tracking API (http/mlflow_api.h): a named group of runs. Id 0 is
+// MLflow's "Default", which also holds every run not linked to another experiment.
+inline constexpr const char* kLifecycleActive = "active";
+inline constexpr const char* kLifecycleDeleted = "deleted";
+
+struct ExperimentRecord {
+  int64_t id = -1;  // assigned by CreateExperiment when negative
+  std::string name;  // unique
+  std::string lifecycle = kLifecycleActive;  // "active" or "deleted"
+  std::string artifact_location;
+  double created_at = 0;  // seconds since epoch
+  double updated_at = 0;
+};
+
+// A run's experiment and MLflow lifecycle (a deleted run stays in inloop, hidden from MLflow's
+// searches unless asked for).
+struct RunExperiment {
+  std::string run_id;
+  int64_t experiment_id = 0;
+  std::string lifecycle = kLifecycleActive;
+};
+
 }  // namespace inloop::store

@@ -67,11 +67,18 @@ CREATE TABLE IF NOT EXISTS imports(
 CREATE TABLE IF NOT EXISTS tokens(
   name TEXT PRIMARY KEY, scope TEXT NOT NULL, sha256 TEXT UNIQUE NOT NULL,
   created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS experiments(
+  id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, lifecycle TEXT NOT NULL,
+  artifact_location TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS run_experiments(
+  run_id TEXT PRIMARY KEY, experiment_id INTEGER NOT NULL, lifecycle TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS run_experiments_exp ON run_experiments(experiment_id);
 )sql";
 
 // Tables added to format version 1 after its first release (additive, no version bump): a store
 // that lacks one gains it, with the whole schema (every statement is IF NOT EXISTS), on open.
-constexpr const char* kAddedTables[] = {"actions", "tags", "imports", "tokens"};
+constexpr const char* kAddedTables[] = {"actions", "tags", "imports", "tokens",
+                                       "experiments", "run_experiments"};
 
 }  // namespace
 

@@ -187,6 +187,23 @@ class Store {
   Status ReadAttemptLog(const LogLinesQuery& q, LogLines* out);
   Status AttemptLogInfo(const std::string& run_id, int attempt, LogStream stream, LogInfo* out);
 
+  // MLflow compatibility (experiment_queries.cc; used by http/mlflow_api only): experiments,
+  // the run -> experiment link, and tag removal. CreateExperiment: assigns e->id when negative;
+  // Invalid when the name or id is taken. GetExperiment / FindExperimentByName: NotFound when
+  // none. ListExperiments: by id. UpdateExperiment: name, lifecycle, updated_at of e.id;
+  // NotFound / Invalid (name taken). SetRunExperiment: insert or replace the link.
+  // ListRunExperiments: every link (runs without one are not listed). GetRunExperiment: NotFound
+  // when the run has no link. RemoveTags: the tags given, where present.
+  Status CreateExperiment(ExperimentRecord* e);
+  Status GetExperiment(int64_t id, ExperimentRecord* e);
+  Status FindExperimentByName(std::string_view name, ExperimentRecord* e);
+  Status ListExperiments(std::vector<ExperimentRecord>* out);
+  Status UpdateExperiment(const ExperimentRecord& e);
+  Status SetRunExperiment(const RunExperiment& link);
+  Status ListRunExperiments(std::vector<RunExperiment>* out);
+  Status GetRunExperiment(const std::string& run_id, RunExperiment* out);
+  Status RemoveTags(const std::string& run_id, const std::vector<std::string>& tags);
+
   // Path of a file inside the store.
   std::string PathOf(std::string_view rel) const;
 

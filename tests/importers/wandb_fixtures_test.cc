@@ -194,6 +194,11 @@ void CheckRun(const std::string& slug, simdjson::dom::object exp) {
     EXPECT_EQ(b.records, exp["history_rows"].get_int64().value());
     EXPECT_EQ(r.status, exp["run"]["state"].get_string().value());
   }
+  // The machine it ran on becomes the run's host, where the run record names one.
+  simdjson::dom::element host;
+  if (exp["run"]["host"].get(host) == simdjson::SUCCESS && host.is_string()) {
+    EXPECT_EQ(r.host, host.get_string().value());
+  }
   simdjson::dom::element project = exp["run"]["project"].value();
   if (project.is_string()) {
     EXPECT_EQ(ParamOf(r, "wandb/project"), project.get_string().value());
