@@ -27,6 +27,7 @@
 #include "cli/run_cmd.h"
 #include "cli/verb_table.h"
 #include "cli/verbs.h"
+#include "cli/data_cmd.h"
 #include "common/display_text.h"
 #include "common/duration_text.h"
 #include "common/json_writer.h"
@@ -557,6 +558,7 @@ int Main(int argc, char** argv) {
   RunArgs run_args;
   auto* run = AddRunCommand(app, &run_args);
   VerbTable verbs;
+  AddDataVerbs(app, &verbs);
 
   auto* runs = app.add_subcommand("runs", "list runs, newest first");
   runs->add_option("--store", store_dir, "store directory");

@@ -45,6 +45,8 @@ inline constexpr int kExitDeployBind = 43;         // the proxy port could not b
 inline constexpr int kExitDeployNoPairs = 44;      // compare: no usable shadow pair recorded
 // audit (audit/): a finding at or above --fail-on (default high) in a file that was scanned.
 inline constexpr int kExitAuditFindings = 60;
+// data run: a step failed, failed an error check, or was blocked; data status --check: stale.
+inline constexpr int kExitDataFailed = 61;
 inline constexpr int kExitCommandNotFound = 127;
 
 inline int ExitCodeFor(const Status& s) {

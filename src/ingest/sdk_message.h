@@ -1,5 +1,5 @@
 // SdkMessage: one line of the SDK protocol (docs/sdk_protocol.md), written by python/inloop to
-// the pipe named by INLOOP_METRICS_FD: {"t":"log"|"params"|"tags"|"checkpoint"|"remedies", ...}. Parsing is strict
+// the pipe named by INLOOP_METRICS_FD: {"t":"log"|"params"|"tags"|"checkpoint"|"remedies"|"dataset", ...}. Parsing is strict
 // about shape and tolerant about content: unknown fields are ignored, bad values skipped.
 #pragma once
 
@@ -14,13 +14,15 @@ namespace inloop::ingest {
 
 struct SdkMessage {
   // kRemedies: the process read its remedy instructions (SDK control()/remedies()).
-  enum class Type { kLog, kParams, kTags, kCheckpoint, kRemedies, kUnknown };
+  // kDataset: the process reads a dataset (SDK dataset(name, path)); path and name set.
+  enum class Type { kLog, kParams, kTags, kCheckpoint, kRemedies, kDataset, kUnknown };
   Type type = Type::kUnknown;
   std::optional<int64_t> step;
   std::vector<std::pair<std::string, double>> metrics;      // kLog
   std::vector<std::pair<std::string, std::string>> params;  // kParams (values as text)
   std::vector<std::string> tags;                            // kTags (non-empty strings)
-  std::string path;                                         // kCheckpoint
+  std::string path;                                         // kCheckpoint, kDataset
+  std::string name;                                         // kDataset
 };
 
 // Returns false when the line is not a valid SDK message.
