@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <map>
 
@@ -304,6 +306,27 @@ class Scheduler {
   int said_ = 0;
 };
 
+// The declared checks, so that a changed validation rebuilds and revalidates the step.
+std::string ValidationFingerprint(const StepSpec& step) {
+  std::string f;
+  auto check = [&](const CheckSpec& c) {
+    f += fmt::format("{}|{}|{}|{}|{}|{}|{};", c.enabled, int(c.severity), c.min.value_or(NAN),
+                     c.max.value_or(NAN), c.max_rate.value_or(NAN), c.field, c.threshold);
+  };
+  for (auto& v : step.validate) {
+    f += fmt::format("validate {} {} {} {} {};", v.output, v.format, int(v.severity), v.dtype, v.vocab_size);
+    for (auto& [k, t] : v.schema) f += k + "=" + t + ";";
+    for (const CheckSpec* c : {&v.rows, &v.nulls, &v.empty, &v.duplicates, &v.near_duplicates,
+                               &v.length, &v.repeated_ngrams}) {
+      check(*c);
+    }
+    f += fmt::format("drift {} {} {} {};", v.drift.enabled, int(v.drift.severity), v.drift.max_effect, v.drift.alpha);
+    for (auto& n : v.drift.numeric) f += "n:" + n + ";";
+    for (auto& n : v.drift.categorical) f += "c:" + n + ";";
+  }
+  return f;
+}
+
 }  // namespace
 
 Status AssessStep(const StepSpec& step, const std::string& project_dir, Manifest* m, StepKey* key,
@@ -312,6 +335,18 @@ Status AssessStep(const StepSpec& step, const std::string& project_dir, Manifest
   INLOOP_RETURN_IF_ERROR(ExpandCommand(step, &key->argv));
   std::string argv_text, env_text;
   for (auto& a : key->argv) argv_text += a + '\0';
+  // Project files the command names besides its inputs and outputs (its script) are part of what
+  // it does: their content is in the key too.
+  for (auto& a : key->argv) {
+    if (a.empty() || a[0] == '/' || a[0] == '-' || a.find("..") != std::string::npos) continue;
+    if (std::count(step.inputs.begin(), step.inputs.end(), a) ||
+        std::count(step.outputs.begin(), step.outputs.end(), a)) {
+      continue;
+    }
+    FileVersion v;
+    if (HashFile(project_dir, a, m, &v).ok()) argv_text += "file " + a + '\0' + v.sha256 + '\0';
+  }
+  argv_text += ValidationFingerprint(step);
   key->command_hash = Sha256Text(argv_text);
   for (auto& e : step.env) {
     const char* v = std::getenv(e.c_str());
@@ -354,7 +389,7 @@ Status AssessStep(const StepSpec& step, const std::string& project_dir, Manifest
     return Status::OK();
   }
   if (r.command_hash != key->command_hash) {
-    *stale_reason = "the command changed";
+    *stale_reason = "its command, a file the command names, or its validation changed";
   } else if (r.env_hash != key->env_hash) {
     *stale_reason = "an environment variable of its key changed";
   } else {
