@@ -87,6 +87,7 @@ Status BuildLineage(const PipelineSpec& spec, const std::string& project_dir,
       c.run_name = run.name;
       c.run_status = run.status;
     }
+    if (c.run_name.rfind("data.", 0) == 0) continue;  // a step's run: consuming_steps has it
     out->consumers.push_back(std::move(c));
   }
   return Status::OK();

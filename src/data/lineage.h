@@ -2,6 +2,8 @@
 // back to the source files, each input and output with its content hash and the run that built
 // it; the steps that read it; and the runs that consumed it ("data_read" events: the SDK's
 // inloop.dataset and commands naming the file), with whether they read the current version.
+// The pipeline's own step runs (named "data.STEP") are left out of the consumers: they are the
+// consuming steps.
 #pragma once
 
 #include <string>
