@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <numeric>
 
 #include "data/hash64.h"
@@ -12,8 +13,8 @@ namespace inloop::data {
 namespace {
 
 struct Perms {
-  uint32_t a[kMinHashPerms], b[kMinHashPerms];
-  Perms() {
+  uint32_t a[kMinHashPerms] = {}, b[kMinHashPerms] = {};
+  constexpr Perms() {
     uint64_t s = 0x5eed5eed12345678ULL;
     for (int i = 0; i < kMinHashPerms; ++i) {
       s += 0x9e3779b97f4a7c15ULL;
@@ -26,17 +27,13 @@ struct Perms {
     }
   }
 };
-const Perms& P() {
-  static const Perms p;
-  return p;
-}
+constexpr Perms kPerms;
 
 inline bool WordByte(unsigned char c) { return c >= 0x80 || std::isalnum(c); }
 
-inline void Fold(uint32_t x, uint32_t* sig) {
-  const Perms& p = P();
+inline void Fold(uint32_t x, uint32_t* __restrict sig) {
   for (int i = 0; i < kMinHashPerms; ++i) {
-    uint32_t v = p.a[i] * x + p.b[i];
+    uint32_t v = kPerms.a[i] * x + kPerms.b[i];
     sig[i] = v < sig[i] ? v : sig[i];
   }
 }
@@ -101,12 +98,15 @@ void NearDuplicateIndex::Add(std::string_view text) {
   ComputeMinHash(text, &sigs_.back());
 }
 
-NearDuplicateGroups NearDuplicateIndex::Find(double threshold) const {
+NearDuplicateGroups NearDuplicateIndex::Find(double threshold, std::vector<int64_t>* group_of) const {
   NearDuplicateGroups g;
   const int64_t n = size();
   g.records = n;
   std::vector<int64_t> parent(n);
   std::iota(parent.begin(), parent.end(), 0);
+  // Recall first: an estimate has SD sqrt(t(1-t)/perms) (0.04 at 0.7), so a true pair at the
+  // threshold would be missed half the time; pairs are accepted down to 2 SDs below it.
+  const double accept = threshold - 2 * std::sqrt(threshold * (1 - threshold) / kMinHashPerms);
   std::vector<std::pair<uint64_t, int64_t>> keys(n);
   for (int band = 0; band < kLshBands; ++band) {
     for (int64_t r = 0; r < n; ++r) {
@@ -122,7 +122,7 @@ NearDuplicateGroups NearDuplicateIndex::Find(double threshold) const {
         for (int64_t other : {keys[i].second, keys[k - 1].second}) {
           int64_t a = Root(parent, keys[k].second), b = Root(parent, other);
           if (a == b) continue;
-          if (EstimatedJaccard(sigs_[keys[k].second], sigs_[other]) >= threshold) {
+          if (EstimatedJaccard(sigs_[keys[k].second], sigs_[other]) >= accept) {
             parent[std::max(a, b)] = std::min(a, b);
           }
         }
@@ -138,6 +138,10 @@ NearDuplicateGroups NearDuplicateIndex::Find(double threshold) const {
       g.duplicate_records += size[r] - 1;
       if (g.examples.size() < 5) g.examples.push_back({r});
     }
+  }
+  if (group_of) {
+    group_of->resize(n);
+    for (int64_t r = 0; r < n; ++r) (*group_of)[r] = Root(parent, r);
   }
   for (auto& ex : g.examples) {
     int64_t root = ex[0];

@@ -1,8 +1,9 @@
 // Near-duplicate text detection: MinHash signatures of word 3-shingles and LSH banding.
 // Signatures are 128 x 32-bit minima (a*x+b mod 2^32 per shingle hash); 32 bands of 4 rows make
 // pairs with Jaccard >= 0.7 candidates with probability > 0.999. Candidates are verified by the
-// signatures' agreement (estimated Jaccard, SD ~0.035 at 0.8) against the threshold and grouped
-// with union-find. Memory: 512 bytes per record. Not thread-safe; Add does not allocate once
+// signatures' agreement (estimated Jaccard, SD ~0.04 at 0.7), recall first: accepted down to two
+// SDs below the threshold, so true pairs at the threshold are kept (and pairs a little below it
+// may be grouped too), and grouped with union-find. Memory: 512 bytes per record. Not thread-safe; Add does not allocate once
 // the index has grown.
 #pragma once
 
@@ -36,8 +37,9 @@ struct NearDuplicateGroups {
 class NearDuplicateIndex {
  public:
   void Add(std::string_view text);
-  // Groups the records whose estimated Jaccard with a band-mate is >= threshold.
-  NearDuplicateGroups Find(double threshold) const;
+  // Groups the records whose estimated Jaccard with a band-mate is >= threshold. With group_of,
+  // also each record's group: the number of its group's first record.
+  NearDuplicateGroups Find(double threshold, std::vector<int64_t>* group_of = nullptr) const;
   int64_t size() const { return static_cast<int64_t>(sigs_.size()); }
 
  private:
