@@ -212,7 +212,13 @@ void RecordChecker::Finish(const std::string& output, std::vector<CheckResult>* 
   for (auto& rc : rates) {
     if (!rc.spec.enabled) continue;
     for (auto& f : fields_) {
-      if (f.type.empty() && (&f - &fields_[0]) != text_field_) continue;
+      bool is_text = (&f - &fields_[0]) == text_field_;
+      if (f.type.empty() && !is_text) continue;
+      // Numbers and booleans cannot be empty.
+      if (rc.count == &Field::empty && !is_text && f.type != "string" && f.type != "array" &&
+          f.type != "object" && f.type != "any") {
+        continue;
+      }
       CheckResult r = Base(output, rc.name, rc.spec);
       r.field = f.name;
       int64_t n = f.*rc.count + (rc.count == &Field::nulls ? f.missing : 0);

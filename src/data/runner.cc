@@ -233,6 +233,11 @@ class Scheduler {
     auto prev = m_.steps.find(step.name);
     std::string why;
     if (exit_code != 0) {
+      if (prev != m_.steps.end()) {  // keep the last good versions for the next drift check
+        for (auto& po : prev->second.outputs) {
+          rec.outputs.push_back({po.path, "", 0, prev->second.status == "ok" ? po.sha256 : po.previous_sha256});
+        }
+      }
       o.state = "failed";
       o.reason = fmt::format("the command exited with {} (its output: {}/logs/{}.log{})", exit_code,
                              data_dir_, step.name,
@@ -272,7 +277,9 @@ class Scheduler {
       if (prev) {
         for (auto& po : prev->outputs) {
           if (po.path != path) continue;
-          orec.previous_sha256 = po.sha256 == v.sha256 ? po.previous_sha256 : po.sha256;
+          // Drift is measured against the last version that passed.
+          std::string good = prev->status == "ok" ? po.sha256 : po.previous_sha256;
+          orec.previous_sha256 = good == v.sha256 ? po.previous_sha256 : good;
         }
       }
       rec->outputs.push_back(orec);

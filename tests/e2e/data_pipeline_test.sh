@@ -58,6 +58,9 @@ assert_eq "$(json 'sorted(set(e["data"]["check"] for e in d if e["kind"]=="data_
   "['duplicates', 'parse', 'rows', 'schema']" "check results are events on the step's run"
 assert_eq "$(json '[e["data"]["value"] for e in d if e["kind"]=="data_check" and e["data"]["check"]=="rows"]' < ev.json)" \
   "[50]" "the rows check's number"
+inloop report "$gen_run" --no-baseline --json > rep.json
+assert_eq "$(json '[c["check"] for c in d["data_checks"] if not c["passed"]]' < rep.json)" "[]" "report's data checks"
+assert_contains "$(inloop report "$gen_run" --no-baseline)" "## Data checks" "report section"
 pass "3-step pipeline ran under supervision"
 
 inloop data run --json > run2.json 2>/dev/null || fail "second data run failed"
