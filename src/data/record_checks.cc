@@ -159,8 +159,7 @@ CheckResult RecordChecker::Base(const std::string& output, const char* check,
   return r;
 }
 
-void RecordChecker::Finish(const std::string& output, std::vector<CheckResult>* out,
-                           Profile* profile) {
+void RecordChecker::FinishParse(const std::string& output, std::vector<CheckResult>* out) {
   {
     CheckResult r;
     r.output = output;
@@ -175,6 +174,9 @@ void RecordChecker::Finish(const std::string& output, std::vector<CheckResult>* 
     r.numbers = {{"rows", double(rows_)}};
     out->push_back(std::move(r));
   }
+}
+
+void RecordChecker::FinishSchema(const std::string& output, std::vector<CheckResult>* out) {
   for (auto& f : fields_) {
     if (f.type.empty()) continue;
     CheckResult r;
@@ -194,6 +196,9 @@ void RecordChecker::Finish(const std::string& output, std::vector<CheckResult>* 
     for (int64_t l : f.bad_lines) r.examples.push_back(fmt::format("line {}", l));
     out->push_back(std::move(r));
   }
+}
+
+void RecordChecker::FinishRows(const std::string& output, std::vector<CheckResult>* out) {
   if (spec_.rows.enabled) {
     CheckResult r = Base(output, "rows", spec_.rows);
     r.value = double(rows_);
@@ -204,6 +209,9 @@ void RecordChecker::Finish(const std::string& output, std::vector<CheckResult>* 
                                                         spec_.rows.max ? fmt::format("{}", *spec_.rows.max) : "any"));
     out->push_back(std::move(r));
   }
+}
+
+void RecordChecker::FinishRates(const std::string& output, std::vector<CheckResult>* out) {
   struct {
     const char* name;
     const CheckSpec& spec;
@@ -242,6 +250,9 @@ void RecordChecker::Finish(const std::string& output, std::vector<CheckResult>* 
     r.message = fmt::format("{} of {} lines empty ({:.2f}%)", empty_records_, rows_, 100 * r.value);
     out->push_back(std::move(r));
   }
+}
+
+void RecordChecker::FinishDuplicates(const std::string& output, std::vector<CheckResult>* out) {
   if (spec_.duplicates.enabled) {
     std::sort(hashes_.begin(), hashes_.end());
     int64_t dups = 0, groups = 0;
@@ -270,6 +281,9 @@ void RecordChecker::Finish(const std::string& output, std::vector<CheckResult>* 
     out->push_back(std::move(r));
     std::vector<std::pair<uint64_t, int64_t>>().swap(hashes_);
   }
+}
+
+void RecordChecker::FinishNearDuplicates(const std::string& output, std::vector<CheckResult>* out) {
   if (spec_.near_duplicates.enabled) {
     NearDuplicateGroups g = near_.Find(spec_.near_duplicates.threshold);
     CheckResult r = Base(output, "near_duplicates", spec_.near_duplicates);
@@ -290,6 +304,9 @@ void RecordChecker::Finish(const std::string& output, std::vector<CheckResult>* 
                             spec_.near_duplicates.threshold, g.groups, 100 * r.value);
     out->push_back(std::move(r));
   }
+}
+
+void RecordChecker::FinishLength(const std::string& output, std::vector<CheckResult>* out) {
   if (spec_.length.enabled) {
     CheckResult r = Base(output, "length", spec_.length);
     r.field = spec_.length.field;
@@ -312,6 +329,17 @@ void RecordChecker::Finish(const std::string& output, std::vector<CheckResult>* 
     for (int64_t l : length_bad_lines_) r.examples.push_back(fmt::format("line {}", l));
     out->push_back(std::move(r));
   }
+}
+
+void RecordChecker::Finish(const std::string& output, std::vector<CheckResult>* out,
+                           Profile* profile) {
+  FinishParse(output, out);
+  FinishSchema(output, out);
+  FinishRows(output, out);
+  FinishRates(output, out);
+  FinishDuplicates(output, out);
+  FinishNearDuplicates(output, out);
+  FinishLength(output, out);
   profile_.rows = rows_;
   if (spec_.drift.enabled &&
       std::find(spec_.drift.numeric.begin(), spec_.drift.numeric.end(), "length") != spec_.drift.numeric.end()) {

@@ -58,6 +58,13 @@ class RecordChecker {
   int Add(const std::string& name);
   void TextValue(std::string_view text);
   CheckResult Base(const std::string& output, const char* check, const CheckSpec& c) const;
+  void FinishParse(const std::string& output, std::vector<CheckResult>* out);
+  void FinishSchema(const std::string& output, std::vector<CheckResult>* out);
+  void FinishRows(const std::string& output, std::vector<CheckResult>* out);
+  void FinishRates(const std::string& output, std::vector<CheckResult>* out);
+  void FinishDuplicates(const std::string& output, std::vector<CheckResult>* out);
+  void FinishNearDuplicates(const std::string& output, std::vector<CheckResult>* out);
+  void FinishLength(const std::string& output, std::vector<CheckResult>* out);
 
   const ValidationSpec& spec_;
   std::vector<Field> fields_;

@@ -74,6 +74,68 @@ bool Blank(const char* p, size_t n) {
   return true;
 }
 
+// Hands the fields some check reads to the checker; false when the record is not valid JSON.
+bool ReadFields(simdjson::ondemand::object obj, RecordChecker* rc) {
+  bool ok = true;
+  for (auto field : obj) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) {
+      ok = false;
+      break;
+    }
+    int idx = rc->FieldIndex(key);
+    if (idx < 0) continue;
+    simdjson::ondemand::value v;
+    simdjson::ondemand::json_type t;
+    if (field.value().get(v) || v.type().get(t)) {
+      ok = false;
+      break;
+    }
+    std::string_view text;
+    double num = 0;
+    switch (t) {
+      case simdjson::ondemand::json_type::string:
+        if (v.get_string().get(text)) ok = false;
+        rc->OnField(idx, ValueKind::kString, text, 0, text.empty());
+        break;
+      case simdjson::ondemand::json_type::number: {
+        text = v.raw_json_token();
+        while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+        bool is_int = false;
+        if (v.is_integer().get(is_int)) is_int = false;
+        if (v.get_double().get(num)) ok = false;
+        rc->OnField(idx, is_int ? ValueKind::kInteger : ValueKind::kNumber, text, num, false);
+        break;
+      }
+      case simdjson::ondemand::json_type::boolean: {
+        bool b = false;
+        if (v.get_bool().get(b)) ok = false;
+        rc->OnField(idx, ValueKind::kBool, b ? "true" : "false", b, false);
+        break;
+      }
+      case simdjson::ondemand::json_type::null:
+        rc->OnField(idx, ValueKind::kNull, "null", 0, false);
+        break;
+      case simdjson::ondemand::json_type::array: {
+        simdjson::ondemand::array a;
+        size_t count = 0;
+        if (v.get_array().get(a) || a.count_elements().get(count)) ok = false;
+        rc->OnField(idx, ValueKind::kArray, "", 0, count == 0);
+        break;
+      }
+      case simdjson::ondemand::json_type::object: {
+        simdjson::ondemand::object o;
+        size_t count = 0;
+        if (v.get_object().get(o) || o.count_fields().get(count)) ok = false;
+        rc->OnField(idx, ValueKind::kObject, "", 0, count == 0);
+        break;
+      }
+    }
+    if (!ok) break;
+  }
+  return ok;
+}
+
 Status ScanJsonl(const std::string& path, RecordChecker* rc) {
   simdjson::ondemand::parser parser;
   return ForEachLine(path, [&](const char* p, size_t n, size_t cap, int64_t line) {
@@ -85,64 +147,8 @@ Status ScanJsonl(const std::string& path, RecordChecker* rc) {
       rc->OnParseError(line);
       return;
     }
-    bool ok = true;
-    for (auto field : obj) {
-      std::string_view key;
-      if (field.unescaped_key().get(key)) {
-        ok = false;
-        break;
-      }
-      int idx = rc->FieldIndex(key);
-      if (idx < 0) continue;
-      simdjson::ondemand::value v;
-      simdjson::ondemand::json_type t;
-      if (field.value().get(v) || v.type().get(t)) {
-        ok = false;
-        break;
-      }
-      std::string_view text;
-      double num = 0;
-      switch (t) {
-        case simdjson::ondemand::json_type::string:
-          if (v.get_string().get(text)) ok = false;
-          rc->OnField(idx, ValueKind::kString, text, 0, text.empty());
-          break;
-        case simdjson::ondemand::json_type::number: {
-          text = v.raw_json_token();
-          while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-          bool is_int = false;
-          if (v.is_integer().get(is_int)) is_int = false;
-          if (v.get_double().get(num)) ok = false;
-          rc->OnField(idx, is_int ? ValueKind::kInteger : ValueKind::kNumber, text, num, false);
-          break;
-        }
-        case simdjson::ondemand::json_type::boolean: {
-          bool b = false;
-          if (v.get_bool().get(b)) ok = false;
-          rc->OnField(idx, ValueKind::kBool, b ? "true" : "false", b, false);
-          break;
-        }
-        case simdjson::ondemand::json_type::null:
-          rc->OnField(idx, ValueKind::kNull, "null", 0, false);
-          break;
-        case simdjson::ondemand::json_type::array: {
-          simdjson::ondemand::array a;
-          size_t count = 0;
-          if (v.get_array().get(a) || a.count_elements().get(count)) ok = false;
-          rc->OnField(idx, ValueKind::kArray, "", 0, count == 0);
-          break;
-        }
-        case simdjson::ondemand::json_type::object: {
-          simdjson::ondemand::object o;
-          size_t count = 0;
-          if (v.get_object().get(o) || o.count_fields().get(count)) ok = false;
-          rc->OnField(idx, ValueKind::kObject, "", 0, count == 0);
-          break;
-        }
-      }
-      if (!ok) break;
-    }
-    if (!ok) {
+    const char* after = nullptr;  // a location in bounds after the object: trailing content
+    if (!ReadFields(obj, rc) || !doc.current_location().get(after)) {
       rc->OnParseError(line);
       return;
     }

@@ -53,7 +53,8 @@ TEST_F(ValidateTest, JsonlSchemaNullsEmptyRows) {
                         "{\"id\": 4, \"text\": null}\n"             // null
                         "\n"                                        // blank: skipped
                         "{\"id\": 5, \"text\": \"\"}\n"             // empty
-                        "not json\n");
+                        "not json\n"
+                        "{\"id\": 6, \"text\": \"a\"} trailing\n");
   ValidationSpec s;
   s.output = "a.jsonl";
   s.format = "jsonl";
@@ -64,8 +65,8 @@ TEST_F(ValidateTest, JsonlSchemaNullsEmptyRows) {
   s.empty = On();
   auto m = Run(p, s);
   EXPECT_FALSE(m["parse"].passed);
-  EXPECT_EQ(m["parse"].value, 1);
-  EXPECT_NE(m["parse"].message.find("(lines 7)"), std::string::npos) << m["parse"].message;
+  EXPECT_EQ(m["parse"].value, 2);
+  EXPECT_NE(m["parse"].message.find("(lines 7, 8)"), std::string::npos) << m["parse"].message;
   EXPECT_FALSE(m["schema.id"].passed);
   EXPECT_EQ(m["schema.id"].value, 1);
   EXPECT_EQ(m["schema.id"].examples, (std::vector<std::string>{"line 2"}));

@@ -111,6 +111,16 @@ assert_contains "$out" "<- step upper (ok, run" "lineage text"
 assert_contains "$out" "trainer" "lineage text names the run"
 pass "lineage and consuming runs"
 
+# Independent steps in parallel (--jobs 2), joined by a third.
+mkdir -p par
+printf 'a\n' > par/a.in
+printf 'b\n' > par/b.in
+printf '[[data.step]]\nname = "pa"\ncommand = ["cp", "{inputs}", "{outputs}"]\ninputs = ["par/a.in"]\noutputs = ["par/a.out"]\n[[data.step]]\nname = "pb"\ncommand = ["cp", "{inputs}", "{outputs}"]\ninputs = ["par/b.in"]\noutputs = ["par/b.out"]\n[[data.step]]\nname = "pj"\ncommand = ["python3", "-c", "import sys; open(sys.argv[3], \\"w\\").write(open(sys.argv[1]).read() + open(sys.argv[2]).read())", "{inputs}", "{outputs}"]\ninputs = ["par/a.out", "par/b.out"]\noutputs = ["par/j.out"]\n' > par.toml
+inloop data run --config par.toml --jobs 2 --json > par.json 2>/dev/null || fail "parallel run failed"
+assert_eq "$(json '[s["state"] for s in d["steps"]]' < par.json)" "['ran', 'ran', 'ran']" "parallel steps"
+assert_eq "$(tr -d '\n' < par/j.out)" "ab" "the joined output"
+pass "independent steps in parallel"
+
 # Pipeline errors are one clear line.
 printf '[[data.step]]\nname = "a"\ncommand = ["true", "{inputs}"]\ninputs = ["b.txt"]\noutputs = ["a.txt"]\n[[data.step]]\nname = "b"\ncommand = ["true"]\ninputs = ["a.txt"]\noutputs = ["b.txt"]\n' > cyc.toml
 set +e
