@@ -1,5 +1,5 @@
-// `inloop data run [STEP...]`, `inloop data status`, `inloop data lineage OUTPUT`: the config's
-// pipeline run, assessed and traced (src/data/). Text for people on stdout (progress on stderr),
+// `inloop data run [STEP...]`, `inloop data status`, `inloop data lineage OUTPUT`, `inloop data
+// quarantine OUTPUT --lines A-B`: the config's pipeline run, assessed, traced and pruned (src/data/). Text for people on stdout (progress on stderr),
 // or one JSON document with --json. Exit codes: 0, kExitDataFailed when a step failed, was
 // invalid or blocked (run) or is stale (status --check), else the error's.
 #include "cli/data_cmd.h"
@@ -19,6 +19,7 @@
 #include "common/json_writer.h"
 #include "config/config.h"
 #include "data/lineage.h"
+#include "data/quarantine.h"
 #include "data/runner.h"
 
 namespace inloop::cli {
@@ -32,6 +33,8 @@ struct DataArgs {
   int jobs = 1;
   bool check = false;
   std::string output;
+  std::string lines;   // quarantine
+  std::string reason;  // quarantine
 };
 
 struct Project {
@@ -185,6 +188,40 @@ int CmdDataLineage(const DataArgs& a) {
   return 0;
 }
 
+int CmdDataQuarantine(const DataArgs& a) {
+  Project p;
+  if (int rc = LoadProject(a, &p)) return rc;
+  bool produced = false;
+  for (auto& st : p.cfg.data.steps) {
+    for (auto& o : st.outputs) produced |= (o == a.output);
+  }
+  if (!produced) {
+    return Fail(Status::NotFound(fmt::format("no data step produces '{}': give an output path as "
+                                             "[[data.step]] outputs name it", a.output)));
+  }
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  Status s = data::ParseLineRanges(a.lines, &ranges);
+  if (!s.ok()) return Fail(s);
+  std::string dir = data::DataDir(p.dir);
+  data::QuarantineList q;
+  s = data::LoadQuarantine(dir, &q);
+  int64_t added = 0;
+  std::string path = std::filesystem::path(p.dir) / a.output;
+  if (s.ok()) s = data::QuarantineLines(path, a.output, ranges, a.reason, &q, &added);
+  if (s.ok()) s = data::SaveQuarantine(dir, q);
+  if (!s.ok()) return Fail(s);
+  if (a.json) {
+    JsonWriter w;
+    w.BeginObject().Key("output").String(a.output).Key("added").Int(added);
+    w.Key("quarantined").Int(static_cast<int64_t>(q[a.output].size())).EndObject();
+    fmt::print("{}\n", w.str());
+  } else {
+    fmt::print("{} records of {} quarantined ({} in all); the next `inloop data run` rebuilds it "
+               "without them\n", added, a.output, q[a.output].size());
+  }
+  return 0;
+}
+
 }  // namespace
 
 void AddDataVerbs(CLI::App& app, VerbTable* verbs) {
@@ -210,6 +247,14 @@ void AddDataVerbs(CLI::App& app, VerbTable* verbs) {
   common(lineage);
   lineage->add_option("output", args->output, "an output path as [[data.step]] names it")->required();
   verbs->Add(lineage, [args] { return CmdDataLineage(*args); });
+  auto* quarantine = data->add_subcommand(
+      "quarantine", "drop records (JSONL or text lines) of an output from its next version");
+  common(quarantine);
+  quarantine->add_option("output", args->output, "an output path as [[data.step]] names it")->required();
+  quarantine->add_option("--lines", args->lines, "1-based lines or ranges of the current version: 3-9,12")
+      ->required();
+  quarantine->add_option("--reason", args->reason, "why (kept with the records)");
+  verbs->Add(quarantine, [args] { return CmdDataQuarantine(*args); });
 }
 
 }  // namespace inloop::cli

@@ -66,6 +66,7 @@ class Scheduler {
 
   Status Run(const std::vector<int>& selected, PipelineOutcome* out) {
     INLOOP_RETURN_IF_ERROR(LoadManifest(data_dir_, &m_));
+    INLOOP_RETURN_IF_ERROR(LoadQuarantine(data_dir_, &q_));
     INLOOP_RETURN_IF_ERROR(MakeDirs(data_dir_ + "/logs"));
     for (int i : selected) {
       outcome_[i].name = spec_.steps[i].name;
@@ -138,7 +139,7 @@ class Scheduler {
     if (keys_.count(i)) return false;
     StepKey key;
     std::string why;
-    Status s = AssessStep(spec_.steps[i], opts_.project_dir, &m_, &key, &why);
+    Status s = AssessStep(spec_.steps[i], opts_.project_dir, &m_, &key, &why, &q_);
     if (!s.ok()) {
       outcome_[i].state = "failed";
       outcome_[i].reason = s.message();
@@ -242,11 +243,14 @@ class Scheduler {
       o.reason = fmt::format("the command exited with {} (its output: {}/logs/{}.log{})", exit_code,
                              data_dir_, step.name,
                              o.run_id.empty() ? "" : fmt::format(", inloop logs {}", o.run_id));
-    } else if (!HashOutputs(step, prev == m_.steps.end() ? nullptr : &prev->second, &rec, &why)) {
+    } else if (!Quarantine(step, &o.checks, &why) ||
+               !HashOutputs(step, prev == m_.steps.end() ? nullptr : &prev->second, &rec, &why)) {
       o.state = "failed";
       o.reason = why;
     } else {
-      ValidateStep(step, opts_.project_dir, data_dir_, rec, &o.checks);
+      std::vector<CheckResult> checks;
+      ValidateStep(step, opts_.project_dir, data_dir_, rec, &checks);
+      o.checks.insert(o.checks.end(), checks.begin(), checks.end());
       o.state = AnyErrorFailed(o.checks) ? "invalid" : "ran";
       if (o.state == "invalid") o.reason = FirstFailure(o.checks);
     }
@@ -263,6 +267,29 @@ class Scheduler {
     std::string detail = o.state == "ran" ? fmt::format("{:.1f}s, {} checks", o.seconds, o.checks.size())
                                           : o.reason;
     Say(r.step, o.state == "ran" ? "done" : o.state, detail);
+  }
+
+  // Drops the quarantined records from the step's fresh outputs; one result per output it touched.
+  bool Quarantine(const StepSpec& step, std::vector<CheckResult>* results, std::string* why) {
+    for (auto& path : step.outputs) {
+      auto it = q_.find(path);
+      if (it == q_.end() || it->second.empty()) continue;
+      int64_t removed = 0;
+      Status s = ApplyQuarantine(Join(opts_.project_dir, path), it->second, &removed);
+      if (!s.ok()) {
+        *why = s.message();
+        return false;
+      }
+      CheckResult r;
+      r.output = path;
+      r.check = "quarantine";
+      r.severity = Severity::kWarn;
+      r.value = double(removed);
+      r.numbers = {{"removed", double(removed)}, {"quarantined", double(it->second.size())}};
+      r.message = fmt::format("{} quarantined records removed ({} on the list)", removed, it->second.size());
+      results->push_back(std::move(r));
+    }
+    return true;
   }
 
   bool HashOutputs(const StepSpec& step, const StepRecord* prev, StepRecord* rec, std::string* why) {
@@ -305,6 +332,7 @@ class Scheduler {
   const RunOptions& opts_;
   std::string data_dir_;
   Manifest m_;
+  QuarantineList q_;
   std::vector<int> pending_;
   std::vector<Running> running_;
   std::map<int, StepOutcome> outcome_;
@@ -337,7 +365,7 @@ std::string ValidationFingerprint(const StepSpec& step) {
 }  // namespace
 
 Status AssessStep(const StepSpec& step, const std::string& project_dir, Manifest* m, StepKey* key,
-                  std::string* stale_reason) {
+                  std::string* stale_reason, const QuarantineList* quarantine) {
   *key = StepKey{};
   INLOOP_RETURN_IF_ERROR(ExpandCommand(step, &key->argv));
   std::string argv_text, env_text;
@@ -354,6 +382,14 @@ Status AssessStep(const StepSpec& step, const std::string& project_dir, Manifest
     if (HashFile(project_dir, a, m, &v).ok()) argv_text += "file " + a + '\0' + v.sha256 + '\0';
   }
   argv_text += ValidationFingerprint(step);
+  if (quarantine) {
+    for (auto& o : step.outputs) {
+      auto it = quarantine->find(o);
+      if (it == quarantine->end()) continue;
+      argv_text += "quarantine " + o + '\0';
+      for (auto& r : it->second) argv_text += fmt::format("{:x},", r.hash);
+    }
+  }
   key->command_hash = Sha256Text(argv_text);
   for (auto& e : step.env) {
     const char* v = std::getenv(e.c_str());
@@ -396,7 +432,7 @@ Status AssessStep(const StepSpec& step, const std::string& project_dir, Manifest
     return Status::OK();
   }
   if (r.command_hash != key->command_hash) {
-    *stale_reason = "its command, a file the command names, or its validation changed";
+    *stale_reason = "its command, a file the command names, its validation or its quarantine changed";
   } else if (r.env_hash != key->env_hash) {
     *stale_reason = "an environment variable of its key changed";
   } else {
@@ -438,6 +474,8 @@ Status PipelineStatus(const PipelineSpec& spec, const std::string& project_dir,
   INLOOP_RETURN_IF_ERROR(SelectSteps(spec, dag, targets, &selected));
   Manifest m;
   INLOOP_RETURN_IF_ERROR(LoadManifest(DataDir(project_dir), &m));
+  QuarantineList q;
+  INLOOP_RETURN_IF_ERROR(LoadQuarantine(DataDir(project_dir), &q));
   std::map<int, bool> fresh;
   for (int i : selected) {
     const StepSpec& s = spec.steps[i];
@@ -453,7 +491,7 @@ Status PipelineStatus(const PipelineSpec& spec, const std::string& project_dir,
     }
     if (st.reason.empty()) {
       StepKey key;
-      Status ks = AssessStep(s, project_dir, &m, &key, &st.reason);
+      Status ks = AssessStep(s, project_dir, &m, &key, &st.reason, &q);
       if (!ks.ok()) st.reason = ks.message();
     }
     st.up_to_date = st.reason.empty();

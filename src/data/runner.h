@@ -16,6 +16,7 @@
 #include "common/status.h"
 #include "data/check_result.h"
 #include "data/manifest.h"
+#include "data/quarantine.h"
 #include "data/step_spec.h"
 
 namespace inloop::data {
@@ -73,7 +74,8 @@ struct StepKey {
 };
 // Fills `key` (hashing inputs through the manifest's stat cache) and returns in `stale_reason`
 // why the step must run ("" when it is up to date). NotFound when an input is missing.
+// `quarantine` (may be null): the records to drop from its outputs, part of the key.
 Status AssessStep(const StepSpec& step, const std::string& project_dir, Manifest* m, StepKey* key,
-                  std::string* stale_reason);
+                  std::string* stale_reason, const QuarantineList* quarantine = nullptr);
 
 }  // namespace inloop::data
