@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "data/lineage.h"
 #include "data/quarantine.h"
+#include "data/validate.h"
 #include "data/runner.h"
 
 namespace inloop::cli {
@@ -35,6 +36,8 @@ struct DataArgs {
   std::string output;
   std::string lines;   // quarantine
   std::string reason;  // quarantine
+  std::string file;    // check
+  std::string like;    // check: the output whose checks apply
 };
 
 struct Project {
@@ -222,6 +225,44 @@ int CmdDataQuarantine(const DataArgs& a) {
   return 0;
 }
 
+// Runs the checks declared for output `like` on any file (drift left out): records picked out of a
+// dataset, e.g. the ones a skipped training window read, held to the same checks.
+int CmdDataCheck(const DataArgs& a) {
+  Project p;
+  if (int rc = LoadProject(a, &p)) return rc;
+  const data::ValidationSpec* spec = nullptr;
+  for (auto& st : p.cfg.data.steps) {
+    for (auto& v : st.validate) {
+      if (v.output == a.like) spec = &v;
+    }
+  }
+  if (!spec) {
+    return Fail(Status::NotFound(fmt::format(
+        "no [[data.step.validate]] declares checks for '{}': --like names a validated output", a.like)));
+  }
+  data::ValidationSpec v = *spec;
+  v.output = a.file;
+  v.drift.enabled = false;
+  v.rows.enabled = false;  // a sample, not the dataset
+  std::vector<data::CheckResult> results;
+  Status s = data::ValidateOutput(a.file, v, nullptr, &results, nullptr);
+  if (!s.ok()) return Fail(s);
+  if (a.json) {
+    JsonWriter w;
+    w.BeginObject().Key("file").String(a.file).Key("like").String(a.like).Key("checks");
+    WriteChecks(w, results);
+    w.EndObject();
+    fmt::print("{}\n", w.str());
+  } else {
+    for (auto& c : results) {
+      fmt::print("{:<8} {}{}: {}\n", c.passed ? "passed" : c.severity == data::Severity::kError ? "ERROR" : "warning",
+                 c.check, c.field.empty() ? "" : "." + c.field, c.message);
+      for (auto& e : c.examples) fmt::print("           {}\n", e);
+    }
+  }
+  return data::AnyErrorFailed(results) ? kExitDataFailed : 0;
+}
+
 }  // namespace
 
 void AddDataVerbs(CLI::App& app, VerbTable* verbs) {
@@ -255,6 +296,11 @@ void AddDataVerbs(CLI::App& app, VerbTable* verbs) {
       ->required();
   quarantine->add_option("--reason", args->reason, "why (kept with the records)");
   verbs->Add(quarantine, [args] { return CmdDataQuarantine(*args); });
+  auto* check = data->add_subcommand("check", "hold any file to the checks declared for an output");
+  common(check);
+  check->add_option("file", args->file, "the file to check")->required();
+  check->add_option("--like", args->like, "the output whose [[data.step.validate]] checks apply")->required();
+  verbs->Add(check, [args] { return CmdDataCheck(*args); });
 }
 
 }  // namespace inloop::cli
