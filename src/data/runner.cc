@@ -2,6 +2,7 @@
 #include "data/runner.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -461,8 +462,22 @@ Status RunPipeline(const PipelineSpec& spec, const RunOptions& opts, PipelineOut
   INLOOP_RETURN_IF_ERROR(SelectSteps(spec, dag, opts.targets, &selected));
   if (selected.empty()) return Status::NotFound("no [[data.step]] in the config: nothing to run");
   INLOOP_RETURN_IF_ERROR(Preflight(spec, dag, selected, opts.project_dir));
+  // One pipeline run per project at a time: the manifest is read, then written after each step.
+  std::string data_dir = DataDir(opts.project_dir);
+  INLOOP_RETURN_IF_ERROR(MakeDirs(data_dir));
+  std::string lock_path = data_dir + "/lock";
+  int lock = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock < 0) return Status::Io(fmt::format("{}: cannot open the pipeline's lock", lock_path));
+  if (::flock(lock, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock);
+    return Status::Invalid(fmt::format(
+        "another `inloop data run` is running in this project (it holds {}): wait for it to end",
+        lock_path));
+  }
   Scheduler sched(spec, dag, opts);
-  return sched.Run(selected, out);
+  Status s = sched.Run(selected, out);
+  ::close(lock);
+  return s;
 }
 
 Status PipelineStatus(const PipelineSpec& spec, const std::string& project_dir,

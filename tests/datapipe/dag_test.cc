@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -136,6 +140,25 @@ TEST_F(CacheKeyTest, KeyFollowsContentCommandAndEnvironment) {
   EXPECT_EQ(why, "output 'out.txt' was modified since it was built");
   s.inputs = {"missing.txt"};
   EXPECT_EQ(AssessStep(s, dir_, &m, &k2, &why).code(), Status::Code::kNotFound);
+}
+
+TEST_F(CacheKeyTest, OnePipelineRunPerProject) {
+  PipelineSpec p;
+  p.steps = {Step("s", {"in.txt"}, {"out.txt"})};
+  ASSERT_EQ(::system(("mkdir -p " + dir_ + "/.inloop/data").c_str()), 0);
+  int fd = ::open((dir_ + "/.inloop/data/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  RunOptions o;
+  o.project_dir = dir_;
+  o.store_dir = dir_ + "/store";
+  o.inloop_exe = "/nonexistent/inloop";  // never started: the lock is checked first
+  o.progress = false;
+  PipelineOutcome out;
+  Status s = RunPipeline(p, o, &out);
+  ::close(fd);
+  EXPECT_EQ(s.code(), Status::Code::kInvalid);
+  EXPECT_NE(s.message().find("another `inloop data run` is running in this project"), std::string::npos);
 }
 
 TEST_F(CacheKeyTest, ManifestRoundTrips) {
