@@ -3,7 +3,6 @@
 #include "data/minhash.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <numeric>
 
@@ -29,7 +28,17 @@ struct Perms {
 };
 constexpr Perms kPerms;
 
-inline bool WordByte(unsigned char c) { return c >= 0x80 || std::isalnum(c); }
+// Letters, digits and UTF-8 bytes make words (a table: isalnum is a locale-aware libc call).
+struct WordBytes {
+  bool is[256] = {};
+  constexpr WordBytes() {
+    for (int c = 0; c < 256; ++c) {
+      is[c] = c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    }
+  }
+};
+constexpr WordBytes kWordBytes;
+inline bool WordByte(unsigned char c) { return kWordBytes.is[c]; }
 
 inline void Fold(uint32_t x, uint32_t* __restrict sig) {
   for (int i = 0; i < kMinHashPerms; ++i) {
