@@ -78,6 +78,8 @@ std::vector<DataRead> CommandDataReads(const std::vector<std::string>& command, 
   Manifest m;
   if (!LoadManifest(DataDir(cwd), &m).ok() || m.steps.empty()) return out;
   std::set<std::string> seen;
+  // A data step's run (runner.cc sets INLOOP_DATA_STEP) does not read what it writes.
+  const char* self = std::getenv("INLOOP_DATA_STEP");
   for (size_t i = 1; i < command.size(); ++i) {
     std::string arg = command[i];
     if (arg.rfind("--", 0) == 0 && arg.find('=') != std::string::npos) arg = arg.substr(arg.find('=') + 1);
@@ -86,7 +88,7 @@ std::vector<DataRead> CommandDataReads(const std::vector<std::string>& command, 
     r.path = AbsolutePath(arg, cwd);
     r.source = "command";
     Describe(m, cwd, &r);
-    if (r.step.empty() || !seen.insert(r.path).second) continue;
+    if (r.step.empty() || (self && r.step == self) || !seen.insert(r.path).second) continue;
     struct stat sb;
     if (::stat(r.path.c_str(), &sb) == 0) r.size = sb.st_size;
     out.push_back(std::move(r));

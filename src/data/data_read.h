@@ -29,7 +29,8 @@ std::string DataReadJson(const DataRead& r);
 bool ParseDataRead(std::string_view json, DataRead* out);
 
 // The arguments of `command` (also the value of a --flag=VALUE) that are outputs of the pipeline
-// whose manifest is under `cwd`/.inloop/data, in command order, each once.
+// whose manifest is under `cwd`/.inloop/data, in command order, each once; under a data step's
+// run (INLOOP_DATA_STEP set) not the outputs of that step itself.
 std::vector<DataRead> CommandDataReads(const std::vector<std::string>& command, const std::string& cwd);
 
 // The SDK's dataset(name, path): `path` relative to `cwd` when not absolute.

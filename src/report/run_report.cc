@@ -170,6 +170,7 @@ void GatherTimeline(RunReport* r, const std::vector<store::EventRecord>& events)
       continue;
     }
     if (e.kind == "sdk_connected" || e.kind == "signal_sent") continue;
+    if (e.kind == "data_check" && e.severity == "info") continue;  // passed: the Data checks table has it
     if (e.kind == "attempt_start" && attempt <= 1) continue;
     if (e.kind == remedy::event_kind::kActionApproved &&
         remedy::Parse<remedy::DecisionData>(e.data_json).by.empty()) {

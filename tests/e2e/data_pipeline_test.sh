@@ -87,6 +87,10 @@ echo 20 > n.txt
 inloop data run --json > run4.json 2>/dev/null || fail "the resumed run failed"
 assert_eq "$(json '[s["state"] for s in d["steps"]]' < run4.json)" "['ran', 'ran', 'ran']" "resumes from the failed step"
 assert_eq "$(cat out/count.txt)" 20 "rebuilt product"
+inloop events "$(json 'd["steps"][0]["run_id"]' < run4.json)" --json > ev4.json
+assert_eq "$(json '[e["data"]["path"] for e in d if e["kind"]=="data_read"]' < ev4.json)" "[]" "a step does not read its own output"
+inloop events "$(json 'd["steps"][1]["run_id"]' < run4.json)" --json > ev5.json
+assert_eq "$(json '[e["data"]["step"] for e in d if e["kind"]=="data_read"]' < ev5.json)" "['gen']" "a step's run reads its input's version"
 pass "error check stops dependents, resume"
 
 # Runs that read the output: named in the command, and through the SDK.
