@@ -98,6 +98,34 @@ TEST_F(ValidateTest, ExactDuplicatesAndLength) {
   EXPECT_DOUBLE_EQ(m["length.t"].value, 5.0 / 20);
 }
 
+// The reader's 8 MiB blocks: records that straddle a block boundary, a record longer than a
+// block, and a last line without a newline all count exactly once.
+TEST_F(ValidateTest, StreamsAcrossBlocks) {
+  std::string text;
+  const int n = 120000;  // ~11 MB
+  for (int i = 0; i < n; ++i) {
+    text += "{\"id\": " + std::to_string(i) + ", \"text\": \"record number " + std::to_string(i % 100000) +
+            " with some padding to make it longer than fifty bytes\"}\n";
+    if (i == n / 2) text += "{\"id\": -1, \"text\": \"" + std::string(9 << 20, 'x') + "\"}\n";
+  }
+  text += "{\"id\": 7, \"text\": \"tail\"}";  // no final newline
+  std::string p = Write("big.jsonl", text);
+  ValidationSpec s;
+  s.output = "big.jsonl";
+  s.format = "jsonl";
+  s.schema = {{"id", "integer"}, {"text", "string"}};
+  s.rows = On();
+  s.duplicates = On("text");
+  s.length = On("text");
+  s.length.max = 1000;
+  auto m = Run(p, s);
+  EXPECT_TRUE(m["parse"].passed) << m["parse"].message;
+  EXPECT_EQ(m["rows"].value, n + 2);
+  EXPECT_TRUE(m["schema.id"].passed);
+  EXPECT_EQ(m["duplicates.text"].numbers[0].second, n - 100000);  // ids 100000.. repeat texts
+  EXPECT_EQ(m["length.text"].numbers.back().second, 1);  // the 9 MiB record
+}
+
 TEST_F(ValidateTest, CsvAndText) {
   std::string p = Write("c.csv", "id,name,score\n1,\"a, b\",0.5\n2,,x\n3,c,1\n3,c,1\n");
   ValidationSpec s;
