@@ -7,7 +7,7 @@
 // events on the step's run, and the manifest saved. A failed command or a failed error-severity
 // check stops the steps that depend on it (others go on); earlier outputs are left as they are,
 // so the next run resumes at the failed step. The caller's thread does everything but the
-// children; not reentrant (one pipeline per project at a time).
+// children; one pipeline run per project at a time (an flock on .inloop/data/lock, else Invalid).
 #pragma once
 
 #include <string>
