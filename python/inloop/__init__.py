@@ -712,3 +712,29 @@ def _skip_data(it, step, windows, index):
             step += 1
             want = data_index(step, windows)
         index += 1
+
+
+# ----------------------------------------------------------------------------- datasets
+# Self-contained: the data pipelines' link to training (docs/data.md). One message,
+# {"t": "dataset", "name": NAME, "path": ABSPATH}; the supervisor records it as a "data_read"
+# event with the version the pipeline's manifest knows for that file.
+
+def dataset(name, path):
+    """Record that this run reads the dataset `name` at `path` (a file the data pipeline wrote,
+    or any other). `inloop data lineage PATH` lists the runs that did, with the version read.
+    Returns the absolute path, so `open(inloop.dataset("train", p))` reads what was recorded."""
+    try:
+        p = os.fspath(path)
+        if isinstance(p, bytes):
+            p = os.fsdecode(p)
+        p = os.path.abspath(p)
+        _ensure()
+        if _S.fd is not None:
+            _send({"t": "dataset", "name": str(name), "path": p})
+        return p
+    except Exception as e:
+        _warn("datasetexc", "dataset() failed (%s)" % e)
+        return path
+
+
+__all__.append("dataset")

@@ -29,6 +29,7 @@
 #include "cli/verb_table.h"
 #include "cli/sync_cmd.h"
 #include "cli/verbs.h"
+#include "cli/data_cmd.h"
 #include "common/display_text.h"
 #include "common/duration_text.h"
 #include "common/json_writer.h"
@@ -562,6 +563,7 @@ int Main(int argc, char** argv) {
   AddSyncVerb(app, &verbs);
   AddSubmitVerb(app, &verbs);
   AddNodesVerb(app, &verbs);
+  AddDataVerbs(app, &verbs);
 
   auto* runs = app.add_subcommand("runs", "list runs, newest first");
   runs->add_option("--store", store_dir, "store directory");

@@ -49,6 +49,8 @@ inline constexpr int kExitAuditFindings = 60;
 // sync (sync/): a run that could not be uploaded stays in the local store; run sync again.
 inline constexpr int kExitSyncUnreachable = 70;  // the server did not answer
 inline constexpr int kExitSyncRefused = 71;      // the server refused a batch (token, scope, data)
+// data run: a step failed, failed an error check, or was blocked; data status --check: stale.
+inline constexpr int kExitDataFailed = 61;
 inline constexpr int kExitCommandNotFound = 127;
 
 inline int ExitCodeFor(const Status& s) {

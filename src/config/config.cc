@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "config/data_section.h"
 #include "config/toml_fields.h"
 
 namespace inloop::config {
@@ -72,7 +73,8 @@ Status LoadConfig(const std::string& path, Config* out) {
   }
   out->path = path;
   INLOOP_RETURN_IF_ERROR(
-      CheckKeys(path, root, "", {"run", "parse", "store", "detect", "remedy", "audit"}));
+      CheckKeys(path, root, "", {"run", "parse", "store", "detect", "remedy", "audit", "data"}));
+  if (auto* d = root["data"].as_table()) INLOOP_RETURN_IF_ERROR(LoadDataSection(*d, path, &out->data));
   if (auto* a = root["audit"].as_table()) INLOOP_RETURN_IF_ERROR(LoadAudit(path, *a, out));
   if (auto* run = root["run"].as_table()) {
     INLOOP_RETURN_IF_ERROR(CheckKeys(path, *run, "run.", {"grace_seconds"}));

@@ -129,6 +129,15 @@ bool ParseSdkMessage(std::string_view line, SdkMessage* out) {
     out->path = std::string(path);
     return true;
   }
+  if (t == "dataset") {
+    out->type = SdkMessage::Type::kDataset;
+    std::string_view path, name;
+    if (obj["path"].get_string().get(path) || path.empty()) return false;
+    if (obj["name"].get_string().get(name)) name = path;
+    out->path = std::string(path);
+    out->name = std::string(name);
+    return true;
+  }
   return false;
 }
 

@@ -1,6 +1,6 @@
 // SdkMessage: one line of the SDK protocol (docs/sdk_protocol.md), written by python/inloop to
 // the pipe named by INLOOP_METRICS_FD: {"t":"log"|"params"|"tags"|"checkpoint"|"remedies"|"live"|
-// "remedy_applied", ...}. Parsing is strict
+// "remedy_applied"|"dataset", ...}. Parsing is strict
 // about shape and tolerant about content: unknown fields are ignored, bad values skipped.
 #pragma once
 
@@ -16,14 +16,18 @@ namespace inloop::ingest {
 struct SdkMessage {
   // kRemedies: the process read its remedy instructions (SDK control()/remedies()).
   // kLive: it polls for in-process remedies (SDK remedy_request()); kRemedyApplied: it applied
-  // in-process request `seq` (SDK remedy_applied()).
-  enum class Type { kLog, kParams, kTags, kCheckpoint, kRemedies, kLive, kRemedyApplied, kUnknown };
+  // in-process request `seq` (SDK remedy_applied()). kDataset: the process reads a dataset (SDK
+  // dataset(name, path)); path and name set.
+  enum class Type {
+    kLog, kParams, kTags, kCheckpoint, kRemedies, kLive, kRemedyApplied, kDataset, kUnknown
+  };
   Type type = Type::kUnknown;
   std::optional<int64_t> step;
   std::vector<std::pair<std::string, double>> metrics;      // kLog
   std::vector<std::pair<std::string, std::string>> params;  // kParams (values as text)
   std::vector<std::string> tags;                            // kTags (non-empty strings)
-  std::string path;                                         // kCheckpoint
+  std::string path;                                         // kCheckpoint, kDataset
+  std::string name;                                         // kDataset
   int64_t seq = 0;                                          // kRemedyApplied (> 0)
 };
 

@@ -249,6 +249,18 @@ std::string RenderHtml(const RunReport& r) {
     o += "</ul>\n";
   }
 
+  if (!r.data_checks.empty()) {
+    o += "<h2>Data checks</h2>\n<table>\n<tr><th>output</th><th>check</th><th>field</th>"
+         "<th>severity</th><th>result</th><th>detail</th></tr>\n";
+    for (auto& c : r.data_checks) {
+      o += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                       HtmlEscape(c.output), HtmlEscape(c.check), HtmlEscape(c.field),
+                       data::SeverityName(c.severity), c.passed ? "passed" : "<b>FAILED</b>",
+                       HtmlEscape(c.message));
+    }
+    o += "</table>\n";
+  }
+
   // Markers: one per timeline entry with a step, numbered as in the table.
   std::vector<Marker> markers;
   const std::vector<TimelineEntry>& timeline = r.timeline_collapsed;

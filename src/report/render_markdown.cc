@@ -6,6 +6,7 @@
 
 #include "common/display_text.h"
 #include "common/duration_text.h"
+#include "common/json_writer.h"
 #include "report/recommendations.h"
 #include "report/sentences.h"
 
@@ -84,6 +85,17 @@ std::string RenderMarkdown(const RunReport& r) {
   if (!r.recommendations.empty()) {
     o += "## Recommendations\n\n";
     for (auto& x : r.recommendations) o += "- " + Text(x.text) + "\n";
+    o += "\n";
+  }
+
+  if (!r.data_checks.empty()) {
+    o += "## Data checks\n\n| output | check | field | severity | result | value | detail |\n"
+         "|---|---|---|---|---|---|---|\n";
+    for (auto& c : r.data_checks) {
+      o += fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", Text(c.output), c.check, Text(c.field),
+                       data::SeverityName(c.severity), c.passed ? "passed" : "**FAILED**",
+                       JsonNumber(c.value), MarkdownCell(c.message, 200));
+    }
     o += "\n";
   }
 

@@ -174,6 +174,7 @@ void GatherTimeline(RunReport* r, const std::vector<store::EventRecord>& events)
       continue;
     }
     if (e.kind == "sdk_connected" || e.kind == "signal_sent") continue;
+    if (e.kind == "data_check" && e.severity == "info") continue;  // passed: the Data checks table has it
     if (e.kind == "attempt_start" && attempt <= 1) continue;
     if (e.kind == remedy::event_kind::kActionApproved &&
         remedy::Parse<remedy::DecisionData>(e.data_json).by.empty()) {
@@ -897,6 +898,10 @@ Status BuildRunReport(store::Store* st, const ReportOptions& opts, RunReport* ou
   std::stable_sort(events.begin(), events.end(),
                    [](const store::EventRecord& a, const store::EventRecord& b) { return a.id < b.id; });
   GatherAttempts(st, &r, events);
+  for (auto& e : events) {
+    data::CheckResult c;
+    if (e.kind == "data_check" && data::ParseCheckResult(e.data_json, &c)) r.data_checks.push_back(std::move(c));
+  }
   GatherTimeline(&r, events);
   GroupFindings(&r);
   CollapseTimeline(&r);
@@ -1063,6 +1068,9 @@ void WriteReportJson(const RunReport& r, JsonWriter* w) {
     w->EndArray();
     w->EndObject();
   }
+  w->EndArray();
+  w->Key("data_checks").BeginArray();
+  for (auto& c : r.data_checks) w->Raw(data::CheckResultJson(c));
   w->EndArray();
   w->Key("timeline").BeginArray();
   for (auto& t : r.timeline) {

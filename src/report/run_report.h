@@ -17,6 +17,7 @@
 #include "common/point.h"
 #include "common/status.h"
 #include "remedy/timeline.h"
+#include "data/check_result.h"
 #include "report/goodput.h"
 #include "store/store.h"
 
@@ -235,6 +236,8 @@ struct RunReport {
   std::optional<LrFacts> lr;
   std::optional<BaselineFacts> baseline;
   std::vector<Recommendation> recommendations;
+  // A data pipeline step's run: its outputs' validation results ("data_check" events, docs/data.md).
+  std::vector<data::CheckResult> data_checks;
 };
 
 // Gathers the report of opts.run. NotFound for an unknown run, baseline or --key series.

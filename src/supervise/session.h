@@ -17,6 +17,7 @@
 #include "detect/crash_classifier.h"
 #include "detect/detector_set.h"
 #include "detect/hang_detector.h"
+#include "data/data_read.h"
 #include "ingest/line_parser.h"
 #include "ingest/source_precedence.h"
 #include "remedy/controller.h"
@@ -74,6 +75,7 @@ class Session : public remedy::CommandSink {
   bool CheckpointTrusted(const remedy::Checkpoint& c);
   // Judge the run from `step` on (nullopt: from the beginning): detectors, stepless series, hang.
   void RewindTo(std::optional<int64_t> step);
+  void RecordDataRead(const data::DataRead& r);  // a "data_read" event (data/data_read.h)
   void BeginAttempt(int number, const std::string& reason);
   void RecordAttemptStart(const remedy::Launch& launch);
   // Closes the attempt and writes its record once; classifies the exit when the process ended

@@ -126,6 +126,20 @@ void Session::OpenStore() {
   Status rs = store_->ReserveSpace(run_.id, 1 << 20);
   if (!rs.ok()) Say(fmt::format("warning: {}", rs.message()));
   store_ok_ = true;
+  for (const data::DataRead& r : data::CommandDataReads(opts_.command, CurrentDir())) RecordDataRead(r);
+}
+
+void Session::RecordDataRead(const data::DataRead& r) {
+  if (!store_ok_) return;
+  store::EventRecord e;
+  e.run_id = run_.id;
+  e.kind = data::kDataReadEvent;
+  e.severity = "info";
+  e.message = fmt::format("reads {}{}{}", r.name, r.step.empty() ? "" : " (built by data step " + r.step + ")",
+                          r.sha256.empty() ? "" : " @ " + r.sha256.substr(0, 12));
+  e.data_json = data::DataReadJson(r);
+  Status s = store_->AddEvent(&e);
+  if (!s.ok()) StoreFailed(s);
 }
 
 void Session::RecordStoreFailure() {
@@ -277,6 +291,9 @@ void Session::HandleSdkLine(std::string_view line) {
       break;
     case ingest::SdkMessage::Type::kRemedyApplied:
       controller_.OnLiveApplied(msg.seq);
+      break;
+    case ingest::SdkMessage::Type::kDataset:
+      RecordDataRead(data::DescribeDataset(msg.name, msg.path, CurrentDir()));
       break;
     default:
       break;

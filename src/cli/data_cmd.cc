@@ -1,0 +1,306 @@
+// `inloop data run [STEP...]`, `inloop data status`, `inloop data lineage OUTPUT`, `inloop data
+// quarantine OUTPUT --lines A-B`: the config's pipeline run, assessed, traced and pruned (src/data/). Text for people on stdout (progress on stderr),
+// or one JSON document with --json. Exit codes: 0, kExitDataFailed when a step failed, was
+// invalid or blocked (run) or is stale (status --check), else the error's.
+#include "cli/data_cmd.h"
+
+#include <unistd.h>
+
+#include <climits>
+#include <filesystem>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/cli_util.h"
+#include "cli/exit_codes.h"
+#include "cli/verb_table.h"
+#include "common/json_writer.h"
+#include "config/config.h"
+#include "data/lineage.h"
+#include "data/quarantine.h"
+#include "data/validate.h"
+#include "data/runner.h"
+
+namespace inloop::cli {
+namespace {
+
+struct DataArgs {
+  std::string store;
+  std::string config_path;
+  bool json = false;
+  std::vector<std::string> steps;
+  int jobs = 1;
+  bool check = false;
+  std::string output;
+  std::string lines;   // quarantine
+  std::string reason;  // quarantine
+  std::string file;    // check
+  std::string like;    // check: the output whose checks apply
+};
+
+struct Project {
+  config::Config cfg;
+  std::string dir = ".";
+  std::string store;
+};
+
+int LoadProject(const DataArgs& a, Project* p) {
+  Status s = config::ResolveConfig(a.config_path, &p->cfg);
+  if (!s.ok()) return Fail(s);
+  if (p->cfg.data.steps.empty()) {
+    return Fail(Status::NotFound(
+        "no [[data.step]] in the config (./inloop.toml or --config): see docs/data.md"));
+  }
+  if (!p->cfg.path.empty()) {
+    std::string d = std::filesystem::path(p->cfg.path).parent_path().string();
+    if (!d.empty()) p->dir = d;
+  }
+  p->store = ResolveStore(a.store, p->cfg.store);
+  return 0;
+}
+
+std::string SelfExe() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return "inloop";
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+void WriteChecks(JsonWriter& w, const std::vector<data::CheckResult>& checks) {
+  w.BeginArray();
+  for (auto& c : checks) w.Raw(data::CheckResultJson(c));
+  w.EndArray();
+}
+
+int CmdDataRun(const DataArgs& a) {
+  Project p;
+  if (int rc = LoadProject(a, &p)) return rc;
+  data::RunOptions o;
+  o.project_dir = p.dir;
+  o.store_dir = std::filesystem::absolute(p.store).string();
+  o.config_path = p.cfg.path.empty() ? "" : std::filesystem::absolute(p.cfg.path).string();
+  o.inloop_exe = SelfExe();
+  o.jobs = a.jobs;
+  o.targets = a.steps;
+  o.progress = true;
+  o.color = UseColor(2);
+  data::PipelineOutcome out;
+  Status s = data::RunPipeline(p.cfg.data, o, &out);
+  if (!s.ok()) return Fail(s);
+  if (a.json) {
+    JsonWriter w;
+    w.BeginObject().Key("ok").Bool(out.ok).Key("steps").BeginArray();
+    for (auto& st : out.steps) {
+      w.BeginObject().Key("name").String(st.name).Key("state").String(st.state);
+      w.Key("reason").String(st.reason).Key("run_id").String(st.run_id);
+      w.Key("exit_code").Int(st.exit_code).Key("seconds").Number(st.seconds).Key("outputs").BeginArray();
+      for (auto& op : st.outputs) {
+        w.BeginObject().Key("path").String(op.path).Key("sha256").String(op.sha256).Key("size").Int(op.size).EndObject();
+      }
+      w.EndArray().Key("checks");
+      WriteChecks(w, st.checks);
+      w.EndObject();
+    }
+    w.EndArray().EndObject();
+    fmt::print("{}\n", w.str());
+  } else {
+    int ran = 0, fresh = 0, bad = 0;
+    for (auto& st : out.steps) {
+      (st.state == "ran" ? ran : st.state == "up_to_date" ? fresh : bad)++;
+      for (auto& c : st.checks) {
+        if (!c.passed) {
+          fmt::print("  {} {}: {} {}{}: {}\n", st.name, c.severity == data::Severity::kError ? "ERROR" : "warning",
+                     c.check, c.output, c.field.empty() ? "" : "." + c.field, c.message);
+          for (auto& e : c.examples) fmt::print("      {}\n", e);
+        }
+      }
+    }
+    fmt::print("{} steps: {} ran, {} up to date, {} failed or blocked\n", out.steps.size(), ran, fresh, bad);
+  }
+  return out.ok ? 0 : kExitDataFailed;
+}
+
+int CmdDataStatus(const DataArgs& a) {
+  Project p;
+  if (int rc = LoadProject(a, &p)) return rc;
+  std::vector<data::StepStatus> st;
+  Status s = data::PipelineStatus(p.cfg.data, p.dir, a.steps, &st);
+  if (!s.ok()) return Fail(s);
+  bool all = true;
+  for (auto& x : st) all &= x.up_to_date;
+  if (a.json) {
+    JsonWriter w;
+    w.BeginObject().Key("up_to_date").Bool(all).Key("steps").BeginArray();
+    for (auto& x : st) {
+      w.BeginObject().Key("name").String(x.name).Key("up_to_date").Bool(x.up_to_date);
+      w.Key("reason").String(x.reason).Key("run_id").String(x.run_id).Key("last_status").String(x.last_status).EndObject();
+    }
+    w.EndArray().EndObject();
+    fmt::print("{}\n", w.str());
+  } else {
+    bool color = UseColor(1);
+    for (auto& x : st) {
+      std::string state = x.up_to_date ? "up to date" : "stale";
+      if (color) state = fmt::format("{}{}\033[0m", x.up_to_date ? "\033[32m" : "\033[33m", state);
+      fmt::print("{:<16} {}{}{}\n", x.name, state, x.reason.empty() ? "" : ": " + x.reason,
+                 x.run_id.empty() ? "" : fmt::format("  (run {})", x.run_id));
+    }
+  }
+  return a.check && !all ? kExitDataFailed : 0;
+}
+
+int CmdDataLineage(const DataArgs& a) {
+  Project p;
+  if (int rc = LoadProject(a, &p)) return rc;
+  data::Lineage l;
+  Status s = data::BuildLineage(p.cfg.data, p.dir, p.store, a.output, &l);
+  if (!s.ok()) return Fail(s);
+  if (a.json) {
+    fmt::print("{}\n", data::LineageJson(l));
+    return 0;
+  }
+  auto short_hash = [](const std::string& h) { return h.empty() ? std::string("?") : h.substr(0, 12); };
+  fmt::print("{} @ {}\n", l.output, short_hash(l.sha256));
+  for (auto& st : l.chain) {
+    std::string pad(2 * (st.depth + 1), ' ');
+    fmt::print("{}<- step {} ({}{})\n", pad, st.step, st.status,
+               st.run_id.empty() ? "" : ", run " + st.run_id);
+    for (auto& [path, h] : st.inputs) fmt::print("{}     reads {} @ {}\n", pad, path, short_hash(h));
+  }
+  if (!l.source_files.empty()) {
+    std::string s;
+    for (auto& f : l.source_files) s += (s.empty() ? "" : ", ") + f;
+    fmt::print("sources: {}\n", s);
+  }
+  if (!l.consuming_steps.empty()) {
+    std::string s;
+    for (auto& f : l.consuming_steps) s += (s.empty() ? "" : ", ") + f;
+    fmt::print("read by steps: {}\n", s);
+  }
+  if (l.consumers.empty()) {
+    fmt::print("consumed by: no runs yet\n");
+  } else {
+    fmt::print("consumed by:\n");
+    for (auto& c : l.consumers) {
+      fmt::print("  run {} {} ({}, via {}) read {}{}\n", c.run_id, c.run_name, c.run_status, c.source,
+                 short_hash(c.sha256), c.current ? " (current)" : c.sha256.empty() ? "" : " (an older version)");
+    }
+  }
+  return 0;
+}
+
+int CmdDataQuarantine(const DataArgs& a) {
+  Project p;
+  if (int rc = LoadProject(a, &p)) return rc;
+  bool produced = false;
+  for (auto& st : p.cfg.data.steps) {
+    for (auto& o : st.outputs) produced |= (o == a.output);
+  }
+  if (!produced) {
+    return Fail(Status::NotFound(fmt::format("no data step produces '{}': give an output path as "
+                                             "[[data.step]] outputs name it", a.output)));
+  }
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  Status s = data::ParseLineRanges(a.lines, &ranges);
+  if (!s.ok()) return Fail(s);
+  std::string dir = data::DataDir(p.dir);
+  data::QuarantineList q;
+  s = data::LoadQuarantine(dir, &q);
+  int64_t added = 0;
+  std::string path = std::filesystem::path(p.dir) / a.output;
+  if (s.ok()) s = data::QuarantineLines(path, a.output, ranges, a.reason, &q, &added);
+  if (s.ok()) s = data::SaveQuarantine(dir, q);
+  if (!s.ok()) return Fail(s);
+  if (a.json) {
+    JsonWriter w;
+    w.BeginObject().Key("output").String(a.output).Key("added").Int(added);
+    w.Key("quarantined").Int(static_cast<int64_t>(q[a.output].size())).EndObject();
+    fmt::print("{}\n", w.str());
+  } else {
+    fmt::print("{} records of {} quarantined ({} in all); the next `inloop data run` rebuilds it "
+               "without them\n", added, a.output, q[a.output].size());
+  }
+  return 0;
+}
+
+// Runs the checks declared for output `like` on any file (drift left out): records picked out of a
+// dataset, e.g. the ones a skipped training window read, held to the same checks.
+int CmdDataCheck(const DataArgs& a) {
+  Project p;
+  if (int rc = LoadProject(a, &p)) return rc;
+  const data::ValidationSpec* spec = nullptr;
+  for (auto& st : p.cfg.data.steps) {
+    for (auto& v : st.validate) {
+      if (v.output == a.like) spec = &v;
+    }
+  }
+  if (!spec) {
+    return Fail(Status::NotFound(fmt::format(
+        "no [[data.step.validate]] declares checks for '{}': --like names a validated output", a.like)));
+  }
+  data::ValidationSpec v = *spec;
+  v.output = a.file;
+  v.drift.enabled = false;
+  v.rows.enabled = false;  // a sample, not the dataset
+  std::vector<data::CheckResult> results;
+  Status s = data::ValidateOutput(a.file, v, nullptr, &results, nullptr);
+  if (!s.ok()) return Fail(s);
+  if (a.json) {
+    JsonWriter w;
+    w.BeginObject().Key("file").String(a.file).Key("like").String(a.like).Key("checks");
+    WriteChecks(w, results);
+    w.EndObject();
+    fmt::print("{}\n", w.str());
+  } else {
+    for (auto& c : results) {
+      fmt::print("{:<8} {}{}: {}\n", c.passed ? "passed" : c.severity == data::Severity::kError ? "ERROR" : "warning",
+                 c.check, c.field.empty() ? "" : "." + c.field, c.message);
+      for (auto& e : c.examples) fmt::print("           {}\n", e);
+    }
+  }
+  return data::AnyErrorFailed(results) ? kExitDataFailed : 0;
+}
+
+}  // namespace
+
+void AddDataVerbs(CLI::App& app, VerbTable* verbs) {
+  auto args = std::make_shared<DataArgs>();
+  auto* data = app.add_subcommand("data", "data pipelines: [[data.step]] in inloop.toml (docs/data.md)");
+  data->require_subcommand(1);
+  auto common = [&](CLI::App* c) {
+    c->add_option("--store", args->store, "store directory");
+    c->add_option("--config", args->config_path, "inloop.toml (default ./inloop.toml)");
+    c->add_flag("--json", args->json, "JSON output");
+  };
+  auto* run = data->add_subcommand("run", "build what is out of date, validating every output");
+  common(run);
+  run->add_option("steps", args->steps, "only these steps (and what they depend on)");
+  run->add_option("--jobs,-j", args->jobs, "independent steps run at once (default 1)")->check(CLI::Range(1, 256));
+  verbs->Add(run, [args] { return CmdDataRun(*args); });
+  auto* status = data->add_subcommand("status", "each step: up to date, or stale and why");
+  common(status);
+  status->add_option("steps", args->steps, "only these steps (and what they depend on)");
+  status->add_flag("--check", args->check, "exit non-zero when a step is stale");
+  verbs->Add(status, [args] { return CmdDataStatus(*args); });
+  auto* lineage = data->add_subcommand("lineage", "the steps, inputs and runs behind an output");
+  common(lineage);
+  lineage->add_option("output", args->output, "an output path as [[data.step]] names it")->required();
+  verbs->Add(lineage, [args] { return CmdDataLineage(*args); });
+  auto* quarantine = data->add_subcommand(
+      "quarantine", "drop records (JSONL or text lines) of an output from its next version");
+  common(quarantine);
+  quarantine->add_option("output", args->output, "an output path as [[data.step]] names it")->required();
+  quarantine->add_option("--lines", args->lines, "1-based lines or ranges of the current version: 3-9,12")
+      ->required();
+  quarantine->add_option("--reason", args->reason, "why (kept with the records)");
+  verbs->Add(quarantine, [args] { return CmdDataQuarantine(*args); });
+  auto* check = data->add_subcommand("check", "hold any file to the checks declared for an output");
+  common(check);
+  check->add_option("file", args->file, "the file to check")->required();
+  check->add_option("--like", args->like, "the output whose [[data.step.validate]] checks apply")->required();
+  verbs->Add(check, [args] { return CmdDataCheck(*args); });
+}
+
+}  // namespace inloop::cli

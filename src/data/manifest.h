@@ -1,0 +1,68 @@
+// Manifest: what the pipeline last built, kept in the project at .inloop/data/manifest.json
+// (docs/data.md): per file its content hash under a stat key (size, mtime, inode), so a no-op
+// rerun reads no data; per step the cache key and its parts, the inputs and outputs by hash, the
+// run that built them and whether it passed validation. Written atomically after every step, so a
+// crash loses at most the step in flight. Not thread-safe: the runner's main thread owns it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace inloop::data {
+
+struct FileVersion {
+  std::string path;
+  std::string sha256;  // hex of the content
+  int64_t size = 0;
+  int64_t mtime_ns = 0;
+  int64_t inode = 0;
+};
+
+struct OutputRecord {
+  std::string path;
+  std::string sha256;
+  int64_t size = 0;
+  std::string previous_sha256;  // the version before this one, "" for the first
+};
+
+struct StepRecord {
+  std::string key;           // hex: what the outputs are a function of
+  std::string command_hash;  // parts of the key, to say why a step is stale
+  std::string env_hash;
+  std::vector<std::pair<std::string, std::string>> inputs;  // path, sha256
+  std::vector<OutputRecord> outputs;
+  std::string run_id;
+  std::string status;  // "ok", "failed" (the command), "invalid" (an error check)
+  std::string message;
+  double finished_at = 0;
+};
+
+struct Manifest {
+  std::map<std::string, FileVersion> files;  // by path as the config names it
+  std::map<std::string, StepRecord> steps;
+};
+
+// The directory of the manifest and the validation profiles for a project directory.
+std::string DataDir(const std::string& project_dir);
+
+// mkdir -p.
+Status MakeDirs(const std::string& dir);
+
+// A missing manifest is an empty one; a corrupt one is Corrupt naming the file.
+Status LoadManifest(const std::string& data_dir, Manifest* m);
+Status SaveManifest(const std::string& data_dir, const Manifest& m);
+
+// Streams the file through SHA-256. NotFound when it does not exist.
+Status Sha256File(const std::string& path, std::string* hex, int64_t* size);
+std::string Sha256Text(std::string_view text);
+
+// The content hash of `path` (relative to `project_dir`), from the manifest's stat cache when
+// size, mtime and inode match, else hashed and cached in `m`. NotFound when it is missing.
+Status HashFile(const std::string& project_dir, const std::string& path, Manifest* m,
+                FileVersion* out);
+
+}  // namespace inloop::data
