@@ -117,8 +117,12 @@ std::string FirstLine(const char* msg) {
 Status PgConn::Connect(const std::string& url, std::unique_ptr<PgConn>* out) {
   std::unique_ptr<PgConn> c(new PgConn());
   c->shown_url_ = ElideUrlPassword(url);
-  const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
-  const char* vals[] = {url.c_str(), "10", "inloop", nullptr};
+  // GSSAPI encryption is only probed when the URL asks for it: the probe (Kerberos set-up)
+  // costs a round trip and more on every connection where nobody uses it.
+  bool gss = url.find("gssencmode") != std::string::npos;
+  const char* keys[] = {"dbname", "connect_timeout", "application_name",
+                        gss ? nullptr : "gssencmode", nullptr};
+  const char* vals[] = {url.c_str(), "10", "inloop", gss ? nullptr : "disable", nullptr};
   c->c_ = PQconnectdbParams(keys, vals, 1);
   if (!c->c_ || PQstatus(c->c_) != CONNECTION_OK) {
     return Status::Io(fmt::format(
