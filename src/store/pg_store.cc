@@ -28,6 +28,9 @@ CREATE TABLE IF NOT EXISTS runs(
   supervisor_pid BIGINT, supervisor_host TEXT);
 CREATE INDEX IF NOT EXISTS runs_name ON runs(name);
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
+CREATE INDEX IF NOT EXISTS runs_started ON runs(started_at, seq);
+CREATE INDEX IF NOT EXISTS runs_name_c ON runs((name COLLATE "C"), seq);
+CREATE INDEX IF NOT EXISTS runs_status_c ON runs((status COLLATE "C"), seq);
 CREATE TABLE IF NOT EXISTS attempts(
   run_id TEXT NOT NULL, number INTEGER NOT NULL, reason TEXT, started_at DOUBLE PRECISION,
   ended_at DOUBLE PRECISION, pid BIGINT, exit_code INTEGER, signal INTEGER, crash_class TEXT,

@@ -48,7 +48,8 @@ class PgStore : public Store {
   Status RunLabelsOf(const std::vector<std::string>& run_ids,
                      std::unordered_map<std::string, RunLabels>* out) override;
   Status ParamKeys(std::vector<std::string>* keys) override;
-  Status SeriesKeys(const std::vector<std::string>& run_ids, std::vector<std::string>* keys) override;
+  Status SeriesKeys(const std::vector<std::string>& run_ids,
+                    std::vector<std::string>* keys) override;
   Status AddEvent(EventRecord* e) override;
   Status ListEvents(const std::string& run_id, std::vector<EventRecord>* out) override;
   Status ListEventsOfKind(std::string_view kind, std::vector<EventRecord>* out) override;
@@ -72,13 +73,15 @@ class PgStore : public Store {
   Status ReadRunSnapshot(const std::string& run_id, RunSeriesSnapshot* out) override;
   Status SeriesVersionOf(const std::string& run_id, SeriesVersion* out) override;
   Status ReadChunkSummary(const std::string& run_id, const ChunkRef& c, ChunkSummary* s) override;
-  Status ReadChunkPoints(const std::string& run_id, const ChunkRef& c, std::vector<Point>* out) override;
+  Status ReadChunkPoints(const std::string& run_id, const ChunkRef& c,
+                         std::vector<Point>* out) override;
   Status SeriesStatsFor(const std::string& run_id, std::vector<SeriesStats>* out) override;
   Status OpenWriter(const std::string& run_id, std::unique_ptr<RunWriter>* out) override;
   Status OpenAttemptLog(const std::string& run_id, int attempt, LogStream stream,
                         std::unique_ptr<LogWriter>* out, std::string* rel_path) override;
   Status ReadAttemptLog(const LogLinesQuery& q, LogLines* out) override;
-  Status AttemptLogInfo(const std::string& run_id, int attempt, LogStream stream, LogInfo* out) override;
+  Status AttemptLogInfo(const std::string& run_id, int attempt, LogStream stream,
+                        LogInfo* out) override;
   std::string PathOf(std::string_view rel) const override;
   std::string LocalRunDir(const std::string& run_id) const override;
 
