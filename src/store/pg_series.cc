@@ -51,47 +51,42 @@ Status PgStore::CreateSeries(const std::string& run_id, std::string_view key, in
 Status PgStore::ReadSegmentsOf(const std::string& run_id, const std::string* key,
                                std::vector<SegmentData>* out) {
   out->clear();
-  // One snapshot for the series, their chunks and the staged points: a chunk committed between
-  // two of these statements would otherwise be missing while its points left the staging table.
-  Txn t(conn_.get(), "ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  INLOOP_RETURN_IF_ERROR(t.status());
+  // One statement, so one snapshot, for the series, their chunks and the staged points: a chunk
+  // committed between two statements would otherwise be missing while its points left the
+  // staging table. Rows: kind 0 a series, 1 a chunk, 2 a staged batch; in kind, id, ordinal order.
   Params p;
   p.Text(run_id);
   if (key) p.Text(*key); else p.Null();
-  Result s, c, st;
+  Result q;
   INLOOP_RETURN_IF_ERROR(conn_->Exec(
-      "SELECT id, segment, key FROM series WHERE run_id=$1 AND ($2::text IS NULL OR key=$2) "
-      "ORDER BY id",
-      p, &s));
-  INLOOP_RETURN_IF_ERROR(conn_->Exec(
-      "SELECT c.series_id, c.ordinal, c.count, c.first_step, c.last_step, length(c.data) "
-      "FROM chunks c JOIN series s ON s.id = c.series_id "
-      "WHERE s.run_id=$1 AND ($2::text IS NULL OR s.key=$2) ORDER BY c.series_id, c.ordinal",
-      p, &c));
-  INLOOP_RETURN_IF_ERROR(conn_->Exec(
-      "SELECT g.series_id, g.first_ordinal, g.data FROM staging g JOIN series s "
-      "ON s.id = g.series_id WHERE s.run_id=$1 AND ($2::text IS NULL OR s.key=$2) "
-      "ORDER BY g.series_id, g.first_ordinal",
-      p, &st));
-  INLOOP_RETURN_IF_ERROR(t.Commit());
+      "SELECT 0 AS kind, id, segment::bigint AS o, 0::bigint, 0::bigint, 0::bigint, 0, key, "
+      "NULL::bytea FROM series WHERE run_id=$1 AND ($2::text IS NULL OR key=$2) "
+      "UNION ALL SELECT 1, c.series_id, c.ordinal, c.count, c.first_step, c.last_step, "
+      "length(c.data), NULL, NULL FROM chunks c JOIN series s ON s.id = c.series_id "
+      "WHERE s.run_id=$1 AND ($2::text IS NULL OR s.key=$2) "
+      "UNION ALL SELECT 2, g.series_id, g.first_ordinal, 0, 0, 0, 0, NULL, g.data "
+      "FROM staging g JOIN series s ON s.id = g.series_id "
+      "WHERE s.run_id=$1 AND ($2::text IS NULL OR s.key=$2) ORDER BY 1, 2, 3",
+      p, &q));
+  int n = q.rows(), i = 0;
   std::unordered_map<int64_t, size_t> index;
-  for (int i = 0; i < s.rows(); ++i) {
+  for (; i < n && q.Int(i, 0) == 0; ++i) {
     SegmentData seg;
-    seg.series_id = s.Int(i, 0);
-    seg.segment = static_cast<int>(s.Int(i, 1));
-    seg.key = std::string(s.Text(i, 2));
+    seg.series_id = q.Int(i, 1);
+    seg.segment = static_cast<int>(q.Int(i, 2));
+    seg.key = std::string(q.Text(i, 7));
     index[seg.series_id] = out->size();
     out->push_back(std::move(seg));
   }
   std::unordered_map<int64_t, int64_t> sealed;
-  for (int i = 0; i < c.rows(); ++i) {
+  for (; i < n && q.Int(i, 0) == 1; ++i) {
     ChunkRef r;
-    r.series_id = c.Int(i, 0);
-    r.ordinal = c.Int(i, 1);
-    r.count = c.Int(i, 2);
-    r.first_step = c.Int(i, 3);
-    r.last_step = c.Int(i, 4);
-    r.length = c.Int(i, 5);
+    r.series_id = q.Int(i, 1);
+    r.ordinal = q.Int(i, 2);
+    r.count = q.Int(i, 3);
+    r.first_step = q.Int(i, 4);
+    r.last_step = q.Int(i, 5);
+    r.length = q.Int(i, 6);
     sealed[r.series_id] += r.count;
     auto it = index.find(r.series_id);
     if (it != index.end()) (*out)[it->second].chunks.push_back(r);
@@ -99,15 +94,15 @@ Status PgStore::ReadSegmentsOf(const std::string& run_id, const std::string* key
   // Staged batches in ordinal order; points already sealed (a batch that straddles a chunk's
   // end) are cut, so the tail continues the chunks without a gap or an overlap.
   std::vector<Point> pts;
-  for (int i = 0; i < st.rows(); ++i) {
-    int64_t id = st.Int(i, 0);
+  for (; i < n; ++i) {
+    int64_t id = q.Int(i, 1);
     auto it = index.find(id);
     if (it == index.end()) continue;
     SegmentData& seg = (*out)[it->second];
     int64_t next = sealed[id] + static_cast<int64_t>(seg.tail.size());
     pts.clear();  // DecodeChunk appends
-    INLOOP_RETURN_IF_ERROR(DecodeChunk(st.Bytes(i, 2), &pts));
-    int64_t ord = st.Int(i, 1);
+    INLOOP_RETURN_IF_ERROR(DecodeChunk(q.Bytes(i, 8), &pts));
+    int64_t ord = q.Int(i, 2);
     for (auto& pt : pts) {
       if (ord++ == next) {
         seg.tail.push_back(pt);
