@@ -331,6 +331,9 @@ void Session::FinishRun() {
   }
   if (!store_ok_) RecordStoreFailure();
   if (store_ && !run_.id.empty()) store_->ReleaseReserve(run_.id);
+  // A control file in a temporary directory (the store is not on this disk, or failed) was this
+  // run's alone: the child is gone, so is its use.
+  if (control_path_.find("/inloop-control-") != std::string::npos) ::unlink(control_path_.c_str());
   PrintSummary();
 }
 
