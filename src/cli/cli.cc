@@ -80,7 +80,7 @@ int CmdRuns(const std::string& store_dir, bool json) {
     return kExitOk;
   }
   if (runs.empty()) {
-    fmt::print("no runs yet in {} (start one with `inloop run -- CMD`)\n", store_dir);
+    fmt::print("no runs yet in {} (start one with `inloop run -- CMD`)\n", st->location());
     return kExitOk;
   }
   bool color = UseColor(1);

@@ -71,6 +71,7 @@ int CmdServe(const ServeArgs& a) {
   std::unique_ptr<store::Store> st;
   Status s = store::Store::Open(dir, true, &st);
   if (!s.ok()) return Fail(s);
+  const std::string shown = st->location();  // a URL's password elided
   st.reset();
   http::ServerMetrics metrics;
   http::StorePool pool(dir);
@@ -96,7 +97,7 @@ int CmdServe(const ServeArgs& a) {
   std::string host =
       a.bind.find(':') != std::string::npos && a.bind.front() != '[' ? "[" + a.bind + "]" : a.bind;
   fmt::print("inloop serve: http://{}:{}/{} (store {})\n", host, server->port(),
-             token.empty() ? "" : "?token=" + token, dir);
+             token.empty() ? "" : "?token=" + token, shown);
   std::fflush(stdout);
   if (a.no_token) {
     fmt::print(stderr,

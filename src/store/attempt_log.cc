@@ -66,16 +66,43 @@ bool ParseFrameHeader(const char* p, FrameHeader* h) {
          h->payload_len > 0 && h->payload_len <= ZSTD_compressBound(kLogMaxFrameRaw);
 }
 
-int64_t FileSize(int fd) {
-  struct stat sb;
-  return ::fstat(fd, &sb) == 0 ? static_cast<int64_t>(sb.st_size) : -1;
-}
+// A log in a file of its own (the embedded store).
+class FdLogFile : public LogFile {
+ public:
+  FdLogFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~FdLogFile() override { ::close(fd_); }
+  Status Read(int64_t offset, size_t n, std::string* out) override {
+    return PReadAll(fd_, offset, n, out, path_);
+  }
+  Status Write(int64_t offset, std::string_view data) override {
+    return PWriteAll(fd_, offset, data, path_);
+  }
+  Status Truncate(int64_t size) override {
+    if (::ftruncate(fd_, size) != 0) {
+      return Status::Io(fmt::format("{}: cannot truncate: {}", path_, std::strerror(errno)));
+    }
+    return Status::OK();
+  }
+  Status Size(int64_t* size) override {
+    struct stat sb;
+    if (::fstat(fd_, &sb) != 0) {
+      return Status::Io(fmt::format("{}: cannot stat: {}", path_, std::strerror(errno)));
+    }
+    *size = static_cast<int64_t>(sb.st_size);
+    return Status::OK();
+  }
+  const std::string& name() const override { return path_; }
+
+ private:
+  std::string path_;
+  int fd_;
+};
 
 // Walks the frames of the log open on fd (header already checked): calls f(header, payload
 // offset) for each complete frame whose header is valid; returns the offset after the last one.
 // *torn: bytes follow that are not a complete frame. Payload CRCs are not checked here.
 template <class F>
-Status WalkFrames(int fd, const std::string& path, int64_t size, int64_t* end, bool* torn, F f) {
+Status WalkFrames(LogFile* file, int64_t size, int64_t* end, bool* torn, F f) {
   int64_t off = kFileHeader;
   *torn = false;
   std::string buf;
@@ -84,7 +111,7 @@ Status WalkFrames(int fd, const std::string& path, int64_t size, int64_t* end, b
       *torn = true;
       break;
     }
-    INLOOP_RETURN_IF_ERROR(PReadAll(fd, off, kFrameHeader, &buf, path));
+    INLOOP_RETURN_IF_ERROR(file->Read(off, kFrameHeader, &buf));
     FrameHeader h;
     if (!ParseFrameHeader(buf.data(), &h) ||
         off + static_cast<int64_t>(kFrameHeader) + h.payload_len > size) {
@@ -123,7 +150,6 @@ LogWriter::~LogWriter() {
     }
   }
   Stop(true);
-  if (fd_ >= 0) ::close(fd_);
 }
 
 Status LogWriter::Open(const std::string& path, LogWriterOptions options,
@@ -132,30 +158,39 @@ Status LogWriter::Open(const std::string& path, LogWriterOptions options,
     return Status::Invalid(fmt::format("{}: frame size {} is outside 1..{}", path,
                                        options.frame_bytes, kLogMaxFrameRaw));
   }
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Io(fmt::format("{}: cannot create: {}", path, std::strerror(errno)));
+  return Open(std::make_unique<FdLogFile>(path, fd), options, out);
+}
+
+Status LogWriter::Open(std::unique_ptr<LogFile> file, LogWriterOptions options,
+                       std::unique_ptr<LogWriter>* out) {
+  const std::string path = file->name();
+  if (options.frame_bytes == 0 || options.frame_bytes > kLogMaxFrameRaw) {
+    return Status::Invalid(fmt::format("{}: frame size {} is outside 1..{}", path,
+                                       options.frame_bytes, kLogMaxFrameRaw));
+  }
   std::unique_ptr<LogWriter> w(new LogWriter());
   w->path_ = path;
   w->options_ = options;
-  w->fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (w->fd_ < 0)
-    return Status::Io(fmt::format("{}: cannot create: {}", path, std::strerror(errno)));
-  int64_t size = FileSize(w->fd_);
+  w->file_ = std::move(file);
+  int64_t size = 0;
+  INLOOP_RETURN_IF_ERROR(w->file_->Size(&size));
   if (size < static_cast<int64_t>(kFileHeader)) {
     if (size > 0) {
       // Shorter than a header: only ever a header torn while being written (or not a log).
       std::string head;
-      INLOOP_RETURN_IF_ERROR(PReadAll(w->fd_, 0, static_cast<size_t>(size), &head, path));
+      INLOOP_RETURN_IF_ERROR(w->file_->Read(0, static_cast<size_t>(size), &head));
       if (FileHeader().compare(0, head.size(), head) != 0) {
         return Status::Invalid(fmt::format("{}: not a compressed attempt log", path));
       }
     }
-    INLOOP_RETURN_IF_ERROR(PWriteAll(w->fd_, 0, FileHeader(), path));
-    if (::ftruncate(w->fd_, kFileHeader) != 0) {
-      return Status::Io(fmt::format("{}: cannot truncate: {}", path, std::strerror(errno)));
-    }
+    INLOOP_RETURN_IF_ERROR(w->file_->Write(0, FileHeader()));
+    INLOOP_RETURN_IF_ERROR(w->file_->Truncate(kFileHeader));
     w->committed_end_ = kFileHeader;
   } else {
     std::string head;
-    INLOOP_RETURN_IF_ERROR(PReadAll(w->fd_, 0, kFileHeader, &head, path));
+    INLOOP_RETURN_IF_ERROR(w->file_->Read(0, kFileHeader, &head));
     if (!IsFileHeader(head)) {
       return Status::Invalid(
           fmt::format("{}: not a compressed attempt log (a raw log of an older "
@@ -167,12 +202,12 @@ Status LogWriter::Open(const std::string& path, LogWriterOptions options,
     int64_t end = 0;
     bool torn = false;
     INLOOP_RETURN_IF_ERROR(
-        WalkFrames(w->fd_, path, size, &end, &torn,
+        WalkFrames(w->file_.get(), size, &end, &torn,
                    [&](const FrameHeader& h, int64_t at) { frames.emplace_back(h, at); }));
     if (!frames.empty()) {
       auto& [h, at] = frames.back();
       std::string payload;
-      INLOOP_RETURN_IF_ERROR(PReadAll(w->fd_, at, h.payload_len, &payload, path));
+      INLOOP_RETURN_IF_ERROR(w->file_->Read(at, h.payload_len, &payload));
       if (crc32c::Mask(crc32c::Value(payload)) != h.payload_crc) {
         end = at - static_cast<int64_t>(kFrameHeader);
         torn = true;
@@ -180,9 +215,7 @@ Status LogWriter::Open(const std::string& path, LogWriterOptions options,
       }
     }
     for (auto& [fh, _] : frames) w->raw_bytes_ += fh.raw_len;
-    if (torn && ::ftruncate(w->fd_, end) != 0) {
-      return Status::Io(fmt::format("{}: cannot truncate: {}", path, std::strerror(errno)));
-    }
+    if (torn) INLOOP_RETURN_IF_ERROR(w->file_->Truncate(end));
     w->committed_end_ = end;
   }
   w->thread_ = std::thread([p = w.get()] { p->Work(); });
@@ -215,11 +248,9 @@ Status LogWriter::WriteFrame(std::string_view raw, bool final, int64_t* committe
   PutU32(&h, crc32c::Mask(crc32c::Value(frame.data() + kFrameHeader, z)));
   PutU32(&h, crc32c::Mask(crc32c::Value(h.data() + 8, 16)));
   std::memcpy(frame.data(), h.data(), kFrameHeader);
-  INLOOP_RETURN_IF_ERROR(PWriteAll(fd_, *committed_end, frame, path_));
+  INLOOP_RETURN_IF_ERROR(file_->Write(*committed_end, frame));
   int64_t len = static_cast<int64_t>(frame.size());
-  if (len < *open_on_disk && ::ftruncate(fd_, *committed_end + len) != 0) {
-    return Status::Io(fmt::format("{}: cannot truncate: {}", path_, std::strerror(errno)));
-  }
+  if (len < *open_on_disk) INLOOP_RETURN_IF_ERROR(file_->Truncate(*committed_end + len));
   if (final) {
     *committed_end += len;
     *open_on_disk = 0;
@@ -322,8 +353,7 @@ Status LogWriter::FlushDue() {
 void LogWriter::Abandon() {
   closed_ = true;
   Stop(true);
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
+  file_.reset();
 }
 
 Status LogWriter::Close() {
@@ -334,37 +364,39 @@ Status LogWriter::Close() {
   Status s = Flush();
   closed_ = true;
   Stop(false);
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
+  file_.reset();
   return s;
 }
 
 // ---- LogReader ----
 
-LogReader::~LogReader() {
-  if (fd_ >= 0) ::close(fd_);
-}
+LogReader::~LogReader() = default;
 
 Status LogReader::Open(const std::string& path, std::unique_ptr<LogReader>* out) {
-  std::unique_ptr<LogReader> r(new LogReader());
-  r->path_ = path;
-  r->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (r->fd_ < 0) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     if (errno == ENOENT) return Status::NotFound(fmt::format("{}: no such log", path));
     return Status::Io(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
   }
+  return Open(std::make_unique<FdLogFile>(path, fd), out);
+}
+
+Status LogReader::Open(std::unique_ptr<LogFile> file, std::unique_ptr<LogReader>* out) {
+  std::unique_ptr<LogReader> r(new LogReader());
+  r->path_ = file->name();
+  r->file_ = std::move(file);
   INLOOP_RETURN_IF_ERROR(r->Index());
   *out = std::move(r);
   return Status::OK();
 }
 
 Status LogReader::Index() {
-  int64_t size = FileSize(fd_);
-  if (size < 0) return Status::Io(fmt::format("{}: cannot stat: {}", path_, std::strerror(errno)));
+  int64_t size = 0;
+  INLOOP_RETURN_IF_ERROR(file_->Size(&size));
   info_.file_bytes = size;
   std::string head;
   if (size >= static_cast<int64_t>(kFileHeader)) {
-    INLOOP_RETURN_IF_ERROR(PReadAll(fd_, 0, kFileHeader, &head, path_));
+    INLOOP_RETURN_IF_ERROR(file_->Read(0, kFileHeader, &head));
   }
   if (!IsFileHeader(head)) {
     // A raw log (a store made before compression): one pass counts its lines.
@@ -375,7 +407,7 @@ Status LogReader::Index() {
     char last = '\n';
     for (int64_t off = 0; off < size; off += kBlock) {
       size_t n = static_cast<size_t>(std::min<int64_t>(kBlock, size - off));
-      INLOOP_RETURN_IF_ERROR(PReadAll(fd_, off, n, &buf, path_));
+      INLOOP_RETURN_IF_ERROR(file_->Read(off, n, &buf));
       info_.lines += std::count(buf.begin(), buf.end(), '\n');
       last = buf.back();
     }
@@ -386,7 +418,7 @@ Status LogReader::Index() {
   info_.compressed = true;
   int64_t end = 0, raw = 0, lines = 0;
   INLOOP_RETURN_IF_ERROR(
-      WalkFrames(fd_, path_, size, &end, &info_.torn_tail, [&](const FrameHeader& h, int64_t at) {
+      WalkFrames(file_.get(), size, &end, &info_.torn_tail, [&](const FrameHeader& h, int64_t at) {
         Frame f;
         f.file_offset = at;
         f.payload_len = h.payload_len;
@@ -404,7 +436,7 @@ Status LogReader::Index() {
   if (!frames_.empty()) {
     Frame& f = frames_.back();
     std::string payload;
-    INLOOP_RETURN_IF_ERROR(PReadAll(fd_, f.file_offset, f.payload_len, &payload, path_));
+    INLOOP_RETURN_IF_ERROR(file_->Read(f.file_offset, f.payload_len, &payload));
     if (crc32c::Mask(crc32c::Value(payload)) != f.payload_crc) {
       raw -= f.raw_len;
       lines -= f.newlines;
@@ -431,7 +463,7 @@ Status LogReader::Decode(size_t i, std::string* out) {
   }
   const Frame& f = frames_[i];
   std::string payload;
-  INLOOP_RETURN_IF_ERROR(PReadAll(fd_, f.file_offset, f.payload_len, &payload, path_));
+  INLOOP_RETURN_IF_ERROR(file_->Read(f.file_offset, f.payload_len, &payload));
   if (crc32c::Mask(crc32c::Value(payload)) != f.payload_crc) {
     return Status::Corrupt(fmt::format("{}: frame at byte {} fails its checksum", path_,
                                        f.file_offset - static_cast<int64_t>(kFrameHeader)));
@@ -455,7 +487,7 @@ Status LogReader::Bytes(int64_t offset, int64_t n, std::string* out) {
   if (offset < 0 || n <= 0 || offset >= info_.raw_bytes) return Status::OK();
   int64_t end = std::min(info_.raw_bytes, offset + n);
   if (!info_.compressed) {
-    return PReadAll(fd_, offset, static_cast<size_t>(end - offset), out, path_);
+    return file_->Read(offset, static_cast<size_t>(end - offset), out);
   }
   // The frame holding `offset`: the last one starting at or before it.
   auto it = std::upper_bound(frames_.begin(), frames_.end(), offset,
@@ -500,7 +532,7 @@ Status LogReader::Lines(int64_t first, int64_t count, std::vector<std::string>* 
     int64_t seen = 0;  // '\n' passed
     for (int64_t off = 0; !done && off < info_.raw_bytes; off += kBlock) {
       size_t n = static_cast<size_t>(std::min<int64_t>(kBlock, info_.raw_bytes - off));
-      INLOOP_RETURN_IF_ERROR(PReadAll(fd_, off, n, &buf, path_));
+      INLOOP_RETURN_IF_ERROR(file_->Read(off, n, &buf));
       std::string_view v(buf);
       while (seen < first && !v.empty()) {
         size_t nl = v.find('\n');

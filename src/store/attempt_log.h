@@ -57,6 +57,20 @@ enum class LogStream { kStdout, kStderr };
 // "stdout" / "stderr".
 const char* LogStreamName(LogStream s);
 
+// Where a log's bytes live: a file of its own (the embedded store) or rows of a table (the
+// PostgreSQL store). Writes only ever go to the end or rewrite the tail (the open frame), so a
+// backend may keep each write as one piece. Used by one thread at a time.
+class LogFile {
+ public:
+  virtual ~LogFile() = default;
+  // Exactly n bytes at offset; fewer there is Corrupt (a truncated log).
+  virtual Status Read(int64_t offset, size_t n, std::string* out) = 0;
+  virtual Status Write(int64_t offset, std::string_view data) = 0;
+  virtual Status Truncate(int64_t size) = 0;
+  virtual Status Size(int64_t* size) = 0;
+  virtual const std::string& name() const = 0;  // for messages
+};
+
 struct LogWriterOptions {
   size_t frame_bytes = kLogFrameBytes;  // 1 .. kLogMaxFrameRaw
   int level = 1;  // zstd level: 1 compresses ~150 MB/s of log a core; 3 saves only ~4% more
@@ -71,6 +85,9 @@ class LogWriter {
   // Opens `path` for appending, creating it with its header when missing or empty. An existing
   // log keeps its complete frames; a torn last frame is cut off. A raw (old) log is Invalid.
   static Status Open(const std::string& path, LogWriterOptions options,
+                     std::unique_ptr<LogWriter>* out);
+  // The same over any LogFile (the compression thread is the only one that writes it).
+  static Status Open(std::unique_ptr<LogFile> file, LogWriterOptions options,
                      std::unique_ptr<LogWriter>* out);
   // Buffers data; queues every frame that fills up. Returns a write error of an earlier frame.
   Status Append(std::string_view data);
@@ -102,7 +119,7 @@ class LogWriter {
                     int64_t* committed_end, int64_t* open_on_disk);
   std::string path_;
   LogWriterOptions options_;
-  int fd_ = -1;
+  std::unique_ptr<LogFile> file_;
   // The caller's side.
   std::string open_;         // raw bytes of the open frame
   bool open_dirty_ = false;  // open_ changed since it was last queued
@@ -135,6 +152,7 @@ class LogReader {
  public:
   ~LogReader();
   static Status Open(const std::string& path, std::unique_ptr<LogReader>* out);
+  static Status Open(std::unique_ptr<LogFile> file, std::unique_ptr<LogReader>* out);
   const LogInfo& info() const { return info_; }
   // `count` lines from line `first` (0-based; fewer at the end of the log), without their '\n'.
   Status Lines(int64_t first, int64_t count, std::vector<std::string>* out);
@@ -156,7 +174,7 @@ class LogReader {
   Status Index();
   Status Decode(size_t i, std::string* out);  // frame i's raw bytes (the last one is cached)
   std::string path_;
-  int fd_ = -1;
+  std::unique_ptr<LogFile> file_;
   LogInfo info_;
   std::vector<Frame> frames_;
   bool ends_with_newline_ = true;

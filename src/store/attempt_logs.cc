@@ -5,14 +5,14 @@
 
 #include <algorithm>
 
-#include "store/store.h"
+#include "store/sqlite_store.h"
 #include "store/store_internal.h"
 
 namespace inloop::store {
 
 using namespace internal;
 
-namespace {
+namespace internal {
 
 // The log path of `a` for `stream`, relative to the store; NotFound when it has none.
 Status LogPathOf(const AttemptRecord& a, LogStream stream, std::string* rel) {
@@ -24,9 +24,9 @@ Status LogPathOf(const AttemptRecord& a, LogStream stream, std::string* rel) {
   return Status::OK();
 }
 
-}  // namespace
+}  // namespace internal
 
-Status Store::OpenAttemptLog(const std::string& run_id, int attempt, LogStream stream,
+Status SqliteStore::OpenAttemptLog(const std::string& run_id, int attempt, LogStream stream,
                              std::unique_ptr<LogWriter>* out, std::string* rel_path) {
   INLOOP_RETURN_IF_ERROR(MakeDir(PathOf("runs/" + run_id)));
   std::string rel =
@@ -36,7 +36,7 @@ Status Store::OpenAttemptLog(const std::string& run_id, int attempt, LogStream s
   return Status::OK();
 }
 
-namespace {
+namespace internal {
 
 Status FindAttempt(Store* st, const std::string& run_id, int attempt, AttemptRecord* out) {
   std::vector<AttemptRecord> attempts;
@@ -58,9 +58,9 @@ Status FindAttempt(Store* st, const std::string& run_id, int attempt, AttemptRec
                                       attempt, attempts.back().number));
 }
 
-}  // namespace
+}  // namespace internal
 
-Status Store::ReadAttemptLog(const LogLinesQuery& q, LogLines* out) {
+Status SqliteStore::ReadAttemptLog(const LogLinesQuery& q, LogLines* out) {
   *out = LogLines{};
   AttemptRecord a;
   INLOOP_RETURN_IF_ERROR(FindAttempt(this, q.run_id, q.attempt, &a));
@@ -78,7 +78,7 @@ Status Store::ReadAttemptLog(const LogLinesQuery& q, LogLines* out) {
   return r->Lines(q.first_line, q.max_lines, &out->lines);
 }
 
-Status Store::AttemptLogInfo(const std::string& run_id, int attempt, LogStream stream,
+Status SqliteStore::AttemptLogInfo(const std::string& run_id, int attempt, LogStream stream,
                              LogInfo* out) {
   AttemptRecord a;
   INLOOP_RETURN_IF_ERROR(FindAttempt(this, run_id, attempt, &a));

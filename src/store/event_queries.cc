@@ -2,7 +2,7 @@
 // reads of the live stream (the events of a run after an id it has seen).
 #include <fmt/format.h>
 
-#include "store/store.h"
+#include "store/sqlite_store.h"
 #include "store/store_internal.h"
 
 namespace inloop::store {
@@ -33,7 +33,7 @@ Status ReadEventRows(Stmt* s, std::vector<EventRecord>* out) {
 
 using namespace internal;
 
-Status Store::ListEvents(const std::string& run_id, std::vector<EventRecord>* out) {
+Status SqliteStore::ListEvents(const std::string& run_id, std::vector<EventRecord>* out) {
   out->clear();
   Stmt s;
   INLOOP_RETURN_IF_ERROR(db_->Prepare(
@@ -42,7 +42,7 @@ Status Store::ListEvents(const std::string& run_id, std::vector<EventRecord>* ou
   return ReadEventRows(&s, out);
 }
 
-Status Store::ListEventsOfKind(std::string_view kind, std::vector<EventRecord>* out) {
+Status SqliteStore::ListEventsOfKind(std::string_view kind, std::vector<EventRecord>* out) {
   out->clear();
   Stmt s;
   INLOOP_RETURN_IF_ERROR(db_->Prepare(
@@ -51,7 +51,7 @@ Status Store::ListEventsOfKind(std::string_view kind, std::vector<EventRecord>* 
   return ReadEventRows(&s, out);
 }
 
-Status Store::ListEventsAfter(const std::string& run_id, int64_t after_id,
+Status SqliteStore::ListEventsAfter(const std::string& run_id, int64_t after_id,
                               std::vector<EventRecord>* out) {
   out->clear();
   Stmt s;
@@ -61,7 +61,7 @@ Status Store::ListEventsAfter(const std::string& run_id, int64_t after_id,
   return ReadEventRows(&s, out);
 }
 
-Status Store::LastEventId(const std::string& run_id, int64_t* id) {
+Status SqliteStore::LastEventId(const std::string& run_id, int64_t* id) {
   *id = 0;
   Stmt s;
   INLOOP_RETURN_IF_ERROR(

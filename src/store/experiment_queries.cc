@@ -3,7 +3,7 @@
 // backend ports it as a unit.
 #include <fmt/format.h>
 
-#include "store/store.h"
+#include "store/sqlite_store.h"
 #include "store/store_internal.h"
 
 namespace inloop::store {
@@ -23,7 +23,7 @@ void ReadExperiment(Stmt& s, ExperimentRecord* e) {
 
 }  // namespace
 
-Status Store::CreateExperiment(ExperimentRecord* e) {
+Status SqliteStore::CreateExperiment(ExperimentRecord* e) {
   Stmt s;
   INLOOP_RETURN_IF_ERROR(db_->Prepare(
       fmt::format("INSERT OR IGNORE INTO experiments({}) VALUES(?,?,?,?,?,?)", kExperimentColumns),
@@ -43,7 +43,7 @@ Status Store::CreateExperiment(ExperimentRecord* e) {
   return Status::OK();
 }
 
-Status Store::GetExperiment(int64_t id, ExperimentRecord* e) {
+Status SqliteStore::GetExperiment(int64_t id, ExperimentRecord* e) {
   Stmt s;
   INLOOP_RETURN_IF_ERROR(
       db_->Prepare(fmt::format("SELECT {} FROM experiments WHERE id=?", kExperimentColumns), &s));
@@ -56,7 +56,7 @@ Status Store::GetExperiment(int64_t id, ExperimentRecord* e) {
   return Status::NotFound(fmt::format("no experiment with id {}", id));
 }
 
-Status Store::FindExperimentByName(std::string_view name, ExperimentRecord* e) {
+Status SqliteStore::FindExperimentByName(std::string_view name, ExperimentRecord* e) {
   Stmt s;
   INLOOP_RETURN_IF_ERROR(
       db_->Prepare(fmt::format("SELECT {} FROM experiments WHERE name=?", kExperimentColumns), &s));
@@ -69,7 +69,7 @@ Status Store::FindExperimentByName(std::string_view name, ExperimentRecord* e) {
   return Status::NotFound(fmt::format("no experiment named '{}'", name));
 }
 
-Status Store::ListExperiments(std::vector<ExperimentRecord>* out) {
+Status SqliteStore::ListExperiments(std::vector<ExperimentRecord>* out) {
   out->clear();
   Stmt s;
   INLOOP_RETURN_IF_ERROR(
@@ -82,7 +82,7 @@ Status Store::ListExperiments(std::vector<ExperimentRecord>* out) {
   return s.status();
 }
 
-Status Store::UpdateExperiment(const ExperimentRecord& e) {
+Status SqliteStore::UpdateExperiment(const ExperimentRecord& e) {
   Stmt s;
   INLOOP_RETURN_IF_ERROR(db_->Prepare(
       "UPDATE OR IGNORE experiments SET name=?, lifecycle=?, updated_at=? WHERE id=?", &s));
@@ -94,7 +94,7 @@ Status Store::UpdateExperiment(const ExperimentRecord& e) {
   return Status::Invalid(fmt::format("experiment '{}' already exists", e.name));
 }
 
-Status Store::SetRunExperiment(const RunExperiment& link) {
+Status SqliteStore::SetRunExperiment(const RunExperiment& link) {
   Stmt s;
   INLOOP_RETURN_IF_ERROR(db_->Prepare(
       "INSERT OR REPLACE INTO run_experiments(run_id, experiment_id, lifecycle) VALUES(?,?,?)",
@@ -103,7 +103,7 @@ Status Store::SetRunExperiment(const RunExperiment& link) {
   return s.Run();
 }
 
-Status Store::ListRunExperiments(std::vector<RunExperiment>* out) {
+Status SqliteStore::ListRunExperiments(std::vector<RunExperiment>* out) {
   out->clear();
   Stmt s;
   INLOOP_RETURN_IF_ERROR(
@@ -112,7 +112,7 @@ Status Store::ListRunExperiments(std::vector<RunExperiment>* out) {
   return s.status();
 }
 
-Status Store::GetRunExperiment(const std::string& run_id, RunExperiment* out) {
+Status SqliteStore::GetRunExperiment(const std::string& run_id, RunExperiment* out) {
   Stmt s;
   INLOOP_RETURN_IF_ERROR(db_->Prepare(
       "SELECT run_id, experiment_id, lifecycle FROM run_experiments WHERE run_id=?", &s));
@@ -125,7 +125,7 @@ Status Store::GetRunExperiment(const std::string& run_id, RunExperiment* out) {
   return Status::NotFound(fmt::format("run {} has no experiment", run_id));
 }
 
-Status Store::RemoveTags(const std::string& run_id, const std::vector<std::string>& tags) {
+Status SqliteStore::RemoveTags(const std::string& run_id, const std::vector<std::string>& tags) {
   if (tags.empty()) return Status::OK();
   Stmt s;
   INLOOP_RETURN_IF_ERROR(db_->Prepare("DELETE FROM tags WHERE run_id=? AND tag=?", &s));

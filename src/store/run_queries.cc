@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "store/store.h"
+#include "store/sqlite_store.h"
 #include "store/store_internal.h"
 
 namespace inloop::store {
@@ -87,7 +87,7 @@ std::string OrderSql(const RunListQuery& q, Where* w) {
 
 }  // namespace
 
-Status Store::ListRunsPage(const RunListQuery& q, RunListPage* out) {
+Status SqliteStore::ListRunsPage(const RunListQuery& q, RunListPage* out) {
   out->runs.clear();
   out->total = 0;
   if (q.limit <= 0 || q.offset < 0) {
@@ -143,7 +143,7 @@ Status Store::ListRunsPage(const RunListQuery& q, RunListPage* out) {
 
 // The newest segment's newest chunk summary from the index; a running run's WAL tail wins over
 // it (points not sealed yet are newer than every chunk).
-Status Store::LastValues(const std::vector<std::string>& run_ids, const std::string& key,
+Status SqliteStore::LastValues(const std::vector<std::string>& run_ids, const std::string& key,
                          std::unordered_map<std::string, Point>* out) {
   out->clear();
   std::vector<std::string> running;
@@ -202,7 +202,7 @@ Status Store::LastValues(const std::vector<std::string>& run_ids, const std::str
   return Status::OK();
 }
 
-Status Store::RunLabelsOf(const std::vector<std::string>& run_ids,
+Status SqliteStore::RunLabelsOf(const std::vector<std::string>& run_ids,
                           std::unordered_map<std::string, RunLabels>* out) {
   out->clear();
   for (size_t b = 0; b < run_ids.size(); b += kInBatch) {
@@ -229,7 +229,7 @@ Status Store::RunLabelsOf(const std::vector<std::string>& run_ids,
   return Status::OK();
 }
 
-Status Store::ParamKeys(std::vector<std::string>* out) {
+Status SqliteStore::ParamKeys(std::vector<std::string>* out) {
   out->clear();
   Stmt q;
   INLOOP_RETURN_IF_ERROR(db_->Prepare("SELECT DISTINCT key FROM params ORDER BY key", &q));
@@ -237,7 +237,7 @@ Status Store::ParamKeys(std::vector<std::string>* out) {
   return q.status();
 }
 
-Status Store::SeriesKeys(const std::vector<std::string>& run_ids, std::vector<std::string>* out) {
+Status SqliteStore::SeriesKeys(const std::vector<std::string>& run_ids, std::vector<std::string>* out) {
   out->clear();
   auto collect = [&](Stmt* q) {
     while (q->Step()) out->push_back(q->Text(0));
@@ -262,7 +262,7 @@ Status Store::SeriesKeys(const std::vector<std::string>& run_ids, std::vector<st
   return Status::OK();
 }
 
-Status Store::RunningRunIds(std::vector<std::string>* out) {
+Status SqliteStore::RunningRunIds(std::vector<std::string>* out) {
   out->clear();
   Stmt q;
   INLOOP_RETURN_IF_ERROR(

@@ -13,7 +13,7 @@
 
 #include <fmt/format.h>
 
-#include "store/store.h"
+#include "store/sqlite_store.h"
 #include "store/store_internal.h"
 
 namespace inloop::store {
@@ -26,7 +26,7 @@ constexpr size_t kWalRotateBytes = 64u << 20;
 
 }  // namespace
 
-Status Store::CreateSeries(const std::string& run_id, std::string_view key, int segment,
+Status SqliteStore::CreateSeries(const std::string& run_id, std::string_view key, int segment,
                            int64_t* id) {
   Stmt s;
   INLOOP_RETURN_IF_ERROR(
@@ -42,7 +42,7 @@ Status Store::CreateSeries(const std::string& run_id, std::string_view key, int 
   return Status::OK();
 }
 
-int Store::ChunkFd(const std::string& run_id) {
+int SqliteStore::ChunkFd(const std::string& run_id) {
   auto it = chunk_fds_.find(run_id);
   if (it != chunk_fds_.end()) {
     chunk_fd_order_.splice(chunk_fd_order_.begin(), chunk_fd_order_, it->second.order);
@@ -65,7 +65,7 @@ int Store::ChunkFd(const std::string& run_id) {
   return fd;
 }
 
-Status Store::ReadChunkSummary(const std::string& run_id, const ChunkRef& c, ChunkSummary* sum) {
+Status SqliteStore::ReadChunkSummary(const std::string& run_id, const ChunkRef& c, ChunkSummary* sum) {
   int fd = ChunkFd(run_id);
   std::string what = PathOf("series/" + run_id + ".chunks");
   if (fd < 0) return Status::Io(fmt::format("{}: cannot open: {}", what, std::strerror(errno)));
@@ -77,7 +77,7 @@ Status Store::ReadChunkSummary(const std::string& run_id, const ChunkRef& c, Chu
   return Status::OK();
 }
 
-Status Store::ReadChunkPoints(const std::string& run_id, const ChunkRef& c,
+Status SqliteStore::ReadChunkPoints(const std::string& run_id, const ChunkRef& c,
                               std::vector<Point>* out) {
   int fd = ChunkFd(run_id);
   std::string what = PathOf("series/" + run_id + ".chunks");
@@ -89,7 +89,7 @@ Status Store::ReadChunkPoints(const std::string& run_id, const ChunkRef& c,
   return Status::OK();
 }
 
-Status Store::ReadWalFor(const std::string& run_id, int wal_fd,
+Status SqliteStore::ReadWalFor(const std::string& run_id, int wal_fd,
                          std::unordered_map<int64_t, std::vector<Point>>* loose) {
   loose->clear();
   if (wal_fd < 0) return Status::OK();
@@ -114,16 +114,16 @@ Status Store::ReadWalFor(const std::string& run_id, int wal_fd,
   return Status::OK();
 }
 
-Status Store::ReadSegments(const std::string& run_id, const std::string& key,
+Status SqliteStore::ReadSegments(const std::string& run_id, const std::string& key,
                            std::vector<SegmentData>* out) {
   return ReadSegmentsOf(run_id, &key, out);
 }
 
-Status Store::ReadAllSegments(const std::string& run_id, std::vector<SegmentData>* out) {
+Status SqliteStore::ReadAllSegments(const std::string& run_id, std::vector<SegmentData>* out) {
   return ReadSegmentsOf(run_id, nullptr, out);
 }
 
-Status Store::ReadSegmentsOf(const std::string& run_id, const std::string* key,
+Status SqliteStore::ReadSegmentsOf(const std::string& run_id, const std::string* key,
                              std::vector<SegmentData>* out) {
   out->clear();
   // Open the WAL before reading the chunk index: a rotation in between then leaves us with the
@@ -132,7 +132,7 @@ Status Store::ReadSegmentsOf(const std::string& run_id, const std::string* key,
   // One snapshot of the index for the series, their chunks and the sealed counts that cut the
   // WAL: a chunk committed between two of these statements would otherwise be missing from the
   // listing while its points are already cut from the tail (a gap). Every point the snapshot
-  // shows sealed was flushed to the WAL before its chunk was committed (RunWriter::Flush), so
+  // shows sealed was flushed to the WAL before its chunk was committed (SqliteRunWriter::Flush), so
   // the WAL read after it holds every point from the sealed count on: a contiguous tail.
   ReadSnapshot snap(db_.get());
   Status st = snap.status();
@@ -189,7 +189,7 @@ Status Store::ReadSegmentsOf(const std::string& run_id, const std::string* key,
   return Status::OK();
 }
 
-Status Store::SeriesVersionOf(const std::string& run_id, SeriesVersion* out) {
+Status SqliteStore::SeriesVersionOf(const std::string& run_id, SeriesVersion* out) {
   struct stat sb;
   if (::stat(PathOf("series/" + run_id + ".wal").c_str(), &sb) == 0) {
     out->wal_bytes = sb.st_size;
@@ -206,12 +206,12 @@ Status Store::SeriesVersionOf(const std::string& run_id, SeriesVersion* out) {
   return q.status();
 }
 
-Status Store::ReadRunSnapshot(const std::string& run_id, RunSeriesSnapshot* out) {
+Status SqliteStore::ReadRunSnapshot(const std::string& run_id, RunSeriesSnapshot* out) {
   INLOOP_RETURN_IF_ERROR(SeriesVersionOf(run_id, &out->version));
   return ReadSegmentsOf(run_id, nullptr, &out->segments);
 }
 
-Status Store::SeriesStatsFor(const std::string& run_id, std::vector<SeriesStats>* out) {
+Status SqliteStore::SeriesStatsFor(const std::string& run_id, std::vector<SeriesStats>* out) {
   out->clear();
   // Every segment of every key in one pass: the WAL is read once, not once per key.
   std::vector<SegmentData> segs;
@@ -257,7 +257,7 @@ Status Store::SeriesStatsFor(const std::string& run_id, std::vector<SeriesStats>
 
 // ---- Disk-full reserve ---------------------------------------------------------------------
 
-Status Store::ReserveSpace(const std::string& run_id, int64_t bytes) {
+Status SqliteStore::ReserveSpace(const std::string& run_id, int64_t bytes) {
   std::string path = PathOf("series/" + run_id + ".reserve");
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Status::Io(fmt::format("{}: cannot create: {}", path, std::strerror(errno)));
@@ -270,13 +270,13 @@ Status Store::ReserveSpace(const std::string& run_id, int64_t bytes) {
   return Status::OK();
 }
 
-void Store::ReleaseReserve(const std::string& run_id) {
+void SqliteStore::ReleaseReserve(const std::string& run_id) {
   ::unlink(PathOf("series/" + run_id + ".reserve").c_str());
 }
 
 // ---- Recovery ----------------------------------------------------------------------------
 
-Status Store::RecoverAll() {
+Status SqliteStore::RecoverAll() {
   DIR* d = ::opendir(PathOf("series").c_str());
   if (!d) return Status::OK();
   std::vector<std::string> runs;
@@ -320,7 +320,7 @@ Status Store::RecoverAll() {
 // Opens the run's chunk file for appending, dropping a torn chunk at its end (bytes past the last
 // indexed chunk were never acknowledged through the index), and loads every series segment of
 // the run with its sealed count, ordered by segment so the newest segment of a key comes last.
-Status Store::LoadWriterState(RunWriter* w) {
+Status SqliteStore::LoadWriterState(SqliteRunWriter* w) {
   const std::string& run_id = w->run_id_;
   std::string chunk_path = PathOf("series/" + run_id + ".chunks");
   w->chunk_fd_ = ::open(chunk_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -347,7 +347,7 @@ Status Store::LoadWriterState(RunWriter* w) {
       &ser));
   ser.Bind(1, run_id);
   while (ser.Step()) {
-    auto st = std::make_unique<RunWriter::SeriesState>();
+    auto st = std::make_unique<SqliteRunWriter::SeriesState>();
     st->id = ser.Int(0);
     st->key = ser.Text(1);
     st->segment = static_cast<int>(ser.Int(2));
@@ -358,10 +358,10 @@ Status Store::LoadWriterState(RunWriter* w) {
   return ser.status();
 }
 
-Status Store::Recover(const std::string& run_id) {
+Status SqliteStore::Recover(const std::string& run_id) {
   // Re-open the run's writer state from the index and the WAL, then close it normally: Close()
   // seals the loose points and removes the WAL.
-  std::unique_ptr<RunWriter> w(new RunWriter());
+  std::unique_ptr<SqliteRunWriter> w(new SqliteRunWriter());
   w->store_ = this;
   w->run_id_ = run_id;
   INLOOP_RETURN_IF_ERROR(LoadWriterState(w.get()));
@@ -405,8 +405,8 @@ Status Store::Recover(const std::string& run_id) {
 
 // ---- RunWriter ---------------------------------------------------------------------------
 
-Status Store::OpenWriter(const std::string& run_id, std::unique_ptr<RunWriter>* out) {
-  std::unique_ptr<RunWriter> w(new RunWriter());
+Status SqliteStore::OpenWriter(const std::string& run_id, std::unique_ptr<RunWriter>* out) {
+  std::unique_ptr<SqliteRunWriter> w(new SqliteRunWriter());
   w->store_ = this;
   w->run_id_ = run_id;
   std::string lock_path = PathOf("series/" + run_id + ".lock");
@@ -428,24 +428,26 @@ Status Store::OpenWriter(const std::string& run_id, std::unique_ptr<RunWriter>* 
   return Status::OK();
 }
 
-RunWriter::~RunWriter() {
+SqliteRunWriter::~SqliteRunWriter() {
   if (!closed_ && store_ != nullptr && failed_.ok()) Close();
   if (chunk_fd_ >= 0) ::close(chunk_fd_);
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
-Status RunWriter::Fail(Status s) {
+Status SqliteRunWriter::Fail(Status s) {
   if (failed_.ok()) failed_ = s;
   return s;
 }
 
-int64_t RunWriter::LastStep(std::string_view key) const {
+int64_t SqliteRunWriter::points_appended() const { return points_; }
+
+int64_t SqliteRunWriter::LastStep(std::string_view key) const {
   auto it = by_key_.find(key);
   if (it == by_key_.end() || it->second->count == 0) return -1;
   return it->second->last_step;
 }
 
-Status RunWriter::Append(std::string_view key, int64_t step, double wall_time, double value) {
+Status SqliteRunWriter::Append(std::string_view key, int64_t step, double wall_time, double value) {
   if (!failed_.ok()) return failed_;
   auto it = by_key_.find(key);
   SeriesState* s;
@@ -486,7 +488,7 @@ Status RunWriter::Append(std::string_view key, int64_t step, double wall_time, d
   return Status::OK();
 }
 
-Status RunWriter::Seal(SeriesState* s) {
+Status SqliteRunWriter::Seal(SeriesState* s) {
   if (s->head.empty()) return Status::OK();
   std::string bytes = EncodeChunk(s->head);
   INLOOP_RETURN_IF_ERROR(
@@ -506,7 +508,7 @@ Status RunWriter::Seal(SeriesState* s) {
   return Status::OK();
 }
 
-Status RunWriter::CommitPending() {
+Status SqliteRunWriter::CommitPending() {
   if (pending_.empty()) return Status::OK();
   Db* db = store_->db();
   Stmt ins;
@@ -529,7 +531,7 @@ Status RunWriter::CommitPending() {
   return Status::OK();
 }
 
-Status RunWriter::Flush() {
+Status SqliteRunWriter::Flush() {
   if (!failed_.ok()) return failed_;
   Status s = wal_->Flush();
   if (s.ok()) s = CommitPending();
@@ -538,7 +540,7 @@ Status RunWriter::Flush() {
   return Status::OK();
 }
 
-Status RunWriter::RotateWal() {
+Status SqliteRunWriter::RotateWal() {
   // Seal every head so that all points of the old WAL are in indexed chunks, then replace it.
   for (auto& s : series_) INLOOP_RETURN_IF_ERROR(Seal(s.get()));
   INLOOP_RETURN_IF_ERROR(CommitPending());
@@ -547,7 +549,7 @@ Status RunWriter::RotateWal() {
   return WalWriter::Create(store_->PathOf("series/" + run_id_ + ".wal"), bases, &wal_);
 }
 
-Status RunWriter::Close() {
+Status SqliteRunWriter::Close() {
   if (closed_) return failed_;
   closed_ = true;
   if (!failed_.ok()) return failed_;

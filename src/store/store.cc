@@ -1,7 +1,7 @@
 // Store implementation: opening, schema, and the catalog's records (runs, params, tags, imports,
 // attempts, events, actions, tokens) over SQLite. Series reads, the run writer and recovery are
 // in series_store.cc; listings across runs in run_queries.cc; attempt logs in attempt_logs.cc.
-#include "store/store.h"
+#include "store/sqlite_store.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -91,7 +91,7 @@ double NowSeconds() {
 
 }  // namespace internal
 
-namespace {
+namespace internal {
 
 std::string NewRunId() {
   time_t t = time(nullptr);
@@ -102,7 +102,7 @@ std::string NewRunId() {
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, rd() & 0xffff);
 }
 
-}  // namespace
+}  // namespace internal
 
 namespace internal {
 
@@ -115,7 +115,7 @@ Status MakeDir(const std::string& path) {
 
 }  // namespace internal
 
-namespace {
+namespace internal {
 
 std::string CommandToJson(const std::vector<std::string>& cmd) {
   JsonWriter w;
@@ -139,7 +139,7 @@ std::vector<std::string> CommandFromJson(const std::string& json) {
   return out;
 }
 
-}  // namespace
+}  // namespace internal
 
 namespace internal {
 
@@ -218,15 +218,21 @@ ReadSnapshot::~ReadSnapshot() {
 
 using namespace internal;
 
-Store::~Store() {
+SqliteStore::~SqliteStore() {
   for (auto& [_, cached] : chunk_fds_) ::close(cached.fd);
 }
 
-std::string Store::PathOf(std::string_view rel) const { return fmt::format("{}/{}", dir_, rel); }
+std::string SqliteStore::PathOf(std::string_view rel) const {
+  return fmt::format("{}/{}", location_, rel);
+}
 
-Status Store::Open(const std::string& dir, bool create, std::unique_ptr<Store>* out) {
-  std::unique_ptr<Store> st(new Store());
-  st->dir_ = dir;
+std::string SqliteStore::LocalRunDir(const std::string& run_id) const {
+  return PathOf("runs/" + run_id);
+}
+
+Status SqliteStore::Open(const std::string& dir, bool create, std::unique_ptr<Store>* out) {
+  std::unique_ptr<SqliteStore> st(new SqliteStore());
+  st->location_ = dir;
   std::string dbpath = st->PathOf("inloop.db");
   struct stat sb;
   if (::stat(dbpath.c_str(), &sb) != 0) {
@@ -263,7 +269,7 @@ Status Store::Open(const std::string& dir, bool create, std::unique_ptr<Store>* 
   return Status::OK();
 }
 
-Status Store::InitSchema() {
+Status SqliteStore::InitSchema() {
   Stmt q;
   // A store made by another program, or by a future format, must not be touched.
   Status s = db_->Prepare("SELECT value FROM meta WHERE key='format_version'", &q);
@@ -274,7 +280,7 @@ Status Store::InitSchema() {
         return Status::Incompatible(fmt::format(
             "{}: store format version {} but this inloop reads version {}: use a matching inloop "
             "release or another --store",
-            dir_, v, kFormatVersion));
+            location_, v, kFormatVersion));
       }
       return AddMissingTables();
     }
@@ -293,7 +299,7 @@ Status Store::InitSchema() {
   return db_->Exec("COMMIT");
 }
 
-Status Store::AddMissingTables() {
+Status SqliteStore::AddMissingTables() {
   // Read-only check first: opening a store (every read verb does) takes no write lock unless a
   // table is really missing.
   Stmt q;
@@ -316,7 +322,7 @@ Status Store::AddMissingTables() {
   return db_->Exec("COMMIT");
 }
 
-Status Store::CreateRun(RunRecord* run) {
+Status SqliteStore::CreateRun(RunRecord* run) {
   run->id = NewRunId();
   Stmt s;
   INLOOP_RETURN_IF_ERROR(db_->Prepare(
@@ -336,7 +342,7 @@ Status Store::CreateRun(RunRecord* run) {
   return MakeDir(PathOf("runs/" + run->id));
 }
 
-Status Store::UpdateRun(const RunRecord& run) {
+Status SqliteStore::UpdateRun(const RunRecord& run) {
   Stmt s;
   INLOOP_RETURN_IF_ERROR(db_->Prepare(
       "UPDATE runs SET name=?, status=?, ended_at=?, exit_code=?, signal=?, attempts=?, "
@@ -349,7 +355,7 @@ Status Store::UpdateRun(const RunRecord& run) {
   return s.Run();
 }
 
-Status Store::FindRun(std::string_view id_or_name, RunRecord* run) {
+Status SqliteStore::FindRun(std::string_view id_or_name, RunRecord* run) {
   Stmt s;
   INLOOP_RETURN_IF_ERROR(db_->Prepare(
       fmt::format("SELECT {} FROM runs WHERE id=?1 OR name=?1 ORDER BY (id=?1) DESC, seq DESC "
@@ -376,10 +382,10 @@ Status Store::FindRun(std::string_view id_or_name, RunRecord* run) {
   }
   if (n == 1 && id_or_name.size() >= 4) return Status::OK();
   return Status::NotFound(fmt::format(
-      "no run with id or name '{}' in {} (list them with `inloop runs`)", id_or_name, dir_));
+      "no run with id or name '{}' in {} (list them with `inloop runs`)", id_or_name, location_));
 }
 
-Status Store::ListRuns(std::vector<RunRecord>* runs) {
+Status SqliteStore::ListRuns(std::vector<RunRecord>* runs) {
   runs->clear();
   Stmt s;
   INLOOP_RETURN_IF_ERROR(
@@ -391,7 +397,7 @@ Status Store::ListRuns(std::vector<RunRecord>* runs) {
   return s.status();
 }
 
-Status Store::SetParams(const std::string& run_id, const std::vector<Param>& params) {
+Status SqliteStore::SetParams(const std::string& run_id, const std::vector<Param>& params) {
   if (params.empty()) return Status::OK();
   Stmt s;
   INLOOP_RETURN_IF_ERROR(db_->Prepare(
@@ -408,7 +414,7 @@ Status Store::SetParams(const std::string& run_id, const std::vector<Param>& par
   return db_->Exec("COMMIT");
 }
 
-Status Store::GetParams(const std::string& run_id, std::vector<Param>* params) {
+Status SqliteStore::GetParams(const std::string& run_id, std::vector<Param>* params) {
   params->clear();
   Stmt s;
   INLOOP_RETURN_IF_ERROR(
@@ -418,7 +424,7 @@ Status Store::GetParams(const std::string& run_id, std::vector<Param>* params) {
   return s.status();
 }
 
-Status Store::AddTags(const std::string& run_id, const std::vector<std::string>& tags) {
+Status SqliteStore::AddTags(const std::string& run_id, const std::vector<std::string>& tags) {
   if (tags.empty()) return Status::OK();
   Stmt s;
   INLOOP_RETURN_IF_ERROR(db_->Prepare("INSERT OR IGNORE INTO tags(run_id, tag) VALUES(?,?)", &s));
@@ -434,7 +440,7 @@ Status Store::AddTags(const std::string& run_id, const std::vector<std::string>&
   return db_->Exec("COMMIT");
 }
 
-Status Store::GetTags(const std::string& run_id, std::vector<std::string>* tags) {
+Status SqliteStore::GetTags(const std::string& run_id, std::vector<std::string>* tags) {
   tags->clear();
   Stmt s;
   INLOOP_RETURN_IF_ERROR(db_->Prepare("SELECT tag FROM tags WHERE run_id=? ORDER BY tag", &s));
@@ -443,7 +449,7 @@ Status Store::GetTags(const std::string& run_id, std::vector<std::string>* tags)
   return s.status();
 }
 
-Status Store::FindImport(const std::string& content_key, std::string* run_id) {
+Status SqliteStore::FindImport(const std::string& content_key, std::string* run_id) {
   run_id->clear();
   Stmt s;
   INLOOP_RETURN_IF_ERROR(db_->Prepare(
@@ -453,7 +459,7 @@ Status Store::FindImport(const std::string& content_key, std::string* run_id) {
   return s.status();
 }
 
-Status Store::RecordImport(const std::string& content_key, const std::string& run_id,
+Status SqliteStore::RecordImport(const std::string& content_key, const std::string& run_id,
                            const std::string& source, const std::string& format) {
   Stmt s;
   INLOOP_RETURN_IF_ERROR(db_->Prepare(
@@ -464,7 +470,7 @@ Status Store::RecordImport(const std::string& content_key, const std::string& ru
   return s.Run();
 }
 
-Status Store::PutAttempt(const AttemptRecord& a) {
+Status SqliteStore::PutAttempt(const AttemptRecord& a) {
   Stmt s;
   INLOOP_RETURN_IF_ERROR(db_->Prepare(
       "INSERT OR REPLACE INTO attempts(run_id, number, reason, started_at, ended_at, pid, "
@@ -478,7 +484,7 @@ Status Store::PutAttempt(const AttemptRecord& a) {
   return s.Run();
 }
 
-Status Store::ListAttempts(const std::string& run_id, std::vector<AttemptRecord>* out) {
+Status SqliteStore::ListAttempts(const std::string& run_id, std::vector<AttemptRecord>* out) {
   out->clear();
   Stmt s;
   INLOOP_RETURN_IF_ERROR(db_->Prepare(
@@ -508,7 +514,7 @@ Status Store::ListAttempts(const std::string& run_id, std::vector<AttemptRecord>
   return s.status();
 }
 
-Status Store::AddEvent(EventRecord* e) {
+Status SqliteStore::AddEvent(EventRecord* e) {
   if (e->time == 0) e->time = NowSeconds();
   if (e->data_json.empty()) e->data_json = "{}";
   Stmt s;
@@ -548,6 +554,10 @@ void ReadAction(Stmt& s, ActionRecord* a) {
   if (a->data_json.empty()) a->data_json = "{}";
 }
 
+}  // namespace
+
+namespace internal {
+
 bool KnownActionState(std::string_view s) {
   for (const char* k : {kActionPending, kActionApproved, kActionDenied, kActionApplied,
                         kActionObserved, kActionExpired}) {
@@ -556,9 +566,9 @@ bool KnownActionState(std::string_view s) {
   return false;
 }
 
-}  // namespace
+}  // namespace internal
 
-Status Store::AddAction(ActionRecord* a) {
+Status SqliteStore::AddAction(ActionRecord* a) {
   if (a->created_at == 0) a->created_at = NowSeconds();
   if (a->data_json.empty()) a->data_json = "{}";
   if (a->state.empty()) a->state = kActionPending;
@@ -578,7 +588,7 @@ Status Store::AddAction(ActionRecord* a) {
   return Status::OK();
 }
 
-Status Store::GetAction(int64_t id, ActionRecord* a) {
+Status SqliteStore::GetAction(int64_t id, ActionRecord* a) {
   Stmt s;
   INLOOP_RETURN_IF_ERROR(
       db_->Prepare(fmt::format("SELECT {} FROM actions WHERE id=?", kActionColumns), &s));
@@ -591,7 +601,7 @@ Status Store::GetAction(int64_t id, ActionRecord* a) {
   return Status::NotFound(fmt::format("no action {} (inloop pending lists them)", id));
 }
 
-Status Store::ListActions(const std::string& run_id, const std::string& state,
+Status SqliteStore::ListActions(const std::string& run_id, const std::string& state,
                           std::vector<ActionRecord>* out) {
   out->clear();
   Stmt s;
@@ -608,7 +618,7 @@ Status Store::ListActions(const std::string& run_id, const std::string& state,
   return s.status();
 }
 
-Status Store::AddToken(const TokenRecord& t) {
+Status SqliteStore::AddToken(const TokenRecord& t) {
   Stmt s;
   INLOOP_RETURN_IF_ERROR(db_->Prepare(
       "INSERT OR IGNORE INTO tokens(name, scope, sha256, created_at) VALUES(?,?,?,?)", &s));
@@ -622,7 +632,7 @@ Status Store::AddToken(const TokenRecord& t) {
   return Status::OK();
 }
 
-Status Store::FindToken(std::string_view sha256_hex, TokenRecord* t) {
+Status SqliteStore::FindToken(std::string_view sha256_hex, TokenRecord* t) {
   Stmt s;
   INLOOP_RETURN_IF_ERROR(
       db_->Prepare("SELECT name, scope, sha256, created_at FROM tokens WHERE sha256=?", &s));
@@ -635,7 +645,7 @@ Status Store::FindToken(std::string_view sha256_hex, TokenRecord* t) {
   return Status::NotFound("no such token");
 }
 
-Status Store::ListTokens(std::vector<TokenRecord>* out) {
+Status SqliteStore::ListTokens(std::vector<TokenRecord>* out) {
   out->clear();
   Stmt s;
   INLOOP_RETURN_IF_ERROR(
@@ -644,7 +654,7 @@ Status Store::ListTokens(std::vector<TokenRecord>* out) {
   return s.status();
 }
 
-Status Store::RevokeToken(std::string_view name) {
+Status SqliteStore::RevokeToken(std::string_view name) {
   Stmt s;
   INLOOP_RETURN_IF_ERROR(db_->Prepare("DELETE FROM tokens WHERE name=?", &s));
   s.Bind(1, name);
@@ -656,7 +666,7 @@ Status Store::RevokeToken(std::string_view name) {
   return Status::OK();
 }
 
-Status Store::DecideAction(int64_t id, const std::string& new_state, const std::string& by,
+Status SqliteStore::DecideAction(int64_t id, const std::string& new_state, const std::string& by,
                            const std::string& note, ActionRecord* after) {
   if (new_state != kActionApproved && new_state != kActionDenied) {
     return Status::Invalid(fmt::format("action {} can only be approved or denied, not '{}'", id,
@@ -688,7 +698,7 @@ Status Store::DecideAction(int64_t id, const std::string& new_state, const std::
   return Status::OK();
 }
 
-Status Store::SetActionState(int64_t id, const std::string& state, const std::string& by) {
+Status SqliteStore::SetActionState(int64_t id, const std::string& state, const std::string& by) {
   if (!KnownActionState(state)) {
     return Status::Invalid(fmt::format("unknown action state '{}' for action {}", state, id));
   }

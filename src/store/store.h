@@ -1,4 +1,6 @@
-// Store: the embedded default store under one directory (docs/store_format.md).
+// Store: the store's interface, with two backends (docs/store_format.md): the embedded default
+// (sqlite_store.h) under one directory, and PostgreSQL (pg_store.h) for a shared store.
+// The embedded store:
 //   inloop.db            SQLite (WAL mode): runs, attempts, params, series index, chunk index,
 //                        events, remedy actions, API tokens (their SHA-256 only)
 //   series/<run>.chunks  sealed point chunks of every series of a run (chunk_codec.h)
@@ -67,46 +69,51 @@ struct RunSeriesSnapshot {
   std::vector<SegmentData> segments;
 };
 
-class Db;  // sqlite_db.h: the SQLite handle, private to the store
 class RunWriter;
 
 class Store {
  public:
-  ~Store();
-  // Opens the store at `dir`. With create=true makes it when missing; otherwise a missing store
-  // is NotFound. A store of another format version is Incompatible.
-  static Status Open(const std::string& dir, bool create, std::unique_ptr<Store>* out);
+  virtual ~Store();
+  // Opens the store at `location`: a postgresql:// or postgres:// URL opens the PostgreSQL
+  // backend (pg_store.h), anything else is the directory of the embedded store. With
+  // create=true makes it when missing; otherwise a missing store is NotFound. A store of another
+  // format version is Incompatible.
+  static Status Open(const std::string& location, bool create, std::unique_ptr<Store>* out);
+  static bool IsPostgresUrl(std::string_view location);
 
-  const std::string& dir() const { return dir_; }
+  // Where the store is, for messages and for opening it again: the directory, or the URL with
+  // any password elided. dir() is the same (older name).
+  const std::string& location() const { return location_; }
+  const std::string& dir() const { return location_; }
 
   // Runs.
-  Status CreateRun(RunRecord* run);  // assigns run->id
-  Status UpdateRun(const RunRecord& run);
-  Status FindRun(std::string_view id_or_name, RunRecord* run);  // newest name wins
-  Status ListRuns(std::vector<RunRecord>* runs);                 // newest first
-  Status RunningRunIds(std::vector<std::string>* ids);           // status running, oldest first
-  Status SetParams(const std::string& run_id, const std::vector<Param>& params);
-  Status GetParams(const std::string& run_id, std::vector<Param>* params);
-  Status AddTags(const std::string& run_id, const std::vector<std::string>& tags);
-  Status GetTags(const std::string& run_id, std::vector<std::string>* tags);  // sorted
+  virtual Status CreateRun(RunRecord* run) = 0;  // assigns run->id
+  virtual Status UpdateRun(const RunRecord& run) = 0;
+  virtual Status FindRun(std::string_view id_or_name, RunRecord* run) = 0;  // newest name wins
+  virtual Status ListRuns(std::vector<RunRecord>* runs) = 0;                 // newest first
+  virtual Status RunningRunIds(std::vector<std::string>* ids) = 0;           // status running, oldest first
+  virtual Status SetParams(const std::string& run_id, const std::vector<Param>& params) = 0;
+  virtual Status GetParams(const std::string& run_id, std::vector<Param>* params) = 0;
+  virtual Status AddTags(const std::string& run_id, const std::vector<std::string>& tags) = 0;
+  virtual Status GetTags(const std::string& run_id, std::vector<std::string>* tags) = 0;  // sorted
 
   // Imports (importers/): the content key of what was imported and the run it became, so that
   // importing the same file again finds the run instead of making a copy. FindImport leaves
   // run_id empty when the key is unknown or its run was deleted.
-  Status FindImport(const std::string& content_key, std::string* run_id);
-  Status RecordImport(const std::string& content_key, const std::string& run_id,
-                      const std::string& source, const std::string& format);
+  virtual Status FindImport(const std::string& content_key, std::string* run_id) = 0;
+  virtual Status RecordImport(const std::string& content_key, const std::string& run_id,
+                      const std::string& source, const std::string& format) = 0;
 
   // Disk-full insurance for a run's writer: ReserveSpace allocates `bytes` in a file of the run's
   // own, ReleaseReserve deletes it. A supervisor that hits ENOSPC releases it, so that the run's
   // final status and the failure event can still be written instead of the run reading
   // `running` until space is freed. Recovery deletes a reserve left by a dead writer.
-  Status ReserveSpace(const std::string& run_id, int64_t bytes);
-  void ReleaseReserve(const std::string& run_id);
+  virtual Status ReserveSpace(const std::string& run_id, int64_t bytes) = 0;
+  virtual void ReleaseReserve(const std::string& run_id) = 0;
 
   // Attempts.
-  Status PutAttempt(const AttemptRecord& a);  // insert or replace
-  Status ListAttempts(const std::string& run_id, std::vector<AttemptRecord>* out);
+  virtual Status PutAttempt(const AttemptRecord& a) = 0;  // insert or replace
+  virtual Status ListAttempts(const std::string& run_id, std::vector<AttemptRecord>* out) = 0;
 
   // Listings across runs (run_queries.h). ListRunsPage: filtered, sorted and paged, with the
   // count of every run that passes the filter (Invalid for a limit <= 0, a negative offset, or a
@@ -114,78 +121,78 @@ class Store {
   // has one (others are left out), the WAL tail of running runs included. RunLabelsOf: tags and
   // params of each run that has any. ParamKeys: every param key of any run, sorted. SeriesKeys:
   // the series keys of `run_ids` (of every run when empty), sorted, without duplicates.
-  Status ListRunsPage(const RunListQuery& q, RunListPage* out);
-  Status LastValues(const std::vector<std::string>& run_ids, const std::string& key,
-                    std::unordered_map<std::string, Point>* out);
-  Status RunLabelsOf(const std::vector<std::string>& run_ids,
-                     std::unordered_map<std::string, RunLabels>* out);
-  Status ParamKeys(std::vector<std::string>* keys);
-  Status SeriesKeys(const std::vector<std::string>& run_ids, std::vector<std::string>* keys);
+  virtual Status ListRunsPage(const RunListQuery& q, RunListPage* out) = 0;
+  virtual Status LastValues(const std::vector<std::string>& run_ids, const std::string& key,
+                    std::unordered_map<std::string, Point>* out) = 0;
+  virtual Status RunLabelsOf(const std::vector<std::string>& run_ids,
+                     std::unordered_map<std::string, RunLabels>* out) = 0;
+  virtual Status ParamKeys(std::vector<std::string>* keys) = 0;
+  virtual Status SeriesKeys(const std::vector<std::string>& run_ids, std::vector<std::string>* keys) = 0;
 
   // Events (event_queries.cc). ListEvents: one run's, oldest first (by time, then id).
   // ListEventsOfKind: every event of `kind`, of any run, oldest first. The live stream's cursor:
   // LastEventId (0 when none) and ListEventsAfter (ids above after_id, in id order).
-  Status AddEvent(EventRecord* e);  // assigns e->id
-  Status ListEvents(const std::string& run_id, std::vector<EventRecord>* out);
-  Status ListEventsOfKind(std::string_view kind, std::vector<EventRecord>* out);
-  Status LastEventId(const std::string& run_id, int64_t* id);
-  Status ListEventsAfter(const std::string& run_id, int64_t after_id,
-                         std::vector<EventRecord>* out);
+  virtual Status AddEvent(EventRecord* e) = 0;  // assigns e->id
+  virtual Status ListEvents(const std::string& run_id, std::vector<EventRecord>* out) = 0;
+  virtual Status ListEventsOfKind(std::string_view kind, std::vector<EventRecord>* out) = 0;
+  virtual Status LastEventId(const std::string& run_id, int64_t* id) = 0;
+  virtual Status ListEventsAfter(const std::string& run_id, int64_t after_id,
+                         std::vector<EventRecord>* out) = 0;
 
   // Remedy actions (catalog.h ActionRecord). Safe across processes: the supervisor adds and
   // polls, `inloop approve/deny` decides, each through its own Store on the same directory.
-  Status AddAction(ActionRecord* a);              // assigns a->id (and created_at if 0)
-  Status GetAction(int64_t id, ActionRecord* a);  // NotFound when no such id
+  virtual Status AddAction(ActionRecord* a) = 0;              // assigns a->id (and created_at if 0)
+  virtual Status GetAction(int64_t id, ActionRecord* a) = 0;  // NotFound when no such id
   // Empty run_id / state: any. Oldest first (by id).
-  Status ListActions(const std::string& run_id, const std::string& state,
-                     std::vector<ActionRecord>* out);
+  virtual Status ListActions(const std::string& run_id, const std::string& state,
+                     std::vector<ActionRecord>* out) = 0;
   // pending -> approved|denied, atomically (only a pending action changes). An action that is
   // no longer pending: Invalid "action N is already <state>"; unknown id: NotFound; new_state not
   // approved/denied: Invalid. Sets decided_by, decided_at (now) and note. *after (may be null)
   // receives the updated record.
-  Status DecideAction(int64_t id, const std::string& new_state, const std::string& by,
-                      const std::string& note, ActionRecord* after);
+  virtual Status DecideAction(int64_t id, const std::string& new_state, const std::string& by,
+                      const std::string& note, ActionRecord* after) = 0;
   // Any state change by the supervisor (applied, expired, observed, auto approval), without
   // precondition. decided_by/decided_at are filled only while still empty, so a human's
   // decision stays on record when the supervisor later marks the action applied. Unknown id:
   // NotFound; a state outside the six known ones: Invalid.
-  Status SetActionState(int64_t id, const std::string& state, const std::string& by);
+  virtual Status SetActionState(int64_t id, const std::string& state, const std::string& by) = 0;
 
   // Named API tokens of `inloop serve` (catalog.h TokenRecord). AddToken: Invalid when the name
   // is taken (revoke it first). FindToken: by the secret's SHA-256; NotFound when none.
   // RevokeToken: deletes it, NotFound when there is no such name. ListTokens: by name.
-  Status AddToken(const TokenRecord& t);
-  Status FindToken(std::string_view sha256_hex, TokenRecord* t);
-  Status ListTokens(std::vector<TokenRecord>* out);
-  Status RevokeToken(std::string_view name);
+  virtual Status AddToken(const TokenRecord& t) = 0;
+  virtual Status FindToken(std::string_view sha256_hex, TokenRecord* t) = 0;
+  virtual Status ListTokens(std::vector<TokenRecord>* out) = 0;
+  virtual Status RevokeToken(std::string_view name) = 0;
 
   // Series (series_store.cc). Every read of segments is one consistent view: in each segment the
   // sealed chunks and the WAL tail are contiguous (a prefix of the series, never a gap or an
   // overlap), whatever a writer in this or another process appends or seals meanwhile.
-  Status ReadSegments(const std::string& run_id, const std::string& key,
-                      std::vector<SegmentData>* out);
+  virtual Status ReadSegments(const std::string& run_id, const std::string& key,
+                      std::vector<SegmentData>* out) = 0;
   // Every segment of every key of the run, in series-id order, the WAL read once.
-  Status ReadAllSegments(const std::string& run_id, std::vector<SegmentData>* out);
+  virtual Status ReadAllSegments(const std::string& run_id, std::vector<SegmentData>* out) = 0;
   // ReadAllSegments with the run's change stamp taken before it (for pollers: SeriesVersionOf
   // tells them cheaply when there is something new to read).
-  Status ReadRunSnapshot(const std::string& run_id, RunSeriesSnapshot* out);
-  Status SeriesVersionOf(const std::string& run_id, SeriesVersion* out);
-  Status ReadChunkSummary(const std::string& run_id, const ChunkRef& c, ChunkSummary* s);
-  Status ReadChunkPoints(const std::string& run_id, const ChunkRef& c, std::vector<Point>* out);
-  Status SeriesStatsFor(const std::string& run_id, std::vector<SeriesStats>* out);
+  virtual Status ReadRunSnapshot(const std::string& run_id, RunSeriesSnapshot* out) = 0;
+  virtual Status SeriesVersionOf(const std::string& run_id, SeriesVersion* out) = 0;
+  virtual Status ReadChunkSummary(const std::string& run_id, const ChunkRef& c, ChunkSummary* s) = 0;
+  virtual Status ReadChunkPoints(const std::string& run_id, const ChunkRef& c, std::vector<Point>* out) = 0;
+  virtual Status SeriesStatsFor(const std::string& run_id, std::vector<SeriesStats>* out) = 0;
 
   // The single writer of a run's points. Fails if another live writer holds the run.
-  Status OpenWriter(const std::string& run_id, std::unique_ptr<RunWriter>* out);
+  virtual Status OpenWriter(const std::string& run_id, std::unique_ptr<RunWriter>* out) = 0;
 
   // Attempt logs (attempt_log.h; attempt_logs.cc): the child's stdout and stderr per attempt,
   // compressed in seekable frames. OpenAttemptLog creates the log of (run, attempt, stream) and
   // returns its path relative to the store (for AttemptRecord::stdout_path/stderr_path).
   // ReadAttemptLog reads lines of a recorded attempt's log, compressed or (stores made before
   // compression) raw; attempt 0 means the last attempt. NotFound names what is missing.
-  Status OpenAttemptLog(const std::string& run_id, int attempt, LogStream stream,
-                        std::unique_ptr<LogWriter>* out, std::string* rel_path);
-  Status ReadAttemptLog(const LogLinesQuery& q, LogLines* out);
-  Status AttemptLogInfo(const std::string& run_id, int attempt, LogStream stream, LogInfo* out);
+  virtual Status OpenAttemptLog(const std::string& run_id, int attempt, LogStream stream,
+                        std::unique_ptr<LogWriter>* out, std::string* rel_path) = 0;
+  virtual Status ReadAttemptLog(const LogLinesQuery& q, LogLines* out) = 0;
+  virtual Status AttemptLogInfo(const std::string& run_id, int attempt, LogStream stream, LogInfo* out) = 0;
 
   // MLflow compatibility (experiment_queries.cc; used by http/mlflow_api only): experiments,
   // the run -> experiment link, and tag removal. CreateExperiment: assigns e->id when negative;
@@ -194,96 +201,45 @@ class Store {
   // NotFound / Invalid (name taken). SetRunExperiment: insert or replace the link.
   // ListRunExperiments: every link (runs without one are not listed). GetRunExperiment: NotFound
   // when the run has no link. RemoveTags: the tags given, where present.
-  Status CreateExperiment(ExperimentRecord* e);
-  Status GetExperiment(int64_t id, ExperimentRecord* e);
-  Status FindExperimentByName(std::string_view name, ExperimentRecord* e);
-  Status ListExperiments(std::vector<ExperimentRecord>* out);
-  Status UpdateExperiment(const ExperimentRecord& e);
-  Status SetRunExperiment(const RunExperiment& link);
-  Status ListRunExperiments(std::vector<RunExperiment>* out);
-  Status GetRunExperiment(const std::string& run_id, RunExperiment* out);
-  Status RemoveTags(const std::string& run_id, const std::vector<std::string>& tags);
+  virtual Status CreateExperiment(ExperimentRecord* e) = 0;
+  virtual Status GetExperiment(int64_t id, ExperimentRecord* e) = 0;
+  virtual Status FindExperimentByName(std::string_view name, ExperimentRecord* e) = 0;
+  virtual Status ListExperiments(std::vector<ExperimentRecord>* out) = 0;
+  virtual Status UpdateExperiment(const ExperimentRecord& e) = 0;
+  virtual Status SetRunExperiment(const RunExperiment& link) = 0;
+  virtual Status ListRunExperiments(std::vector<RunExperiment>* out) = 0;
+  virtual Status GetRunExperiment(const std::string& run_id, RunExperiment* out) = 0;
+  virtual Status RemoveTags(const std::string& run_id, const std::vector<std::string>& tags) = 0;
 
-  // Path of a file inside the store.
-  std::string PathOf(std::string_view rel) const;
+  // Name of a file of the store (an attempt log's stdout_path...) for display: a path inside
+  // the store's directory, or location/rel for a store that is not on the local disk.
+  virtual std::string PathOf(std::string_view rel) const = 0;
+  // A local directory for the run's own scratch files (the SDK's control file), or "" when the
+  // store is not on this machine's disk (then the caller uses a temporary directory).
+  virtual std::string LocalRunDir(const std::string& run_id) const = 0;
 
- private:
-  friend class RunWriter;
+ protected:
   Store() = default;
-  Status CreateSeries(const std::string& run_id, std::string_view key, int segment, int64_t* id);
-  Db* db() { return db_.get(); }
-  Status InitSchema();
-  Status AddMissingTables();  // for stores made before a table was added to the format
-  Status RecoverAll();
-  // Segments of `key`, or of every key when key is null, in series-id order.
-  Status ReadSegmentsOf(const std::string& run_id, const std::string* key,
-                        std::vector<SegmentData>* out);
-  Status Recover(const std::string& run_id);  // REQUIRES: the run's lock is held
-  Status LoadWriterState(RunWriter* w);
-  Status ReadWalFor(const std::string& run_id, int wal_fd,
-                    std::unordered_map<int64_t, std::vector<Point>>* loose);
-  int ChunkFd(const std::string& run_id);
-
-  std::string dir_;
-  std::unique_ptr<Db> db_;
-  // Read descriptors of runs' chunk files, least recently used closed beyond kMaxChunkFds.
-  static constexpr size_t kMaxChunkFds = 64;
-  struct CachedFd {
-    int fd;
-    std::list<std::string>::iterator order;
-  };
-  std::unordered_map<std::string, CachedFd> chunk_fds_;
-  std::list<std::string> chunk_fd_order_;  // most recently used first
+  std::string location_;
 };
 
 // Appends points of one run. Points are acknowledged (survive kill -9) after Flush() returns OK.
 // A step lower than the series' last step starts a new segment; old points are kept.
 class RunWriter {
  public:
-  ~RunWriter();
-  Status Append(std::string_view key, int64_t step, double wall_time, double value);
+  virtual ~RunWriter() = default;
+  virtual Status Append(std::string_view key, int64_t step, double wall_time, double value) = 0;
   // Writes buffered points to the WAL and commits sealed chunks to the index.
-  Status Flush();
+  virtual Status Flush() = 0;
   // Seals every series into chunks, commits, and removes the WAL. The writer is done after.
-  Status Close();
+  virtual Status Close() = 0;
 
-  int64_t points_appended() const { return points_; }
+  virtual int64_t points_appended() const = 0;
   // Last step seen for `key`, or -1 when the key has no point yet (for per-series counters).
-  int64_t LastStep(std::string_view key) const;
+  virtual int64_t LastStep(std::string_view key) const = 0;
 
- private:
-  friend class Store;
-  struct SeriesState {
-    int64_t id = 0;
-    std::string key;
-    int segment = 0;
-    int64_t count = 0;   // points in this segment
-    int64_t sealed = 0;  // of which in chunks
-    int64_t last_step = 0;
-    std::vector<Point> head;
-  };
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
+ protected:
   RunWriter() = default;
-  Status Seal(SeriesState* s);
-  Status CommitPending();
-  Status RotateWal();
-  Status Fail(Status s);
-
-  Store* store_ = nullptr;
-  std::string run_id_;
-  int lock_fd_ = -1;
-  int chunk_fd_ = -1;
-  int64_t chunk_size_ = 0;
-  std::unique_ptr<WalWriter> wal_;
-  std::vector<std::unique_ptr<SeriesState>> series_;
-  std::unordered_map<std::string, SeriesState*, StringHash, std::equal_to<>> by_key_;
-  std::vector<ChunkRef> pending_;
-  Status failed_;
-  int64_t points_ = 0;
-  bool closed_ = false;
 };
 
 }  // namespace inloop::store

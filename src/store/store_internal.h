@@ -9,11 +9,25 @@
 
 #include "common/status.h"
 #include "store/catalog.h"
+#include "store/attempt_log.h"
 #include "store/sqlite_db.h"
+
+namespace inloop::store {
+class Store;
+}
 
 namespace inloop::store::internal {
 
 double NowSeconds();
+std::string NewRunId();  // UTC date-time and 16 random bits, e.g. 20260101-120000-ab12
+// A run's command as the catalog keeps it (a JSON array of strings) and back.
+std::string CommandToJson(const std::vector<std::string>& cmd);
+std::vector<std::string> CommandFromJson(const std::string& json);
+bool KnownActionState(std::string_view s);
+// The attempt `attempt` of the run (0: the last one); NotFound names what is missing.
+Status FindAttempt(Store* st, const std::string& run_id, int attempt, AttemptRecord* out);
+// The log of `a` for `stream` (relative to the store); NotFound when it kept none.
+Status LogPathOf(const AttemptRecord& a, LogStream stream, std::string* rel);
 Status MakeDir(const std::string& path);
 // pread/pwrite of exactly n bytes; `what` names the file in errors. A short file is Corrupt.
 Status PReadAll(int fd, int64_t offset, size_t n, std::string* out, const std::string& what);

@@ -494,7 +494,8 @@ void Session::PrintSummary() {
     text += fmt::format("  {} line(s) over 1 MiB were kept truncated\n", attempt_.truncated_lines);
   }
   if (store_ok_) {
-    text += fmt::format("  store: {}   next: inloop show {}\n", opts_.store_dir, run_.id);
+    text += fmt::format("  store: {}   next: inloop show {}\n",
+                        store_ ? store_->location() : opts_.store_dir, run_.id);
   } else {
     text += fmt::format("  {}: {}\n", paint(fg(fmt::color::red) | fmt::emphasis::bold,
                                             "metrics were NOT fully recorded"),

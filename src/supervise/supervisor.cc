@@ -296,14 +296,17 @@ void Session::StartRun() {
   controller_.SetSkipReachable(remedy::ScriptReadsRemedies(opts_.command, run_.cwd));
   out_->run_id = run_.id;
   out_->run_name = run_.name;
-  if (store_ok_) {
-    control_path_ = store_->PathOf(fmt::format("runs/{}/control.json", run_.id));
+  // The SDK's control file is local to the child: in the run's directory of an embedded store,
+  // in a temporary directory when the store is not on this disk (PostgreSQL) or failed.
+  std::string run_dir = store_ok_ ? store_->LocalRunDir(run_.id) : std::string();
+  if (!run_dir.empty()) {
+    control_path_ = run_dir + "/control.json";
   } else {
     const char* tmp = getenv("TMPDIR");
     control_path_ = fmt::format("{}/inloop-control-{}.json", tmp && *tmp ? tmp : "/tmp", getpid());
   }
   Say(fmt::format("run {} ({}) started{}{}", run_.name, run_.id.empty() ? "not recorded" : run_.id,
-                  store_ok_ ? fmt::format(", store {}", opts_.store_dir) : "",
+                  store_ok_ ? fmt::format(", store {}", store_->location()) : "",
                   opts_.remedy.mode == remedy::Mode::kAuto
                       ? std::string()
                       : fmt::format(", policy {}", remedy::ModeName(opts_.remedy.mode))));
@@ -339,6 +342,9 @@ void Session::FinishRun() {
   }
   if (!store_ok_) RecordStoreFailure();
   if (store_ && !run_.id.empty()) store_->ReleaseReserve(run_.id);
+  // A control file in a temporary directory (the store is not on this disk, or failed) was this
+  // run's alone: the child is gone, so is its use.
+  if (control_path_.find("/inloop-control-") != std::string::npos) ::unlink(control_path_.c_str());
   PrintSummary();
 }
 
@@ -381,7 +387,9 @@ Status Supervise(const SupervisorOptions& opts, RunOutcome* out) {
   // `import inloop` works in the child with nothing installed: the binary's own SDK comes first.
   SupervisorOptions with_sdk = opts;
   std::string warning;
-  auto sdk_env = sdk::PythonSdkEnv(opts.store_dir, &warning);
+  // Its fallback directory is the store's, when the store is a local directory.
+  auto sdk_env = sdk::PythonSdkEnv(
+      store::Store::IsPostgresUrl(opts.store_dir) ? std::string() : opts.store_dir, &warning);
   if (!warning.empty()) fmt::print(stderr, "inloop: warning: {}\n", warning);
   with_sdk.extra_env.insert(with_sdk.extra_env.begin(), sdk_env.begin(), sdk_env.end());
   Session session(with_sdk, out);

@@ -14,7 +14,7 @@
 namespace inloop::store {
 namespace {
 
-class RunQueriesTest : public TempStoreTest {
+class RunQueriesTest : public BackendStoreTest {
  protected:
   std::string AddRun(Store* st, const std::string& name, double started, const std::string& status,
                      std::vector<Param> params = {}, std::vector<std::string> tags = {},
@@ -51,7 +51,7 @@ class RunQueriesTest : public TempStoreTest {
   }
 };
 
-TEST_F(RunQueriesTest, ListRunsPageFiltersSortsAndPages) {
+TEST_P(RunQueriesTest, ListRunsPageFiltersSortsAndPages) {
   auto st = Open();
   AddRun(st.get(), "lr-a", 1000, kFinished, {{"lr", "0.1", "argv"}}, {"sweep"}, 3.0);
   AddRun(st.get(), "lr-b", 2000, kFailed, {{"lr", "0.01", "argv"}}, {"sweep", "best"}, 1.0);
@@ -104,7 +104,7 @@ TEST_F(RunQueriesTest, ListRunsPageFiltersSortsAndPages) {
   EXPECT_EQ(st->ListRunsPage(q, &p).code(), Status::Code::kInvalid);
 }
 
-TEST_F(RunQueriesTest, LastValuesLabelsKeysAndRunningRuns) {
+TEST_P(RunQueriesTest, LastValuesLabelsKeysAndRunningRuns) {
   auto st = Open();
   std::string a = AddRun(st.get(), "a", 1000, kFinished,
                          {{"lr", "0.1", "argv"}, {"bs", "8", "sdk"}}, {"x", "y"}, 3.5);
@@ -143,7 +143,7 @@ TEST_F(RunQueriesTest, LastValuesLabelsKeysAndRunningRuns) {
   ASSERT_TRUE(w->Close().ok());
 }
 
-TEST_F(RunQueriesTest, EventCursor) {
+TEST_P(RunQueriesTest, EventCursor) {
   auto st = Open();
   std::string id = NewRun(st.get());
   int64_t cursor = -1;
@@ -171,15 +171,22 @@ TEST_F(RunQueriesTest, EventCursor) {
   EXPECT_EQ(rounds[0].run_id, id);
 }
 
-TEST_F(RunQueriesTest, AttemptLogsThroughTheStoreCompressedAndRaw) {
+TEST_P(RunQueriesTest, AttemptLogsThroughTheStoreCompressedAndRaw) {
   auto st = Open();
   std::string id = NewRun(st.get());
   // Attempt 1 as an old store kept it: a raw file.
   AttemptRecord a1;
   a1.run_id = id;
   a1.number = 1;
-  a1.stdout_path = "runs/" + id + "/attempt-1.stdout";
-  std::ofstream(st->PathOf(a1.stdout_path)) << "old 1\nold 2\nold 3\n";
+  if (pg()) {  // no store before compression there: the same lines, compressed
+    std::unique_ptr<LogWriter> w1;
+    ASSERT_TRUE(st->OpenAttemptLog(id, 1, LogStream::kStdout, &w1, &a1.stdout_path).ok());
+    ASSERT_TRUE(w1->Append("old 1\nold 2\nold 3\n").ok());
+    ASSERT_TRUE(w1->Close().ok());
+  } else {
+    a1.stdout_path = "runs/" + id + "/attempt-1.stdout";
+    std::ofstream(st->PathOf(a1.stdout_path)) << "old 1\nold 2\nold 3\n";
+  }
   ASSERT_TRUE(st->PutAttempt(a1).ok());
   // Attempt 2 written through the store.
   AttemptRecord a2;
@@ -187,7 +194,12 @@ TEST_F(RunQueriesTest, AttemptLogsThroughTheStoreCompressedAndRaw) {
   a2.number = 2;
   std::unique_ptr<LogWriter> w;
   ASSERT_TRUE(st->OpenAttemptLog(id, 2, LogStream::kStdout, &w, &a2.stdout_path).ok());
-  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(w->Append("new " + std::to_string(i) + "\n").ok());
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_TRUE(w->Append("new " + std::to_string(i) + "\n").ok());
+    if (i % 250 == 0) {
+      ASSERT_TRUE(w->Flush().ok());  // the open frame rewritten in place
+    }
+  }
   ASSERT_TRUE(w->Close().ok());
   ASSERT_TRUE(st->PutAttempt(a2).ok());
 
@@ -208,7 +220,7 @@ TEST_F(RunQueriesTest, AttemptLogsThroughTheStoreCompressedAndRaw) {
   q.attempt = 1;
   q.first_line = 1;
   ASSERT_TRUE(st->ReadAttemptLog(q, &out).ok());
-  EXPECT_FALSE(out.info.compressed);
+  EXPECT_EQ(out.info.compressed, pg());
   EXPECT_EQ(out.lines, (std::vector<std::string>{"old 2", "old 3"}));
   LogInfo info;
   ASSERT_TRUE(st->AttemptLogInfo(id, 2, LogStream::kStdout, &info).ok());
@@ -227,7 +239,7 @@ TEST_F(RunQueriesTest, AttemptLogsThroughTheStoreCompressedAndRaw) {
 // The live stream's guarantee: every snapshot of a run that a writer (another thread, its own
 // Store) is appending to and sealing chunks of shows each segment as a gapless prefix of what
 // was written, and never shrinks.
-TEST_F(RunQueriesTest, SnapshotIsAConsistentPrefixWhileAWriterAppends) {
+TEST_P(RunQueriesTest, SnapshotIsAConsistentPrefixWhileAWriterAppends) {
   auto st = Open();
   std::string id = NewRun(st.get());
   auto wst = Open();
@@ -284,8 +296,12 @@ TEST_F(RunQueriesTest, SnapshotIsAConsistentPrefixWhileAWriterAppends) {
   ASSERT_TRUE(rst->SeriesVersionOf(id, &v1).ok());
   ASSERT_TRUE(rst->SeriesVersionOf(id, &v2).ok());
   EXPECT_EQ(v1, v2);
-  EXPECT_EQ(v1.wal_bytes, 0);
+  if (!pg()) {
+    EXPECT_EQ(v1.wal_bytes, 0);  // the embedded stamp: no WAL left
+  }
 }
+
+INLOOP_ON_EVERY_STORE_BACKEND(RunQueriesTest);
 
 }  // namespace
 }  // namespace inloop::store

@@ -13,7 +13,8 @@
 #include <fstream>
 
 #include "query/series_query.h"
-#include "store/sqlite_db.h"  // a store test may corrupt the catalog on purpose
+#include "store/pg_conn.h"    // a store test may corrupt the catalog on purpose
+#include "store/sqlite_db.h"
 #include "support/temp_store.h"
 
 namespace inloop::store {
@@ -21,7 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class StoreTest : public TempStoreTest {
+class StoreTest : public BackendStoreTest {
  protected:
   std::vector<Point> All(Store* st, const std::string& run, const std::string& key) {
     query::SeriesResult res;
@@ -31,7 +32,7 @@ class StoreTest : public TempStoreTest {
   }
 };
 
-TEST_F(StoreTest, RunsParamsEventsRoundTrip) {
+TEST_P(StoreTest, RunsParamsEventsRoundTrip) {
   auto st = Open();
   std::string id = NewRun(st.get(), "baseline");
   RunRecord r;
@@ -60,7 +61,7 @@ TEST_F(StoreTest, RunsParamsEventsRoundTrip) {
   EXPECT_EQ(st->FindRun("nope", &r).code(), Status::Code::kNotFound);
 }
 
-TEST_F(StoreTest, PointsSurviveCloseAndReopen) {
+TEST_P(StoreTest, PointsSurviveCloseAndReopen) {
   std::string id;
   {
     auto st = Open();
@@ -89,11 +90,13 @@ TEST_F(StoreTest, PointsSurviveCloseAndReopen) {
   EXPECT_EQ(stats[0].points, 10001);
   EXPECT_EQ(stats[0].nonfinite, 1);
   EXPECT_DOUBLE_EQ(stats[0].max, 2.0);
-  EXPECT_FALSE(fs::exists(dir_ + "/series/" + id + ".wal"));
+  if (!pg()) {
+    EXPECT_FALSE(fs::exists(dir_ + "/series/" + id + ".wal"));
+  }
 }
 
 // Reading thousands of runs must not hold one descriptor per run (ulimit -n is often 1024).
-TEST_F(StoreTest, ReadingManyRunsKeepsDescriptorsBounded) {
+TEST_P(StoreTest, ReadingManyRunsKeepsDescriptorsBounded) {
   auto open_fds = [] {
     return std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator{});
   };
@@ -121,7 +124,7 @@ TEST_F(StoreTest, ReadingManyRunsKeepsDescriptorsBounded) {
   EXPECT_LT(open_fds() - before, 100);
 }
 
-TEST_F(StoreTest, StepsGoingBackwardsStartASegment) {
+TEST_P(StoreTest, StepsGoingBackwardsStartASegment) {
   auto st = Open();
   std::string id = NewRun(st.get());
   std::unique_ptr<RunWriter> w;
@@ -139,7 +142,7 @@ TEST_F(StoreTest, StepsGoingBackwardsStartASegment) {
   EXPECT_EQ(res.points[60].value, 5.0);
 }
 
-TEST_F(StoreTest, ReaderSeesUnsealedPointsWhileWriting) {
+TEST_P(StoreTest, ReaderSeesUnsealedPointsWhileWriting) {
   auto st = Open();
   std::string id = NewRun(st.get());
   std::unique_ptr<RunWriter> w;
@@ -154,7 +157,7 @@ TEST_F(StoreTest, ReaderSeesUnsealedPointsWhileWriting) {
   ASSERT_TRUE(w->Close().ok());
 }
 
-TEST_F(StoreTest, RecoversAfterWriterIsKilledAndDropsTornTail) {
+TEST_P(StoreTest, RecoversAfterWriterIsKilledAndDropsTornTail) {
   std::string id;
   {
     auto st = Open();
@@ -176,6 +179,22 @@ TEST_F(StoreTest, RecoversAfterWriterIsKilledAndDropsTornTail) {
   int status;
   waitpid(pid, &status, 0);
   ASSERT_EQ(WEXITSTATUS(status), 0);
+  if (pg()) {
+    // The dead writer's session ends (and lets its lock go) as the server notices the closed
+    // connection: until then a store opened meanwhile must leave the run alone.
+    auto st = OpenAfterDeadWriter(id);
+    RunRecord r;
+    ASSERT_TRUE(st->FindRun(id, &r).ok());
+    EXPECT_EQ(r.status, kInterrupted);
+    auto pts = All(st.get(), id, "loss");
+    ASSERT_EQ(pts.size(), 6000u);  // every acknowledged point, sealed by the recovery
+    EXPECT_EQ(pts[5999].value, 5999 * 0.5);
+    std::vector<EventRecord> evs;
+    ASSERT_TRUE(st->ListEvents(id, &evs).ok());
+    ASSERT_EQ(evs.size(), 1u);
+    EXPECT_EQ(evs[0].kind, "run_interrupted");
+    return;
+  }
   // A torn record at the end (a write cut short) must be dropped, nothing before it.
   std::string wal = dir_ + "/series/" + id + ".wal";
   ASSERT_TRUE(fs::exists(wal));
@@ -194,7 +213,7 @@ TEST_F(StoreTest, RecoversAfterWriterIsKilledAndDropsTornTail) {
   EXPECT_EQ(r.status, kInterrupted);
 }
 
-TEST_F(StoreTest, SecondWriterForSameRunIsRefused) {
+TEST_P(StoreTest, SecondWriterForSameRunIsRefused) {
   auto st = Open();
   std::string id = NewRun(st.get());
   std::unique_ptr<RunWriter> w1, w2;
@@ -204,12 +223,17 @@ TEST_F(StoreTest, SecondWriterForSameRunIsRefused) {
   EXPECT_FALSE(other->OpenWriter(id, &w2).ok());
 }
 
-TEST_F(StoreTest, IncompatibleFormatVersionIsAClearError) {
+TEST_P(StoreTest, IncompatibleFormatVersionIsAClearError) {
   { Open(); }
-  {
+  const char* kBump = "UPDATE meta SET value='99' WHERE key='format_version'";
+  if (pg()) {
+    std::unique_ptr<pg::PgConn> c;
+    ASSERT_TRUE(pg::PgConn::Connect(dir_, &c).ok());
+    ASSERT_TRUE(c->Exec(kBump).ok());
+  } else {
     std::unique_ptr<Db> db;
     ASSERT_TRUE(Db::Open(dir_ + "/inloop.db", false, &db).ok());
-    ASSERT_TRUE(db->Exec("UPDATE meta SET value='99' WHERE key='format_version'").ok());
+    ASSERT_TRUE(db->Exec(kBump).ok());
   }
   std::unique_ptr<Store> st;
   Status s = Store::Open(dir_, false, &st);
@@ -217,12 +241,14 @@ TEST_F(StoreTest, IncompatibleFormatVersionIsAClearError) {
   EXPECT_NE(s.message().find("99"), std::string::npos);
 }
 
-TEST_F(StoreTest, MissingStoreIsNotFound) {
+TEST_P(StoreTest, MissingStoreIsNotFound) {
   std::unique_ptr<Store> st;
-  EXPECT_EQ(Store::Open(dir_ + "/nothing", false, &st).code(), Status::Code::kNotFound);
+  // PostgreSQL: a database without the store's tables.
+  EXPECT_EQ(Store::Open(pg() ? dir_ : dir_ + "/nothing", false, &st).code(),
+            Status::Code::kNotFound);
 }
 
-TEST_F(StoreTest, M4QueryKeepsSpikes) {
+TEST_P(StoreTest, M4QueryKeepsSpikes) {
   auto st = Open();
   std::string id = NewRun(st.get());
   std::unique_ptr<RunWriter> w;
@@ -240,6 +266,28 @@ TEST_F(StoreTest, M4QueryKeepsSpikes) {
   bool spike = false;
   for (auto& p : res.points) spike |= (p.step == 77777 && p.value == 1e6);
   EXPECT_TRUE(spike);
+}
+
+INLOOP_ON_EVERY_STORE_BACKEND(StoreTest);
+
+// No server needed: the message names the URL without its password, and what to do.
+TEST(PgStoreTest, UnreachableServerIsOneClearLine) {
+  std::unique_ptr<Store> st;
+  Status s = Store::Open("postgresql://ann:s3cret@127.0.0.1:1/inloop", false, &st);
+  EXPECT_EQ(s.code(), Status::Code::kIo);
+  EXPECT_NE(s.message().find("postgresql://ann:***@127.0.0.1:1/inloop"), std::string::npos)
+      << s.message();
+  EXPECT_EQ(s.message().find("s3cret"), std::string::npos);
+  EXPECT_NE(s.message().find("check that the server runs"), std::string::npos);
+  EXPECT_EQ(s.message().find('\n'), std::string::npos);
+}
+
+TEST(PgStoreTest, PasswordsAreElided) {
+  EXPECT_EQ(pg::ElideUrlPassword("postgres://u:pw@h:5/d?sslmode=disable&password=x"),
+            "postgres://u:***@h:5/d?sslmode=disable&password=***");
+  EXPECT_EQ(pg::ElideUrlPassword("postgresql://u@h/d"), "postgresql://u@h/d");
+  EXPECT_TRUE(Store::IsPostgresUrl("postgres://h/d"));
+  EXPECT_FALSE(Store::IsPostgresUrl("/tmp/postgresql://"));
 }
 
 }  // namespace

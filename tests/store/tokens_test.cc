@@ -12,13 +12,13 @@
 namespace inloop::store {
 namespace {
 
-using TokenStoreTest = TempStoreTest;
+using TokenStoreTest = BackendStoreTest;
 
 TokenRecord Token(const std::string& name, const std::string& scope, const std::string& secret) {
   return TokenRecord{name, scope, Sha256Hex(secret), 1700000000.5};
 }
 
-TEST_F(TokenStoreTest, AddFindListRevoke) {
+TEST_P(TokenStoreTest, AddFindListRevoke) {
   auto st = Open();
   auto server = Open();  // another process's Store, as `inloop serve` holds one
   ASSERT_TRUE(st->AddToken(Token("zed", "read", "inl_1")).ok());
@@ -48,7 +48,8 @@ TEST_F(TokenStoreTest, AddFindListRevoke) {
   ASSERT_TRUE(st->AddToken(Token("alice", "read", "inl_5")).ok());  // the name is free again
 }
 
-TEST_F(TokenStoreTest, OldStoreGainsTheTable) {
+TEST_P(TokenStoreTest, OldStoreGainsTheTable) {
+  if (pg()) GTEST_SKIP() << "the PostgreSQL store has every table since its first format";
   {
     auto st = Open();
     NewRun(st.get());
@@ -63,6 +64,8 @@ TEST_F(TokenStoreTest, OldStoreGainsTheTable) {
   EXPECT_TRUE(all.empty());
   EXPECT_TRUE(st->AddToken(Token("a", "read", "s")).ok());
 }
+
+INLOOP_ON_EVERY_STORE_BACKEND(TokenStoreTest);
 
 }  // namespace
 }  // namespace inloop::store

@@ -1,0 +1,345 @@
+// PgStore's queries across runs (run_queries.h) and event reads, with the embedded store's
+// semantics: the same filters, sorts (text compared byte-wise, COLLATE "C"), pages and cursors.
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "store/pg_store.h"
+#include "store/store_internal.h"
+
+namespace inloop::store {
+
+namespace internal {
+void ReadPgRun(const pg::Result& r, int i, RunRecord* run);
+const char* PgRunColumns();
+}  // namespace internal
+
+using namespace internal;
+using pg::Params;
+using pg::Result;
+using pg::Txn;
+
+namespace {
+
+// A shell glob (* ? [..], as SQLite's GLOB) as an anchored POSIX regular expression.
+std::string GlobToRegex(std::string_view g) {
+  std::string re = "^";
+  for (size_t i = 0; i < g.size(); ++i) {
+    char c = g[i];
+    if (c == '*') {
+      re += ".*";
+    } else if (c == '?') {
+      re += '.';
+    } else if (c == '[') {
+      size_t end = g.find(']', i + 2);
+      if (end == std::string_view::npos) {
+        re += "\\[";
+        continue;
+      }
+      std::string_view set = g.substr(i + 1, end - i - 1);
+      re += '[';
+      if (!set.empty() && set[0] == '^') {
+        re += '^';
+        set.remove_prefix(1);
+      }
+      for (char s : set) {
+        if (s == '\\' || s == '[') re += '\\';
+        re += s;
+      }
+      re += ']';
+      i = end;
+    } else {
+      if (std::string_view("\\.^$|()+{}]").find(c) != std::string_view::npos) re += '\\';
+      re += c;
+    }
+  }
+  return re + "$";
+}
+
+// WHERE over `runs r` and its binds.
+struct Where {
+  std::string sql = "TRUE";
+  Params params;
+  int n = 0;
+  std::string Bind(const std::string& v) {
+    params.Text(v);
+    return fmt::format("${}", ++n);
+  }
+};
+
+Where FilterSql(const RunFilter& f) {
+  Where w;
+  if (!f.name_glob.empty()) w.sql += " AND r.name ~ " + w.Bind(GlobToRegex(f.name_glob));
+  if (!f.statuses.empty()) {
+    std::string in;
+    for (auto& s : f.statuses) in += (in.empty() ? "" : ",") + w.Bind(s);
+    w.sql += " AND r.status IN (" + in + ")";
+  }
+  for (auto& tag : f.tags) {
+    if (tag.empty()) continue;
+    w.sql +=
+        " AND EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.id AND t.tag = " + w.Bind(tag) + ")";
+  }
+  for (auto& [k, v] : f.params) {
+    std::string pk = w.Bind(k);
+    w.sql += " AND EXISTS (SELECT 1 FROM params p WHERE p.run_id = r.id AND p.key = " + pk +
+             " AND p.value = " + w.Bind(v) + ")";
+  }
+  return w;
+}
+
+std::string OrderSql(const RunListQuery& q, Where* w) {
+  std::string dir = q.ascending ? "ASC" : "DESC";
+  switch (q.sort) {
+    case RunSort::kCreatedAt:
+      return fmt::format("r.started_at {0}, r.seq {0}", dir);
+    case RunSort::kName:
+      return fmt::format("r.name COLLATE \"C\" {0}, r.seq {0}", dir);
+    case RunSort::kStatus:
+      return fmt::format("r.status COLLATE \"C\" {0}, r.seq {0}", dir);
+    case RunSort::kDuration:
+      return fmt::format(
+          "((CASE WHEN r.ended_at > 0 THEN r.ended_at ELSE {1} END) - r.started_at) {0}, "
+          "r.seq {0}",
+          dir, q.now);
+    case RunSort::kParam: {
+      std::string pv =
+          fmt::format("(SELECT p.value FROM params p WHERE p.run_id = r.id AND p.key = {})",
+                      w->Bind(q.sort_key));
+      std::string numeric = fmt::format(
+          "COALESCE({0} ~ '^\\s*[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?\\s*$', "
+          "FALSE)",
+          pv);
+      return fmt::format(
+          "({0} IS NULL) ASC, {1} DESC, (CASE WHEN {1} THEN CAST({0} AS DOUBLE PRECISION) END) "
+          "{2}, {0} COLLATE \"C\" {2}, r.seq {2}",
+          pv, numeric, dir);
+    }
+    case RunSort::kLastValue:
+      break;
+  }
+  return fmt::format("r.seq {}", dir);
+}
+
+}  // namespace
+
+Status PgStore::ListRunsPage(const RunListQuery& q, RunListPage* out) {
+  out->runs.clear();
+  out->total = 0;
+  if (q.limit <= 0 || q.offset < 0) {
+    return Status::Invalid(
+        fmt::format("run listing: limit {} / offset {} out of range (limit > 0, "
+                    "offset >= 0)",
+                    q.limit, q.offset));
+  }
+  if ((q.sort == RunSort::kParam || q.sort == RunSort::kLastValue) && q.sort_key.empty()) {
+    return Status::Invalid("run listing: sorting by a param or a last value needs its key");
+  }
+  Where w = FilterSql(q.filter);
+  Txn t(conn_.get(), "ISOLATION LEVEL REPEATABLE READ READ ONLY");  // the count and the page agree
+  INLOOP_RETURN_IF_ERROR(t.status());
+  Result c;
+  INLOOP_RETURN_IF_ERROR(
+      conn_->Exec(fmt::format("SELECT COUNT(*) FROM runs r WHERE {}", w.sql), w.params, &c));
+  out->total = c.Int(0, 0);
+  bool by_last = q.sort == RunSort::kLastValue;
+  std::string order = OrderSql(q, &w);
+  std::string page = by_last ? "" : fmt::format(" LIMIT {} OFFSET {}", q.limit, q.offset);
+  Result r;
+  INLOOP_RETURN_IF_ERROR(conn_->Exec(fmt::format("SELECT {} FROM runs r WHERE {} ORDER BY {}{}",
+                                                 PgRunColumns(), w.sql, order, page),
+                                     w.params, &r));
+  out->runs.resize(static_cast<size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) ReadPgRun(r, i, &out->runs[static_cast<size_t>(i)]);
+  if (!by_last) return t.Commit();
+  std::vector<std::string> ids;
+  for (auto& run : out->runs) ids.push_back(run.id);
+  std::unordered_map<std::string, Point> vals;
+  INLOOP_RETURN_IF_ERROR(LastValues(ids, q.sort_key, &vals));
+  INLOOP_RETURN_IF_ERROR(t.Commit());
+  std::stable_sort(out->runs.begin(), out->runs.end(), [&](const RunRecord& a, const RunRecord& b) {
+    auto ia = vals.find(a.id), ib = vals.find(b.id);
+    bool ha = ia != vals.end() && !std::isnan(ia->second.value);
+    bool hb = ib != vals.end() && !std::isnan(ib->second.value);
+    if (ha != hb) return ha;  // runs without a value (or NaN) last
+    if (!ha) return false;
+    return q.ascending ? ia->second.value < ib->second.value : ia->second.value > ib->second.value;
+  });
+  size_t from = std::min(out->runs.size(), static_cast<size_t>(q.offset));
+  size_t to = std::min(out->runs.size(), from + static_cast<size_t>(q.limit));
+  out->runs = std::vector<RunRecord>(std::make_move_iterator(out->runs.begin() + from),
+                                     std::make_move_iterator(out->runs.begin() + to));
+  return Status::OK();
+}
+
+namespace {
+
+// {"a","b"} as a text[] literal, quoted and escaped.
+std::string TextArray(const std::vector<std::string>& v) {
+  std::string s = "{";
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) s += ',';
+    s += '"';
+    for (char c : v[i]) {
+      if (c == '"' || c == '\\') s += '\\';
+      s += c;
+    }
+    s += '"';
+  }
+  return s + "}";
+}
+
+}  // namespace
+
+// The newest segment's newest chunk's summary; a running run's staged points are newer.
+Status PgStore::LastValues(const std::vector<std::string>& run_ids, const std::string& key,
+                           std::unordered_map<std::string, Point>* out) {
+  out->clear();
+  if (run_ids.empty()) return Status::OK();
+  Result r;
+  INLOOP_RETURN_IF_ERROR(conn_->Exec(
+      "SELECT DISTINCT ON (s.run_id) s.run_id, substring(c.data FROM 1 FOR $3) "
+      "FROM series s JOIN chunks c ON c.series_id = s.id "
+      "WHERE s.key = $1 AND s.run_id = ANY($2::text[]) "
+      "ORDER BY s.run_id, s.segment DESC, c.ordinal DESC",
+      Params().Text(key).Text(TextArray(run_ids)).Int(static_cast<int64_t>(ChunkHeaderSize())),
+      &r));
+  for (int i = 0; i < r.rows(); ++i) {
+    ChunkSummary sum;
+    INLOOP_RETURN_IF_ERROR(store::ReadChunkSummary(r.Bytes(i, 1), &sum));
+    (*out)[std::string(r.Text(i, 0))] = sum.last;
+  }
+  Result run;
+  INLOOP_RETURN_IF_ERROR(
+      conn_->Exec("SELECT id FROM runs WHERE status='running' AND id = ANY($1::text[])",
+                  Params().Text(TextArray(run_ids)), &run));
+  for (int i = 0; i < run.rows(); ++i) {
+    std::string id(run.Text(i, 0));
+    std::vector<SegmentData> segs;
+    INLOOP_RETURN_IF_ERROR(ReadSegments(id, key, &segs));
+    if (segs.empty()) continue;
+    const SegmentData& last = segs.back();
+    if (!last.tail.empty()) {
+      (*out)[id] = last.tail.back();
+    } else if (!last.chunks.empty()) {
+      ChunkSummary sum;
+      INLOOP_RETURN_IF_ERROR(ReadChunkSummary(id, last.chunks.back(), &sum));
+      (*out)[id] = sum.last;
+    } else {
+      out->erase(id);
+    }
+  }
+  return Status::OK();
+}
+
+Status PgStore::RunLabelsOf(const std::vector<std::string>& run_ids,
+                            std::unordered_map<std::string, RunLabels>* out) {
+  out->clear();
+  if (run_ids.empty()) return Status::OK();
+  std::string ids = TextArray(run_ids);
+  Result t, p;
+  INLOOP_RETURN_IF_ERROR(conn_->Exec(
+      "SELECT run_id, tag FROM tags WHERE run_id = ANY($1::text[]) ORDER BY tag COLLATE \"C\"",
+      Params().Text(ids), &t));
+  INLOOP_RETURN_IF_ERROR(conn_->Exec(
+      "SELECT run_id, key, value, source FROM params WHERE run_id = ANY($1::text[]) "
+      "ORDER BY key COLLATE \"C\"",
+      Params().Text(ids), &p));
+  for (int i = 0; i < t.rows(); ++i) (*out)[std::string(t.Text(i, 0))].tags.emplace_back(t.Text(i, 1));
+  for (int i = 0; i < p.rows(); ++i) {
+    (*out)[std::string(p.Text(i, 0))].params.push_back(
+        Param{std::string(p.Text(i, 1)), std::string(p.Text(i, 2)), std::string(p.Text(i, 3))});
+  }
+  return Status::OK();
+}
+
+Status PgStore::ParamKeys(std::vector<std::string>* out) {
+  out->clear();
+  Result r;
+  INLOOP_RETURN_IF_ERROR(conn_->Exec(
+      "SELECT DISTINCT key COLLATE \"C\" AS k FROM params ORDER BY k", Params(), &r));
+  for (int i = 0; i < r.rows(); ++i) out->emplace_back(r.Text(i, 0));
+  return Status::OK();
+}
+
+Status PgStore::SeriesKeys(const std::vector<std::string>& run_ids, std::vector<std::string>* out) {
+  out->clear();
+  Result r;
+  if (run_ids.empty()) {
+    INLOOP_RETURN_IF_ERROR(conn_->Exec("SELECT DISTINCT key FROM series", Params(), &r));
+  } else {
+    INLOOP_RETURN_IF_ERROR(
+        conn_->Exec("SELECT DISTINCT key FROM series WHERE run_id = ANY($1::text[])",
+                    Params().Text(TextArray(run_ids)), &r));
+  }
+  for (int i = 0; i < r.rows(); ++i) out->emplace_back(r.Text(i, 0));
+  std::sort(out->begin(), out->end());
+  return Status::OK();
+}
+
+// ---- Events --------------------------------------------------------------------------------
+
+namespace {
+
+constexpr const char* kEventCols =
+    "id, run_id, time, kind, severity, step_lo, step_hi, message, data";
+
+void ReadEvents(const Result& r, std::vector<EventRecord>* out) {
+  for (int i = 0; i < r.rows(); ++i) {
+    EventRecord e;
+    e.id = r.Int(i, 0);
+    e.run_id = std::string(r.Text(i, 1));
+    e.time = r.Double(i, 2);
+    e.kind = std::string(r.Text(i, 3));
+    e.severity = std::string(r.Text(i, 4));
+    if (!r.IsNull(i, 5)) e.step_lo = r.Int(i, 5);
+    if (!r.IsNull(i, 6)) e.step_hi = r.Int(i, 6);
+    e.message = std::string(r.Text(i, 7));
+    e.data_json = std::string(r.Text(i, 8));
+    out->push_back(std::move(e));
+  }
+}
+
+}  // namespace
+
+Status PgStore::ListEvents(const std::string& run_id, std::vector<EventRecord>* out) {
+  out->clear();
+  Result r;
+  INLOOP_RETURN_IF_ERROR(conn_->Exec(
+      fmt::format("SELECT {} FROM events WHERE run_id=$1 ORDER BY time, id", kEventCols),
+      Params().Text(run_id), &r));
+  ReadEvents(r, out);
+  return Status::OK();
+}
+
+Status PgStore::ListEventsOfKind(std::string_view kind, std::vector<EventRecord>* out) {
+  out->clear();
+  Result r;
+  INLOOP_RETURN_IF_ERROR(conn_->Exec(
+      fmt::format("SELECT {} FROM events WHERE kind=$1 ORDER BY time, id", kEventCols),
+      Params().Text(kind), &r));
+  ReadEvents(r, out);
+  return Status::OK();
+}
+
+Status PgStore::ListEventsAfter(const std::string& run_id, int64_t after_id,
+                                std::vector<EventRecord>* out) {
+  out->clear();
+  Result r;
+  INLOOP_RETURN_IF_ERROR(conn_->Exec(
+      fmt::format("SELECT {} FROM events WHERE run_id=$1 AND id>$2 ORDER BY id", kEventCols),
+      Params().Text(run_id).Int(after_id), &r));
+  ReadEvents(r, out);
+  return Status::OK();
+}
+
+Status PgStore::LastEventId(const std::string& run_id, int64_t* id) {
+  Result r;
+  INLOOP_RETURN_IF_ERROR(conn_->Exec("SELECT COALESCE(MAX(id), 0) FROM events WHERE run_id=$1",
+                                     Params().Text(run_id), &r));
+  *id = r.Int(0, 0);
+  return Status::OK();
+}
+
+}  // namespace inloop::store
