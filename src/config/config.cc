@@ -72,7 +72,8 @@ Status LoadConfig(const std::string& path, Config* out) {
   }
   out->path = path;
   INLOOP_RETURN_IF_ERROR(
-      CheckKeys(path, root, "", {"run", "parse", "store", "detect", "remedy", "audit"}));
+      CheckKeys(path, root, "", {"run", "parse", "store", "detect", "remedy", "audit", "mcp"}));
+  if (auto* m = root["mcp"].as_table()) INLOOP_RETURN_IF_ERROR(LoadMcpConfig(*m, path, &out->mcp));
   if (auto* a = root["audit"].as_table()) INLOOP_RETURN_IF_ERROR(LoadAudit(path, *a, out));
   if (auto* run = root["run"].as_table()) {
     INLOOP_RETURN_IF_ERROR(CheckKeys(path, *run, "run.", {"grace_seconds"}));

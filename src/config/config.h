@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "config/mcp_config.h"
 #include "detect/detect_config.h"
 #include "ingest/line_parser.h"
 #include "remedy/remedy_config.h"
@@ -25,6 +26,7 @@ struct Config {
   // `inloop audit`: "off" (default; `inloop run --audit` means "block"), "warn", "ask", "block".
   std::string audit_policy = "off";
   std::vector<std::string> audit_allow;  // [audit] allow: trusted pickle globals, MODULE.NAME
+  McpConfig mcp;                         // [mcp] (docs/mcp.md): what start_run may start
 };
 
 // Loads `path`. A missing file is NotFound; bad TOML or fields are Invalid.

@@ -124,7 +124,9 @@ TEST(Mcp, HandshakeListAndErrors) {
                         "evaldiff", "loop_status"}) {
     EXPECT_NE(r.find(std::string("\"name\":\"") + t + "\""), std::string::npos) << t;
   }
-  EXPECT_EQ(r.find("propose_action"), std::string::npos);
+  for (const char* t : {"start_run", "run_status", "wait_run", "stop_run", "propose_action"}) {
+    EXPECT_NE(r.find(std::string("\"name\":\"") + t + "\""), std::string::npos) << t;
+  }
   EXPECT_EQ(Field(server.HandleLine("{not json"), "error", "code"), "-32700");
   EXPECT_EQ(Field(server.HandleLine("[1,2]"), "error", "code"), "-32600");
   EXPECT_EQ(Field(server.HandleLine(R"({"jsonrpc":"2.0","id":4,"method":"nope"})"), "error", "code"), "-32601");
