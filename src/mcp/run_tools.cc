@@ -7,7 +7,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <map>
+#include <cstdlib>
+#include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -51,6 +52,27 @@ std::string LastLine(int fd) {
   size_t nl = text.rfind('\n');
   std::string line = nl == std::string::npos ? text : text.substr(nl + 1);
   return line.size() > 500 ? line.substr(line.size() - 500) : line;
+}
+
+// Whether `pid` blocks or catches SIGTERM yet (/proc/PID/status). The supervisor records its run
+// a moment before it takes SIGTERM on its signalfd; a SIGTERM in between would end it with the
+// run left `running`, so a stop waits for this.
+bool TakesSigterm(pid_t pid) {
+  std::ifstream f(fmt::format("/proc/{}/status", pid));
+  std::string line;
+  uint64_t mask = 0;
+  while (std::getline(f, line)) {
+    if (line.rfind("SigBlk:", 0) == 0 || line.rfind("SigCgt:", 0) == 0) {
+      mask |= std::strtoull(line.c_str() + 7, nullptr, 16);
+    }
+  }
+  return (mask >> (SIGTERM - 1)) & 1;
+}
+
+// SIGTERM to a supervisor once it takes it (waiting up to `wait_s`).
+void Terminate(pid_t pid, double wait_s) {
+  for (double until = Now() + wait_s; !TakesSigterm(pid) && Now() < until;) SleepSeconds(0.05);
+  ::kill(pid, SIGTERM);
 }
 
 std::vector<std::string> Strings(const ToolArgs& args, std::string_view name) {
@@ -110,7 +132,7 @@ RunLauncher::RunLauncher(LauncherOptions o) : o_(std::move(o)) {
 RunLauncher::~RunLauncher() {
   Tick();
   for (auto& s : started_) {
-    if (!s.exited) ::kill(s.pid, SIGTERM);  // the supervisor records the run as stopped
+    if (!s.exited) Terminate(s.pid, 5);  // the supervisor records the run as stopped
   }
   // Reap whatever is already gone; the rest are reparented and finish on their own.
   for (auto& s : started_) {
@@ -129,7 +151,7 @@ void RunLauncher::Tick() {
       s.exited = true;
       continue;
     }
-    if (!s.budget_stopped && now >= s.deadline) {
+    if (!s.budget_stopped && now >= s.deadline && TakesSigterm(s.pid)) {  // else next tick
       ::kill(s.pid, SIGTERM);
       s.budget_stopped = true;
     }
@@ -209,7 +231,7 @@ Status RunLauncher::Start(const ToolArgs& args, std::string* out) {
     if (!run.run_id.empty()) break;
     if (Now() > give_up) {
       ::close(err_fd);
-      ::kill(pid, SIGTERM);
+      Terminate(pid, 0);
       run.budget_stopped = true;
       started_.push_back(run);  // reaped by Tick
       return Status::Io(fmt::format("the supervisor (pid {}) recorded no run within {:.0f} s; it "
@@ -291,7 +313,7 @@ Status RunLauncher::Stop(ToolContext& ctx, const std::string& ref, std::string* 
   if (mine->exited || r.status != store::kRunning) {
     w.Key("stopping").Bool(false).Key("status").String(r.status).EndObject();
   } else {
-    ::kill(mine->pid, SIGTERM);  // forwarded to the training process and recorded
+    Terminate(mine->pid, 10);  // forwarded to the training process and recorded
     w.Key("stopping").Bool(true).Key("signal").String("SIGTERM").EndObject();
   }
   *out = w.Take();

@@ -39,7 +39,8 @@ async function ok(name, args) {
 async function refused(name, args, message) {
   const r = await call(name, args);
   assert.equal(r.isError, true, `${name} was not refused: ${r.text}`);
-  assert.ok(r.text.includes(message), `${name}: '${message}' not in: ${r.text}`);
+  const error = JSON.parse(r.text).error;  // inloop's own one-line reason
+  assert.ok(error.includes(message), `${name}: '${message}' not in: ${error}`);
 }
 
 // tools/list: the run tools with their strict schemas.
@@ -77,11 +78,24 @@ await refused("start_run", { command: ["/usr/bin/python3", "train.py"] }, "max_c
 console.log(`ok: started ${torchRun} and ${sleeper}; a third is refused by max_concurrent_runs`);
 
 const stopped = await ok("wait_run", { run: sleeper, timeout_s: 120 });
-assert.notEqual(stopped.status, "running", JSON.stringify(stopped));
+assert.equal(stopped.status, "stopped", JSON.stringify(stopped));
 assert.equal(stopped.started_here, true);
 assert.equal(stopped.budget_s, 3);
 assert.equal(stopped.stopped_by_budget, true, JSON.stringify(stopped));
 console.log(`ok: the budget stopped ${sleeper}: status ${stopped.status}`);
+
+// stop_run on a running run of ours: the supervisor records it as stopped.
+const victim = (await ok("start_run", {
+  command: ["/usr/bin/python3", "-c", "import time\nfor i in range(1200):\n    print('step %d loss %f' % (i + 1, 1.0 / (i + 1)), flush=True)\n    time.sleep(0.1)"],
+  name: "mcp-stop",
+})).run_id;
+const stopping = await ok("stop_run", { run: victim });
+assert.equal(stopping.stopping, true, JSON.stringify(stopping));
+const gone = await ok("wait_run", { run: victim, timeout_s: 120 });
+assert.equal(gone.status, "stopped", JSON.stringify(gone));
+assert.equal(gone.stopped_by_budget, false);
+assert.equal(gone.budget_s, 120);  // none asked: [mcp] max_budget_s
+console.log(`ok: stop_run stopped ${victim}`);
 
 const done = await ok("wait_run", { run: torchRun, timeout_s: 120 });
 assert.equal(done.status, "finished", JSON.stringify(done));

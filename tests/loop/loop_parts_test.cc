@@ -110,7 +110,11 @@ std::string Field(const std::string& json, const char* a, const char* b = nullpt
 }
 
 TEST(Mcp, HandshakeListAndErrors) {
-  mcp::McpServer server({"/nonexistent-store", "/tmp", "0.1"});
+  mcp::McpOptions opts;
+  opts.store_dir = "/nonexistent-store";
+  opts.root = "/tmp";
+  opts.version = "0.1";
+  mcp::McpServer server(opts);
   std::string r = server.HandleLine(
       R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})");
   EXPECT_EQ(Field(r, "result", "protocolVersion"), "\"2025-03-26\"");

@@ -144,8 +144,16 @@ TEST(McpConfig, DefaultsAndErrors) {
   }
 }
 
+McpOptions Options() {
+  McpOptions o;
+  o.store_dir = "/nonexistent-store";
+  o.root = "/tmp";
+  o.version = "0.1";
+  return o;
+}
+
 TEST(McpRunTools, StartRunRefusedWithoutAllowedCommands) {
-  McpServer server({"/nonexistent-store", "/tmp", "0.1"});
+  McpServer server(Options());
   std::string r = server.HandleLine(
       R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"start_run","arguments":{"command":["python3","train.py"]}}})");
   EXPECT_NE(r.find("\"isError\":true"), std::string::npos) << r;
@@ -161,7 +169,7 @@ TEST(McpRunTools, StartRunRefusedWithoutAllowedCommands) {
 }
 
 TEST(McpRunTools, BudgetAndCwdRefusedBeforeStarting) {
-  McpOptions o{"/nonexistent-store", "/tmp", "0.1"};
+  McpOptions o = Options();
   o.limits.allowed_commands = {{"/bin/true"}};
   o.limits.max_budget_s = 60;
   McpServer server(o);
