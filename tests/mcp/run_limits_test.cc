@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "mcp/mcp_server.h"
+#include "store/store.h"
 
 namespace inloop::mcp {
 namespace {
@@ -182,6 +183,53 @@ TEST(McpRunTools, BudgetAndCwdRefusedBeforeStarting) {
   r = server.HandleLine(
       R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"stop_run","arguments":{"run":"x"}}})");
   EXPECT_NE(r.find("\"isError\":true"), std::string::npos) << r;  // no store: nothing to stop
+}
+
+TEST(McpRunTools, ProposeActionIsPendingWithPlanOptional) {
+  char tmpl[] = "/tmp/inloop-mcp-store-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  std::string run_id;
+  {
+    std::unique_ptr<store::Store> st;
+    ASSERT_TRUE(store::Store::Open(dir, true, &st).ok());
+    store::RunRecord r;
+    r.name = "exp";
+    r.command = {"python3", "train.py"};
+    ASSERT_TRUE(st->CreateRun(&r).ok());
+    run_id = r.id;
+  }
+  McpOptions o = Options();
+  o.store_dir = dir;
+  McpServer server(o);
+  std::string r = server.HandleLine(
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"propose_action","arguments":{"run":"exp","action":"stop","reason":"the loss is flat"}}})");
+  EXPECT_NE(r.find("\"isError\":false"), std::string::npos) << r;
+  r = server.HandleLine(
+      R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"propose_action","arguments":{"run":"exp","action":"lr_cut","reason":"spikes","plan":null}}})");
+  EXPECT_NE(r.find("lr_cut needs plan.lr_scale"), std::string::npos) << r;  // assist's own checks
+  r = server.HandleLine(
+      R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"propose_action","arguments":{"run":"exp","action":"lr_cut","reason":"spikes","plan":{"lr_scale":0.5}}}})");
+  EXPECT_NE(r.find("\"isError\":false"), std::string::npos) << r;
+  std::unique_ptr<store::Store> st;
+  ASSERT_TRUE(store::Store::Open(dir, false, &st).ok());
+  std::vector<store::ActionRecord> pending;
+  ASSERT_TRUE(st->ListActions(run_id, store::kActionPending, &pending).ok());
+  ASSERT_EQ(pending.size(), 2u);
+  EXPECT_EQ(pending[0].action, "stop");
+  EXPECT_EQ(pending[0].trigger, "assistant");
+  EXPECT_EQ(pending[0].reason, "the loss is flat");
+  EXPECT_EQ(pending[1].action, "lr_cut");
+  EXPECT_NE(pending[1].data_json.find("0.5"), std::string::npos) << pending[1].data_json;
+  // run_status of a run this server did not start.
+  r = server.HandleLine(
+      R"({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"run_status","arguments":{"run":"exp"}}})");
+  EXPECT_NE(r.find("\"isError\":false"), std::string::npos) << r;
+  EXPECT_NE(r.find("started_here\\\":false"), std::string::npos) << r;
+  r = server.HandleLine(
+      R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"stop_run","arguments":{"run":"exp"}}})");
+  EXPECT_NE(r.find("was not started by this server"), std::string::npos) << r;
+  st.reset();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
