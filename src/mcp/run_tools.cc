@@ -1,11 +1,13 @@
 // start_run, run_status, wait_run, stop_run and propose_action for `inloop mcp`.
 #include "mcp/run_tools.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -138,6 +140,7 @@ RunLauncher::~RunLauncher() {
   for (auto& s : started_) {
     int st;
     if (!s.exited && ::waitpid(s.pid, &st, WNOHANG) == s.pid) s.exited = true;
+    if (s.err_fd >= 0) ::close(s.err_fd);
   }
 }
 
@@ -149,7 +152,13 @@ void RunLauncher::Tick() {
     pid_t r = ::waitpid(s.pid, &st, WNOHANG);
     if (r == s.pid || (r < 0 && errno == ECHILD)) {
       s.exited = true;
+      if (s.err_fd >= 0) ::close(s.err_fd);
+      s.err_fd = -1;
       continue;
+    }
+    if (s.err_fd >= 0 && ::ftruncate(s.err_fd, 0) != 0) {
+      ::close(s.err_fd);  // cannot keep it small: let it go (the supervisor writes on)
+      s.err_fd = -1;
     }
     if (!s.budget_stopped && now >= s.deadline && TakesSigterm(s.pid)) {  // else next tick
       ::kill(s.pid, SIGTERM);
@@ -193,7 +202,9 @@ Status RunLauncher::Start(const ToolArgs& args, std::string* out) {
   spec.stdin_plan = StdioPlan::DevNull();
   spec.stdout_plan = StdioPlan::DevNull();  // our stdout is the protocol; the store keeps output
   char tmpl[] = "/tmp/inloop-mcp-XXXXXX";
-  int err_fd = ::mkstemp(tmpl);
+  // O_APPEND (shared with the child): once the run is found, Tick truncates the file and the
+  // supervisor's later writes start again at 0, so a chatty stderr never fills /tmp.
+  int err_fd = ::mkostemp(tmpl, O_APPEND | O_CLOEXEC);
   if (err_fd < 0) return Status::Io("cannot create a temporary file for the supervisor's stderr");
   ::unlink(tmpl);
   spec.stderr_plan = StdioPlan::Fd(err_fd);
@@ -230,7 +241,7 @@ Status RunLauncher::Start(const ToolArgs& args, std::string* out) {
     }
     if (!run.run_id.empty()) break;
     if (Now() > give_up) {
-      ::close(err_fd);
+      run.err_fd = err_fd;
       Terminate(pid, 0);
       run.budget_stopped = true;
       started_.push_back(run);  // reaped by Tick
@@ -239,7 +250,7 @@ Status RunLauncher::Start(const ToolArgs& args, std::string* out) {
     }
     SleepSeconds(0.05);
   }
-  ::close(err_fd);
+  run.err_fd = err_fd;  // kept small by Tick, closed when the supervisor exits
   started_.push_back(run);
   JsonWriter w;
   w.BeginObject().Key("run_id").String(run.run_id).Key("budget_s").Int(budget);

@@ -54,6 +54,7 @@ class RunLauncher {
     int64_t budget_s = 0;
     bool exited = false;
     bool budget_stopped = false;
+    int err_fd = -1;  // the supervisor's stderr (an unlinked temp file), truncated by Tick
   };
   Status Start(const assist::ToolArgs& args, std::string* out);
   Status Status_(assist::ToolContext& ctx, const std::string& ref, std::string* out);
