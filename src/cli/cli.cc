@@ -849,7 +849,8 @@ int Main(int argc, char** argv) {
 
   auto* mcp = app.add_subcommand(
       "mcp", "an MCP server on stdin/stdout (JSON-RPC 2.0) with inloop's read verbs, compare, "
-      "evaldiff, report and loop status as tools");
+      "evaldiff, report and loop status as tools, and start_run/run_status/wait_run/stop_run/"
+      "propose_action within inloop.toml's [mcp] limits (docs/mcp.md)");
   mcp->add_option("--store", store_dir, "store directory");
   // deploy parses its own flags and sub-verbs (deploy_cmd.cc); listed here for --help.
   app.add_subcommand("deploy", "serve a model-server command: replicas, proxy, autoscaling, "

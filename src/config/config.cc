@@ -73,8 +73,10 @@ Status LoadConfig(const std::string& path, Config* out) {
   }
   out->path = path;
   INLOOP_RETURN_IF_ERROR(
-      CheckKeys(path, root, "", {"run", "parse", "store", "detect", "remedy", "audit", "data"}));
+      CheckKeys(path, root, "", {"run", "parse", "store", "detect", "remedy", "audit", "data",
+                                 "mcp"}));
   if (auto* d = root["data"].as_table()) INLOOP_RETURN_IF_ERROR(LoadDataSection(*d, path, &out->data));
+  if (auto* m = root["mcp"].as_table()) INLOOP_RETURN_IF_ERROR(LoadMcpConfig(*m, path, &out->mcp));
   if (auto* a = root["audit"].as_table()) INLOOP_RETURN_IF_ERROR(LoadAudit(path, *a, out));
   if (auto* run = root["run"].as_table()) {
     INLOOP_RETURN_IF_ERROR(CheckKeys(path, *run, "run.", {"grace_seconds"}));

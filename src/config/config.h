@@ -8,6 +8,7 @@
 
 #include "common/status.h"
 #include "data/step_spec.h"
+#include "config/mcp_config.h"
 #include "detect/detect_config.h"
 #include "ingest/line_parser.h"
 #include "remedy/remedy_config.h"
@@ -27,6 +28,7 @@ struct Config {
   std::string audit_policy = "off";
   std::vector<std::string> audit_allow;  // [audit] allow: trusted pickle globals, MODULE.NAME
   data::PipelineSpec data;               // [[data.step]] (docs/data.md)
+  McpConfig mcp;                         // [mcp] (docs/mcp.md): what start_run may start
 };
 
 // Loads `path`. A missing file is NotFound; bad TOML or fields are Invalid.

@@ -1,6 +1,7 @@
 // JSON-RPC framing and dispatch for the MCP server; tool work is assist::ToolRegistry's.
 #include "mcp/mcp_server.h"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -41,8 +42,10 @@ bool KnownVersion(std::string_view v) {
   return v == "2025-06-18" || v == "2025-03-26" || v == "2024-11-05";
 }
 
-// Tools that do not read runs from the store.
-bool NeedsStore(std::string_view name) { return name != "evaldiff" && name != "loop_status"; }
+// Tools that do not read runs from the store (start_run's store may not exist yet).
+bool NeedsStore(std::string_view name) {
+  return name != "evaldiff" && name != "loop_status" && name != "start_run";
+}
 
 }  // namespace
 
@@ -50,10 +53,17 @@ McpServer::McpServer(McpOptions o) : o_(std::move(o)) {
   assist::ToolRegistry all;
   assist::RegisterInloopTools(&all);
   for (const auto& t : all.tools()) {
-    if (t.name != "propose_action") tools_.Register(t);  // a lab bench reads; it does not decide
+    if (t.name != "propose_action") tools_.Register(t);  // the run tools' own version, below
   }
   assist::RegisterEvalDiffTool(&tools_, o_.root);
   loop::RegisterLoopTools(&tools_, o_.root);
+  LauncherOptions lo;
+  lo.limits = o_.limits;
+  lo.root = o_.root;
+  lo.store_dir = o_.store_dir;
+  lo.config_path = o_.config_path;
+  launcher_ = std::make_unique<RunLauncher>(std::move(lo));
+  launcher_->Register(&tools_);
   tools_.result_cap = 64 * 1024;
 }
 
@@ -111,7 +121,9 @@ std::string McpServer::HandleLine(std::string_view line) {
     w.Key("instructions").String(
         "inloop's lab bench: list_runs/show_run/query_series/events read supervised training "
         "runs, compare two runs' curves, report one run, insights across runs, evaldiff two "
-        "eval files, loop_status the research loop of this repository.");
+        "eval files, loop_status the research loop of this repository. start_run runs an "
+        "experiment under supervision within the limits the human set in inloop.toml [mcp]; "
+        "run_status, wait_run and stop_run follow it; propose_action asks a person to act.");
     w.EndObject();
     return ResultLine(id_json, w.Take());
   }
@@ -174,6 +186,10 @@ int McpServer::Serve(int in_fd, int out_fd) {
   };
   bool skipping = false;  // inside a line over the limit: answered once, the rest dropped
   for (;;) {
+    pollfd pfd{in_fd, POLLIN, 0};
+    int ready = ::poll(&pfd, 1, 1000);
+    launcher_->Tick();  // budgets hold while the agent is quiet too
+    if (ready == 0 || (ready < 0 && errno == EINTR)) continue;
     ssize_t n = ::read(in_fd, chunk, sizeof(chunk));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;

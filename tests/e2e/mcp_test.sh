@@ -56,7 +56,8 @@ tools = {t["name"]: t for t in recv()["result"]["tools"]}
 for name in ("list_runs", "show_run", "query_series", "events", "compare", "report", "insights", "evaldiff", "loop_status"):
     assert name in tools, name
     assert tools[name]["inputSchema"]["type"] == "object"
-assert "propose_action" not in tools
+for name in ("start_run", "run_status", "wait_run", "stop_run", "propose_action"):
+    assert tools[name]["inputSchema"]["additionalProperties"] is False, name
 print("ok: initialize, ping, tools/list:", ", ".join(sorted(tools)))
 
 res = call(4, "list_runs", {})

@@ -110,7 +110,11 @@ std::string Field(const std::string& json, const char* a, const char* b = nullpt
 }
 
 TEST(Mcp, HandshakeListAndErrors) {
-  mcp::McpServer server({"/nonexistent-store", "/tmp", "0.1"});
+  mcp::McpOptions opts;
+  opts.store_dir = "/nonexistent-store";
+  opts.root = "/tmp";
+  opts.version = "0.1";
+  mcp::McpServer server(opts);
   std::string r = server.HandleLine(
       R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})");
   EXPECT_EQ(Field(r, "result", "protocolVersion"), "\"2025-03-26\"");
@@ -124,7 +128,9 @@ TEST(Mcp, HandshakeListAndErrors) {
                         "evaldiff", "loop_status"}) {
     EXPECT_NE(r.find(std::string("\"name\":\"") + t + "\""), std::string::npos) << t;
   }
-  EXPECT_EQ(r.find("propose_action"), std::string::npos);
+  for (const char* t : {"start_run", "run_status", "wait_run", "stop_run", "propose_action"}) {
+    EXPECT_NE(r.find(std::string("\"name\":\"") + t + "\""), std::string::npos) << t;
+  }
   EXPECT_EQ(Field(server.HandleLine("{not json"), "error", "code"), "-32700");
   EXPECT_EQ(Field(server.HandleLine("[1,2]"), "error", "code"), "-32600");
   EXPECT_EQ(Field(server.HandleLine(R"({"jsonrpc":"2.0","id":4,"method":"nope"})"), "error", "code"), "-32601");
