@@ -9,6 +9,7 @@ export const FINDING_KINDS = new Set(["nonfinite", "loss_spike", "divergence", "
 
 export function markerColour(kind: string): string {
   if (kind.startsWith("action_")) return "#8e6bd8";
+  if (kind === "audit_finding") return "#c2185b";  // what the run executes or loads failed inloop audit
   if (kind === "attempt_start" || kind === "attempt_exit") return "#7f8c8d";
   if (FINDING_KINDS.has(kind) || kind.includes("spike") || kind.includes("nan")) return "#e5484d";
   return "#d9a400";
