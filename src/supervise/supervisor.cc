@@ -352,9 +352,10 @@ Status Session::Run() {
   std::unique_ptr<ingest::LineParser> parser;
   INLOOP_RETURN_IF_ERROR(ingest::LineParser::Create(opts_.patterns, &parser));
   parser_ = std::move(parser);
-  StartRun();
 
-  // Signals arrive on a signalfd; the child gets its mask cleared in Spawn().
+  // Signals arrive on a signalfd; the child gets its mask cleared in Spawn(). They are blocked
+  // before the run is recorded, so that a Ctrl-C or SIGTERM arriving meanwhile waits on the
+  // signalfd (the run then ends `stopped`) instead of killing inloop with the run left `running`.
   sigset_t mask, old;
   sigemptyset(&mask);
   for (int s : {SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGQUIT, SIGUSR1}) sigaddset(&mask, s);
@@ -362,6 +363,7 @@ Status Session::Run() {
   signal(SIGPIPE, SIG_IGN);
   sfd_ = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   BecomeSubreaper();
+  StartRun();
 
   std::string reason = first_attempt_ > 1 ? "requeue" : "start";
   for (int number = first_attempt_;; ++number) {

@@ -75,3 +75,4 @@ sleep 0.2
 [ -z "$(leftovers $dmarker)" ] || fail "daemon left behind: $(leftovers $dmarker)"
 assert_eq "$(inloop show daemon --json | json 'd["series"][0]["last"]')" 0.5 "metric before exit kept"
 pass "daemons ended"
+
