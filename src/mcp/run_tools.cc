@@ -307,6 +307,15 @@ Status RunLauncher::Wait(ToolContext& ctx, const ToolArgs& args, std::string* ou
     if (r.status != store::kRunning || Now() >= until) break;
     SleepSeconds(0.2);
   }
+  // A run of ours that ended: its supervisor is writing its last records and exiting. Wait (at
+  // most 30 s) until it is reaped, so that it no longer counts against max_concurrent_runs when
+  // the agent starts the next run right after.
+  if (Started* mine = Find(r.id); mine && r.status != store::kRunning) {
+    for (double grace = Now() + 30; !mine->exited && Now() < grace;) {
+      SleepSeconds(0.05);
+      Tick();
+    }
+  }
   return Status_(ctx, r.id, out);
 }
 
