@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <utility>
 
 #include "common/json_writer.h"
 
@@ -69,6 +70,12 @@ std::string_view SarifLevel(Severity s) {
 }
 
 }  // namespace
+
+remedy::AuditData TimelineDataOf(const Finding& f, std::string context, std::string policy,
+                                 bool blocked) {
+  return remedy::AuditData{std::move(context), f.file, f.rule, std::string(SeverityName(f.severity)),
+                           f.message, f.fix, f.line, std::move(policy), blocked};
+}
 
 std::string FindingJson(const Finding& f) {
   JsonWriter w;

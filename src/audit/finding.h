@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "remedy/timeline.h"
+
 namespace inloop::audit {
 
 // Ordered: a finding at or above the --fail-on level fails the audit.
@@ -38,6 +40,11 @@ struct FileVerdict {
 // A finding at a line of a text file (source code, config, a diff's new side).
 Finding LineFinding(const std::string& file, int line, std::string rule, Severity s,
                     std::string message, std::string fix);
+
+// The finding as a run's `audit_finding` event data: `context` ("command" or "checkpoint"), the
+// [audit] policy in force and whether inloop refused what it names.
+remedy::AuditData TimelineDataOf(const Finding& f, std::string context, std::string policy,
+                                 bool blocked);
 
 std::string FindingJson(const Finding& f);
 std::string VerdictsJson(const std::vector<FileVerdict>& verdicts, Severity fail_on);

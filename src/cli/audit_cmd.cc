@@ -124,9 +124,7 @@ int AuditBeforeRun(const std::vector<std::string>& command, const std::string& p
   for (const audit::FileVerdict& v : verdicts) {
     for (const audit::Finding& f : v.findings) {
       if (record && f.severity >= audit::Severity::kMedium) {
-        record->push_back(remedy::AuditData{"command", f.file, f.rule,
-                                            std::string(audit::SeverityName(f.severity)),
-                                            f.message, f.fix, f.line, policy, false});
+        record->push_back(audit::TimelineDataOf(f, "command", policy, false));
       }
       if (f.severity < audit::Severity::kHigh) continue;
       ++failing;

@@ -49,8 +49,7 @@ bool Session::CheckpointTrusted(const remedy::Checkpoint& c) {
     for (const audit::Finding& f : v.findings) {
       if (f.severity < audit::Severity::kHigh) continue;
       if (block) trusted = false;
-      remedy::AuditData d{"checkpoint", f.file, f.rule, std::string(audit::SeverityName(f.severity)),
-                          f.message, f.fix, f.line, opts_.audit_policy, block};
+      remedy::AuditData d = audit::TimelineDataOf(f, "checkpoint", opts_.audit_policy, block);
       std::string msg = fmt::format("audit: checkpoint of step {} {}: {} ({}){}", c.step, f.file,
                                     f.message, f.rule,
                                     block ? ": not loaded, an older good checkpoint is used if any"
