@@ -527,10 +527,7 @@ Status PgStore::ListActions(const std::string& run_id, const std::string& state,
 
 Status PgStore::DecideAction(int64_t id, const std::string& new_state, const std::string& by,
                              const std::string& note, ActionRecord* after) {
-  if (new_state != kActionApproved && new_state != kActionDenied) {
-    return Status::Invalid(fmt::format("action {} can only be approved or denied, not '{}'", id,
-                                       new_state));
-  }
+  INLOOP_RETURN_IF_ERROR(internal::CheckDecisionState(id, new_state));
   // One statement: the state test and the change are atomic against the supervisor and against
   // a second `inloop approve/deny` racing this one.
   Result r;
@@ -542,8 +539,7 @@ Status PgStore::DecideAction(int64_t id, const std::string& new_state, const std
   ActionRecord rec;
   if (r.rows() == 0) {
     INLOOP_RETURN_IF_ERROR(GetAction(id, &rec));
-    std::string who = rec.decided_by.empty() ? "" : fmt::format(" (by {})", rec.decided_by);
-    return Status::Invalid(fmt::format("action {} is already {}{}", id, rec.state, who));
+    return internal::AlreadyDecided(rec);
   }
   ReadAction(r, 0, &rec);
   if (after) *after = std::move(rec);
@@ -551,9 +547,7 @@ Status PgStore::DecideAction(int64_t id, const std::string& new_state, const std
 }
 
 Status PgStore::SetActionState(int64_t id, const std::string& state, const std::string& by) {
-  if (!KnownActionState(state)) {
-    return Status::Invalid(fmt::format("unknown action state '{}' for action {}", state, id));
-  }
+  INLOOP_RETURN_IF_ERROR(internal::CheckActionState(id, state));
   // The first decider stays on record: a human's approval outlives the later "applied".
   Result r;
   INLOOP_RETURN_IF_ERROR(conn_->Exec(

@@ -566,6 +566,22 @@ bool KnownActionState(std::string_view s) {
   return false;
 }
 
+Status CheckDecisionState(int64_t id, const std::string& new_state) {
+  if (new_state == kActionApproved || new_state == kActionDenied) return Status::OK();
+  return Status::Invalid(
+      fmt::format("action {} can only be approved or denied, not '{}'", id, new_state));
+}
+
+Status AlreadyDecided(const ActionRecord& rec) {
+  std::string who = rec.decided_by.empty() ? "" : fmt::format(" (by {})", rec.decided_by);
+  return Status::Invalid(fmt::format("action {} is already {}{}", rec.id, rec.state, who));
+}
+
+Status CheckActionState(int64_t id, const std::string& state) {
+  if (KnownActionState(state)) return Status::OK();
+  return Status::Invalid(fmt::format("unknown action state '{}' for action {}", state, id));
+}
+
 }  // namespace internal
 
 Status SqliteStore::AddAction(ActionRecord* a) {
@@ -668,10 +684,7 @@ Status SqliteStore::RevokeToken(std::string_view name) {
 
 Status SqliteStore::DecideAction(int64_t id, const std::string& new_state, const std::string& by,
                            const std::string& note, ActionRecord* after) {
-  if (new_state != kActionApproved && new_state != kActionDenied) {
-    return Status::Invalid(fmt::format("action {} can only be approved or denied, not '{}'", id,
-                                       new_state));
-  }
+  INLOOP_RETURN_IF_ERROR(internal::CheckDecisionState(id, new_state));
   // One statement: the state test and the change are atomic against the supervisor and against
   // a second `inloop approve/deny` racing this one.
   Stmt u;
@@ -691,17 +704,14 @@ Status SqliteStore::DecideAction(int64_t id, const std::string& new_state, const
   INLOOP_RETURN_IF_ERROR(u.status());
   if (!changed) {
     INLOOP_RETURN_IF_ERROR(GetAction(id, &rec));
-    std::string who = rec.decided_by.empty() ? "" : fmt::format(" (by {})", rec.decided_by);
-    return Status::Invalid(fmt::format("action {} is already {}{}", id, rec.state, who));
+    return internal::AlreadyDecided(rec);
   }
   if (after) *after = std::move(rec);
   return Status::OK();
 }
 
 Status SqliteStore::SetActionState(int64_t id, const std::string& state, const std::string& by) {
-  if (!KnownActionState(state)) {
-    return Status::Invalid(fmt::format("unknown action state '{}' for action {}", state, id));
-  }
+  INLOOP_RETURN_IF_ERROR(internal::CheckActionState(id, state));
   // The first decider stays on record: a human's approval outlives the later "applied".
   Stmt u;
   INLOOP_RETURN_IF_ERROR(db_->Prepare(

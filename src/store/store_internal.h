@@ -24,6 +24,12 @@ std::string NewRunId();  // UTC date-time and 16 random bits, e.g. 20260101-1200
 std::string CommandToJson(const std::vector<std::string>& cmd);
 std::vector<std::string> CommandFromJson(const std::string& json);
 bool KnownActionState(std::string_view s);
+// The rules of Store::DecideAction / SetActionState every backend shares: the states a decision
+// may set, the answer when the action was no longer pending (`rec` as it is now), and the states
+// SetActionState knows. Each returns OK when the request may go on.
+Status CheckDecisionState(int64_t id, const std::string& new_state);
+Status AlreadyDecided(const ActionRecord& rec);
+Status CheckActionState(int64_t id, const std::string& state);
 // The attempt `attempt` of the run (0: the last one); NotFound names what is missing.
 Status FindAttempt(Store* st, const std::string& run_id, int attempt, AttemptRecord* out);
 // The log of `a` for `stream` (relative to the store); NotFound when it kept none.
