@@ -1,7 +1,10 @@
 // SQLite wrapper implementation. Never throws; every failure is a Status naming file and cause.
 #include "store/sqlite_db.h"
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -97,14 +100,32 @@ Status Db::Open(const std::string& path, bool immutable, std::unique_ptr<Db>* ou
     return Status::Io(fmt::format("{}: cannot open database: {}", path,
                                   db->db_ ? sqlite3_errmsg(db->db_) : sqlite3_errstr(rc)));
   }
-  sqlite3_busy_timeout(db->db_, 10000);
+  sqlite3_busy_timeout(db->db_, kBusyTimeoutMs);
   if (!immutable) {
-    INLOOP_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
+    INLOOP_RETURN_IF_ERROR(db->SetWalMode());
     INLOOP_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=NORMAL"));
   }
   INLOOP_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
   *out = std::move(db);
   return Status::OK();
+}
+
+// Switching a new database to WAL takes an exclusive lock, and so does the last connection's
+// checkpoint on close; SQLite answers SQLITE_BUSY at once there, without the busy handler. Two
+// supervisors that start together on one store (Slurm starts a job's steps in the same second)
+// meet exactly there: wait for the other one, as the busy timeout does everywhere else.
+Status Db::SetWalMode() {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+  for (int wait_us = 200;; wait_us = std::min(wait_us * 2, 50000)) {
+    int rc = sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+    if (rc == SQLITE_OK) return Status::OK();
+    bool busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+    if (!busy || std::chrono::steady_clock::now() >= deadline) {
+      return Status::Io(fmt::format("{}: {} (in: PRAGMA journal_mode=WAL)", path_,
+                                    sqlite3_errmsg(db_)));
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(wait_us));
+  }
 }
 
 Status Db::Exec(std::string_view sql) {

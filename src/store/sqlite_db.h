@@ -55,6 +55,7 @@ class Stmt {
 
 class Db {
  public:
+  static constexpr int kBusyTimeoutMs = 10000;
   ~Db();
   // Opens (optionally creating) the database in WAL mode with a busy timeout. With `immutable`
   // (a store on a read-only file system, which nobody can be writing) it is opened read-only
@@ -72,6 +73,7 @@ class Db {
 
  private:
   Db() = default;
+  Status SetWalMode();  // PRAGMA journal_mode=WAL, waiting out another opener's exclusive lock
   sqlite3* db_ = nullptr;
   std::string path_;
 };

@@ -17,7 +17,12 @@ start = 0
 if resume:
     with open(resume) as f:
         start = json.load(f)["step"]
-print(f"attempt {os.environ.get('INLOOP_ATTEMPT')} resume_from={resume} start={start}", flush=True)
+attempt = int(os.environ.get("INLOOP_ATTEMPT", "1"))
+print(f"attempt {attempt} resume_from={resume} start={start}", flush=True)
+if attempt > 1 and not resume:
+    # A requeued attempt must be told where to resume: end it now instead of waiting at step 7.
+    print("requeued attempt without INLOOP_RESUME_FROM", flush=True)
+    sys.exit(4)
 
 got_usr1 = False
 
@@ -49,7 +54,7 @@ for step in range(start + 1, total + 1):
             sys.exit(1)
         if mode == "usr1":
             print("waiting for USR1", flush=True)
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 60
             while not got_usr1 and time.monotonic() < deadline:
                 time.sleep(0.05)
             if got_usr1:

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,6 +14,7 @@
 #include <fstream>
 
 #include "query/series_query.h"
+#include "common/subprocess.h"
 #include "store/pg_conn.h"    // a store test may corrupt the catalog on purpose
 #include "store/sqlite_db.h"
 #include "support/temp_store.h"
@@ -288,6 +290,64 @@ TEST(PgStoreTest, PasswordsAreElided) {
   EXPECT_EQ(pg::ElideUrlPassword("postgresql://u@h/d"), "postgresql://u@h/d");
   EXPECT_TRUE(Store::IsPostgresUrl("postgres://h/d"));
   EXPECT_FALSE(Store::IsPostgresUrl("/tmp/postgresql://"));
+}
+
+
+// Slurm starts two jobs' supervisors in the same second on a store neither has created yet: both
+// must open it (setting WAL mode and creating the schema wait on each other, never fail with
+// "database is locked"), or the run goes unrecorded and a requeued job restarts from scratch.
+// SQLite's locks differ between processes and between connections of one process: the openers
+// are processes, this test binary started again in the child role below.
+class EmbeddedOpenRaceTest : public TempStoreTest {
+ protected:
+  static constexpr int kRunsPerOpener = 10;
+};
+
+TEST_F(EmbeddedOpenRaceTest, ChildOpensAndRecordsARun) {
+  const char* dir = getenv("INLOOP_OPEN_RACE_DIR");
+  if (dir == nullptr) GTEST_SKIP() << "the child role of ManyProcessesOpenAFreshStore";
+  // All start together: the parent creates the go file once every child is waiting.
+  std::string go = std::string(dir) + ".go";
+  while (access(go.c_str(), F_OK) != 0) usleep(200);
+  // Open, record, close, again: a closing last connection checkpoints and removes the WAL under
+  // an exclusive lock, the moment another process opens (as `inloop submit` then the job do).
+  for (int i = 0; i < kRunsPerOpener; ++i) {
+    std::unique_ptr<Store> st;
+    Status s = Store::Open(dir, true, &st);
+    RunRecord r;
+    r.name = "job";
+    r.command = {"train"};
+    if (s.ok()) s = st->CreateRun(&r);
+    ASSERT_TRUE(s.ok()) << s.message();
+  }
+}
+
+TEST_F(EmbeddedOpenRaceTest, ManyProcessesOpenAFreshStore) {
+  if (getenv("INLOOP_OPEN_RACE_DIR") != nullptr) GTEST_SKIP();
+  constexpr int kOpeners = 6;
+  for (int round = 0; round < 3; ++round) {
+    std::string dir = fmt::format("{}/store-{}", root_, round);
+    std::vector<pid_t> pids;
+    for (int i = 0; i < kOpeners; ++i) {
+      SubprocessSpec spec;
+      spec.argv = {"/proc/self/exe", "--gtest_filter=EmbeddedOpenRaceTest.ChildOpensAndRecordsARun"};
+      spec.env = {{"INLOOP_OPEN_RACE_DIR", dir}};
+      spec.stdout_plan = spec.stderr_plan = StdioPlan::DevNull();
+      pid_t pid = -1;
+      ASSERT_TRUE(StartSubprocess(spec, &pid).ok());
+      pids.push_back(pid);
+    }
+    usleep(50000);
+    std::ofstream(dir + ".go").put('x');
+    for (pid_t pid : pids) EXPECT_EQ(WaitSubprocess(pid), 0) << "round " << round;
+    std::unique_ptr<Store> st;
+    ASSERT_TRUE(Store::Open(dir, false, &st).ok());
+    RunListQuery q;
+    q.limit = 1000;
+    RunListPage page;
+    ASSERT_TRUE(st->ListRunsPage(q, &page).ok());
+    EXPECT_EQ(page.runs.size(), static_cast<size_t>(kOpeners * kRunsPerOpener)) << "round " << round;
+  }
 }
 
 }  // namespace
