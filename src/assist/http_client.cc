@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "common/text_trim.h"
+
 namespace inloop::assist {
 namespace {
 
@@ -23,12 +25,7 @@ struct Transfer {
   bool aborted = false;
 };
 
-std::string Trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
-}
+std::string Trim(std::string_view s) { return std::string(TrimAsciiSpace(s)); }
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

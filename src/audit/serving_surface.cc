@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "common/json_writer.h"
+#include "common/text_trim.h"
 
 namespace inloop::audit {
 namespace {
@@ -38,11 +39,7 @@ constexpr std::array<std::string_view, 120> kStdlib = {
     "typing", "unicodedata", "unittest", "urllib", "uuid", "warnings", "weakref", "wsgiref",
     "xml", "zipfile", "zlib", "zoneinfo"};
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
+std::string_view Trim(std::string_view s) { return TrimAsciiSpace(s); }
 
 std::string Upper(std::string s) {
   for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "common/text_trim.h"
+
 namespace inloop::http {
 namespace {
 
@@ -24,11 +26,7 @@ bool EqualsNoCase(std::string_view a, std::string_view b) {
   return true;
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+std::string_view Trim(std::string_view s) { return TrimOws(s); }
 
 // A header value for a message: at most 80 bytes, anything outside printable ASCII as '?'.
 std::string Shown(std::string_view v) {

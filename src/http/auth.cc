@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "common/secrets.h"
+#include "common/text_trim.h"
 #include "http/admission.h"
 #include "http/mlflow_api.h"
 
@@ -19,11 +20,7 @@ bool TokenChar(char c) {
   return NameChar(c) || c == '~' || c == '+' || c == '/' || c == '=';
 }
 
-std::string_view TrimSpaces(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+std::string_view TrimSpaces(std::string_view s) { return TrimOws(s); }
 
 const char* ScopeNames(unsigned scopes) {
   switch (scopes) {

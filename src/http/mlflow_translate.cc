@@ -370,7 +370,11 @@ std::optional<HttpResponse> ParseLogMetric(const std::string& body, int64_t now_
   return std::nullopt;
 }
 
-std::optional<HttpResponse> ParseLogParam(const std::string& body, Batch* out) {
+namespace {
+
+// log-parameter and set-tag: {run_id, key, value}, one pair into the batch's params or tags.
+std::optional<HttpResponse> ParseOnePair(const std::string& body, const char* what,
+                                         size_t max_value_length, bool is_param, Batch* out) {
   simdjson::dom::parser parser;
   simdjson::dom::object obj;
   simdjson::dom::element doc;
@@ -378,24 +382,20 @@ std::optional<HttpResponse> ParseLogParam(const std::string& body, Batch* out) {
   Batch b;
   if (auto bad = RunIdOf(obj, &b.run_id)) return bad;
   std::pair<std::string, std::string> kv;
-  if (auto bad = KeyValue(doc, "param", kMaxParamValueLength, true, &kv)) return bad;
-  b.params.push_back(std::move(kv));
+  if (auto bad = KeyValue(doc, what, max_value_length, is_param, &kv)) return bad;
+  (is_param ? b.params : b.tags).push_back(std::move(kv));
   *out = std::move(b);
   return std::nullopt;
 }
 
+}  // namespace
+
+std::optional<HttpResponse> ParseLogParam(const std::string& body, Batch* out) {
+  return ParseOnePair(body, "param", kMaxParamValueLength, true, out);
+}
+
 std::optional<HttpResponse> ParseSetTag(const std::string& body, Batch* out) {
-  simdjson::dom::parser parser;
-  simdjson::dom::object obj;
-  simdjson::dom::element doc;
-  if (auto bad = ParseBody(body, parser, &obj, &doc)) return bad;
-  Batch b;
-  if (auto bad = RunIdOf(obj, &b.run_id)) return bad;
-  std::pair<std::string, std::string> kv;
-  if (auto bad = KeyValue(doc, "tag", kMaxTagValueLength, false, &kv)) return bad;
-  b.tags.push_back(std::move(kv));
-  *out = std::move(b);
-  return std::nullopt;
+  return ParseOnePair(body, "tag", kMaxTagValueLength, false, out);
 }
 
 std::optional<HttpResponse> ParseTagList(const std::string& body,
