@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "importers/simple_yaml.h"
@@ -116,7 +117,7 @@ void ReadMetricFile(const KeyFile& f, ImportedRun* run, ImportBatch* out) {
       continue;
     }
     if (series == static_cast<size_t>(-1)) series = run->SeriesIndex(f.key);
-    run->series[series].points.push_back(Point{step, ts / 1000.0, value});
+    run->Push(series, Point{step, ts / 1000.0, value});
   }
   if (!lines.status().ok()) out->Issue(path, -1, no, lines.status().message());
   out->bytes += lines.bytes();
@@ -228,6 +229,7 @@ Status ReadMlflowRun(const std::string& run_dir, ImportBatch* out) {
   ImportedRun run;
   run.format = "mlflow";
   run.source = run_dir;
+  run.StreamTo(std::exchange(out->stream, nullptr));
   std::string run_id = dir.filename().string();
   std::string experiment_id = dir.parent_path().filename().string();
   std::string run_name;
