@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <regex>
@@ -474,8 +473,9 @@ Status ImportGroup(store::Store* st, const Group& g, const std::string& key,
     res.source = r.source;
     // A file with several runs (long CSV) keys each run by its name as well.
     std::string run_key = batch.runs.size() > 1 ? key + ":" + r.name : key;
+    // (A streamed run's key was looked up before it was read, and its points are written.)
     std::string existing;
-    INLOOP_RETURN_IF_ERROR(st->FindImport(run_key, &existing));
+    if (r.sink() != &sink) INLOOP_RETURN_IF_ERROR(st->FindImport(run_key, &existing));
     if (!existing.empty()) {
       INLOOP_RETURN_IF_ERROR(Existing(st, existing, g, &res));
       res.format = r.format;

@@ -25,9 +25,9 @@ struct ImportOptions {
   std::vector<std::string> tags;  // added to every run
   // Called now and then with the bytes read so far of the total, and the points written.
   std::function<void(int64_t bytes_done, int64_t bytes_total, int64_t points)> progress;
-  // A run read from a single-run input (TensorBoard directory, MLflow run, W&B run) is written
-  // while it is read, this many points at a time: what an import holds stays bounded by this,
-  // whatever the size of its files.
+  // A run read from a single-run input (TensorBoard directory, MLflow run, W&B run, JSONL file)
+  // is written while it is read, this many points at a time: what an import holds stays bounded
+  // by this, whatever the size of its files.
   size_t stream_points = size_t{1} << 16;
 };
 

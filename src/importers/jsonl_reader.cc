@@ -5,6 +5,7 @@
 #include <simdjson.h>
 
 #include <filesystem>
+#include <utility>
 
 #include "importers/text_input.h"
 #include "ingest/json_metrics.h"
@@ -46,6 +47,7 @@ Status ReadJsonl(const std::string& path, ImportBatch* out) {
   run.name = std::filesystem::path(path).stem().string();
   run.format = "jsonl";
   run.source = path;
+  run.StreamTo(std::exchange(out->stream, nullptr));  // one run per file: streamed when asked
 
   ingest::JsonMetrics json;
   simdjson::ondemand::parser time_parser;

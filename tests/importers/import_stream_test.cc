@@ -1,5 +1,5 @@
-// Streaming imports (import_writer.h): a TensorBoard directory of two event files, an MLflow run
-// and a W&B run written to the store while they are read. What the store holds equals what the
+// Streaming imports (import_writer.h): a TensorBoard directory of two event files, an MLflow run,
+// a W&B run and a JSONL file written to the store while they are read. What the store holds equals what the
 // readers read, whatever the stream size; the importer never holds more than
 // ImportOptions::stream_points points of a run (the structural memory bound); importing the
 // same files again finds their runs (stat key, or the content key when the files were touched or
@@ -75,6 +75,10 @@ class ImportStreamTest : public ImportFixture {
            wt::Item("lr", i % 2 == 0 ? "0.5" : "0.25")}));
     records.push_back(wt::ExitRecord(0, 2000));
     Write("in/wandb/offline-run-20260101_000000-abc/run-abc.wandb", wt::Framed(records));
+    std::string jsonl;
+    for (int64_t i = 0; i < 1500; ++i)
+      jsonl += fmt::format("{{\"step\": {}, \"loss\": {}, \"acc\": {}}}\n", i, 2.0 / (1 + i), i * 1e-3);
+    Write("in/log.jsonl", jsonl);
   }
 
   std::unique_ptr<store::Store> OpenStore(const std::string& name) {
@@ -156,9 +160,9 @@ TEST_F(ImportStreamTest, StreamedRunsEqualWhatTheReadersReadAndStayUnderTheLimit
   ImportSummary small, big;
   ASSERT_TRUE(Import(streamed.get(), 500, &small).ok());
   ASSERT_TRUE(Import(whole.get(), size_t{1} << 40, &big).ok());
-  ASSERT_EQ(small.runs.size(), 3u);
-  ASSERT_EQ(big.runs.size(), 3u);
-  EXPECT_EQ(small.points, 2 * 6000 + 5500 + 4000);
+  ASSERT_EQ(small.runs.size(), 4u);
+  ASSERT_EQ(big.runs.size(), 4u);
+  EXPECT_EQ(small.points, 2 * 6000 + 5500 + 4000 + 3000);
   EXPECT_EQ(big.points, small.points);
   // The structural memory bound: never more than stream_points points held by a reader.
   EXPECT_GT(small.peak_buffered_points, 0);
@@ -166,7 +170,7 @@ TEST_F(ImportStreamTest, StreamedRunsEqualWhatTheReadersReadAndStayUnderTheLimit
   EXPECT_EQ(big.peak_buffered_points, 0);  // nothing handed over before the end
 
   auto a = ByName(small), b = ByName(big);
-  ASSERT_EQ(a.size(), 3u);
+  ASSERT_EQ(a.size(), 4u);
   for (auto& [name, ra] : a) {
     SCOPED_TRACE(name);
     ASSERT_TRUE(b.count(name));
@@ -189,7 +193,10 @@ TEST_F(ImportStreamTest, StreamedRunsEqualWhatTheReadersReadAndStayUnderTheLimit
     for (size_t i = 0; i < px.size(); ++i) EXPECT_EQ(px[i].key + "=" + px[i].value, py[i].key + "=" + py[i].value);
   }
   // The store holds exactly what the readers read (kept whole, not streamed).
-  ImportBatch ml, wb;
+  ImportBatch ml, wb, js;
+  ASSERT_TRUE(ReadFile("jsonl", dir_ + "/in/log.jsonl", &js).ok());
+  ASSERT_EQ(js.runs.size(), 1u);
+  EXPECT_EQ(Dump(streamed.get(), a["log"]->run_id), DumpRead(js.runs[0]));
   ASSERT_TRUE(ReadFile("mlflow", dir_ + "/in/mlruns/0/0123456789abcdef0123456789abcdef", &ml).ok());
   ASSERT_TRUE(ReadFile("wandb", dir_ + "/in/wandb/offline-run-20260101_000000-abc/run-abc.wandb",
                        &wb).ok());
@@ -210,7 +217,7 @@ TEST_F(ImportStreamTest, ReimportFindsTheRunsAndChangedFilesAreImportedAgain) {
   auto st = OpenStore("store");
   ImportSummary first;
   ASSERT_TRUE(Import(st.get(), 1000, &first).ok());
-  ASSERT_EQ(first.runs.size(), 3u);
+  ASSERT_EQ(first.runs.size(), 4u);
   ASSERT_EQ(first.skipped_paths.size(), 1u);
   EXPECT_EQ(first.skipped_paths[0].reason, "duplicate");
   auto ids = ByName(first);
@@ -218,7 +225,7 @@ TEST_F(ImportStreamTest, ReimportFindsTheRunsAndChangedFilesAreImportedAgain) {
   auto again = [&](ImportSummary* s) { ASSERT_TRUE(Import(st.get(), 1000, s).ok()); };
   ImportSummary second;
   again(&second);  // unchanged: found by the stat key, nothing read
-  ASSERT_EQ(second.runs.size(), 3u);
+  ASSERT_EQ(second.runs.size(), 4u);
   for (auto& r : second.runs) {
     EXPECT_TRUE(r.already_imported) << r.name;
     EXPECT_EQ(r.run_id, ids[r.name]->run_id);
@@ -244,7 +251,7 @@ TEST_F(ImportStreamTest, ReimportFindsTheRunsAndChangedFilesAreImportedAgain) {
   ASSERT_EQ(::utimensat(AT_FDCWD, loss.c_str(), times, 0), 0);  // even with the old mtime
   ImportSummary fourth;
   again(&fourth);
-  ASSERT_EQ(fourth.runs.size(), 3u);
+  ASSERT_EQ(fourth.runs.size(), 4u);
   for (auto& r : fourth.runs) {
     if (r.name == "ml") {
       EXPECT_FALSE(r.already_imported);
