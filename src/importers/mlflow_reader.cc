@@ -86,7 +86,12 @@ void ReadMetricFile(const KeyFile& f, ImportedRun* run, ImportBatch* out) {
   bool too_long = false;
   std::vector<std::string_view> parts;
   size_t series = static_cast<size_t>(-1);  // resolved at the first good line
+  int64_t counted = 0;  // of lines.bytes(), already in out->bytes (the progress bar reads it)
   while (lines.Next(&line, &no, &too_long)) {
+    if ((no & 0xFFF) == 0) {
+      out->bytes += lines.bytes() - counted;
+      counted = lines.bytes();
+    }
     if (!too_long && ingest::TrimSpace(line).empty()) continue;
     ++out->records;
     Fields(line, &parts);
@@ -120,7 +125,7 @@ void ReadMetricFile(const KeyFile& f, ImportedRun* run, ImportBatch* out) {
     run->Push(series, Point{step, ts / 1000.0, value});
   }
   if (!lines.status().ok()) out->Issue(path, -1, no, lines.status().message());
-  out->bytes += lines.bytes();
+  out->bytes += lines.bytes() - counted;
 }
 
 // MLflow's RunStatus enum (1 RUNNING, 2 SCHEDULED, 3 FINISHED, 4 FAILED, 5 KILLED), as a number
