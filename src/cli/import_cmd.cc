@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -27,9 +28,13 @@ class ProgressLine {
     last_ = now;
     drawn_ = true;
     double frac = total > 0 ? static_cast<double>(bytes) / static_cast<double>(total) : 0;
+    frac = std::clamp(frac, 0.0, 1.0);
     int filled = static_cast<int>(frac * 30);
-    fmt::print(stderr, "\r\033[Kimport [{:=<{}}{: <{}}] {:3.0f}%  {:.1f}/{:.1f} MB  {} points",
-               "", filled, "", 30 - filled, frac * 100, bytes / 1e6, total / 1e6, points);
+    double secs = std::chrono::duration<double>(now - start_).count();
+    double rate = secs > 0 ? static_cast<double>(bytes) / 1e6 / secs : 0;
+    fmt::print(stderr,
+               "\r\033[Kimport [{:=<{}}{: <{}}] {:3.0f}%  {:.1f}/{:.1f} MB  {:.0f} MB/s  {} points",
+               "", filled, "", 30 - filled, frac * 100, bytes / 1e6, total / 1e6, rate, points);
     fflush(stderr);
   }
   void Clear() {
@@ -40,6 +45,7 @@ class ProgressLine {
  private:
   bool enabled_;
   bool drawn_ = false;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_;
 };
 

@@ -5,19 +5,17 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <limits>
 #include <regex>
 #include <set>
+#include <utility>
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
-#include "common/json_writer.h"
 #include "importers/detect_format.h"
+#include "importers/import_writer.h"
 #include "importers/mlflow_reader.h"
 #include "importers/readers.h"
 #include "importers/wandb_reader.h"
@@ -34,11 +32,6 @@ struct Group {
   std::vector<std::string> files;  // read in this order (event files sorted by name)
   int64_t bytes = 0;
 };
-
-double NowSeconds() {
-  using namespace std::chrono;
-  return duration<double>(system_clock::now().time_since_epoch()).count();
-}
 
 std::string Hex(const unsigned char* d, unsigned n) {
   static const char* kHex = "0123456789abcdef";
@@ -82,6 +75,25 @@ Status ContentKey(const std::vector<std::string>& files, std::string* key) {
   EVP_DigestFinal_ex(ctx.get(), md, &len);
   *key = Hex(md, len);
   return Status::OK();
+}
+
+// A cheap stand-in for the content key: SHA-256 of each file's path, device, inode, size and
+// modification and change times (nanoseconds). Any write changes the change time (which no call
+// can set back), so equal stat keys mean the same bytes as when the key was recorded; a copied
+// or touched file gets a new stat key and is hashed in full. Empty when a file cannot be stat'ed.
+std::string StatKey(const std::vector<std::string>& files) {
+  std::string sig;
+  for (auto& f : files) {
+    struct stat sb;
+    if (::stat(f.c_str(), &sb) != 0) return "";
+    sig += fmt::format("{}\n{}:{}:{}:{}.{}:{}.{}\n", f, sb.st_dev, sb.st_ino, sb.st_size,
+                       sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec, sb.st_ctim.tv_sec,
+                       sb.st_ctim.tv_nsec);
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  if (EVP_Digest(sig.data(), sig.size(), md, &len, EVP_sha256(), nullptr) != 1) return "";
+  return "stat:" + Hex(md, len);
 }
 
 int64_t FileSize(const std::string& f) {
@@ -370,24 +382,19 @@ class Planner {
 };
 
 // Reads a group into a batch with the reader of its format; event files of one directory become
-// one run.
+// one run. A run that streams (batch->stream) hands its points on while it is read.
 Status ReadGroup(const Group& g, ImportBatch* batch) {
   if (g.format == "tfevents") {
-    ImportBatch files;
-    for (auto& f : g.files) INLOOP_RETURN_IF_ERROR(ReadTfEventsFile(f, &files));
-    batch->issues = std::move(files.issues);
-    batch->records = files.records;
-    batch->bytes = files.bytes;
-    batch->skipped = std::move(files.skipped);
-    if (files.runs.empty()) return Status::OK();
-    ImportedRun merged = std::move(files.runs.front());
-    for (size_t i = 1; i < files.runs.size(); ++i) {
-      for (auto& s : files.runs[i].series)
-        for (auto& p : s.points) merged.Add(s.key, p.step, p.wall_time, p.value);
-      for (auto& p : files.runs[i].params) merged.SetParam(p.key, p.value);
-    }
-    merged.source = g.source;
-    batch->runs.push_back(std::move(merged));
+    std::error_code ec;
+    fs::path dir = fs::absolute(fs::path(g.files.front()), ec).lexically_normal().parent_path();
+    if (ec) dir = fs::path(g.files.front()).parent_path();
+    ImportedRun run;
+    run.name = dir.filename().string();
+    run.format = "tfevents";
+    run.source = g.source;
+    run.StreamTo(std::exchange(batch->stream, nullptr));
+    for (auto& f : g.files) INLOOP_RETURN_IF_ERROR(ReadTfEventsInto(f, &run, batch));
+    batch->runs.push_back(std::move(run));
     return Status::OK();
   }
   bool dir_format = g.format == "mlflow" || g.format == "wandb";
@@ -398,85 +405,6 @@ std::string RunNameFor(const ImportOptions& opts, const ImportedRun& r, size_t r
   if (opts.name.empty()) return r.name.empty() ? "import" : r.name;
   if (runs_in_import <= 1) return opts.name;
   return opts.name + "/" + (r.name.empty() ? "import" : r.name);
-}
-
-// Writes one imported run to the store as a finished run. Returns the points written.
-Status WriteRun(store::Store* st, const ImportedRun& r, const std::string& name,
-                const ImportOptions& opts, const std::string& content_key, int64_t* done_points,
-                const std::function<void(int64_t)>& on_points, ImportedRunResult* res) {
-  double lo = std::numeric_limits<double>::infinity(), hi = 0;
-  for (auto& s : r.series)
-    for (auto& p : s.points)
-      if (std::isfinite(p.wall_time) && p.wall_time > 0) {
-        lo = std::min(lo, p.wall_time);
-        hi = std::max(hi, p.wall_time);
-      }
-  store::RunRecord run;
-  run.name = name;
-  run.status = r.status.empty() ? store::kFinished : r.status;
-  run.command = {"inloop", "import", r.source};
-  run.host = r.host;
-  std::error_code ec;
-  run.cwd = fs::current_path(ec).string();
-  if (r.started_at > 0) {  // the source dates the run (MLflow's meta.yaml, W&B's run record)
-    run.started_at = r.started_at;
-    run.ended_at = r.ended_at > 0 ? r.ended_at : std::max(r.started_at, std::isfinite(lo) ? hi : 0);
-  } else if (std::isfinite(lo)) {
-    run.started_at = lo;
-    run.ended_at = hi;
-  } else {
-    // No wall times in the file: the run is dated by the file, so it sorts where it belongs.
-    struct stat sb;
-    double when = NowSeconds();
-    if (stat(r.source.c_str(), &sb) == 0)
-      when = static_cast<double>(sb.st_mtim.tv_sec) + sb.st_mtim.tv_nsec * 1e-9;
-    run.started_at = run.ended_at = when;
-  }
-  run.attempts = 0;
-  INLOOP_RETURN_IF_ERROR(st->CreateRun(&run));
-  std::vector<store::Param> params = r.params;
-  for (auto& p : params) p.source = "import";
-  params.push_back(store::Param{"import/format", r.format, "import"});
-  params.push_back(store::Param{"import/source", r.source, "import"});
-  INLOOP_RETURN_IF_ERROR(st->SetParams(run.id, params));
-  std::vector<std::string> tags = r.tags;
-  tags.insert(tags.end(), opts.tags.begin(), opts.tags.end());
-  INLOOP_RETURN_IF_ERROR(st->AddTags(run.id, tags));
-
-  std::unique_ptr<store::RunWriter> w;
-  INLOOP_RETURN_IF_ERROR(st->OpenWriter(run.id, &w));
-  int64_t n = 0;
-  for (auto& s : r.series) {
-    for (auto& p : s.points) {
-      INLOOP_RETURN_IF_ERROR(w->Append(s.key, p.step, p.wall_time, p.value));
-      if ((++n & 0xFFFF) == 0) on_points(*done_points + n);
-    }
-  }
-  INLOOP_RETURN_IF_ERROR(w->Close());
-  *done_points += n;
-  on_points(*done_points);
-
-  store::EventRecord ev;
-  ev.run_id = run.id;
-  ev.time = NowSeconds();
-  ev.kind = "import";
-  ev.severity = "info";
-  ev.message = fmt::format("imported {} points in {} series from {} ({})", n, r.series.size(),
-                           r.source, r.format);
-  JsonWriter jw;
-  jw.BeginObject().Key("format").String(r.format).Key("source").String(r.source);
-  jw.Key("points").Int(n).Key("series").Int(static_cast<int64_t>(r.series.size()));
-  jw.Key("content_key").String(content_key).EndObject();
-  ev.data_json = jw.Take();
-  INLOOP_RETURN_IF_ERROR(st->AddEvent(&ev));
-  // Recorded last: a run cut short by a crash is not taken for a finished import next time.
-  INLOOP_RETURN_IF_ERROR(st->RecordImport(content_key, run.id, r.source, r.format));
-
-  res->run_id = run.id;
-  res->name = name;
-  res->points = n;
-  res->series = static_cast<int64_t>(r.series.size());
-  return Status::OK();
 }
 
 // What an earlier import of the same bytes made.
@@ -516,6 +444,66 @@ std::string HoldingDir(const std::string& source) {
   return d.empty() ? "." : d;
 }
 
+// Reads one group and writes the runs it makes; a run of a single-run format streams into the
+// store while it is read. `done_bytes` were read before this group.
+Status ImportGroup(store::Store* st, const Group& g, const std::string& key,
+                   const std::string& stat_key, const ImportOptions& opts, size_t groups,
+                   int64_t done_bytes, const std::function<void(int64_t, int64_t)>& report,
+                   int64_t* points, ImportSummary* out) {
+  ImportBatch batch;
+  const int64_t before = *points;
+  RunSink sink(st, opts.stream_points, [&](int64_t pts) {
+    report(done_bytes + std::min(batch.bytes, g.bytes), before + pts);
+  });
+  batch.stream = &sink;
+  Status read = ReadGroup(g, &batch);
+  if (!read.ok()) {
+    sink.Abandon(read);
+    return read;
+  }
+  out->bytes += g.bytes;
+  out->records += batch.records;
+  for (auto& [k, v] : batch.skipped) out->skipped[k] += v;
+  for (auto& i : batch.issues) out->issues.push_back(std::move(i));
+  if (batch.runs.empty())
+    out->skipped_paths.push_back(SkippedPath{g.source, "empty", EmptyDetail(batch)});
+  for (auto& r : batch.runs) {
+    ImportedRunResult res;
+    res.format = r.format;
+    res.source = r.source;
+    // A file with several runs (long CSV) keys each run by its name as well.
+    std::string run_key = batch.runs.size() > 1 ? key + ":" + r.name : key;
+    // (A streamed run's key was looked up before it was read, and its points are written.)
+    std::string existing;
+    if (r.sink() != &sink) INLOOP_RETURN_IF_ERROR(st->FindImport(run_key, &existing));
+    if (!existing.empty()) {
+      INLOOP_RETURN_IF_ERROR(Existing(st, existing, g, &res));
+      res.format = r.format;
+      res.source = r.source;
+      out->runs.push_back(std::move(res));
+      continue;
+    }
+    std::string name = RunNameFor(opts, r, batch.runs.size() * groups);
+    if (r.sink() == &sink) {
+      if (Status f = sink.Finish(r, name, opts, run_key, &res); !f.ok()) {
+        sink.Abandon(f);
+        return f;
+      }
+      out->peak_buffered_points = std::max(out->peak_buffered_points, sink.peak_buffered());
+    } else {  // kept whole by its reader: written at once
+      int64_t at = *points;
+      RunSink whole(st, opts.stream_points, [&](int64_t pts) { report(done_bytes, at + pts); });
+      INLOOP_RETURN_IF_ERROR(whole.Finish(r, name, opts, run_key, &res));
+    }
+    *points += res.points;
+    out->points += res.points;
+    if (batch.runs.size() == 1 && !stat_key.empty())
+      INLOOP_RETURN_IF_ERROR(st->RecordImport(stat_key, res.run_id, g.source, g.format));
+    out->runs.push_back(std::move(res));
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 std::vector<DirectoryReport> ByDirectory(const ImportSummary& s) {
@@ -539,65 +527,64 @@ Status ImportPaths(store::Store* st, const std::vector<std::string>& paths,
   int64_t total_bytes = 0;
   for (auto& g : groups) total_bytes += g.bytes;
   int64_t done_bytes = 0, points = 0;
-  auto report = [&](int64_t pts) {
-    if (opts.progress) opts.progress(done_bytes, total_bytes, pts);
+  auto report = [&](int64_t bytes, int64_t pts) {
+    if (opts.progress) opts.progress(bytes, total_bytes, pts);
   };
-  report(0);
+  report(0, 0);
   std::map<std::string, std::string> sources;  // content key -> the first group's source
+  std::map<std::string, std::string> run_sources;  // run met again -> the first group's source
+  auto duplicate = [&](const Group& g, const std::string& first) {
+    out->skipped_paths.push_back(
+        SkippedPath{g.source, "duplicate", fmt::format("the same bytes as {}", first)});
+    out->skipped["file:duplicate"]++;
+  };
+  // The same bytes as one run before: nothing to read again.
+  auto existing_run = [&](const Group& g, const std::string& run_id) -> Status {
+    auto [first, fresh] = run_sources.emplace(run_id, g.source);
+    if (!fresh) {
+      duplicate(g, first->second);
+      return Status::OK();
+    }
+    ImportedRunResult res;
+    INLOOP_RETURN_IF_ERROR(Existing(st, run_id, g, &res));
+    out->runs.push_back(std::move(res));
+    return Status::OK();
+  };
   for (auto& g : groups) {
     out->files += static_cast<int64_t>(g.files.size());
+    // Unchanged files (stat key) need no hashing at all.
+    std::string stat_key = StatKey(g.files), existing;
+    if (!stat_key.empty()) INLOOP_RETURN_IF_ERROR(st->FindImport(stat_key, &existing));
+    if (!existing.empty()) {
+      INLOOP_RETURN_IF_ERROR(existing_run(g, existing));
+      done_bytes += g.bytes;
+      out->bytes += g.bytes;
+      report(done_bytes, points);
+      continue;
+    }
     std::string key;
     INLOOP_RETURN_IF_ERROR(ContentKey(g.files, &key));
     auto [first, fresh] = sources.emplace(key, g.source);
     if (!fresh) {  // a copy of an input met earlier in this import
-      out->skipped_paths.push_back(SkippedPath{
-          g.source, "duplicate", fmt::format("the same bytes as {}", first->second)});
-      out->skipped["file:duplicate"]++;
+      duplicate(g, first->second);
       done_bytes += g.bytes;
       out->bytes += g.bytes;
       continue;
     }
-    // The same bytes as one run before: nothing to read again.
-    std::string existing;
     INLOOP_RETURN_IF_ERROR(st->FindImport(key, &existing));
     if (!existing.empty()) {
-      ImportedRunResult res;
-      INLOOP_RETURN_IF_ERROR(Existing(st, existing, g, &res));
-      out->runs.push_back(std::move(res));
+      INLOOP_RETURN_IF_ERROR(existing_run(g, existing));
+      if (!stat_key.empty())  // the next import of these files finds the run by their stat
+        INLOOP_RETURN_IF_ERROR(st->RecordImport(stat_key, existing, g.source, g.format));
       done_bytes += g.bytes;
       out->bytes += g.bytes;
-      report(points);
+      report(done_bytes, points);
       continue;
     }
-    ImportBatch batch;
-    INLOOP_RETURN_IF_ERROR(ReadGroup(g, &batch));
+    INLOOP_RETURN_IF_ERROR(ImportGroup(st, g, key, stat_key, opts, groups.size(), done_bytes,
+                                       report, &points, out));
     done_bytes += g.bytes;
-    out->bytes += g.bytes;
-    out->records += batch.records;
-    for (auto& [k, v] : batch.skipped) out->skipped[k] += v;
-    for (auto& i : batch.issues) out->issues.push_back(std::move(i));
-    if (batch.runs.empty())
-      out->skipped_paths.push_back(SkippedPath{g.source, "empty", EmptyDetail(batch)});
-    for (auto& r : batch.runs) {
-      ImportedRunResult res;
-      res.format = r.format;
-      res.source = r.source;
-      // A file with several runs (long CSV) keys each run by its name as well.
-      std::string run_key = batch.runs.size() > 1 ? key + ":" + r.name : key;
-      INLOOP_RETURN_IF_ERROR(st->FindImport(run_key, &existing));
-      if (!existing.empty()) {
-        INLOOP_RETURN_IF_ERROR(Existing(st, existing, g, &res));
-        res.format = r.format;
-        res.source = r.source;
-        out->runs.push_back(std::move(res));
-        continue;
-      }
-      std::string name = RunNameFor(opts, r, batch.runs.size() * groups.size());
-      INLOOP_RETURN_IF_ERROR(WriteRun(st, r, name, opts, run_key, &points, report, &res));
-      out->points += res.points;
-      out->runs.push_back(std::move(res));
-    }
-    report(points);
+    report(done_bytes, points);
   }
   return Status::OK();
 }

@@ -3,7 +3,9 @@
 // TensorBoard directory; an MLflow run directory), reads each group with its reader and writes the
 // runs it yields to the store: a finished run per group with its params, tags, every series and an
 // `import` event. Idempotent: a group's content key (SHA-256 of its bytes) is recorded with the
-// run, and importing the same bytes again reports the existing run instead of making a copy.
+// run, and importing the same bytes again reports the existing run instead of making a copy. A
+// stat key (path, inode, size, modification and change times) is recorded beside it, so that
+// importing unchanged files again reads nothing (changed or copied files are hashed again).
 #pragma once
 
 #include <cstdint>
@@ -23,6 +25,10 @@ struct ImportOptions {
   std::vector<std::string> tags;  // added to every run
   // Called now and then with the bytes read so far of the total, and the points written.
   std::function<void(int64_t bytes_done, int64_t bytes_total, int64_t points)> progress;
+  // A run read from a single-run input (TensorBoard directory, MLflow run, W&B run, JSONL file)
+  // is written while it is read, this many points at a time: what an import holds stays bounded
+  // by this, whatever the size of its files.
+  size_t stream_points = size_t{1} << 16;
 };
 
 struct ImportedRunResult {
@@ -63,6 +69,9 @@ struct ImportSummary {
   int64_t bytes = 0;
   int64_t records = 0;
   int64_t points = 0;
+  // The most points a streamed run held at once before handing them to the store (never above
+  // ImportOptions::stream_points).
+  int64_t peak_buffered_points = 0;
 };
 
 // The summary's runs and skipped paths grouped by the directory that holds each source (a run

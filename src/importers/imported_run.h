@@ -17,6 +17,21 @@
 
 namespace inloop::importers {
 
+class ImportedRun;
+
+// Where a streaming import sends a run's points while it is read (import_writer.h writes them to
+// the store): a reader that streams attaches its run with ImportedRun::StreamTo and appends as
+// usual; once `limit()` points are buffered the run hands them all over and keeps only its keys,
+// so a run of any length holds at most limit() points (plus what the store's writer seals).
+class PointSink {
+ public:
+  virtual ~PointSink() = default;
+  virtual size_t limit() const = 0;
+  // Takes the buffered points of every series of `run` (in series order); the run clears them
+  // after. Errors are the sink's to keep (the reader goes on; the driver asks the sink).
+  virtual void Take(const ImportedRun& run, size_t buffered) = 0;
+};
+
 struct ImportedSeries {
   std::string key;
   std::vector<Point> points;  // in file order; a step going back starts a new segment in the store
@@ -40,7 +55,23 @@ struct ImportedRun {
 
   // Appends a point to series `key`, creating the series on first use.
   void Add(std::string_view key, int64_t step, double wall_time, double value) {
-    series[SeriesIndex(key)].points.push_back(Point{step, wall_time, value});
+    Push(SeriesIndex(key), Point{step, wall_time, value});
+  }
+  // Appends a point to series[i] (an index from SeriesIndex).
+  void Push(size_t i, const Point& p) {
+    series[i].points.push_back(p);
+    if (sink_ != nullptr && ++buffered_ >= sink_->limit()) Spill();
+  }
+  // Streaming: from now on the points go to `sink` every sink->limit() points (readers of one
+  // run per input call this when ImportBatch::stream is set). Spill hands over what is left.
+  void StreamTo(PointSink* sink) { sink_ = sink; }
+  PointSink* sink() const { return sink_; }
+  void Spill() {
+    if (sink_ == nullptr || buffered_ == 0) return;
+    sink_->Take(*this, buffered_);
+    for (auto& s : series) s.points.clear();
+    spilled_ += static_cast<int64_t>(buffered_);
+    buffered_ = 0;
   }
   // The position of series `key` in `series`, creating it empty on first use. A reader that meets
   // the same keys again and again resolves each once and appends to series[i].points directly.
@@ -57,8 +88,9 @@ struct ImportedRun {
       if (p.key == key) { p.value = std::move(value); return; }
     params.push_back(store::Param{std::move(key), std::move(value), "import"});
   }
+  // Every point added, those handed to a sink included.
   int64_t points() const {
-    int64_t n = 0;
+    int64_t n = spilled_;
     for (auto& s : series) n += static_cast<int64_t>(s.points.size());
     return n;
   }
@@ -69,6 +101,9 @@ struct ImportedRun {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   std::unordered_map<std::string, size_t, KeyHash, std::equal_to<>> index_;
+  PointSink* sink_ = nullptr;
+  size_t buffered_ = 0;  // points added since the last Spill (counted only while streaming)
+  int64_t spilled_ = 0;  // points handed to the sink
 };
 
 // A problem in an input file: a bad CRC, a truncated record, a line that does not parse.
@@ -87,6 +122,9 @@ struct ImportBatch {
   int64_t records = 0;  // records/lines/rows read
   int64_t bytes = 0;    // bytes of input consumed
   std::map<std::string, int64_t> skipped;  // what was skipped and how often, e.g. "plugin:images"
+  // Set by the driver for a streaming import: a reader that makes one run of its input attaches
+  // it (ImportedRun::StreamTo) before adding points. Null: runs are kept whole.
+  PointSink* stream = nullptr;
 
   void Issue(const std::string& path, int64_t offset, int64_t line, std::string message) {
     issues.push_back(ImportIssue{path, offset, line, std::move(message)});

@@ -5,6 +5,7 @@
 #include <simdjson.h>
 
 #include <filesystem>
+#include <utility>
 
 #include "importers/text_input.h"
 #include "ingest/json_metrics.h"
@@ -46,6 +47,7 @@ Status ReadJsonl(const std::string& path, ImportBatch* out) {
   run.name = std::filesystem::path(path).stem().string();
   run.format = "jsonl";
   run.source = path;
+  run.StreamTo(std::exchange(out->stream, nullptr));  // one run per file: streamed when asked
 
   ingest::JsonMetrics json;
   simdjson::ondemand::parser time_parser;
@@ -55,7 +57,12 @@ Status ReadJsonl(const std::string& path, ImportBatch* out) {
   std::string_view line;
   int64_t no = 0;
   bool too_long = false, any_line = false;
+  int64_t counted = 0;  // of lines.bytes(), already in out->bytes (the progress bar reads it)
   while (lines.Next(&line, &no, &too_long)) {
+    if ((no & 0xFFF) == 0) {
+      out->bytes += lines.bytes() - counted;
+      counted = lines.bytes();
+    }
     if (too_long) {
       ++out->records;
       out->Issue(path, -1, no, fmt::format("line longer than {} bytes; skipped", kMaxLineBytes));
@@ -102,7 +109,7 @@ Status ReadJsonl(const std::string& path, ImportBatch* out) {
       run.Add(m.key, counter.Assign(m.key, has_step, step), wall, m.value);
     }
   }
-  out->bytes += lines.bytes();
+  out->bytes += lines.bytes() - counted;
   if (!any_line && lines.status().ok()) out->Issue(path, -1, 0, "empty file; nothing imported");
   if (run.points() > 0) out->runs.push_back(std::move(run));
   return lines.status();

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "importers/simple_yaml.h"
@@ -85,7 +86,12 @@ void ReadMetricFile(const KeyFile& f, ImportedRun* run, ImportBatch* out) {
   bool too_long = false;
   std::vector<std::string_view> parts;
   size_t series = static_cast<size_t>(-1);  // resolved at the first good line
+  int64_t counted = 0;  // of lines.bytes(), already in out->bytes (the progress bar reads it)
   while (lines.Next(&line, &no, &too_long)) {
+    if ((no & 0xFFF) == 0) {
+      out->bytes += lines.bytes() - counted;
+      counted = lines.bytes();
+    }
     if (!too_long && ingest::TrimSpace(line).empty()) continue;
     ++out->records;
     Fields(line, &parts);
@@ -116,10 +122,10 @@ void ReadMetricFile(const KeyFile& f, ImportedRun* run, ImportBatch* out) {
       continue;
     }
     if (series == static_cast<size_t>(-1)) series = run->SeriesIndex(f.key);
-    run->series[series].points.push_back(Point{step, ts / 1000.0, value});
+    run->Push(series, Point{step, ts / 1000.0, value});
   }
   if (!lines.status().ok()) out->Issue(path, -1, no, lines.status().message());
-  out->bytes += lines.bytes();
+  out->bytes += lines.bytes() - counted;
 }
 
 // MLflow's RunStatus enum (1 RUNNING, 2 SCHEDULED, 3 FINISHED, 4 FAILED, 5 KILLED), as a number
@@ -228,6 +234,7 @@ Status ReadMlflowRun(const std::string& run_dir, ImportBatch* out) {
   ImportedRun run;
   run.format = "mlflow";
   run.source = run_dir;
+  run.StreamTo(std::exchange(out->stream, nullptr));
   std::string run_id = dir.filename().string();
   std::string experiment_id = dir.parent_path().filename().string();
   std::string run_name;

@@ -15,6 +15,7 @@
 #include <limits>
 #include <map>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/file_io.h"
@@ -216,7 +217,8 @@ class Parser {
     expected_ = expected_bytes;
     // Once an eighth of a large file is read, each series is sized for the whole file, so that
     // its vector is not grown (copied, and its fresh pages faulted in) again and again.
-    checkpoint_ = expected_ >= kReserveMinBytes ? expected_ / 8 : SIZE_MAX;
+    // A streamed run holds a bounded number of points: nothing to reserve.
+    checkpoint_ = expected_ >= kReserveMinBytes && run_->sink() == nullptr ? expected_ / 8 : SIZE_MAX;
   }
 
   // Parses the records of `piece` (bytes [base, base + piece.size()) of a stream of stream_size
@@ -345,7 +347,7 @@ class Parser {
         continue;
       }
       if (tag.series == kNone) tag.series = run_->SeriesIndex(tag_name);
-      run_->series[tag.series].points.push_back(Point{step, wall_time, value});
+      run_->Push(tag.series, Point{step, wall_time, value});
       ++tag.points;
     }
   }
@@ -393,6 +395,12 @@ void ParseTfEvents(std::string_view bytes, const std::string& path, ImportedRun*
   Parser(path, run, batch).Parse(bytes);
 }
 
+namespace {
+// Reads the open event file `fd` (`expected` bytes long, as far as fstat knows) into `run`.
+Status ParseTfEventsFd(int fd, const std::string& path, int64_t expected, size_t piece_bytes,
+                       ImportedRun* run, ImportBatch* out);
+}  // namespace
+
 Status ReadTfEventsFile(const std::string& path, ImportBatch* out, size_t piece_bytes) {
   int fd = -1;
   if (Status s = OpenForReading(path, &fd); !s.ok()) return s;
@@ -406,9 +414,32 @@ Status ReadTfEventsFile(const std::string& path, ImportBatch* out, size_t piece_
   run.name = dir.filename().string();
   run.format = "tfevents";
   run.source = dir.string();
+  run.StreamTo(std::exchange(out->stream, nullptr));
+  Status s = ParseTfEventsFd(fd, path, expected, piece_bytes, &run, out);
+  ::close(fd);
+  if (!s.ok()) return s;
+  out->runs.push_back(std::move(run));
+  return Status::OK();
+}
+
+Status ReadTfEventsInto(const std::string& path, ImportedRun* run, ImportBatch* out,
+                        size_t piece_bytes) {
+  int fd = -1;
+  if (Status s = OpenForReading(path, &fd); !s.ok()) return s;
+  struct stat st {};
+  int64_t expected = ::fstat(fd, &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
+  Status s = ParseTfEventsFd(fd, path, expected, piece_bytes, run, out);
+  ::close(fd);
+  return s;
+}
+
+namespace {
+
+Status ParseTfEventsFd(int fd, const std::string& path, int64_t expected, size_t piece_bytes,
+                       ImportedRun* run, ImportBatch* out) {
   // One piece-sized buffer, reused: reading the file into fresh memory costs more than parsing
   // it (page faults), a reused buffer stays in cache. A record longer than the buffer grows it.
-  Parser parser(path, &run, out);
+  Parser parser(path, run, out);
   parser.Begin(static_cast<size_t>(std::max<int64_t>(expected, 0)));
   std::vector<char> buf(std::max<size_t>(piece_bytes, 64));
   size_t have = 0;
@@ -420,7 +451,6 @@ Status ReadTfEventsFile(const std::string& path, ImportBatch* out, size_t piece_
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) {
         int e = errno;
-        ::close(fd);
         return Status::Io(fmt::format("{}: read failed at byte {}: {}", path,
                                       base + static_cast<int64_t>(have), std::strerror(e)));
       }
@@ -437,10 +467,10 @@ Status ReadTfEventsFile(const std::string& path, ImportBatch* out, size_t piece_
     base += static_cast<int64_t>(used);
     if (have == buf.size()) buf.resize(buf.size() * 2);  // one record longer than the buffer
   }
-  ::close(fd);
   parser.Finish();
-  out->runs.push_back(std::move(run));
   return Status::OK();
 }
+
+}  // namespace
 
 }  // namespace inloop::importers

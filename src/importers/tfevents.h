@@ -27,6 +27,11 @@ namespace inloop::importers {
 Status ReadTfEventsFile(const std::string& path, ImportBatch* out,
                         size_t piece_bytes = size_t{1} << 20);
 
+// Reads the event file at `path` into `run` (series appended, params set; a streamed run hands
+// its points on as it goes), for the several event files of one directory that make one run.
+Status ReadTfEventsInto(const std::string& path, ImportedRun* run, ImportBatch* out,
+                        size_t piece_bytes = size_t{1} << 20);
+
 // Parses the bytes of an event file into `run` (series appended) and `batch` (issues naming
 // `path`, records, bytes, skipped counts). For tests and benchmarks; ReadTfEventsFile uses it.
 void ParseTfEvents(std::string_view bytes, const std::string& path, ImportedRun* run,

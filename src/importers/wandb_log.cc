@@ -2,25 +2,15 @@
 #include "importers/wandb_log.h"
 
 #include <fmt/format.h>
+#include <zlib.h>
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 
 namespace inloop::importers {
 namespace {
 
 constexpr uint8_t kFull = 1, kFirst = 2, kMiddle = 3, kLast = 4;
-
-std::array<uint32_t, 256> MakeCrcTable() {
-  std::array<uint32_t, 256> t{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    t[i] = c;
-  }
-  return t;
-}
 
 uint32_t Le32(const char* p) {
   const auto* u = reinterpret_cast<const unsigned char*>(p);
@@ -39,12 +29,11 @@ const char* TypeName(uint8_t type) {
 
 }  // namespace
 
+// zlib's CRC-32 is the same function (IEEE polynomial, inverted in and out, chained the same
+// way) computed several bytes at a time: the byte-table loop was a tenth of a W&B import.
 uint32_t Crc32Ieee(uint32_t crc, const void* data, size_t n) {
-  static const std::array<uint32_t, 256> kTable = MakeCrcTable();
-  const auto* p = static_cast<const unsigned char*>(data);
-  crc = ~crc;
-  for (size_t i = 0; i < n; ++i) crc = kTable[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
-  return ~crc;
+  const auto* p = static_cast<const Bytef*>(data);
+  return static_cast<uint32_t>(crc32_z(crc, p, n));
 }
 
 WandbLogReader::WandbLogReader(std::string_view bytes) {

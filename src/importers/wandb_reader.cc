@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 #include "importers/simple_yaml.h"
 #include "importers/text_input.h"
@@ -132,6 +133,7 @@ Status ReadWandbFile(const fs::path& file, ImportBatch* out, WandbNonNumeric* no
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(f, &std::fclose);
   fs::path dir = file.parent_path();
   WandbRunBuilder b(file.string(), IdFromDir(dir.empty() ? fs::path(".") : dir));
+  b.StreamTo(std::exchange(out->stream, nullptr));
   WandbLogReader log(f);
   bool header = ReadRecords(&log, file.string(), &b, out);
   if (std::ferror(f))
@@ -145,6 +147,7 @@ Status ReadWandbFile(const fs::path& file, ImportBatch* out, WandbNonNumeric* no
 // The pre-0.10 layout: wandb-history.jsonl, one JSON object per row.
 Status ReadOldLayout(const fs::path& dir, ImportBatch* out, WandbNonNumeric* non_numeric) {
   WandbRunBuilder b(dir.string(), IdFromDir(dir));
+  b.StreamTo(std::exchange(out->stream, nullptr));
   fs::path hist = Side(dir, "wandb-history.jsonl");
   if (!hist.empty()) {
     LineReader lines;

@@ -177,7 +177,13 @@ bool Telemetry(std::string_view msg, WandbRecord* out) {
 }  // namespace
 
 bool DecodeWandbRecord(std::string_view payload, WandbRecord* out) {
+  // Cleared, but the item vectors keep their room: one record after another, no allocation.
+  std::vector<WandbItem> items = std::move(out->items), removes = std::move(out->removes);
+  items.clear();
+  removes.clear();
   *out = WandbRecord{};
+  out->items = std::move(items);
+  out->removes = std::move(removes);
   Wire w(payload);
   Field f;
   std::string_view body;

@@ -87,6 +87,16 @@ bool WandbRunBuilder::Leaves(const std::vector<WandbItem>& items,
   }
   bool ok = true;
   for (const WandbItem& item : items) {
+    if (media.empty() && (!item.key.empty() || item.nested_key.empty())) {
+      // A top-level key (a history row's usual item): its path is the key itself.
+      size_t before = out->size();
+      if (!FlattenWandbJson(item.value_json, item.key, out)) {
+        out->resize(before);
+        if (ok) *bad_key = std::string(item.key);
+        ok = false;
+      }
+      continue;
+    }
     std::vector<std::string_view> parts = PathOf(item);
     bool folded = false;
     for (const auto& [prefix, type] : media) {

@@ -40,6 +40,9 @@ class WandbRunBuilder {
   int64_t history_rows() const { return rows_; }
   bool has_run_record() const { return has_run_; }
 
+  // Streams the run's points to `sink` as they are read (imported_run.h PointSink).
+  void StreamTo(PointSink* sink) { run_.StreamTo(sink); }
+
   // The run (moved out); its non-numeric history values are added to *non_numeric if not null.
   ImportedRun Finish(WandbNonNumeric* non_numeric);
 

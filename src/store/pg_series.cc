@@ -17,6 +17,9 @@ using pg::Txn;
 
 namespace {
 
+// A bulk writer (store.h AppendPoints) commits its sealed chunks once they add up to this much.
+constexpr size_t kBulkCommitBytes = 8u << 20;
+
 void AppendHex(std::string* out, std::string_view bytes) {
   static const char* kHex = "0123456789abcdef";
   out->append("\\\\x");
@@ -332,31 +335,48 @@ int64_t PgRunWriter::LastStep(std::string_view key) const {
   return it->second->last_step;
 }
 
+Status PgRunWriter::FirstSegment(std::string_view key, SeriesState** out) {
+  auto st = std::make_unique<SeriesState>();
+  st->key = std::string(key);
+  INLOOP_RETURN_IF_ERROR(store_->CreateSeries(run_id_, key, 0, &st->id));
+  *out = st.get();
+  by_key_.emplace(st->key, st.get());
+  series_.push_back(std::move(st));
+  return Status::OK();
+}
+
+Status PgRunWriter::NextSegment(SeriesState* s, SeriesState** out) {
+  // Steps went backwards (a resumed attempt rewound): start a new segment, keep the old one.
+  Seal(s);
+  auto st = std::make_unique<SeriesState>();
+  st->key = s->key;
+  st->segment = s->segment + 1;
+  st->handle = s->handle;
+  INLOOP_RETURN_IF_ERROR(store_->CreateSeries(run_id_, st->key, st->segment, &st->id));
+  *out = st.get();
+  by_key_[st->key] = st.get();
+  if (st->handle >= 0) handles_[static_cast<size_t>(st->handle)].state = st.get();
+  series_.push_back(std::move(st));
+  return Status::OK();
+}
+
 Status PgRunWriter::Append(std::string_view key, int64_t step, double wall_time, double value) {
   if (!failed_.ok()) return failed_;
   auto it = by_key_.find(key);
   SeriesState* s;
   if (it == by_key_.end()) {
-    auto st = std::make_unique<SeriesState>();
-    st->key = std::string(key);
-    Status c = store_->CreateSeries(run_id_, key, 0, &st->id);
+    Status c = FirstSegment(key, &s);
     if (!c.ok()) return Fail(c);
-    s = st.get();
-    by_key_.emplace(st->key, s);
-    series_.push_back(std::move(st));
+    for (auto& h : handles_)  // resolved before its first point
+      if (h.state == nullptr && h.key == key) {
+        h.state = s;
+        s->handle = static_cast<int32_t>(&h - handles_.data());
+      }
   } else {
     s = it->second;
     if (s->count > 0 && step < s->last_step) {
-      // Steps went backwards (a resumed attempt rewound): start a new segment, keep the old one.
-      Seal(s);
-      auto st = std::make_unique<SeriesState>();
-      st->key = s->key;
-      st->segment = s->segment + 1;
-      Status c = store_->CreateSeries(run_id_, key, st->segment, &st->id);
+      Status c = NextSegment(s, &s);
       if (!c.ok()) return Fail(c);
-      s = st.get();
-      it->second = s;
-      series_.push_back(std::move(st));
     }
   }
   s->head.push_back(Point{step, wall_time, value});
@@ -364,6 +384,64 @@ Status PgRunWriter::Append(std::string_view key, int64_t step, double wall_time,
   s->last_step = step;
   ++points_;
   if (s->head.size() >= kChunkPoints) Seal(s);
+  return Status::OK();
+}
+
+Status PgRunWriter::ResolveSeries(std::string_view key, int32_t* handle) {
+  if (!failed_.ok()) return failed_;
+  auto it = by_key_.find(key);
+  if (it != by_key_.end() && it->second->handle >= 0) {
+    *handle = it->second->handle;
+    return Status::OK();
+  }
+  for (auto& h : handles_)
+    if (h.key == key) {
+      *handle = static_cast<int32_t>(&h - handles_.data());
+      return Status::OK();
+    }
+  *handle = static_cast<int32_t>(handles_.size());
+  handles_.push_back(Handle{std::string(key), it == by_key_.end() ? nullptr : it->second});
+  if (it != by_key_.end()) it->second->handle = *handle;
+  return Status::OK();
+}
+
+Status PgRunWriter::AppendPoints(int32_t handle, std::span<const Point> points) {
+  if (!failed_.ok()) return failed_;
+  if (handle < 0 || static_cast<size_t>(handle) >= handles_.size())
+    return Status::Invalid(fmt::format("run {}: no series handle {}", run_id_, handle));
+  Handle& h = handles_[static_cast<size_t>(handle)];
+  size_t i = 0;
+  while (i < points.size()) {
+    SeriesState* s = h.state;
+    Status c;
+    if (s == nullptr) {
+      c = FirstSegment(h.key, &s);
+      if (c.ok()) {
+        s->handle = handle;
+        h.state = s;
+      }
+    } else if (s->count > 0 && points[i].step < s->last_step) {
+      c = NextSegment(s, &s);
+    }
+    if (!c.ok()) return Fail(c);
+    // The longest run of steps that do not go back and fit in the open chunk.
+    size_t room = kChunkPoints - s->head.size();
+    size_t j = i + 1;
+    int64_t last = points[i].step;
+    while (j < points.size() && j - i < room && points[j].step >= last) last = points[j++].step;
+    s->head.insert(s->head.end(), points.begin() + static_cast<ptrdiff_t>(i),
+                   points.begin() + static_cast<ptrdiff_t>(j));
+    s->count += static_cast<int64_t>(j - i);
+    s->last_step = last;
+    points_ += static_cast<int64_t>(j - i);
+    i = j;
+    if (s->head.size() >= kChunkPoints) Seal(s);
+  }
+  // Sealed chunks are committed as they fill (no staging of the heads: store.h).
+  if (pending_bytes_ >= kBulkCommitBytes) {
+    Status c = Commit(false, /*stage_heads=*/false);
+    if (!c.ok()) return Fail(c);
+  }
   return Status::OK();
 }
 
@@ -376,6 +454,7 @@ void PgRunWriter::Seal(SeriesState* s) {
   c.first_step = s->head.front().step;
   c.last_step = s->head.back().step;
   c.data = EncodeChunk(s->head);
+  pending_bytes_ += c.data.size();
   pending_.push_back(std::move(c));
   s->sealed += static_cast<int64_t>(s->head.size());
   s->head.clear();
@@ -384,7 +463,7 @@ void PgRunWriter::Seal(SeriesState* s) {
 
 // One transaction: the chunks sealed since the last commit, the staged batches they cover
 // removed, the points appended since and not sealed staged, the run's version bumped.
-Status PgRunWriter::Commit(bool closing) {
+Status PgRunWriter::Commit(bool closing, bool stage_heads) {
   pg::PgConn* c = store_->conn_.get();
   if (c->generation() != generation_) {
     return Status::Io(fmt::format(
@@ -405,8 +484,8 @@ Status PgRunWriter::Commit(bool closing) {
     SeriesState* s = series_[i].get();
     ids.push_back(s->id);
     sealed.push_back(s->sealed);
-    staged_now[i] = s->head.size();
-    if (s->head.size() <= s->staged) continue;
+    staged_now[i] = stage_heads ? s->head.size() : s->staged;
+    if (!stage_heads || s->head.size() <= s->staged) continue;
     std::span<const Point> fresh(s->head.data() + s->staged, s->head.size() - s->staged);
     staged_rows += fmt::format("{}\t{}\t{}\t", s->id, s->sealed + static_cast<int64_t>(s->staged),
                                fresh.size());
@@ -443,6 +522,7 @@ Status PgRunWriter::Commit(bool closing) {
   }
   INLOOP_RETURN_IF_ERROR(t.Commit());
   pending_.clear();
+  pending_bytes_ = 0;
   for (size_t i = 0; i < series_.size(); ++i) series_[i]->staged = staged_now[i];
   return Status::OK();
 }

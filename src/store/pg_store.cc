@@ -264,10 +264,11 @@ Status PgStore::UpdateRun(const RunRecord& run) {
   p.Text(run.name).Text(run.status).Double(run.ended_at).Opt(run.exit_code).Int(run.signal);
   p.Int(run.attempts).Text(run.git_commit);
   if (run.git_dirty < 0) p.Null(); else p.Int(run.git_dirty);
+  p.Double(run.started_at).Text(run.host);
   p.Text(run.id);
   return conn_->Exec(
       "UPDATE runs SET name=$1, status=$2, ended_at=$3, exit_code=$4, signal=$5, attempts=$6, "
-      "git_commit=$7, git_dirty=$8 WHERE id=$9",
+      "git_commit=$7, git_dirty=$8, started_at=$9, host=$10 WHERE id=$11",
       p);
 }
 

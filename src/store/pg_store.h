@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "store/bulk_writer.h"
 #include "store/pg_conn.h"
 #include "store/store.h"
 
@@ -116,7 +117,7 @@ class PgStore : public Store {
 };
 
 // The PostgreSQL store's run writer (see PgStore).
-class PgRunWriter : public RunWriter {
+class PgRunWriter : public RunWriter, public BulkAppender {
  public:
   ~PgRunWriter() override;
   Status Append(std::string_view key, int64_t step, double wall_time, double value) override;
@@ -124,11 +125,14 @@ class PgRunWriter : public RunWriter {
   Status Close() override;
   int64_t points_appended() const override;
   int64_t LastStep(std::string_view key) const override;
+  Status ResolveSeries(std::string_view key, int32_t* handle) override;
+  Status AppendPoints(int32_t handle, std::span<const Point> points) override;
 
  private:
   friend class PgStore;
   struct SeriesState {
     int64_t id = 0;
+    int32_t handle = -1;  // ResolveSeries' handle of its key, -1 when none
     std::string key;
     int segment = 0;
     int64_t count = 0;   // points in this segment
@@ -147,7 +151,11 @@ class PgRunWriter : public RunWriter {
   };
   PgRunWriter() = default;
   void Seal(SeriesState* s);
-  Status Commit(bool closing);
+  // The series state of `key` for its first point, or the next segment after `s`.
+  Status FirstSegment(std::string_view key, SeriesState** out);
+  Status NextSegment(SeriesState* s, SeriesState** out);
+  // stage_heads: also stage the points not sealed yet (a bulk writer's auto-commit does not).
+  Status Commit(bool closing, bool stage_heads = true);
   Status Fail(Status s);
 
   PgStore* store_ = nullptr;
@@ -157,6 +165,13 @@ class PgRunWriter : public RunWriter {
   std::vector<std::unique_ptr<SeriesState>> series_;
   std::unordered_map<std::string, SeriesState*, StringHash, std::equal_to<>> by_key_;
   std::vector<PendingChunk> pending_;
+  size_t pending_bytes_ = 0;
+  // ResolveSeries' handles: the key and its newest segment (null before its first point).
+  struct Handle {
+    std::string key;
+    SeriesState* state = nullptr;
+  };
+  std::vector<Handle> handles_;
   Status failed_;
   int64_t points_ = 0;
   bool closed_ = false;

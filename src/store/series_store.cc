@@ -23,6 +23,8 @@ using namespace internal;
 namespace {
 
 constexpr size_t kWalRotateBytes = 64u << 20;
+// A bulk writer commits its sealed chunks to the index every this many (store.h AppendPoints).
+constexpr size_t kBulkCommitChunks = 256;
 
 }  // namespace
 
@@ -447,42 +449,135 @@ int64_t SqliteRunWriter::LastStep(std::string_view key) const {
   return it->second->last_step;
 }
 
+Status SqliteRunWriter::FirstSegment(std::string_view key, SeriesState** out) {
+  auto st = std::make_unique<SeriesState>();
+  st->key = std::string(key);
+  INLOOP_RETURN_IF_ERROR(store_->CreateSeries(run_id_, key, 0, &st->id));
+  *out = st.get();
+  by_key_.emplace(st->key, st.get());
+  series_.push_back(std::move(st));
+  return Status::OK();
+}
+
+Status SqliteRunWriter::NextSegment(SeriesState* s, SeriesState** out) {
+  // Steps went backwards (a resumed attempt rewound): start a new segment, keep the old one.
+  INLOOP_RETURN_IF_ERROR(Seal(s));
+  auto st = std::make_unique<SeriesState>();
+  st->key = s->key;
+  st->segment = s->segment + 1;
+  st->handle = s->handle;
+  INLOOP_RETURN_IF_ERROR(store_->CreateSeries(run_id_, st->key, st->segment, &st->id));
+  *out = st.get();
+  by_key_[st->key] = st.get();
+  if (st->handle >= 0) handles_[static_cast<size_t>(st->handle)].state = st.get();
+  series_.push_back(std::move(st));
+  return Status::OK();
+}
+
 Status SqliteRunWriter::Append(std::string_view key, int64_t step, double wall_time, double value) {
   if (!failed_.ok()) return failed_;
   auto it = by_key_.find(key);
   SeriesState* s;
   if (it == by_key_.end()) {
-    auto st = std::make_unique<SeriesState>();
-    st->key = std::string(key);
-    Status c = store_->CreateSeries(run_id_, key, 0, &st->id);
+    Status c = FirstSegment(key, &s);
     if (!c.ok()) return Fail(c);
-    s = st.get();
-    by_key_.emplace(st->key, s);
-    series_.push_back(std::move(st));
+    for (auto& h : handles_)  // resolved before its first point
+      if (h.state == nullptr && h.key == key) {
+        h.state = s;
+        s->handle = static_cast<int32_t>(&h - handles_.data());
+      }
   } else {
     s = it->second;
     if (s->count > 0 && step < s->last_step) {
-      // Steps went backwards (a resumed attempt rewound): start a new segment, keep the old one.
-      Status c = Seal(s);
+      Status c = NextSegment(s, &s);
       if (!c.ok()) return Fail(c);
-      auto st = std::make_unique<SeriesState>();
-      st->key = s->key;
-      st->segment = s->segment + 1;
-      c = store_->CreateSeries(run_id_, key, st->segment, &st->id);
-      if (!c.ok()) return Fail(c);
-      s = st.get();
-      it->second = s;
-      series_.push_back(std::move(st));
     }
   }
   Point p{step, wall_time, value};
-  wal_->Add(s->id, p);
+  if (wal_) wal_->Add(s->id, p);
   s->head.push_back(p);
   s->count++;
   s->last_step = step;
   ++points_;
   if (s->head.size() >= kChunkPoints) {
     Status c = Seal(s);
+    if (!c.ok()) return Fail(c);
+  }
+  return Status::OK();
+}
+
+Status SqliteRunWriter::ResolveSeries(std::string_view key, int32_t* handle) {
+  if (!failed_.ok()) return failed_;
+  auto it = by_key_.find(key);
+  if (it != by_key_.end() && it->second->handle >= 0) {
+    *handle = it->second->handle;
+    return Status::OK();
+  }
+  for (auto& h : handles_)
+    if (h.key == key) {
+      *handle = static_cast<int32_t>(&h - handles_.data());
+      return Status::OK();
+    }
+  *handle = static_cast<int32_t>(handles_.size());
+  handles_.push_back(Handle{std::string(key), it == by_key_.end() ? nullptr : it->second});
+  if (it != by_key_.end()) it->second->handle = *handle;
+  return Status::OK();
+}
+
+// Seals what the WAL holds and drops it: from here on points are durable when sealed.
+Status SqliteRunWriter::EnterBulk() {
+  if (wal_) {
+    INLOOP_RETURN_IF_ERROR(wal_->Flush());
+    for (auto& s : series_) INLOOP_RETURN_IF_ERROR(Seal(s.get()));
+    INLOOP_RETURN_IF_ERROR(CommitPending());
+    wal_.reset();
+    ::unlink(store_->PathOf("series/" + run_id_ + ".wal").c_str());
+  }
+  bulk_ = true;
+  return Status::OK();
+}
+
+Status SqliteRunWriter::AppendPoints(int32_t handle, std::span<const Point> points) {
+  if (!failed_.ok()) return failed_;
+  if (handle < 0 || static_cast<size_t>(handle) >= handles_.size())
+    return Status::Invalid(fmt::format("run {}: no series handle {}", run_id_, handle));
+  if (!bulk_) {
+    Status c = EnterBulk();
+    if (!c.ok()) return Fail(c);
+  }
+  Handle& h = handles_[static_cast<size_t>(handle)];
+  size_t i = 0;
+  while (i < points.size()) {
+    SeriesState* s = h.state;
+    Status c;
+    if (s == nullptr) {
+      c = FirstSegment(h.key, &s);
+      if (c.ok()) {
+        s->handle = handle;
+        h.state = s;
+      }
+    } else if (s->count > 0 && points[i].step < s->last_step) {
+      c = NextSegment(s, &s);
+    }
+    if (!c.ok()) return Fail(c);
+    // The longest run of steps that do not go back and fit in the open chunk.
+    size_t room = kChunkPoints - s->head.size();
+    size_t j = i + 1;
+    int64_t last = points[i].step;
+    while (j < points.size() && j - i < room && points[j].step >= last) last = points[j++].step;
+    s->head.insert(s->head.end(), points.begin() + static_cast<ptrdiff_t>(i),
+                   points.begin() + static_cast<ptrdiff_t>(j));
+    s->count += static_cast<int64_t>(j - i);
+    s->last_step = last;
+    points_ += static_cast<int64_t>(j - i);
+    i = j;
+    if (s->head.size() >= kChunkPoints) {
+      c = Seal(s);
+      if (!c.ok()) return Fail(c);
+    }
+  }
+  if (pending_.size() >= kBulkCommitChunks) {
+    Status c = CommitPending();
     if (!c.ok()) return Fail(c);
   }
   return Status::OK();
@@ -533,6 +628,14 @@ Status SqliteRunWriter::CommitPending() {
 
 Status SqliteRunWriter::Flush() {
   if (!failed_.ok()) return failed_;
+  if (!wal_) {  // a bulk writer: its points are durable once sealed
+    Status s;
+    for (auto& st : series_)
+      if (s.ok()) s = Seal(st.get());
+    if (s.ok()) s = CommitPending();
+    if (!s.ok()) return Fail(s);
+    return Status::OK();
+  }
   Status s = wal_->Flush();
   if (s.ok()) s = CommitPending();
   if (s.ok() && wal_->file_size() > kWalRotateBytes) s = RotateWal();

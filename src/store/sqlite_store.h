@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "store/bulk_writer.h"
 #include "store/store.h"
 #include "store/wal.h"
 
@@ -119,7 +120,7 @@ class SqliteStore : public Store {
 };
 
 // The embedded store's run writer: points go to the run's WAL, sealed chunks to its chunk file.
-class SqliteRunWriter : public RunWriter {
+class SqliteRunWriter : public RunWriter, public BulkAppender {
  public:
   ~SqliteRunWriter() override;
   Status Append(std::string_view key, int64_t step, double wall_time, double value) override;
@@ -127,11 +128,14 @@ class SqliteRunWriter : public RunWriter {
   Status Close() override;
   int64_t points_appended() const override;
   int64_t LastStep(std::string_view key) const override;
+  Status ResolveSeries(std::string_view key, int32_t* handle) override;
+  Status AppendPoints(int32_t handle, std::span<const Point> points) override;
 
  private:
   friend class SqliteStore;
   struct SeriesState {
     int64_t id = 0;
+    int32_t handle = -1;  // ResolveSeries' handle of its key, -1 when none
     std::string key;
     int segment = 0;
     int64_t count = 0;   // points in this segment
@@ -145,6 +149,10 @@ class SqliteRunWriter : public RunWriter {
   };
   SqliteRunWriter() = default;
   Status Seal(SeriesState* s);
+  // The series state of `key` for its first point, or the next segment after `s`.
+  Status FirstSegment(std::string_view key, SeriesState** out);
+  Status NextSegment(SeriesState* s, SeriesState** out);
+  Status EnterBulk();
   Status CommitPending();
   Status RotateWal();
   Status Fail(Status s);
@@ -158,6 +166,13 @@ class SqliteRunWriter : public RunWriter {
   std::vector<std::unique_ptr<SeriesState>> series_;
   std::unordered_map<std::string, SeriesState*, StringHash, std::equal_to<>> by_key_;
   std::vector<ChunkRef> pending_;
+  // ResolveSeries' handles: the key and its newest segment (null before its first point).
+  struct Handle {
+    std::string key;
+    SeriesState* state = nullptr;
+  };
+  std::vector<Handle> handles_;
+  bool bulk_ = false;  // AppendPoints was used: no WAL any more (store.h)
   Status failed_;
   int64_t points_ = 0;
   bool closed_ = false;

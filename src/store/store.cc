@@ -346,12 +346,12 @@ Status SqliteStore::UpdateRun(const RunRecord& run) {
   Stmt s;
   INLOOP_RETURN_IF_ERROR(db_->Prepare(
       "UPDATE runs SET name=?, status=?, ended_at=?, exit_code=?, signal=?, attempts=?, "
-      "git_commit=?, git_dirty=? WHERE id=?",
+      "git_commit=?, git_dirty=?, started_at=?, host=? WHERE id=?",
       &s));
   s.Bind(1, run.name).Bind(2, run.status).Bind(3, run.ended_at).Bind(4, run.exit_code);
   s.Bind(5, run.signal).Bind(6, run.attempts).Bind(7, run.git_commit);
   if (run.git_dirty < 0) s.BindNull(8); else s.Bind(8, run.git_dirty);
-  s.Bind(9, run.id);
+  s.Bind(9, run.started_at).Bind(10, run.host).Bind(11, run.id);
   return s.Run();
 }
 
