@@ -1,6 +1,8 @@
 // Re-check decisions: the gate's arithmetic with a single look over fresh samples.
 #include "loop/recheck.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace inloop::loop {
@@ -24,6 +26,10 @@ void NoteRound(RecheckState* s, const std::string& champion_commit) {
 bool RecheckDue(int every, const RecheckState& s, const std::string& champion_commit) {
   return every > 0 && s.pending >= every && !champion_commit.empty() &&
          champion_commit != s.reference_commit;
+}
+
+int RecheckSeedCount(int noise_seeds, int max_seeds) {
+  return 2 * std::max(1, std::max(noise_seeds, max_seeds));
 }
 
 std::vector<int64_t> RecheckSeeds(int64_t seed_base, int64_t round, int n) {

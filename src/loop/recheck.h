@@ -49,6 +49,11 @@ void NoteRound(RecheckState* s, const std::string& champion_commit);
 // reference, and `every` rounds have finished since the first keep not yet re-checked.
 bool RecheckDue(int every, const RecheckState& s, const std::string& champion_commit);
 
+// Fresh runs of each side per re-check: twice the larger of the champion's and the candidate's
+// seed counts, so a real gain survives its re-check more often than a lucky one (the bench's
+// 2x-noise regime keeps ~70% of the true gain with 3 a side, ~85% with 6).
+int RecheckSeedCount(int noise_seeds, int max_seeds);
+
 // Seeds of a re-check: fresh ones, never used by the gate (seed_base .. seed_base+seeds) nor by
 // another re-check: seed_base + 100000 + round * 100 + i.
 std::vector<int64_t> RecheckSeeds(int64_t seed_base, int64_t round, int n);

@@ -37,6 +37,9 @@ TEST(Recheck, EveryOneChecksRightAfterTheKeepingRound) {
 }
 
 TEST(Recheck, FreshSeedsNeverTheGatesNorAnotherRechecks) {
+  EXPECT_EQ(RecheckSeedCount(3, 3), 6);
+  EXPECT_EQ(RecheckSeedCount(2, 4), 8);
+  EXPECT_EQ(RecheckSeedCount(0, 0), 2);
   std::set<int64_t> seen;
   for (int64_t gate_seed = 7; gate_seed < 7 + 100; ++gate_seed) seen.insert(gate_seed);
   for (int64_t round : {1, 2, 3, 50}) {

@@ -26,6 +26,7 @@ struct SimConfig {
   int max_seeds = 3;
   double alpha = 0.05;
   int recheck_every = 5;       // 0: no re-checks
+  int recheck_seeds = 6;       // fresh runs of each side per re-check (RecheckSeedCount)
   uint64_t seed = 1;
 };
 
@@ -87,8 +88,8 @@ inline SimResult Simulate(const SimConfig& c) {
     if (RecheckDue(c.recheck_every, rs, "c" + std::to_string(champion))) {
       int reference = std::stoi(rs.reference_commit.substr(1));
       std::vector<double> ref, cur;
-      for (int i = 0; i < c.noise_seeds; ++i) ref.push_back(measure(reference));
-      for (int i = 0; i < c.noise_seeds; ++i) cur.push_back(measure(champion));
+      for (int i = 0; i < c.recheck_seeds; ++i) ref.push_back(measure(reference));
+      for (int i = 0; i < c.recheck_seeds; ++i) cur.push_back(measure(champion));
       RecheckDecision d = DecideRecheck(gate, ref, cur);
       ++out.rechecks;
       ApplyRecheck(&rs, d, "c" + std::to_string(champion), champion, {});
