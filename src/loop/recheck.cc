@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "loop/loop_state.h"
+
 namespace inloop::loop {
 
 RecheckState StartRechecks(const std::string& baseline_commit, const ParamValues& params) {
@@ -62,6 +64,28 @@ void ApplyRecheck(RecheckState* s, const RecheckDecision& d, const std::string& 
   s->reference_commit = champion_commit;
   s->reference_round = champion_round;
   s->reference_params = champion_params;
+}
+
+void CloseRecheckRound(const RoundRecord& rec, LoopState* st) {
+  if (rec.proposer != "recheck") {
+    NoteRound(&st->recheck, st->champion_commit);
+    return;
+  }
+  RecheckDecision d;
+  d.demote = rec.verdict == kDemoted;
+  if (rec.verdict != kDemoted && rec.verdict != kRechecked) {
+    st->recheck.pending = 0;  // no decision: try again later
+    return;
+  }
+  if (d.demote) {
+    st->champion_commit = st->recheck.reference_commit;
+    st->champion_round = st->recheck.reference_round;
+    st->champion_params = st->recheck.reference_params;
+    st->champion_samples = rec.reference_samples;
+  } else {
+    st->champion_samples = rec.samples;
+  }
+  ApplyRecheck(&st->recheck, d, st->champion_commit, st->champion_round, st->champion_params);
 }
 
 }  // namespace inloop::loop

@@ -73,4 +73,14 @@ RecheckDecision DecideRecheck(const GateConfig& gate, const std::vector<double>&
 void ApplyRecheck(RecheckState* s, const RecheckDecision& d, const std::string& champion_commit,
                   int64_t champion_round, const ParamValues& champion_params);
 
+struct LoopState;
+struct RoundRecord;
+
+// The loop's state after a finished round (loop_runner.cc's CloseRound, also on recovery): a
+// re-check round (proposer "recheck") applies its verdict (rechecked: the champion keeps the
+// fresh samples and becomes the reference; demoted: the reference is the champion again, with
+// its fresh samples; failed, tampered or interrupted: tried again `every` rounds later); any
+// other round counts towards the next re-check.
+void CloseRecheckRound(const RoundRecord& rec, LoopState* st);
+
 }  // namespace inloop::loop
