@@ -38,7 +38,7 @@ git("add", "-A");
 git("commit", "-qm", "objective");
 
 const env = { INLOOP_STORE: store };
-inloop(["loop", "init", "--name", "bowl", "--metric", "objective:min", "--budget", "30s", "--seeds", "1", "--max-seeds", "1",
+inloop(["loop", "init", "--name", "bowl", "--metric", "objective:min", "--budget", "30s", "--seeds", "1", "--max-seeds", "1", "--recheck-every", "0",
   "--", PY, "objective.py", "--lr", "{lr}"], { cwd: repo, env });
 inloop(["loop", "run", "--search", "space.toml", "--rounds", "10"], { cwd: repo, env });
 const log = JSON.parse(inloop(["loop", "log", "--json"], { cwd: repo, env }));
