@@ -178,15 +178,13 @@ std::vector<std::string> VerifyEvaluation(const LoopConfig& c, const std::string
                                 mine[i].second, theirs[i].second));
     }
   }
-  if (on_disk.eval_files.size() != c.eval_files.size() ||
-      on_disk.eval_fingerprint != c.eval_fingerprint) {
-    for (size_t i = 0; i < on_disk.eval_files.size(); ++i) {
-      if (i >= c.eval_files.size() || on_disk.eval_files[i].sha256 != c.eval_files[i].sha256 ||
-          on_disk.eval_files[i].path != c.eval_files[i].path) {
-        out.push_back("the loop's config changed the evaluation's recorded hashes");
-        return out;
-      }
-    }
+  bool same_files = on_disk.eval_files.size() == c.eval_files.size();
+  for (size_t i = 0; same_files && i < c.eval_files.size(); ++i) {
+    same_files = on_disk.eval_files[i].path == c.eval_files[i].path &&
+                 on_disk.eval_files[i].sha256 == c.eval_files[i].sha256;
+  }
+  if (!same_files) out.push_back("the loop's config changed the evaluation's recorded hashes");
+  if (on_disk.eval_fingerprint != c.eval_fingerprint) {
     out.push_back("the loop's config changed its evaluation fingerprint");
   }
   return out;

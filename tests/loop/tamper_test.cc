@@ -26,7 +26,7 @@ class TamperFiles : public ::testing::Test {
     top_ = tmpl;
     fs::create_directories(top_ + "/data");
     fs::create_directories(top_ + "/.git");
-    fs::create_directories(top_ + "/.inloop");
+    fs::create_directories(top_ + "/.inloop/data");
     Write("evaluate.py", "print('val_loss=1')\n");
     Write("data/val.txt", "1 2 3\n");
     Write("train.py", "LR = 0.1\n");

@@ -6,6 +6,7 @@
 // gives the same numbers with any standard library.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
