@@ -50,7 +50,9 @@ std::vector<std::string> MatchingFiles(const std::string& top, const std::vector
     std::string name = p.filename().string();
     std::error_code e2;
     if (it->is_directory(e2)) {
-      if (name == ".git" || (!skip_dir.empty() && fs::equivalent(p, skip_dir, e2))) {
+      // Python's byte-code caches come and go with every import: never part of the evaluation.
+      if (name == ".git" || name == "__pycache__" ||
+          (!skip_dir.empty() && fs::equivalent(p, skip_dir, e2))) {
         it.disable_recursion_pending();
       }
       continue;

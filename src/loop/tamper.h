@@ -24,8 +24,8 @@ namespace inloop::loop {
 inline constexpr const char* kTampered = "tampered";
 
 // Every regular file under `top` whose path relative to it matches one of `globs` (the protected
-// globs' rules: MatchesProtected), sorted by path, with its sha256. `.git` and `skip_dir` (the
-// store, when inside) are not walked. Invalid, naming the glob, when a glob matches no file.
+// globs' rules: MatchesProtected), sorted by path, with its sha256. `.git`, `__pycache__` and
+// `skip_dir` (the store, when inside) are not walked. Invalid, naming the glob, when a glob matches no file.
 Status HashEvalFiles(const std::string& top, const std::vector<std::string>& globs,
                      const std::string& skip_dir, std::vector<EvalFile>* out);
 

@@ -68,6 +68,8 @@ TEST_F(TamperFiles, EvidenceOfAChangedGoneOrNewFile) {
   EXPECT_NE(ev[0].find("evaluation file evaluate.py changed"), std::string::npos) << ev[0];
   fs::remove(top_ + "/data/val.txt");
   Write("data/extra.txt", "more\n");
+  fs::create_directories(top_ + "/data/__pycache__");
+  Write("data/__pycache__/x.cpython-311.pyc", "byte code of an import\n");
   ev = VerifyEvaluation(c_, top_, c_);
   ASSERT_EQ(ev.size(), 3u);
   EXPECT_NE(ev[0].find("data/val.txt is gone"), std::string::npos) << ev[0];
