@@ -79,7 +79,8 @@ void RegisterLoopTools(assist::ToolRegistry* r, const std::string& dir) {
   r->Register(assist::Tool{
       "loop_status",
       "The research loop of this repository (inloop loop): its metric and goal, the champion "
-      "(commit, metric, seed noise), counts of kept/discarded/failed/rejected rounds, the round "
+      "(commit, metric, seed noise), counts of kept/discarded/failed/rejected/tampered/demoted "
+      "rounds, the declared evaluation and re-check settings, the round "
       "in flight, and the last rounds with their verdicts, metrics, gains and commits.",
       assist::ObjectArg("", {{"last", false, assist::IntegerArg("how many of the latest rounds "
                                                                 "to list (default 10)", 0, 1000)}}),
