@@ -289,7 +289,7 @@ int Read(const LoopArgs& a) {
     fmt::print("round    {} ({}, proposer {})\n", r->round, loop::PaintVerdict(r->verdict, UseColor(1)),
                r->proposer);
     fmt::print("why      {}\n", r->reason);
-    for (auto& t : r->tamper) fmt::print("tamper   {}\n", loop::PaintVerdict(t, false));
+    for (auto& t : r->tamper) fmt::print("tamper   {}\n", t);
     for (auto& s : r->reference_samples) {
       fmt::print("  reference seed {}: {} (run {})\n", s.seed, NumberText(s.value), s.run_id);
     }
