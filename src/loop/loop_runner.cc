@@ -366,7 +366,10 @@ Status LoopSession::WriteHistory(int64_t round) {
   w.Key("branch").String(cfg_.branch).Key("program").String(cfg_.program);
   w.Key("protected").BeginArray();
   for (auto& g : cfg_.protected_globs) w.String(g);
-  w.EndArray().Key("max_diff_lines").Int(cfg_.max_diff_lines).EndObject();
+  w.EndArray().Key("max_diff_lines").Int(cfg_.max_diff_lines);
+  w.Key("evaluation").BeginArray();  // tamper.h: changing these makes the round `tampered`
+  for (auto& f : cfg_.eval_files) w.String(f.path);
+  w.EndArray().EndObject();
   w.Key("champion").BeginObject().Key("commit").String(st_.champion_commit);
   w.Key("round").Int(st_.champion_round).Key("metric").Number(Mean(st_.champion_samples));
   w.Key("noise_sd");

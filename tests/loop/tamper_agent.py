@@ -8,6 +8,8 @@ import os
 import re
 
 round_no = int(os.environ["INLOOP_LOOP_ROUND"])
+with open(os.environ["INLOOP_LOOP_HISTORY"]) as f:
+    assert json.load(f)["loop"]["evaluation"] == ["data/val.txt", "evaluate.py", "timer.py"]
 plan = os.environ["AGENT_PLAN"].split(",")
 what = plan[round_no - 1] if round_no <= len(plan) else "honest:0.9"
 
