@@ -28,7 +28,7 @@ t0=$(now); for ((i = 0; i < N; i++)); do "${CMD[@]}" > /dev/null; done; t1=$(now
 bare=$(python3 -c "print(($t1 - $t0) / $N)")
 t0=$(now); for ((i = 0; i < N; i++)); do "$BIN" run -- "${CMD[@]}" > /dev/null 2>&1; done; t1=$(now)
 run=$(python3 -c "print(($t1 - $t0) / $N)")
-"$BIN" loop init --metric objective:min --budget 60s --seeds 1 --max-seeds 1 -- "${CMD[@]}" > /dev/null
+"$BIN" loop init --metric objective:min --budget 60s --seeds 1 --max-seeds 1 --recheck-every 0 -- "${CMD[@]}" > /dev/null
 t0=$(now); "$BIN" loop run --search space.toml --rounds "$N" > /dev/null 2>&1; t1=$(now)
 kept=$("$BIN" loop log --json | python3 -c "import json,sys; d=json.load(sys.stdin); print(sum(r['verdict']=='kept' for r in d))")
 rounds=$((N + 1))  # the baseline run too

@@ -828,6 +828,13 @@ int Main(int argc, char** argv) {
   loop_init->add_option("--max-rounds", loop_args.max_rounds, "rounds over the loop's life (0: no limit)");
   loop_init->add_option("--grace", loop_args.grace, "seconds after the budget before SIGKILL (default 10)");
   loop_init->add_flag("--replace", loop_args.replace, "start over: forget the existing loop's rounds");
+  loop_init->add_option("--eval-file", loop_args.eval_files, "glob of the evaluation's files (metric "
+                        "script, eval data, timers), hashed: a round changing them is tampered (repeatable)")
+      ->allow_extra_args(false);
+  loop_init->add_option("--eval-command", loop_args.eval_command, "evaluation run after each "
+                        "training run; the metric is read from its stdout only (split, no shell)");
+  loop_init->add_option("--recheck-every", loop_args.recheck_every, "re-check an unverified champion "
+                        "on fresh seeds after K rounds (default 5, 0: off)")->check(CLI::NonNegativeNumber);
   loop_init->add_option("command", loop_args.command, "the training command, after --")->expected(-1);
   auto* loop_run = loop_cmd->add_subcommand("run", "run rounds until --rounds/--until/Ctrl-C");
   loop_run->add_option("--agent", loop_args.agent, "proposer: a command line (split, no shell)");

@@ -20,6 +20,7 @@
 #include "common/json_writer.h"
 #include "loop/loop_runner.h"
 #include "loop/loop_tools.h"
+#include "loop/tamper.h"
 #include "supervise/run_context.h"
 
 namespace inloop::cli {
@@ -79,12 +80,14 @@ std::string Opt(const std::optional<double>& v) { return v ? fmt::format("{:.6g}
 std::string Short(const std::string& sha) { return sha.substr(0, 10); }
 
 void PrintRoundsTable(const std::vector<loop::RoundRecord>& rounds) {
+  bool color = UseColor(1);
   fmt::print("{:>5}  {:<11} {:>12} {:>11}  {:<20} {:<10}  {}\n", "ROUND", "VERDICT", "METRIC",
              "GAIN", "RUN", "COMMIT", "REASON");
   for (auto& r : rounds) {
     std::string reason = r.reason;
     if (reason.size() > 90) reason = reason.substr(0, 87) + "...";
-    fmt::print("{:>5}  {:<11} {:>12} {:>11}  {:<20} {:<10}  {}\n", r.round, r.verdict,
+    fmt::print("{:>5}  {} {:>12} {:>11}  {:<20} {:<10}  {}\n", r.round,
+               loop::PaintVerdict(r.verdict, color, 11),
                Opt(r.metric), Opt(r.gain), r.run_ids.empty() ? "-" : r.run_ids.front(),
                r.commit.empty() ? "-" : Short(r.commit), reason);
   }
@@ -119,6 +122,9 @@ int Init(const LoopArgs& a) {
   o.max_rounds = a.max_rounds;
   o.grace_s = a.grace;
   o.replace = a.replace;
+  o.eval_globs = a.eval_files;
+  o.eval_command = a.eval_command;
+  o.recheck_every = a.recheck_every;
   loop::LoopConfig c;
   LoopFailure why;
   Status s = loop::InitLoop(o, &c, &why);
@@ -220,6 +226,14 @@ int Read(const LoopArgs& a) {
                c.metric, c.minimize ? "min" : "max", DurationText(c.budget_s), c.noise_seeds,
                c.max_seeds, c.alpha, c.min_gain);
     if (!c.protected_globs.empty()) fmt::print("protect  {}\n", fmt::join(c.protected_globs, " "));
+    if (loop::HasEvaluation(c)) {
+      fmt::print("eval     {} file(s) hashed at init{}{}\n", c.eval_files.size(),
+                 c.eval_command.empty() ? "" : "; metric from: ",
+                 c.eval_command.empty() ? "" : fmt::format("{}", fmt::join(c.eval_command, " ")));
+    }
+    fmt::print("recheck  {}\n", c.recheck_every > 0
+                                   ? fmt::format("an unverified champion after {} round(s)", c.recheck_every)
+                                   : std::string("off"));
     if (v.state.baseline_done) {
       fmt::print("champion round {} ({}): {} {}{}\n", v.state.champion_round,
                  Short(v.state.champion_commit), c.metric, Opt(v.champion_metric),
@@ -231,9 +245,11 @@ int Read(const LoopArgs& a) {
     }
     std::map<std::string, int> n;
     for (auto& r : v.rounds) n[r.verdict]++;
-    fmt::print("rounds   {} (kept {}, discarded {}, failed {}, rejected {}, interrupted {})\n",
+    fmt::print("rounds   {} (kept {}, discarded {}, failed {}, rejected {}, interrupted {}, {} {}, "
+               "rechecked {}, demoted {})\n",
                v.rounds.size(), n["kept"], n["discarded"], n["failed"], n["rejected"],
-               n["interrupted"]);
+               n["interrupted"], loop::PaintVerdict("tampered", UseColor(1) && n["tampered"] > 0),
+               n["tampered"], n["rechecked"], n["demoted"]);
     if (v.journal) {
       fmt::print("in flight round {} ({}): `inloop loop run` finishes or undoes it first\n",
                  v.journal->round, v.journal->phase);
@@ -270,8 +286,13 @@ int Read(const LoopArgs& a) {
       fmt::print("{}\n", w.str());
       return kExitOk;
     }
-    fmt::print("round    {} ({}, proposer {})\n", r->round, r->verdict, r->proposer);
+    fmt::print("round    {} ({}, proposer {})\n", r->round, loop::PaintVerdict(r->verdict, UseColor(1)),
+               r->proposer);
     fmt::print("why      {}\n", r->reason);
+    for (auto& t : r->tamper) fmt::print("tamper   {}\n", t);
+    for (auto& s : r->reference_samples) {
+      fmt::print("  reference seed {}: {} (run {})\n", s.seed, NumberText(s.value), s.run_id);
+    }
     fmt::print("metric   {} (champion {}, gain {}, noise sd {}, threshold {})\n", Opt(r->metric),
                Opt(r->champion_metric), Opt(r->gain), Opt(r->noise_sd), Opt(r->threshold));
     for (auto& s : r->samples) fmt::print("  seed {}: {} (run {})\n", s.seed, NumberText(s.value), s.run_id);

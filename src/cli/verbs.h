@@ -146,6 +146,9 @@ struct LoopArgs {
   int64_t max_rounds = 0;
   double grace = 10;
   bool replace = false;
+  std::vector<std::string> eval_files;
+  std::string eval_command;
+  int recheck_every = 5;
   std::vector<std::string> command;
   // run
   std::string agent;

@@ -19,6 +19,7 @@ struct Round {
   std::string verdict;
   std::optional<double> metric;
   std::string commit;
+  std::string parent;  // a demoted round: the reference the champion went back to
   std::string run_id;
   std::string record_json;  // as stored
   double time = 0;
@@ -59,6 +60,7 @@ Status LoadLoops(store::Store* st, std::map<std::string, Loop>* loops) {
     double m = 0;
     if (rec["metric"].get(m) == simdjson::SUCCESS) r.metric = m;
     r.commit = Str(rec, "commit");
+    r.parent = Str(rec, "parent");
     r.run_id = Str(rec, "run_id");
     r.record_json = simdjson::minify(rec);
     r.time = ev.time;
@@ -74,6 +76,9 @@ std::vector<size_t> Lineage(const Loop& loop) {
   for (size_t i = 0; i < loop.rounds.size(); ++i) {
     const std::string& v = loop.rounds[i].verdict;
     if (v == "baseline" || v == "kept") out.push_back(i);
+    if (v == "demoted") {  // loop/recheck.h: back to the reference
+      while (out.size() > 1 && loop.rounds[out.back()].commit != loop.rounds[i].parent) out.pop_back();
+    }
   }
   return out;
 }
@@ -101,7 +106,8 @@ HttpResponse ListLoops(store::Store* st) {
     w.BeginObject().Key("name").String(name).Key("metric_key").String(loop.metric_key);
     w.Key("goal").String(loop.goal).Key("branch").String(loop.branch);
     w.Key("rounds").Int(static_cast<int64_t>(loop.rounds.size()));
-    for (const char* v : {"kept", "discarded", "failed", "rejected", "interrupted"}) {
+    for (const char* v : {"kept", "discarded", "failed", "rejected", "interrupted", "tampered",
+                          "rechecked", "demoted"}) {
       w.Key(v).Int(counts[v]);
     }
     OptNumber(w, "baseline", baseline);

@@ -27,6 +27,8 @@
 #include "common/json_writer.h"
 #include "config/config.h"
 #include "loop/program.h"
+#include "loop/recheck.h"
+#include "loop/tamper.h"
 #include "query/series_query.h"
 #include "store/store.h"
 #include "supervise/supervisor.h"
@@ -73,6 +75,7 @@ struct RunResult {
   bool interrupted = false;
   double value = 0;
   std::string reason;  // why it failed
+  bool tampered = false;  // the metric came from elsewhere than the evaluation (tamper.h)
 };
 
 class LoopSession {
@@ -98,6 +101,10 @@ class LoopSession {
   void RecordRoundInStore(const RoundRecord& r);
   Status CloseRound(const RoundRecord& rec);
   Status SaveDiff(int64_t round, const std::string& base, std::string* rel, std::string* diff);
+  // Tamper-evidence (tamper.h): the evaluation as declared at init, and the round's changed
+  // paths; true (verdict `tampered`, the evidence on the record) when anything changed.
+  bool CheckEvaluation(RoundRecord* rec);
+  Status RunRecheck(int64_t n);  // recheck.h
   void AuditRoundDiff(const std::string& diff, RoundRecord* rec);
   ParamValues FullParams(const ParamValues& v) const;
 
@@ -227,6 +234,10 @@ RunResult LoopSession::RunOnce(int64_t round, int64_t seed, const ParamValues& p
                            outcome.stop_reason.empty() ? "" : "; " + outcome.stop_reason);
     return r;
   }
+  if (!cfg_.eval_command.empty()) {
+    r.ok = MetricFromEvaluation(cfg_, round, seed, r.run_id, &r.value, &r.tampered, &r.reason);
+    return r;
+  }
   std::unique_ptr<store::Store> store;
   Status os = store::Store::Open(cfg_.store_dir, false, &store);
   query::SeriesResult res;
@@ -257,7 +268,8 @@ void LoopSession::AddVerdictEvent(const RoundRecord& rec, const GateDecision* d)
   e.run_id = rec.run_ids.empty() ? "" : rec.run_ids.front();
   e.time = Now();
   e.kind = "loop_verdict";
-  e.severity = rec.verdict == kKept ? "info" : rec.verdict == kFailed ? "error" : "warning";
+  e.severity = rec.verdict == kKept ? "info"
+               : rec.verdict == kFailed || rec.verdict == kTampered ? "error" : "warning";
   e.message = fmt::format("loop {} round {}: {} ({})", cfg_.name, rec.round, rec.verdict,
                           rec.reason);
   JsonWriter w;
@@ -309,14 +321,29 @@ void LoopSession::AuditRoundDiff(const std::string& diff, RoundRecord* rec) {
     rec->audit.push_back(fmt::format("{} {} {}:{}: {}", audit::SeverityName(f.severity), f.rule,
                                      f.file, f.line, f.message));
     if (f.severity == audit::Severity::kCritical && rec->verdict.empty()) {
-      rec->verdict = kRejected;
+      rec->verdict = IsTamperRule(f.rule, cfg_) ? kTampered : kRejected;
       rec->reason = fmt::format("audit: {} ({}:{}, {})", f.message, f.file, f.line, f.rule);
     }
   }
   if (!rec->audit.empty()) {
     Say(fmt::format("round {}: the audit of the change found {} thing(s){}", rec->round,
-                    rec->audit.size(), rec->verdict == kRejected ? ": rejected" : ""));
+                    rec->audit.size(), rec->verdict.empty() ? "" : ": " + rec->verdict));
   }
+}
+
+bool LoopSession::CheckEvaluation(RoundRecord* rec) {
+  if (!HasEvaluation(cfg_) && cfg_.eval_fingerprint.empty()) return false;
+  LoopConfig on_disk;
+  if (!LoadConfig(paths_, &on_disk).ok()) on_disk = LoopConfig{};
+  std::vector<std::string> evidence = TamperedPaths(rec->changed_files, cfg_);
+  for (auto& e : VerifyEvaluation(cfg_, repo_.top(), on_disk)) evidence.push_back(e);
+  if (evidence.empty()) return false;
+  if (ConfigJson(on_disk) != ConfigJson(cfg_)) (void)SaveConfig(paths_, cfg_);  // ours: put back
+  rec->verdict = kTampered;
+  rec->reason = "tampered: " + evidence.front() +
+                (evidence.size() > 1 ? fmt::format(" (and {} more)", evidence.size() - 1) : "");
+  for (auto& e : evidence) rec->tamper.push_back(e);
+  return true;
 }
 
 Status LoopSession::SaveDiff(int64_t round, const std::string& base, std::string* rel,
@@ -339,7 +366,10 @@ Status LoopSession::WriteHistory(int64_t round) {
   w.Key("branch").String(cfg_.branch).Key("program").String(cfg_.program);
   w.Key("protected").BeginArray();
   for (auto& g : cfg_.protected_globs) w.String(g);
-  w.EndArray().Key("max_diff_lines").Int(cfg_.max_diff_lines).EndObject();
+  w.EndArray().Key("max_diff_lines").Int(cfg_.max_diff_lines);
+  w.Key("evaluation").BeginArray();  // tamper.h: changing these makes the round `tampered`
+  for (auto& f : cfg_.eval_files) w.String(f.path);
+  w.EndArray().EndObject();
   w.Key("champion").BeginObject().Key("commit").String(st_.champion_commit);
   w.Key("round").Int(st_.champion_round).Key("metric").Number(Mean(st_.champion_samples));
   w.Key("noise_sd");
@@ -387,6 +417,7 @@ Status LoopSession::CloseRound(const RoundRecord& rec) {
     st_.champion_samples = rec.samples;
     st_.champion_params = rec.params;
   }
+  CloseRecheckRound(rec, &st_);
   INLOOP_RETURN_IF_ERROR(AppendRound(paths_, rec));
   RecordRoundInStore(rec);
   st_.next_round = std::max(st_.next_round, rec.round + 1);
@@ -445,6 +476,72 @@ Status LoopSession::EnsureChampionNoise() {
   return Status::OK();
 }
 
+// The champion and its reference (recheck.h) on the same fresh seeds: the reference from a
+// detached checkout of its commit, then the champion; the journal's base is the champion, so an
+// interruption resets to it, and a demotion moves the branch back to the reference.
+Status LoopSession::RunRecheck(int64_t n) {
+  Journal j;
+  j.round = n;
+  j.phase = "open";
+  j.branch = cfg_.branch;
+  INLOOP_RETURN_IF_ERROR(repo_.Head(&j.base));
+  j.started_at = Now();
+  RoundRecord& rec = j.record;
+  rec.round = n;
+  rec.proposer = "recheck";
+  rec.parent = st_.recheck.reference_commit;
+  rec.commit = st_.champion_commit;
+  rec.params = st_.champion_params;
+  rec.started_at = j.started_at;
+  INLOOP_RETURN_IF_ERROR(SaveJournal(paths_, j));
+  std::vector<int64_t> seeds =
+      RecheckSeeds(cfg_.seed_base, n, RecheckSeedCount(cfg_.noise_seeds, cfg_.max_seeds));
+  Say(fmt::format("round {}: re-check of the champion (round {}) against its reference (round {}) "
+                  "on {} fresh seeds a side", n, st_.champion_round, st_.recheck.reference_round,
+                  seeds.size()));
+  for (int side = 0; side < 2 && rec.verdict.empty(); ++side) {
+    bool ref = side == 0;
+    INLOOP_RETURN_IF_ERROR(ref ? repo_.Git({"checkout", "-q", "--detach", rec.parent})
+                               : repo_.ResetTo(cfg_.branch, j.base));
+    ParamValues params = FullParams(ref ? st_.recheck.reference_params : st_.champion_params);
+    for (int64_t seed : seeds) {
+      RunResult r = RunOnce(n, seed, params, fmt::format("r{}-{}", n, ref ? "ref" : "champion"));
+      if (!r.run_id.empty()) rec.run_ids.push_back(r.run_id);
+      SaveJournal(paths_, j);
+      if (r.interrupted) return Recover(j);
+      if (r.tampered) {
+        rec.verdict = kTampered;
+        rec.reason = "tampered: " + r.reason;
+        rec.tamper.push_back(r.reason);
+      }
+      if (r.tampered || CheckEvaluation(&rec)) break;
+      if (!r.ok) {
+        rec.verdict = kFailed;
+        rec.reason = fmt::format("re-check: a run of the {} failed: {}", ref ? "reference" : "champion", r.reason);
+        break;
+      }
+      (ref ? rec.reference_samples : rec.samples).push_back({seed, r.value, r.run_id});
+    }
+  }
+  if (rec.verdict.empty()) {
+    std::vector<double> reference, champion;
+    for (auto& x : rec.reference_samples) reference.push_back(x.value);
+    for (auto& x : rec.samples) champion.push_back(x.value);
+    RecheckDecision d = DecideRecheck(gate_, reference, champion);
+    rec.verdict = d.demote ? kDemoted : kRechecked;
+    rec.reason = d.reason;
+    rec.metric = d.gate.candidate_mean;
+    rec.champion_metric = d.gate.champion_mean;
+    rec.gain = d.gate.gain;
+    rec.threshold = d.gate.threshold;
+    if (d.gate.noise_known) rec.noise_sd = d.gate.noise_sd;
+    if (d.demote) j.base = rec.parent;  // FinishRound resets the branch to the reference
+  }
+  AddVerdictEvent(rec, nullptr);
+  Say(fmt::format("round {}: {}: {}", n, rec.verdict, rec.reason));
+  return FinishRound(j);
+}
+
 Status LoopSession::RunBaseline(LoopFailure* why) {
   INLOOP_RETURN_IF_ERROR(repo_.Head(&st_.champion_commit));
   st_.champion_round = 0;
@@ -473,6 +570,7 @@ Status LoopSession::RunBaseline(LoopFailure* why) {
   rec.started_at = started;
   rec.ended_at = Now();
   st_.baseline_done = true;
+  st_.recheck = StartRechecks(st_.champion_commit, st_.champion_params);
   INLOOP_RETURN_IF_ERROR(AppendRound(paths_, rec));
   RecordRoundInStore(rec);
   INLOOP_RETURN_IF_ERROR(SaveState(paths_, st_));
@@ -563,9 +661,10 @@ Status LoopSession::RunRound(int64_t n) {
     if (!rec.changed_files.empty()) {
       INLOOP_RETURN_IF_ERROR(SaveDiff(n, j.base, &rec.diff_path, &diff));
     }
+    CheckEvaluation(&rec);
     std::string glob;
     for (auto& f : rec.changed_files) {
-      if (MatchesProtected(f, cfg_.protected_globs, &glob)) {
+      if (rec.verdict.empty() && MatchesProtected(f, cfg_.protected_globs, &glob)) {
         rec.verdict = kRejected;
         rec.reason = fmt::format("touches the protected path {} (matches '{}')", f, glob);
         break;
@@ -597,6 +696,12 @@ Status LoopSession::RunRound(int64_t n) {
       if (!r.run_id.empty()) rec.run_ids.push_back(r.run_id);
       SaveJournal(paths_, j);
       if (r.interrupted) return Recover(j);
+      if (r.tampered) {
+        rec.verdict = kTampered;
+        rec.reason = "tampered: " + r.reason;
+        rec.tamper.push_back(r.reason);
+      }
+      if (r.tampered || CheckEvaluation(&rec)) break;  // the run may rewrite the evaluation
       if (!r.ok) {
         rec.verdict = kFailed;
         rec.reason = r.reason;
@@ -666,6 +771,14 @@ Status LoopSession::Run(LoopFailure* why) {
     INLOOP_RETURN_IF_ERROR(SplitCommandLine(o_.agent, &agent_argv_));
   }
   INLOOP_RETURN_IF_ERROR(LoadState(paths_, &st_));
+  if (st_.baseline_done && st_.recheck.reference_commit.empty()) {
+    st_.recheck = StartRechecks(st_.champion_commit, st_.champion_params);  // an older loop
+  }
+  if (!cfg_.eval_fingerprint.empty() && cfg_.eval_fingerprint != EvalFingerprint(cfg_)) {
+    return Status::Invalid(fmt::format("{}: the loop's settings were edited after `loop init` (its "
+                                       "fingerprint differs): `inloop loop init --replace` to "
+                                       "start over with new ones", paths_.config()));
+  }
 
   sigset_t stop = StopSignals(), old;
   pthread_sigmask(SIG_BLOCK, &stop, &old);
@@ -706,6 +819,12 @@ Status LoopSession::Run(LoopFailure* why) {
       return s;
     }
   }
+  RoundRecord before;
+  if (CheckEvaluation(&before)) {
+    return Status::Invalid(fmt::format("the evaluation changed since `loop init` ({}): restore it, "
+                                       "or `inloop loop init --replace` to declare it anew",
+                                       before.tamper.front()));
+  }
   if (!st_.baseline_done) {
     INLOOP_RETURN_IF_ERROR(RunBaseline(why));
   }
@@ -725,12 +844,19 @@ Status LoopSession::Run(LoopFailure* why) {
     }
     INLOOP_RETURN_IF_ERROR(EnsureChampionNoise());
     if (StopRequested()) break;
-    s = RunRound(st_.next_round);
+    bool recheck = RecheckDue(cfg_.recheck_every, st_.recheck, st_.champion_commit);
+    s = recheck ? RunRecheck(st_.next_round) : RunRound(st_.next_round);
     if (!s.ok()) {
       *why = LoopFailure::kGit;
       return s;
     }
     ++done;
+    RoundRecord after;  // a tampered round's evidence the reset did not undo (an ignored file)
+    if (!out_->rounds.empty() && out_->rounds.back().verdict == kTampered && CheckEvaluation(&after)) {
+      return Status::Invalid(fmt::format("the evaluation is still changed after the tampered round "
+                                         "was reset ({}): restore it, then `inloop loop run`",
+                                         after.tamper.front()));
+    }
   }
   if (interrupted_) {
     *why = LoopFailure::kInterrupted;
@@ -824,6 +950,9 @@ Status InitLoop(const InitOptions& o, LoopConfig* out, LoopFailure* why) {
     if (!fs::exists(p, ec)) return Status::NotFound(fmt::format("--program {}: no such file", o.program));
     c.program = p.lexically_normal().string();
   }
+  c.eval_globs = o.eval_globs;
+  if (!o.eval_command.empty()) INLOOP_RETURN_IF_ERROR(SplitCommandLine(o.eval_command, &c.eval_command));
+  INLOOP_RETURN_IF_ERROR(DeclareEvaluation(repo.top(), &c));
   s = repo.Head(&c.base_commit);
   if (!s.ok()) {
     *why = LoopFailure::kGit;
@@ -848,6 +977,8 @@ Status InitLoop(const InitOptions& o, LoopConfig* out, LoopFailure* why) {
   c.seed_base = o.seed_base;
   c.max_rounds = o.max_rounds;
   c.grace_s = o.grace_s;
+  c.recheck_every = std::max(0, o.recheck_every);
+  c.eval_fingerprint = EvalFingerprint(c);
   c.created_at = Now();
   fs::create_directories(paths.dir, ec);
   if (ec) return Status::Io(fmt::format("{}: cannot create: {}", paths.dir, ec.message()));

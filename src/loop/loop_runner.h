@@ -50,6 +50,11 @@ struct InitOptions {
   int64_t max_rounds = 0;
   double grace_s = 10;
   bool replace = false;
+  // Tamper-evidence (tamper.h): globs of the evaluation's files, and the evaluation command
+  // (split without a shell) whose stdout alone gives the metric; empty: none declared.
+  std::vector<std::string> eval_globs;
+  std::string eval_command;
+  int recheck_every = 5;  // champion re-checks (recheck.h); 0: off
 };
 
 Status InitLoop(const InitOptions& o, LoopConfig* out, LoopFailure* why);

@@ -124,6 +124,8 @@ RoundRecord RoundOf(element e) {
   r.parent = Str(e, "parent");
   r.params = ValuesOf(e, "params");
   r.audit = StrList(e, "audit");
+  r.tamper = StrList(e, "tamper");
+  r.reference_samples = SamplesOf(e, "reference_samples");
   r.changed_files = StrList(e, "changed_files");
   r.diff_lines = Int(e, "diff_lines");
   r.diff_path = Str(e, "diff_path");
@@ -162,7 +164,15 @@ std::string ConfigJson(const LoopConfig& c) {
   w.Key("max_seeds").Int(c.max_seeds).Key("alpha").Number(c.alpha);
   w.Key("min_gain").Number(c.min_gain).Key("seed_base").Int(c.seed_base);
   w.Key("max_rounds").Int(c.max_rounds).Key("grace_s").Number(c.grace_s);
-  w.Key("created_at").Number(c.created_at).EndObject();
+  w.Key("created_at").Number(c.created_at);
+  w.Key("eval_globs");
+  Strings(w, c.eval_globs);
+  w.Key("eval_command");
+  Strings(w, c.eval_command);
+  w.Key("eval_files").BeginArray();
+  for (auto& f : c.eval_files) w.BeginObject().Key("path").String(f.path).Key("sha256").String(f.sha256).EndObject();
+  w.EndArray().Key("eval_fingerprint").String(c.eval_fingerprint);
+  w.Key("recheck_every").Int(c.recheck_every).EndObject();
   return w.Take() + "\n";
 }
 
@@ -174,7 +184,11 @@ std::string StateJson(const LoopState& s) {
   Samples(w, s.champion_samples);
   w.Key("champion_params");
   Values(w, s.champion_params);
-  w.EndObject();
+  w.Key("recheck").BeginObject().Key("pending").Int(s.recheck.pending);
+  w.Key("reference_commit").String(s.recheck.reference_commit);
+  w.Key("reference_round").Int(s.recheck.reference_round).Key("reference_params");
+  Values(w, s.recheck.reference_params);
+  w.EndObject().EndObject();
   return w.Take() + "\n";
 }
 
@@ -200,6 +214,10 @@ void WriteRoundJson(const RoundRecord& r, JsonWriter* wp) {
   w.Key("diff_lines").Int(r.diff_lines).Key("diff_path").String(r.diff_path);
   w.Key("audit");
   Strings(w, r.audit);
+  w.Key("tamper");
+  Strings(w, r.tamper);
+  w.Key("reference_samples");
+  Samples(w, r.reference_samples);
   w.Key("started_at").Number(r.started_at).Key("ended_at").Number(r.ended_at);
   w.EndObject();
 }
@@ -245,6 +263,14 @@ Status LoadConfig(const LoopPaths& p, LoopConfig* c) {
   c->max_rounds = Int(e, "max_rounds");
   c->grace_s = Num(e, "grace_s", 10);
   c->created_at = Num(e, "created_at");
+  c->eval_globs = StrList(e, "eval_globs");
+  c->eval_command = StrList(e, "eval_command");
+  simdjson::dom::array files;
+  if (!e["eval_files"].get(files)) {
+    for (element f : files) c->eval_files.push_back({Str(f, "path"), Str(f, "sha256")});
+  }
+  c->eval_fingerprint = Str(e, "eval_fingerprint");
+  c->recheck_every = static_cast<int>(Int(e, "recheck_every", 0));  // older loops: off
   if (c->metric.empty() || c->command.empty() || c->branch.empty()) {
     return Status::Corrupt(fmt::format("{}: metric, command or branch missing", p.config()));
   }
@@ -265,6 +291,13 @@ Status LoadState(const LoopPaths& p, LoopState* st) {
   st->champion_round = Int(e, "champion_round");
   st->champion_samples = SamplesOf(e, "champion_samples");
   st->champion_params = ValuesOf(e, "champion_params");
+  element rc;
+  if (!e["recheck"].get(rc)) {
+    st->recheck.pending = Int(rc, "pending");
+    st->recheck.reference_commit = Str(rc, "reference_commit");
+    st->recheck.reference_round = Int(rc, "reference_round");
+    st->recheck.reference_params = ValuesOf(rc, "reference_params");
+  }
   return Status::OK();
 }
 

@@ -12,6 +12,7 @@
 
 #include "common/json_writer.h"
 #include "common/status.h"
+#include "loop/recheck.h"
 #include "loop/search_space.h"
 
 namespace inloop::loop {
@@ -23,6 +24,12 @@ inline constexpr const char* kDiscarded = "discarded";
 inline constexpr const char* kFailed = "failed";
 inline constexpr const char* kRejected = "rejected";
 inline constexpr const char* kInterruptedRound = "interrupted";
+
+// A file of the declared evaluation and its sha256 at `loop init` (loop/tamper.h).
+struct EvalFile {
+  std::string path;  // relative to the work tree root
+  std::string sha256;
+};
 
 struct LoopConfig {
   std::string name = "default";
@@ -45,6 +52,12 @@ struct LoopConfig {
   int64_t max_rounds = 0;      // 0: no limit over the loop's life
   double grace_s = 10;         // after the budget: SIGTERM, then SIGKILL after this
   double created_at = 0;
+  // Tamper-evidence (loop/tamper.h): the evaluation declared at init, hashed.
+  std::vector<std::string> eval_globs;
+  std::vector<std::string> eval_command;  // when set, the metric comes from its stdout only
+  std::vector<EvalFile> eval_files;
+  std::string eval_fingerprint;           // sha256 of the settings above and below (tamper.h)
+  int recheck_every = 5;                  // champion re-checks (loop/recheck.h); 0: off
 };
 
 struct Sample {
@@ -60,6 +73,7 @@ struct LoopState {
   int64_t champion_round = 0;
   std::vector<Sample> champion_samples;
   ParamValues champion_params;  // search: the champion's values
+  RecheckState recheck;         // the last verified champion, rounds since an unverified keep
 };
 
 struct RoundRecord {
@@ -81,6 +95,8 @@ struct RoundRecord {
   int64_t diff_lines = 0;
   std::string diff_path;  // in the store, when the round changed files
   std::vector<std::string> audit;  // the diff audit's findings, one line each (audit/diff_audit.h)
+  std::vector<std::string> tamper;  // kTampered: the evidence, one line each (loop/tamper.h)
+  std::vector<Sample> reference_samples;  // re-check rounds: the reference's fresh runs
   double started_at = 0, ended_at = 0;
 };
 

@@ -22,6 +22,15 @@ void WriteStatus(const LoopView& v, JsonWriter& w) {
   w.Key("gate").BeginObject().Key("noise_seeds").Int(c.noise_seeds);
   w.Key("max_seeds").Int(c.max_seeds).Key("alpha").Number(c.alpha);
   w.Key("min_gain").Number(c.min_gain).EndObject();
+  w.Key("evaluation").BeginObject().Key("files").BeginArray();
+  for (auto& f : c.eval_files) w.BeginObject().Key("path").String(f.path).Key("sha256").String(f.sha256).EndObject();
+  w.EndArray().Key("command").BeginArray();
+  for (auto& a : c.eval_command) w.String(a);
+  w.EndArray().Key("fingerprint").String(c.eval_fingerprint).EndObject();
+  w.Key("recheck").BeginObject().Key("every").Int(c.recheck_every);
+  w.Key("reference_commit").String(v.state.recheck.reference_commit);
+  w.Key("reference_round").Int(v.state.recheck.reference_round);
+  w.Key("pending").Int(v.state.recheck.pending).EndObject();
   w.Key("champion");
   if (v.state.baseline_done) {
     w.BeginObject().Key("round").Int(v.state.champion_round);
@@ -43,7 +52,8 @@ void WriteStatus(const LoopView& v, JsonWriter& w) {
   std::map<std::string, int64_t> counts;
   for (auto& r : v.rounds) counts[r.verdict]++;
   w.Key("rounds").BeginObject().Key("total").Int(static_cast<int64_t>(v.rounds.size()));
-  for (const char* k : {kBaseline, kKept, kDiscarded, kFailed, kRejected, kInterruptedRound}) {
+  for (const char* k : {kBaseline, kKept, kDiscarded, kFailed, kRejected, kInterruptedRound,
+                        "tampered", kRechecked, kDemoted}) {
     w.Key(k).Int(counts[k]);
   }
   w.EndObject().Key("next_round").Int(v.state.next_round).Key("in_flight");
@@ -69,7 +79,8 @@ void RegisterLoopTools(assist::ToolRegistry* r, const std::string& dir) {
   r->Register(assist::Tool{
       "loop_status",
       "The research loop of this repository (inloop loop): its metric and goal, the champion "
-      "(commit, metric, seed noise), counts of kept/discarded/failed/rejected rounds, the round "
+      "(commit, metric, seed noise), counts of kept/discarded/failed/rejected/tampered/demoted "
+      "rounds, the declared evaluation and re-check settings, the round "
       "in flight, and the last rounds with their verdicts, metrics, gains and commits.",
       assist::ObjectArg("", {{"last", false, assist::IntegerArg("how many of the latest rounds "
                                                                 "to list (default 10)", 0, 1000)}}),

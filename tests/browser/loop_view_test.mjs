@@ -3,7 +3,8 @@
 // rounds kept as commits), then `inloop serve` over its store. The "loops" button appears, the
 // view opens from it and from ?view=loop, and what it shows — the rounds table, the verdicts, the
 // champion's lineage, the chart's points per verdict — is what /api/v1/loops/NAME and
-// `inloop loop log --json` say.
+// `inloop loop log --json` say. One more round, by an "agent" that edits the loop's own budget, is
+// `tampered` (issue 21): shown in red in the table and counted in red in the summary.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -38,11 +39,15 @@ git("add", "-A");
 git("commit", "-qm", "objective");
 
 const env = { INLOOP_STORE: store };
-inloop(["loop", "init", "--name", "bowl", "--metric", "objective:min", "--budget", "30s", "--seeds", "1", "--max-seeds", "1",
+inloop(["loop", "init", "--name", "bowl", "--metric", "objective:min", "--budget", "30s", "--seeds", "1", "--max-seeds", "1", "--recheck-every", "0",
   "--", PY, "objective.py", "--lr", "{lr}"], { cwd: repo, env });
 inloop(["loop", "run", "--search", "space.toml", "--rounds", "10"], { cwd: repo, env });
+const tamperer = "import json, os; p = os.path.join(os.path.dirname(os.environ['INLOOP_LOOP_HISTORY']), 'config.json'); " +
+  "c = json.load(open(p)); c['budget_s'] = 3000; json.dump(c, open(p, 'w'))";
+inloop(["loop", "run", "--agent", `${PY} -c "${tamperer}"`, "--rounds", "1"], { cwd: repo, env });
 const log = JSON.parse(inloop(["loop", "log", "--json"], { cwd: repo, env }));
-eq(log.length, 11, "the loop recorded the baseline and 10 rounds");
+eq(log.length, 12, "the loop recorded the baseline and 11 rounds");
+eq(log[11].verdict, "tampered", "the agent that edited the loop's budget is tampered");
 const kept = log.filter(r => r.verdict === "kept").length;
 check(kept >= 1 && log.some(r => r.verdict === "discarded"), `the search kept ${kept} round(s) and discarded others`);
 
@@ -83,6 +88,12 @@ try {
   eq(detail.lineage, log.filter(r => r.verdict === "baseline" || r.verdict === "kept").map(r => r.round),
     "the lineage is the baseline and the kept rounds");
   check(shown.canvas, "the metric per round is drawn");
+  const red = await page.evaluate(() => ({
+    verdict: getComputedStyle(document.querySelector('#loop-rounds tr[data-verdict="tampered"] .verdict')).color,
+    summary: document.querySelector("#loop-tampered")?.textContent,
+    summaryColour: getComputedStyle(document.querySelector("#loop-tampered")).color,
+  }));
+  eq(red, { verdict: "rgb(214, 39, 40)", summary: "1 tampered", summaryColour: "rgb(214, 39, 40)" }, "tampered in red");
   const best = JSON.parse(inloop(["loop", "best", "--json"], { cwd: repo, env }));
   eq(detail.rounds.filter(r => r.verdict === "kept").at(-1)?.commit ?? "", best.commit ?? "", "the last kept round is the champion of `loop best`");
   await screenshot(page, "loop-view.png");

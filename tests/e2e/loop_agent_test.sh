@@ -21,7 +21,7 @@ echo "an ignored file the loop must never touch" > keep.ckpt
 export AGENT_LOG="$WORK/agent.log"
 AGENT="$PY $INLOOP_SRC/tests/loop/scripted_agent.py {history}"
 unset INLOOP_STORE
-inloop loop init --metric val_loss:min --budget 60s --program program.md --protect evaluate.py \
+inloop loop init --metric val_loss:min --budget 60s --program program.md --protect evaluate.py --recheck-every 0 \
   --protect 'data/*' --max-diff-lines 40 --seeds 2 --max-seeds 2 -- "$PY" tiny_train.py --seed '{seed}' > "$WORK/init.out"
 assert_eq "$(git rev-parse --abbrev-ref HEAD)" "inloop/loop-default" "the loop works on its own branch"
 [ -z "$(git status --porcelain)" ] || fail "init left the tree dirty: $(git status --porcelain)"

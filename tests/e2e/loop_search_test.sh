@@ -31,7 +31,7 @@ BASE=$(git rev-parse HEAD)
 export INLOOP_STORE="$WORK/store"   # outside the repo this time
 export SLOW_MARKER="$WORK/slow"
 
-inloop loop init --metric objective:min --budget 30s --seeds 1 --max-seeds 1 -- \
+inloop loop init --metric objective:min --budget 30s --seeds 1 --max-seeds 1 --recheck-every 0 -- \
   python3 objective.py --lr '{lr}' > /dev/null
 start=$(date +%s.%N)
 inloop loop run --search space.toml --rounds 40 > "$WORK/run.txt" 2> "$WORK/run.err" || fail "loop run: $(tail -5 "$WORK/run.err")"
@@ -103,7 +103,7 @@ assert_eq "$(inloop loop log --json | json 'd[-1]["verdict"]')" "interrupted" "t
 pass "SIGINT during a run: undone, exit 53"
 
 # The time budget: a command that never finishes is stopped; nothing logged -> exit 55.
-inloop loop init --replace --name slow --metric objective:min --budget 1s --grace 1 --seeds 1 -- \
+inloop loop init --replace --name slow --metric objective:min --budget 1s --grace 1 --seeds 1 --recheck-every 0 -- \
   python3 -c 'import time; time.sleep(60)' > /dev/null
 t0=$(date +%s)
 set +e
@@ -120,7 +120,7 @@ pass "budget: stopped after 1s, baseline failed with exit 55"
 # discards it, "y" to the next commits it.
 if command -v script > /dev/null; then
   cd "$REPO" && git checkout -q main
-  inloop loop init --replace --name approve --metric objective:min --budget 30s --seeds 1 \
+  inloop loop init --replace --name approve --metric objective:min --budget 30s --seeds 1 --recheck-every 0 \
     --max-seeds 1 -- python3 objective.py --lr '{lr}' > /dev/null
   (printf 'n\n'; for i in $(seq 40); do printf 'y\n'; done) |
     timeout 120 script -qec "$INLOOP_BIN loop run --search space.toml --rounds 30 --approve" /dev/null > "$WORK/approve.out" 2>&1 ||

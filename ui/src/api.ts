@@ -224,12 +224,14 @@ export function streamUrl(runIds: string[]): string {
 export interface LoopSummary {
   name: string; metric_key: string; goal: string; branch: string; rounds: number;
   kept: number; discarded: number; failed: number; rejected: number; interrupted: number;
+  tampered?: number; rechecked?: number; demoted?: number;  // issue 21 (older servers: absent)
   baseline: number; champion: { round: number; metric: number; commit: string; run_id: string } | null;
 }
 export interface LoopRound {
   round: number; verdict: string; proposer: string; reason: string; run_id: string; run_ids: string[];
   metric: number; gain: number; champion_metric: number; noise_sd: number; threshold: number;
   commit: string; parent: string; changed_files: string[]; diff_lines: number; time: number;
+  tamper?: string[];  // a tampered round's evidence
 }
 export async function listLoops(): Promise<LoopSummary[]> {
   const b = await call<{ loops: any[] }>("/api/v1/loops");

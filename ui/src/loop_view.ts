@@ -8,7 +8,7 @@ import { el, fmtClock, fmtNumber } from "./format";
 
 const VERDICT_COLOUR: Record<string, string> = {
   baseline: "#4e79a7", kept: "#59a14f", discarded: "#9c9c9c", failed: "#e15759", rejected: "#f28e2b",
-  interrupted: "#b07aa1",
+  interrupted: "#b07aa1", tampered: "#d62728", rechecked: "#76b7b2", demoted: "#edc948",
 };
 
 // A number the round may not have (no gain for the baseline, no noise from a single seed, no
@@ -65,8 +65,14 @@ export class LoopView {
     const champ = loop.champion;
     const summary = el("p", { class: "muted", id: "loop-summary" },
       `${loop.metric_key} (${loop.goal}) · ${loop.rounds} rounds: ${loop.kept} kept, ${loop.discarded} discarded, ` +
-      `${loop.failed} failed, ${loop.rejected} rejected · baseline ${fmtNumber(loop.baseline)}` +
+      `${loop.failed} failed, ${loop.rejected} rejected` +
+      ((loop.demoted ?? 0) > 0 ? `, ${loop.demoted} demoted` : "") +
+      ` · baseline ${fmtNumber(loop.baseline)}` +
       (champ ? ` · champion round ${champ.round}: ${fmtNumber(champ.metric)} ${champ.commit.slice(0, 10)}` : ""));
+    if ((loop.tampered ?? 0) > 0) {
+      summary.append(" · ", el("span", { class: "tampered", id: "loop-tampered", style: `color:${VERDICT_COLOUR.tampered}` },
+        `${loop.tampered} tampered`));
+    }
     const chartBox = el("div", { id: "loop-chart" });
     const lineage = el("ol", { class: "loop-lineage", id: "loop-lineage" }, ...this.state.lineage.map(n => {
       const r = this.state.rounds.find(x => x.round === n);
@@ -100,7 +106,8 @@ export class LoopView {
     const only = (v: string) => rs.map(r => (r.verdict === v && Number.isFinite(r.metric) ? r.metric : null));
     let champ: number | null = null;
     const champion = rs.map(r => {
-      if ((r.verdict === "baseline" || r.verdict === "kept") && Number.isFinite(r.metric)) champ = r.metric;
+      if ((r.verdict === "baseline" || r.verdict === "kept" || r.verdict === "rechecked") && Number.isFinite(r.metric)) champ = r.metric;
+      if (r.verdict === "demoted" && Number.isFinite(r.champion_metric)) champ = r.champion_metric;  // back to the reference
       return champ;
     });
     const pointSeries = (label: string, v: string): uPlot.Series => ({
