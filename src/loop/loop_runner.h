@@ -61,6 +61,7 @@ struct RunOptions {
   int64_t rounds = 0;       // 0: until another limit
   double until = 0;         // epoch seconds; 0: none
   double agent_timeout_s = 3600;
+  int parallel = 1;  // candidate rounds at once (parallel_driver.h); 1: one after another
   std::function<void(const std::string&)> say;  // progress lines
   // Asked before a kept round is committed (--approve); null: no question. false: discard.
   std::function<bool(const RoundRecord&)> confirm_keep;

@@ -129,6 +129,8 @@ RoundRecord RoundOf(element e) {
   r.diff_path = Str(e, "diff_path");
   r.started_at = Num(e, "started_at");
   r.ended_at = Num(e, "ended_at");
+  r.cpu_s = Num(e, "cpu_s");
+  r.device = Str(e, "device");
   return r;
 }
 
@@ -201,7 +203,18 @@ void WriteRoundJson(const RoundRecord& r, JsonWriter* wp) {
   w.Key("audit");
   Strings(w, r.audit);
   w.Key("started_at").Number(r.started_at).Key("ended_at").Number(r.ended_at);
+  w.Key("cpu_s").Number(r.cpu_s).Key("device").String(r.device);
   w.EndObject();
+}
+
+Status ParseRoundJson(const std::string& text, RoundRecord* r) {
+  simdjson::dom::parser parser;
+  element e;
+  if (parser.parse(text).get(e) || !e.is_object()) {
+    return Status::Corrupt("a loop round record is not a JSON object");
+  }
+  *r = RoundOf(e);
+  return Status::OK();
 }
 
 std::string JournalJson(const Journal& j) {

@@ -23,6 +23,9 @@ inline constexpr const char* kDiscarded = "discarded";
 inline constexpr const char* kFailed = "failed";
 inline constexpr const char* kRejected = "rejected";
 inline constexpr const char* kInterruptedRound = "interrupted";
+inline constexpr const char* kConflict = "conflict";  // --parallel: the rebase onto a moved
+                                                      // champion conflicted
+inline constexpr const char* kStale = "stale";        // --parallel: the champion kept moving
 
 struct LoopConfig {
   std::string name = "default";
@@ -82,6 +85,8 @@ struct RoundRecord {
   std::string diff_path;  // in the store, when the round changed files
   std::vector<std::string> audit;  // the diff audit's findings, one line each (audit/diff_audit.h)
   double started_at = 0, ended_at = 0;
+  double cpu_s = 0;     // CPU seconds of the round's processes (runs, agent), when measured
+  std::string device;   // the CUDA device its runs were given (--parallel), "" when none
 };
 
 // The round in flight. phase "open": nothing decided, clean up = reset to base. phase
@@ -108,6 +113,7 @@ struct LoopPaths {
 std::string ConfigJson(const LoopConfig& c);
 std::string StateJson(const LoopState& s);
 void WriteRoundJson(const RoundRecord& r, JsonWriter* w);
+Status ParseRoundJson(const std::string& text, RoundRecord* r);  // WriteRoundJson's form
 std::string JournalJson(const Journal& j);
 
 Status LoadConfig(const LoopPaths& p, LoopConfig* c);   // NotFound: no loop here

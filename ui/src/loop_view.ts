@@ -67,6 +67,12 @@ export class LoopView {
       `${loop.metric_key} (${loop.goal}) · ${loop.rounds} rounds: ${loop.kept} kept, ${loop.discarded} discarded, ` +
       `${loop.failed} failed, ${loop.rejected} rejected · baseline ${fmtNumber(loop.baseline)}` +
       (champ ? ` · champion round ${champ.round}: ${fmtNumber(champ.metric)} ${champ.commit.slice(0, 10)}` : ""));
+    const t = loop.throughput;
+    const pace = el("p", { class: "muted", id: "loop-pace" }, t && t.hours > 0
+      ? `${fmtNumber(t.experiments_per_hour)} experiments/h · ${fmtNumber(t.kept_per_hour)} kept/h · ` +
+        (t.cpu_hours_per_kept !== null ? `${fmtNumber(t.cpu_hours_per_kept)} CPU-h per kept` : `${fmtNumber(t.cpu_hours)} CPU-h, nothing kept yet`) +
+        (t.gpu_hours_per_kept !== null ? ` · ${fmtNumber(t.gpu_hours_per_kept)} GPU-h per kept` : "")
+      : "pace: no timed rounds yet");
     const chartBox = el("div", { id: "loop-chart" });
     const lineage = el("ol", { class: "loop-lineage", id: "loop-lineage" }, ...this.state.lineage.map(n => {
       const r = this.state.rounds.find(x => x.round === n);
@@ -88,7 +94,7 @@ export class LoopView {
       el("tbody", {}, ...rows));
     this.panel.replaceChildren(
       el("div", { class: "loop-head" }, el("strong", {}, "research loop "), picker, el("span", { class: "spacer" }), closeBtn),
-      summary, chartBox, el("div", { class: "loop-body" }, el("div", {}, el("h4", {}, "champion lineage"), lineage), table));
+      summary, pace, chartBox, el("div", { class: "loop-body" }, el("div", {}, el("h4", {}, "champion lineage"), lineage), table));
     this.draw(chartBox);
   }
 

@@ -1,0 +1,18 @@
+# A scripted agent for the parallel-rounds tests: one edit per round (INLOOP_LOOP_ROUND), in the
+# slot's own worktree (its current directory). Rounds 1-2 improve different files (both kept,
+# the second after a rebase); rounds 3-4 change the same line (one kept, one conflict); later
+# rounds edit, leave a marker and hang until stopped.
+import os
+import time
+
+r = int(os.environ["INLOOP_LOOP_ROUND"])
+plan = {1: ("a.txt", "a = 1"), 2: ("b.txt", "b = 1"), 3: ("a.txt", "a = 0.5"), 4: ("a.txt", "a = 0.7")}
+if r in plan:
+    path, text = plan[r]
+    with open(path, "w") as f:
+        f.write(text + "\n")
+else:
+    with open("a.txt", "w") as f:
+        f.write("a = 0.1\n")
+    open(os.environ["AGENT_LOG"] + f".edited-{r}", "w").close()
+    time.sleep(60)

@@ -1,0 +1,66 @@
+// The loop's pace and cost (loop/throughput.h) from hand-made rounds.
+#include "loop/throughput.h"
+
+#include <gtest/gtest.h>
+
+namespace inloop::loop {
+namespace {
+
+RoundRecord R(int64_t n, const char* verdict, double start, double end, double cpu = 0,
+              const char* device = "") {
+  RoundRecord r;
+  r.round = n;
+  r.verdict = verdict;
+  r.started_at = start;
+  r.ended_at = end;
+  r.cpu_s = cpu;
+  r.device = device;
+  return r;
+}
+
+TEST(Throughput, OverlappingRoundsCountTheirWallTimeOnce) {
+  // Baseline 0-600 s, then two slots: rounds 1 and 2 overlap (600-2400, 900-2700), round 3 after
+  // a pause between two `loop run`s (10000-10900). Covered: 600 + 2100 + 900 = 3600 s = 1 h.
+  std::vector<RoundRecord> rs = {R(0, kBaseline, 0, 600, 100), R(1, kKept, 600, 2400, 1800),
+                                 R(2, kDiscarded, 900, 2700, 1800),
+                                 R(3, kKept, 10000, 10900, 900)};
+  Throughput t = ComputeThroughput(rs);
+  EXPECT_EQ(t.experiments, 3);
+  EXPECT_EQ(t.kept, 2);
+  EXPECT_DOUBLE_EQ(t.hours, 1.0);
+  EXPECT_DOUBLE_EQ(t.experiments_per_hour, 3.0);
+  EXPECT_DOUBLE_EQ(t.kept_per_hour, 2.0);
+  EXPECT_DOUBLE_EQ(t.cpu_hours, 4600.0 / 3600.0);
+  ASSERT_TRUE(t.cpu_hours_per_kept.has_value());
+  EXPECT_DOUBLE_EQ(*t.cpu_hours_per_kept, 4600.0 / 3600.0 / 2);
+  EXPECT_FALSE(t.gpu_hours_per_kept.has_value());
+}
+
+TEST(Throughput, DevicesGiveGpuHoursAndInterruptedRoundsAreNoExperiments) {
+  std::vector<RoundRecord> rs = {R(0, kBaseline, 0, 100), R(1, kKept, 100, 1900, 0, "0"),
+                                 R(2, kInterruptedRound, 100, 200, 0, "1"),
+                                 R(3, kConflict, 200, 1000, 0, "1")};
+  Throughput t = ComputeThroughput(rs);
+  EXPECT_EQ(t.experiments, 2);
+  EXPECT_DOUBLE_EQ(t.gpu_hours, (1800.0 + 100 + 800) / 3600.0);
+  ASSERT_TRUE(t.gpu_hours_per_kept.has_value());
+  EXPECT_DOUBLE_EQ(*t.gpu_hours_per_kept, t.gpu_hours);
+}
+
+TEST(Throughput, NothingYetIsZeroAndANewBaselineStartsOver) {
+  Throughput none = ComputeThroughput({});
+  EXPECT_EQ(none.experiments, 0);
+  EXPECT_EQ(none.experiments_per_hour, 0);
+  EXPECT_FALSE(none.cpu_hours_per_kept.has_value());
+  Throughput t = ComputeThroughput({R(0, kBaseline, 0, 10), R(1, kKept, 10, 20),
+                                    R(0, kBaseline, 100, 3700)});
+  EXPECT_EQ(t.experiments, 0);
+  EXPECT_EQ(t.kept, 0);
+  EXPECT_DOUBLE_EQ(t.hours, 1.0);
+  JsonWriter w;
+  WriteThroughputJson(t, &w);
+  EXPECT_NE(w.str().find("\"cpu_hours_per_kept\":null"), std::string::npos) << w.str();
+}
+
+}  // namespace
+}  // namespace inloop::loop
