@@ -850,6 +850,8 @@ int Main(int argc, char** argv) {
     sub->add_flag("--json", json, "JSON output");
   }
 
+  AddLoopSubmitVerb(app, &verbs);  // `loop submit` (loop_slot_cmd.cc)
+
   auto* mcp = app.add_subcommand(
       "mcp", "an MCP server on stdin/stdout (JSON-RPC 2.0) with inloop's read verbs, compare, "
       "evaldiff, report and loop status as tools, and start_run/run_status/wait_run/stop_run/"

@@ -11,3 +11,12 @@ namespace inloop::cli {
 void AddLoopSlotVerb(CLI::App& app, VerbTable* verbs);
 
 }  // namespace inloop::cli
+
+namespace inloop::cli {
+
+// `inloop loop submit (--diff FILE | --branch NAME) [--json]`: one round of the configured loop
+// whose change is the given diff (or the branch's change since it left the loop's branch), no
+// proposer; prints the gate's verdict with its numbers. What MCP's loop_round runs. Added to the
+// `loop` subcommand, so call it after that exists.
+void AddLoopSubmitVerb(CLI::App& app, VerbTable* verbs);
+}  // namespace inloop::cli

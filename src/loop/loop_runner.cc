@@ -380,7 +380,9 @@ Status LoopSession::Run(LoopFailure* why) {
     return Status::NotFound(fmt::format("{}: the loop's work dir is gone", cfg_.workdir));
   }
   gate_ = GateOf(cfg_);
-  if (!o_.search_path.empty()) {
+  if (!o_.submit_patch.empty()) {
+    // a submitted change: no proposer
+  } else if (!o_.search_path.empty()) {
     SearchSpace space;
     INLOOP_RETURN_IF_ERROR(LoadSearchSpace(o_.search_path, &space));
     space_ = std::move(space);
@@ -437,7 +439,8 @@ Status LoopSession::Run(LoopFailure* why) {
     INLOOP_RETURN_IF_ERROR(RunBaseline(why));
   }
   int64_t done = 0;
-  if (o_.parallel > 1 && !interrupted_) {
+  bool slots = o_.parallel > 1 || !o_.submit_patch.empty();
+  if (slots && !interrupted_) {
     bool stopped = false;
     s = RunParallelRounds(Parallel(), o_.parallel, &stopped);
     if (!s.ok()) {
@@ -446,7 +449,7 @@ Status LoopSession::Run(LoopFailure* why) {
     }
     interrupted_ = interrupted_ || stopped;
   }
-  while (o_.parallel <= 1 && !StopRequested()) {
+  while (!slots && !StopRequested()) {
     if (o_.rounds > 0 && done >= o_.rounds) {
       out_->stop_reason = fmt::format("{} round(s) done", done);
       break;

@@ -120,6 +120,7 @@ RoundRecord RoundOf(element e) {
   r.champion_metric = OptNum(e, "champion_metric");
   r.noise_sd = OptNum(e, "noise_sd");
   r.threshold = OptNum(e, "threshold");
+  r.p_value = OptNum(e, "p_value");
   r.commit = Str(e, "commit");
   r.parent = Str(e, "parent");
   r.params = ValuesOf(e, "params");
@@ -194,6 +195,7 @@ void WriteRoundJson(const RoundRecord& r, JsonWriter* wp) {
   Opt(w, "champion_metric", r.champion_metric);
   Opt(w, "noise_sd", r.noise_sd);
   Opt(w, "threshold", r.threshold);
+  Opt(w, "p_value", r.p_value);
   w.Key("commit").String(r.commit).Key("parent").String(r.parent);
   w.Key("params");
   Values(w, r.params);

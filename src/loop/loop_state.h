@@ -77,6 +77,7 @@ struct RoundRecord {
   std::optional<double> champion_metric;
   std::optional<double> noise_sd;
   std::optional<double> threshold;
+  std::optional<double> p_value;  // one-sided, of a gain beyond min_gain (needs the noise)
   std::string commit;  // kept: the new commit; baseline: the base
   std::string parent;  // the champion commit the round started from
   ParamValues params;

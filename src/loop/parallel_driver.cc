@@ -195,7 +195,7 @@ Status Driver::Spawn(int k, SlotRequest req) {
   auto rel = fs::path(ctx_.cfg->workdir).lexically_relative(ctx_.repo->top());
   req.workdir = (fs::path(req.tree) / rel).lexically_normal().string();
   while (req.workdir.size() > 1 && req.workdir.back() == '/') req.workdir.pop_back();
-  req.agent = ctx_.space ? "" : ctx_.options->agent;
+  req.agent = ctx_.options->agent;
   req.agent_timeout_s = ctx_.options->agent_timeout_s;
   req.device = Device(k);
   req.result = SlotFile(p, k, ".result.json");
@@ -222,7 +222,10 @@ Status Driver::StartCandidate(int k) {
   rec.round = n;
   rec.parent = st.champion_commit;
   rec.started_at = NowSeconds();
-  rec.proposer = ctx_.space ? "search" : "agent";
+  std::string proposer = !ctx_.options->submit_patch.empty() ? "submitted"
+                         : ctx_.space                           ? "search"
+                                                                : "agent";
+  rec.proposer = proposer;
   rec.champion_metric = MeanOf(st.champion_samples);
   rec.noise_sd = SdOf(st.champion_samples);
   rec.device = Device(k);
@@ -234,6 +237,8 @@ Status Driver::StartCandidate(int k) {
   req.task = kSlotCandidate;
   req.base = st.champion_commit;
   req.champion = Values(st.champion_samples);
+  req.proposer = proposer;
+  req.patch = ctx_.options->submit_patch;
   if (ctx_.space) {
     std::vector<RoundRecord> rounds;
     INLOOP_RETURN_IF_ERROR(LoadRounds(*ctx_.paths, &rounds));
@@ -325,6 +330,7 @@ Status Driver::Rebase(int k, bool* ok) {
   rec.metric.reset();
   rec.gain.reset();
   rec.threshold.reset();
+  rec.p_value.reset();
   rec.verdict.clear();
   INLOOP_RETURN_IF_ERROR(SaveSlotJournal(*ctx_.paths, j));
   Say(ctx_, fmt::format("round {} (slot {}): passed, but the champion moved (now round {}): "
@@ -441,6 +447,7 @@ Status Driver::Reap(int k, int wait_status, const rusage& ru) {
   rec.metric = got.metric;
   rec.gain = got.gain;
   rec.threshold = got.threshold;
+  rec.p_value = got.p_value;
   if (got.noise_sd) rec.noise_sd = got.noise_sd;
   rec.verdict = got.verdict;
   rec.reason = got.reason;
@@ -467,6 +474,7 @@ Status Driver::Reap(int k, int wait_status, const rusage& ru) {
                                     Values(rec.samples));
     rec.gain = d.gain;
     rec.threshold = d.threshold;
+    rec.p_value = GatePValue(d, GateOf(*ctx_.cfg));
     if (d.noise_known) rec.noise_sd = d.noise_sd;
     if (d.verdict != GateVerdict::kKeep) {
       e.passed = false;

@@ -65,6 +65,7 @@ std::string SlotRequestJson(const SlotRequest& r) {
   w.BeginObject().Key("loop_dir").String(r.loop_dir).Key("slot").Int(r.slot);
   w.Key("round").Int(r.round).Key("task").String(r.task).Key("tree").String(r.tree);
   w.Key("workdir").String(r.workdir).Key("base").String(r.base).Key("agent").String(r.agent);
+  w.Key("proposer").String(r.proposer).Key("patch").String(r.patch);
   w.Key("agent_timeout_s").Number(r.agent_timeout_s).Key("params").BeginObject();
   for (auto& [k, v] : r.params) w.Key(k).String(v);
   w.EndObject().Key("champion").BeginArray();
@@ -86,6 +87,8 @@ Status ParseSlotRequest(const std::string& text, SlotRequest* r) {
   r->workdir = Str(e, "workdir");
   r->base = Str(e, "base");
   r->agent = Str(e, "agent");
+  r->proposer = Str(e, "proposer");
+  r->patch = Str(e, "patch");
   r->agent_timeout_s = Num(e, "agent_timeout_s");
   simdjson::dom::object params;
   if (!e["params"].get(params)) {
@@ -235,13 +238,24 @@ void DoTask(const SlotRequest& req, const SayFn& say, SlotResult* res) {
     return;
   }
   if (req.task == kSlotCandidate) {
-    if (!req.agent.empty()) Propose(req, cfg, say, stop, res);
+    if (req.proposer == "agent") Propose(req, cfg, say, stop, res);
+    if (req.proposer == "submitted") {
+      // The submitted change, applied to the champion's tree; one that does not apply is
+      // rejected before anything runs.
+      Status as = repo.Git({"apply", "--whitespace=nowarn", req.patch});
+      if (!as.ok()) {
+        rec.verdict = kRejected;
+        std::string why = as.message();
+        if (auto nl = why.find('\n'); nl != std::string::npos) why = why.substr(0, nl);
+        rec.reason = "the submitted change does not apply to the champion: " + why;
+      }
+    }
     if (res->interrupted || stop()) {
       res->interrupted = true;
       return;
     }
     if (rec.verdict.empty()) {
-      s = CheckChange(repo, cfg, req.base, req.agent.empty(), say, &rec);
+      s = CheckChange(repo, cfg, req.base, req.proposer == "search", say, &rec);
       if (s.ok() && rec.verdict.empty()) {
         s = repo.Commit(fmt::format("inloop candidate: loop {} round {}", cfg.name, req.round),
                         &res->candidate);

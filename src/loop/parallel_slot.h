@@ -36,7 +36,9 @@ struct SlotRequest {
   std::string tree;      // the worktree (absolute)
   std::string workdir;   // the loop's workdir inside the worktree (absolute)
   std::string base;      // the champion commit the candidate is measured against
-  std::string agent;     // the agent's command line; empty: the search (params are given)
+  std::string proposer;  // "agent", "search" (params given) or "submitted" (patch given)
+  std::string agent;     // the agent's command line (proposer "agent")
+  std::string patch;     // proposer "submitted": a diff file applied to the worktree (git apply)
   double agent_timeout_s = 3600;
   ParamValues params;    // the run's full parameter values
   std::vector<double> champion;  // the champion's samples the gate compares with

@@ -19,6 +19,7 @@
 #include "common/json_writer.h"
 #include "config/config.h"
 #include "query/series_query.h"
+#include "stats/distributions.h"
 #include "store/store.h"
 #include "supervise/supervisor.h"
 
@@ -47,6 +48,11 @@ std::string ReplaceAll(std::string s, const std::string& from, const std::string
     s.replace(at, from.size(), to);
   }
   return s;
+}
+
+std::optional<double> GatePValue(const GateDecision& d, const GateConfig& g) {
+  if (!d.noise_known || !(d.se > 0) || d.df <= 0) return std::nullopt;
+  return 1.0 - stats::StudentTCdf((d.gain - g.min_gain) / d.se, d.df);
 }
 
 GateConfig GateOf(const LoopConfig& c) {
@@ -318,6 +324,7 @@ std::optional<GateDecision> MeasureCandidate(const MeasureOptions& o, RoundRecor
     rec->metric = decision->candidate_mean;
     rec->gain = decision->gain;
     rec->threshold = decision->threshold;
+    rec->p_value = GatePValue(*decision, o.gate);
     if (decision->noise_known) rec->noise_sd = decision->noise_sd;
     if (o.say) {
       o.say(fmt::format("round {}: {} = {:.6g}: {}", o.round, cfg.metric, r.value,

@@ -25,6 +25,9 @@ double MeanOf(const std::vector<Sample>& v);              // NaN when empty
 std::optional<double> SdOf(const std::vector<Sample>& v);  // needs >= 2 samples
 std::string ReplaceAll(std::string s, const std::string& from, const std::string& to);
 GateConfig GateOf(const LoopConfig& c);
+// The one-sided p-value of the decision's gain exceeding min_gain (pooled t with its df); none
+// when the noise is unknown (one sample on a side).
+std::optional<double> GatePValue(const GateDecision& d, const GateConfig& g);
 
 // One training run's result.
 struct RunResult {

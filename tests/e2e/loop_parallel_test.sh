@@ -31,7 +31,7 @@ assert_eq "$(json 'sorted((r["round"], r["verdict"]) for r in d)' < "$WORK/log1.
   "[(0, 'baseline'), (1, 'kept'), (2, 'kept')]" "verdicts of rounds 0-2"
 assert_eq "$(json 'sum("rebased onto" in r["reason"] for r in d)' < "$WORK/log1.json")" "1" \
   "exactly one round was rebased and measured again"
-assert_eq "$(json '[r["metric"] for r in d if "rebased onto" in r["reason"]][0]' < "$WORK/log1.json")" "2.0" \
+assert_eq "$(json 'float([r["metric"] for r in d if "rebased onto" in r["reason"]][0])' < "$WORK/log1.json")" "2.0" \
   "the rebased round was measured with both changes"
 assert_eq "$(git rev-list --count "$BASE"..HEAD)" "2" "two commits on the loop's branch"
 assert_eq "$(cat a.txt b.txt | tr '\n' ' ')" "a = 1 b = 1 " "both changes are in the tree"
