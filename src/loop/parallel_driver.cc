@@ -141,11 +141,13 @@ class Driver {
   }
   bool MayStart();
   Status Apply(const std::vector<SchedulerAction>& actions);
+  Status ApplyOne(const SchedulerAction& a);
   Status Prepare(int k, SlotJournal* j, const std::string& commit);
   Status StartCandidate(int k);
   Status StartChampionNoise(int k);
   Status Spawn(int k, SlotRequest req);
   Status Reap(int k, int wait_status, const rusage& ru);
+  Status StartFailed(int k, const Status& started);
   Status Rebase(int k, bool* ok);
   Status Close(int k, bool keep);
   void WaitABit();
@@ -205,6 +207,7 @@ Status Driver::Spawn(int k, SlotRequest req) {
   SubprocessSpec spec;
   spec.argv = {exe_, "loop-slot", request};
   spec.stdin_plan = StdioPlan::DevNull();
+  spec.stdout_plan = StdioPlan::Fd(2);  // the runs' output with the progress: stdout is --json's
   spec.die_with_parent = true;
   Slot& s = slots_[static_cast<size_t>(k)];
   return StartSubprocess(spec, &s.pid);
@@ -370,13 +373,28 @@ Status Driver::Close(int k, bool keep) {
   return Status::OK();
 }
 
+// Every action is carried out even after one failed (a started slot must be watched, or the
+// scheduler would wait for it forever); the first failure is returned.
 Status Driver::Apply(const std::vector<SchedulerAction>& actions) {
-  using K = SchedulerAction::Kind;
+  Status first;
   for (const SchedulerAction& a : actions) {
+    Status st = ApplyOne(a);
+    if (!st.ok() && first.ok()) first = st;
+  }
+  return first;
+}
+
+Status Driver::ApplyOne(const SchedulerAction& a) {
+  using K = SchedulerAction::Kind;
+  {
     Slot* s = a.slot >= 0 ? &slots_[static_cast<size_t>(a.slot)] : nullptr;
     switch (a.kind) {
-      case K::kStartCandidate: INLOOP_RETURN_IF_ERROR(StartCandidate(a.slot)); break;
-      case K::kStartChampionNoise: INLOOP_RETURN_IF_ERROR(StartChampionNoise(a.slot)); break;
+      case K::kStartCandidate:
+        INLOOP_RETURN_IF_ERROR(StartFailed(a.slot, StartCandidate(a.slot)));
+        break;
+      case K::kStartChampionNoise:
+        INLOOP_RETURN_IF_ERROR(StartFailed(a.slot, StartChampionNoise(a.slot)));
+        break;
       case K::kKeep: INLOOP_RETURN_IF_ERROR(Close(a.slot, true)); break;
       case K::kDiscard: INLOOP_RETURN_IF_ERROR(Close(a.slot, false)); break;
       case K::kConflict: INLOOP_RETURN_IF_ERROR(Close(a.slot, false)); break;
@@ -397,7 +415,9 @@ Status Driver::Apply(const std::vector<SchedulerAction>& actions) {
         INLOOP_RETURN_IF_ERROR(Apply(sched_.OnEvent(e)));
         break;
       }
-      case K::kRemeasure: INLOOP_RETURN_IF_ERROR(Spawn(a.slot, s->remeasure)); break;
+      case K::kRemeasure:
+        INLOOP_RETURN_IF_ERROR(StartFailed(a.slot, Spawn(a.slot, s->remeasure)));
+        break;
       case K::kAcceptSample:
         ctx_.state->champion_samples.push_back(s->sample);
         INLOOP_RETURN_IF_ERROR(SaveState(*ctx_.paths, *ctx_.state));
@@ -412,6 +432,24 @@ Status Driver::Apply(const std::vector<SchedulerAction>& actions) {
     }
   }
   return Status::OK();
+}
+
+// A slot that could not start (git, a file, the process) ends its round as failed, so the
+// scheduler never waits for a process that does not exist; the error is then returned and the
+// driver starts nothing more.
+Status Driver::StartFailed(int k, const Status& started) {
+  if (started.ok()) return started;
+  Slot& s = slots_[static_cast<size_t>(k)];
+  if (s.pid > 0) return started;
+  SchedulerEvent e;
+  e.kind = SchedulerEvent::Kind::kFinished;
+  e.slot = k;
+  if (s.j.task != kSlotChampion) {
+    s.j.record.verdict = kFailed;
+    s.j.record.reason = "the slot could not start: " + started.message();
+  }
+  Status applied = Apply(sched_.OnEvent(e));
+  return applied.ok() ? started : applied;
 }
 
 Status Driver::Reap(int k, int wait_status, const rusage& ru) {
@@ -483,8 +521,9 @@ Status Driver::Reap(int k, int wait_status, const rusage& ru) {
     }
   }
   e.champion_samples = static_cast<int>(rec.samples.size());
-  INLOOP_RETURN_IF_ERROR(SaveSlotJournal(*ctx_.paths, s.j));
-  return Apply(sched_.OnEvent(e));
+  Status saved = SaveSlotJournal(*ctx_.paths, s.j);
+  Status applied = Apply(sched_.OnEvent(e));  // even so: the scheduler must see the slot end
+  return saved.ok() ? applied : saved;
 }
 
 void Driver::WaitABit() {

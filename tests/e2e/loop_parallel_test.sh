@@ -103,3 +103,4 @@ code=$?
 set -e
 assert_eq "$code" "2" "--approve with --parallel"
 assert_contains "$out" "drop --parallel" "--approve with --parallel message"
+pass "--approve with --parallel is refused"
