@@ -54,7 +54,7 @@ TEST(ParallelScheduler, ChampionNoiseIsToppedUpFirstAndOldSamplesAreDropped) {
                            {"tick", "fin 0 pass 1", "tick", "fin 1 pass 2", "rebased 1 ok",
                             "fin 1 pass 2", "fin 0 ok", "tick"}),
             "start 0, start 1 | keep 0 | noise 0 | rebase 1 | remeasure 1 | keep 1 | drop 0 | "
-            "start 0");
+            "start 0, start 1");
 }
 
 TEST(ParallelScheduler, FailedNoiseRunsAreBoundedByNoiseSeeds) {

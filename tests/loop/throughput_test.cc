@@ -19,11 +19,12 @@ RoundRecord R(int64_t n, const char* verdict, double start, double end, double c
 }
 
 TEST(Throughput, OverlappingRoundsCountTheirWallTimeOnce) {
-  // Baseline 0-600 s, then two slots: rounds 1 and 2 overlap (600-2400, 900-2700), round 3 after
-  // a pause between two `loop run`s (10000-10900). Covered: 600 + 2100 + 900 = 3600 s = 1 h.
-  std::vector<RoundRecord> rs = {R(0, kBaseline, 0, 600, 100), R(1, kKept, 600, 2400, 1800),
-                                 R(2, kDiscarded, 900, 2700, 1800),
-                                 R(3, kKept, 10000, 10900, 900)};
+  // Baseline 1000-1600 s, then two slots: rounds 1 and 2 overlap (1600-3400, 1900-3700), round 3
+  // after a pause between two `loop run`s (11000-11900). Covered: 2700 + 900 = 3600 s = 1 h.
+  std::vector<RoundRecord> rs = {R(0, kBaseline, 1000, 1600, 100),
+                                 R(1, kKept, 1600, 3400, 1800),
+                                 R(2, kDiscarded, 1900, 3700, 1800),
+                                 R(3, kKept, 11000, 11900, 900)};
   Throughput t = ComputeThroughput(rs);
   EXPECT_EQ(t.experiments, 3);
   EXPECT_EQ(t.kept, 2);
@@ -37,9 +38,9 @@ TEST(Throughput, OverlappingRoundsCountTheirWallTimeOnce) {
 }
 
 TEST(Throughput, DevicesGiveGpuHoursAndInterruptedRoundsAreNoExperiments) {
-  std::vector<RoundRecord> rs = {R(0, kBaseline, 0, 100), R(1, kKept, 100, 1900, 0, "0"),
-                                 R(2, kInterruptedRound, 100, 200, 0, "1"),
-                                 R(3, kConflict, 200, 1000, 0, "1")};
+  std::vector<RoundRecord> rs = {R(0, kBaseline, 1000, 1100), R(1, kKept, 1100, 2900, 0, "0"),
+                                 R(2, kInterruptedRound, 1100, 1200, 0, "1"),
+                                 R(3, kConflict, 1200, 2000, 0, "1")};
   Throughput t = ComputeThroughput(rs);
   EXPECT_EQ(t.experiments, 2);
   EXPECT_DOUBLE_EQ(t.gpu_hours, (1800.0 + 100 + 800) / 3600.0);
@@ -52,8 +53,8 @@ TEST(Throughput, NothingYetIsZeroAndANewBaselineStartsOver) {
   EXPECT_EQ(none.experiments, 0);
   EXPECT_EQ(none.experiments_per_hour, 0);
   EXPECT_FALSE(none.cpu_hours_per_kept.has_value());
-  Throughput t = ComputeThroughput({R(0, kBaseline, 0, 10), R(1, kKept, 10, 20),
-                                    R(0, kBaseline, 100, 3700)});
+  Throughput t = ComputeThroughput({R(0, kBaseline, 1000, 1010), R(1, kKept, 1010, 1020),
+                                    R(0, kBaseline, 2000, 5600)});
   EXPECT_EQ(t.experiments, 0);
   EXPECT_EQ(t.kept, 0);
   EXPECT_DOUBLE_EQ(t.hours, 1.0);
