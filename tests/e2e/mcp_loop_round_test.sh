@@ -36,4 +36,7 @@ assert_eq "$(git rev-list --count "$BASE"..HEAD)" "1" "one commit: the kept diff
 assert_eq "$(cat a.txt b.txt | tr '\n' ' ')" "a = 1 b = 5 " "the kept change is in the tree, the discarded one not"
 [ -z "$(git status --porcelain)" ] || fail "tree dirty: $(git status --porcelain)"
 assert_eq "$(git worktree list | wc -l)" "1" "no worktree left"
+# The kept round had one seed; before the branch's round a slot re-ran the champion for its noise.
+assert_eq "$(inloop loop status --json | json 'sorted(s["seed"] for s in d["champion"]["samples"])')" "[0, 1]" \
+  "the champion's noise was topped up before the next round"
 pass "MCP loop_round: kept, discarded, rejected; refusals; log and branch match"
