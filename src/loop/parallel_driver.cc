@@ -45,6 +45,7 @@ void ForgetSlot(const ParallelContext& ctx, int k, const std::string& tree) {
   std::error_code ec;
   fs::remove(SlotFile(*ctx.paths, k, ".request.json"), ec);
   fs::remove(SlotFile(*ctx.paths, k, ".result.json"), ec);
+  fs::remove(SlotFile(*ctx.paths, k, ".history.json"), ec);
   fs::remove(SlotFile(*ctx.paths, k, ".json"), ec);
 }
 
@@ -258,7 +259,8 @@ Status Driver::StartCandidate(int k) {
     }
     req.params = FullParams(ctx_, rec.params);
   } else {
-    INLOOP_RETURN_IF_ERROR(WriteLoopHistory(*ctx_.paths, *ctx_.cfg, st, n));
+    req.history = SlotFile(*ctx_.paths, k, ".history.json");
+    INLOOP_RETURN_IF_ERROR(WriteLoopHistory(*ctx_.paths, *ctx_.cfg, st, n, req.history));
     req.params = FullParams(ctx_, st.champion_params);
   }
   INLOOP_RETURN_IF_ERROR(SaveSlotJournal(*ctx_.paths, j));
@@ -615,7 +617,8 @@ std::vector<SlotJournal> SlotsInFlight(const LoopPaths& p, std::vector<std::stri
   for (auto& entry : fs::directory_iterator(SlotsDir(p), ec)) {
     std::string name = entry.path().filename().string();
     if (name.rfind("slot-", 0) != 0 || entry.path().extension() != ".json" ||
-        name.find(".request.") != std::string::npos || name.find(".result.") != std::string::npos) {
+        name.find(".request.") != std::string::npos || name.find(".result.") != std::string::npos ||
+        name.find(".history.") != std::string::npos) {
       continue;
     }
     std::string text;

@@ -66,6 +66,7 @@ std::string SlotRequestJson(const SlotRequest& r) {
   w.Key("round").Int(r.round).Key("task").String(r.task).Key("tree").String(r.tree);
   w.Key("workdir").String(r.workdir).Key("base").String(r.base).Key("agent").String(r.agent);
   w.Key("proposer").String(r.proposer).Key("patch").String(r.patch);
+  w.Key("history").String(r.history);
   w.Key("agent_timeout_s").Number(r.agent_timeout_s).Key("params").BeginObject();
   for (auto& [k, v] : r.params) w.Key(k).String(v);
   w.EndObject().Key("champion").BeginArray();
@@ -89,6 +90,7 @@ Status ParseSlotRequest(const std::string& text, SlotRequest* r) {
   r->agent = Str(e, "agent");
   r->proposer = Str(e, "proposer");
   r->patch = Str(e, "patch");
+  r->history = Str(e, "history");
   r->agent_timeout_s = Num(e, "agent_timeout_s");
   simdjson::dom::object params;
   if (!e["params"].get(params)) {
@@ -171,14 +173,15 @@ void Propose(const SlotRequest& req, const LoopConfig& cfg, const SayFn& say,
     return;
   }
   LoopPaths paths{req.loop_dir};
+  std::string history = req.history.empty() ? paths.history() : req.history;
   for (auto a : argv0) {
     a = ReplaceAll(a, "{program}", cfg.program);
-    a = ReplaceAll(a, "{history}", paths.history());
+    a = ReplaceAll(a, "{history}", history);
     a = ReplaceAll(a, "{round}", std::to_string(req.round));
     argv.push_back(a);
   }
   EnvPairs env = {{"INLOOP_LOOP_PROGRAM", cfg.program},
-                  {"INLOOP_LOOP_HISTORY", paths.history()},
+                  {"INLOOP_LOOP_HISTORY", history},
                   {"INLOOP_LOOP_ROUND", std::to_string(req.round)},
                   {"INLOOP_LOOP_METRIC", cfg.metric},
                   {"INLOOP_LOOP_GOAL", cfg.minimize ? "min" : "max"},

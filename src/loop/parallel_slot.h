@@ -39,6 +39,7 @@ struct SlotRequest {
   std::string proposer;  // "agent", "search" (params given) or "submitted" (patch given)
   std::string agent;     // the agent's command line (proposer "agent")
   std::string patch;     // proposer "submitted": a diff file applied to the worktree (git apply)
+  std::string history;   // the agent's history.json for this round (the slot's own copy)
   double agent_timeout_s = 3600;
   ParamValues params;    // the run's full parameter values
   std::vector<double> champion;  // the champion's samples the gate compares with

@@ -339,7 +339,7 @@ std::optional<GateDecision> MeasureCandidate(const MeasureOptions& o, RoundRecor
 }
 
 Status WriteLoopHistory(const LoopPaths& paths, const LoopConfig& cfg, const LoopState& st,
-                        int64_t round) {
+                        int64_t round, const std::string& path) {
   std::vector<RoundRecord> rounds;
   INLOOP_RETURN_IF_ERROR(LoadRounds(paths, &rounds));
   JsonWriter w;
@@ -358,7 +358,7 @@ Status WriteLoopHistory(const LoopPaths& paths, const LoopConfig& cfg, const Loo
   w.Key("rounds").BeginArray();
   for (auto& r : rounds) WriteRoundJson(r, &w);
   w.EndArray().EndObject();
-  return WriteFileAtomically(paths.history(), w.Take() + "\n");
+  return WriteFileAtomically(path.empty() ? paths.history() : path, w.Take() + "\n");
 }
 
 std::string KeptCommitMessage(const LoopConfig& cfg, const RoundRecord& rec) {

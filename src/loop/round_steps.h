@@ -70,9 +70,10 @@ std::optional<GateDecision> MeasureCandidate(const MeasureOptions& o, RoundRecor
 Status CheckChange(const GitRepo& repo, const LoopConfig& cfg, const std::string& base,
                    bool allow_empty, const SayFn& say, RoundRecord* rec);
 
-// history.json for the agent: the loop, the champion and every finished round.
+// history.json for the agent: the loop, the champion and every finished round; written to
+// `path` when given (a slot's own copy), else paths.history().
 Status WriteLoopHistory(const LoopPaths& paths, const LoopConfig& cfg, const LoopState& st,
-                        int64_t round);
+                        int64_t round, const std::string& path = "");
 
 // The commit message of a kept round (its trailers name round, run, metric, gain, parent).
 std::string KeptCommitMessage(const LoopConfig& cfg, const RoundRecord& rec);
