@@ -2,7 +2,10 @@
 // read between steps (sigtimedwait); while a training run goes, the supervisor reads them from
 // its signalfd and stops the run, which the loop sees as an interrupted round. The time budget
 // is a timer thread that sends SIGTERM to the loop's thread (the supervisor forwards it and
-// kills after the grace period), remembered so it is not taken for a user's Ctrl-C.
+// kills after the grace period), remembered so it is not taken for a user's Ctrl-C. The steps
+// of a round (the run, the seeds, the guard rails, the store records) are in round_steps.h,
+// shared with the slots of `--parallel N` (parallel_driver.h), which Run hands over to after
+// its set-up.
 #include "loop/loop_runner.h"
 
 #include <fcntl.h>
@@ -11,28 +14,19 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <ctime>
 #include <filesystem>
-#include <mutex>
-#include <thread>
 
 #include <fmt/format.h>
 
-#include "audit/diff_audit.h"
 #include "common/file_io.h"
 #include "common/json_writer.h"
-#include "config/config.h"
 #include "loop/parallel_driver.h"
 #include "loop/program.h"
 #include "loop/round_steps.h"
 #include "loop/throughput.h"
-#include "query/series_query.h"
-#include "store/store.h"
-#include "supervise/supervisor.h"
 
 namespace inloop::loop {
 namespace fs = std::filesystem;
