@@ -239,9 +239,12 @@ int Read(const LoopArgs& a) {
     }
     std::map<std::string, int> n;
     for (auto& r : v.rounds) n[r.verdict]++;
-    fmt::print("rounds   {} (kept {}, discarded {}, failed {}, rejected {}, interrupted {})\n",
+    fmt::print("rounds   {} (kept {}, discarded {}, failed {}, rejected {}, interrupted {}{})\n",
                v.rounds.size(), n["kept"], n["discarded"], n["failed"], n["rejected"],
-               n["interrupted"]);
+               n["interrupted"],
+               n["conflict"] + n["stale"] > 0
+                   ? fmt::format(", conflict {}, stale {}", n["conflict"], n["stale"])
+                   : "");
     loop::Throughput t = loop::ComputeThroughput(v.rounds);
     if (t.hours > 0) {
       fmt::print("pace     {} experiment(s) in {:.2f} h: {:.3g}/h, kept {:.3g}/h; {:.3g} CPU-h{}{}\n",

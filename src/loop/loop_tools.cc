@@ -45,7 +45,8 @@ void WriteStatus(const LoopView& v, JsonWriter& w) {
   std::map<std::string, int64_t> counts;
   for (auto& r : v.rounds) counts[r.verdict]++;
   w.Key("rounds").BeginObject().Key("total").Int(static_cast<int64_t>(v.rounds.size()));
-  for (const char* k : {kBaseline, kKept, kDiscarded, kFailed, kRejected, kInterruptedRound}) {
+  for (const char* k : {kBaseline, kKept, kDiscarded, kFailed, kRejected, kInterruptedRound,
+                        kConflict, kStale}) {
     w.Key(k).Int(counts[k]);
   }
   w.EndObject().Key("throughput");

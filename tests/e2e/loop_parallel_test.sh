@@ -58,6 +58,8 @@ assert_contains "$(json '[r["reason"] for r in d if r["verdict"] == "conflict"][
   "conflicts with the new champion" "the conflict's reason"
 assert_eq "$(git rev-list --count "$BASE"..HEAD)" "3" "one more commit"
 [ -z "$(git status --porcelain)" ] || fail "tree dirty after the conflict: $(git status --porcelain)"
+assert_eq "$(inloop loop status --json | json 'd["rounds"]["conflict"], d["rounds"]["kept"]')" "1 3" "status counts"
+inloop loop status | grep -q "conflict 1, stale 0" || fail "loop status text lacks the conflict count"
 pass "rounds 3-4: kept and conflict"
 
 # kill -9 with both slots busy: the next (sequential) run records both as interrupted and

@@ -8,7 +8,7 @@ import { el, fmtClock, fmtNumber } from "./format";
 
 const VERDICT_COLOUR: Record<string, string> = {
   baseline: "#4e79a7", kept: "#59a14f", discarded: "#9c9c9c", failed: "#e15759", rejected: "#f28e2b",
-  interrupted: "#b07aa1",
+  interrupted: "#b07aa1", conflict: "#edc948", stale: "#bab0ac",
 };
 
 // A number the round may not have (no gain for the baseline, no noise from a single seed, no
