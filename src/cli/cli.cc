@@ -25,6 +25,7 @@
 #include "cli/cli_util.h"
 #include "cli/exit_codes.h"
 #include "cli/run_cmd.h"
+#include "cli/loop_slot_cmd.h"
 #include "cli/slurm_verbs.h"
 #include "cli/verb_table.h"
 #include "cli/sync_cmd.h"
@@ -564,6 +565,7 @@ int Main(int argc, char** argv) {
   AddSubmitVerb(app, &verbs);
   AddNodesVerb(app, &verbs);
   AddDataVerbs(app, &verbs);
+  AddLoopSlotVerb(app, &verbs);
 
   auto* runs = app.add_subcommand("runs", "list runs, newest first");
   runs->add_option("--store", store_dir, "store directory");
@@ -844,6 +846,7 @@ int Main(int argc, char** argv) {
   loop_run->add_option("--agent-timeout", loop_args.agent_timeout, "per agent call (default 1h)");
   loop_run->add_flag("--approve", loop_args.approve, "ask on the terminal before each commit");
   loop_run->add_flag("--yes", loop_args.yes, "with --approve: keep without asking");
+  loop_run->add_option("--parallel", loop_args.parallel, "candidate rounds at once, each in its own worktree (default 1)")->check(CLI::Range(1, 64));
   auto* loop_status = loop_cmd->add_subcommand("status", "champion, counts, the round in flight");
   auto* loop_log = loop_cmd->add_subcommand("log", "every round: verdict, metric, gain, commit");
   auto* loop_show = loop_cmd->add_subcommand("show", "one round with its numbers and diff");
@@ -853,6 +856,8 @@ int Main(int argc, char** argv) {
     sub->add_option("--store", store_dir, "store directory");
     sub->add_flag("--json", json, "JSON output");
   }
+
+  AddLoopSubmitVerb(app, &verbs);  // `loop submit` (loop_slot_cmd.cc)
 
   auto* mcp = app.add_subcommand(
       "mcp", "an MCP server on stdin/stdout (JSON-RPC 2.0) with inloop's read verbs, compare, "

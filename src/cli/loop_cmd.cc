@@ -20,7 +20,9 @@
 #include "common/json_writer.h"
 #include "loop/loop_runner.h"
 #include "loop/loop_tools.h"
+#include "loop/parallel_driver.h"
 #include "loop/tamper.h"
+#include "loop/throughput.h"
 #include "supervise/run_context.h"
 
 namespace inloop::cli {
@@ -165,6 +167,12 @@ int Run(const LoopArgs& a) {
                a.agent_timeout);
     return kExitUsage;
   }
+  o.parallel = a.parallel;
+  if (a.parallel > 1 && a.approve && !a.yes) {
+    fmt::print(stderr, "inloop: error: --approve asks before each commit, one round at a time: "
+                       "drop --parallel, or add --yes\n");
+    return kExitUsage;
+  }
   if (a.approve && !a.yes) {
     if (!isatty(0)) {
       fmt::print(stderr, "inloop: error: --approve asks before each commit, but stdin is not a "
@@ -246,10 +254,30 @@ int Read(const LoopArgs& a) {
     std::map<std::string, int> n;
     for (auto& r : v.rounds) n[r.verdict]++;
     fmt::print("rounds   {} (kept {}, discarded {}, failed {}, rejected {}, interrupted {}, {} {}, "
-               "rechecked {}, demoted {})\n",
+               "rechecked {}, demoted {}{})\n",
                v.rounds.size(), n["kept"], n["discarded"], n["failed"], n["rejected"],
                n["interrupted"], loop::PaintVerdict("tampered", UseColor(1) && n["tampered"] > 0),
-               n["tampered"], n["rechecked"], n["demoted"]);
+               n["tampered"], n["rechecked"], n["demoted"],
+               n["conflict"] + n["stale"] > 0
+                   ? fmt::format(", conflict {}, stale {}", n["conflict"], n["stale"])
+                   : "");
+    loop::Throughput t = loop::ComputeThroughput(v.rounds);
+    if (t.hours > 0) {
+      fmt::print("pace     {} experiment(s) in {:.2f} h: {:.3g}/h, kept {:.3g}/h; {:.3g} CPU-h{}{}\n",
+                 t.experiments, t.hours, t.experiments_per_hour, t.kept_per_hour, t.cpu_hours,
+                 t.gpu_hours > 0 ? fmt::format(", {:.3g} GPU-h", t.gpu_hours) : "",
+                 t.cpu_hours_per_kept
+                     ? fmt::format(" ({:.3g} CPU-h{} per kept improvement)", *t.cpu_hours_per_kept,
+                                   t.gpu_hours_per_kept
+                                       ? fmt::format(", {:.3g} GPU-h", *t.gpu_hours_per_kept)
+                                       : "")
+                     : "");
+    }
+    for (const loop::SlotJournal& j : loop::SlotsInFlight(v.paths)) {
+      fmt::print("in flight slot {}: {} {} ({}): `inloop loop run` finishes or undoes it first\n",
+                 j.slot, j.task == loop::kSlotChampion ? "champion re-run of round" : "round",
+                 j.round, j.phase);
+    }
     if (v.journal) {
       fmt::print("in flight round {} ({}): `inloop loop run` finishes or undoes it first\n",
                  v.journal->round, v.journal->phase);

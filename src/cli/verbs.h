@@ -158,6 +158,7 @@ struct LoopArgs {
   std::string agent_timeout = "1h";
   bool approve = false;
   bool yes = false;
+  int parallel = 1;
   // show
   int64_t round = -1;
 };

@@ -355,7 +355,10 @@ HttpResponse Api::Route(const HttpRequest& r) {
     resp.body = metrics_->Text();
     // The newest runs' goodput (report/goodput.h), when the store can be read.
     StorePool::Lease st;
-    if (pool_->Acquire(&st).ok()) resp.body += GoodputMetricsText(NewestRunsGoodput(st.get(), 20));
+    if (pool_->Acquire(&st).ok()) {
+      resp.body += GoodputMetricsText(NewestRunsGoodput(st.get(), 20));
+      resp.body += LoopMetricsText(st.get());  // the research loops' pace (loop/throughput.h)
+    }
     return with_route(std::move(resp), "/metrics");
   }
   if (mlflow::IsMlflowPath(seg)) return mlflow_->Handle(r);

@@ -10,6 +10,8 @@
 
 #include "common/json_writer.h"
 #include "http/json_views.h"
+#include "http/server_metrics.h"
+#include "loop/throughput.h"
 
 namespace inloop::http {
 namespace {
@@ -70,6 +72,15 @@ Status LoadLoops(store::Store* st, std::map<std::string, Loop>* loops) {
   return Status::OK();
 }
 
+loop::Throughput ThroughputOf(const Loop& loop) {
+  std::vector<loop::RoundRecord> records;
+  for (const Round& r : loop.rounds) {
+    loop::RoundRecord rec;
+    if (loop::ParseRoundJson(r.record_json, &rec).ok()) records.push_back(std::move(rec));
+  }
+  return loop::ComputeThroughput(records);
+}
+
 // Indexes into rounds of the champions in order: the baseline, then every kept round.
 std::vector<size_t> Lineage(const Loop& loop) {
   std::vector<size_t> out;
@@ -121,6 +132,8 @@ HttpResponse ListLoops(store::Store* st) {
       OptNumber(w, "metric", c.metric);
       w.Key("commit").String(c.commit).Key("run_id").String(c.run_id).EndObject();
     }
+    w.Key("throughput");
+    loop::WriteThroughputJson(ThroughputOf(loop), &w);
     w.Key("last_at").Number(loop.rounds.empty() ? 0 : loop.rounds.back().time);
     w.EndObject();
   }
@@ -155,6 +168,57 @@ HttpResponse LoopRounds(store::Store* st, const std::string& name) {
   for (size_t i : Lineage(loop)) w.Int(loop.rounds[i].number);
   w.EndArray().EndObject();
   return JsonResponse(w.Take());
+}
+
+std::string LoopMetricsText(store::Store* st) {
+  std::map<std::string, Loop> loops;
+  if (!LoadLoops(st, &loops).ok() || loops.empty()) return "";
+  struct Gauge {
+    const char* name;
+    const char* help;
+    double (*get)(const loop::Throughput&);
+  };
+  static const Gauge kGauges[] = {
+      {"inloop_loop_experiments_per_hour", "Research-loop rounds judged per hour of loop time",
+       [](const loop::Throughput& t) { return t.experiments_per_hour; }},
+      {"inloop_loop_kept_per_hour", "Research-loop improvements kept per hour of loop time",
+       [](const loop::Throughput& t) { return t.kept_per_hour; }},
+      {"inloop_loop_experiments", "Research-loop rounds judged",
+       [](const loop::Throughput& t) { return static_cast<double>(t.experiments); }},
+      {"inloop_loop_kept", "Research-loop improvements kept",
+       [](const loop::Throughput& t) { return static_cast<double>(t.kept); }},
+      {"inloop_loop_cpu_hours", "CPU-hours the loop's rounds used",
+       [](const loop::Throughput& t) { return t.cpu_hours; }},
+      {"inloop_loop_gpu_hours", "GPU-hours of the loop's rounds that were given a device",
+       [](const loop::Throughput& t) { return t.gpu_hours; }},
+  };
+  std::map<std::string, loop::Throughput> pace;
+  for (const auto& [name, loop] : loops) pace[name] = ThroughputOf(loop);
+  std::string out;
+  for (const Gauge& g : kGauges) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", g.name, g.help, g.name);
+    for (const auto& [name, t] : pace) {
+      out += fmt::format("{}{{loop=\"{}\"}} {}\n", g.name, PrometheusLabelValue(name),
+                         JsonNumber(g.get(t)));
+    }
+  }
+  out += "# HELP inloop_loop_cpu_hours_per_kept CPU-hours per kept improvement\n"
+         "# TYPE inloop_loop_cpu_hours_per_kept gauge\n";
+  for (const auto& [name, t] : pace) {
+    if (t.cpu_hours_per_kept) {
+      out += fmt::format("inloop_loop_cpu_hours_per_kept{{loop=\"{}\"}} {}\n",
+                         PrometheusLabelValue(name), JsonNumber(*t.cpu_hours_per_kept));
+    }
+  }
+  out += "# HELP inloop_loop_gpu_hours_per_kept GPU-hours per kept improvement\n"
+         "# TYPE inloop_loop_gpu_hours_per_kept gauge\n";
+  for (const auto& [name, t] : pace) {
+    if (t.gpu_hours_per_kept) {
+      out += fmt::format("inloop_loop_gpu_hours_per_kept{{loop=\"{}\"}} {}\n",
+                         PrometheusLabelValue(name), JsonNumber(*t.gpu_hours_per_kept));
+    }
+  }
+  return out;
 }
 
 }  // namespace inloop::http

@@ -2,7 +2,10 @@
 // read between steps (sigtimedwait); while a training run goes, the supervisor reads them from
 // its signalfd and stops the run, which the loop sees as an interrupted round. The time budget
 // is a timer thread that sends SIGTERM to the loop's thread (the supervisor forwards it and
-// kills after the grace period), remembered so it is not taken for a user's Ctrl-C.
+// kills after the grace period), remembered so it is not taken for a user's Ctrl-C. The steps
+// of a round (the run, the seeds, the guard rails, the store records) are in round_steps.h,
+// shared with the slots of `--parallel N` (parallel_driver.h), which Run hands over to after
+// its set-up.
 #include "loop/loop_runner.h"
 
 #include <fcntl.h>
@@ -11,55 +14,29 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <ctime>
 #include <filesystem>
-#include <mutex>
-#include <thread>
 
 #include <fmt/format.h>
 
-#include "audit/diff_audit.h"
 #include "common/file_io.h"
 #include "common/json_writer.h"
-#include "config/config.h"
+#include "loop/parallel_driver.h"
 #include "loop/program.h"
 #include "loop/recheck.h"
+#include "loop/round_steps.h"
 #include "loop/tamper.h"
-#include "query/series_query.h"
-#include "store/store.h"
-#include "supervise/supervisor.h"
+#include "loop/throughput.h"
 
 namespace inloop::loop {
 namespace fs = std::filesystem;
 namespace {
 
-double Now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-double Mean(const std::vector<Sample>& v) {
-  double s = 0;
-  for (auto& x : v) s += x.value;
-  return v.empty() ? std::nan("") : s / static_cast<double>(v.size());
-}
-
-std::optional<double> Sd(const std::vector<Sample>& v) {
-  if (v.size() < 2) return std::nullopt;
-  double m = Mean(v), ss = 0;
-  for (auto& x : v) ss += (x.value - m) * (x.value - m);
-  return std::sqrt(ss / static_cast<double>(v.size() - 1));
-}
-
-std::string ReplaceAll(std::string s, const std::string& from, const std::string& to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
-    s.replace(at, from.size(), to);
-  }
-  return s;
-}
+double Now() { return NowSeconds(); }
+double Mean(const std::vector<Sample>& v) { return MeanOf(v); }
+std::optional<double> Sd(const std::vector<Sample>& v) { return SdOf(v); }
 
 sigset_t StopSignals() {
   sigset_t m;
@@ -67,16 +44,6 @@ sigset_t StopSignals() {
   for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&m, s);
   return m;
 }
-
-// One training run's result.
-struct RunResult {
-  std::string run_id;
-  bool ok = false;
-  bool interrupted = false;
-  double value = 0;
-  std::string reason;  // why it failed
-  bool tampered = false;  // the metric came from elsewhere than the evaluation (tamper.h)
-};
 
 class LoopSession {
  public:
@@ -95,18 +62,16 @@ class LoopSession {
   Status RunRound(int64_t n);
   RunResult RunOnce(int64_t round, int64_t seed, const ParamValues& params, const std::string& label);
   Status WriteHistory(int64_t round);
-  void AddVerdictEvent(const RoundRecord& r, const GateDecision* d);
-  // The finished round in the store too (a `loop_round` event), so `inloop serve` can draw the
-  // loop without reading this repository.
-  void RecordRoundInStore(const RoundRecord& r);
   Status CloseRound(const RoundRecord& rec);
-  Status SaveDiff(int64_t round, const std::string& base, std::string* rel, std::string* diff);
-  // Tamper-evidence (tamper.h): the evaluation as declared at init, and the round's changed
-  // paths; true (verdict `tampered`, the evidence on the record) when anything changed.
-  bool CheckEvaluation(RoundRecord* rec);
+  bool CheckEvaluation(RoundRecord* rec) {
+    return loop::CheckEvaluation(paths_, cfg_, repo_.top(), rec);
+  }
   Status RunRecheck(int64_t n);  // recheck.h
-  void AuditRoundDiff(const std::string& diff, RoundRecord* rec);
   ParamValues FullParams(const ParamValues& v) const;
+  ParallelContext Parallel() {
+    return {&o_, &repo_, &paths_, &cfg_, &st_, space_ ? &*space_ : nullptr, out_,
+            [this] { return StopRequested(); }};
+  }
 
   const RunOptions& o_;
   RunSummary* out_;
@@ -119,6 +84,7 @@ class LoopSession {
   GateConfig gate_;
   pthread_t main_thread_{};
   bool interrupted_ = false;
+  double cpu_at_start_ = -1;  // ChildCpuSeconds() when the round began (its cost)
 };
 
 bool LoopSession::StopRequested() {
@@ -142,243 +108,13 @@ ParamValues LoopSession::FullParams(const ParamValues& v) const {
 
 RunResult LoopSession::RunOnce(int64_t round, int64_t seed, const ParamValues& params,
                                const std::string& label) {
-  RunResult r;
-  config::Config file_cfg;
-  Status s = config::ResolveConfig("", &file_cfg);
-  supervise::SupervisorOptions so;
-  std::string seed_text = std::to_string(seed);
-  for (auto arg : cfg_.command) {
-    arg = ReplaceAll(arg, "{seed}", seed_text);
-    arg = ReplaceAll(arg, "{round}", std::to_string(round));
-    for (auto& [k, v] : params) arg = ReplaceAll(arg, "{" + k + "}", v);
-    so.command.push_back(arg);
-  }
-  so.name = fmt::format("loop-{}-{}-s{}", cfg_.name, label, seed);
-  so.store_dir = cfg_.store_dir;
-  so.grace_seconds = cfg_.grace_s;
-  if (s.ok()) {
-    so.patterns = file_cfg.patterns;
-    so.detect = file_cfg.detect;
-    so.remedy = file_cfg.remedy;
-    so.parse_lines_with_sdk = file_cfg.parse_lines_with_sdk;
-    so.config_path = file_cfg.path;
-  }
-  so.extra_env = {{"INLOOP_SEED", seed_text},
-                  {"INLOOP_LOOP_ROUND", std::to_string(round)},
-                  {"INLOOP_LOOP_BUDGET_S", fmt::format("{:g}", cfg_.budget_s)}};
-  for (auto& [k, v] : params) so.extra_env.emplace_back(ParamEnvName(k), v);
-  if (!s.ok()) {
-    r.reason = s.message();
-    return r;
-  }
-  // The budget: a timer that stops the run the way Ctrl-C would.
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  std::atomic<bool> fired{false};
-  // The timer thread must not take any signal (SIGCHLD above all: the supervisor reads it from
-  // its signalfd), so it starts with every signal blocked.
-  sigset_t all, before;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, &before);
-  std::thread timer([&] {
-    std::unique_lock<std::mutex> lock(mu);
-    if (!cv.wait_for(lock, std::chrono::duration<double>(cfg_.budget_s), [&] { return done; })) {
-      fired = true;
-      pthread_kill(main_thread_, SIGTERM);
-    }
-  });
-  pthread_sigmask(SIG_SETMASK, &before, nullptr);
-  supervise::RunOutcome outcome;
-  Status ss = supervise::Supervise(so, &outcome);
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    done = true;
-  }
-  cv.notify_all();
-  timer.join();
-  if (fired) {  // a SIGTERM the supervisor did not consume is ours, not the user's
-    sigset_t m;
-    sigemptyset(&m);
-    sigaddset(&m, SIGTERM);
-    timespec zero{0, 0};
-    sigtimedwait(&m, nullptr, &zero);
-  }
-  r.run_id = outcome.run_id;
-  if (!ss.ok()) {
-    r.reason = ss.message();
-    return r;
-  }
-  if (!r.run_id.empty()) {
-    std::unique_ptr<store::Store> store;
-    if (store::Store::Open(cfg_.store_dir, false, &store).ok()) {
-      (void)store->AddTags(r.run_id, {"loop:" + cfg_.name, fmt::format("loop-round:{}", round)});
-    }
-  }
-  if (fired) {
-    r.reason = fmt::format("over the time budget of {:g}s: stopped", cfg_.budget_s);
-    return r;
-  }
-  if (outcome.status == store::kStopped) {
-    r.interrupted = true;
-    interrupted_ = true;
-    r.reason = "interrupted";
-    return r;
-  }
-  if (outcome.store_failed) {
-    r.reason = "the store failed: " + outcome.store_error;
-    return r;
-  }
-  if (outcome.status != store::kFinished || outcome.exit_code != 0) {
-    r.reason = fmt::format("the run {} (exit code {}{})", outcome.status, outcome.exit_code,
-                           outcome.stop_reason.empty() ? "" : "; " + outcome.stop_reason);
-    return r;
-  }
-  if (!cfg_.eval_command.empty()) {
-    r.ok = MetricFromEvaluation(cfg_, round, seed, r.run_id, &r.value, &r.tampered, &r.reason);
-    return r;
-  }
-  std::unique_ptr<store::Store> store;
-  Status os = store::Store::Open(cfg_.store_dir, false, &store);
-  query::SeriesResult res;
-  if (os.ok()) os = query::QuerySeries(store.get(), r.run_id, cfg_.metric, {}, &res);
-  if (!os.ok()) {
-    r.reason = os.code() == Status::Code::kNotFound
-                   ? fmt::format("the run logged no {}", cfg_.metric)
-                   : os.message();
-    return r;
-  }
-  for (auto it = res.points.rbegin(); it != res.points.rend(); ++it) {
-    if (std::isfinite(it->value)) {
-      r.ok = true;
-      r.value = it->value;
-      return r;
-    }
-  }
-  r.reason = fmt::format("no finite value of {} (the run diverged?)", cfg_.metric);
+  RunResult r = loop::RunOnce(cfg_, round, seed, params, label, main_thread_);
+  if (r.interrupted) interrupted_ = true;
   return r;
 }
 
-void LoopSession::AddVerdictEvent(const RoundRecord& rec, const GateDecision* d) {
-  std::unique_ptr<store::Store> store;
-  if (!store::Store::Open(cfg_.store_dir, false, &store).ok()) return;
-  store::EventRecord e;
-  // A round refused before it ran (a protected path, too large a diff) has no run: its verdict
-  // is an event of the loop alone.
-  e.run_id = rec.run_ids.empty() ? "" : rec.run_ids.front();
-  e.time = Now();
-  e.kind = "loop_verdict";
-  e.severity = rec.verdict == kKept ? "info"
-               : rec.verdict == kFailed || rec.verdict == kTampered ? "error" : "warning";
-  e.message = fmt::format("loop {} round {}: {} ({})", cfg_.name, rec.round, rec.verdict,
-                          rec.reason);
-  JsonWriter w;
-  w.BeginObject().Key("loop").String(cfg_.name).Key("round").Int(rec.round);
-  w.Key("verdict").String(rec.verdict).Key("metric_key").String(cfg_.metric);
-  w.Key("goal").String(cfg_.minimize ? "min" : "max");
-  w.Key("candidate").BeginArray();
-  for (auto& s : rec.samples) w.Number(s.value);
-  w.EndArray().Key("champion").BeginArray();
-  for (auto& s : st_.champion_samples) w.Number(s.value);
-  w.EndArray();
-  if (d) {
-    w.Key("candidate_mean").Number(d->candidate_mean).Key("champion_mean").Number(d->champion_mean);
-    w.Key("gain").Number(d->gain).Key("noise_sd").Number(d->noise_sd).Key("se").Number(d->se);
-    w.Key("critical").Number(d->critical).Key("threshold").Number(d->threshold);
-    w.Key("df").Int(d->df).Key("alpha").Number(gate_.alpha).Key("min_gain").Number(gate_.min_gain);
-  }
-  w.Key("parent").String(rec.parent).Key("reason").String(rec.reason);
-  w.Key("diff_path").String(rec.diff_path).EndObject();
-  e.data_json = w.Take();
-  (void)store->AddEvent(&e);
-}
-
-void LoopSession::RecordRoundInStore(const RoundRecord& rec) {
-  std::unique_ptr<store::Store> store;
-  if (!store::Store::Open(cfg_.store_dir, false, &store).ok()) return;
-  store::EventRecord e;
-  e.run_id = rec.run_ids.empty() ? "" : rec.run_ids.front();
-  e.time = Now();
-  e.kind = "loop_round";
-  e.severity = "info";
-  e.message = fmt::format("loop {} round {}: {}", cfg_.name, rec.round, rec.verdict);
-  JsonWriter w;
-  w.BeginObject().Key("loop").String(cfg_.name).Key("metric_key").String(cfg_.metric);
-  w.Key("goal").String(cfg_.minimize ? "min" : "max").Key("branch").String(cfg_.branch);
-  w.Key("record");
-  WriteRoundJson(rec, &w);
-  w.EndObject();
-  e.data_json = w.Take();
-  (void)store->AddEvent(&e);
-}
-
-// The change is audited before it runs (audit/diff_audit.h): a critical finding rejects the
-// round; the others stay on the round's record and are shown under --approve.
-void LoopSession::AuditRoundDiff(const std::string& diff, RoundRecord* rec) {
-  audit::DiffAuditOptions ao;
-  ao.metric_key = cfg_.metric;
-  for (const audit::Finding& f : audit::AuditDiff(diff, ao)) {
-    rec->audit.push_back(fmt::format("{} {} {}:{}: {}", audit::SeverityName(f.severity), f.rule,
-                                     f.file, f.line, f.message));
-    if (f.severity == audit::Severity::kCritical && rec->verdict.empty()) {
-      rec->verdict = IsTamperRule(f.rule, cfg_) ? kTampered : kRejected;
-      rec->reason = fmt::format("audit: {} ({}:{}, {})", f.message, f.file, f.line, f.rule);
-    }
-  }
-  if (!rec->audit.empty()) {
-    Say(fmt::format("round {}: the audit of the change found {} thing(s){}", rec->round,
-                    rec->audit.size(), rec->verdict.empty() ? "" : ": " + rec->verdict));
-  }
-}
-
-bool LoopSession::CheckEvaluation(RoundRecord* rec) {
-  if (!HasEvaluation(cfg_) && cfg_.eval_fingerprint.empty()) return false;
-  LoopConfig on_disk;
-  if (!LoadConfig(paths_, &on_disk).ok()) on_disk = LoopConfig{};
-  std::vector<std::string> evidence = TamperedPaths(rec->changed_files, cfg_);
-  for (auto& e : VerifyEvaluation(cfg_, repo_.top(), on_disk)) evidence.push_back(e);
-  if (evidence.empty()) return false;
-  if (ConfigJson(on_disk) != ConfigJson(cfg_)) (void)SaveConfig(paths_, cfg_);  // ours: put back
-  rec->verdict = kTampered;
-  rec->reason = "tampered: " + evidence.front() +
-                (evidence.size() > 1 ? fmt::format(" (and {} more)", evidence.size() - 1) : "");
-  for (auto& e : evidence) rec->tamper.push_back(e);
-  return true;
-}
-
-Status LoopSession::SaveDiff(int64_t round, const std::string& base, std::string* rel,
-                             std::string* diff) {
-  INLOOP_RETURN_IF_ERROR(repo_.StagedDiff(base, diff));
-  *rel = fmt::format("loops/{}/round-{:04d}.diff", cfg_.name, round);
-  std::string abs = cfg_.store_dir + "/" + *rel;
-  std::error_code ec;
-  fs::create_directories(fs::path(abs).parent_path(), ec);
-  return WriteFileAtomically(abs, *diff);
-}
-
 Status LoopSession::WriteHistory(int64_t round) {
-  std::vector<RoundRecord> rounds;
-  INLOOP_RETURN_IF_ERROR(LoadRounds(paths_, &rounds));
-  JsonWriter w;
-  w.BeginObject().Key("round").Int(round);
-  w.Key("loop").BeginObject().Key("name").String(cfg_.name).Key("metric").String(cfg_.metric);
-  w.Key("goal").String(cfg_.minimize ? "min" : "max").Key("budget_s").Number(cfg_.budget_s);
-  w.Key("branch").String(cfg_.branch).Key("program").String(cfg_.program);
-  w.Key("protected").BeginArray();
-  for (auto& g : cfg_.protected_globs) w.String(g);
-  w.EndArray().Key("max_diff_lines").Int(cfg_.max_diff_lines);
-  w.Key("evaluation").BeginArray();  // tamper.h: changing these makes the round `tampered`
-  for (auto& f : cfg_.eval_files) w.String(f.path);
-  w.EndArray().EndObject();
-  w.Key("champion").BeginObject().Key("commit").String(st_.champion_commit);
-  w.Key("round").Int(st_.champion_round).Key("metric").Number(Mean(st_.champion_samples));
-  w.Key("noise_sd");
-  if (auto sd = Sd(st_.champion_samples)) w.Number(*sd); else w.Null();
-  w.EndObject();
-  w.Key("rounds").BeginArray();
-  for (auto& r : rounds) WriteRoundJson(r, &w);
-  w.EndArray().EndObject();
-  return WriteFileAtomically(paths_.history(), w.Take() + "\n");
+  return WriteLoopHistory(paths_, cfg_, st_, round);
 }
 
 // Finishes what the journal says: commit a decided keep, or put the tree back to base.
@@ -419,7 +155,7 @@ Status LoopSession::CloseRound(const RoundRecord& rec) {
   }
   CloseRecheckRound(rec, &st_);
   INLOOP_RETURN_IF_ERROR(AppendRound(paths_, rec));
-  RecordRoundInStore(rec);
+  RecordRoundInStore(cfg_, rec);
   st_.next_round = std::max(st_.next_round, rec.round + 1);
   INLOOP_RETURN_IF_ERROR(SaveState(paths_, st_));
   out_->rounds.push_back(rec);
@@ -435,22 +171,13 @@ Status LoopSession::FinishRound(Journal j) {
     std::vector<std::string> files;
     int64_t lines = 0;
     INLOOP_RETURN_IF_ERROR(repo_.StageAgainst(j.base, &files, &lines));
-    std::string params;
-    for (auto& [k, v] : rec.params) params += fmt::format("{}{}={}", params.empty() ? "" : " ", k, v);
-    std::string msg = fmt::format(
-        "loop {} round {}: {} {:.6g} (gain {:.4g} over {:.6g})\n\n"
-        "inloop-round: {}\ninloop-run: {}\ninloop-metric: {}={:.9g}\ninloop-gain: {:.9g}\n"
-        "inloop-noise-sd: {:.6g}\ninloop-parent: {}\n{}",
-        cfg_.name, rec.round, cfg_.metric, rec.metric.value_or(0), rec.gain.value_or(0),
-        rec.champion_metric.value_or(0), rec.round,
-        rec.run_ids.empty() ? "" : rec.run_ids.front(), cfg_.metric, rec.metric.value_or(0),
-        rec.gain.value_or(0), rec.noise_sd.value_or(0), rec.parent,
-        params.empty() ? "" : "inloop-params: " + params + "\n");
+    std::string msg = KeptCommitMessage(cfg_, rec);
     INLOOP_RETURN_IF_ERROR(repo_.Commit(msg, &rec.commit));
   } else {
     INLOOP_RETURN_IF_ERROR(repo_.ResetTo(cfg_.branch, j.base));
   }
   rec.ended_at = Now();
+  if (cpu_at_start_ >= 0) rec.cpu_s = ChildCpuSeconds() - cpu_at_start_;
   return CloseRound(rec);
 }
 
@@ -486,6 +213,7 @@ Status LoopSession::RunRecheck(int64_t n) {
   j.branch = cfg_.branch;
   INLOOP_RETURN_IF_ERROR(repo_.Head(&j.base));
   j.started_at = Now();
+  cpu_at_start_ = ChildCpuSeconds();
   RoundRecord& rec = j.record;
   rec.round = n;
   rec.proposer = "recheck";
@@ -537,7 +265,7 @@ Status LoopSession::RunRecheck(int64_t n) {
     if (d.gate.noise_known) rec.noise_sd = d.gate.noise_sd;
     if (d.demote) j.base = rec.parent;  // FinishRound resets the branch to the reference
   }
-  AddVerdictEvent(rec, nullptr);
+  AddVerdictEvent(cfg_, gate_, st_.champion_samples, rec, nullptr);
   Say(fmt::format("round {}: {}: {}", n, rec.verdict, rec.reason));
   return FinishRound(j);
 }
@@ -549,6 +277,7 @@ Status LoopSession::RunBaseline(LoopFailure* why) {
   Say(fmt::format("baseline: {} run(s) of the unchanged command measure {} and its seed noise",
                   cfg_.noise_seeds, cfg_.metric));
   double started = Now();
+  double cpu_start = ChildCpuSeconds();
   INLOOP_RETURN_IF_ERROR(EnsureChampionNoise());
   if (interrupted_) return Status::OK();
   if (st_.champion_samples.empty()) {
@@ -569,10 +298,11 @@ Status LoopSession::RunBaseline(LoopFailure* why) {
   rec.params = st_.champion_params;
   rec.started_at = started;
   rec.ended_at = Now();
+  rec.cpu_s = ChildCpuSeconds() - cpu_start;
   st_.baseline_done = true;
   st_.recheck = StartRechecks(st_.champion_commit, st_.champion_params);
   INLOOP_RETURN_IF_ERROR(AppendRound(paths_, rec));
-  RecordRoundInStore(rec);
+  RecordRoundInStore(cfg_, rec);
   INLOOP_RETURN_IF_ERROR(SaveState(paths_, st_));
   out_->rounds.push_back(rec);
   Say(fmt::format("baseline {} = {:.6g}{}", cfg_.metric, *rec.metric,
@@ -587,6 +317,7 @@ Status LoopSession::RunRound(int64_t n) {
   j.branch = cfg_.branch;
   INLOOP_RETURN_IF_ERROR(repo_.Head(&j.base));
   j.started_at = Now();
+  cpu_at_start_ = ChildCpuSeconds();
   RoundRecord& rec = j.record;
   rec.round = n;
   rec.parent = st_.champion_commit;
@@ -656,70 +387,30 @@ Status LoopSession::RunRound(int64_t n) {
     }
   }
   if (rec.verdict.empty()) {
-    INLOOP_RETURN_IF_ERROR(repo_.StageAgainst(j.base, &rec.changed_files, &rec.diff_lines));
-    std::string diff;
-    if (!rec.changed_files.empty()) {
-      INLOOP_RETURN_IF_ERROR(SaveDiff(n, j.base, &rec.diff_path, &diff));
-    }
-    CheckEvaluation(&rec);
-    std::string glob;
-    for (auto& f : rec.changed_files) {
-      if (rec.verdict.empty() && MatchesProtected(f, cfg_.protected_globs, &glob)) {
-        rec.verdict = kRejected;
-        rec.reason = fmt::format("touches the protected path {} (matches '{}')", f, glob);
-        break;
-      }
-    }
-    if (rec.verdict.empty() && cfg_.max_diff_lines > 0 && rec.diff_lines > cfg_.max_diff_lines) {
-      rec.verdict = kRejected;
-      rec.reason = fmt::format("the diff has {} changed lines, over the limit of {}",
-                               rec.diff_lines, cfg_.max_diff_lines);
-    }
-    if (rec.verdict.empty() && !space_ && rec.changed_files.empty()) {
-      rec.verdict = kRejected;
-      rec.reason = "the agent changed nothing";
-    }
-    if (rec.verdict.empty() && !diff.empty()) AuditRoundDiff(diff, &rec);
+    INLOOP_RETURN_IF_ERROR(
+        CheckChange(repo_, paths_, cfg_, j.base, space_.has_value(), o_.say, &rec));
   }
   SaveJournal(paths_, j);
 
   // (3) Run with seeds until the gate decides.
   std::optional<GateDecision> decision;
   if (rec.verdict.empty()) {
-    std::vector<double> champ;
-    for (auto& s : st_.champion_samples) champ.push_back(s.value);
-    ParamValues run_params = FullParams(space_ ? values : st_.champion_params);
-    for (int i = 0; i < std::max(1, cfg_.max_seeds); ++i) {
-      int64_t seed = cfg_.seed_base + i;
-      Say(fmt::format("round {}: run with seed {}", n, seed));
-      RunResult r = RunOnce(n, seed, run_params, fmt::format("r{}", n));
-      if (!r.run_id.empty()) rec.run_ids.push_back(r.run_id);
-      SaveJournal(paths_, j);
-      if (r.interrupted) return Recover(j);
-      if (r.tampered) {
-        rec.verdict = kTampered;
-        rec.reason = "tampered: " + r.reason;
-        rec.tamper.push_back(r.reason);
-      }
-      if (r.tampered || CheckEvaluation(&rec)) break;  // the run may rewrite the evaluation
-      if (!r.ok) {
-        rec.verdict = kFailed;
-        rec.reason = r.reason;
-        break;
-      }
-      rec.samples.push_back({seed, r.value, r.run_id});
-      std::vector<double> cand;
-      for (auto& s : rec.samples) cand.push_back(s.value);
-      decision = JudgeCandidate(gate_, champ, cand);
-      rec.metric = decision->candidate_mean;
-      rec.gain = decision->gain;
-      rec.threshold = decision->threshold;
-      if (decision->noise_known) rec.noise_sd = decision->noise_sd;
-      Say(fmt::format("round {}: {} = {:.6g}: {}", n, cfg_.metric, r.value, decision->reason));
-      if (decision->verdict == GateVerdict::kMoreSeeds) continue;
-      rec.verdict = decision->verdict == GateVerdict::kKeep ? kKept : kDiscarded;
-      rec.reason = decision->reason;
-      break;
+    MeasureOptions mo;
+    mo.cfg = &cfg_;
+    mo.gate = gate_;
+    for (auto& s : st_.champion_samples) mo.champion.push_back(s.value);
+    mo.round = n;
+    mo.params = FullParams(space_ ? values : st_.champion_params);
+    mo.label = fmt::format("r{}", n);
+    mo.signal_thread = main_thread_;
+    mo.say = o_.say;
+    mo.after_run = [&] { SaveJournal(paths_, j); };
+    mo.evaluation_changed = [this](RoundRecord* r) { return CheckEvaluation(r); };
+    bool stopped = false;
+    decision = MeasureCandidate(mo, &rec, &stopped);
+    if (stopped) {
+      interrupted_ = true;
+      return Recover(j);
     }
     if (rec.verdict == kKept && o_.confirm_keep && !o_.confirm_keep(rec)) {
       rec.verdict = kDiscarded;
@@ -727,7 +418,7 @@ Status LoopSession::RunRound(int64_t n) {
     }
   }
   // A decided round is finished even when Ctrl-C came meanwhile; the loop stops after it.
-  AddVerdictEvent(rec, decision ? &*decision : nullptr);
+  AddVerdictEvent(cfg_, gate_, st_.champion_samples, rec, decision ? &*decision : nullptr);
   Say(fmt::format("round {}: {}: {}", n, rec.verdict, rec.reason));
   return FinishRound(j);
 }
@@ -759,11 +450,10 @@ Status LoopSession::Run(LoopFailure* why) {
   if (::chdir(cfg_.workdir.c_str()) != 0) {
     return Status::NotFound(fmt::format("{}: the loop's work dir is gone", cfg_.workdir));
   }
-  gate_.minimize = cfg_.minimize;
-  gate_.alpha = cfg_.alpha;
-  gate_.min_gain = cfg_.min_gain;
-  gate_.max_seeds = cfg_.max_seeds;
-  if (!o_.search_path.empty()) {
+  gate_ = GateOf(cfg_);
+  if (!o_.submit_patch.empty()) {
+    // a submitted change: no proposer
+  } else if (!o_.search_path.empty()) {
     SearchSpace space;
     INLOOP_RETURN_IF_ERROR(LoadSearchSpace(o_.search_path, &space));
     space_ = std::move(space);
@@ -802,6 +492,11 @@ Status LoopSession::Run(LoopFailure* why) {
       return s;
     }
   }
+  s = RecoverSlots(Parallel());  // rounds a killed `loop run --parallel` left in its slots
+  if (!s.ok()) {
+    *why = LoopFailure::kGit;
+    return s;
+  }
   std::string branch;
   INLOOP_RETURN_IF_ERROR(repo_.CurrentBranch(&branch));
   std::vector<std::string> dirt;
@@ -829,7 +524,27 @@ Status LoopSession::Run(LoopFailure* why) {
     INLOOP_RETURN_IF_ERROR(RunBaseline(why));
   }
   int64_t done = 0;
-  while (!StopRequested()) {
+  bool slots = o_.parallel > 1 || !o_.submit_patch.empty();
+  // Re-checks run alone (no candidate in flight): under --parallel a due one runs before the
+  // slots start.
+  if (slots && !interrupted_ && st_.baseline_done &&
+      RecheckDue(cfg_.recheck_every, st_.recheck, st_.champion_commit)) {
+    s = RunRecheck(st_.next_round);
+    if (!s.ok()) {
+      *why = LoopFailure::kGit;
+      return s;
+    }
+  }
+  if (slots && !interrupted_) {
+    bool stopped = false;
+    s = RunParallelRounds(Parallel(), o_.parallel, &stopped);
+    if (!s.ok()) {
+      *why = LoopFailure::kGit;
+      return s;
+    }
+    interrupted_ = interrupted_ || stopped;
+  }
+  while (!slots && !StopRequested()) {
     if (o_.rounds > 0 && done >= o_.rounds) {
       out_->stop_reason = fmt::format("{} round(s) done", done);
       break;

@@ -66,6 +66,9 @@ struct RunOptions {
   int64_t rounds = 0;       // 0: until another limit
   double until = 0;         // epoch seconds; 0: none
   double agent_timeout_s = 3600;
+  int parallel = 1;  // candidate rounds at once (parallel_driver.h); 1: one after another
+  // `loop submit` / MCP loop_round: one round whose change is this diff file (no proposer).
+  std::string submit_patch;
   std::function<void(const std::string&)> say;  // progress lines
   // Asked before a kept round is committed (--approve); null: no question. false: discard.
   std::function<bool(const RoundRecord&)> confirm_keep;

@@ -120,6 +120,7 @@ RoundRecord RoundOf(element e) {
   r.champion_metric = OptNum(e, "champion_metric");
   r.noise_sd = OptNum(e, "noise_sd");
   r.threshold = OptNum(e, "threshold");
+  r.p_value = OptNum(e, "p_value");
   r.commit = Str(e, "commit");
   r.parent = Str(e, "parent");
   r.params = ValuesOf(e, "params");
@@ -131,6 +132,8 @@ RoundRecord RoundOf(element e) {
   r.diff_path = Str(e, "diff_path");
   r.started_at = Num(e, "started_at");
   r.ended_at = Num(e, "ended_at");
+  r.cpu_s = Num(e, "cpu_s");
+  r.device = Str(e, "device");
   return r;
 }
 
@@ -206,6 +209,7 @@ void WriteRoundJson(const RoundRecord& r, JsonWriter* wp) {
   Opt(w, "champion_metric", r.champion_metric);
   Opt(w, "noise_sd", r.noise_sd);
   Opt(w, "threshold", r.threshold);
+  Opt(w, "p_value", r.p_value);
   w.Key("commit").String(r.commit).Key("parent").String(r.parent);
   w.Key("params");
   Values(w, r.params);
@@ -219,7 +223,18 @@ void WriteRoundJson(const RoundRecord& r, JsonWriter* wp) {
   w.Key("reference_samples");
   Samples(w, r.reference_samples);
   w.Key("started_at").Number(r.started_at).Key("ended_at").Number(r.ended_at);
+  w.Key("cpu_s").Number(r.cpu_s).Key("device").String(r.device);
   w.EndObject();
+}
+
+Status ParseRoundJson(const std::string& text, RoundRecord* r) {
+  simdjson::dom::parser parser;
+  element e;
+  if (parser.parse(text).get(e) || !e.is_object()) {
+    return Status::Corrupt("a loop round record is not a JSON object");
+  }
+  *r = RoundOf(e);
+  return Status::OK();
 }
 
 std::string JournalJson(const Journal& j) {

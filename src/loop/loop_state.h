@@ -24,6 +24,12 @@ inline constexpr const char* kDiscarded = "discarded";
 inline constexpr const char* kFailed = "failed";
 inline constexpr const char* kRejected = "rejected";
 inline constexpr const char* kInterruptedRound = "interrupted";
+inline constexpr const char* kConflict = "conflict";  // --parallel: the rebase onto a moved
+                                                      // champion conflicted
+inline constexpr const char* kStale = "stale";        // --parallel: the champion kept moving
+inline constexpr const char* kTampered = "tampered";  // the evaluation was changed (tamper.h)
+inline constexpr const char* kRechecked = "rechecked";  // the champion still beats its reference
+inline constexpr const char* kDemoted = "demoted";      // it does not: back to the reference
 
 // A file of the declared evaluation and its sha256 at `loop init` (loop/tamper.h).
 struct EvalFile {
@@ -88,6 +94,7 @@ struct RoundRecord {
   std::optional<double> champion_metric;
   std::optional<double> noise_sd;
   std::optional<double> threshold;
+  std::optional<double> p_value;  // one-sided, of a gain beyond min_gain (needs the noise)
   std::string commit;  // kept: the new commit; baseline: the base
   std::string parent;  // the champion commit the round started from
   ParamValues params;
@@ -98,6 +105,8 @@ struct RoundRecord {
   std::vector<std::string> tamper;  // kTampered: the evidence, one line each (loop/tamper.h)
   std::vector<Sample> reference_samples;  // re-check rounds: the reference's fresh runs
   double started_at = 0, ended_at = 0;
+  double cpu_s = 0;     // CPU seconds of the round's processes (runs, agent), when measured
+  std::string device;   // the CUDA device its runs were given (--parallel), "" when none
 };
 
 // The round in flight. phase "open": nothing decided, clean up = reset to base. phase
@@ -124,6 +133,7 @@ struct LoopPaths {
 std::string ConfigJson(const LoopConfig& c);
 std::string StateJson(const LoopState& s);
 void WriteRoundJson(const RoundRecord& r, JsonWriter* w);
+Status ParseRoundJson(const std::string& text, RoundRecord* r);  // WriteRoundJson's form
 std::string JournalJson(const Journal& j);
 
 Status LoadConfig(const LoopPaths& p, LoopConfig* c);   // NotFound: no loop here

@@ -4,6 +4,8 @@
 #include <map>
 
 #include "common/json_writer.h"
+#include "loop/parallel_driver.h"
+#include "loop/throughput.h"
 
 namespace inloop::loop {
 namespace {
@@ -53,16 +55,25 @@ void WriteStatus(const LoopView& v, JsonWriter& w) {
   for (auto& r : v.rounds) counts[r.verdict]++;
   w.Key("rounds").BeginObject().Key("total").Int(static_cast<int64_t>(v.rounds.size()));
   for (const char* k : {kBaseline, kKept, kDiscarded, kFailed, kRejected, kInterruptedRound,
-                        "tampered", kRechecked, kDemoted}) {
+                        kTampered, kRechecked, kDemoted, kConflict, kStale}) {
     w.Key(k).Int(counts[k]);
   }
-  w.EndObject().Key("next_round").Int(v.state.next_round).Key("in_flight");
+  w.EndObject().Key("throughput");
+  WriteThroughputJson(ComputeThroughput(v.rounds), &w);
+  w.Key("next_round").Int(v.state.next_round).Key("in_flight");
   if (v.journal) {
     w.BeginObject().Key("round").Int(v.journal->round).Key("phase").String(v.journal->phase);
     w.Key("base").String(v.journal->base).EndObject();
   } else {
     w.Null();
   }
+  // Rounds in flight in the slots of a `loop run --parallel` (or left by a killed one).
+  w.Key("slots_in_flight").BeginArray();
+  for (const SlotJournal& j : SlotsInFlight(v.paths)) {
+    w.BeginObject().Key("slot").Int(j.slot).Key("round").Int(j.round).Key("task").String(j.task);
+    w.Key("phase").String(j.phase).Key("base").String(j.base).EndObject();
+  }
+  w.EndArray();
 }
 
 }  // namespace

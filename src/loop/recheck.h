@@ -27,9 +27,7 @@
 
 namespace inloop::loop {
 
-// Verdicts of a re-check round, as stored and printed.
-inline constexpr const char* kRechecked = "rechecked";  // the champion still beats its reference
-inline constexpr const char* kDemoted = "demoted";      // it does not: back to the reference
+// A re-check round's verdicts, kRechecked and kDemoted, are in loop_state.h with the others.
 
 struct RecheckState {
   int64_t pending = 0;             // rounds finished since the first keep not yet re-checked

@@ -21,8 +21,6 @@
 
 namespace inloop::loop {
 
-inline constexpr const char* kTampered = "tampered";
-
 // Every regular file under `top` whose path relative to it matches one of `globs` (the protected
 // globs' rules: MatchesProtected), sorted by path, with its sha256. `.git`, `__pycache__` and
 // `skip_dir` (the store, when inside) are not walked. Invalid, naming the glob, when a glob matches no file.

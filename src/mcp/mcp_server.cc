@@ -12,6 +12,7 @@
 #include "assist/eval_tool.h"
 #include "common/json_writer.h"
 #include "loop/loop_tools.h"
+#include "mcp/loop_round_tool.h"
 #include "store/store.h"
 
 namespace inloop::mcp {
@@ -44,7 +45,8 @@ bool KnownVersion(std::string_view v) {
 
 // Tools that do not read runs from the store (start_run's store may not exist yet).
 bool NeedsStore(std::string_view name) {
-  return name != "evaldiff" && name != "loop_status" && name != "start_run";
+  return name != "evaldiff" && name != "loop_status" && name != "start_run" &&
+         name != "loop_round";
 }
 
 }  // namespace
@@ -57,6 +59,7 @@ McpServer::McpServer(McpOptions o) : o_(std::move(o)) {
   }
   assist::RegisterEvalDiffTool(&tools_, o_.root);
   loop::RegisterLoopTools(&tools_, o_.root);
+  RegisterLoopRoundTool(&tools_, o_.root);  // loop_round: a change as one round (issue 21)
   LauncherOptions lo;
   lo.limits = o_.limits;
   lo.root = o_.root;

@@ -58,6 +58,20 @@ eq(loops.map(l => l.name), ["bowl"], "the API lists the loop");
 const detail = await get("/api/v1/loops/bowl");
 eq(detail.rounds.map(r => [r.round, r.verdict]), log.map(r => [r.round, r.verdict]), "the API's rounds are the loop's log");
 
+// The loop's pace and cost: what `loop status --json` computes from rounds.jsonl, the API from
+// the store's loop_round events, and /metrics as gauges.
+const status = JSON.parse(inloop(["loop", "status", "--json"], { cwd: repo, env }));
+eq(status.throughput.experiments, 11, "status counts the 10 search rounds and the tampered one as experiments");
+eq(status.throughput.kept, kept, "status counts the kept rounds");
+check(status.throughput.experiments_per_hour > 0 && status.throughput.cpu_hours > 0, "status has a pace and a CPU cost");
+eq(loops[0].throughput.experiments, status.throughput.experiments, "the API's experiments are the status's");
+check(Math.abs(loops[0].throughput.experiments_per_hour - status.throughput.experiments_per_hour) < 1e-6 * status.throughput.experiments_per_hour,
+  "the API's experiments per hour are the status's");
+const metricsText = await (await fetch(srv.url("/metrics"))).text();
+check(metricsText.includes('inloop_loop_experiments{loop="bowl"} 11'), "/metrics has the loop's experiments");
+check(/inloop_loop_experiments_per_hour\{loop="bowl"\} [0-9.e+]+/.test(metricsText), "/metrics has experiments per hour");
+check(metricsText.includes('inloop_loop_cpu_hours_per_kept{loop="bowl"}'), "/metrics has CPU-hours per kept improvement");
+
 const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -78,8 +92,10 @@ try {
     lineage: document.querySelectorAll("#loop-lineage li").length,
     canvas: !!document.querySelector("#loop-view canvas"),
     picker: document.querySelector("#loop-picker")?.value,
+    pace: document.querySelector("#loop-pace")?.textContent,
   }));
   eq(shown.picker, "bowl", "the picker shows the loop");
+  check(/experiments\/h · .* kept\/h · .* CPU-h per kept/.test(shown.pace), `the view shows the loop's pace: ${shown.pace}`);
   eq(shown.rows.map(r => [Number(r[0]), r[1]]), detail.rounds.map(r => [r.round, r.verdict]), "one table row per round, with its verdict");
   const commitCol = shown.rows.map(r => r[6]);
   eq(commitCol, detail.rounds.map(r => (r.commit && r.verdict !== "discarded" ? r.commit.slice(0, 10) : "")), "kept rounds show their commit");

@@ -226,6 +226,12 @@ export interface LoopSummary {
   kept: number; discarded: number; failed: number; rejected: number; interrupted: number;
   tampered?: number; rechecked?: number; demoted?: number;  // issue 21 (older servers: absent)
   baseline: number; champion: { round: number; metric: number; commit: string; run_id: string } | null;
+  throughput: LoopThroughput | null;
+}
+// The loop's pace and cost (loop/throughput.h): null per-kept values before the first keep.
+export interface LoopThroughput {
+  experiments: number; kept: number; hours: number; experiments_per_hour: number; kept_per_hour: number;
+  cpu_hours: number; gpu_hours: number; cpu_hours_per_kept: number | null; gpu_hours_per_kept: number | null;
 }
 export interface LoopRound {
   round: number; verdict: string; proposer: string; reason: string; run_id: string; run_ids: string[];
@@ -235,7 +241,7 @@ export interface LoopRound {
 }
 export async function listLoops(): Promise<LoopSummary[]> {
   const b = await call<{ loops: any[] }>("/api/v1/loops");
-  return b.loops.map(l => ({ ...l, baseline: num(l.baseline),
+  return b.loops.map(l => ({ ...l, baseline: num(l.baseline), throughput: l.throughput ?? null,
     champion: l.champion ? { ...l.champion, metric: num(l.champion.metric) } : null }));
 }
 export async function loopRounds(name: string): Promise<{ rounds: LoopRound[]; lineage: number[]; metric_key: string; goal: string }> {

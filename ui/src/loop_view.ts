@@ -9,6 +9,7 @@ import { el, fmtClock, fmtNumber } from "./format";
 const VERDICT_COLOUR: Record<string, string> = {
   baseline: "#4e79a7", kept: "#59a14f", discarded: "#9c9c9c", failed: "#e15759", rejected: "#f28e2b",
   interrupted: "#b07aa1", tampered: "#d62728", rechecked: "#76b7b2", demoted: "#edc948",
+  conflict: "#ff9da7", stale: "#bab0ac",
 };
 
 // A number the round may not have (no gain for the baseline, no noise from a single seed, no
@@ -73,6 +74,13 @@ export class LoopView {
       summary.append(" · ", el("span", { class: "tampered", id: "loop-tampered", style: `color:${VERDICT_COLOUR.tampered}` },
         `${loop.tampered} tampered`));
     }
+
+    const t = loop.throughput;
+    const pace = el("p", { class: "muted", id: "loop-pace" }, t && t.hours > 0
+      ? `${fmtNumber(t.experiments_per_hour)} experiments/h · ${fmtNumber(t.kept_per_hour)} kept/h · ` +
+        (t.cpu_hours_per_kept !== null ? `${fmtNumber(t.cpu_hours_per_kept)} CPU-h per kept` : `${fmtNumber(t.cpu_hours)} CPU-h, nothing kept yet`) +
+        (t.gpu_hours_per_kept !== null ? ` · ${fmtNumber(t.gpu_hours_per_kept)} GPU-h per kept` : "")
+      : "pace: no timed rounds yet");
     const chartBox = el("div", { id: "loop-chart" });
     const lineage = el("ol", { class: "loop-lineage", id: "loop-lineage" }, ...this.state.lineage.map(n => {
       const r = this.state.rounds.find(x => x.round === n);
@@ -94,7 +102,7 @@ export class LoopView {
       el("tbody", {}, ...rows));
     this.panel.replaceChildren(
       el("div", { class: "loop-head" }, el("strong", {}, "research loop "), picker, el("span", { class: "spacer" }), closeBtn),
-      summary, chartBox, el("div", { class: "loop-body" }, el("div", {}, el("h4", {}, "champion lineage"), lineage), table));
+      summary, pace, chartBox, el("div", { class: "loop-body" }, el("div", {}, el("h4", {}, "champion lineage"), lineage), table));
     this.draw(chartBox);
   }
 
