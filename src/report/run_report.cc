@@ -36,7 +36,7 @@ using simdjson::dom::element_type;
 const std::set<std::string>& FindingKinds() {
   static const std::set<std::string> k = {"nonfinite",     "loss_spike", "divergence",
                                           "grad_explosion", "plateau",   "throughput_regression",
-                                          "memory_growth", "hang"};
+                                          "memory_growth", "hang",      "straggler"};
   return k;
 }
 
