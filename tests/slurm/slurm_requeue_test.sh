@@ -140,6 +140,7 @@ set -e
 [ "$c3" != 0 ] || fail "submit --server with a refused token went on"
 assert_contains "$(cat e3.txt)" "answered HTTP 401 instead of the lemon-node ledger" "submit --server: says the token was refused"
 kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
+trap cleanup EXIT
 env -u INLOOP_STORE "$INLOOP_BIN" submit --slurm --server "http://127.0.0.1:$PORT" --token submit-token-5 \
   --dry-run -- true > down.sbatch 2> e4.txt
 assert_contains "$(cat e4.txt)" "submitting without excluding lemon nodes" "submit --server: a server that is down only warns"
