@@ -23,19 +23,27 @@
 
 Under `inloop run` every call writes one JSON line to the supervisor's pipe; outside it every call
 is a cheap no-op (or, with INLOOP_PRINT=1 / init(print=True), `log` prints a readable line).
+In a multi-rank job (torchrun, srun, mpirun: RANK / SLURM_PROCID / OMPI_COMM_WORLD_RANK with a
+world size > 1) every rank reports to the one supervisor, each message carrying its rank; a rank
+that did not inherit the pipe opens the FIFO named by INLOOP_METRICS_PATH instead.
 remedies() reads the control file (INLOOP_CONTROL) and the environment (INLOOP_RESUME_FROM,
 INLOOP_SKIP, INLOOP_LR_SCALE, INLOOP_MICRO_BATCH, INLOOP_ATTEMPT); the control file wins.
 """
 
+import contextlib
 import json
 import math
 import os
+import socket
+import stat
 import sys
 import threading
+import time
 
 __all__ = [
     "init", "log", "params", "tags", "checkpoint", "control", "remedies", "data_index",
-    "skip_data", "remedy_request", "remedy_applied", "enabled", "run_info", "__version__",
+    "skip_data", "remedy_request", "remedy_applied", "enabled", "run_info", "timed", "rank",
+    "__version__",
 ]
 __version__ = "0.1.0"
 
@@ -44,6 +52,8 @@ __version__ = "0.1.0"
 # the fd (forked workers), POSIX only promises atomic pipe writes up to PIPE_BUF (4096 bytes on
 # Linux); metric lines are normally far below that.
 MAX_LINE_BYTES = 64 * 1024 - 1
+# On the ranks' shared FIFO many processes write at once: a line must fit in one atomic write.
+SHARED_LINE_BYTES = 4096
 
 
 class _State:
@@ -57,6 +67,13 @@ class _State:
         self.live = None         # pid that announced it polls for in-process remedies
         self.live_seen = 0       # highest in-process request seq returned by remedy_request()
         self.live_stamp = None   # (mtime_ns, size) of the control file when last read
+        self.shared = False      # fd is the ranks' shared FIFO (lines <= SHARED_LINE_BYTES)
+        self.rank = None         # this process's rank in a multi-rank job, else None
+        self.world = 0           # the job's world size (0: unknown)
+        self.last_step = None    # the last logged step (step times are measured between steps)
+        self.last_mono = None    # time.monotonic() when last_step was first logged
+        self.busy = 0.0          # seconds inside timed() since last_step
+        self.timed_used = False  # timed() was used since last_step
 
 
 _S = _State()
@@ -99,6 +116,7 @@ def init(print=None, fd=None):
 
 
 def _init_locked(print, fd):
+    explicit = fd is not None
     if fd is None:
         raw = os.environ.get("INLOOP_METRICS_FD", "").strip()
         if raw:
@@ -107,7 +125,22 @@ def _init_locked(print, fd):
             except ValueError:
                 _warn("badenv", "INLOOP_METRICS_FD=%r is not a number; metrics disabled" % raw)
                 fd = None
-    if fd is not None:
+    shared = False
+    rank, world = _rank_from_env()
+    if fd is not None and not explicit and not _is_our_pipe(fd):
+        # Not inherited (torchrun's and multiprocessing's workers close inherited fds): the
+        # number may even name another file of this process. The ranks' FIFO, if any, instead.
+        fd = None
+        path = os.environ.get("INLOOP_METRICS_PATH", "").strip()
+        if path and _S.shared and _S.fd is not None:  # init() again: keep the FIFO open
+            fd, shared = _S.fd, True
+        elif path:
+            fd = _open_fifo(path)
+            shared = fd is not None
+        else:
+            _warn("badfd", "metrics pipe fd %s was not inherited; metrics disabled"
+                  % os.environ.get("INLOOP_METRICS_FD"))
+    elif fd is not None:
         try:
             os.fstat(fd)
         except OSError as e:
@@ -116,10 +149,103 @@ def _init_locked(print, fd):
     if print is None:
         print = _truthy(os.environ.get("INLOOP_PRINT", ""))
     # Publish the finished state last: other threads read it without the lock.
+    _S.shared = shared
+    _S.rank, _S.world = rank, world
     _S.fd = fd
     _S.print = bool(print)
     _S.ready = True
+    if fd is not None and rank is not None:
+        host = os.environ.get("SLURMD_NODENAME") or socket.gethostname()
+        _send({"t": "rank", "rank": rank, "world_size": world, "host": host})
     return fd is not None
+
+
+def _env_int(names):
+    for name in names:
+        raw = os.environ.get(name, "").strip()
+        if raw:
+            try:
+                return int(raw)
+            except ValueError:
+                return None
+    return None
+
+
+def _rank_from_env():
+    """(rank, world size) of a multi-rank job's process; rank None when this is not one (no
+    rank variable, or a world of one: a single process keeps its messages exactly as before)."""
+    rank = _env_int(("RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "PMI_RANK"))
+    world = _env_int(("WORLD_SIZE", "SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE")) or 0
+    if rank is None or rank < 0 or (world <= 1 and rank == 0):
+        return None, 0
+    return rank, max(world, 0)
+
+
+def _is_our_pipe(fd):
+    """Whether fd is the pipe the supervisor gave (INLOOP_METRICS_FD_INO names its inode)."""
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return False
+    if not stat.S_ISFIFO(st.st_mode):
+        return False
+    ino = os.environ.get("INLOOP_METRICS_FD_INO", "").strip()
+    return not ino or ino == str(st.st_ino)
+
+
+def _open_fifo(path):
+    try:
+        # O_NONBLOCK only for the open (it fails at once if nobody reads), then blocking writes
+        # like the pipe's.
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        os.set_blocking(fd, True)
+        return fd
+    except OSError as e:
+        _warn("badfifo", "cannot open the supervisor's channel %s (%s); metrics disabled"
+              % (path, e))
+        return None
+
+
+def rank():
+    """This process's rank in a multi-rank job (RANK / SLURM_PROCID / OMPI_COMM_WORLD_RANK with a
+    world size > 1), else 0."""
+    _ensure()
+    return _S.rank or 0
+
+
+@contextlib.contextmanager
+def timed():
+    """Times the part of a step this rank does alone (data loading, forward, local compute): the
+    seconds spent inside it since the last step become the rank's step time, which the
+    supervisor compares across ranks (straggler findings). Leave collectives (all-reduce,
+    barrier) outside: there every rank waits for the slowest, so they hide who is slow. Without
+    timed() a rank's step time is its step cadence (seconds between logged steps). Nestable and
+    cheap; a no-op outside a multi-rank job."""
+    t0 = time.monotonic()
+    try:
+        yield
+    finally:
+        _S.busy += time.monotonic() - t0
+        _S.timed_used = True
+
+
+def _step_time(step):
+    """The rank's step time to send with a log of `step`: on the first log of a new step, the
+    seconds inside timed() since the previous step (else the time since it, per step)."""
+    now = time.monotonic()
+    prev, prev_t = _S.last_step, _S.last_mono
+    if step is None or (prev is not None and step <= prev):
+        if prev is not None and step is not None and step < prev:  # a rollback: start over
+            _S.last_step, _S.last_mono, _S.busy, _S.timed_used = step, now, 0.0, False
+        return None
+    out = None
+    if prev is not None:
+        if _S.timed_used:
+            out = _S.busy if _S.busy > 0 else None
+        elif prev_t is not None and now > prev_t:
+            out = (now - prev_t) / (step - prev)
+    _S.last_step, _S.last_mono, _S.busy, _S.timed_used = step, now, 0.0, False
+    return out
 
 
 def _ensure():
@@ -151,13 +277,15 @@ def _send(obj):
     fd = _S.fd
     if fd is None:
         return False
+    if _S.rank is not None and "rank" not in obj:
+        obj = dict(obj, rank=_S.rank)
     try:
         data = (json.dumps(obj, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
                 + "\n").encode("utf-8")
     except (TypeError, ValueError) as e:  # should not happen: values are sanitised before
         _warn("encode", "could not encode a message (%s); dropped" % e)
         return False
-    if len(data) > MAX_LINE_BYTES:
+    if len(data) > (SHARED_LINE_BYTES if _S.shared else MAX_LINE_BYTES):
         _warn("toolong:" + str(obj.get("t")),
               "a %r message of %d bytes exceeds the 64 KiB line limit; dropped"
               % (obj.get("t"), len(data)))
@@ -222,25 +350,29 @@ def _fmt_value(v):
     return str(v)
 
 
-def _send_log(step, vals):
+def _send_log(step, vals, extra=None):
     """One log message, or several with the same step when the metrics do not fit in one line
-    (per-task evaluation rows carry thousands of keys): nothing is dropped for size."""
+    (per-task evaluation rows carry thousands of keys): nothing is dropped for size. `extra`
+    (rank, step_time) goes with every part but step_time only with the first."""
     msg = {"t": "log"}
     if step is not None:
         msg["step"] = step
+    if extra:
+        msg.update(extra)
     msg["metrics"] = vals
     try:
         size = len(json.dumps(msg, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
                    .encode("utf-8"))
     except (TypeError, ValueError):
         size = 0
-    if size <= MAX_LINE_BYTES or len(vals) < 2:
+    if size <= (SHARED_LINE_BYTES if _S.shared else MAX_LINE_BYTES) or len(vals) < 2:
         _send(msg)
         return
     items = list(vals.items())
     half = len(items) // 2
-    _send_log(step, dict(items[:half]))
-    _send_log(step, dict(items[half:]))
+    rest = {k: v for k, v in (extra or {}).items() if k != "step_time"}
+    _send_log(step, dict(items[:half]), extra)
+    _send_log(step, dict(items[half:]), rest)
 
 
 def log(step=None, metrics=None, /, **kwargs):
@@ -275,9 +407,15 @@ def log(step=None, metrics=None, /, **kwargs):
                 _warn("badstep", "step %r is not an integer; sent without a step" % (step,))
                 step = None
         if _S.fd is not None:
+            extra = None
+            if _S.rank is not None:
+                extra = {"rank": _S.rank}
+                st = _step_time(step)
+                if st is not None and math.isfinite(st) and st > 0:
+                    extra["step_time"] = st
             if not vals:
                 return
-            _send_log(step, vals)
+            _send_log(step, vals, extra)
         elif _S.print:
             parts = [] if step is None else ["step %d" % step]
             parts += ["%s %s" % (k, _fmt_value(v)) for k, v in vals.items()]

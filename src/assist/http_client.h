@@ -1,4 +1,4 @@
-// HttpClient: one HTTP(S) POST over libcurl with a JSON body, extra headers, connect and idle
+// HttpClient: one HTTP(S) POST (or GET) over libcurl with a JSON body, extra headers, connect and idle
 // timeouts, and the body of a successful response handed to a callback piece by piece as it
 // arrives (for server-sent events). Error bodies are collected (capped) instead, for their message.
 // Only http:// and https:// are allowed; redirects are not followed (a bearer token never travels
@@ -15,6 +15,7 @@ namespace inloop::assist {
 
 struct HttpRequest {
   std::string url;
+  bool get = false;  // a GET (body unused) instead of the POST
   std::vector<std::string> headers;  // "Name: value"
   std::string body;
   double connect_timeout_s = 10;

@@ -24,6 +24,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/exit_codes.h"
+#include "cli/ranks_view.h"
 #include "cli/run_cmd.h"
 #include "cli/loop_slot_cmd.h"
 #include "cli/slurm_verbs.h"
@@ -188,6 +189,7 @@ int CmdShow(const std::string& store_dir, const std::string& run_ref, bool json)
                a.crash_class.empty() ? "" : " [" + a.crash_class + "]",
                a.stdout_path.empty() ? "-" : st->PathOf(a.stdout_path));
   }
+  PrintStragglers(st.get(), r.id);
   if (series.empty()) {
     fmt::print("no metrics recorded\n");
     return kExitOk;

@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "assist/http_client.h"
 #include "cli/cli_util.h"
 #include "cli/exit_codes.h"
 #include "cli/slurm_verbs.h"
@@ -55,6 +56,50 @@ Status ReadNodeLedger(const std::string& store_dir, std::vector<slurm::NodeFault
   std::vector<store::EventRecord> events;
   INLOOP_RETURN_IF_ERROR(st->ListEventsOfKind(slurm::event_kind::kNodeFault, &events));
   *ledger = slurm::CountNodeFaults(events);
+  return Status::OK();
+}
+
+Status ReadServerNodeLedger(const std::string& url, const std::string& token,
+                            std::vector<slurm::NodeFaults>* ledger) {
+  ledger->clear();
+  std::string base = url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  assist::HttpRequest req;
+  req.url = base + "/api/v1/nodes";
+  req.get = true;
+  if (!token.empty()) req.headers.push_back("Authorization: Bearer " + token);
+  req.connect_timeout_s = 5;
+  req.idle_timeout_s = 30;
+  req.total_timeout_s = 60;
+  std::string body;
+  assist::HttpResponse resp;
+  assist::HttpResult r = assist::HttpPost(
+      req,
+      [&body](const assist::HttpResponse&, std::string_view piece) {
+        body.append(piece);
+        return body.size() < (64u << 20);
+      },
+      &resp);
+  if (r.failure == assist::HttpFailure::kBadUrl) {
+    return Status::Invalid(fmt::format("--server {}: {}", url, r.message));
+  }
+  if (r.failure != assist::HttpFailure::kNone) {
+    return Status::Io(fmt::format("cannot reach {} for the lemon-node ledger: {}", req.url,
+                                  r.message));
+  }
+  if (resp.status < 200 || resp.status >= 300) {
+    std::string err = resp.error_body.substr(0, 300);
+    while (!err.empty() && (err.back() == '\n' || err.back() == '\r')) err.pop_back();
+    return Status::Invalid(fmt::format(
+        "{} answered HTTP {} instead of the lemon-node ledger{}{}; check --server and --token",
+        req.url, resp.status, err.empty() ? "" : ": ", err));
+  }
+  if (!slurm::LedgerFromJson(body, ledger)) {
+    return Status::Invalid(fmt::format(
+        "{} did not answer with a lemon-node ledger ({{\"nodes\": [...]}}); is --server an "
+        "`inloop serve`?",
+        req.url));
+  }
   return Status::OK();
 }
 

@@ -17,4 +17,10 @@ void AddNodesVerb(CLI::App& app, VerbTable* verbs);
 // The lemon-node ledger of the store at `store_dir` (empty, OK, when there is no store yet).
 Status ReadNodeLedger(const std::string& store_dir, std::vector<slurm::NodeFaults>* ledger);
 
+// The lemon-node ledger of the `inloop serve` at `url` (GET /api/v1/nodes with the bearer
+// `token`). Io: the server could not be reached (the caller may go on without it); Invalid: it
+// answered, but not with a ledger (a refused token, a wrong URL).
+Status ReadServerNodeLedger(const std::string& url, const std::string& token,
+                            std::vector<slurm::NodeFaults>* ledger);
+
 }  // namespace inloop::cli

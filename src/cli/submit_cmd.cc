@@ -1,7 +1,8 @@
 // `inloop submit --slurm [options] -- CMD`: writes the sbatch script in which `inloop run`
 // supervises CMD (slurm/sbatch_script.h), keeps it beside the run (the store's slurm/ folder or
 // --script-dir), submits it with `sbatch --parsable` (a fixed argv, no shell) and prints the job
-// id. Nodes the lemon-node ledger holds at --exclude-after faults or more are excluded.
+// id. Nodes the lemon-node ledger holds at --exclude-after faults or more are excluded: the
+// store's ledger, or with --server and no --store the server's (GET /api/v1/nodes).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -99,6 +100,17 @@ int CmdSubmit(const SubmitArgs& a) {
   if (!store.empty()) {
     Status s = ReadNodeLedger(store, &ledger);
     if (!s.ok()) return Fail(s);
+  } else {
+    // The job reports to a server: the ledger is the server's (GET /api/v1/nodes). A server
+    // that is down does not stop a submission (the job spools until it is back); one that
+    // refuses the token or is not an inloop server does.
+    Status s = ReadServerNodeLedger(a.server, a.token, &ledger);
+    if (s.code() == Status::Code::kIo) {
+      fmt::print(stderr, "inloop: warning: {}; submitting without excluding lemon nodes\n",
+                 s.message());
+    } else if (!s.ok()) {
+      return Fail(s);
+    }
   }
   slurm::SbatchRequest r;
   std::string name = a.name.empty() ? supervise::DefaultRunName(a.command) : a.name;

@@ -53,6 +53,11 @@ std::vector<TomlField> Fields(DetectConfig* c) {
       {"throughput_sustain", &c->throughput_sustain},
       {"throughput_jitter_k", &c->throughput_jitter_k},
       {"memory_window", &c->memory_window},
+      {"straggler_window", &c->straggler_window},
+      {"straggler_min_points", &c->straggler_min_points},
+      {"straggler_threshold", &c->straggler_threshold},
+      {"straggler_min_seconds", &c->straggler_min_seconds},
+      {"straggler_sustain", &c->straggler_sustain},
       {"memory_growth_rel", &c->memory_growth_rel},
       {"hang_floor_seconds", &c->hang_floor_seconds},
       {"hang_factor", &c->hang_factor},
@@ -151,6 +156,16 @@ Status ValidateDetectConfig(const DetectConfig& c) {
   INLOOP_RETURN_IF_ERROR(non_negative("memory_window", c.memory_window));
   INLOOP_RETURN_IF_ERROR(AtLeastOrZero("memory_window", c.memory_window, 4));
   INLOOP_RETURN_IF_ERROR(positive("memory_growth_rel", c.memory_growth_rel));
+  INLOOP_RETURN_IF_ERROR(non_negative("straggler_window", c.straggler_window));
+  INLOOP_RETURN_IF_ERROR(positive("straggler_min_points", c.straggler_min_points));
+  if (c.straggler_window > 0 && c.straggler_min_points > c.straggler_window) {
+    return Status::Invalid(
+        fmt::format("detect.straggler_min_points must be <= straggler_window ({} > {})",
+                    c.straggler_min_points, c.straggler_window));
+  }
+  INLOOP_RETURN_IF_ERROR(positive("straggler_threshold", c.straggler_threshold));
+  INLOOP_RETURN_IF_ERROR(non_negative("straggler_min_seconds", c.straggler_min_seconds));
+  INLOOP_RETURN_IF_ERROR(positive("straggler_sustain", c.straggler_sustain));
   INLOOP_RETURN_IF_ERROR(positive("hang_floor_seconds", c.hang_floor_seconds));
   INLOOP_RETURN_IF_ERROR(non_negative("hang_factor", c.hang_factor));
   INLOOP_RETURN_IF_ERROR(positive("hang_min_intervals", c.hang_min_intervals));

@@ -119,6 +119,18 @@ struct DetectConfig {
   double hang_cpu_busy_cores = 0.05;
   double hang_cpu_window_seconds = 60;
   double hang_cpu_busy_factor = 3;
+
+  // ---- Straggler (multi-rank jobs, detect/straggler_detector.h): a rank whose median step time
+  // over its last straggler_window steps is at least (1 + straggler_threshold) times the median
+  // of the other ranks' medians (and at least straggler_min_seconds slower), for
+  // straggler_sustain consecutive steps of that rank, once it and one other rank have
+  // straggler_min_points steps each. The episode ends after straggler_sustain consecutive steps
+  // below (1 + straggler_threshold / 2) times the others' median. straggler_window = 0 disables.
+  int straggler_window = 20;
+  int straggler_min_points = 8;
+  double straggler_threshold = 0.2;
+  double straggler_min_seconds = 0.002;
+  int straggler_sustain = 5;
 };
 
 // Reads the [detect] table `detect` of the inloop.toml at `path` (the path only names the file in

@@ -22,6 +22,8 @@ std::string_view FindingKindName(FindingKind k) {
       return "memory_growth";
     case FindingKind::kHang:
       return "hang";
+    case FindingKind::kStraggler:
+      return "straggler";
   }
   return "unknown";
 }

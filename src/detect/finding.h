@@ -19,12 +19,14 @@ enum class FindingKind {
   kThroughputRegression,  // throughput sustained below its trailing median (or step time above)
   kMemoryGrowth,          // memory growing steadily over a window
   kHang,                  // no output, no new step (and no CPU progress) for too long
+  kStraggler,             // one rank of a multi-rank job consistently slower than the others
 };
 
 enum class Severity { kInfo, kWarning, kError };
 
 // Stable identifiers, used in events, the store and inloop.toml: "nonfinite", "loss_spike",
-// "divergence", "grad_explosion", "plateau", "throughput_regression", "memory_growth", "hang".
+// "divergence", "grad_explosion", "plateau", "throughput_regression", "memory_growth", "hang",
+// "straggler".
 std::string_view FindingKindName(FindingKind k);
 // "info", "warning", "error".
 std::string_view SeverityName(Severity s);
@@ -50,6 +52,10 @@ struct Finding {
   // Other series that showed the same anomaly and were merged into this finding (e.g. a step-time
   // series beside the tokens/s one that reported a throughput regression). Usually empty.
   std::vector<std::string> related;
+  // Multi-rank jobs: the rank whose points produced this finding (-1: not a ranked job's point,
+  // i.e. a single-process run or a printed line) and, when known, its host.
+  int rank = -1;
+  std::string host;
 
   // The value of evidence `name`, or `fallback` when absent.
   double Get(std::string_view name, double fallback = 0) const;

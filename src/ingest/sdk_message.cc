@@ -75,8 +75,16 @@ bool ParseSdkMessage(std::string_view line, SdkMessage* out) {
              dstep < 9223372036854775808.0) {  // in int64's range (so finite): no UB in the cast
     out->step = static_cast<int64_t>(dstep);
   }
+  int64_t rank;
+  if (!obj["rank"].get_int64().get(rank) && rank >= 0 && rank <= (1 << 24)) {
+    out->rank = static_cast<int>(rank);
+  }
   if (t == "log") {
     out->type = SdkMessage::Type::kLog;
+    double st;
+    if (!obj["step_time"].get_double().get(st) && std::isfinite(st) && st > 0) {
+      out->step_time = st;  // simdjson reads an integer as a double too
+    }
     simdjson::dom::object m;
     if (obj["metrics"].get_object().get(m)) return false;
     FlattenMetrics(m, "", out, 0);
@@ -127,6 +135,17 @@ bool ParseSdkMessage(std::string_view line, SdkMessage* out) {
     std::string_view path;
     if (obj["path"].get_string().get(path)) return false;
     out->path = std::string(path);
+    return true;
+  }
+  if (t == "rank") {
+    if (!out->rank) return false;
+    out->type = SdkMessage::Type::kRank;
+    int64_t world;
+    if (!obj["world_size"].get_int64().get(world) && world > 0 && world <= (1 << 24)) {
+      out->world_size = static_cast<int>(world);
+    }
+    std::string_view host;
+    if (!obj["host"].get_string().get(host)) out->host = std::string(host.substr(0, 255));
     return true;
   }
   if (t == "dataset") {

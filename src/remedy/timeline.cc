@@ -128,6 +128,8 @@ std::string ToJson(const FindingData& d) {
     for (auto& k : d.related) w.String(k);
     w.EndArray();
   }
+  if (d.rank >= 0) w.Key("rank").Int(d.rank);
+  if (!d.host.empty()) w.Key("host").String(d.host);
   w.EndObject();
   return w.Take();
 }
@@ -143,6 +145,8 @@ bool FromJson(std::string_view json, FindingData* d) {
     }
   }
   d->related = r.Strings("related");
+  r.Int("rank", &d->rank);
+  r.Text("host", &d->host);
   return r.ok();
 }
 

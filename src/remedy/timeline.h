@@ -57,6 +57,10 @@ struct FindingData {
   bool update = false;  // the closing report of an anomaly already reported
   std::vector<std::pair<std::string, double>> evidence;  // in order
   std::vector<std::string> related;                       // written only when not empty
+  // Multi-rank jobs: the rank whose points showed it (-1: none, not written) and its host
+  // (written only when known).
+  int rank = -1;
+  std::string host;
 };
 
 // A checkpoint a restart starts from.

@@ -305,6 +305,22 @@ std::vector<Recommendation> LrCuts(const RunReport& r) {
   return out;
 }
 
+// A straggler holds every rank back at each collective: name it and where to look.
+std::vector<Recommendation> Stragglers(const RunReport& r) {
+  std::vector<Recommendation> out;
+  for (const FindingFacts& f : r.findings) {
+    if (f.kind != "straggler") continue;
+    out.push_back(Recommendation{
+        "straggler",
+        fmt::format("{}{}. In synchronous training every rank waits for it at each collective: "
+                    "look at that host (data loading, a throttled GPU, a slow disk or NIC); if it "
+                    "straggles again, leave it out of the job's nodes (Slurm --exclude).",
+                    f.message, f.closed && f.closed_hi ? fmt::format(" (until step {})", *f.closed_hi)
+                                                       : std::string())});
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<Recommendation> Recommend(const RunReport& r) {
@@ -318,6 +334,7 @@ std::vector<Recommendation> Recommend(const RunReport& r) {
   add(RepeatedCrash(r));
   for (auto& x : LrCuts(r)) out.push_back(std::move(x));
   for (auto& x : Throughput(r)) out.push_back(std::move(x));
+  for (auto& x : Stragglers(r)) out.push_back(std::move(x));
   add(Plateau(r));
   return out;
 }

@@ -36,7 +36,7 @@ using simdjson::dom::element_type;
 const std::set<std::string>& FindingKinds() {
   static const std::set<std::string> k = {"nonfinite",     "loss_spike", "divergence",
                                           "grad_explosion", "plateau",   "throughput_regression",
-                                          "memory_growth", "hang"};
+                                          "memory_growth", "hang",      "straggler"};
   return k;
 }
 
@@ -530,6 +530,9 @@ void GatherThroughput(store::Store* st, const ReportOptions& opts, RunReport* r,
   detect::DetectConfig cfg;
   std::string best, step_time;
   for (auto& s : r->series) {
+    // A multi-rank job's per-rank step times (rank/<r>/step_time) are each rank's own work, not
+    // the job's pace.
+    if (s.key.rfind("rank/", 0) == 0) continue;
     auto cls = detect::ClassifyKey(s.key, cfg);
     if (cls == detect::SeriesClass::kThroughput) {
       if (best.empty() || (LowerKey(best).find("token") == std::string::npos &&

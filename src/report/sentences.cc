@@ -36,6 +36,7 @@ std::string KindNoun(const std::string& kind, int count) {
   if (kind == "throughput_regression") return many ? "throughput slowdowns" : "throughput slowdown";
   if (kind == "memory_growth") return "memory growth";
   if (kind == "hang") return many ? "hangs" : "hang";
+  if (kind == "straggler") return many ? "stragglers" : "straggler";
   if (kind == "crash") return many ? "crashes" : "crash";
   return kind;
 }

@@ -166,4 +166,39 @@ std::string LedgerJson(const std::vector<NodeFaults>& ledger) {
   return w.Take();
 }
 
+bool LedgerFromJson(std::string_view json, std::vector<NodeFaults>* ledger) {
+  ledger->clear();
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(json);
+  simdjson::dom::element doc;
+  if (parser.parse(padded).get(doc)) return false;
+  simdjson::dom::array nodes;
+  simdjson::dom::object top;
+  if (!doc.get(top)) {
+    if (top["nodes"].get(nodes)) return false;
+  } else if (doc.get(nodes)) {
+    return false;
+  }
+  for (simdjson::dom::element e : nodes) {
+    simdjson::dom::object o;
+    std::string_view name;
+    if (e.get(o) || o["node"].get(name) || name.empty()) continue;
+    NodeFaults n;
+    n.node = std::string(name);
+    int64_t i = 0;
+    if (!o["faults"].get(i)) n.faults = static_cast<int>(i);
+    if (!o["runs"].get(i)) n.runs = static_cast<int>(i);
+    double t = 0;
+    if (!o["last_time"].get(t)) n.last_time = t;
+    simdjson::dom::object classes;
+    if (!o["classes"].get(classes)) {
+      for (auto field : classes) {
+        if (!field.value.get(i)) n.classes.emplace_back(std::string(field.key), static_cast<int>(i));
+      }
+    }
+    ledger->push_back(std::move(n));
+  }
+  return true;
+}
+
 }  // namespace inloop::slurm

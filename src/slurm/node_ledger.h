@@ -74,4 +74,9 @@ std::vector<std::string> LemonNodes(const std::vector<NodeFaults>& ledger, int t
 // The ledger as JSON: [{"node", "faults", "runs", "last_time", "classes": {class: n}}, ...].
 std::string LedgerJson(const std::vector<NodeFaults>& ledger);
 
+// Reads the ledger back from LedgerJson's form, or from GET /api/v1/nodes's {"nodes": [...]}
+// (how `inloop submit --server` learns the lemon nodes without a store). False when `json` is
+// neither; entries without a node name are skipped, missing numbers are 0.
+bool LedgerFromJson(std::string_view json, std::vector<NodeFaults>* ledger);
+
 }  // namespace inloop::slurm

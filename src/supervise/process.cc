@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -115,9 +116,17 @@ Status Spawn(const SpawnOptions& opts, Child* out) {
   spec.env = opts.env;
   if (!opts.metrics_fd_env.empty()) {
     spec.unset_env.push_back(opts.metrics_fd_env);
+    spec.unset_env.push_back(opts.metrics_fd_env + "_INO");
+    spec.unset_env.push_back("INLOOP_METRICS_PATH");  // an outer inloop's; ours is in opts.env
     if (met_pipe[1] >= 0) {
       spec.env.emplace_back(opts.metrics_fd_env, std::to_string(met_pipe[1]));
       spec.keep_fds.push_back(met_pipe[1]);
+      // The pipe's identity: a process that did not inherit the fd (torchrun's workers) may find
+      // another file under the same number, and must not write into it (docs/sdk_protocol.md).
+      struct stat st;
+      if (fstat(met_pipe[1], &st) == 0) {
+        spec.env.emplace_back(opts.metrics_fd_env + "_INO", std::to_string(st.st_ino));
+      }
     }
   }
   spec.stdout_plan = StdioPlan::Fd(out_pipe[1]);

@@ -3,7 +3,7 @@
 // controller (remedy/controller.h), whose commands it carries out: the controller decides, the
 // session acts. Split by responsibility: supervisor.cc (the run and the attempts' poll loop),
 // session_record.cc (store, timeline, metrics, SDK messages, summary), session_remedy.cc (the
-// controller's inputs and commands).
+// controller's inputs and commands), session_ranks.cc (the ranks of a multi-rank job).
 #pragma once
 
 #include <chrono>
@@ -17,8 +17,10 @@
 #include "detect/crash_classifier.h"
 #include "detect/detector_set.h"
 #include "detect/hang_detector.h"
+#include "detect/straggler_detector.h"
 #include "data/data_read.h"
 #include "ingest/line_parser.h"
+#include "ingest/sdk_message.h"
 #include "ingest/source_precedence.h"
 #include "remedy/controller.h"
 #include "remedy/launch.h"
@@ -98,6 +100,23 @@ class Session : public remedy::CommandSink {
   void PrintSummary();
   void RecordFindings();
 
+  // ---- session_ranks.cc: the ranks of a multi-rank job (docs/sdk_protocol.md "Ranks") ----
+  // The SDK channel of processes that did not inherit the pipe (torchrun's workers, srun's
+  // tasks on this host): a FIFO in a private temporary directory, named by INLOOP_METRICS_PATH.
+  void OpenRankChannel();
+  void CloseRankChannel();
+  void DrainRankChannel();  // at an attempt's end: what the ranks wrote last
+  // An SDK message of rank `rank` > 0 (rank 0's and unranked ones go the usual way).
+  void HandleRankMessage(int rank, const ingest::SdkMessage& msg);
+  void AppendRankMetric(int rank, std::string_view key, std::optional<int64_t> step, double value);
+  // A rank's step time (the SDK's "step_time"): the straggler detector and rank/<r>/step_time.
+  void RankStepTime(int rank, std::optional<int64_t> step, double seconds);
+  void RankConnected(const ingest::SdkMessage& msg);
+  // The rank label of a printed line; nullopt: unlabelled (the line is parsed as it is).
+  std::optional<int> PrintedRank(std::string_view* line) const;
+  detect::SeriesClass ClassOfFinding(const detect::Finding& f);
+  void RewindRanks(std::optional<int64_t> step);
+
   // ---- session_scheduler.cc: a run that is a scheduler's job ----
   // OpenStore with a continue key: the run of that key gets the next attempt, or a new run is
   // made that keeps the key.
@@ -136,7 +155,7 @@ class Session : public remedy::CommandSink {
   store::AttemptRecord attempt_;
   std::unique_ptr<store::LogWriter> logs_[2];  // the attempt's stdout and stderr logs
   bool tee_ok_[2] = {true, true};
-  LineSplitter splitters_[3];
+  LineSplitter splitters_[4];  // stdout, stderr, the SDK pipe, the ranks' FIFO
   std::deque<std::string> stderr_tail_;
   double now_ms_ = 0;
   bool store_ok_ = false;
@@ -154,6 +173,17 @@ class Session : public remedy::CommandSink {
   int64_t findings_recorded_ = 0;
   bool sdk_seen_ = false;
   ingest::SourcePrecedence precedence_{opts_.parse_lines_with_sdk};
+
+  // Ranks (session_ranks.cc). Other ranks' series are watched under rank/<r>/<key> by their own
+  // detectors (not stored, except step times); stragglers are judged across ranks.
+  int rank_fifo_ = -1;
+  std::string rank_dir_;  // the FIFO's private directory
+  detect::DetectorSet rank_detectors_{opts_.detect};
+  detect::StragglerDetector stragglers_{opts_.detect};
+  std::map<std::string, int64_t, std::less<>> rank_counters_;  // stepless rank series
+  std::map<int, std::string> rank_hosts_;
+  int world_size_ = 0;
+  bool srun_labels_ = false;
   std::vector<ingest::SourceChange> source_changes_;
 
   // Process and signals.

@@ -65,7 +65,7 @@ void Session::RecordFindings() {
     e.step_lo = f.step_lo;
     e.step_hi = f.step_hi;
     e.message = f.message;
-    remedy::FindingData d{f.series, f.is_update, {}, f.related};
+    remedy::FindingData d{f.series, f.is_update, {}, f.related, f.rank, f.host};
     for (auto& ev : f.evidence) d.evidence.emplace_back(ev.name, ev.value);
     e.data_json = remedy::ToJson(d);
     Status s = store_->AddEvent(&e);
@@ -211,6 +211,9 @@ void Session::HandleLine(int which, std::string_view line) {
     stderr_tail_.emplace_back(line.substr(0, 4096));
     if (stderr_tail_.size() > 200) stderr_tail_.pop_front();
   }
+  // Another rank's printed line (a launcher's "[rank3]:" label) never feeds the main series.
+  std::optional<int> rank = PrintedRank(&line);
+  if (rank && *rank != 0) return;
   if (parser_ && parser_->Parse(line, &parsed_)) {
     for (auto& m : parsed_.metrics) {
       // Per key: a key the SDK logs is recorded from the SDK, every other printed key from here.
@@ -246,6 +249,10 @@ void Session::SourceChanged(const ingest::SourceChange& c) {
 void Session::HandleSdkLine(std::string_view line) {
   ingest::SdkMessage msg;
   if (!ingest::ParseSdkMessage(line, &msg)) return;
+  if (msg.rank && (*msg.rank != 0 || msg.type == ingest::SdkMessage::Type::kRank)) {
+    HandleRankMessage(*msg.rank, msg);
+    return;
+  }
   if (!sdk_seen_) {
     sdk_seen_ = true;
     Event(remedy::event_kind::kSdkConnected, "info",
@@ -258,6 +265,7 @@ void Session::HandleSdkLine(std::string_view line) {
   }
   switch (msg.type) {
     case ingest::SdkMessage::Type::kLog:
+      if (msg.rank && msg.step_time) RankStepTime(*msg.rank, msg.step, *msg.step_time);
       for (auto& [k, v] : msg.metrics) {
         precedence_.OnSdk(k, msg.step, &source_changes_);
         AppendMetric(k, msg.step.has_value(), msg.step.value_or(0), v);
@@ -316,9 +324,9 @@ void Session::HandleStream(int which, std::string_view data) {
   if (HasWork()) ActOnFindings();
 }
 
-// Streams 0 and 1 are the child's stdout and stderr; stream 2 is the SDK pipe.
+// Streams 0 and 1 are the child's stdout and stderr; stream 2 is the SDK pipe, 3 the ranks' FIFO.
 void Session::DispatchLine(int which, std::string_view line) {
-  if (which == 2) {
+  if (which >= 2) {
     HandleSdkLine(line);
   } else {
     HandleLine(which, line);
@@ -351,6 +359,7 @@ void Session::RewindTo(std::optional<int64_t> step) {
   } else {
     detectors_.StartFresh();
   }
+  RewindRanks(step);
   for (auto& [key, track] : series_) {
     if (track.stepless) track.step = step.value_or(0);
   }

@@ -23,7 +23,7 @@ void Session::ActOnFindings() {
   std::vector<std::pair<detect::Finding, detect::SeriesClass>> batch;
   for (; findings_acted_ < findings_.size(); ++findings_acted_) {
     const detect::Finding& f = findings_[findings_acted_];
-    batch.emplace_back(f, detectors_.ClassOf(f.series));
+    batch.emplace_back(f, ClassOfFinding(f));
   }
   controller_.OnFindings(batch);
 }

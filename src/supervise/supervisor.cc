@@ -29,7 +29,7 @@ namespace inloop::supervise {
 
 struct Session::AttemptIo {
   Child child;
-  int fds[3] = {-1, -1, -1};
+  int fds[4] = {-1, -1, -1, -1};  // stdout, stderr, the SDK pipe, the ranks' FIFO (not owned)
   GroupGuard guard;
   std::string buf = std::string(256 * 1024, '\0');
   Clock::time_point drain_deadline = Clock::time_point::max();
@@ -60,6 +60,7 @@ bool Session::SpawnChild(const remedy::Launch& launch, AttemptIo* io) {
   so.env.emplace_back("INLOOP_RUN_ID", run_.id);
   so.env.emplace_back("INLOOP_RUN_NAME", run_.name);
   so.env.emplace_back("INLOOP_ATTEMPT", fmt::format("{}", attempt_.number));
+  if (rank_fifo_ >= 0) so.env.emplace_back("INLOOP_METRICS_PATH", rank_dir_ + "/sdk");
   if (!getenv("PYTHONUNBUFFERED")) so.env.emplace_back("PYTHONUNBUFFERED", "1");
   Status sp = Spawn(so, &io->child);
   if (!sp.ok()) {
@@ -88,9 +89,10 @@ bool Session::SpawnChild(const remedy::Launch& launch, AttemptIo* io) {
   io->fds[0] = io->child.stdout_fd;
   io->fds[1] = io->child.stderr_fd;
   io->fds[2] = io->child.metrics_fd;
-  for (int fd : io->fds) {
-    if (fd >= 0) SetNonBlocking(fd);
+  for (int i = 0; i < 3; ++i) {
+    if (io->fds[i] >= 0) SetNonBlocking(io->fds[i]);
   }
+  io->fds[3] = rank_fifo_;  // already non-blocking
   return true;
 }
 
@@ -98,7 +100,7 @@ bool Session::RunAttempt(const remedy::Launch& launch) {
   AttemptIo io;
   if (!SpawnChild(launch, &io)) return false;
   for (;;) {
-    bool open = std::any_of(std::begin(io.fds), std::end(io.fds), [](int fd) { return fd >= 0; });
+    bool open = std::any_of(io.fds, io.fds + 3, [](int fd) { return fd >= 0; });
     if (!open && child_done_) break;
     if (!PollOnce(&io)) break;
     Periodic(&io);
@@ -110,6 +112,7 @@ bool Session::RunAttempt(const remedy::Launch& launch) {
   for (int i = 0; i < 3; ++i) {
     if (io.fds[i] >= 0) EndStream(i, &io.fds[i]);
   }
+  DrainRankChannel();
   FlushStore();
   EndDescendants(io.child.pid);
   // Checkpoints written in the last moments count for the next attempt.
@@ -118,12 +121,12 @@ bool Session::RunAttempt(const remedy::Launch& launch) {
 }
 
 bool Session::PollOnce(AttemptIo* io) {
-  pollfd pfds[4];
-  int idx[4];
+  pollfd pfds[5];
+  int idx[5];
   int n = 0;
   // The SDK pipe first: what the process reported through the SDK before printing a line is
   // then always handled before that line.
-  for (int i : {2, 0, 1}) {
+  for (int i : {2, 3, 0, 1}) {
     if (io->fds[i] >= 0) {
       pfds[n] = {io->fds[i], POLLIN, 0};
       idx[n++] = i;
@@ -209,6 +212,10 @@ void Session::ReadStream(AttemptIo* io, int i) {
       continue;
     }
     if (got < 0 && (errno == EAGAIN || errno == EINTR)) break;
+    if (i == 3) {  // the ranks' FIFO is the session's: stop polling it, DrainRankChannel ends it
+      io->fds[3] = -1;
+      break;
+    }
     EndStream(i, &io->fds[i]);  // EOF or error: the stream is over
     break;
   }
@@ -291,6 +298,7 @@ void Session::StartRun() {
   run_.supervisor_pid = getpid();
   run_.supervisor_host = run_.host;
   OpenStore();
+  OpenRankChannel();
   RecordPreRunAudit();
   InstallCheckpointAudit();
   controller_.SetSkipReachable(remedy::ScriptReadsRemedies(opts_.command, run_.cwd));
@@ -345,6 +353,7 @@ void Session::FinishRun() {
   // A control file in a temporary directory (the store is not on this disk, or failed) was this
   // run's alone: the child is gone, so is its use.
   if (control_path_.find("/inloop-control-") != std::string::npos) ::unlink(control_path_.c_str());
+  CloseRankChannel();
   PrintSummary();
 }
 

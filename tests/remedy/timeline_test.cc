@@ -17,7 +17,7 @@ T RoundTrip(const T& in, std::string* json) {
 }
 
 TEST(TimelineTest, FindingRoundTrips) {
-  FindingData d{"train/loss", true, {{"value", 9.5}, {"median", 2.25}}, {"loss"}};
+  FindingData d{"train/loss", true, {{"value", 9.5}, {"median", 2.25}}, {"loss"}, -1, ""};
   std::string json;
   FindingData out = RoundTrip(d, &json);
   EXPECT_EQ(json,
@@ -29,8 +29,16 @@ TEST(TimelineTest, FindingRoundTrips) {
   EXPECT_EQ(out.evidence[1].first, "median");
   EXPECT_EQ(out.related, std::vector<std::string>{"loss"});
   // No related series: the key is left out.
-  EXPECT_EQ(ToJson(FindingData{"loss", false, {}, {}}),
+  EXPECT_EQ(ToJson(FindingData{"loss", false, {}, {}, -1, ""}),
             R"({"series":"loss","update":false,"evidence":{}})");
+  // A multi-rank job's finding names its rank and host.
+  FindingData ranked{"rank/3/train/loss", false, {}, {}, 3, "node-07"};
+  FindingData back = RoundTrip(ranked, &json);
+  EXPECT_EQ(json, R"({"series":"rank/3/train/loss","update":false,"evidence":{},"rank":3,)"
+                  R"("host":"node-07"})");
+  EXPECT_EQ(back.rank, 3);
+  EXPECT_EQ(back.host, "node-07");
+  EXPECT_EQ(Parse<FindingData>(R"({"series":"loss"})").rank, -1);
 }
 
 TEST(TimelineTest, ActionRoundTripsWithAndWithoutRestart) {

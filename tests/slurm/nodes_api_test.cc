@@ -53,6 +53,35 @@ TEST_F(NodesApiTest, ListsTheLedgerAcrossRuns) {
   EXPECT_EQ(r.route, "/api/v1/nodes");
 }
 
+// `inloop submit --server` reads the ledger back from this answer (LedgerFromJson).
+TEST_F(NodesApiTest, TheAnswerReadsBackAsTheLedger) {
+  auto st = Open();
+  std::string a = NewRun(st.get(), "a"), b = NewRun(st.get(), "b");
+  AddFault(st.get(), a, "n1");
+  AddFault(st.get(), b, "n1");
+  AddFault(st.get(), b, "n2");
+  st.reset();
+  std::vector<NodeFaults> ledger;
+  ASSERT_TRUE(LedgerFromJson(Call("GET").body, &ledger));
+  ASSERT_EQ(ledger.size(), 2u);
+  EXPECT_EQ(ledger[0].node, "n1");
+  EXPECT_EQ(ledger[0].faults, 2);
+  EXPECT_EQ(ledger[0].runs, 2);
+  EXPECT_DOUBLE_EQ(ledger[0].last_time, 100);
+  EXPECT_EQ(ledger[0].classes, (std::vector<std::pair<std::string, int>>{{"gpu_fault", 2}}));
+  EXPECT_EQ(LemonNodes(ledger, 2), (std::vector<std::string>{"n1"}));
+  // The bare array (LedgerJson's form) reads the same; anything else is not a ledger.
+  std::vector<NodeFaults> again;
+  ASSERT_TRUE(LedgerFromJson(LedgerJson(ledger), &again));
+  EXPECT_EQ(LedgerJson(again), LedgerJson(ledger));
+  EXPECT_TRUE(LedgerFromJson("{\"nodes\":[{\"faults\":3},{\"node\":\"n9\"}]}", &again));
+  ASSERT_EQ(again.size(), 1u);  // the entry without a node name is skipped
+  EXPECT_EQ(again[0].faults, 0);
+  EXPECT_FALSE(LedgerFromJson("{\"error\":\"unauthorized\"}", &again));
+  EXPECT_FALSE(LedgerFromJson("<html>", &again));
+  EXPECT_TRUE(again.empty());
+}
+
 TEST_F(NodesApiTest, EmptyLedgerAndMethodCheck) {
   Open();
   EXPECT_EQ(Call("GET").body, "{\"nodes\":[]}");

@@ -122,3 +122,27 @@ set -e
 assert_eq "$c1 $c2" "2 2" "submit: flag mistakes exit 2"
 assert_contains "$(cat e2.txt)" "--partition 'a b' cannot go into an #SBATCH line" "submit: says which flag"
 pass "submit"
+
+# 6. `inloop submit --server URL --token T` without --store: the ledger is the server's (GET
+# /api/v1/nodes); a refused token stops the submission, a server that is down only warns.
+PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$INLOOP_BIN" serve --store "$INLOOP_STORE" --port "$PORT" --token submit-token-5 > serve.out 2> serve.err &
+serve_pid=$!
+trap 'kill "$serve_pid" 2>/dev/null; wait "$serve_pid" 2>/dev/null; cleanup' EXIT
+wait_for 600 grep -q "^inloop serve: http://" serve.out || fail "serve did not start: $(cat serve.err)"
+env -u INLOOP_STORE "$INLOOP_BIN" submit --slurm --server "http://127.0.0.1:$PORT" \
+  --token submit-token-5 --dry-run -- true > server.sbatch
+assert_contains "$(cat server.sbatch)" "#SBATCH --exclude=nodeA" "submit --server: the server's lemon node is excluded"
+set +e
+env -u INLOOP_STORE "$INLOOP_BIN" submit --slurm --server "http://127.0.0.1:$PORT" --token wrong \
+  --dry-run -- true > /dev/null 2> e3.txt; c3=$?
+set -e
+[ "$c3" != 0 ] || fail "submit --server with a refused token went on"
+assert_contains "$(cat e3.txt)" "answered HTTP 401 instead of the lemon-node ledger" "submit --server: says the token was refused"
+kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
+trap cleanup EXIT
+env -u INLOOP_STORE "$INLOOP_BIN" submit --slurm --server "http://127.0.0.1:$PORT" --token submit-token-5 \
+  --dry-run -- true > down.sbatch 2> e4.txt
+assert_contains "$(cat e4.txt)" "submitting without excluding lemon nodes" "submit --server: a server that is down only warns"
+grep -q "#SBATCH --exclude" down.sbatch && fail "submit --server: exclusions out of nowhere"
+pass "submit --server reads the server's ledger"

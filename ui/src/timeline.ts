@@ -5,7 +5,7 @@ import { decide, runDetail, type Action, type RunDetail } from "./api";
 import { el, fmtClock, fmtDuration, fmtNumber } from "./format";
 
 export const FINDING_KINDS = new Set(["nonfinite", "loss_spike", "divergence", "plateau", "grad_explosion",
-  "throughput_regression", "hang", "memory_growth"]);
+  "throughput_regression", "hang", "memory_growth", "straggler"]);
 
 export function markerColour(kind: string): string {
   if (kind.startsWith("action_")) return "#8e6bd8";
