@@ -7,8 +7,10 @@
 //   2. baseline: the same values through MLflow's runs/log-batch (1,000 metrics a request, one in
 //      flight) into another run of the same server, so the two are compared on one machine at one
 //      load;
-//   3. optional (--sdk N): W&B's official JS SDK (@wandb/sdk from ui/node_modules) logging N rows
-//      and finishing; its own send interval (2 s, 10,000 rows a request) bounds that figure.
+//   3. optional (--sdk N, N <= 10000): W&B's official JS SDK (@wandb/sdk from ui/node_modules)
+//      logging N rows and finishing. Its own pace bounds that figure: it sends every 2 s (10 s
+//      after 30 s, 30 s after 150 s) at most 10,000 rows a request, and at finish sends one last
+//      request of at most 10,000 rows and drops what is left (its internal/filestream.js).
 // Checks that the store holds every point of each, and prints rows/min and points/s.
 //
 //   node bench/wandb_file_stream.mjs [--rows 200000] [--keys 10] [--chunk 1000] [--sdk 0]
@@ -27,6 +29,7 @@ const arg = (name, def) => {
 };
 const ROWS = arg("rows", 200_000), KEYS = arg("keys", 10), CHUNK = arg("chunk", 1000);
 const SDK_ROWS = arg("sdk", 0);
+if (SDK_ROWS > 10000) throw new Error("--sdk: at most 10000 (the JS SDK drops rows past 10,000 pending at finish)");
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "inloop-wandb-bench-"));
 const store = path.join(dir, "store");
