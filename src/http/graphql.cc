@@ -313,7 +313,7 @@ class Parser {
         INLOOP_RETURN_IF_ERROR(Expect(':'));
         Value v;
         INLOOP_RETURN_IF_ERROR(ValueLiteral(depth + 1, &v));
-        out->fields.emplace_back(std::move(name), std::move(v));
+        out->fields.push_back(Member{std::move(name), std::move(v)});
       }
       return Status::OK();
     }
@@ -382,7 +382,16 @@ class Expander {
       Field f;
       f.name = r.name;
       f.alias = r.alias.empty() ? r.name : r.alias;
-      for (const auto& [name, v] : r.args) f.args.emplace_back(name, Substitute(v));
+      for (const auto& [name, v] : r.args) {
+        // A large variable (or literal) repeated through fragments must not multiply memory.
+        arg_bytes_ += SizeOf(v);
+        if (arg_bytes_ > kMaxArgumentBytes) {
+          return Status::Invalid(fmt::format(
+              "GraphQL document: arguments of more than {} MiB once variables are substituted",
+              kMaxArgumentBytes >> 20));
+        }
+        f.args.emplace_back(name, Substitute(v));
+      }
       std::unordered_map<std::string, size_t> sub_index;
       INLOOP_RETURN_IF_ERROR(Expand(r.selection, depth + 1, &f.selection, &sub_index));
       // Two selections of one key (a field asked twice, or again through a fragment) merge.
@@ -398,14 +407,37 @@ class Expander {
   }
 
  private:
+  // The bytes `v` holds once substituted (strings and names, and a few per value). Stops counting
+  // past the limit, so that it never walks much more than it would copy.
+  const Value* VariableOf(const Value& v) const {
+    if (v.kind != Value::Kind::kEnum || v.text.empty() || v.text[0] != '$') return nullptr;
+    std::string_view name = std::string_view(v.text).substr(1);
+    if (const Value* given = variables_.Get(name)) return given;
+    for (const auto& [n, d] : defaults_) {
+      if (n == name) return &d;
+    }
+    return nullptr;
+  }
+  size_t SizeOf(const Value& v) const {
+    if (v.kind == Value::Kind::kEnum && !v.text.empty() && v.text[0] == '$') {
+      const Value* bound = VariableOf(v);
+      return bound == nullptr ? 16 : SizeOf(*bound);
+    }
+    size_t n = 16 + v.text.size();
+    for (const Value& e : v.list) {
+      if (n > kMaxArgumentBytes) break;
+      n += SizeOf(e);
+    }
+    for (const auto& [name, e] : v.fields) {
+      if (n > kMaxArgumentBytes) break;
+      n += name.size() + SizeOf(e);
+    }
+    return n;
+  }
   Value Substitute(const Value& v) const {
     if (v.kind == Value::Kind::kEnum && !v.text.empty() && v.text[0] == '$') {
-      std::string_view name = std::string_view(v.text).substr(1);
-      if (const Value* given = variables_.Get(name)) return *given;
-      for (const auto& [n, d] : defaults_) {
-        if (n == name) return d;
-      }
-      return Value::Null();
+      const Value* bound = VariableOf(v);
+      return bound == nullptr ? Value::Null() : *bound;
     }
     Value out = v;
     for (auto& e : out.list) e = Substitute(e);
@@ -417,6 +449,7 @@ class Expander {
   const Value& variables_;
   const std::vector<std::pair<std::string, Value>>& defaults_;
   size_t fields_ = 0;
+  size_t arg_bytes_ = 0;
 };
 
 Status FromJson(simdjson::dom::element e, int depth, Value* out) {
@@ -440,7 +473,7 @@ Status FromJson(simdjson::dom::element e, int depth, Value* out) {
     for (simdjson::dom::key_value_pair field : obj) {
       Value v;
       INLOOP_RETURN_IF_ERROR(FromJson(field.value, depth + 1, &v));
-      out->fields.emplace_back(std::string(field.key), std::move(v));
+      out->fields.push_back(Member{std::string(field.key), std::move(v)});
     }
   } else if (!e.get(i)) {
     *out = Value::Number(static_cast<double>(i));
@@ -459,6 +492,25 @@ Status FromJson(simdjson::dom::element e, int depth, Value* out) {
 }
 
 }  // namespace
+
+Value::Value() = default;
+Value::~Value() = default;
+Value::Value(const Value&) = default;
+Value::Value(Value&&) noexcept = default;
+Value& Value::operator=(const Value&) = default;
+Value& Value::operator=(Value&&) noexcept = default;
+
+Value Value::Object() {
+  Value v;
+  v.kind = Kind::kObject;
+  return v;
+}
+
+Value Value::List() {
+  Value v;
+  v.kind = Kind::kList;
+  return v;
+}
 
 Value Value::Bool(bool b) {
   Value v;
@@ -488,8 +540,8 @@ Value& Value::Set(std::string name, Value v) {
       return e;
     }
   }
-  fields.emplace_back(std::move(name), std::move(v));
-  return fields.back().second;
+  fields.push_back(Member{std::move(name), std::move(v)});
+  return fields.back().value;
 }
 
 const Value* Value::Get(std::string_view name) const {

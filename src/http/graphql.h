@@ -22,6 +22,10 @@ namespace inloop::http::graphql {
 // nested deeply, must not exhaust memory or stack).
 inline constexpr int kMaxDepth = 32;
 inline constexpr size_t kMaxFields = 20000;
+// Bytes of argument values (variables substituted) all fields together may hold.
+inline constexpr size_t kMaxArgumentBytes = 64u << 20;
+
+struct Member;
 
 // A GraphQL (or JSON) value: arguments, variables, and the values an answer is projected from.
 struct Value {
@@ -31,28 +35,34 @@ struct Value {
   double number = 0;
   std::string text;                                   // kString, kEnum (its name)
   std::vector<Value> list;                            // kList
-  std::vector<std::pair<std::string, Value>> fields;  // kObject, in order
+  std::vector<Member> fields;                         // kObject, in order
 
-  static Value Null() { return Value{}; }
+  // Out of line (graphql.cc), where Member is complete.
+  Value();
+  ~Value();
+  Value(const Value&);
+  Value(Value&&) noexcept;
+  Value& operator=(const Value&);
+  Value& operator=(Value&&) noexcept;
+
+  static Value Null() { return Value(); }
   static Value Bool(bool b);
   static Value Number(double d);
   static Value String(std::string s);
-  static Value Object() {
-    Value v;
-    v.kind = Kind::kObject;
-    return v;
-  }
-  static Value List() {
-    Value v;
-    v.kind = Kind::kList;
-    return v;
-  }
+  static Value Object();
+  static Value List();
   // Object members: Set replaces a member of that name or appends one; Get is null when absent.
   Value& Set(std::string name, Value v);
   const Value* Get(std::string_view name) const;
   bool is_null() const { return kind == Kind::kNull; }
   // The text of a kString, else "" (for optional string arguments).
   std::string_view StringOr(std::string_view fallback) const;
+};
+
+// An object's member (a struct rather than std::pair: Value holds a list of them).
+struct Member {
+  std::string name;
+  Value value;
 };
 
 // The JSON text `json` as a Value (numbers as doubles). Invalid for text that is not JSON.

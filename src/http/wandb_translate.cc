@@ -20,6 +20,9 @@ using importers::WandbJsonLeaf;
 
 std::string Short(std::string_view s) { return std::string(s.substr(0, 80)); }
 
+// A file's line offset: far beyond any run, small enough that offset + lines never overflows.
+constexpr int64_t kMaxOffset = int64_t{1} << 48;
+
 Status ValidName(std::string_view field, std::string_view name) {
   if (name.size() > kMaxNameLength) {
     return Status::Invalid(fmt::format("upsertBucket: {} is longer than {} characters", field,
@@ -114,9 +117,10 @@ Status ChunkOf(std::string_view name, simdjson::dom::element e, FileChunk* out) 
   simdjson::dom::element off;
   if (!o.at_key("offset").get(off) && !off.is_null()) {
     int64_t v = 0;
-    if (off.get_int64().get(v) || v < 0) {
+    if (off.get_int64().get(v) || v < 0 || v > kMaxOffset) {
       return Status::Invalid(fmt::format(
-          "file_stream: files.{}.offset must be a whole number >= 0", Short(name)));
+          "file_stream: files.{}.offset must be a whole number from 0 to {}", Short(name),
+          kMaxOffset));
     }
     out->offset = v;
   }

@@ -125,6 +125,15 @@ TEST(Graphql, RefusesMalformedAndExplosiveDocuments) {
   s = Parse(doc, "", Value::Object(), &op);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("fields"), std::string::npos) << s.message();
+  // A large variable repeated under many aliases: refused before it is copied that often.
+  Value big = Value::Object();
+  big.Set("v", Value::String(std::string(1 << 20, 'x')));
+  std::string many = "query Q($v: String) {";
+  for (int i = 0; i < 100; ++i) many += " a" + std::to_string(i) + ": f(x: $v)";
+  many += " }";
+  s = Parse(many, "", big, &op);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("MiB"), std::string::npos) << s.message();
   // Deep nesting.
   std::string deep(200, '{');
   EXPECT_FALSE(Parse(deep, "", Value::Object(), &op).ok());

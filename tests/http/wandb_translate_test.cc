@@ -164,6 +164,7 @@ TEST(WandbTranslate, FileStreamRefusals) {
         "{\"files\":{\"wandb-history.jsonl\":{\"offset\":0,\"content\":[\"[1]\"]}}}",
         "{\"files\":{\"wandb-history.jsonl\":{\"offset\":0,\"content\":[\"{bad\"]}}}",
         "{\"files\":{\"wandb-summary.json\":{\"offset\":0,\"content\":[\"7\"]}}}",
+        "{\"files\":{\"output.log\":{\"offset\":9223372036854775807,\"content\":[\"x\"]}}}",
         "{\"complete\":\"yes\"}", "{\"exitcode\":1.5}"}) {
     Status s = ParseFileStream(bad, FileStreamState{}, 0, 0, &u);
     EXPECT_FALSE(s.ok()) << bad;
