@@ -45,7 +45,7 @@ HttpResponse Unauthorized(std::string_view what) {
   return resp;
 }
 
-enum class Source { kNone, kBearer, kQuery, kCookie };
+enum class Source { kNone, kBearer, kBasic, kQuery, kCookie };
 
 int Base64Digit(char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -173,7 +173,7 @@ std::optional<HttpResponse> Authenticator::Check(const HttpRequest& r, Principal
     source = Source::kBearer;
   } else if (basic) {  // W&B's clients: `api:KEY`; the key is the token
     presented = *basic;
-    source = Source::kBearer;
+    source = Source::kBasic;
   } else if (const std::string* q = r.Param("token")) {
     presented = *q;
     source = Source::kQuery;
@@ -194,19 +194,26 @@ std::optional<HttpResponse> Authenticator::Check(const HttpRequest& r, Principal
     Status s = presented.empty() || !lookup_
                    ? Status::NotFound("empty")
                    : lookup_(Sha256Hex(presented), &rec);
-    if (s.code() == Status::Code::kNotFound) {
+    // W&B's clients always send a key: with --no-token, one that is not a named token counts as
+    // no credential (as the cookie of an earlier server does).
+    bool no_token_basic =
+        s.code() == Status::Code::kNotFound && options_.no_token && source == Source::kBasic;
+    if (s.code() == Status::Code::kNotFound && !no_token_basic) {
       return Unauthorized(source == Source::kCookie
                               ? "the dashboard's cookie holds an old or revoked token"
                               : "wrong, revoked, or not a token of this server");
     }
-    if (!s.ok()) {
+    if (no_token_basic) {
+      *who = Principal{"no-token", kAllScopes};
+    } else if (!s.ok()) {
       HttpResponse resp = JsonError(500, fmt::format("token lookup failed: {}", s.message()));
       resp.route = "unauthorized";
       return resp;
+    } else {
+      unsigned scopes = 0;
+      (void)ScopesOf(rec.scope, &scopes);  // an unknown scope in the store grants nothing
+      *who = Principal{rec.name, scopes};
     }
-    unsigned scopes = 0;
-    (void)ScopesOf(rec.scope, &scopes);  // an unknown scope in the store grants nothing
-    *who = Principal{rec.name, scopes};
   }
   unsigned need = RequiredScopes(r);
   if ((who->scopes & need) != need) {

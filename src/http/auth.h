@@ -11,7 +11,8 @@
 //   - named tokens (`inloop token create NAME --scope S`), found by the SHA-256 of the presented
 //     secret through an injected lookup (the store); audit name NAME;
 //   - with --no-token (loopback only) a request without credentials is `no-token` with every scope;
-//     a presented token is still checked.
+//     a presented token is still checked, except a basic-auth key that is not a named token (W&B's
+//     clients always send one): that counts as no credential.
 // Scopes: read = every GET/HEAD/OPTIONS; ingest = read + POST /api/v1/runs, /runs/{id}/points,
 // /runs/{id}/finish, /sync/runs, the MLflow tracking API's writes (mlflow_api.h; its POSTed
 // searches need only read) and W&B's POST /graphql and file stream (wandb_api.h); approve = read + POST /api/v1/actions/{id}/approve|deny (not ingest: a

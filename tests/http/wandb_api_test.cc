@@ -304,6 +304,16 @@ TEST(WandbAuth, BasicAuthCarriesTheTokenAndWritesNeedIngest) {
   auto refused = auth.Check(r, &who, &cookie);
   ASSERT_TRUE(refused.has_value());
   EXPECT_EQ(refused->status, 401);
+  // With --no-token, the key W&B's clients always send is no credential unless it is a token.
+  Authenticator open(AuthOptions{"", true, 8642}, [](const std::string&, store::TokenRecord*) {
+    return Status::NotFound("none");
+  });
+  EXPECT_FALSE(open.Check(r, &who, &cookie).has_value());
+  EXPECT_EQ(who.name, "no-token");
+  r.authorization = "Bearer wrong";  // other credentials are still checked
+  refused = open.Check(r, &who, &cookie);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 401);
 }
 
 }  // namespace
