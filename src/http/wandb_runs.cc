@@ -242,57 +242,69 @@ Status Upsert(WandbApi* api, IngestRuns* ingest, const RunUpsert& up, Value* out
   });
 }
 
+namespace {
+
+// The file stream's writes, under IngestRuns' mutex: points, console, counts, summary, the end.
+Status WriteFileStream(IngestRuns::Session& ss, WandbApi* api, const std::string& entity,
+                       const std::string& project, const std::string& run_name,
+                       const std::string& body, store::RunRecord* run, FileStreamUpdate* u) {
+  store::Store* st = ss.store();
+  Status found = api->FindRun(st, "", project, run_name, run);
+  if (found.code() == Status::Code::kNotFound) {
+    return Status::NotFound(fmt::format(
+        "W&B run {}/{}/{} is not known to inloop: the client creates it with upsertBucket "
+        "(wandb.init) before its file stream",
+        entity.substr(0, 80), project.substr(0, 80), run_name.substr(0, 80)));
+  }
+  INLOOP_RETURN_IF_ERROR(found);
+  std::vector<store::Param> params;
+  INLOOP_RETURN_IF_ERROR(st->GetParams(run->id, &params));
+  FileStreamState have{IntParam(params, kHistoryLinesParam), IntParam(params, kOutputLinesParam)};
+  INLOOP_RETURN_IF_ERROR(ParseFileStream(body, have, run->started_at, Now(), u));
+  if (!u->points.empty()) {
+    INLOOP_RETURN_IF_ERROR(ss.Append(run->id, u->points));
+    // A run that already ended keeps no open writer: its points are sealed now.
+    if (run->status != store::kRunning) INLOOP_RETURN_IF_ERROR(ss.CloseWriter(run->id));
+  }
+  if (!u->output.empty()) {
+    INLOOP_RETURN_IF_ERROR(
+        AppendOutput(st, run->id, u->output, u->output_lines - have.output_lines));
+  }
+  // The counts are saved after the points are durable: a crash between the two can store a
+  // resent chunk twice, never lose one.
+  std::vector<store::Param> changed = u->summary.value_or(std::vector<store::Param>{});
+  if (u->history_lines != have.history_lines) {
+    changed.push_back({kHistoryLinesParam, std::to_string(u->history_lines), kParamSource});
+  }
+  if (u->output_lines != have.output_lines) {
+    changed.push_back({kOutputLinesParam, std::to_string(u->output_lines), kParamSource});
+  }
+  INLOOP_RETURN_IF_ERROR(st->SetParams(run->id, changed));
+  if (u->preempting) {
+    store::EventRecord ev;
+    ev.run_id = run->id;
+    ev.time = Now();
+    ev.kind = "preempting";
+    ev.severity = "warning";
+    ev.message = "the W&B client reported that the run is being preempted";
+    ev.data_json = R"({"source":"wandb"})";
+    INLOOP_RETURN_IF_ERROR(st->AddEvent(&ev));
+  }
+  if (u->complete && run->status == store::kRunning) {
+    INLOOP_RETURN_IF_ERROR(EndRun(ss, run, StatusOfExit(u->exit_code), u->exit_code));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 HttpResponse ApplyFileStream(WandbApi* api, IngestRuns* ingest, const std::string& entity,
                              const std::string& project, const std::string& run_name,
                              const std::string& body) {
   FileStreamUpdate u;
   store::RunRecord run;
   Status s = ingest->Locked([&](IngestRuns::Session& ss) {
-    store::Store* st = ss.store();
-    Status found = api->FindRun(st, "", project, run_name, &run);
-    if (found.code() == Status::Code::kNotFound) {
-      return Status::NotFound(fmt::format(
-          "W&B run {}/{}/{} is not known to inloop: the client creates it with upsertBucket "
-          "(wandb.init) before its file stream",
-          entity.substr(0, 80), project.substr(0, 80), run_name.substr(0, 80)));
-    }
-    INLOOP_RETURN_IF_ERROR(found);
-    std::vector<store::Param> params;
-    INLOOP_RETURN_IF_ERROR(st->GetParams(run.id, &params));
-    FileStreamState have{IntParam(params, kHistoryLinesParam),
-                         IntParam(params, kOutputLinesParam)};
-    INLOOP_RETURN_IF_ERROR(ParseFileStream(body, have, run.started_at, Now(), &u));
-    if (!u.points.empty()) {
-      INLOOP_RETURN_IF_ERROR(ss.Append(run.id, u.points));
-      // A run that already ended keeps no open writer: its points are sealed now.
-      if (run.status != store::kRunning) INLOOP_RETURN_IF_ERROR(ss.CloseWriter(run.id));
-    }
-    if (!u.output.empty()) {
-      INLOOP_RETURN_IF_ERROR(
-          AppendOutput(st, run.id, u.output, u.output_lines - have.output_lines));
-    }
-    std::vector<store::Param> changed = u.summary.value_or(std::vector<store::Param>{});
-    if (u.history_lines != have.history_lines) {
-      changed.push_back({kHistoryLinesParam, std::to_string(u.history_lines), kParamSource});
-    }
-    if (u.output_lines != have.output_lines) {
-      changed.push_back({kOutputLinesParam, std::to_string(u.output_lines), kParamSource});
-    }
-    INLOOP_RETURN_IF_ERROR(st->SetParams(run.id, changed));
-    if (u.preempting) {
-      store::EventRecord ev;
-      ev.run_id = run.id;
-      ev.time = Now();
-      ev.kind = "preempting";
-      ev.severity = "warning";
-      ev.message = "the W&B client reported that the run is being preempted";
-      ev.data_json = R"({"source":"wandb"})";
-      INLOOP_RETURN_IF_ERROR(st->AddEvent(&ev));
-    }
-    if (u.complete && run.status == store::kRunning) {
-      INLOOP_RETURN_IF_ERROR(EndRun(ss, &run, StatusOfExit(u.exit_code), u.exit_code));
-    }
-    return Status::OK();
+    return WriteFileStream(ss, api, entity, project, run_name, body, &run, &u);
   });
   if (!s.ok()) return FileStreamError(s);
   // W&B's answer, and what inloop did with the request (so that nothing is dropped unsaid).
