@@ -35,7 +35,7 @@ cmake --build "$BUILD" -j"$(nproc)" >/dev/null
 declare -A RUNS=(
   [audit_fuzz]=40000 [chunk_decode_fuzz]=100000 [chunk_roundtrip_fuzz]=20000 [csv_fuzz]=600
   [http_target_fuzz]=60000 [ingest_body_fuzz]=60000 [json_metrics_fuzz]=60000
-  [line_parser_fuzz]=4000 [mlflow_fuzz]=300 [sdk_message_fuzz]=100000
+  [line_parser_fuzz]=4000 [mlflow_fuzz]=300 [sdk_message_fuzz]=100000 [wandb_api_fuzz]=20000
   [text_import_fuzz]=300 [tfevents_fuzz]=2500 [tfrecord_fuzz]=150000
   [toml_config_fuzz]=1000 [trainer_state_fuzz]=1000 [wal_fuzz]=100000 [wandb_fuzz]=20000
   [yaml_fuzz]=20000

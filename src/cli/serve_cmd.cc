@@ -114,6 +114,9 @@ int CmdServe(const ServeArgs& a) {
              "inloop serve: MLflow clients log here with "
              "MLFLOW_TRACKING_URI=http://{}:{}{}\n",
              host, server->port(), a.no_token ? "" : " and MLFLOW_TRACKING_TOKEN=TOKEN");
+  fmt::print(stderr, "inloop serve: W&B clients log here with WANDB_BASE_URL=http://{}:{}{}\n",
+             host, server->port(),
+             a.no_token ? " (WANDB_API_KEY: any value)" : " and WANDB_API_KEY=TOKEN");
   server->Wait();
   hub.Stop();
   server.reset();

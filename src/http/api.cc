@@ -23,6 +23,7 @@
 #include "http/json_views.h"
 #include "http/log_api.h"
 #include "http/mlflow_api.h"
+#include "http/wandb_api.h"
 #include "http/loop_view.h"
 #include "http/nodes_view.h"
 #include "http/repair_view.h"
@@ -323,7 +324,8 @@ Api::Api(StorePool* pool, ServerMetrics* metrics)
     : pool_(pool),
       metrics_(metrics),
       ingest_(std::make_unique<IngestRuns>(pool->dir(), metrics)),
-      mlflow_(std::make_unique<MlflowApi>(pool, ingest_.get())) {}
+      mlflow_(std::make_unique<MlflowApi>(pool, ingest_.get())),
+      wandb_(std::make_unique<WandbApi>(pool, ingest_.get())) {}
 
 Api::~Api() = default;
 
@@ -362,6 +364,7 @@ HttpResponse Api::Route(const HttpRequest& r) {
     return with_route(std::move(resp), "/metrics");
   }
   if (mlflow::IsMlflowPath(seg)) return mlflow_->Handle(r);
+  if (wandb::IsWandbPath(seg)) return wandb_->Handle(r);
   if (seg.size() < 2 || seg[0] != "api" || seg[1] != "v1") {
     if (!get) return method_not_allowed("GET", "static");
     return ServeAsset(r.path);

@@ -18,6 +18,7 @@ namespace inloop::http {
 
 class IngestRuns;
 class MlflowApi;
+class WandbApi;
 
 class Api {
  public:
@@ -52,6 +53,7 @@ class Api {
   ServerMetrics* metrics_;
   std::unique_ptr<IngestRuns> ingest_;
   std::unique_ptr<MlflowApi> mlflow_;  // /api/2.0/mlflow/ (mlflow_api.h), on ingest_'s writers
+  std::unique_ptr<WandbApi> wandb_;    // W&B's /graphql and file stream (wandb_api.h), likewise
 };
 
 }  // namespace inloop::http

@@ -7,6 +7,7 @@
 #include "common/text_trim.h"
 #include "http/admission.h"
 #include "http/mlflow_api.h"
+#include "http/wandb_api.h"
 
 namespace inloop::http {
 namespace {
@@ -41,7 +42,45 @@ HttpResponse Unauthorized(std::string_view what) {
   return resp;
 }
 
-enum class Source { kNone, kBearer, kQuery, kCookie };
+enum class Source { kNone, kBearer, kBasic, kQuery, kCookie };
+
+int Base64Digit(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+' || c == '-') return 62;
+  if (c == '/' || c == '_') return 63;
+  return -1;
+}
+
+}  // namespace
+
+std::optional<std::string> BasicAuthPassword(std::string_view authorization) {
+  constexpr std::string_view kBasic = "Basic ";
+  if (authorization.size() <= kBasic.size() || authorization.substr(0, kBasic.size()) != kBasic) {
+    return std::nullopt;
+  }
+  std::string_view b64 = TrimSpaces(authorization.substr(kBasic.size()));
+  std::string decoded;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : b64) {
+    if (c == '=') break;
+    int d = Base64Digit(c);
+    if (d < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<uint32_t>(d);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      decoded.push_back(static_cast<char>((acc >> bits) & 0xFF));
+    }
+  }
+  size_t colon = decoded.find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  return decoded.substr(colon + 1);
+}
+
+namespace {
 
 }  // namespace
 
@@ -60,6 +99,8 @@ unsigned RequiredScopes(const HttpRequest& r) {
   if (r.method == "POST" && mlflow::IsMlflowPath(seg)) {
     return mlflow::IsReadOnlyPost(seg) ? kScopeRead : kScopeRead | kScopeIngest;
   }
+  // W&B's GraphQL and file stream: a training script's client, which writes runs.
+  if (r.method == "POST" && wandb::IsWandbPath(seg)) return kScopeRead | kScopeIngest;
   if (r.method == "POST" && seg.size() >= 3 && seg[0] == "api" && seg[1] == "v1") {
     if (seg.size() == 3 && seg[2] == "runs") return kScopeRead | kScopeIngest;
     if (seg.size() == 4 && seg[2] == "sync" && seg[3] == "runs") return kScopeRead | kScopeIngest;
@@ -123,9 +164,13 @@ std::optional<HttpResponse> Authenticator::Check(const HttpRequest& r, Principal
   Source source = Source::kNone;
   constexpr std::string_view kBearer = "Bearer ";
   std::string_view auth = r.authorization;
+  std::optional<std::string> basic = BasicAuthPassword(auth);
   if (auth.size() > kBearer.size() && auth.substr(0, kBearer.size()) == kBearer) {
     presented = TrimSpaces(auth.substr(kBearer.size()));
     source = Source::kBearer;
+  } else if (basic) {  // W&B's clients: `api:KEY`; the key is the token
+    presented = *basic;
+    source = Source::kBasic;
   } else if (const std::string* q = r.Param("token")) {
     presented = *q;
     source = Source::kQuery;
@@ -146,19 +191,26 @@ std::optional<HttpResponse> Authenticator::Check(const HttpRequest& r, Principal
     Status s = presented.empty() || !lookup_
                    ? Status::NotFound("empty")
                    : lookup_(Sha256Hex(presented), &rec);
-    if (s.code() == Status::Code::kNotFound) {
+    // W&B's clients always send a key: with --no-token, one that is not a named token counts as
+    // no credential (as the cookie of an earlier server does).
+    bool no_token_basic =
+        s.code() == Status::Code::kNotFound && options_.no_token && source == Source::kBasic;
+    if (s.code() == Status::Code::kNotFound && !no_token_basic) {
       return Unauthorized(source == Source::kCookie
                               ? "the dashboard's cookie holds an old or revoked token"
                               : "wrong, revoked, or not a token of this server");
     }
-    if (!s.ok()) {
+    if (no_token_basic) {
+      *who = Principal{"no-token", kAllScopes};
+    } else if (!s.ok()) {
       HttpResponse resp = JsonError(500, fmt::format("token lookup failed: {}", s.message()));
       resp.route = "unauthorized";
       return resp;
+    } else {
+      unsigned scopes = 0;
+      (void)ScopesOf(rec.scope, &scopes);  // an unknown scope in the store grants nothing
+      *who = Principal{rec.name, scopes};
     }
-    unsigned scopes = 0;
-    (void)ScopesOf(rec.scope, &scopes);  // an unknown scope in the store grants nothing
-    *who = Principal{rec.name, scopes};
   }
   unsigned need = RequiredScopes(r);
   if ((who->scopes & need) != need) {

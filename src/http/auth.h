@@ -1,7 +1,8 @@
 // Auth: who a request of `inloop serve` comes from and what it may do (docs/security.md).
 //
 // Credentials, looked for in this order (the first one present is the one judged):
-//   `Authorization: Bearer T`; `?token=T`; the cookie `inloop_token_<PORT>` that the server sets
+//   `Authorization: Bearer T`; `Authorization: Basic base64(USER:T)` (W&B's clients send
+//   `api:KEY`: an inloop token as WANDB_API_KEY); `?token=T`; the cookie `inloop_token_<PORT>` that the server sets
 //   (HttpOnly, SameSite=Strict, Path=/) when a request presents a valid `?token=`, so that the
 //   dashboard opened from the printed URL keeps working without the token in every request.
 // Tokens:
@@ -10,10 +11,11 @@
 //   - named tokens (`inloop token create NAME --scope S`), found by the SHA-256 of the presented
 //     secret through an injected lookup (the store); audit name NAME;
 //   - with --no-token (loopback only) a request without credentials is `no-token` with every scope;
-//     a presented token is still checked.
+//     a presented token is still checked, except a basic-auth key that is not a named token (W&B's
+//     clients always send one): that counts as no credential.
 // Scopes: read = every GET/HEAD/OPTIONS; ingest = read + POST /api/v1/runs, /runs/{id}/points,
-// /runs/{id}/finish, /sync/runs and the MLflow tracking API's writes (mlflow_api.h; its POSTed
-// searches need only read); approve = read + POST /api/v1/actions/{id}/approve|deny (not ingest: a
+// /runs/{id}/finish, /sync/runs, the MLflow tracking API's writes (mlflow_api.h; its POSTed
+// searches need only read) and W&B's POST /graphql and file stream (wandb_api.h); approve = read + POST /api/v1/actions/{id}/approve|deny (not ingest: a
 // reviewer's token cannot write data). Any other state-changing request needs every scope (only
 // the server token): a new state-changing endpoint must be added to RequiredScopes.
 // Missing or unknown credentials: 401; a known token without the scope: 403. No sockets, no disk
@@ -40,6 +42,9 @@ inline constexpr unsigned kAllScopes = kScopeRead | kScopeIngest | kScopeApprove
 
 // "read" -> read; "ingest" -> read|ingest; "approve" -> read|approve. False for any other name.
 bool ScopesOf(std::string_view scope_name, unsigned* scopes);
+
+// The password of `Authorization: Basic base64(USER:PASSWORD)`, or nullopt for any other header.
+std::optional<std::string> BasicAuthPassword(std::string_view authorization);
 
 // The scopes a request needs (method and decoded path segments).
 unsigned RequiredScopes(const HttpRequest& r);
