@@ -30,6 +30,7 @@
 #include "cli/sync_cmd.h"
 #include "cli/verbs.h"
 #include "cli/data_cmd.h"
+#include "cli/model_cmd.h"
 #include "common/display_text.h"
 #include "common/duration_text.h"
 #include "common/json_writer.h"
@@ -564,6 +565,7 @@ int Main(int argc, char** argv) {
   AddSubmitVerb(app, &verbs);
   AddNodesVerb(app, &verbs);
   AddDataVerbs(app, &verbs);
+  AddModelVerbs(app, &verbs);
 
   auto* runs = app.add_subcommand("runs", "list runs, newest first");
   runs->add_option("--store", store_dir, "store directory");
