@@ -3,6 +3,7 @@
 // artifact step), a stage change needs the stage it names, and a promotion retires the name's
 // other champion with a change of its own, atomically.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <cmath>
 #include <limits>
@@ -185,6 +186,33 @@ TEST_P(ModelStoreTest, ASecondOpenerSeesTheRegistry) {
   ModelVersionRecord got;
   ASSERT_TRUE(second->GetModelVersion("clf", 2, &got).ok());
   EXPECT_EQ(got.stage, kStageChampion);
+}
+
+TEST_P(ModelStoreTest, AStoreMadeBeforeTheRegistryGainsItsTables) {
+  {
+    auto st = Open();
+    ASSERT_TRUE(st);
+    NewRun(st.get());
+  }
+  const char* drop = "DROP TABLE model_versions; DROP TABLE model_stage_changes";
+  if (pg()) {
+    std::unique_ptr<pg::PgConn> conn;
+    ASSERT_TRUE(pg::PgConn::Connect(dir_, &conn).ok());
+    ASSERT_TRUE(conn->ExecScript(drop).ok());
+  } else {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ + "/inloop.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, drop, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto st = Open();
+  ASSERT_TRUE(st);
+  std::vector<ModelVersionRecord> all;
+  ASSERT_TRUE(st->ListModelVersions("", &all).ok());
+  EXPECT_TRUE(all.empty());
+  ModelVersionRecord v = Version("clf", "r");
+  ASSERT_TRUE(st->AddModelVersion(&v).ok());
+  EXPECT_EQ(v.version, 1);
 }
 
 INLOOP_ON_EVERY_STORE_BACKEND(ModelStoreTest);
