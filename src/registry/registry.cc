@@ -263,6 +263,7 @@ Status Promote(store::Store* st, const std::string& name, int64_t version,
   c.override_gate = !out->gate.passed;
   c.reason = !options.override_reason.empty() ? options.override_reason : "the gate passed";
   c.gate_json = GateJson(out->gate);
+  c.expect_champion = out->gate.champion.value_or(0);  // the one the gate judged against
   out->retired = out->gate.champion;
   INLOOP_RETURN_IF_ERROR(st->ChangeModelStage(&c));
   out->promoted = true;

@@ -91,6 +91,13 @@ std::string RetiredReason(int64_t new_champion) {
   return fmt::format("replaced by v{}", new_champion);
 }
 
+Status CheckExpectedChampion(const ModelStageChange& c, int64_t champion) {
+  if (c.expect_champion < 0 || c.expect_champion == champion) return Status::OK();
+  return Status::Invalid(fmt::format(
+      "the champion of {} changed meanwhile (now {}); judge v{} again against it", c.name,
+      champion > 0 ? fmt::format("v{}", champion) : "none", c.version));
+}
+
 }  // namespace internal
 
 namespace {
@@ -238,16 +245,17 @@ Status SqliteStore::ChangeModelStage(ModelStageChange* c) {
       return Status::Invalid(
           fmt::format("{} v{} is {} now, not {}", c->name, c->version, now.stage, c->from_stage));
     }
+    Stmt q;
+    INLOOP_RETURN_IF_ERROR(db_->Prepare(
+        "SELECT version FROM model_versions WHERE name=? AND stage=? AND version<>? "
+        "ORDER BY version",
+        &q));
+    q.Bind(1, c->name).Bind(2, kStageChampion).Bind(3, c->version);
+    std::vector<int64_t> old;
+    while (q.Step()) old.push_back(q.Int(0));
+    INLOOP_RETURN_IF_ERROR(q.status());
+    INLOOP_RETURN_IF_ERROR(internal::CheckExpectedChampion(*c, old.empty() ? 0 : old.back()));
     if (c->to_stage == kStageChampion) {
-      Stmt q;
-      INLOOP_RETURN_IF_ERROR(db_->Prepare(
-          "SELECT version FROM model_versions WHERE name=? AND stage=? AND version<>? "
-          "ORDER BY version",
-          &q));
-      q.Bind(1, c->name).Bind(2, kStageChampion).Bind(3, c->version);
-      std::vector<int64_t> old;
-      while (q.Step()) old.push_back(q.Int(0));
-      INLOOP_RETURN_IF_ERROR(q.status());
       for (int64_t v : old) {
         INLOOP_RETURN_IF_ERROR(SetStage(db_.get(), c->name, v, kStageRetired));
         ModelStageChange r;

@@ -51,6 +51,9 @@ struct ModelStageChange {
   std::string reason;       // the override's reason, or why (e.g. "promoted v3")
   bool override_gate = false;  // promoted although the gate refused
   std::string gate_json = "{}";  // the gate's verdict and numbers (registry::GateResult JSON)
+  // Not stored: when >= 0, the change applies only while the name's champion is this version
+  // (0: none), so a promotion judged against one champion cannot land after another took over.
+  int64_t expect_champion = -1;
 };
 
 }  // namespace inloop::store

@@ -149,6 +149,8 @@ Status PgStore::ChangeModelStage(ModelStageChange* c) {
     return Status::Invalid(
         fmt::format("{} v{} is {} now, not {}", c->name, c->version, stage, c->from_stage));
   }
+  INLOOP_RETURN_IF_ERROR(
+      internal::CheckExpectedChampion(*c, champions.empty() ? 0 : champions.back()));
   if (c->to_stage == kStageChampion) {
     for (int64_t v : champions) {
       INLOOP_RETURN_IF_ERROR(conn_->Exec(

@@ -217,7 +217,8 @@ class Store {
   // across processes). GetModelVersion: NotFound when none. ListModelVersions: of `name` (every
   // name when empty), by name then version. ChangeModelStage: in one transaction, sets the stage
   // of (c->name, c->version) to c->to_stage if it is still c->from_stage (NotFound: no such
-  // version; Invalid "... is <stage> now": it moved meanwhile), records c (assigns c->id, and
+  // version; Invalid "... is <stage> now": it moved meanwhile; Invalid too when
+  // c->expect_champion >= 0 and the champion is another), records c (assigns c->id, and
   // c->at when 0) and, when the new stage is champion, retires the name's other champion with a
   // change of its own (same time and author, reason "replaced by vN"). ListModelStageChanges: of
   // `name` (every name when empty), oldest first.

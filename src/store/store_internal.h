@@ -59,6 +59,8 @@ std::vector<std::pair<std::string, double>> ModelMetricsFromJson(const std::stri
 // the champion a promotion retires.
 Status CheckModelStage(const ModelStageChange& c);
 std::string RetiredReason(int64_t new_champion);
+// OK when c.expect_champion allows `champion` (the name's champion now, 0 when none).
+Status CheckExpectedChampion(const ModelStageChange& c, int64_t champion);
 
 // "?1,?2,?3" for n binds starting at bind index `first`.
 std::string Placeholders(size_t first, size_t n);

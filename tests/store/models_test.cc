@@ -127,7 +127,16 @@ TEST_P(ModelStoreTest, PromotionRetiresTheChampionAndRecordsEveryChange) {
   ModelStageChange bogus = Change("clf", 2, kStageCandidate, "production");
   EXPECT_EQ(st->ChangeModelStage(&bogus).code(), Status::Code::kInvalid);
 
+  // A change judged against another champion (or none) does not land.
+  ModelStageChange stale = Change("clf", 3, kStageCandidate, kStageChampion);
+  stale.expect_champion = 0;
+  s = st->ChangeModelStage(&stale);
+  EXPECT_EQ(s.code(), Status::Code::kInvalid);
+  EXPECT_NE(s.message().find("the champion of clf changed meanwhile (now v1)"), std::string::npos)
+      << s.message();
+
   ModelStageChange c3 = Change("clf", 3, kStageCandidate, kStageChampion);
+  c3.expect_champion = 1;
   c3.override_gate = true;
   c3.reason = "hotfix";
   c3.at = 1700000100;
