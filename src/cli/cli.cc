@@ -32,6 +32,7 @@
 #include "cli/sync_cmd.h"
 #include "cli/verbs.h"
 #include "cli/data_cmd.h"
+#include "cli/model_cmd.h"
 #include "common/display_text.h"
 #include "common/duration_text.h"
 #include "common/json_writer.h"
@@ -568,6 +569,7 @@ int Main(int argc, char** argv) {
   AddNodesVerb(app, &verbs);
   AddDataVerbs(app, &verbs);
   AddLoopSlotVerb(app, &verbs);
+  AddModelVerbs(app, &verbs);
 
   auto* runs = app.add_subcommand("runs", "list runs, newest first");
   runs->add_option("--store", store_dir, "store directory");

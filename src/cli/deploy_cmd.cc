@@ -27,6 +27,7 @@
 #include "compare/eval_diff.h"
 #include "config/toml_fields.h"
 #include "gateway/deploy.h"
+#include "registry/registry.h"
 #include "stats/descriptive.h"
 
 namespace inloop::cli {
@@ -436,6 +437,38 @@ int AuditServedFiles(const gateway::DeployOptions& o, const std::vector<std::str
   return 0;
 }
 
+// --model NAME: the registry's champion fills {artifact} of the command; a candidate newer than
+// the champion gets the same command with its own artifact, in shadow (unless a candidate
+// command or a canary was given).
+int ResolveModel(const std::string& store_dir, const std::string& model, bool labelled,
+                 gateway::DeployOptions* o) {
+  std::unique_ptr<store::Store> st;
+  Status s = OpenStore(store_dir, &st);
+  registry::DeployTargets t;
+  if (s.ok()) s = registry::DeployTargetsOf(st.get(), model, &t);
+  if (!s.ok()) return Fail(s);
+  bool named = std::any_of(o->command.begin(), o->command.end(), [](const std::string& a) {
+    return a.find("{artifact}") != std::string::npos;
+  });
+  if (!named) {
+    return Fail(Status::Invalid("deploy --model: name the artifact in the server command as "
+                                "{artifact}, e.g. -- python3 serve.py --weights {artifact}"));
+  }
+  std::vector<std::string> base = o->command;
+  o->command = registry::WithArtifact(base, t.champion.artifact);
+  if (!labelled) o->version = fmt::format("{}:v{}", model, t.champion.version);
+  std::string shadowed;
+  if (t.shadow && o->candidate_command.empty()) {
+    o->candidate_command = registry::WithArtifact(base, t.shadow->artifact);
+    o->candidate_version = fmt::format("{}:v{}", model, t.shadow->version);
+    if (o->shadow_fraction == 0 && o->canary_percent == 0) o->shadow_fraction = 1;
+    shadowed = fmt::format("; shadowing candidate v{} ({})", t.shadow->version, t.shadow->artifact);
+  }
+  fmt::print(stderr, "inloop: deploy: model {}: serving champion v{} ({}){}\n", model,
+             t.champion.version, t.champion.artifact, shadowed);
+  return kExitOk;
+}
+
 }  // namespace
 
 int CmdDeploy(int argc, char** argv) {
@@ -512,6 +545,11 @@ int CmdDeploy(int argc, char** argv) {
   app.add_option("--audit-allow", audit_allow,
                  "a pickle global you trust in the served files: MODULE.NAME or MODULE.*");
 
+  std::string model;
+  app.add_option("--model", model,
+                 "serve this registered model's champion: {artifact} in the command becomes its "
+                 "artifact; a newer candidate is shadowed (docs/model_registry.md)");
+
   AdminTarget target;
   CompareOptions cmp;
   auto add_client = [&](CLI::App* sub) {
@@ -557,6 +595,11 @@ int CmdDeploy(int argc, char** argv) {
   }
   if (!command.empty()) o.command = command;
   if (!candidate.empty()) o.candidate_command = candidate;
+  if (!model.empty()) {
+    if (int rc = ResolveModel(ResolveStore(store_dir), model, app.count("--version-label") > 0, &o)) {
+      return rc;
+    }
+  }
   if (!allow_unaudited) {
     if (int rc = AuditServedFiles(o, audit_allow); rc != 0) return rc;
   }

@@ -51,6 +51,8 @@ inline constexpr int kExitSyncUnreachable = 70;  // the server did not answer
 inline constexpr int kExitSyncRefused = 71;      // the server refused a batch (token, scope, data)
 // data run: a step failed, failed an error check, or was blocked; data status --check: stale.
 inline constexpr int kExitDataFailed = 61;
+// model promote: the gate refused and no --override was given (registry/gate.h).
+inline constexpr int kExitModelGateRefused = 62;
 inline constexpr int kExitCommandNotFound = 127;
 
 inline int ExitCodeFor(const Status& s) {

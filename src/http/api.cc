@@ -25,6 +25,7 @@
 #include "http/mlflow_api.h"
 #include "http/wandb_api.h"
 #include "http/loop_view.h"
+#include "http/model_view.h"
 #include "http/nodes_view.h"
 #include "http/repair_view.h"
 #include "query/m4.h"
@@ -442,6 +443,14 @@ HttpResponse Api::Route(const HttpRequest& r) {
     Status s = pool_->Acquire(&st);
     if (!s.ok()) return with_route(ErrorFor(s), "/api/v1/loops/{name}");
     return with_route(LoopRounds(st.get(), seg[3]), "/api/v1/loops/{name}");
+  }
+  if ((n == 3 || n == 4) && seg[2] == "models") {
+    const char* route = n == 3 ? "/api/v1/models" : "/api/v1/models/{name}";
+    if (!get) return method_not_allowed("GET", route);
+    StorePool::Lease st;
+    Status s = pool_->Acquire(&st);
+    if (!s.ok()) return with_route(ErrorFor(s), route);
+    return with_route(n == 3 ? ListModels(st.get()) : GetModel(st.get(), seg[3]), route);
   }
   if (n == 3 && seg[2] == "series") {
     if (!get) return method_not_allowed("GET", "/api/v1/series");

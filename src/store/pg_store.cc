@@ -77,6 +77,16 @@ CREATE TABLE IF NOT EXISTS experiments(
 CREATE TABLE IF NOT EXISTS run_experiments(
   run_id TEXT PRIMARY KEY, experiment_id BIGINT NOT NULL, lifecycle TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS run_experiments_exp ON run_experiments(experiment_id);
+CREATE TABLE IF NOT EXISTS model_versions(
+  name TEXT NOT NULL, version BIGINT NOT NULL, run_id TEXT NOT NULL, stage TEXT NOT NULL,
+  artifact TEXT, artifact_step BIGINT, eval_path TEXT, audit TEXT NOT NULL, audit_detail TEXT,
+  params TEXT, metrics TEXT, created_at DOUBLE PRECISION NOT NULL, created_by TEXT,
+  PRIMARY KEY(name, version));
+CREATE TABLE IF NOT EXISTS model_stage_changes(
+  id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, version BIGINT NOT NULL,
+  from_stage TEXT NOT NULL, to_stage TEXT NOT NULL, changed_at DOUBLE PRECISION NOT NULL,
+  changed_by TEXT, reason TEXT, overridden BOOLEAN NOT NULL, gate TEXT);
+CREATE INDEX IF NOT EXISTS model_stage_changes_name ON model_stage_changes(name, id);
 CREATE TABLE IF NOT EXISTS logs(
   path TEXT NOT NULL, off BIGINT NOT NULL, data BYTEA NOT NULL, PRIMARY KEY(path, off));
 )sql";
@@ -154,7 +164,17 @@ Status PgStore::InitSchema(bool create) {
             "inloop release or another --store",
             location_, v, kFormatVersion));
       }
-      return Status::OK();
+      // Tables added to format version 1 later (additive, as in the embedded store): a store
+      // that lacks the newest gains the whole schema (every statement IF NOT EXISTS).
+      INLOOP_RETURN_IF_ERROR(conn_->Exec(
+          "SELECT to_regclass('model_stage_changes') IS NOT NULL", Params(), &r));
+      if (r.rows() == 1 && r.Text(0, 0) == "t") return Status::OK();
+      Txn t(conn_.get());
+      INLOOP_RETURN_IF_ERROR(t.status());
+      INLOOP_RETURN_IF_ERROR(
+          conn_->Exec("SELECT pg_advisory_xact_lock($1)", Params().Int(kSchemaLock)));
+      INLOOP_RETURN_IF_ERROR(conn_->ExecScript(kPgSchema));
+      return t.Commit();
     }
   }
   if (!create) {

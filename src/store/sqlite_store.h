@@ -88,6 +88,11 @@ class SqliteStore : public Store {
   Status ListRunExperiments(std::vector<RunExperiment>* out) override;
   Status GetRunExperiment(const std::string& run_id, RunExperiment* out) override;
   Status RemoveTags(const std::string& run_id, const std::vector<std::string>& tags) override;
+  Status AddModelVersion(ModelVersionRecord* v) override;
+  Status GetModelVersion(std::string_view name, int64_t version, ModelVersionRecord* v) override;
+  Status ListModelVersions(std::string_view name, std::vector<ModelVersionRecord>* out) override;
+  Status ChangeModelStage(ModelStageChange* c) override;
+  Status ListModelStageChanges(std::string_view name, std::vector<ModelStageChange>* out) override;
   std::string PathOf(std::string_view rel) const override;
   std::string LocalRunDir(const std::string& run_id) const override;
 

@@ -73,12 +73,23 @@ CREATE TABLE IF NOT EXISTS experiments(
 CREATE TABLE IF NOT EXISTS run_experiments(
   run_id TEXT PRIMARY KEY, experiment_id INTEGER NOT NULL, lifecycle TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS run_experiments_exp ON run_experiments(experiment_id);
+CREATE TABLE IF NOT EXISTS model_versions(
+  name TEXT NOT NULL, version INTEGER NOT NULL, run_id TEXT NOT NULL, stage TEXT NOT NULL,
+  artifact TEXT, artifact_step INTEGER, eval_path TEXT, audit TEXT NOT NULL, audit_detail TEXT,
+  params TEXT, metrics TEXT, created_at REAL NOT NULL, created_by TEXT,
+  PRIMARY KEY(name, version));
+CREATE TABLE IF NOT EXISTS model_stage_changes(
+  id INTEGER PRIMARY KEY, name TEXT NOT NULL, version INTEGER NOT NULL,
+  from_stage TEXT NOT NULL, to_stage TEXT NOT NULL, changed_at REAL NOT NULL, changed_by TEXT,
+  reason TEXT, overridden INTEGER NOT NULL, gate TEXT);
+CREATE INDEX IF NOT EXISTS model_stage_changes_name ON model_stage_changes(name, id);
 )sql";
 
 // Tables added to format version 1 after its first release (additive, no version bump): a store
 // that lacks one gains it, with the whole schema (every statement is IF NOT EXISTS), on open.
 constexpr const char* kAddedTables[] = {"actions", "tags", "imports", "tokens",
-                                       "experiments", "run_experiments"};
+                                       "experiments", "run_experiments",
+                                       "model_versions", "model_stage_changes"};
 
 }  // namespace
 

@@ -24,6 +24,7 @@
 #include "store/catalog.h"
 #include "store/attempt_log.h"
 #include "store/chunk_codec.h"
+#include "store/model_records.h"
 #include "store/run_queries.h"
 #include "store/wal.h"
 
@@ -210,6 +211,24 @@ class Store {
   virtual Status ListRunExperiments(std::vector<RunExperiment>* out) = 0;
   virtual Status GetRunExperiment(const std::string& run_id, RunExperiment* out) = 0;
   virtual Status RemoveTags(const std::string& run_id, const std::vector<std::string>& tags) = 0;
+
+  // Model registry (model_records.h; model_queries.cc, pg_models.cc; the rules are
+  // registry/registry.h's). AddModelVersion: assigns v->version (1 + the name's highest, safe
+  // across processes). GetModelVersion: NotFound when none. ListModelVersions: of `name` (every
+  // name when empty), by name then version. ChangeModelStage: in one transaction, sets the stage
+  // of (c->name, c->version) to c->to_stage if it is still c->from_stage (NotFound: no such
+  // version; Invalid "... is <stage> now": it moved meanwhile; Invalid too when
+  // c->expect_champion >= 0 and the champion is another), records c (assigns c->id, and
+  // c->at when 0) and, when the new stage is champion, retires the name's other champion with a
+  // change of its own (same time and author, reason "replaced by vN"). ListModelStageChanges: of
+  // `name` (every name when empty), oldest first.
+  virtual Status AddModelVersion(ModelVersionRecord* v) = 0;
+  virtual Status GetModelVersion(std::string_view name, int64_t version,
+                                 ModelVersionRecord* v) = 0;
+  virtual Status ListModelVersions(std::string_view name, std::vector<ModelVersionRecord>* out) = 0;
+  virtual Status ChangeModelStage(ModelStageChange* c) = 0;
+  virtual Status ListModelStageChanges(std::string_view name,
+                                       std::vector<ModelStageChange>* out) = 0;
 
   // Name of a file of the store (an attempt log's stdout_path...) for display: a path inside
   // the store's directory, or location/rel for a store that is not on the local disk.

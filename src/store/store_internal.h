@@ -9,6 +9,7 @@
 
 #include "common/status.h"
 #include "store/catalog.h"
+#include "store/model_records.h"
 #include "store/attempt_log.h"
 #include "store/sqlite_db.h"
 
@@ -47,6 +48,19 @@ void ReadRun(Stmt& s, RunRecord* r);
 extern const char* const kEventColumns;
 // Appends every row of a statement that selects kEventColumns to *out.
 Status ReadEventRows(Stmt* s, std::vector<EventRecord>* out);
+
+// A model version's params and metrics as the catalog keeps them (JSON arrays) and back
+// (model_queries.cc; both backends). Unreadable text gives an empty list.
+std::string ModelParamsToJson(const std::vector<Param>& params);
+std::vector<Param> ModelParamsFromJson(const std::string& json);
+std::string ModelMetricsToJson(const std::vector<std::pair<std::string, double>>& metrics);
+std::vector<std::pair<std::string, double>> ModelMetricsFromJson(const std::string& json);
+// The rules of ChangeModelStage every backend shares: known stages, and the reason recorded on
+// the champion a promotion retires.
+Status CheckModelStage(const ModelStageChange& c);
+std::string RetiredReason(int64_t new_champion);
+// OK when c.expect_champion allows `champion` (the name's champion now, 0 when none).
+Status CheckExpectedChampion(const ModelStageChange& c, int64_t champion);
 
 // "?1,?2,?3" for n binds starting at bind index `first`.
 std::string Placeholders(size_t first, size_t n);
