@@ -1,6 +1,6 @@
 // SdkMessage: one line of the SDK protocol (docs/sdk_protocol.md), written by python/inloop to
 // the pipe named by INLOOP_METRICS_FD: {"t":"log"|"params"|"tags"|"checkpoint"|"remedies"|"live"|
-// "remedy_applied"|"dataset", ...}. Parsing is strict
+// "remedy_applied"|"dataset"|"batches", ...}. Parsing is strict
 // about shape and tolerant about content: unknown fields are ignored, bad values skipped.
 #pragma once
 
@@ -11,15 +11,18 @@
 #include <utility>
 #include <vector>
 
+#include "data/batch_index.h"
+
 namespace inloop::ingest {
 
 struct SdkMessage {
   // kRemedies: the process read its remedy instructions (SDK control()/remedies()).
   // kLive: it polls for in-process remedies (SDK remedy_request()); kRemedyApplied: it applied
   // in-process request `seq` (SDK remedy_applied()). kDataset: the process reads a dataset (SDK
-  // dataset(name, path)); path and name set.
+  // dataset(name, path)); path and name set. kBatches: the records some data batches consumed
+  // (SDK batch(index, ids)); batches set, its dataset the name ("" for the last one declared).
   enum class Type {
-    kLog, kParams, kTags, kCheckpoint, kRemedies, kLive, kRemedyApplied, kDataset, kUnknown
+    kLog, kParams, kTags, kCheckpoint, kRemedies, kLive, kRemedyApplied, kDataset, kBatches, kUnknown
   };
   Type type = Type::kUnknown;
   std::optional<int64_t> step;
@@ -29,6 +32,7 @@ struct SdkMessage {
   std::string path;                                         // kCheckpoint, kDataset
   std::string name;                                         // kDataset
   int64_t seq = 0;                                          // kRemedyApplied (> 0)
+  data::BatchLog batches;                                   // kBatches (path unset)
 };
 
 // Returns false when the line is not a valid SDK message.
