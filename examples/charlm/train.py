@@ -533,7 +533,7 @@ def main(argv=None):
     if args.records:
         # The data index: which records each batch trained on (the report's "Data behind the
         # spike" reads it back when the doctor skips a window).
-        inloop.dataset("records", args.records)
+        inloop.dataset(os.path.basename(args.records), args.records)
         record_index = inloop.RecordIndex(args.record_index)
 
     n_params = sum(p.numel() for p in model.parameters())
