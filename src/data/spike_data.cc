@@ -31,6 +31,7 @@ constexpr double kLengthRatio = 2.0;
 // Unusual words: a record whose words are mostly outside the normal vocabulary.
 constexpr double kUnusualRecordShare = 0.5;
 constexpr double kNearThreshold = 0.8;
+constexpr size_t kNgramWords = 8;
 
 struct Rec {
   int64_t id = 0;
@@ -307,6 +308,46 @@ void AddUnusualWords(const std::vector<Rec>& window, const std::vector<Rec>& nor
   d->measures.push_back(m);
 }
 
+// The share of word n-gram occurrences (n = kNgramWords) in the first `k` records of `recs` that
+// repeat one seen earlier among them: the text analogue of the token shards' repeated_ngrams check.
+double RepeatedNgrams(const std::vector<Rec>& recs, size_t k, std::vector<bool>* rec_flag) {
+  std::unordered_set<uint64_t> seen;
+  int64_t total = 0, repeated = 0;
+  for (size_t i = 0; i < k && i < recs.size(); ++i) {
+    std::vector<std::string> w = Words(recs[i].text);
+    int64_t rt = 0, rr = 0;
+    for (size_t j = 0; j + kNgramWords <= w.size(); ++j) {
+      uint64_t h = 0;
+      for (size_t t = j; t < j + kNgramWords; ++t) h = Hash64(w[t], h);
+      ++rt;
+      rr += !seen.insert(h).second;
+    }
+    total += rt;
+    repeated += rr;
+    if (rec_flag && rt > 0 && 4 * rr >= rt) (*rec_flag)[i] = true;  // a quarter repeats
+  }
+  return total ? double(repeated) / double(total) : 0.0;
+}
+
+void AddRepeatedNgrams(const std::vector<Rec>& window, const std::vector<Rec>& normal, SpikeData* d,
+                       std::vector<bool>* flag) {
+  // Equal numbers of records on both sides: repeats grow with the sample.
+  size_t k = std::min(window.size(), normal.size());
+  if (k < 10) return;
+  std::vector<bool> rec_flag(window.size(), false);
+  SpikeMeasure m = MakeMeasure("repeated_ngrams", RepeatedNgrams(window, k, &rec_flag),
+                               RepeatedNgrams(normal, k, nullptr));
+  m.stands_out = RateStandsOut(m.window, m.normal);
+  m.text = fmt::format("{} of the word {}-grams of {} window records repeat an earlier one among them, "
+                       "against {} in as many normal records", Pct(m.window), kNgramWords, k, Pct(m.normal));
+  if (m.stands_out) {
+    for (size_t i = 0; i < window.size(); ++i) {
+      if (rec_flag[i]) (*flag)[i] = true;
+    }
+  }
+  d->measures.push_back(m);
+}
+
 std::string Summarize(const SpikeData& d) {
   std::string out;
   for (auto& m : d.measures) {
@@ -376,6 +417,7 @@ SpikeData AnalyzeSpikeData(const RecordSplit& split) {
   AddRateMeasures(window, &d, &flag);
   AddElsewhere(window, normal, hashes, split.window, &d, &flag);
   AddLength(window, &d, &flag);
+  AddRepeatedNgrams(window, normal, &d, &flag);
   AddUnusualWords(window, normal, &d, &flag);
   for (size_t i = 0; i < window.size(); ++i) {
     if (flag[i]) d.flagged.push_back(window[i].id);

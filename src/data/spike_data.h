@@ -2,7 +2,8 @@
 // the records of the batches the doctor skipped (batch_index.h's RecordSplit), read back from the
 // dataset (JSONL or text lines) and held to the pipeline's own validation (ValidateOutput:
 // exact and near duplicates by MinHash, lengths) next to a sample of the run's normal batches,
-// plus duplicates against the rest of the file and words the normal batches never hold. Each
+// plus duplicates against the rest of the file, repeated word 8-grams and words the normal
+// batches never hold. Each
 // measure says whether it stands out, with numbers; the records it points at are `flagged`, for
 // `inloop data quarantine --from-run`. One JSON form (SpikeDataJson).
 #pragma once
@@ -19,7 +20,8 @@
 namespace inloop::data {
 
 struct SpikeMeasure {
-  std::string name;  // near_duplicates | duplicates | duplicates_elsewhere | length | unusual_words
+  // near_duplicates | duplicates | duplicates_elsewhere | length | repeated_ngrams | unusual_words
+  std::string name;
   double window = 0;  // on the window's records
   double normal = 0;  // on the normal batches' sample
   bool stands_out = false;

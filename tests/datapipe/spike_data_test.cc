@@ -155,6 +155,7 @@ TEST_F(SpikeDataTest, RepeatedBoilerplateStandsOut) {
   EXPECT_TRUE(Measure(d, "duplicates").stands_out);  // half of them verbatim
   EXPECT_FALSE(Measure(d, "length").stands_out);
   EXPECT_TRUE(Measure(d, "unusual_words").stands_out);  // "subscribe", "cookies", ...
+  EXPECT_TRUE(Measure(d, "repeated_ngrams").stands_out);
   EXPECT_NE(d.summary.find("near duplicates"), std::string::npos) << d.summary;
   EXPECT_EQ(d.summary.find("nothing unusual"), std::string::npos);
   // Every planted record is flagged, nothing else is.
@@ -200,6 +201,32 @@ TEST_F(SpikeDataTest, LongRecordsAndUnusualWords) {
   ASSERT_FALSE(d.unusual_words.empty());
   EXPECT_NE(unusual.text.find("'zxqv'"), std::string::npos) << unusual.text;
   EXPECT_EQ(LineRangesText(d.flagged), "101-130");
+}
+
+TEST_F(SpikeDataTest, RepeatedPhrasesInOtherwiseDifferentRecords) {
+  // Each window record is its own text with one boilerplate phrase inside: not near duplicates of
+  // each other, but their word 8-grams repeat.
+  const std::string phrase = "click here to accept the cookies and continue reading the full story now";
+  std::vector<std::string> own;
+  Write(800, [](int) { return std::string(); });
+  {
+    std::ifstream in(path_);
+    std::string line;
+    while (std::getline(in, line)) own.push_back(line.substr(line.find("\"text\": \"") + 9));
+  }
+  Write(800, [&](int i) {
+    if (i < 400 || i >= 440) return std::string();
+    std::string t = own[i].substr(0, own[i].size() - 2);  // without the closing quote and brace
+    return t + " " + phrase;
+  });
+  SpikeData d = Analyze(800, 400, 440);
+  ASSERT_EQ(d.error, "");
+  EXPECT_FALSE(Measure(d, "near_duplicates").stands_out) << Measure(d, "near_duplicates").text;
+  const SpikeMeasure& m = Measure(d, "repeated_ngrams");
+  EXPECT_TRUE(m.stands_out) << m.text;
+  EXPECT_LT(m.normal, 0.05);
+  EXPECT_FALSE(d.flagged.empty());
+  for (int64_t r : d.flagged) EXPECT_TRUE(r >= 400 && r < 440) << r;
 }
 
 TEST_F(SpikeDataTest, DuplicatesOfTheRestOfTheFile) {
