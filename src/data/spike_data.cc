@@ -245,6 +245,43 @@ void AddElsewhere(const std::vector<Rec>& window, const std::vector<Rec>& normal
   d->measures.push_back(m);
 }
 
+// Near duplicates against the rest of the data: a window record, or a record of half B of the
+// normal sample, whose MinHash group holds a record of half A of the normal sample (the same
+// reference for both sides).
+void AddNearElsewhere(const std::vector<Rec>& window, const std::vector<Rec>& normal, SpikeData* d,
+                      std::vector<bool>* flag) {
+  if (normal.size() < 20) return;
+  NearDuplicateIndex idx;
+  for (auto& r : normal) idx.Add(r.text);
+  for (auto& r : window) idx.Add(r.text);
+  std::vector<int64_t> group;
+  idx.Find(kNearThreshold, &group);
+  std::unordered_set<int64_t> has_a;  // groups holding a record of half A (even positions)
+  for (size_t i = 0; i < normal.size(); i += 2) has_a.insert(group[i]);
+  int64_t w = 0, b = 0, nb = 0;
+  std::vector<bool> here(window.size(), false);
+  for (size_t i = 0; i < window.size(); ++i) {
+    here[i] = has_a.count(group[normal.size() + i]) > 0;
+    w += here[i];
+  }
+  for (size_t i = 1; i < normal.size(); i += 2) {
+    ++nb;
+    b += has_a.count(group[i]) > 0;
+  }
+  SpikeMeasure m = MakeMeasure("near_duplicates_elsewhere", window.empty() ? 0 : double(w) / double(window.size()),
+                               nb ? double(b) / double(nb) : 0);
+  m.stands_out = RateStandsOut(m.window, m.normal);
+  m.text = fmt::format("{} of the window's records are near duplicates of records elsewhere in the data "
+                       "(half of the normal batches' sample), against {} of the other half's",
+                       Pct(m.window), Pct(m.normal));
+  if (m.stands_out) {
+    for (size_t i = 0; i < window.size(); ++i) {
+      if (here[i]) (*flag)[i] = true;
+    }
+  }
+  d->measures.push_back(m);
+}
+
 void AddLength(const std::vector<Rec>& window, SpikeData* d, std::vector<bool>* flag) {
   double wm = Number(Find(d->window_checks, "length"), "p50");
   double nm = Number(Find(d->normal_checks, "length"), "p50");
@@ -416,6 +453,7 @@ SpikeData AnalyzeSpikeData(const RecordSplit& split) {
   std::vector<bool> flag(window.size(), false);
   AddRateMeasures(window, &d, &flag);
   AddElsewhere(window, normal, hashes, split.window, &d, &flag);
+  AddNearElsewhere(window, normal, &d, &flag);
   AddLength(window, &d, &flag);
   AddRepeatedNgrams(window, normal, &d, &flag);
   AddUnusualWords(window, normal, &d, &flag);

@@ -2,7 +2,7 @@
 // the records of the batches the doctor skipped (batch_index.h's RecordSplit), read back from the
 // dataset (JSONL or text lines) and held to the pipeline's own validation (ValidateOutput:
 // exact and near duplicates by MinHash, lengths) next to a sample of the run's normal batches,
-// plus duplicates against the rest of the file, repeated word 8-grams and words the normal
+// plus exact and near duplicates against the rest of the data, repeated word 8-grams and words the normal
 // batches never hold. Each
 // measure says whether it stands out, with numbers; the records it points at are `flagged`, for
 // `inloop data quarantine --from-run`. One JSON form (SpikeDataJson).
@@ -20,7 +20,8 @@
 namespace inloop::data {
 
 struct SpikeMeasure {
-  // near_duplicates | duplicates | duplicates_elsewhere | length | repeated_ngrams | unusual_words
+  // near_duplicates | duplicates | duplicates_elsewhere | near_duplicates_elsewhere | length |
+  // repeated_ngrams | unusual_words
   std::string name;
   double window = 0;  // on the window's records
   double normal = 0;  // on the normal batches' sample

@@ -156,6 +156,7 @@ TEST_F(SpikeDataTest, RepeatedBoilerplateStandsOut) {
   EXPECT_FALSE(Measure(d, "length").stands_out);
   EXPECT_TRUE(Measure(d, "unusual_words").stands_out);  // "subscribe", "cookies", ...
   EXPECT_TRUE(Measure(d, "repeated_ngrams").stands_out);
+  EXPECT_FALSE(Measure(d, "near_duplicates_elsewhere").stands_out);  // the boilerplate is only here
   EXPECT_NE(d.summary.find("near duplicates"), std::string::npos) << d.summary;
   EXPECT_EQ(d.summary.find("nothing unusual"), std::string::npos);
   // Every planted record is flagged, nothing else is.
@@ -252,7 +253,33 @@ TEST_F(SpikeDataTest, DuplicatesOfTheRestOfTheFile) {
   const SpikeMeasure& m = Measure(d, "duplicates_elsewhere");
   EXPECT_TRUE(m.stands_out) << m.text;
   EXPECT_DOUBLE_EQ(m.window, 1.0);
+  // Near duplicates of records elsewhere: the copies of 0..39 are not in the normal sample
+  // (40..399), so no; the exact measure reads the whole file.
+  EXPECT_FALSE(Measure(d, "near_duplicates_elsewhere").stands_out);
   EXPECT_EQ(LineRangesText(d.flagged), "401-440");
+}
+
+TEST_F(SpikeDataTest, NearDuplicatesOfRecordsElsewhere) {
+  // The window's records are edited copies of normal records: each unique in the window.
+  std::vector<std::string> own;
+  Write(600, [](int) { return std::string(); });
+  {
+    std::ifstream in(path_);
+    std::string line;
+    while (std::getline(in, line)) own.push_back(line.substr(line.find("\"text\": \"") + 9));
+  }
+  Write(600, [&](int i) {
+    if (i < 500) return std::string();
+    std::string t = own[(i - 500) * 4].substr(0, own[(i - 500) * 4].size() - 2);  // records 0, 4, 8, ...
+    return t + " Edited.";
+  });
+  SpikeData d = Analyze(600, 500, 600);
+  ASSERT_EQ(d.error, "");
+  const SpikeMeasure& m = Measure(d, "near_duplicates_elsewhere");
+  EXPECT_TRUE(m.stands_out) << m.text;
+  EXPECT_GE(m.window, 0.3);  // those whose original fell in half A of the sample
+  EXPECT_FALSE(Measure(d, "near_duplicates").stands_out);
+  for (int64_t r : d.flagged) EXPECT_GE(r, 500);
 }
 
 TEST_F(SpikeDataTest, UnreadableDataSaysWhy) {
