@@ -28,6 +28,9 @@ and the environment are read through inloop.remedies()):
   --micro-batch M     INLOOP_MICRO_BATCH   control {"micro_batch": M}
                       Gradient accumulation: the step's batch is cut in pieces of M rows, so the
                       effective batch (and the data) stay the same.
+Data index: --records FILE --record-index IDX (examples/datapipe's out/corpus.jsonl and
+out/train.idx) makes every step tell inloop which records of FILE its batch read
+(inloop.batch), so a report can say what was special about the data of a skipped window.
 Skip windows, lr scale and micro-batch are stored in checkpoints, so a later resume without them
 keeps them (a new value replaces the stored one; skip windows add up).
 
@@ -132,7 +135,15 @@ def parse_args(argv=None):
                    help="crash/hang/slow also fire in resumed processes and later attempts; "
                         "nan/spike fire at their step whatever the data")
     p.add_argument("--sleep-per-step", type=float, default=0.0)
+    p.add_argument("--records", default=None,
+                   help="the records file --data was built from (JSONL or text lines); with "
+                        "--record-index, each step tells inloop which records it trained on")
+    p.add_argument("--record-index", default=None,
+                   help="little-endian uint64: the character offset in --data where each record "
+                        "starts (examples/datapipe writes out/train.idx)")
     args = p.parse_args(argv)
+    if (args.records is None) != (args.record_index is None):
+        p.error("--records and --record-index go together")
     if (args.skip_from is None) != (args.skip_to is None):
         p.error("--skip-from and --skip-to go together")
     if args.skip_from is not None and args.skip_to <= args.skip_from:
@@ -201,10 +212,37 @@ def load_text(path):
     return chars, torch.cat(train_parts), torch.cat(val_parts)
 
 
-def get_batch(data, index, batch_size, seq_len, seed):
+def batch_positions(data, index, batch_size, seq_len, seed):
+    """Where the rows of data batch `index` start in `data` (drawn by a generator seeded by
+    (seed, index))."""
     g = torch.Generator()
     g.manual_seed(seed * 1_000_003 + index)
-    ix = torch.randint(len(data) - seq_len - 1, (batch_size,), generator=g)
+    return torch.randint(len(data) - seq_len - 1, (batch_size,), generator=g)
+
+
+def text_spans(p, n, block=1024):
+    """The [lo, hi) character spans of the text file behind train positions [p, p + n):
+    load_text keeps blocks i with i % 10 != 9 for training, in order."""
+    out = []
+    while n > 0:
+        k, r = divmod(p, block)
+        take = min(n, block - r)
+        t = (k + k // 9) * block + r
+        out.append((t, t + take))
+        p, n = p + take, n - take
+    return out
+
+
+def batch_records(index_file, positions, seq_len):
+    """The records (0-based) the rows starting at `positions` read, inputs and targets."""
+    spans = []
+    for p in positions:
+        spans.extend(text_spans(p, seq_len + 1))
+    return index_file.records(spans)
+
+
+def get_batch(data, index, batch_size, seq_len, seed):
+    ix = batch_positions(data, index, batch_size, seq_len, seed)
     x = torch.stack([data[i:i + seq_len] for i in ix.tolist()])
     y = torch.stack([data[i + 1:i + 1 + seq_len] for i in ix.tolist()])
     return x, y
@@ -491,6 +529,12 @@ def main(argv=None):
     if oom_max is None:
         oom_max = args.batch_size // 2
     faults = Faults(args, transient_fault_allowed(args, ckpt_path is not None, attempt))
+    record_index = None
+    if args.records:
+        # The data index: which records each batch trained on (the report's "Data behind the
+        # spike" reads it back when the doctor skips a window).
+        inloop.dataset(os.path.basename(args.records), args.records)
+        record_index = inloop.RecordIndex(args.record_index)
 
     n_params = sum(p.numel() for p in model.parameters())
     inloop.params(vars(args))
@@ -525,6 +569,9 @@ def main(argv=None):
         lr = lr_at(step, args, lr_scale)
         index = inloop.data_index(step, windows)
         x, y = get_batch(train, index, args.batch_size, args.seq_len, args.seed)
+        if record_index is not None:
+            pos = batch_positions(train, index, args.batch_size, args.seq_len, args.seed).tolist()
+            inloop.batch(index, batch_records(record_index, pos, args.seq_len))
         step_lr = lr
         if faults.bad_batch("spike", step, index):
             y = random_targets(y, len(chars), args.seed, step)

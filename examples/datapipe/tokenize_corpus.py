@@ -3,7 +3,9 @@
 # examples/charlm/train.py --data reads), and the same characters as token ids in a raw uint16
 # shard (train.bin, nanoGPT's format: little-endian, no header) with the vocabulary (meta.json),
 # and the index from characters back to records (train.idx: little-endian uint64, the offset in
-# train.txt where the text of corpus line i+1 starts), which window_records.py reads.
+# train.txt where the text of corpus line i+1 starts): the data index that
+# examples/charlm/train.py --records out/corpus.jsonl --record-index out/train.idx reports batches
+# through (docs/data.md, "Which records a batch read").
 import json
 import os
 import sys

@@ -16,6 +16,8 @@
     for step, batch in inloop.skip_data(loader, start_step=start):   # skips the windows in r
         ...
     inloop.data_index(step, r["skip_windows"])      # the data batch index step `step` trains on
+    inloop.dataset("corpus", "out/corpus.jsonl")    # the records file the batches come from
+    inloop.batch(index, record_ids)                 # the records data index `index` consumed
     inloop.control()                                # the raw dict from INLOOP_CONTROL, or {}
     req = inloop.remedy_request()   # each step: an in-process remedy to apply now, or None
     if req: load req["resume_from"], step = req["resume_step"], honour req["skip_windows"],
@@ -415,6 +417,7 @@ def log(step=None, metrics=None, /, **kwargs):
                     extra["step_time"] = st
             if not vals:
                 return
+            _flush_batches()  # the records a step read reach the supervisor before its loss
             _send_log(step, vals, extra)
         elif _S.print:
             parts = [] if step is None else ["step %d" % step]
@@ -876,3 +879,108 @@ def dataset(name, path):
 
 
 __all__.append("dataset")
+
+
+# ----------------------------------------------------------------------------- data index
+# Which records each data batch consumed, so a skipped window's data can be traced (docs/data.md,
+# "Which records a batch read"). batch() buffers; the buffer goes out as one
+# {"t": "batches", "dataset": NAME, "batches": [[INDEX, [[LO, HI], ...]], ...]} line (record
+# numbers as half-open ranges) before every log() line, every _BATCH_FLUSH indices, and at exit.
+
+_BATCH_FLUSH = 64
+_BATCH_MAX_RANGES = 2000
+_batches = {"dataset": None, "items": [], "ranges": 0}
+
+
+def _ranges(ids):
+    out = []
+    for x in sorted(set(int(i) for i in ids)):
+        if x < 0:
+            continue
+        if out and x == out[-1][1]:
+            out[-1][1] = x + 1
+        else:
+            out.append([x, x + 1])
+    return out
+
+
+def _flush_batches():
+    b = _batches
+    if not b["items"]:
+        return
+    items, dataset = b["items"], b["dataset"]
+    b["items"], b["ranges"] = [], 0
+    _send({"t": "batches", "dataset": dataset or "", "batches": items})
+
+
+def batch(index, ids, dataset=None):
+    """Record that data batch `index` (the data index: the step when nothing was skipped,
+    data_index(step, windows) otherwise) consumed the records `ids` of `dataset` (a name given
+    to dataset(); default the one declared last). Records are 0-based record numbers of that
+    file: record i is line i+1 of a JSONL or text file. `ids`: ints, or (lo, hi) half-open
+    ranges of them; RecordIndex maps token / byte offsets to records. Cheap enough for every
+    step: buffered, sent before the next log(). A no-op outside `inloop run`. Never raises."""
+    try:
+        _ensure()
+        if _S.fd is None:
+            return
+        ids = list(ids)
+        if ids and isinstance(ids[0], (tuple, list)):
+            flat = []
+            for lo, hi in ids:
+                flat.extend(range(int(lo), int(hi)))
+            ids = flat
+        rs = _ranges(ids)
+        name = None if dataset is None else str(dataset)
+        if _batches["items"] and name != _batches["dataset"]:
+            _flush_batches()
+        _batches["dataset"] = name
+        _batches["items"].append([int(index), rs])
+        _batches["ranges"] += len(rs)
+        if len(_batches["items"]) >= _BATCH_FLUSH or _batches["ranges"] >= _BATCH_MAX_RANGES:
+            _flush_batches()
+    except Exception as e:
+        _warn("batchexc", "batch() failed (%s)" % e)
+
+
+class RecordIndex:
+    """Offsets -> record numbers, for a shard built by concatenating records (a tokenized text,
+    a token array): the index file holds, as little-endian uint64, the offset where each record
+    starts (record i at starts[i], in whatever unit the reader counts: characters, bytes,
+    tokens). records(spans) maps [lo, hi) offset spans a batch read to the record numbers they
+    overlap, for batch():
+
+        idx = inloop.RecordIndex("out/train.idx")
+        inloop.batch(index, idx.records([(p, p + seq_len + 1) for p in positions]))"""
+
+    def __init__(self, path):
+        from array import array
+        self.starts = array("Q")
+        with open(path, "rb") as f:
+            self.starts.frombytes(f.read())
+        if sys.byteorder != "little":
+            self.starts.byteswap()
+
+    def record_of(self, offset):
+        import bisect
+        return max(0, bisect.bisect_right(self.starts, int(offset)) - 1)
+
+    def records(self, spans):
+        out = set()
+        for lo, hi in spans:
+            a, b = self.record_of(lo), self.record_of(max(int(lo), int(hi) - 1))
+            out.update(range(a, b + 1))
+        return sorted(out)
+
+
+def _flush_at_exit():
+    try:
+        _flush_batches()
+    except Exception:
+        pass
+
+
+import atexit  # noqa: E402
+
+atexit.register(_flush_at_exit)
+__all__ += ["batch", "RecordIndex"]

@@ -1,5 +1,5 @@
 // `inloop data run [STEP...]`, `inloop data status`, `inloop data lineage OUTPUT`, `inloop data
-// quarantine OUTPUT --lines A-B`: the config's pipeline run, assessed, traced and pruned (src/data/). Text for people on stdout (progress on stderr),
+// quarantine OUTPUT --lines A-B | --from-run RUN`: the config's pipeline run, assessed, traced and pruned (src/data/). Text for people on stdout (progress on stderr),
 // or one JSON document with --json. Exit codes: 0, kExitDataFailed when a step failed, was
 // invalid or blocked (run) or is stale (status --check), else the error's.
 #include "cli/data_cmd.h"
@@ -18,10 +18,13 @@
 #include "cli/verb_table.h"
 #include "common/json_writer.h"
 #include "config/config.h"
+#include "data/data_read.h"
 #include "data/lineage.h"
 #include "data/quarantine.h"
 #include "data/validate.h"
 #include "data/runner.h"
+#include "report/run_report.h"
+#include "store/store.h"
 
 namespace inloop::cli {
 namespace {
@@ -36,6 +39,8 @@ struct DataArgs {
   std::string output;
   std::string lines;   // quarantine
   std::string reason;  // quarantine
+  std::string from_run;  // quarantine: the records behind a run's skipped data window
+  bool all = false;      // quarantine --from-run: every record of the window, not the flagged ones
   std::string file;    // check
   std::string like;    // check: the output whose checks apply
 };
@@ -191,36 +196,108 @@ int CmdDataLineage(const DataArgs& a) {
   return 0;
 }
 
+// What to quarantine: an output and its lines, with why.
+struct QuarantineJob {
+  std::string output;
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  std::string reason;
+};
+
+// --from-run RUN: the records of the data windows the doctor skipped in RUN ("Data behind the
+// spike" of its report), the flagged ones or (--all) every one.
+Status JobsFromRun(const DataArgs& a, const Project& p, std::vector<QuarantineJob>* jobs) {
+  std::unique_ptr<store::Store> st;
+  INLOOP_RETURN_IF_ERROR(OpenStore(p.store, &st));
+  report::ReportOptions o;
+  o.run = a.from_run;
+  o.auto_baseline = false;
+  o.chart_columns = 1;
+  report::RunReport r;
+  INLOOP_RETURN_IF_ERROR(report::BuildRunReport(st.get(), o, &r));
+  if (r.spike_data.empty()) {
+    return Status::NotFound(fmt::format(
+        "run {} has no skipped data window with a data index behind it (the doctor skipped no "
+        "window, or the script did not call inloop.batch): nothing to quarantine", r.run.id));
+  }
+  for (auto& d : r.spike_data) {
+    if (!d.error.empty()) return Status::NotFound(fmt::format("{}: {}", d.path, d.error));
+    std::string output;
+    for (auto& step : p.cfg.data.steps) {
+      for (auto& out : step.outputs) {
+        if (data::AbsolutePath(out, p.dir) == d.path) output = out;
+      }
+    }
+    if (output.empty()) {
+      return Status::NotFound(fmt::format("run {} read {}, which no [[data.step]] of this config "
+                                          "produces: quarantine works on pipeline outputs", r.run.id, d.path));
+    }
+    std::vector<int64_t> recs = d.flagged;
+    if (a.all) {
+      recs.clear();
+      for (auto& [lo, hi] : d.window) {
+        for (int64_t i = lo; i < hi; ++i) recs.push_back(i);
+      }
+    }
+    if (recs.empty()) {
+      return Status::NotFound(fmt::format(
+          "nothing in the skipped window of run {} stood out ({}): --all quarantines every record "
+          "it read", r.run.id, d.summary));
+    }
+    QuarantineJob j;
+    j.output = output;
+    INLOOP_RETURN_IF_ERROR(data::ParseLineRanges(data::LineRangesText(recs), &j.ranges));
+    j.reason = a.reason.empty() ? fmt::format("run {}: skipped data window; {}", r.run.id, d.summary) : a.reason;
+    if (j.reason.size() > 300) j.reason = j.reason.substr(0, 297) + "...";
+    jobs->push_back(std::move(j));
+  }
+  return Status::OK();
+}
+
 int CmdDataQuarantine(const DataArgs& a) {
   Project p;
   if (int rc = LoadProject(a, &p)) return rc;
-  bool produced = false;
-  for (auto& st : p.cfg.data.steps) {
-    for (auto& o : st.outputs) produced |= (o == a.output);
+  bool by_lines = !a.output.empty() || !a.lines.empty();
+  if (a.from_run.empty() ? (a.output.empty() || a.lines.empty()) : by_lines) {
+    return Fail(Status::Invalid("give OUTPUT --lines A-B, or --from-run RUN (the records of the data "
+                                "window the doctor skipped)"));
   }
-  if (!produced) {
-    return Fail(Status::NotFound(fmt::format("no data step produces '{}': give an output path as "
-                                             "[[data.step]] outputs name it", a.output)));
+  std::vector<QuarantineJob> jobs;
+  if (!a.from_run.empty()) {
+    if (Status s = JobsFromRun(a, p, &jobs); !s.ok()) return Fail(s);
+  } else {
+    bool produced = false;
+    for (auto& st : p.cfg.data.steps) {
+      for (auto& o : st.outputs) produced |= (o == a.output);
+    }
+    if (!produced) {
+      return Fail(Status::NotFound(fmt::format("no data step produces '{}': give an output path as "
+                                               "[[data.step]] outputs name it", a.output)));
+    }
+    QuarantineJob j{a.output, {}, a.reason};
+    if (Status s = data::ParseLineRanges(a.lines, &j.ranges); !s.ok()) return Fail(s);
+    jobs.push_back(std::move(j));
   }
-  std::vector<std::pair<int64_t, int64_t>> ranges;
-  Status s = data::ParseLineRanges(a.lines, &ranges);
-  if (!s.ok()) return Fail(s);
   std::string dir = data::DataDir(p.dir);
   data::QuarantineList q;
-  s = data::LoadQuarantine(dir, &q);
-  int64_t added = 0;
-  std::string path = std::filesystem::path(p.dir) / a.output;
-  if (s.ok()) s = data::QuarantineLines(path, a.output, ranges, a.reason, &q, &added);
+  Status s = data::LoadQuarantine(dir, &q);
+  std::vector<int64_t> added(jobs.size(), 0);
+  for (size_t i = 0; i < jobs.size() && s.ok(); ++i) {
+    std::string path = std::filesystem::path(p.dir) / jobs[i].output;
+    s = data::QuarantineLines(path, jobs[i].output, jobs[i].ranges, jobs[i].reason, &q, &added[i]);
+  }
   if (s.ok()) s = data::SaveQuarantine(dir, q);
   if (!s.ok()) return Fail(s);
-  if (a.json) {
-    JsonWriter w;
-    w.BeginObject().Key("output").String(a.output).Key("added").Int(added);
-    w.Key("quarantined").Int(static_cast<int64_t>(q[a.output].size())).EndObject();
-    fmt::print("{}\n", w.str());
-  } else {
-    fmt::print("{} records of {} quarantined ({} in all); the next `inloop data run` rebuilds it "
-               "without them\n", added, a.output, q[a.output].size());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const std::string& out = jobs[i].output;
+    if (a.json) {
+      JsonWriter w;
+      w.BeginObject().Key("output").String(out).Key("added").Int(added[i]);
+      w.Key("quarantined").Int(static_cast<int64_t>(q[out].size())).EndObject();
+      fmt::print("{}\n", w.str());
+    } else {
+      fmt::print("{} records of {} quarantined ({} in all); the next `inloop data run` rebuilds it "
+                 "without them\n", added[i], out, q[out].size());
+    }
   }
   return 0;
 }
@@ -291,9 +368,12 @@ void AddDataVerbs(CLI::App& app, VerbTable* verbs) {
   auto* quarantine = data->add_subcommand(
       "quarantine", "drop records (JSONL or text lines) of an output from its next version");
   common(quarantine);
-  quarantine->add_option("output", args->output, "an output path as [[data.step]] names it")->required();
-  quarantine->add_option("--lines", args->lines, "1-based lines or ranges of the current version: 3-9,12")
-      ->required();
+  quarantine->add_option("output", args->output, "an output path as [[data.step]] names it");
+  quarantine->add_option("--lines", args->lines, "1-based lines or ranges of the current version: 3-9,12");
+  quarantine->add_option("--from-run", args->from_run,
+                         "the records of the data window the doctor skipped in this run (the ones "
+                         "`inloop report RUN` flags under \"Data behind the spike\")");
+  quarantine->add_flag("--all", args->all, "with --from-run: every record the window read");
   quarantine->add_option("--reason", args->reason, "why (kept with the records)");
   verbs->Add(quarantine, [args] { return CmdDataQuarantine(*args); });
   auto* check = data->add_subcommand("check", "hold any file to the checks declared for an output");

@@ -157,6 +157,12 @@ bool ParseSdkMessage(std::string_view line, SdkMessage* out) {
     out->name = std::string(name);
     return true;
   }
+  if (t == "batches") {
+    out->type = SdkMessage::Type::kBatches;
+    if (!data::ParseBatchLog(line, &out->batches)) return false;
+    out->batches.path.clear();  // the supervisor resolves the name
+    return true;
+  }
   return false;
 }
 

@@ -11,6 +11,7 @@
 #include "report/recommendations.h"
 #include "report/render_markdown.h"
 #include "report/sentences.h"
+#include "report/spike_data_section.h"
 
 namespace inloop::report {
 namespace {
@@ -248,6 +249,8 @@ std::string RenderHtml(const RunReport& r) {
     for (auto& x : r.recommendations) o += fmt::format("<li>{}</li>\n", HtmlEscape(x.text));
     o += "</ul>\n";
   }
+
+  o += SpikeDataHtml(r);
 
   if (!r.data_checks.empty()) {
     o += "<h2>Data checks</h2>\n<table>\n<tr><th>output</th><th>check</th><th>field</th>"

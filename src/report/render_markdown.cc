@@ -9,6 +9,7 @@
 #include "common/json_writer.h"
 #include "report/recommendations.h"
 #include "report/sentences.h"
+#include "report/spike_data_section.h"
 
 namespace inloop::report {
 namespace {
@@ -87,6 +88,8 @@ std::string RenderMarkdown(const RunReport& r) {
     for (auto& x : r.recommendations) o += "- " + Text(x.text) + "\n";
     o += "\n";
   }
+
+  o += SpikeDataMarkdown(r);
 
   if (!r.data_checks.empty()) {
     o += "## Data checks\n\n| output | check | field | severity | result | value | detail |\n"

@@ -23,6 +23,7 @@
 #include "query/series_query.h"
 #include "report/recommendations.h"
 #include "report/sentences.h"
+#include "report/spike_data_section.h"
 #include "remedy/timeline.h"
 #include "supervise/run_context.h"
 #include "stats/descriptive.h"
@@ -174,7 +175,8 @@ void GatherTimeline(RunReport* r, const std::vector<store::EventRecord>& events)
       continue;
     }
     if (e.kind == "sdk_connected" || e.kind == "signal_sent") continue;
-    if (e.kind == "data_check" && e.severity == "info") continue;  // passed: the Data checks table has it
+    if (e.kind == "data_check" && e.severity == "info") continue;
+    if (e.kind == data::kDataBatchesEvent) continue;  // the data index: "Data behind the spike"  // passed: the Data checks table has it
     if (e.kind == "attempt_start" && attempt <= 1) continue;
     if (e.kind == remedy::event_kind::kActionApproved &&
         remedy::Parse<remedy::DecisionData>(e.data_json).by.empty()) {
@@ -865,6 +867,7 @@ std::optional<Goodput> RunGoodput(store::Store* st, const std::string& run_id) {
   o.run = run_id;
   o.auto_baseline = false;
   o.chart_columns = 1;
+  o.spike_data = false;
   RunReport rr;
   if (!BuildRunReport(st, o, &rr).ok()) return std::nullopt;
   return rr.goodput;
@@ -970,6 +973,7 @@ Status BuildRunReport(store::Store* st, const ReportOptions& opts, RunReport* ou
     have_primary = true;
   }
   GatherRemedies(st, opts, &r, events, have_primary ? &primary : nullptr);
+  if (opts.spike_data) GatherSpikeData(&r, events);
   GatherGoodput(&r, have_primary ? &primary : nullptr);
   GatherThroughput(st, opts, &r, have_primary ? &primary : nullptr);
   GatherLr(st, opts, &r);
@@ -1074,6 +1078,9 @@ void WriteReportJson(const RunReport& r, JsonWriter* w) {
   w->EndArray();
   w->Key("data_checks").BeginArray();
   for (auto& c : r.data_checks) w->Raw(data::CheckResultJson(c));
+  w->EndArray();
+  w->Key("spike_data").BeginArray();
+  for (auto& d : r.spike_data) data::WriteSpikeDataJson(d, w);
   w->EndArray();
   w->Key("timeline").BeginArray();
   for (auto& t : r.timeline) {

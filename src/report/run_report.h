@@ -18,6 +18,7 @@
 #include "common/status.h"
 #include "remedy/timeline.h"
 #include "data/check_result.h"
+#include "data/spike_data.h"
 #include "report/goodput.h"
 #include "store/store.h"
 
@@ -31,6 +32,9 @@ struct ReportOptions {
   int chart_columns = 800;    // M4 columns of the charts (up to 4 points each)
   int pre_window = 20;        // points before an anomaly whose median is the "before" level
   double regression_drop = 0.2;  // throughput below (1 - this) x its trailing median
+  // Read the datasets behind skipped windows back ("Data behind the spike"); false for callers
+  // that only want numbers (goodput).
+  bool spike_data = true;
 };
 
 struct Evidence {
@@ -238,6 +242,9 @@ struct RunReport {
   std::vector<Recommendation> recommendations;
   // A data pipeline step's run: its outputs' validation results ("data_check" events, docs/data.md).
   std::vector<data::CheckResult> data_checks;
+  // "Data behind the spike": per dataset the SDK's data index covers, the records of the data
+  // windows the doctor skipped, compared with the run's normal batches (spike_data_section.h).
+  std::vector<data::SpikeData> spike_data;
 };
 
 // Gathers the report of opts.run. NotFound for an unknown run, baseline or --key series.

@@ -14,11 +14,12 @@
 #include <string>
 #include <vector>
 
+#include "data/batch_index.h"
+#include "data/data_read.h"
 #include "detect/crash_classifier.h"
 #include "detect/detector_set.h"
 #include "detect/hang_detector.h"
 #include "detect/straggler_detector.h"
-#include "data/data_read.h"
 #include "ingest/line_parser.h"
 #include "ingest/sdk_message.h"
 #include "ingest/source_precedence.h"
@@ -78,6 +79,7 @@ class Session : public remedy::CommandSink {
   // Judge the run from `step` on (nullopt: from the beginning): detectors, stepless series, hang.
   void RewindTo(std::optional<int64_t> step);
   void RecordDataRead(const data::DataRead& r);  // a "data_read" event (data/data_read.h)
+  void RecordBatches(data::BatchLog log);         // a "data_batches" event (data/batch_index.h)
   void BeginAttempt(int number, const std::string& reason);
   void RecordAttemptStart(const remedy::Launch& launch);
   // Closes the attempt and writes its record once; classifies the exit when the process ended
@@ -157,6 +159,8 @@ class Session : public remedy::CommandSink {
   bool tee_ok_[2] = {true, true};
   LineSplitter splitters_[4];  // stdout, stderr, the SDK pipe, the ranks' FIFO
   std::deque<std::string> stderr_tail_;
+  std::map<std::string, std::string> datasets_;  // the SDK's dataset names -> absolute paths
+  std::string last_dataset_;                     // the name declared last
   double now_ms_ = 0;
   bool store_ok_ = false;
   struct SeriesTrack {

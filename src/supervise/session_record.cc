@@ -142,6 +142,29 @@ void Session::RecordDataRead(const data::DataRead& r) {
   if (!s.ok()) StoreFailed(s);
 }
 
+void Session::RecordBatches(data::BatchLog log) {
+  if (!store_ok_ || log.batches.empty()) return;
+  if (log.dataset.empty()) log.dataset = last_dataset_;
+  auto it = datasets_.find(log.dataset);
+  if (it != datasets_.end()) log.path = it->second;
+  int64_t lo = INT64_MAX, hi = INT64_MIN, records = 0;
+  for (auto& b : log.batches) {
+    lo = std::min(lo, b.index);
+    hi = std::max(hi, b.index);
+    records += data::CountIds(b.records);
+  }
+  store::EventRecord e;
+  e.run_id = run_.id;
+  e.kind = data::kDataBatchesEvent;
+  e.severity = "info";
+  // No step range: the data index is bookkeeping, not a point on the timeline (charts, markers).
+  e.message = fmt::format("data batches {}..{} read {} records of {}", lo, hi, records,
+                          log.path.empty() ? "an undeclared dataset (call inloop.dataset first)" : log.dataset);
+  e.data_json = data::BatchLogJson(log);
+  Status s = store_->AddEvent(&e);
+  if (!s.ok()) StoreFailed(s);
+}
+
 void Session::RecordStoreFailure() {
   // Best effort with the reserve's space: the run's final status and why metrics stopped, so
   // that it does not read `running` forever. The writer is left as it is (its WAL is recovered
@@ -300,8 +323,15 @@ void Session::HandleSdkLine(std::string_view line) {
     case ingest::SdkMessage::Type::kRemedyApplied:
       controller_.OnLiveApplied(msg.seq);
       break;
-    case ingest::SdkMessage::Type::kDataset:
-      RecordDataRead(data::DescribeDataset(msg.name, msg.path, CurrentDir()));
+    case ingest::SdkMessage::Type::kDataset: {
+      data::DataRead r = data::DescribeDataset(msg.name, msg.path, CurrentDir());
+      datasets_[msg.name] = r.path;
+      last_dataset_ = msg.name;
+      RecordDataRead(r);
+      break;
+    }
+    case ingest::SdkMessage::Type::kBatches:
+      RecordBatches(std::move(msg.batches));
       break;
     default:
       break;
