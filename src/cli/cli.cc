@@ -382,13 +382,6 @@ int CmdPending(const std::string& store_dir, const std::string& run_ref, bool al
   return kExitOk;
 }
 
-// USER@HOST of whoever runs approve/deny, for the decision trail.
-std::string CliUser() {
-  const char* u = getenv("USER");
-  std::string host = supervise::HostName();
-  return fmt::format("{}@{}", u && *u ? u : "unknown", host.empty() ? "unknown" : host);
-}
-
 int CmdDecide(const std::string& store_dir, int64_t id, bool approve, const std::string& note,
               bool json) {
   std::unique_ptr<store::Store> st;
@@ -841,6 +834,8 @@ int Main(int argc, char** argv) {
                         "training run; the metric is read from its stdout only (split, no shell)");
   loop_init->add_option("--recheck-every", loop_args.recheck_every, "re-check an unverified champion "
                         "on fresh seeds after K rounds (default 5, 0: off)")->check(CLI::NonNegativeNumber);
+  loop_init->add_option("--register-as", loop_args.register_as, "register every kept round's run "
+                        "as a candidate version of this model (inloop model; promotion stays gated)");
   loop_init->add_option("command", loop_args.command, "the training command, after --")->expected(-1);
   auto* loop_run = loop_cmd->add_subcommand("run", "run rounds until --rounds/--until/Ctrl-C");
   loop_run->add_option("--agent", loop_args.agent, "proposer: a command line (split, no shell)");

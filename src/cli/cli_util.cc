@@ -9,6 +9,7 @@
 
 #include "cli/exit_codes.h"
 #include "common/json_writer.h"
+#include "supervise/run_context.h"
 
 namespace inloop::cli {
 
@@ -34,6 +35,12 @@ std::string NumberText(double v) {
 
 Status OpenStore(const std::string& dir, std::unique_ptr<store::Store>* st) {
   return store::Store::Open(dir, false, st);
+}
+
+std::string CliUser() {
+  const char* u = getenv("USER");
+  std::string host = supervise::HostName();
+  return fmt::format("{}@{}", u && *u ? u : "unknown", host.empty() ? "unknown" : host);
 }
 
 }  // namespace inloop::cli

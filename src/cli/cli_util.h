@@ -21,5 +21,7 @@ int Fail(const Status& s);
 std::string NumberText(double v);
 // Opens an existing store (NotFound when there is none at `dir`).
 Status OpenStore(const std::string& dir, std::unique_ptr<store::Store>* st);
+// USER@HOST of whoever runs the command, for decision trails (approve/deny, model promotions).
+std::string CliUser();
 
 }  // namespace inloop::cli

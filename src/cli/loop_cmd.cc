@@ -127,6 +127,7 @@ int Init(const LoopArgs& a) {
   o.eval_globs = a.eval_files;
   o.eval_command = a.eval_command;
   o.recheck_every = a.recheck_every;
+  o.register_as = a.register_as;
   loop::LoopConfig c;
   LoopFailure why;
   Status s = loop::InitLoop(o, &c, &why);
@@ -242,6 +243,10 @@ int Read(const LoopArgs& a) {
     fmt::print("recheck  {}\n", c.recheck_every > 0
                                    ? fmt::format("an unverified champion after {} round(s)", c.recheck_every)
                                    : std::string("off"));
+    if (!c.register_as.empty()) {
+      fmt::print("registry kept rounds become candidates of model {} (`inloop model show {}`)\n",
+                 c.register_as, c.register_as);
+    }
     if (v.state.baseline_done) {
       fmt::print("champion round {} ({}): {} {}{}\n", v.state.champion_round,
                  Short(v.state.champion_commit), c.metric, Opt(v.champion_metric),

@@ -16,7 +16,6 @@
 #include "common/json_writer.h"
 #include "registry/registry.h"
 #include "registry/registry_json.h"
-#include "supervise/run_context.h"
 
 namespace inloop::cli {
 namespace {
@@ -32,12 +31,6 @@ struct ModelArgs {
   double max_slice_drop = 0.05;
   uint64_t seed = 1;
 };
-
-std::string CliUser() {
-  const char* u = getenv("USER");
-  std::string host = supervise::HostName();
-  return fmt::format("cli:{}@{}", u && *u ? u : "unknown", host.empty() ? "unknown" : host);
-}
 
 std::string Metric(double v) {
   return std::isfinite(v) ? fmt::format("{:.6g}", v) : NumberText(v);
@@ -79,7 +72,7 @@ int CmdRegister(const ModelArgs& a) {
   registry::RegisterOptions o;
   o.artifact = a.artifact;
   o.eval_path = a.eval;
-  o.by = CliUser();
+  o.by = "cli:" + CliUser();
   o.audit_allow = a.audit_allow;
   store::ModelVersionRecord v;
   Status s = registry::RegisterRun(st.get(), a.run, a.name, o, &v);
@@ -177,7 +170,7 @@ int CmdPromote(const ModelArgs& a) {
   o.gate.max_slice_drop = a.max_slice_drop;
   o.gate.diff.seed = a.seed;
   o.override_reason = a.override_reason;
-  o.by = CliUser();
+  o.by = "cli:" + CliUser();
   registry::PromoteOutcome out;
   Status s = registry::Promote(st.get(), a.name, a.version, o, &out);
   if (!s.ok()) return Fail(s);

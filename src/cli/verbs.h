@@ -149,6 +149,7 @@ struct LoopArgs {
   std::vector<std::string> eval_files;
   std::string eval_command;
   int recheck_every = 5;
+  std::string register_as;
   std::vector<std::string> command;
   // run
   std::string agent;

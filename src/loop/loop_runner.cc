@@ -28,6 +28,7 @@
 #include "loop/recheck.h"
 #include "loop/round_steps.h"
 #include "loop/tamper.h"
+#include "registry/registry.h"
 #include "loop/throughput.h"
 
 namespace inloop::loop {
@@ -693,6 +694,10 @@ Status InitLoop(const InitOptions& o, LoopConfig* out, LoopFailure* why) {
   c.max_rounds = o.max_rounds;
   c.grace_s = o.grace_s;
   c.recheck_every = std::max(0, o.recheck_every);
+  if (!o.register_as.empty()) {
+    INLOOP_RETURN_IF_ERROR(registry::CheckModelName(o.register_as));
+    c.register_as = o.register_as;
+  }
   c.eval_fingerprint = EvalFingerprint(c);
   c.created_at = Now();
   fs::create_directories(paths.dir, ec);

@@ -55,6 +55,7 @@ struct InitOptions {
   std::vector<std::string> eval_globs;
   std::string eval_command;
   int recheck_every = 5;  // champion re-checks (recheck.h); 0: off
+  std::string register_as;  // the model registry's name for kept rounds (registry.h); "": none
 };
 
 Status InitLoop(const InitOptions& o, LoopConfig* out, LoopFailure* why);

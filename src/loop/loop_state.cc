@@ -175,7 +175,7 @@ std::string ConfigJson(const LoopConfig& c) {
   w.Key("eval_files").BeginArray();
   for (auto& f : c.eval_files) w.BeginObject().Key("path").String(f.path).Key("sha256").String(f.sha256).EndObject();
   w.EndArray().Key("eval_fingerprint").String(c.eval_fingerprint);
-  w.Key("recheck_every").Int(c.recheck_every).EndObject();
+  w.Key("recheck_every").Int(c.recheck_every).Key("register_as").String(c.register_as).EndObject();
   return w.Take() + "\n";
 }
 
@@ -286,6 +286,7 @@ Status LoadConfig(const LoopPaths& p, LoopConfig* c) {
   }
   c->eval_fingerprint = Str(e, "eval_fingerprint");
   c->recheck_every = static_cast<int>(Int(e, "recheck_every", 0));  // older loops: off
+  c->register_as = Str(e, "register_as");
   if (c->metric.empty() || c->command.empty() || c->branch.empty()) {
     return Status::Corrupt(fmt::format("{}: metric, command or branch missing", p.config()));
   }

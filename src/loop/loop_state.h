@@ -64,6 +64,7 @@ struct LoopConfig {
   std::vector<EvalFile> eval_files;
   std::string eval_fingerprint;           // sha256 of the settings above and below (tamper.h)
   int recheck_every = 5;                  // champion re-checks (loop/recheck.h); 0: off
+  std::string register_as;                // kept rounds become candidates of this model; "": none
 };
 
 struct Sample {

@@ -19,6 +19,7 @@
 #include "common/json_writer.h"
 #include "config/config.h"
 #include "loop/tamper.h"
+#include "registry/registry.h"
 #include "query/series_query.h"
 #include "stats/distributions.h"
 #include "store/store.h"
@@ -235,6 +236,23 @@ void RecordRoundInStore(const LoopConfig& cfg, const RoundRecord& rec) {
   w.Key("goal").String(cfg.minimize ? "min" : "max").Key("branch").String(cfg.branch);
   w.Key("record");
   WriteRoundJson(rec, &w);
+  if (rec.verdict == kKept && !cfg.register_as.empty() && !rec.run_ids.empty()) {
+    // The new champion goes into the model registry as a candidate; its promotion to the
+    // registry's champion stays behind the registry's gate (eval evidence or an override).
+    registry::RegisterOptions ro;
+    ro.by = fmt::format("loop {} round {}", cfg.name, rec.round);
+    store::ModelVersionRecord v;
+    Status rs = registry::RegisterRun(store.get(), rec.run_ids.front(), cfg.register_as, ro, &v);
+    w.Key("registered").BeginObject().Key("model").String(cfg.register_as);
+    if (rs.ok()) {
+      w.Key("version").Int(v.version);
+      e.message += fmt::format("; registered as {} v{}", cfg.register_as, v.version);
+    } else {
+      w.Key("error").String(rs.message());
+      e.message += fmt::format("; not registered as {}: {}", cfg.register_as, rs.message());
+    }
+    w.EndObject();
+  }
   w.EndObject();
   e.data_json = w.Take();
   (void)store->AddEvent(&e);

@@ -148,6 +148,25 @@ Status PgStore::Open(const std::string& url, bool create, std::unique_ptr<Store>
   return Status::OK();
 }
 
+namespace {
+
+// "runs,params,...": the tables kPgSchema creates, in its order.
+std::string SchemaTableList() {
+  constexpr std::string_view kCreate = "CREATE TABLE IF NOT EXISTS ";
+  std::string_view schema(kPgSchema);
+  std::string out;
+  for (size_t at = schema.find(kCreate); at != std::string_view::npos;
+       at = schema.find(kCreate, at + 1)) {
+    size_t from = at + kCreate.size();
+    size_t to = schema.find_first_of("( \n", from);
+    if (to == std::string_view::npos) break;
+    out += (out.empty() ? "" : ",") + std::string(schema.substr(from, to - from));
+  }
+  return out;
+}
+
+}  // namespace
+
 Status PgStore::InitSchema(bool create) {
   // A database made by another program, or by a future format, must not be touched.
   Result r;
@@ -165,10 +184,13 @@ Status PgStore::InitSchema(bool create) {
             location_, v, kFormatVersion));
       }
       // Tables added to format version 1 later (additive, as in the embedded store): a store
-      // that lacks the newest gains the whole schema (every statement IF NOT EXISTS).
+      // that lacks any table of the schema gains the whole schema (every statement IF NOT
+      // EXISTS). The list is read off the schema itself, so a new table needs no other edit.
       INLOOP_RETURN_IF_ERROR(conn_->Exec(
-          "SELECT to_regclass('model_stage_changes') IS NOT NULL", Params(), &r));
-      if (r.rows() == 1 && r.Text(0, 0) == "t") return Status::OK();
+          "SELECT count(*) FROM unnest(string_to_array($1, ',')) AS t(name) "
+          "WHERE to_regclass(t.name) IS NULL",
+          Params().Text(SchemaTableList()), &r));
+      if (r.rows() == 1 && r.Text(0, 0) == "0") return Status::OK();
       Txn t(conn_.get());
       INLOOP_RETURN_IF_ERROR(t.status());
       INLOOP_RETURN_IF_ERROR(

@@ -31,8 +31,8 @@ BASE=$(git rev-parse HEAD)
 export INLOOP_STORE="$WORK/store"   # outside the repo this time
 export SLOW_MARKER="$WORK/slow"
 
-inloop loop init --metric objective:min --budget 30s --seeds 1 --max-seeds 1 --recheck-every 0 -- \
-  python3 objective.py --lr '{lr}' > /dev/null
+inloop loop init --metric objective:min --budget 30s --seeds 1 --max-seeds 1 --recheck-every 0 \
+  --register-as bowl -- python3 objective.py --lr '{lr}' > /dev/null
 start=$(date +%s.%N)
 inloop loop run --search space.toml --rounds 40 > "$WORK/run.txt" 2> "$WORK/run.err" || fail "loop run: $(tail -5 "$WORK/run.err")"
 end=$(date +%s.%N)
@@ -51,6 +51,10 @@ assert_eq "$(json '[r["metric"] for r in d if r["verdict"] in ("baseline","kept"
 assert_eq "$(json '{k: round(float(v), 6) for k, v in d.items()}' < params.json)" "$(json '{k: round(float(v), 6) for k, v in d["params"].items()}' <<<"$best")" "params.json at HEAD"
 git log -1 --format=%B | grep -q "inloop-params: lr=" || fail "the commit message carries the params"
 [ -z "$(git status --porcelain)" ] || fail "tree dirty: $(git status --porcelain)"
+# --register-as: every kept round's run is a candidate version of the model, in round order.
+assert_eq "$(inloop model list --json | json '[(v["name"], v["run_id"], v["stage"]) for v in d]')" \
+  "$(json '[("bowl", r["run_id"], "candidate") for r in d if r["verdict"] == "kept"]' < "$WORK/log.json")" \
+  "kept rounds are registered as candidates"
 per_round=$(python3 -c "print(f'{($end - $start) / 41:.2f}')")
 pass "search reached $val in 40 rounds ($kept kept), ${per_round}s per round with the objective"
 
