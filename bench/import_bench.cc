@@ -96,22 +96,7 @@ std::string Generate(int64_t steps, bool media) {
       AppendEvent(&f, e);
     }
     if (media && step % 500 == 0) {
-      Event img = StepEvent(step, wall);
-      auto* t = AddValue(&img, "samples/image", step == 0 ? "images" : nullptr)->mutable_tensor();
-      t->set_dtype(tensorboard::DT_STRING);
-      t->mutable_tensor_shape()->add_dim()->set_size(3);
-      t->add_string_val("64");
-      t->add_string_val("64");
-      t->add_string_val(image);
-      AppendEvent(&f, img);
-      Event h = StepEvent(step, wall);
-      auto* ht = AddValue(&h, "weights/histogram", step == 0 ? "histograms" : nullptr)
-                     ->mutable_tensor();
-      ht->set_dtype(tensorboard::DT_DOUBLE);
-      ht->mutable_tensor_shape()->add_dim()->set_size(30);
-      ht->mutable_tensor_shape()->add_dim()->set_size(3);
-      ht->set_tensor_content(std::string(30 * 3 * 8, '\x3f'));
-      AppendEvent(&f, h);
+      AppendMediaEvents(&f, step, wall, image);
     }
   }
   return f;

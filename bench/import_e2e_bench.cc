@@ -84,22 +84,7 @@ int64_t WriteTfEvents(const fs::path& dir, int64_t bytes) {
                  tensorboard::DT_FLOAT, 1.5f + 0.1f * Noise());
     AppendEvent(&piece, t);
     if (step % 500 == 0) {  // TF2 image and histogram summaries, to be skipped
-      Event img = StepEvent(step, wall);
-      auto* it = AddValue(&img, "samples/image", step == 0 ? "images" : nullptr)->mutable_tensor();
-      it->set_dtype(tensorboard::DT_STRING);
-      it->mutable_tensor_shape()->add_dim()->set_size(3);
-      it->add_string_val("64");
-      it->add_string_val("64");
-      it->add_string_val(image);
-      AppendEvent(&piece, img);
-      Event h = StepEvent(step, wall);
-      auto* ht = AddValue(&h, "weights/histogram", step == 0 ? "histograms" : nullptr)
-                     ->mutable_tensor();
-      ht->set_dtype(tensorboard::DT_DOUBLE);
-      ht->mutable_tensor_shape()->add_dim()->set_size(30);
-      ht->mutable_tensor_shape()->add_dim()->set_size(3);
-      ht->set_tensor_content(std::string(30 * 3 * 8, '\x3f'));
-      AppendEvent(&piece, h);
+      AppendMediaEvents(&piece, step, wall, image);
     }
     if (piece.size() >= (4u << 20)) {
       written += static_cast<int64_t>(piece.size());

@@ -59,6 +59,29 @@ inline tensorboard::Event StepEvent(int64_t step, double wall_time) {
   return e;
 }
 
+// A TF2 image summary ("samples/image": width, height, the encoded bytes `image`) and a 30x3
+// histogram tensor ("weights/histogram") at `step`, the plugin names on the first step only, as
+// TensorBoard writers do: what an importer must recognise and skip.
+inline void AppendMediaEvents(std::string* out, int64_t step, double wall_time,
+                              const std::string& image) {
+  tensorboard::Event img = StepEvent(step, wall_time);
+  auto* it = AddValue(&img, "samples/image", step == 0 ? "images" : nullptr)->mutable_tensor();
+  it->set_dtype(tensorboard::DT_STRING);
+  it->mutable_tensor_shape()->add_dim()->set_size(3);
+  it->add_string_val("64");
+  it->add_string_val("64");
+  it->add_string_val(image);
+  AppendEvent(out, img);
+  tensorboard::Event h = StepEvent(step, wall_time);
+  auto* ht =
+      AddValue(&h, "weights/histogram", step == 0 ? "histograms" : nullptr)->mutable_tensor();
+  ht->set_dtype(tensorboard::DT_DOUBLE);
+  ht->mutable_tensor_shape()->add_dim()->set_size(30);
+  ht->mutable_tensor_shape()->add_dim()->set_size(3);
+  ht->set_tensor_content(std::string(30 * 3 * 8, '\x3f'));
+  AppendEvent(out, h);
+}
+
 // A rank-0 tensor whose value is the raw little-endian bytes of `v` (how TF2 writes scalars).
 template <typename T>
 void SetRawScalar(tensorboard::TensorProto* t, tensorboard::DataType dtype, T v) {
