@@ -207,7 +207,7 @@ class Session : public remedy::CommandSink {
   // Remedies: the controller decides; the session remembers what it was told to do next.
   remedy::Controller controller_;
   std::string control_path_;
-  std::string control_json_;
+  remedy::ControlFile control_;  // the current attempt's control file
   // Checkpoint path -> (size:mtime stamp, trusted) of its last audit scan.
   std::map<std::string, std::pair<std::string, bool>> checkpoint_audits_;  // the running attempt's control file (an in-process request adds to it)
   std::optional<std::string> restart_reason_;  // kRestart: the next attempt's reason

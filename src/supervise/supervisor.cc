@@ -49,8 +49,8 @@ Session::Session(const SupervisorOptions& opts, RunOutcome* out)
 // ---- one attempt ----
 
 bool Session::SpawnChild(const remedy::Launch& launch, AttemptIo* io) {
-  control_json_ = launch.control_json;
-  Status ws = WriteFileAtomically(control_path_, launch.control_json);
+  control_ = launch.control;
+  Status ws = WriteFileAtomically(control_path_, remedy::ControlJson(launch.control));
   if (!ws.ok()) Say(fmt::format("warning: {}", ws.message()));
 
   SpawnOptions so;
