@@ -571,7 +571,7 @@ def main(argv=None):
         inloop.dataset(os.path.basename(args.records), args.records)
         record_index = inloop.RecordIndex(args.record_index)
         # The batches a skip window leaves out hold the data the doctor judged bad; the process
-        # that met them was stopped after reading only some. Name their records too (read, not
+        # that met them was stopped after reading only some. Name their records too (never
         # trained on), so the report and `inloop data quarantine --from-run` see the whole window.
         for index in skipped_indices(windows):
             pos = batch_positions(train, index, args.batch_size, args.seq_len, args.seed,

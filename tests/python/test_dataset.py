@@ -85,7 +85,7 @@ class CharlmSpansTest(unittest.TestCase):
         finally:
             os.unlink(f.name)
         self.assertEqual((len(train), len(val)), (27000, 3000))
-        rows = len(train) // 64  # (27000 - 1) // 64 whole rows of 64 (+1 target)
+        rows = (len(train) - 1) // 64  # whole rows of 64 characters (+1 target)
         b1 = charlm.batch_positions(train, 1, 32, 64, 1337, "sequential").tolist()
         b2 = charlm.batch_positions(train, 2, 32, 64, 1337, "sequential").tolist()
         self.assertEqual(b1, [64 * r for r in range(32)])
