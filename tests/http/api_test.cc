@@ -126,6 +126,26 @@ TEST_F(ApiTest, BadParametersAre400sNamingTheParameter) {
   EXPECT_EQ(Get("/api/v1/runs/" + id).status, 200);
 }
 
+TEST_F(ApiTest, RunDetailCountsTheDataIndexInsteadOfListingIt) {
+  std::string id = AddRun("r", "0.1", 1000, 0.5);
+  for (const char* kind : {"data_batches", "loss_spike", "data_batches"}) {
+    store::EventRecord e;
+    e.run_id = id;
+    e.time = 1001;
+    e.kind = kind;
+    e.severity = "info";
+    e.data_json = "{}";
+    ASSERT_TRUE(st_->AddEvent(&e).ok());
+  }
+  auto run = Parse(Get("/api/v1/runs/r"));
+  std::vector<std::string> kinds;
+  for (auto e : run["events"].get_array()) kinds.emplace_back(std::string_view(e["kind"]));
+  EXPECT_EQ(kinds, std::vector<std::string>{"loss_spike"});
+  EXPECT_EQ(int64_t(run["hidden_events"]["data_batches"]), 2);
+  // The events endpoint is the complete record.
+  EXPECT_EQ(Parse(Get("/api/v1/runs/r/events"))["events"].get_array().size(), 3u);
+}
+
 TEST_F(ApiTest, SeriesM4MatchesTheReference) {
   store::RunRecord r;
   r.name = "big";
