@@ -17,6 +17,7 @@
 
 #include "common/subprocess.h"
 #include "data/dag.h"
+#include "data/slurm_jobs.h"
 #include "data/step_exec.h"
 #include "data/step_record.h"
 
@@ -370,8 +371,15 @@ Status RunPipeline(const PipelineSpec& spec, const RunOptions& opts, PipelineOut
   INLOOP_RETURN_IF_ERROR(PreparePipeline(spec, opts.targets, opts.project_dir, &dag, &selected));
   int lock = -1;
   INLOOP_RETURN_IF_ERROR(LockPipeline(opts.project_dir, &lock));
+  std::vector<std::string> names;
+  for (int i : selected) names.push_back(spec.steps[i].name);
+  Status s = RefuseLiveJobs(DataDir(opts.project_dir), names);
+  if (!s.ok()) {
+    ::close(lock);
+    return s;
+  }
   Scheduler sched(spec, dag, opts);
-  Status s = sched.Run(selected, out);
+  s = sched.Run(selected, out);
   ::close(lock);
   return s;
 }

@@ -155,4 +155,32 @@ Status QueueStates(const std::vector<std::string>& job_ids, std::map<std::string
   return Status::OK();
 }
 
+Status RefuseLiveJobs(const std::string& data_dir, const std::vector<std::string>& steps) {
+  StepJobs jobs;
+  INLOOP_RETURN_IF_ERROR(LoadStepJobs(data_dir, &jobs));
+  std::vector<std::string> live;
+  for (auto& name : steps) {
+    auto it = jobs.find(name);
+    if (it != jobs.end() && (it->second.state == "submitted" || it->second.state == "running")) {
+      live.push_back(it->second.job_id);
+    }
+  }
+  if (live.empty()) return Status::OK();
+  std::map<std::string, std::string> queue;
+  Status s = QueueStates(live, &queue);
+  if (!s.ok()) {
+    fmt::print(stderr, "inloop: warning: {} (not checked whether the steps' Slurm jobs still run)\n", s.message());
+    return Status::OK();
+  }
+  for (auto& name : steps) {
+    auto it = jobs.find(name);
+    if (it == jobs.end() || !queue.count(it->second.job_id)) continue;
+    return Status::Invalid(fmt::format(
+        "data step '{}' is being built by Slurm job {} ({}): let it finish (`inloop data status` "
+        "follows it) or scancel it before running the pipeline here", name, it->second.job_id,
+        queue[it->second.job_id]));
+  }
+  return Status::OK();
+}
+
 }  // namespace inloop::data

@@ -47,4 +47,9 @@ Status UpdateStepJob(const std::string& data_dir, const std::string& step, const
 // lists (`squeue --me`, a fixed argv). Io when squeue cannot be run or fails.
 Status QueueStates(const std::vector<std::string>& job_ids, std::map<std::string, std::string>* states);
 
+// Invalid naming the first of `steps` whose Slurm job (per the records and the queue) is still
+// queued or running: a local run must not build a step a job is building. No records, or no
+// live ones, is OK without asking the queue; a queue that cannot be read is OK with a warning.
+Status RefuseLiveJobs(const std::string& data_dir, const std::vector<std::string>& steps);
+
 }  // namespace inloop::data

@@ -3,7 +3,7 @@
 # on exit): a pipeline of two independent steps and one that joins them (its output validated)
 # runs as three Slurm jobs, the join after both (afterok), each job recording its own step (runs,
 # check events, manifest); a rerun submits nothing; while a step runs, `data status` shows its job
-# and the queued dependent, and a rerun does not submit them again; a failing step's job cancels
+# and the queued dependent, a rerun does not submit them again and a local run refuses; a failing step's job cancels
 # its dependent, earlier outputs stay, and the next run resumes at it. Skipped (77) without root
 # or Slurm. Shares the slurm RESOURCE_LOCK with slurm_cluster_test: one cluster at a time.
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -125,6 +125,12 @@ assert_eq "$(json '[(s["name"], s["job_id"], s["job_state"]) for s in d["steps"]
 assert_contains "$(inloop data status)" "[Slurm job $join_job queued]" "status text names the queued job"
 inloop data run --json > run3b.json 2>/dev/null || fail "rerun while in flight"
 assert_eq "$(states < run3b.json)" "[('a', 'up_to_date'), ('b', 'in_flight'), ('join', 'in_flight')]" "in-flight steps are not submitted again"
+set +e
+err=$(inloop data run --local 2>&1)
+rc=$?
+set -e
+assert_eq "$rc" 4 "a local run while jobs build the steps is refused"
+assert_contains "$err" "data step 'b' is being built by Slurm job $b_job (RUNNING)" "and says which job"
 touch go
 gone() { [ -z "$(squeue --me -h 2>/dev/null)" ]; }
 wait_for 900 gone || fail "jobs still queued: $(squeue 2>&1)"
