@@ -43,6 +43,7 @@ struct DataArgs {
   bool local = false;  // run: here, whatever [data] executor says
   bool wait = false;   // run --slurm: until the jobs are done
   std::string partition, time, script_dir;
+  std::string exec_step;  // exec-step: the step
   bool check = false;
   std::string output;
   std::string lines;   // quarantine
@@ -177,7 +178,7 @@ int CmdDataExecStep(const DataArgs& a) {
   data::RunOptions o = RunOptionsFor(a, p);
   const char* job = std::getenv("SLURM_JOB_ID");
   data::StepOutcome out;
-  Status s = data::ExecStep(p.cfg.data, a.output, o, job ? job : "", &out);
+  Status s = data::ExecStep(p.cfg.data, a.exec_step, o, job ? job : "", &out);
   if (!s.ok()) return Fail(s);
   return out.state == "ran" || out.state == "up_to_date" ? 0 : kExitDataFailed;
 }
@@ -431,7 +432,7 @@ void AddDataVerbs(CLI::App& app, VerbTable* verbs) {
   auto* exec = data->add_subcommand(
       "exec-step", "run one step as a Slurm job of `data run --slurm` does: assess, build, validate, record");
   common(exec);
-  exec->add_option("step", args->output, "the step's name")->required();
+  exec->add_option("step", args->exec_step, "the step's name")->required();
   verbs->Add(exec, [args] { return CmdDataExecStep(*args); });
   auto* status = data->add_subcommand("status", "each step: up to date, or stale and why");
   common(status);

@@ -29,7 +29,7 @@ slurm_start "$CL" || fail "the test cluster did not start"
 pass "cluster up (node $SLURM_NODE)"
 
 # gen.py N_FILE OUT: N records; "fail" in N_FILE fails; with a file "hold" present it waits (at
-# most 60 s) for a file "go" first, so a test can look at a running job.
+# most 120 s) for a file "go" first, so a test can look at a running job.
 cat > gen.py <<'PY'
 import json, os, sys, time
 n = open(sys.argv[1]).read().strip()
@@ -38,7 +38,7 @@ if n == "fail":
     sys.exit(3)
 if os.path.exists("hold"):
     open("held." + os.path.basename(sys.argv[2]), "w").close()
-    for _ in range(600):
+    for _ in range(1200):
         if os.path.exists("go"):
             break
         time.sleep(0.1)
