@@ -4,10 +4,12 @@
 // outputs still hold the recorded content. Out-of-date steps run as `inloop run` children (each a
 // supervised run with its logs and events in the store) up to `jobs` at a time, in DAG order;
 // their outputs are then hashed and validated, the check results recorded as "data_check"
-// events on the step's run, and the manifest saved. A failed command or a failed error-severity
-// check stops the steps that depend on it (others go on); earlier outputs are left as they are,
-// so the next run resumes at the failed step. The caller's thread does everything but the
-// children; one pipeline run per project at a time (an flock on .inloop/data/lock, else Invalid).
+// events on the step's run, and the step's record committed to the manifest (step_exec.h;
+// `inloop data run --slurm` runs the same sequence in one Slurm job per step, slurm_executor.h).
+// A failed command or a failed error-severity check stops the steps that depend on it (others go
+// on); earlier outputs are left as they are, so the next run resumes at the failed step. The
+// caller's thread does everything but the children; one pipeline run per project at a time (an
+// flock on .inloop/data/lock, else Invalid), and none while a Slurm job builds one of its steps.
 #pragma once
 
 #include <string>
