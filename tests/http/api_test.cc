@@ -137,13 +137,13 @@ TEST_F(ApiTest, RunDetailCountsTheDataIndexInsteadOfListingIt) {
     e.data_json = "{}";
     ASSERT_TRUE(st_->AddEvent(&e).ok());
   }
-  auto run = Parse(Get("/api/v1/runs/r"));
+  auto run = Json(Get("/api/v1/runs/r"));
   std::vector<std::string> kinds;
   for (auto e : run["events"].get_array()) kinds.emplace_back(std::string_view(e["kind"]));
   EXPECT_EQ(kinds, std::vector<std::string>{"loss_spike"});
   EXPECT_EQ(int64_t(run["hidden_events"]["data_batches"]), 2);
   // The events endpoint is the complete record.
-  EXPECT_EQ(Parse(Get("/api/v1/runs/r/events"))["events"].get_array().size(), 3u);
+  EXPECT_EQ(Json(Get("/api/v1/runs/r/events"))["events"].get_array().size(), 3u);
 }
 
 TEST_F(ApiTest, SeriesM4MatchesTheReference) {
