@@ -27,7 +27,9 @@ Under `inloop run` every call writes one JSON line to the supervisor's pipe; out
 is a cheap no-op (or, with INLOOP_PRINT=1 / init(print=True), `log` prints a readable line).
 In a multi-rank job (torchrun, srun, mpirun: RANK / SLURM_PROCID / OMPI_COMM_WORLD_RANK with a
 world size > 1) every rank reports to the one supervisor, each message carrying its rank; a rank
-that did not inherit the pipe opens the FIFO named by INLOOP_METRICS_PATH instead.
+that did not inherit the pipe opens the FIFO named by INLOOP_METRICS_PATH instead, and a rank on
+another host (or one that cannot open the FIFO) connects to INLOOP_RANKS_ADDR over TCP with the
+run's secret INLOOP_RANKS_TOKEN and sends the same lines.
 remedies() reads the control file (INLOOP_CONTROL) and the environment (INLOOP_RESUME_FROM,
 INLOOP_SKIP, INLOOP_LR_SCALE, INLOOP_MICRO_BATCH, INLOOP_ATTEMPT); the control file wins.
 """
@@ -179,6 +181,10 @@ def _open_rank_channel():
         if isinstance(_S.fd, _TcpChannel):  # init() again: keep the connection
             return _S.fd, False
         return _TcpChannel(addr, token), False
+    if path and remote:  # no socket to use ([run] ranks_listen = "off"): the FIFO may still be
+        fd = _open_fifo(path)  # reachable (a container with a hostname of its own)
+        if fd is not None:
+            return fd, True
     return None, False
 
 
