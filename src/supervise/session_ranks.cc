@@ -34,8 +34,11 @@ void OpenRankSocket(const SupervisorOptions& opts, RankListener* tcp,
                     s.message(), lo.multi_node ? "on other hosts " : ""));
     return;
   }
-  if (tcp->is_open() && (lo.multi_node || opts.ranks_listen.mode == RanksListen::Mode::kAddress)) {
+  if (!tcp->is_open()) return;
+  if (lo.multi_node) {
     say(fmt::format("ranks on other hosts report to {}", tcp->address()));
+  } else if (opts.ranks_listen.mode == RanksListen::Mode::kAddress) {
+    say(fmt::format("ranks report over TCP to {} ([run] ranks_listen)", tcp->address()));
   }
 }
 
