@@ -157,7 +157,8 @@ void RankListener::Close() {
 
 void RankListener::AddPollFds(std::vector<pollfd>* fds) const {
   if (listen_fd_ < 0) return;
-  fds->push_back({listen_fd_, POLLIN, 0});
+  // A negative fd keeps the slice's shape while poll() ignores it.
+  fds->push_back({accept_paused_until_ > 0 ? -1 : listen_fd_, POLLIN, 0});
   for (const auto& c : conns_) fds->push_back({c->fd, POLLIN, 0});
 }
 
@@ -192,7 +193,18 @@ void RankListener::Accept(double now, const WarnFn& warn) {
     socklen_t len = sizeof(ss);
     int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len,
                        SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;  // EAGAIN: no more; EMFILE and the like: the next poll tries again
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) return;
+      // Out of descriptors (EMFILE, ENFILE, ENOBUFS): the pending connection keeps the socket
+      // readable, so stop polling it for a second rather than spin.
+      if (!accept_warned_) {
+        warn(fmt::format("warning: cannot accept a rank's connection ({}); retrying every second",
+                         std::strerror(errno)));
+        accept_warned_ = true;
+      }
+      accept_paused_until_ = now + 1;
+      return;
+    }
     std::string peer = NumericHost(reinterpret_cast<sockaddr*>(&ss), len);
     size_t pending = 0;
     for (const auto& c : conns_) pending += c->link.authenticated() ? 0 : 1;
@@ -228,6 +240,7 @@ bool RankListener::Read(Conn* c, const LineFn& on_line, const WarnFn& warn, int 
 }
 
 void RankListener::Expire(double now, const WarnFn& warn) {
+  if (accept_paused_until_ > 0 && now >= accept_paused_until_) accept_paused_until_ = 0;
   std::erase_if(conns_, [&](const auto& c) {
     if (c->link.authenticated() || now - c->opened < opts_.hello_seconds) return false;
     Refuse(c->peer,

@@ -50,7 +50,8 @@ class RankListener {
   // (nothing may change in between).
   void AddPollFds(std::vector<pollfd>* fds) const;
   void OnPoll(const pollfd* fds, size_t n, double now, const LineFn& on_line, const WarnFn& warn);
-  // Drops connections that have not presented the secret within hello_seconds.
+  // Drops connections that have not presented the secret within hello_seconds, and ends a
+  // pause of the listener (after accept() ran out of descriptors).
   void Expire(double now, const WarnFn& warn);
   // Reads what the connections hold, then closes them (the attempt is over).
   void Drain(double now, const LineFn& on_line, const WarnFn& warn);
@@ -72,6 +73,8 @@ class RankListener {
   std::vector<std::unique_ptr<Conn>> conns_;
   std::string buf_;
   int refusals_ = 0;  // warnings said (at most kMaxRefusalWarnings, then one more line)
+  double accept_paused_until_ = 0;  // out of descriptors: the listener rests until then
+  bool accept_warned_ = false;
 };
 
 }  // namespace inloop::supervise
