@@ -11,10 +11,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "config/config.h"
 #include "supervise/rank_listener.h"
 
 namespace inloop::supervise {
@@ -64,6 +67,29 @@ TEST(RanksListenTest, ParsesTheSettings) {
     EXPECT_FALSE(s.ok()) << bad;
     EXPECT_NE(s.message().find("run.ranks_listen"), std::string::npos) << s.message();
   }
+}
+
+TEST(RanksListenTest, ComesFromTheRunSectionOfInloopToml) {
+  char path[] = "/tmp/inloop-ranks-config-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  config::Config c;
+  ASSERT_TRUE(config::LoadConfig(path, &c).ok());
+  EXPECT_EQ(c.ranks_listen.mode, RanksListen::Mode::kAuto);  // the default
+  std::ofstream(path) << "[run]\nranks_listen = \"10.1.2.3:29600\"\n";
+  ASSERT_TRUE(config::LoadConfig(path, &c).ok());
+  EXPECT_EQ(c.ranks_listen.host, "10.1.2.3");
+  EXPECT_EQ(c.ranks_listen.port, 29600);
+  std::ofstream(path) << "[run]\nranks_listen = \"10.1.2.3:\"\n";
+  Status s = config::LoadConfig(path, &c);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(":2:"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("run.ranks_listen must be"), std::string::npos) << s.message();
+  std::ofstream(path) << "[run]\nranks_listen = 5\n";
+  s = config::LoadConfig(path, &c);
+  EXPECT_NE(s.message().find("run.ranks_listen must be a string"), std::string::npos) << s.message();
+  std::remove(path);
 }
 
 TEST(MultiNodeJobTest, SlurmAllocationsAndLaunchers) {
