@@ -203,14 +203,7 @@ class Scheduler {
   void Say(int i, std::string_view state, const std::string& detail) {
     if (!opts_.progress) return;
     ++said_;
-    const char* color = "";
-    if (opts_.color) {
-      color = state == "done" || state == "up to date" ? "\033[32m"
-              : state == "running"                      ? "\033[36m"
-                                                        : "\033[31m";
-    }
-    fmt::print(stderr, "data: {:<16} {}{}{}{}\n", spec_.steps[i].name, color, state,
-               opts_.color ? "\033[0m" : "", detail.empty() ? "" : " (" + detail + ")");
+    PrintStepState(spec_.steps[i].name, state, detail, opts_.color);
   }
 
   const PipelineSpec& spec_;

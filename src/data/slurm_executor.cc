@@ -214,14 +214,7 @@ class Driver {
 
   void Say(const std::string& name, std::string_view state, const std::string& detail) {
     if (!opts_.progress) return;
-    const char* color = "";
-    if (opts_.color) {
-      color = state == "ran" || state == "up to date" || state == "up_to_date" ? "\033[32m"
-              : state == "submitted" || state == "in flight"                  ? "\033[36m"
-                                                                               : "\033[31m";
-    }
-    fmt::print(stderr, "data: {:<16} {}{}{}{}\n", name, color, state, opts_.color ? "\033[0m" : "",
-               detail.empty() ? "" : " (" + detail + ")");
+    PrintStepState(name, state, detail, opts_.color);
   }
 
   const PipelineSpec& spec_;

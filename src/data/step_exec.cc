@@ -152,4 +152,17 @@ void FinishStepRun(const StepSpec& step, const StepKey& key, pid_t pid, int exit
   }
 }
 
+void PrintStepState(std::string_view name, std::string_view state, std::string_view detail,
+                    bool color) {
+  const char* c = "";
+  if (color) {
+    c = state == "done" || state == "ran" || state == "up to date" || state == "up_to_date"
+            ? "\033[32m"
+        : state == "running" || state == "submitted" || state == "in flight" ? "\033[36m"
+                                                                               : "\033[31m";
+  }
+  fmt::print(stderr, "data: {:<16} {}{}{}{}\n", name, c, state, color ? "\033[0m" : "",
+             detail.empty() ? "" : fmt::format(" ({})", detail));
+}
+
 }  // namespace inloop::data

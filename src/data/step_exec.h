@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 #include "data/manifest.h"
@@ -33,6 +34,11 @@ void FinishStepRun(const StepSpec& step, const StepKey& key, pid_t pid, int exit
 
 // Seconds since the epoch.
 double NowSeconds();
+
+// The progress line of one step on stderr: "data: NAME  STATE (DETAIL)", the state green when
+// done or up to date, cyan while running, submitted or in flight, red otherwise (`color`).
+void PrintStepState(std::string_view name, std::string_view state, std::string_view detail,
+                    bool color);
 
 // `path` under `dir` unless absolute (or `dir` is "" or ".").
 std::string JoinPath(const std::string& dir, const std::string& path);
