@@ -16,12 +16,14 @@ then for each backend (the embedded store in a temp dir, then a fresh PostgreSQL
   kill9    WRITERS writer processes ingest into PostgreSQL, the database server's processes get
            SIGKILL mid ingest, it restarts; then every point a client got a 2xx for must be in
            the store (read by a fresh `inloop serve`).
+  kill9serve  the same, but `inloop serve` itself gets SIGKILL (opt-in: not in the default set).
 
 Prints one markdown table; the ratio column is PostgreSQL / embedded from this same run.
 The issue's target workload: --writers 100 --seconds 600 --phases ingest.
 Usage: pg_bench.py INLOOP_BIN [--writers 8] [--batch 1000] [--seconds 30] [--runs 10000]
                               [--columns 1000] [--points 200] [--reps 15]
-                              [--phases ingest,listing,wide,kill9] [--threads 16]
+                              [--phases ingest,listing,wide,kill9[,kill9serve]] [--threads 16]
+                              [--backends embedded,postgresql]
 Exits 1 when an acknowledged point is missing.
 """
 import argparse, http.client, json, os, shutil, signal, socket, statistics, subprocess, sys
@@ -289,6 +291,27 @@ def kill9(binary, pg, work, a):
     return sum(acked.values()), lost
 
 
+def kill9_serve(binary, pg, work, a):
+    """SIGKILL of `inloop serve` itself mid-ingest into PostgreSQL; a fresh serve must hold every
+    point a client got a 2xx for."""
+    store = pg.createdb("inloop_kill9_serve")
+    srv = Serve(binary, store, f"{work}/serve-kill9s.log", a.threads)
+
+    def during(procs):
+        time.sleep(a.seconds / 2)
+        srv.p.kill()
+        srv.p.wait()
+        time.sleep(1)  # the writers' batches fail now: not acknowledged
+        for p in procs:
+            p.send_signal(signal.SIGUSR1)
+
+    acked = ingest(srv, a, "k9s", a.seconds + 10, during)[0]
+    srv = Serve(binary, store, f"{work}/serve-kill9s-b.log", a.threads)
+    lost = sum(max(0, n - stored_points(srv, rid)) for rid, n in acked.items())
+    srv.stop()
+    return sum(acked.values()), lost
+
+
 def main():
     if len(sys.argv) == 5 and sys.argv[1] == "--writer":
         return writer_main(sys.argv[2], sys.argv[3], int(sys.argv[4]))
@@ -303,7 +326,7 @@ def main():
     ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--threads", type=int, default=16, help="inloop serve --threads")
     ap.add_argument("--phases", default="ingest,listing,wide,kill9",
-                    help="comma-separated subset of ingest,listing,wide,kill9")
+                    help="comma-separated subset of ingest,listing,wide,kill9,kill9serve")
     ap.add_argument("--backends", default="embedded,postgresql",
                     help="comma-separated subset of embedded,postgresql (the ratio needs both)")
     a = ap.parse_args()
@@ -311,7 +334,7 @@ def main():
     a.backends = set(a.backends.split(","))
     work = tempfile.mkdtemp(prefix="inloop-pgbench-")
     pg = Postgres(tempfile.mkdtemp(prefix="inloop-pgbench-pg-"))
-    k9 = None
+    k9 = k9s = None
     try:
         emb, pgr = {}, {}
         if "embedded" in a.backends:
@@ -320,6 +343,8 @@ def main():
             pgr = bench_backend(a.binary, pg.createdb("inloop_bench"), work, a)
         if "kill9" in a.phases:
             k9 = kill9(a.binary, pg, work, a)
+        if "kill9serve" in a.phases:
+            k9s = kill9_serve(a.binary, pg, work, a)
     finally:
         pg.stop()
         shutil.rmtree(pg.root, ignore_errors=True)
@@ -338,6 +363,10 @@ def main():
         print(f"\nkill -9 of the PostgreSQL server mid-ingest: {k9[0]:,} points acknowledged, "
               f"{k9[1]} lost")
         lost += k9[1]
+    if k9s:
+        print(f"kill -9 of inloop serve (store on PostgreSQL) mid-ingest: {k9s[0]:,} points "
+              f"acknowledged, {k9s[1]} lost")
+        lost += k9s[1]
     shutil.rmtree(work, ignore_errors=True)
     sys.exit(1 if lost else 0)
 
