@@ -2,6 +2,7 @@
 // to several runs at once (some by the run's name, which may hash to another lane than its id),
 // several threads into the same run (one series each), and a Locked session appends alongside;
 // then a fresh store holds every acknowledged point exactly once, in step order, exact values.
+// Replicated runs (Sync) likewise, with two threads racing to send a new run's first batch.
 #include "http/ingest.h"
 
 #include <thread>
@@ -12,6 +13,7 @@
 #include <simdjson.h>
 
 #include "support/temp_store.h"
+#include "sync/protocol.h"
 
 namespace inloop::http {
 namespace {
@@ -156,6 +158,74 @@ TEST_P(IngestLanesTest, RunNamedByAnotherLaneAnswersLikeItsId) {
     std::vector<Point> pts = ReadSeries(st.get(), IdOf(c), "x");
     ASSERT_EQ(pts.size(), 6u);
     EXPECT_EQ(pts.back().step, 5);
+  }
+}
+
+std::string SyncBody(int origin_run, int first, int n) {
+  sync::SyncBatch b;
+  b.origin = "lanesorigin00001";
+  b.origin_run = fmt::format("origin-run-{}", origin_run);
+  b.run.name = fmt::format("replica-{}", origin_run);
+  b.run.status = store::kRunning;
+  b.run.started_at = 1000;
+  b.run.command = {"python3", "train.py"};
+  sync::SeriesBatch sb;
+  sb.key = "loss";
+  sb.from = first;
+  for (int i = first; i < first + n; ++i) sb.points.push_back(Point{i, 1.7e9 + i, i * 0.5});
+  b.series.push_back(std::move(sb));
+  return sync::EncodeBatch(b);
+}
+
+TEST_P(IngestLanesTest, ConcurrentReplicatedRunsKeepEveryPointOnce) {
+  constexpr int kRuns = 4, kBatches = 10, kBatch = 30;
+  ASSERT_TRUE(Open());
+  ServerMetrics metrics;
+  std::vector<std::string> failures(kRuns * 2);
+  std::vector<std::string> server_ids(kRuns * 2);
+  {
+    IngestRuns ingest(dir_, &metrics);
+    std::vector<std::thread> threads;
+    for (int r = 0; r < kRuns; ++r) {
+      for (int t = 0; t < 2; ++t) {
+        // Both threads send the run's first batch at once (one run must come of it); the first
+        // thread then sends the rest.
+        threads.emplace_back([&, r, t] {
+          size_t slot = static_cast<size_t>(r * 2 + t);
+          for (int b = 0; b < (t == 0 ? kBatches : 1); ++b) {
+            HttpResponse resp = ingest.Sync(SyncBody(r, b * kBatch, kBatch));
+            if (resp.status != 200) {
+              failures[slot] = fmt::format("run {} batch {}: {} {}", r, b, resp.status, resp.body);
+              return;
+            }
+            sync::SyncMarks m;
+            Status s = sync::ParseMarks(resp.body, &m);
+            if (!s.ok()) {
+              failures[slot] = s.message();
+              return;
+            }
+            server_ids[slot] = m.run_id;
+          }
+        });
+      }
+    }
+    for (auto& th : threads) th.join();
+  }
+  for (auto& f : failures) EXPECT_EQ(f, "");
+  auto st = Open();
+  ASSERT_TRUE(st);
+  std::vector<store::RunRecord> runs;
+  ASSERT_TRUE(st->ListRuns(&runs).ok());
+  EXPECT_EQ(runs.size(), size_t{kRuns});  // one server run per origin run
+  for (int r = 0; r < kRuns; ++r) {
+    const std::string& id = server_ids[static_cast<size_t>(r * 2)];
+    EXPECT_EQ(server_ids[static_cast<size_t>(r * 2 + 1)], id) << "run " << r;
+    std::vector<Point> pts = ReadSeries(st.get(), id, "loss");
+    ASSERT_EQ(pts.size(), size_t{kBatches * kBatch}) << "run " << r;
+    for (size_t i = 0; i < pts.size(); ++i) {
+      ASSERT_EQ(pts[i].step, static_cast<int64_t>(i)) << "run " << r;
+      ASSERT_EQ(pts[i].value, static_cast<double>(i) * 0.5) << "run " << r;
+    }
   }
 }
 
