@@ -53,6 +53,8 @@ inline constexpr int kExitSyncRefused = 71;      // the server refused a batch (
 inline constexpr int kExitDataFailed = 61;
 // model promote: the gate refused and no --override was given (registry/gate.h).
 inline constexpr int kExitModelGateRefused = 62;
+// run: a pipeline output the command names failed its step's build or validation (docs/data.md)
+inline constexpr int kExitDataRefused = 63;
 inline constexpr int kExitCommandNotFound = 127;
 
 inline int ExitCodeFor(const Status& s) {

@@ -11,7 +11,9 @@
 #include "cli/exit_codes.h"
 #include "cli/verbs.h"
 #include "config/config.h"
+#include "data/data_read.h"
 #include "remedy/remedy_config.h"
+#include "supervise/run_context.h"
 #include "supervise/supervisor.h"
 #include "sync/live_upload.h"
 
@@ -31,6 +33,9 @@ CLI::App* AddRunCommand(CLI::App& app, RunArgs* args) {
   run->add_flag("--audit", args->audit,
                 "before starting, `inloop audit` the files the command names and refuse on a "
                 "high finding ([audit] policy: warn, ask or block)");
+  run->add_flag("--allow-invalid-data", args->allow_invalid_data,
+                "start even when a pipeline output the command names failed validation or its "
+                "step failed (docs/data.md)");
   run->add_option("--server", args->server,
                   "also stream the run to this `inloop serve` (http://host:port); the local "
                   "store keeps it while the server is unreachable");
@@ -53,6 +58,27 @@ CLI::App* AddRunCommand(CLI::App& app, RunArgs* args) {
   return run;
 }
 
+namespace {
+
+// The pipeline's gate on training (docs/data.md): a command that names an output whose step's
+// last build failed (its command or an error check) does not start. 0, or the exit code.
+int RefuseInvalidData(const RunArgs& args) {
+  std::vector<data::RefusedData> refused = data::RefusedCommandData(args.command, supervise::CurrentDir());
+  if (refused.empty()) return 0;
+  for (const data::RefusedData& r : refused) {
+    fmt::print(stderr, "inloop: {}: {} was built by data step '{}', whose last build {}{}\n",
+               args.allow_invalid_data ? "warning" : "error", r.read.name, r.read.step,
+               r.status == "invalid" ? "failed validation" : "failed",
+               r.message.empty() ? "" : ": " + r.message);
+  }
+  if (args.allow_invalid_data) return 0;
+  fmt::print(stderr, "inloop: error: not starting: fix the data and `inloop data run`, or pass "
+             "--allow-invalid-data to train on it anyway\n");
+  return kExitDataRefused;
+}
+
+}  // namespace
+
 int CmdRun(const RunArgs& args) {
   config::Config cfg;
   Status s = config::ResolveConfig(args.config_path, &cfg);
@@ -68,6 +94,7 @@ int CmdRun(const RunArgs& args) {
                "inloop: error: no command to run: use `inloop run [options] -- CMD ARGS...`\n");
     return kExitUsage;
   }
+  if (int rc = RefuseInvalidData(args); rc != 0) return rc;
   supervise::SupervisorOptions opts;
   if (int rc = AuditBeforeRun(args.command, cfg.audit_policy, cfg.audit_allow,
                               &opts.audit_findings);

@@ -20,6 +20,7 @@ struct RunArgs {
   std::optional<double> grace;
   std::string policy;       // auto | ask | observe, "" = the config's
   bool audit = false;       // --audit
+  bool allow_invalid_data = false;  // --allow-invalid-data: train on outputs the pipeline refused
   std::string server;       // --server URL: stream the run to an `inloop serve` (sync/)
   std::string token;        // --token (default $INLOOP_TOKEN): a server token with scope ingest
   double drain = 30;        // --drain: seconds to finish the upload after the command ended

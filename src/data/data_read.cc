@@ -96,6 +96,26 @@ std::vector<DataRead> CommandDataReads(const std::vector<std::string>& command, 
   return out;
 }
 
+std::vector<RefusedData> RefusedCommandData(const std::vector<std::string>& command,
+                                            const std::string& cwd) {
+  std::vector<RefusedData> out;
+  std::vector<DataRead> reads = CommandDataReads(command, cwd);
+  if (reads.empty()) return out;
+  Manifest m;
+  if (!LoadManifest(DataDir(cwd), &m).ok()) return out;
+  for (DataRead& r : reads) {
+    auto it = m.steps.find(r.step);
+    if (it == m.steps.end() || it->second.status == "ok") continue;
+    // An invalid step's outputs were hashed: refused while the file is that version. A failed
+    // command's were not: refused unless the file is still a version the pipeline recorded (the
+    // last build's, its stat key unchanged), i.e. when the failed command may have written it.
+    const bool refused = it->second.status == "invalid" ? !r.sha256.empty() : r.sha256.empty();
+    if (!refused) continue;
+    out.push_back({std::move(r), it->second.status, it->second.message});
+  }
+  return out;
+}
+
 DataRead DescribeDataset(const std::string& name, const std::string& path, const std::string& cwd) {
   DataRead r;
   r.name = name;

@@ -33,6 +33,19 @@ bool ParseDataRead(std::string_view json, DataRead* out);
 // run (INLOOP_DATA_STEP set) not the outputs of that step itself.
 std::vector<DataRead> CommandDataReads(const std::vector<std::string>& command, const std::string& cwd);
 
+// The gate of docs/data.md: the pipeline outputs `command` names whose producing step's last
+// build failed, its command ("failed") or an error check ("invalid"). A training run on them would
+// train on data the pipeline refused; `inloop run` stops before it starts. An invalid output
+// edited since (its stat key no longer the manifest's) is the user's: not refused; a failed
+// step's output is refused unless it is still the version the pipeline last recorded.
+struct RefusedData {
+  DataRead read;
+  std::string status;   // "failed" | "invalid"
+  std::string message;  // the step's reason (the first failing check)
+};
+std::vector<RefusedData> RefusedCommandData(const std::vector<std::string>& command,
+                                            const std::string& cwd);
+
 // The SDK's dataset(name, path): `path` relative to `cwd` when not absolute.
 DataRead DescribeDataset(const std::string& name, const std::string& path, const std::string& cwd);
 

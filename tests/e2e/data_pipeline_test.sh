@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Data pipelines (docs/data.md): a 3-step pipeline runs as supervised runs and validates its
 # outputs; a second run skips every step; a failing error check stops the steps that depend on
-# it and the next run resumes there; lineage names the steps, hashes and the runs that read the
+# it and the next run resumes there, and a training run naming an invalid output does not start;
+# lineage names the steps, hashes and the runs that read the
 # output (by naming it in their command, and through inloop.dataset()).
 source "$(dirname "$0")/lib.sh"
 
@@ -83,6 +84,20 @@ assert_eq "$(cat out/count.txt)" 50 "earlier outputs are left intact"
 inloop data status --json > st.json || true
 assert_eq "$(json '[s["reason"] for s in d["steps"]][:2]' < st.json)" \
   "['the last run failed validation', \"step 'gen' it depends on is stale\"]" "status says why"
+# The gate: a training run naming the invalid output does not start (exit 63, the step's reason);
+# one naming an output still at its last good version (count's, blocked, kept) does; --allow-invalid-data goes on.
+set +e
+inloop run --name on-bad-data -- cat out/raw.jsonl > gate.out 2> gate.err
+rc=$?
+set -e
+assert_eq "$rc" 63 "a run on data that failed validation is refused"
+assert_contains "$(cat gate.err)" "out/raw.jsonl was built by data step 'gen', whose last build failed validation: rows" "the refusal names the step and its check"
+[ ! -s gate.out ] || fail "the refused command ran: $(cat gate.out)"
+inloop run --name on-good-data -- cat out/count.txt > /dev/null 2>&1 || fail "a run on the last good output was refused"
+inloop run --allow-invalid-data --name anyway -- cat out/raw.jsonl > anyway.out 2> anyway.err \
+  || fail "--allow-invalid-data did not start: $(cat anyway.err)"
+assert_contains "$(cat anyway.err)" "inloop: warning: out/raw.jsonl was built by data step 'gen'" "warned"
+assert_eq "$(wc -l < anyway.out | tr -d ' ')" 5 "and ran on it"
 echo 20 > n.txt
 inloop data run --json > run4.json 2>/dev/null || fail "the resumed run failed"
 assert_eq "$(json '[s["state"] for s in d["steps"]]' < run4.json)" "['ran', 'ran', 'ran']" "resumes from the failed step"
