@@ -61,8 +61,7 @@ Status IngestRuns::Locked(const std::function<Status(Session&)>& fn) {
   return fn(session);
 }
 
-Status IngestRuns::Session::Append(const std::string& run_id,
-                                   const std::vector<IngestPoint>& points) {
+Status IngestRuns::Session::Writer(const std::string& run_id, store::RunWriter** out) {
   auto& writers = owner_->writers_;
   auto it = writers.find(run_id);
   if (it == writers.end()) {
@@ -74,18 +73,49 @@ Status IngestRuns::Session::Append(const std::string& run_id,
     }
     it = writers.emplace(run_id, std::move(w)).first;
   }
-  Status s;
-  for (auto& p : points) {
-    s = it->second->Append(p.key, p.step, p.wall_time, p.value);
-    if (!s.ok()) break;
-  }
+  *out = it->second.get();
+  return Status::OK();
+}
+
+Status IngestRuns::Session::Finish(const std::string& run_id, Status s, size_t points) {
+  auto& writers = owner_->writers_;
+  auto it = writers.find(run_id);
   if (s.ok()) s = it->second->Flush();
   if (!s.ok()) {
     writers.erase(it);
     return s;
   }
-  owner_->metrics_->AddPointsIngested(static_cast<int64_t>(points.size()));
+  owner_->metrics_->AddPointsIngested(static_cast<int64_t>(points));
   return Status::OK();
+}
+
+Status IngestRuns::Session::Append(const std::string& run_id,
+                                   const std::vector<IngestPoint>& points) {
+  store::RunWriter* w = nullptr;
+  INLOOP_RETURN_IF_ERROR(Writer(run_id, &w));
+  Status s;
+  for (auto& p : points) {
+    s = w->Append(p.key, p.step, p.wall_time, p.value);
+    if (!s.ok()) break;
+  }
+  return Finish(run_id, s, points.size());
+}
+
+Status IngestRuns::Session::Append(const std::string& run_id, const std::vector<std::string>& keys,
+                                   const std::vector<KeyedPoint>& points) {
+  store::RunWriter* w = nullptr;
+  INLOOP_RETURN_IF_ERROR(Writer(run_id, &w));
+  Status s;
+  for (const KeyedPoint& p : points) {
+    if (p.key >= keys.size()) {
+      s = Status::Invalid(fmt::format("run {}: a point names key {} of {}", run_id, p.key,
+                                      keys.size()));
+      break;
+    }
+    s = w->Append(keys[p.key], p.step, p.wall_time, p.value);
+    if (!s.ok()) break;
+  }
+  return Finish(run_id, s, points.size());
 }
 
 Status IngestRuns::Session::CloseWriter(const std::string& run_id) {

@@ -46,12 +46,19 @@ class IngestRuns {
     // Appends to the run's writer (opened on first use) and flushes: durable when OK. A failed
     // writer is dropped (a new one recovers from the WAL).
     Status Append(const std::string& run_id, const std::vector<IngestPoint>& points);
+    // The same for points that name their keys by index into `keys` (no string per point).
+    Status Append(const std::string& run_id, const std::vector<std::string>& keys,
+                  const std::vector<KeyedPoint>& points);
     // Seals and closes the run's writer, if one is open.
     Status CloseWriter(const std::string& run_id);
 
    private:
     friend class IngestRuns;
     explicit Session(IngestRuns* owner) : owner_(owner) {}
+    // The run's open writer (opened on first use), or the error that kept it from opening.
+    Status Writer(const std::string& run_id, store::RunWriter** out);
+    // After appending: flushes, or drops the writer that failed; counts the points.
+    Status Finish(const std::string& run_id, Status appended, size_t points);
     IngestRuns* owner_;
   };
   // Runs fn with the store open, under the mutex; the store's open error otherwise.

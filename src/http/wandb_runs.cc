@@ -262,7 +262,7 @@ Status WriteFileStream(IngestRuns::Session& ss, WandbApi* api, const std::string
   FileStreamState have{IntParam(params, kHistoryLinesParam), IntParam(params, kOutputLinesParam)};
   INLOOP_RETURN_IF_ERROR(ParseFileStream(body, have, run->started_at, Now(), u));
   if (!u->points.empty()) {
-    INLOOP_RETURN_IF_ERROR(ss.Append(run->id, u->points));
+    INLOOP_RETURN_IF_ERROR(ss.Append(run->id, u->keys, u->points));
     // A run that already ended keeps no open writer: its points are sealed now.
     if (run->status != store::kRunning) INLOOP_RETURN_IF_ERROR(ss.CloseWriter(run->id));
   }
