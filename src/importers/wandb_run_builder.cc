@@ -141,10 +141,14 @@ void WandbRunBuilder::Row(const std::vector<WandbJsonLeaf>& leaves, bool has_ste
   if (std::isfinite(timestamp) && timestamp > 0) wall = timestamp;
   else if (std::isfinite(runtime) && start_time_ > 0) wall = start_time_ + runtime;
   max_wall_ = std::max(max_wall_, wall);
+  size_t place = 0;
   for (const WandbJsonLeaf& l : leaves) {
     if (IsRowMeta(l.path)) continue;
     if (l.kind == WandbJsonKind::kNumber) {
-      run_.Add(l.path, step, wall, l.number);
+      if (place == row_series_.size()) row_series_.push_back(run_.SeriesIndex(l.path));
+      size_t& s = row_series_[place++];
+      if (run_.series[s].key != l.path) s = run_.SeriesIndex(l.path);
+      run_.Push(s, Point{step, wall, l.number});
       continue;
     }
     std::string kind = WandbJsonKindName(l);

@@ -71,6 +71,9 @@ class WandbRunBuilder {
   std::string state_;  // wandb-metadata.json's "state" (before 0.10)
   WandbNonNumeric non_numeric_;
   std::vector<WandbJsonLeaf> scratch_;
+  // The series of each numeric place in the row before: rows name the same keys in the same
+  // order, so a key is compared with its place's series before it is hashed.
+  std::vector<size_t> row_series_;
 };
 
 }  // namespace inloop::importers
