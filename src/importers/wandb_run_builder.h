@@ -48,8 +48,9 @@ class WandbRunBuilder {
 
  private:
   // Items of a history/summary/config record as leaves, wandb-core's split media dicts folded.
+  // Without number_text, number leaves of top-level keys carry no JSON text.
   bool Leaves(const std::vector<WandbItem>& items, std::vector<WandbJsonLeaf>* out,
-              std::string* bad_key);
+              std::string* bad_key, bool number_text);
   void RunRecord(const WandbRunInfo& r);
   void Meta(const std::string& key, std::string_view value);
   std::string RunStatus() const;
