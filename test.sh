@@ -3,10 +3,11 @@
 # Python SDK tests, and end-to-end tests that drive the built binary against real processes.
 # Then the sanitizer job: the unit tests and the end-to-end tests again, built with
 # AddressSanitizer and UndefinedBehaviorSanitizer (skip with INLOOP_SKIP_SANITIZE=1). Not repeated
-# there: the Python SDK's own tests (no C++), the two doctor tests whose time is PyTorch training
-# (label torch; their supervisor paths run there with stdlib workloads), the load test (label
-# load: 100 supervised runs and 50 SSE clients for a minute, main job only), and the dashboard test's
-# first-paint measurement (a timing, meaningless under the sanitizers).
+# there: the Python SDK's own tests (no C++), the tests whose time is PyTorch (label torch; their
+# supervisor paths run there with stdlib workloads), two tests whose time is Python workloads over
+# paths other sanitized tests take (label slow), the load test (label load: 100 supervised runs
+# and 50 SSE clients, main job only), the Slurm cluster (label slurm: its time is the daemons'),
+# and the dashboard test's first-paint measurement (a timing, meaningless under the sanitizers).
 # Last, the fuzz check: every libFuzzer target (fuzz/, a small clang build of its own in
 # build-fuzz) runs a fixed number of inputs with a fixed seed from its corpus under tests/fuzz
 # (fuzz/run_fuzz.sh; a few seconds each; skip with INLOOP_SKIP_FUZZ=1).
@@ -24,7 +25,7 @@ if [ "${INLOOP_SKIP_SANITIZE:-0}" != 1 ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   export INLOOP_DASHBOARD_PERF=0
-  (cd build-asan && ctest --output-on-failure -j"$JOBS" --timeout 900 -LE "python|torch|load|slurm" "$@")
+  (cd build-asan && ctest --output-on-failure -j"$JOBS" --timeout 900 -LE "python|torch|load|slurm|slow" "$@")
 fi
 
 if [ "${INLOOP_SKIP_FUZZ:-0}" != 1 ]; then

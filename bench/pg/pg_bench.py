@@ -4,22 +4,30 @@
 Starts its own PostgreSQL 15 (initdb in a temp dir, loopback port; as root through runuser),
 then for each backend (the embedded store in a temp dir, then a fresh PostgreSQL database):
 
-  ingest   WRITERS concurrent HTTP clients (threads, one run each) post batches of BATCH points
-           to one `inloop serve` for SECONDS: points/s sustained, p50/p99 request latency, and
-           every acknowledged point read back (per run, from the API's series summary).
+  ingest   WRITERS concurrent writer processes (one run each, one kept-alive HTTP connection
+           each) post batches of BATCH points to one `inloop serve` for SECONDS: points/s
+           sustained (points answered 2xx / wall time of the phase), p50/p99 request latency,
+           and the points lost: per run, the points answered 2xx minus the points the server
+           holds (read back from the API's series summary after the phase).
   listing  RUNS runs (made through the ingest API), then GET /api/v1/runs?limit=100 (sorted by
            creation, the dashboard's first page) and ?sort=name: median of REPS requests.
   wide     one run with COLUMNS series of POINTS points each: GET /api/v1/runs/{id} (every
            series' summary) and GET /api/v1/runs/{id}/series?key=one: median of REPS.
-Last, kill -9: WRITERS clients ingest into PostgreSQL, the server's processes get SIGKILL mid
-ingest, the server restarts; then every point a client got a 2xx for must be in the store.
+  kill9    WRITERS writer processes ingest into PostgreSQL, the database server's processes get
+           SIGKILL mid ingest, it restarts; then every point a client got a 2xx for must be in
+           the store (read by a fresh `inloop serve`).
+  kill9serve  the same, but `inloop serve` itself gets SIGKILL (opt-in: not in the default set).
 
 Prints one markdown table; the ratio column is PostgreSQL / embedded from this same run.
+The issue's target workload: --writers 100 --seconds 600 --phases ingest.
 Usage: pg_bench.py INLOOP_BIN [--writers 8] [--batch 1000] [--seconds 30] [--runs 10000]
-                              [--columns 1000] [--points 200]
+                              [--columns 1000] [--points 200] [--reps 15]
+                              [--phases ingest,listing,wide,kill9[,kill9serve]] [--threads 16]
+                              [--backends embedded,postgresql]
+Exits 1 when an acknowledged point is missing.
 """
-import argparse, json, os, shutil, signal, socket, statistics, subprocess, sys, tempfile
-import threading, time, urllib.error, urllib.request
+import argparse, http.client, json, os, shutil, signal, socket, statistics, subprocess, sys
+import tempfile, threading, time, urllib.error, urllib.parse, urllib.request
 
 PGBIN = "/usr/lib/postgresql/15/bin"
 
@@ -82,9 +90,9 @@ class Postgres:
 
 
 class Serve:
-    def __init__(self, binary, store, log):
+    def __init__(self, binary, store, log, threads=16):
         self.p = subprocess.Popen([binary, "serve", "--port", "0", "--no-token", "--store", store,
-                                   "--threads", "16"], stdout=subprocess.PIPE,
+                                   "--threads", str(threads)], stdout=subprocess.PIPE,
                                   stderr=open(log, "w"), text=True)
         line = self.p.stdout.readline()
         if not line.startswith("inloop serve: http://"):
@@ -107,38 +115,89 @@ class Serve:
             self.p.wait()
 
 
-def ingest(srv, writers, batch, seconds, name, stop_event=None):
-    """Returns (acked points per run id, latencies, elapsed)."""
-    acked, lat, lock = {}, [], threading.Lock()
-    t_end = time.monotonic() + seconds
 
-    def client(i):
-        rid = srv.req("api/v1/runs", {"name": f"{name}-{i}"})["id"]
-        step, mine, my_lat = 0, 0, []
-        while time.monotonic() < t_end and not (stop_event and stop_event.is_set()):
-            pts = [{"key": "loss" if j % 2 == 0 else "acc", "step": step + j // 2,
-                    "wall_time": 1.7e9 + step, "value": 1.0 / (1 + step + j)}
-                   for j in range(batch)]
-            t0 = time.monotonic()
-            try:
-                srv.req(f"api/v1/runs/{rid}/points", {"points": pts}, timeout=30)
-            except (urllib.error.URLError, OSError, TimeoutError):
-                time.sleep(0.2)  # the server (or its database) is down: not acknowledged
-                continue
-            my_lat.append(time.monotonic() - t0)
-            mine += batch
-            step += batch // 2
-        with lock:
-            acked[rid] = mine
-            lat.extend(my_lat)
+# ---- one writer process (pg_bench.py --writer BASE NAME BATCH) --------------------------------
+# Makes its run, prints "ready RUN_ID", reads the end time (time.monotonic, system-wide) from
+# stdin, then posts batches on one kept-alive connection until then (or SIGUSR1), and prints one
+# JSON line: {"run", "acked", "lat" (seconds per acknowledged batch), "t_last"}.
 
+def batch_body(step, batch, wall):
+    parts = []
+    for j in range(batch):
+        s = step + j // 2
+        parts.append('{"key":"%s","step":%d,"wall_time":%.1f,"value":%r}'
+                     % ("loss" if j % 2 == 0 else "acc", s, wall, 1.0 / (1 + s + j)))
+    return ('{"points":[' + ",".join(parts) + "]}").encode()
+
+
+def writer_main(base, name, batch):
+    stop = []
+    signal.signal(signal.SIGUSR1, lambda *_: stop.append(1))
+    u = urllib.parse.urlsplit(base)
+    conn = [None]
+
+    def post(path, body, timeout=30):
+        if conn[0] is None:
+            conn[0] = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+        try:
+            conn[0].request("POST", u.path + path, body=body,
+                            headers={"Content-Type": "application/json"})
+            r = conn[0].getresponse()
+            data = r.read()
+        except (OSError, http.client.HTTPException):
+            conn[0].close()
+            conn[0] = None
+            raise
+        if r.status // 100 != 2:
+            raise OSError(f"HTTP {r.status}: {data[:200]!r}")
+        return json.loads(data)
+
+    rid = post("api/v1/runs", json.dumps({"name": name}).encode(), timeout=120)["id"]
+    print("ready", rid, flush=True)
+    t_end = float(sys.stdin.readline())
+    step, acked, lat, t_last = 0, 0, [], time.monotonic()
+    wall = 1.7e9
+    while time.monotonic() < t_end and not stop:
+        body = batch_body(step, batch, wall + step)
+        t0 = time.monotonic()
+        try:
+            post(f"api/v1/runs/{rid}/points", body)
+        except OSError:
+            time.sleep(0.2)  # the server (or its database) is down: not acknowledged
+            continue
+        t_last = time.monotonic()
+        lat.append(t_last - t0)
+        acked += batch
+        step += batch // 2
+    print(json.dumps({"run": rid, "acked": acked, "lat": lat, "t_last": t_last}), flush=True)
+
+
+def ingest(srv, a, name, seconds, during=None):
+    """WRITERS writer processes for SECONDS. Returns (acked points per run, latencies, elapsed).
+    `during(procs)` runs in this process while they write (the kill -9 phase)."""
+    procs = [subprocess.Popen([sys.executable, os.path.abspath(__file__), "--writer", srv.base,
+                               f"{name}-{i}", str(a.batch)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True) for i in range(a.writers)]
+    for p in procs:
+        line = p.stdout.readline().split()
+        if len(line) != 2 or line[0] != "ready":
+            for q in procs:
+                q.kill()
+            raise SystemExit(f"a writer could not make its run: {line}")
     t0 = time.monotonic()
-    ts = [threading.Thread(target=client, args=(i,)) for i in range(writers)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    return acked, lat, time.monotonic() - t0
+    for p in procs:
+        p.stdin.write(f"{t0 + seconds}\n")
+        p.stdin.flush()
+    if during:
+        during(procs)
+    acked, lat, t_last = {}, [], t0
+    for p in procs:
+        r = json.loads(p.stdout.read())
+        p.wait()
+        acked[r["run"]] = r["acked"]
+        lat.extend(r["lat"])
+        t_last = max(t_last, r["t_last"])
+    return acked, lat, t_last - t0
 
 
 def stored_points(srv, rid):
@@ -155,43 +214,57 @@ def median_ms(f, reps):
     return statistics.median(ts) * 1000
 
 
+def bench_ingest(srv, a, res):
+    acked, lat, el = ingest(srv, a, "ingest", a.seconds)
+    lat.sort()
+    total = sum(acked.values())
+    held = {rid: stored_points(srv, rid) for rid in acked}
+    res["ingest points/s"] = total / el
+    res["ingest p50 ms"] = lat[len(lat) // 2] * 1000 if lat else float("nan")
+    res["ingest p99 ms"] = lat[int(len(lat) * 0.99)] * 1000 if lat else float("nan")
+    res["ingest points acknowledged"] = total
+    res["ingest points held by the server"] = sum(held.values())
+    res["ingest points lost"] = sum(max(0, n - held[rid]) for rid, n in acked.items())
+
+
+def bench_listing(srv, a, res):
+    def mk(k):
+        for i in range(k, a.runs - a.writers, 16):
+            rid = srv.req("api/v1/runs", {"name": f"run-{i:05d}", "params": {"lr": i % 7}})["id"]
+            srv.req(f"api/v1/runs/{rid}/finish", {"status": "finished", "exit_code": 0})
+    ts = [threading.Thread(target=mk, args=(k,)) for k in range(16)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert srv.req("api/v1/runs?limit=1")["total"] >= a.runs - a.writers
+    res[f"runs listing ms ({a.runs:,} runs, page 1)"] = median_ms(lambda: srv.req("api/v1/runs?limit=100"), a.reps)
+    res["runs listing ms (sort=name)"] = median_ms(lambda: srv.req("api/v1/runs?limit=100&sort=name&order=asc"), a.reps)
+
+
+def bench_wide(srv, a, res):
+    rid = srv.req("api/v1/runs", {"name": "wide"})["id"]
+    for c0 in range(0, a.columns, 50):
+        pts = [{"key": f"col/{c:04d}", "step": s, "wall_time": 1.7e9 + s, "value": c + s * 1e-3}
+               for c in range(c0, min(a.columns, c0 + 50)) for s in range(a.points)]
+        srv.req(f"api/v1/runs/{rid}/points", {"points": pts})
+    srv.req(f"api/v1/runs/{rid}/finish", {"status": "finished", "exit_code": 0})
+    d = srv.req(f"api/v1/runs/{rid}")
+    assert len(d["series"]) == a.columns, len(d["series"])
+    res[f"{a.columns}-column run view ms"] = median_ms(lambda: srv.req(f"api/v1/runs/{rid}"), a.reps)
+    res["one series read ms"] = median_ms(lambda: srv.req(f"api/v1/runs/{rid}/series?key=col/0500"), a.reps)
+
+
 def bench_backend(binary, store, work, a):
     res = {}
-    srv = Serve(binary, store, f"{work}/serve-{len(os.listdir(work))}.log")
+    srv = Serve(binary, store, f"{work}/serve-{len(os.listdir(work))}.log", a.threads)
     try:
-        acked, lat, el = ingest(srv, a.writers, a.batch, a.seconds, "ingest")
-        lat.sort()
-        total = sum(acked.values())
-        lost = sum(max(0, n - stored_points(srv, rid)) for rid, n in acked.items())
-        res["ingest points/s"] = total / el
-        res["ingest p50 ms"] = lat[len(lat) // 2] * 1000
-        res["ingest p99 ms"] = lat[int(len(lat) * 0.99)] * 1000
-        res["ingest lost points"] = lost
-        # 10,000 runs (the ingest runs above count too).
-        made = a.writers
-        def mk(k):
-            for i in range(k, a.runs - a.writers, 16):
-                rid = srv.req("api/v1/runs", {"name": f"run-{i:05d}", "params": {"lr": i % 7}})["id"]
-                srv.req(f"api/v1/runs/{rid}/finish", {"status": "finished", "exit_code": 0})
-        ts = [threading.Thread(target=mk, args=(k,)) for k in range(16)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        assert srv.req("api/v1/runs?limit=1")["total"] >= a.runs
-        res["runs listing ms (10k runs, page 1)"] = median_ms(lambda: srv.req("api/v1/runs?limit=100"), a.reps)
-        res["runs listing ms (sort=name)"] = median_ms(lambda: srv.req("api/v1/runs?limit=100&sort=name&order=asc"), a.reps)
-        # One wide run.
-        rid = srv.req("api/v1/runs", {"name": "wide"})["id"]
-        for c0 in range(0, a.columns, 50):
-            pts = [{"key": f"col/{c:04d}", "step": s, "wall_time": 1.7e9 + s, "value": c + s * 1e-3}
-                   for c in range(c0, min(a.columns, c0 + 50)) for s in range(a.points)]
-            srv.req(f"api/v1/runs/{rid}/points", {"points": pts})
-        srv.req(f"api/v1/runs/{rid}/finish", {"status": "finished", "exit_code": 0})
-        d = srv.req(f"api/v1/runs/{rid}")
-        assert len(d["series"]) == a.columns, len(d["series"])
-        res[f"{a.columns}-column run view ms"] = median_ms(lambda: srv.req(f"api/v1/runs/{rid}"), a.reps)
-        res["one series read ms"] = median_ms(lambda: srv.req(f"api/v1/runs/{rid}/series?key=col/0500"), a.reps)
+        if "ingest" in a.phases:
+            bench_ingest(srv, a, res)
+        if "listing" in a.phases:
+            bench_listing(srv, a, res)
+        if "wide" in a.phases:
+            bench_wide(srv, a, res)
     finally:
         srv.stop()
     return res
@@ -199,55 +272,103 @@ def bench_backend(binary, store, work, a):
 
 def kill9(binary, pg, work, a):
     store = pg.createdb("inloop_kill9")
-    srv = Serve(binary, store, f"{work}/serve-kill9.log")
-    stop = threading.Event()
-    out = {}
-    th = threading.Thread(target=lambda: out.update(r=ingest(srv, a.writers, a.batch, a.seconds + 10, "k9", stop)))
-    th.start()
-    time.sleep(a.seconds / 2)
-    pg.kill9()
-    time.sleep(2)
-    pg.start()
-    time.sleep(5)  # the clients go on against the restarted database
-    stop.set()
-    th.join()
+    srv = Serve(binary, store, f"{work}/serve-kill9.log", a.threads)
+
+    def during(procs):
+        time.sleep(a.seconds / 2)
+        pg.kill9()
+        time.sleep(2)
+        pg.start()
+        time.sleep(5)  # the clients go on against the restarted database
+        for p in procs:
+            p.send_signal(signal.SIGUSR1)
+
+    acked = ingest(srv, a, "k9", a.seconds + 10, during)[0]
     srv.stop()
-    srv = Serve(binary, store, f"{work}/serve-kill9b.log")  # opening recovers the dead writers
-    acked = out["r"][0]
+    srv = Serve(binary, store, f"{work}/serve-kill9b.log", a.threads)  # opening recovers the dead writers
+    lost = sum(max(0, n - stored_points(srv, rid)) for rid, n in acked.items())
+    srv.stop()
+    return sum(acked.values()), lost
+
+
+def kill9_serve(binary, pg, work, a):
+    """SIGKILL of `inloop serve` itself mid-ingest into PostgreSQL; a fresh serve must hold every
+    point a client got a 2xx for."""
+    store = pg.createdb("inloop_kill9_serve")
+    srv = Serve(binary, store, f"{work}/serve-kill9s.log", a.threads)
+
+    def during(procs):
+        time.sleep(a.seconds / 2)
+        srv.p.kill()
+        srv.p.wait()
+        time.sleep(1)  # the writers' batches fail now: not acknowledged
+        for p in procs:
+            p.send_signal(signal.SIGUSR1)
+
+    acked = ingest(srv, a, "k9s", a.seconds + 10, during)[0]
+    srv = Serve(binary, store, f"{work}/serve-kill9s-b.log", a.threads)
     lost = sum(max(0, n - stored_points(srv, rid)) for rid, n in acked.items())
     srv.stop()
     return sum(acked.values()), lost
 
 
 def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "--writer":
+        return writer_main(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     ap = argparse.ArgumentParser()
     ap.add_argument("binary")
-    ap.add_argument("--writers", type=int, default=8)
-    ap.add_argument("--batch", type=int, default=1000)
-    ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--writers", type=int, default=8, help="writer processes, one run each")
+    ap.add_argument("--batch", type=int, default=1000, help="points per request")
+    ap.add_argument("--seconds", type=float, default=30, help="ingest duration")
     ap.add_argument("--runs", type=int, default=10000)
     ap.add_argument("--columns", type=int, default=1000)
     ap.add_argument("--points", type=int, default=200)
     ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--threads", type=int, default=16, help="inloop serve --threads")
+    ap.add_argument("--phases", default="ingest,listing,wide,kill9",
+                    help="comma-separated subset of ingest,listing,wide,kill9,kill9serve")
+    ap.add_argument("--backends", default="embedded,postgresql",
+                    help="comma-separated subset of embedded,postgresql (the ratio needs both)")
     a = ap.parse_args()
+    a.phases = set(a.phases.split(","))
+    a.backends = set(a.backends.split(","))
     work = tempfile.mkdtemp(prefix="inloop-pgbench-")
     pg = Postgres(tempfile.mkdtemp(prefix="inloop-pgbench-pg-"))
+    k9 = k9s = None
     try:
-        emb = bench_backend(a.binary, f"{work}/store", work, a)
-        pgr = bench_backend(a.binary, pg.createdb("inloop_bench"), work, a)
-        acked, lost = kill9(a.binary, pg, work, a)
+        emb, pgr = {}, {}
+        if "embedded" in a.backends:
+            emb = bench_backend(a.binary, f"{work}/store", work, a)
+        if "postgresql" in a.backends:
+            pgr = bench_backend(a.binary, pg.createdb("inloop_bench"), work, a)
+        if "kill9" in a.phases:
+            k9 = kill9(a.binary, pg, work, a)
+        if "kill9serve" in a.phases:
+            k9s = kill9_serve(a.binary, pg, work, a)
     finally:
         pg.stop()
         shutil.rmtree(pg.root, ignore_errors=True)
-    print(f"| measure | embedded | PostgreSQL | PG / embedded |")
-    print(f"|---|---|---|---|")
-    for k in emb:
-        e, p = emb[k], pgr[k]
-        ratio = f"{p / e:.2f}x" if e else "-"
-        print(f"| {k} | {e:,.1f} | {p:,.1f} | {ratio} |")
-    print(f"\nkill -9 of the PostgreSQL server mid-ingest: {acked:,} points acknowledged, {lost} lost")
+    load = open("/proc/loadavg").read().split()[:3]
+    print(f"{a.writers} writer processes x {a.seconds:g} s, {a.batch}-point batches, "
+          f"serve --threads {a.threads}; {os.cpu_count()} CPUs, load average {' '.join(load)}")
+    print("| measure | embedded | PostgreSQL | PG / embedded |")
+    print("|---|---|---|---|")
+    for k in emb or pgr:
+        e, p = emb.get(k), pgr.get(k)
+        ratio = f"{p / e:.2f}x" if e and p is not None else "-"
+        show = lambda v: "-" if v is None else f"{v:,}" if isinstance(v, int) else f"{v:,.1f}"
+        print(f"| {k} | {show(e)} | {show(p)} | {ratio} |")
+    lost = emb.get("ingest points lost", 0) + pgr.get("ingest points lost", 0)
+    if k9:
+        print(f"\nkill -9 of the PostgreSQL server mid-ingest: {k9[0]:,} points acknowledged, "
+              f"{k9[1]} lost")
+        lost += k9[1]
+    if k9s:
+        print(f"kill -9 of inloop serve (store on PostgreSQL) mid-ingest: {k9s[0]:,} points "
+              f"acknowledged, {k9s[1]} lost")
+        lost += k9s[1]
     shutil.rmtree(work, ignore_errors=True)
-    sys.exit(1 if lost or emb["ingest lost points"] or pgr["ingest lost points"] else 0)
+    sys.exit(1 if lost else 0)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ and the environment are read through inloop.remedies()):
                       deleted so "newest" always means newest on the live timeline.
   --lr-scale F        INLOOP_LR_SCALE      control {"lr_scale": F}
   --skip-from S --skip-to T   INLOOP_SKIP="S:T[,S2:T2...]"   control {"skip_windows": [[S, T], ..]}
-                      The batch of data index i is drawn from a generator seeded by (seed, i).
+                      The batch of data index i is drawn from a generator seeded by (seed, i)
+                      (--data-order sequential: the i-th stretch of the text in file order).
                       Skipping [S, T) means step S trains on the batch step T would have had, and so
                       on (the step counter stays continuous, the data moves on: PaLM's remedy).
                       Several windows apply in order (inloop.data_index). The flag gives one window
@@ -30,7 +31,10 @@ and the environment are read through inloop.remedies()):
                       effective batch (and the data) stay the same.
 Data index: --records FILE --record-index IDX (examples/datapipe's out/corpus.jsonl and
 out/train.idx) makes every step tell inloop which records of FILE its batch read
-(inloop.batch), so a report can say what was special about the data of a skipped window.
+(inloop.batch), so a report can say what was special about the data of a skipped window; a
+resumed process also names the records of the batches its skip windows leave out.
+--data-order sequential reads the text in file order instead of drawing rows at random, so a
+contiguous block of bad records fills a window of consecutive steps (examples/datapipe/spike.toml).
 Skip windows, lr scale and micro-batch are stored in checkpoints, so a later resume without them
 keeps them (a new value replaces the stored one; skip windows add up).
 
@@ -135,6 +139,10 @@ def parse_args(argv=None):
                    help="crash/hang/slow also fire in resumed processes and later attempts; "
                         "nan/spike fire at their step whatever the data")
     p.add_argument("--sleep-per-step", type=float, default=0.0)
+    p.add_argument("--data-order", choices=("random", "sequential"), default="random",
+                   help="random (default): each batch's rows drawn at random from the whole text; "
+                        "sequential: the text in file order, batch after batch (a stretch of "
+                        "bad records then fills a window of consecutive steps)")
     p.add_argument("--records", default=None,
                    help="the records file --data was built from (JSONL or text lines); with "
                         "--record-index, each step tells inloop which records it trained on")
@@ -197,12 +205,17 @@ def resolve_remedies(args):
 
 # ----------------------------------------------------------------------------- data
 
-def load_text(path):
+def load_text(path, order="random"):
     with open(path, "r", encoding="utf-8") as f:
         text = f.read()
     chars = sorted(set(text))
     stoi = {c: i for i, c in enumerate(chars)}
     ids = torch.tensor([stoi[c] for c in text], dtype=torch.long)
+    if order == "sequential":
+        # The last 10% is held out (a corpus in file order holds out its tail), so the training
+        # text is one contiguous stretch of the file: a block of records stays whole.
+        n_val = max(1, len(ids) // 10)
+        return chars, ids[:-n_val], ids[-n_val:]
     # 90/10 split by interleaved 1 KiB blocks (every 10th to validation), so both halves hold
     # verse and prose alike.
     block = 1024
@@ -212,17 +225,30 @@ def load_text(path):
     return chars, torch.cat(train_parts), torch.cat(val_parts)
 
 
-def batch_positions(data, index, batch_size, seq_len, seed):
-    """Where the rows of data batch `index` start in `data` (drawn by a generator seeded by
-    (seed, index))."""
+def batch_positions(data, index, batch_size, seq_len, seed, order="random"):
+    """Where the rows of data batch `index` start in `data`. "random": drawn by a generator
+    seeded by (seed, index). "sequential": the text in file order, batch after batch, as a
+    pretraining loader reads a pre-shuffled token stream: batch i (1-based) holds rows
+    (i-1)*batch_size .. i*batch_size-1 of seq_len characters each, so consecutive data indices
+    read consecutive text and a contiguous stretch of records lands in a contiguous window of
+    steps; after the last whole row the next epoch starts over."""
+    if order == "sequential":
+        n_rows = (len(data) - 1) // seq_len
+        if n_rows < 1:
+            raise SystemExit("error: --data holds fewer than --seq-len + 1 training characters")
+        first = (index - 1) * batch_size
+        return torch.tensor([((first + r) % n_rows) * seq_len for r in range(batch_size)])
     g = torch.Generator()
     g.manual_seed(seed * 1_000_003 + index)
     return torch.randint(len(data) - seq_len - 1, (batch_size,), generator=g)
 
 
-def text_spans(p, n, block=1024):
+def text_spans(p, n, block=1024, order="random"):
     """The [lo, hi) character spans of the text file behind train positions [p, p + n):
-    load_text keeps blocks i with i % 10 != 9 for training, in order."""
+    load_text keeps blocks i with i % 10 != 9 for training, in order (sequential: the file's
+    first 90%, as it is)."""
+    if order == "sequential":
+        return [(p, p + n)]
     out = []
     while n > 0:
         k, r = divmod(p, block)
@@ -233,16 +259,25 @@ def text_spans(p, n, block=1024):
     return out
 
 
-def batch_records(index_file, positions, seq_len):
+def batch_records(index_file, positions, seq_len, order="random"):
     """The records (0-based) the rows starting at `positions` read, inputs and targets."""
     spans = []
     for p in positions:
-        spans.extend(text_spans(p, seq_len + 1))
+        spans.extend(text_spans(p, seq_len + 1, order=order))
     return index_file.records(spans)
 
 
-def get_batch(data, index, batch_size, seq_len, seed):
-    ix = batch_positions(data, index, batch_size, seq_len, seed)
+def skipped_indices(windows):
+    """The data indices the skip windows leave out: window j skips data_index(s, windows[:j])
+    for s in [from_j, to_j) (the windows compose as inloop.data_index composes them)."""
+    out = set()
+    for j, (s, t) in enumerate(windows):
+        out.update(inloop.data_index(k, windows[:j]) for k in range(s, t))
+    return sorted(out)
+
+
+def get_batch(data, index, batch_size, seq_len, seed, order="random"):
+    ix = batch_positions(data, index, batch_size, seq_len, seed, order)
     x = torch.stack([data[i:i + seq_len] for i in ix.tolist()])
     y = torch.stack([data[i + 1:i + 1 + seq_len] for i in ix.tolist()])
     return x, y
@@ -485,7 +520,7 @@ def main(argv=None):
     torch.set_flush_denormal(True)
     resume, lr_scale_new, micro_new, skips_new, attempt = resolve_remedies(args)
 
-    chars, train, val = load_text(args.data)
+    chars, train, val = load_text(args.data, args.data_order)
     torch.manual_seed(args.seed)
     random.seed(args.seed)
     model = CharTransformer(len(chars), args.n_layer, args.n_head, args.n_embd, args.seq_len,
@@ -535,6 +570,13 @@ def main(argv=None):
         # spike" reads it back when the doctor skips a window).
         inloop.dataset(os.path.basename(args.records), args.records)
         record_index = inloop.RecordIndex(args.record_index)
+        # The batches a skip window leaves out hold the data the doctor judged bad; the process
+        # that met them was stopped after reading only some. Name their records too (never
+        # trained on), so the report and `inloop data quarantine --from-run` see the whole window.
+        for index in skipped_indices(windows):
+            pos = batch_positions(train, index, args.batch_size, args.seq_len, args.seed,
+                                  args.data_order).tolist()
+            inloop.batch(index, batch_records(record_index, pos, args.seq_len, args.data_order))
 
     n_params = sum(p.numel() for p in model.parameters())
     inloop.params(vars(args))
@@ -568,10 +610,11 @@ def main(argv=None):
             hang_forever(step)
         lr = lr_at(step, args, lr_scale)
         index = inloop.data_index(step, windows)
-        x, y = get_batch(train, index, args.batch_size, args.seq_len, args.seed)
+        x, y = get_batch(train, index, args.batch_size, args.seq_len, args.seed, args.data_order)
         if record_index is not None:
-            pos = batch_positions(train, index, args.batch_size, args.seq_len, args.seed).tolist()
-            inloop.batch(index, batch_records(record_index, pos, args.seq_len))
+            pos = batch_positions(train, index, args.batch_size, args.seq_len, args.seed,
+                                  args.data_order).tolist()
+            inloop.batch(index, batch_records(record_index, pos, args.seq_len, args.data_order))
         step_lr = lr
         if faults.bad_batch("spike", step, index):
             y = random_targets(y, len(chars), args.seed, step)

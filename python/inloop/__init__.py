@@ -27,7 +27,9 @@ Under `inloop run` every call writes one JSON line to the supervisor's pipe; out
 is a cheap no-op (or, with INLOOP_PRINT=1 / init(print=True), `log` prints a readable line).
 In a multi-rank job (torchrun, srun, mpirun: RANK / SLURM_PROCID / OMPI_COMM_WORLD_RANK with a
 world size > 1) every rank reports to the one supervisor, each message carrying its rank; a rank
-that did not inherit the pipe opens the FIFO named by INLOOP_METRICS_PATH instead.
+that did not inherit the pipe opens the FIFO named by INLOOP_METRICS_PATH instead, and a rank on
+another host (or one that cannot open the FIFO) connects to INLOOP_RANKS_ADDR over TCP with the
+run's secret INLOOP_RANKS_TOKEN and sends the same lines.
 remedies() reads the control file (INLOOP_CONTROL) and the environment (INLOOP_RESUME_FROM,
 INLOOP_SKIP, INLOOP_LR_SCALE, INLOOP_MICRO_BATCH, INLOOP_ATTEMPT); the control file wins.
 """
@@ -62,7 +64,7 @@ class _State:
     def __init__(self):
         self.lock = threading.Lock()
         self.ready = False       # env read and fd checked
-        self.fd = None           # int when connected
+        self.fd = None           # int (pipe, FIFO) or _TcpChannel when connected
         self.print = False       # print readable lines when not connected
         self.warned = set()      # one-time warning keys
         self.acked = None        # pid that sent the "remedies" acknowledgement
@@ -119,6 +121,7 @@ def init(print=None, fd=None):
 
 def _init_locked(print, fd):
     explicit = fd is not None
+    badenv = False
     if fd is None:
         raw = os.environ.get("INLOOP_METRICS_FD", "").strip()
         if raw:
@@ -126,20 +129,16 @@ def _init_locked(print, fd):
                 fd = int(raw)
             except ValueError:
                 _warn("badenv", "INLOOP_METRICS_FD=%r is not a number; metrics disabled" % raw)
-                fd = None
+                fd, badenv = None, True
     shared = False
     rank, world = _rank_from_env()
-    if fd is not None and not explicit and not _is_our_pipe(fd):
-        # Not inherited (torchrun's and multiprocessing's workers close inherited fds): the
-        # number may even name another file of this process. The ranks' FIFO, if any, instead.
-        fd = None
-        path = os.environ.get("INLOOP_METRICS_PATH", "").strip()
-        if path and _S.shared and _S.fd is not None:  # init() again: keep the FIFO open
-            fd, shared = _S.fd, True
-        elif path:
-            fd = _open_fifo(path)
-            shared = fd is not None
-        else:
+    if not explicit and not badenv and (fd is None or not _is_our_pipe(fd)):
+        # Not inherited (torchrun's and multiprocessing's workers close inherited fds; a rank
+        # on another host never had it): the number may even name another file of this
+        # process. The ranks' channel instead: the FIFO on the supervisor's host, else TCP.
+        had_fd = fd is not None
+        fd, shared = _open_rank_channel()
+        if fd is None and had_fd and not os.environ.get("INLOOP_METRICS_PATH", "").strip():
             _warn("badfd", "metrics pipe fd %s was not inherited; metrics disabled"
                   % os.environ.get("INLOOP_METRICS_FD"))
     elif fd is not None:
@@ -160,6 +159,33 @@ def _init_locked(print, fd):
         host = os.environ.get("SLURMD_NODENAME") or socket.gethostname()
         _send({"t": "rank", "rank": rank, "world_size": world, "host": host})
     return fd is not None
+
+
+def _open_rank_channel():
+    """(channel, shared) for a process that did not inherit the pipe: the FIFO of
+    INLOOP_METRICS_PATH on the supervisor's host (shared: lines within PIPE_BUF), else the TCP
+    socket of INLOOP_RANKS_ADDR (a _TcpChannel); (None, False) when neither is there."""
+    path = os.environ.get("INLOOP_METRICS_PATH", "").strip()
+    addr = os.environ.get("INLOOP_RANKS_ADDR", "").strip()
+    token = os.environ.get("INLOOP_RANKS_TOKEN", "").strip()
+    sup_host = os.environ.get("INLOOP_RANKS_HOST", "").strip()
+    tcp = bool(addr and token)
+    remote = bool(sup_host) and sup_host != socket.gethostname()
+    if path and not remote:
+        if _S.shared and isinstance(_S.fd, int):  # init() again: keep the FIFO open
+            return _S.fd, True
+        fd = _open_fifo(path, quiet=tcp)
+        if fd is not None:
+            return fd, True
+    if tcp:
+        if isinstance(_S.fd, _TcpChannel):  # init() again: keep the connection
+            return _S.fd, False
+        return _TcpChannel(addr, token), False
+    if path and remote:  # no socket to use ([run] ranks_listen = "off"): the FIFO may still be
+        fd = _open_fifo(path)  # reachable (a container with a hostname of its own)
+        if fd is not None:
+            return fd, True
+    return None, False
 
 
 def _env_int(names):
@@ -195,7 +221,7 @@ def _is_our_pipe(fd):
     return not ino or ino == str(st.st_ino)
 
 
-def _open_fifo(path):
+def _open_fifo(path, quiet=False):
     try:
         # O_NONBLOCK only for the open (it fails at once if nobody reads), then blocking writes
         # like the pipe's.
@@ -203,9 +229,104 @@ def _open_fifo(path):
         os.set_blocking(fd, True)
         return fd
     except OSError as e:
-        _warn("badfifo", "cannot open the supervisor's channel %s (%s); metrics disabled"
-              % (path, e))
+        if not quiet:  # quiet: TCP is the way left
+            _warn("badfifo", "cannot open the supervisor's channel %s (%s); metrics disabled"
+                  % (path, e))
         return None
+
+
+RANKS_HELLO = "inloop-ranks/1"
+_TCP_CONNECT_SECONDS = 2.0   # a supervisor that is gone costs a training step at most this...
+_TCP_SEND_SECONDS = 5.0      # ...or this, while a send waits on a full socket
+_TCP_MAX_FAILURES = 8        # failed connections in a row before the SDK gives up
+_TCP_STEADY_SECONDS = 60.0   # a connection up this long counts as good: the backoff starts over
+
+
+class _TcpChannel:
+    """The ranks' TCP channel (docs/sdk_protocol.md "Ranks"): a rank on another host connects to
+    the supervisor's INLOOP_RANKS_ADDR, presents INLOOP_RANKS_TOKEN, then sends the very lines it
+    would write to the FIFO. Connects lazily; after a failure the next message waits out a
+    backoff (0.5 s doubling to 30 s; messages meanwhile are dropped), and after
+    _TCP_MAX_FAILURES failures in a row it gives up with a warning, like a broken pipe. Each
+    process (a forked worker too) has its own connection. Called under _S.lock."""
+
+    def __init__(self, addr, token):
+        host, _, port = addr.rpartition(":")
+        self.host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        try:
+            self.port = int(port)
+        except ValueError:
+            self.port = 0
+        self.token = token
+        self.addr = addr
+        self.sock = None
+        self.pid = os.getpid()
+        self.rank_line = None    # the "rank" hello, sent again on every new connection
+        self.failures = 0        # failed connections in a row
+        self.next_try = 0.0
+        self.up_since = 0.0
+        self.dropped = 0         # messages dropped while not connected
+
+    def _close(self):
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+        self.sock = None
+
+    def _failed(self, why):
+        self._close()
+        now = time.monotonic()
+        if self.up_since and now - self.up_since >= _TCP_STEADY_SECONDS:
+            self.failures = 0
+        self.up_since = 0.0
+        self.failures += 1
+        if self.failures >= _TCP_MAX_FAILURES:
+            raise OSError("the supervisor's socket %s: %s, %d times in a row"
+                          % (self.addr, why, self.failures))
+        self.next_try = now + min(30.0, 0.5 * 2 ** (self.failures - 1))
+        _warn("tcpretry", "the supervisor's socket %s failed (%s); retrying with a backoff, "
+              "metrics meanwhile are dropped" % (self.addr, why))
+
+    def _connect(self):
+        sock = socket.create_connection((self.host, self.port), timeout=_TCP_CONNECT_SECONDS)
+        try:
+            sock.settimeout(_TCP_SEND_SECONDS)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            hello = ("%s %s\n" % (RANKS_HELLO, self.token)).encode("utf-8")
+            sock.sendall(hello + (self.rank_line or b""))
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+        self.up_since = time.monotonic()
+
+    def send(self, data, is_rank_line=False):
+        """Sends one line; False when it was dropped. Raises OSError once it gives up."""
+        if self.pid != os.getpid():  # a forked child: the parent's connection is not its own
+            self._close()  # (closes the child's copy of the descriptor only)
+            self.pid = os.getpid()
+            self.failures, self.next_try, self.up_since = 0, 0.0, 0.0
+        if is_rank_line:
+            self.rank_line = data
+        if self.sock is None:
+            if time.monotonic() < self.next_try:
+                self.dropped += 1
+                return False
+            try:
+                self._connect()
+            except OSError as e:
+                self._failed("cannot connect: %s" % e)
+                return False
+            if is_rank_line:
+                return True  # the hello carried it
+        try:
+            self.sock.sendall(data)
+            return True
+        except OSError as e:
+            self._failed(str(e))
+            return False
 
 
 def rank():
@@ -294,6 +415,8 @@ def _send(obj):
         return False
     try:
         with _S.lock:
+            if isinstance(fd, _TcpChannel):
+                return fd.send(data, obj.get("t") == "rank")
             # One os.write normally carries the whole line; the loop only matters if a signal
             # interrupts a large write part-way (the lock keeps our own threads out meanwhile).
             view = memoryview(data)

@@ -20,6 +20,7 @@
 #include "remedy/timeline.h"
 #include "report/render_markdown.h"
 #include "report/run_report.h"
+#include "report/timeline_filter.h"
 
 namespace inloop::assist {
 namespace {
@@ -245,14 +246,23 @@ Status EventsTool(ToolContext& ctx, const ToolArgs& args, std::string* out) {
   INLOOP_RETURN_IF_ERROR(FindRunArg(ctx, args, "run", &r));
   std::vector<store::EventRecord> events;
   INLOOP_RETURN_IF_ERROR(ctx.store->ListEvents(r.id, &events));
-  auto kind = args.Str("kind");
-  if (kind) std::erase_if(events, [&](const store::EventRecord& e) { return e.kind != *kind; });
+  // The human timeline's filter: the data index's per-step bookkeeping would otherwise be the
+  // newest 50 events of any run that reports its batches; it is counted, and asked for by kind.
+  report::TimelineFilter filter;
+  if (auto kind = args.Str("kind")) filter.kinds.push_back(*kind);
+  report::FilteredTimeline timeline = report::FilterTimeline(std::move(events), filter);
+  events = std::move(timeline.shown);
   int64_t limit = args.Int("limit").value_or(50);
   size_t first = events.size() > static_cast<size_t>(limit) ? events.size() - limit : 0;
   JsonWriter w;
   w.BeginObject().Key("run").String(r.id).Key("matching").Int(static_cast<int64_t>(events.size()));
   w.Key("shown").Int(static_cast<int64_t>(events.size() - first));
   w.Key("order").String("oldest first; the newest when more match than the limit");
+  if (!timeline.hidden.empty()) {
+    w.Key("hidden").BeginObject();
+    for (const auto& [k, n] : timeline.hidden) w.Key(k).Int(n);
+    w.EndObject();
+  }
   w.Key("events").BeginArray();
   for (size_t i = first; i < events.size(); ++i) {
     auto& e = events[i];
@@ -720,7 +730,8 @@ void RegisterInloopTools(ToolRegistry* r) {
       "A run's timeline: findings (loss spikes, NaNs, hangs...), attempts starting and exiting, "
       "remedies proposed, approved and applied, with steps and evidence.",
       ObjectArg("", {run_arg(false),
-                     {"kind", false, StringArg("only events of this kind, e.g. loss_spike")},
+                     {"kind", false, StringArg("only events of this kind, e.g. loss_spike (data_batches, the "
+                                                "data index, only when asked for)")},
                      {"limit", false, IntegerArg("the newest this many (default 50)", 1, 500)}}),
       EventsTool});
   r->Register(Tool{

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "audit/audit.h"
+#include "common/display_text.h"
 #include "audit/command_files.h"
 #include "audit/serving_surface.h"
 #include "cli/cli_util.h"
@@ -128,7 +129,7 @@ int AuditBeforeRun(const std::vector<std::string>& command, const std::string& p
       }
       if (f.severity < audit::Severity::kHigh) continue;
       ++failing;
-      std::string where = f.line > 0 ? fmt::format("{}:{}", f.file, f.line) : f.file;
+      std::string where = FileAndLine(f.file, f.line);
       fmt::print(stderr, "inloop: audit: {} {}: {} ({})\n", audit::SeverityName(f.severity), where,
                  f.message, f.rule);
     }

@@ -32,6 +32,7 @@
 #include "cli/sync_cmd.h"
 #include "cli/verbs.h"
 #include "cli/data_cmd.h"
+#include "cli/events_cmd.h"
 #include "cli/model_cmd.h"
 #include "common/display_text.h"
 #include "common/duration_text.h"
@@ -248,43 +249,6 @@ int CmdMetrics(const std::string& store_dir, const std::string& run_ref, const s
     out += '\n';
   }
   fwrite(out.data(), 1, out.size(), stdout);
-  return kExitOk;
-}
-
-// ---- events ----
-int CmdEvents(const std::string& store_dir, const std::string& run_ref, bool json) {
-  std::unique_ptr<store::Store> st;
-  Status s = OpenStore(store_dir, &st);
-  store::RunRecord r;
-  std::vector<store::EventRecord> events;
-  if (s.ok()) s = st->FindRun(run_ref, &r);
-  if (s.ok()) s = st->ListEvents(r.id, &events);
-  if (!s.ok()) return Fail(s);
-  if (json) {
-    JsonWriter w;
-    w.BeginArray();
-    for (auto& e : events) {
-      w.BeginObject().Key("id").Int(e.id).Key("time").Number(e.time).Key("kind").String(e.kind);
-      w.Key("severity").String(e.severity);
-      w.Key("step_lo");
-      if (e.step_lo) w.Int(*e.step_lo); else w.Null();
-      w.Key("step_hi");
-      if (e.step_hi) w.Int(*e.step_hi); else w.Null();
-      w.Key("message").String(e.message).Key("data").Raw(e.data_json.empty() ? "{}" : e.data_json);
-      w.EndObject();
-    }
-    w.EndArray();
-    fmt::print("{}\n", w.str());
-    return kExitOk;
-  }
-  for (auto& e : events) {
-    std::string steps;
-    if (e.step_lo) steps = e.step_hi && *e.step_hi != *e.step_lo
-                               ? fmt::format(" steps {}-{}", *e.step_lo, *e.step_hi)
-                               : fmt::format(" step {}", *e.step_lo);
-    fmt::print("{}  {:<7} {:<18}{} {}\n", LocalTimeText(e.time), e.severity, e.kind, steps, e.message);
-  }
-  if (events.empty()) fmt::print("no events for run {}\n", r.id);
   return kExitOk;
 }
 
@@ -591,10 +555,7 @@ int Main(int argc, char** argv) {
   bool metrics_json = false;
   metrics->add_flag("--json", metrics_json, "same as --format json");
 
-  auto* events = app.add_subcommand("events", "the run's timeline");
-  events->add_option("--store", store_dir, "store directory");
-  events->add_flag("--json", json, "JSON output");
-  events->add_option("run", run_ref, "run id or name")->required();
+  AddEventsVerbs(app, &verbs);
 
   LogsArgs logs_args;
   auto* logs = app.add_subcommand("logs", "an attempt's stdout or stderr, as the store kept it");
@@ -962,7 +923,6 @@ int Main(int argc, char** argv) {
     return CmdMetrics(ResolveStore(store_dir), run_ref, key, max_points, format, from, to,
                       segment);
   }
-  if (*events) return CmdEvents(ResolveStore(store_dir), run_ref, json);
   if (*logs) {
     logs_args.store_dir = ResolveStore(store_dir);
     return CmdLogs(logs_args);

@@ -1,4 +1,5 @@
-// `inloop data run [STEP...]`, `inloop data status`, `inloop data lineage OUTPUT`, `inloop data
+// `inloop data run [STEP...] [--slurm]`, `inloop data exec-step STEP` (a Slurm job's body),
+// `inloop data status`, `inloop data lineage OUTPUT`, `inloop data
 // quarantine OUTPUT --lines A-B | --from-run RUN`: the config's pipeline run, assessed, traced and pruned (src/data/). Text for people on stdout (progress on stderr),
 // or one JSON document with --json. Exit codes: 0, kExitDataFailed when a step failed, was
 // invalid or blocked (run) or is stale (status --check), else the error's.
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 
@@ -23,6 +25,8 @@
 #include "data/quarantine.h"
 #include "data/validate.h"
 #include "data/runner.h"
+#include "data/slurm_executor.h"
+#include "data/slurm_step.h"
 #include "report/run_report.h"
 #include "store/store.h"
 
@@ -35,6 +39,11 @@ struct DataArgs {
   bool json = false;
   std::vector<std::string> steps;
   int jobs = 1;
+  bool slurm = false;  // run: submit the steps as Slurm jobs
+  bool local = false;  // run: here, whatever [data] executor says
+  bool wait = false;   // run --slurm: until the jobs are done
+  std::string partition, time, script_dir;
+  std::string exec_step;  // exec-step: the step
   bool check = false;
   std::string output;
   std::string lines;   // quarantine
@@ -79,9 +88,7 @@ void WriteChecks(JsonWriter& w, const std::vector<data::CheckResult>& checks) {
   w.EndArray();
 }
 
-int CmdDataRun(const DataArgs& a) {
-  Project p;
-  if (int rc = LoadProject(a, &p)) return rc;
+data::RunOptions RunOptionsFor(const DataArgs& a, const Project& p) {
   data::RunOptions o;
   o.project_dir = p.dir;
   o.store_dir = std::filesystem::absolute(p.store).string();
@@ -91,29 +98,61 @@ int CmdDataRun(const DataArgs& a) {
   o.targets = a.steps;
   o.progress = true;
   o.color = UseColor(2);
+  return o;
+}
+
+void PrintRunJson(const data::PipelineOutcome& out) {
+  JsonWriter w;
+  w.BeginObject().Key("ok").Bool(out.ok).Key("steps").BeginArray();
+  for (auto& st : out.steps) {
+    w.BeginObject().Key("name").String(st.name).Key("state").String(st.state);
+    w.Key("reason").String(st.reason).Key("run_id").String(st.run_id).Key("job_id").String(st.job_id);
+    w.Key("exit_code").Int(st.exit_code).Key("seconds").Number(st.seconds).Key("outputs").BeginArray();
+    for (auto& op : st.outputs) {
+      w.BeginObject().Key("path").String(op.path).Key("sha256").String(op.sha256).Key("size").Int(op.size).EndObject();
+    }
+    w.EndArray().Key("checks");
+    WriteChecks(w, st.checks);
+    w.EndObject();
+  }
+  w.EndArray().EndObject();
+  fmt::print("{}\n", w.str());
+}
+
+int CmdDataRun(const DataArgs& a) {
+  Project p;
+  if (int rc = LoadProject(a, &p)) return rc;
+  if (a.slurm && a.local) return Fail(Status::Invalid("--slurm and --local contradict each other: give one"));
+  bool slurm = a.slurm || (p.cfg.data.executor == "slurm" && !a.local);
+  if (!slurm && (a.wait || !a.partition.empty() || !a.time.empty() || !a.script_dir.empty())) {
+    return Fail(Status::Invalid("--wait, --partition, --time and --script-dir are for Slurm: add --slurm "
+                                "(or set [data] executor = \"slurm\")"));
+  }
+  data::RunOptions o = RunOptionsFor(a, p);
   data::PipelineOutcome out;
-  Status s = data::RunPipeline(p.cfg.data, o, &out);
+  Status s;
+  if (slurm) {
+    o.project_dir = std::filesystem::absolute(p.dir).lexically_normal().string();  // the jobs' chdir
+    if (o.project_dir.size() > 1 && o.project_dir.back() == '/') o.project_dir.pop_back();
+    data::SlurmOptions so;
+    so.partition = a.partition.empty() ? p.cfg.data.slurm_partition : a.partition;
+    so.time = a.time.empty() ? p.cfg.data.slurm_time : a.time;
+    so.script_dir = a.script_dir.empty() ? "" : std::filesystem::absolute(a.script_dir).string();
+    so.wait = a.wait;
+    s = data::SubmitPipeline(p.cfg.data, o, so, &out);
+  } else {
+    s = data::RunPipeline(p.cfg.data, o, &out);
+  }
   if (!s.ok()) return Fail(s);
   if (a.json) {
-    JsonWriter w;
-    w.BeginObject().Key("ok").Bool(out.ok).Key("steps").BeginArray();
-    for (auto& st : out.steps) {
-      w.BeginObject().Key("name").String(st.name).Key("state").String(st.state);
-      w.Key("reason").String(st.reason).Key("run_id").String(st.run_id);
-      w.Key("exit_code").Int(st.exit_code).Key("seconds").Number(st.seconds).Key("outputs").BeginArray();
-      for (auto& op : st.outputs) {
-        w.BeginObject().Key("path").String(op.path).Key("sha256").String(op.sha256).Key("size").Int(op.size).EndObject();
-      }
-      w.EndArray().Key("checks");
-      WriteChecks(w, st.checks);
-      w.EndObject();
-    }
-    w.EndArray().EndObject();
-    fmt::print("{}\n", w.str());
+    PrintRunJson(out);
   } else {
-    int ran = 0, fresh = 0, bad = 0;
+    int ran = 0, fresh = 0, queued = 0, bad = 0;
     for (auto& st : out.steps) {
-      (st.state == "ran" ? ran : st.state == "up_to_date" ? fresh : bad)++;
+      (st.state == "ran"                                    ? ran
+       : st.state == "up_to_date"                           ? fresh
+       : st.state == "submitted" || st.state == "in_flight" ? queued
+                                                            : bad)++;
       for (auto& c : st.checks) {
         if (!c.passed) {
           fmt::print("  {} {}: {} {}{}: {}\n", st.name, c.severity == data::Severity::kError ? "ERROR" : "warning",
@@ -122,9 +161,26 @@ int CmdDataRun(const DataArgs& a) {
         }
       }
     }
-    fmt::print("{} steps: {} ran, {} up to date, {} failed or blocked\n", out.steps.size(), ran, fresh, bad);
+    if (queued > 0) {
+      fmt::print("{} steps: {} submitted or already queued as Slurm jobs, {} up to date, {} failed or "
+                 "blocked (`inloop data status` follows them)\n", out.steps.size(), queued, fresh, bad);
+    } else {
+      fmt::print("{} steps: {} ran, {} up to date, {} failed or blocked\n", out.steps.size(), ran, fresh, bad);
+    }
   }
   return out.ok ? 0 : kExitDataFailed;
+}
+
+// The body of a job `data run --slurm` submitted: one step, recorded by the job itself.
+int CmdDataExecStep(const DataArgs& a) {
+  Project p;
+  if (int rc = LoadProject(a, &p)) return rc;
+  data::RunOptions o = RunOptionsFor(a, p);
+  const char* job = std::getenv("SLURM_JOB_ID");
+  data::StepOutcome out;
+  Status s = data::ExecStep(p.cfg.data, a.exec_step, o, job ? job : "", &out);
+  if (!s.ok()) return Fail(s);
+  return out.state == "ran" || out.state == "up_to_date" ? 0 : kExitDataFailed;
 }
 
 int CmdDataStatus(const DataArgs& a) {
@@ -133,6 +189,7 @@ int CmdDataStatus(const DataArgs& a) {
   std::vector<data::StepStatus> st;
   Status s = data::PipelineStatus(p.cfg.data, p.dir, a.steps, &st);
   if (!s.ok()) return Fail(s);
+  data::AddJobStatus(p.cfg.data, p.dir, &st);
   bool all = true;
   for (auto& x : st) all &= x.up_to_date;
   if (a.json) {
@@ -140,7 +197,9 @@ int CmdDataStatus(const DataArgs& a) {
     w.BeginObject().Key("up_to_date").Bool(all).Key("steps").BeginArray();
     for (auto& x : st) {
       w.BeginObject().Key("name").String(x.name).Key("up_to_date").Bool(x.up_to_date);
-      w.Key("reason").String(x.reason).Key("run_id").String(x.run_id).Key("last_status").String(x.last_status).EndObject();
+      w.Key("reason").String(x.reason).Key("run_id").String(x.run_id).Key("last_status").String(x.last_status);
+      w.Key("job_id").String(x.job_id).Key("job_state").String(x.job_state).Key("job_reason").String(x.job_reason);
+      w.EndObject();
     }
     w.EndArray().EndObject();
     fmt::print("{}\n", w.str());
@@ -149,8 +208,15 @@ int CmdDataStatus(const DataArgs& a) {
     for (auto& x : st) {
       std::string state = x.up_to_date ? "up to date" : "stale";
       if (color) state = fmt::format("{}{}\033[0m", x.up_to_date ? "\033[32m" : "\033[33m", state);
-      fmt::print("{:<16} {}{}{}\n", x.name, state, x.reason.empty() ? "" : ": " + x.reason,
-                 x.run_id.empty() ? "" : fmt::format("  (run {})", x.run_id));
+      std::string job;
+      if (x.job_state == "queued" || x.job_state == "running") {
+        job = fmt::format("  [Slurm job {} {}]", x.job_id, x.job_state);
+      } else if (!x.job_id.empty() && !x.up_to_date) {
+        job = fmt::format("  [last Slurm job {}: {}{}]", x.job_id, x.job_state,
+                          x.job_reason.empty() ? "" : ", " + x.job_reason);
+      }
+      fmt::print("{:<16} {}{}{}{}\n", x.name, state, x.reason.empty() ? "" : ": " + x.reason,
+                 x.run_id.empty() ? "" : fmt::format("  (run {})", x.run_id), job);
     }
   }
   return a.check && !all ? kExitDataFailed : 0;
@@ -355,7 +421,19 @@ void AddDataVerbs(CLI::App& app, VerbTable* verbs) {
   common(run);
   run->add_option("steps", args->steps, "only these steps (and what they depend on)");
   run->add_option("--jobs,-j", args->jobs, "independent steps run at once (default 1)")->check(CLI::Range(1, 256));
+  run->add_flag("--slurm", args->slurm, "submit each out-of-date step as a Slurm job (docs/data.md)");
+  run->add_flag("--local", args->local, "run the steps here even if [data] executor = \"slurm\"");
+  run->add_flag("--wait", args->wait, "--slurm: wait until the jobs are done and report what they recorded");
+  run->add_option("--partition", args->partition, "--slurm: the jobs' partition (default [data.slurm] partition)");
+  run->add_option("--time", args->time, "--slurm: each job's time limit (default [data.slurm] time)");
+  run->add_option("--script-dir", args->script_dir,
+                  "--slurm: where the sbatch scripts and the jobs' output go (default .inloop/data/slurm)");
   verbs->Add(run, [args] { return CmdDataRun(*args); });
+  auto* exec = data->add_subcommand(
+      "exec-step", "run one step as a Slurm job of `data run --slurm` does: assess, build, validate, record");
+  common(exec);
+  exec->add_option("step", args->exec_step, "the step's name")->required();
+  verbs->Add(exec, [args] { return CmdDataExecStep(*args); });
   auto* status = data->add_subcommand("status", "each step: up to date, or stale and why");
   common(status);
   status->add_option("steps", args->steps, "only these steps (and what they depend on)");

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "cli/cli_util.h"
+#include "common/display_text.h"
 #include "cli/exit_codes.h"
 #include "common/json_writer.h"
 #include "importers/import_driver.h"
@@ -53,8 +54,7 @@ std::string Where(const importers::ImportIssue& i) {
   // Binary readers already start their messages with "byte N".
   if (i.offset >= 0 && i.message.rfind("byte ", 0) == 0) return i.path;
   if (i.offset >= 0) return fmt::format("{}: byte {}", i.path, i.offset);
-  if (i.line > 0) return fmt::format("{}:{}", i.path, i.line);
-  return i.path;
+  return FileAndLine(i.path, i.line);
 }
 
 void RunJson(JsonWriter& w, const importers::ImportedRunResult& r) {

@@ -80,6 +80,7 @@ int CmdRun(const RunArgs& args) {
   opts.name = args.name;
   opts.store_dir = ResolveStore(args.store, cfg.store);
   opts.grace_seconds = args.grace.value_or(cfg.grace_seconds);
+  opts.ranks_listen = cfg.ranks_listen;
   opts.patterns = cfg.patterns;
   opts.detect = cfg.detect;
   opts.remedy = cfg.remedy;

@@ -3,13 +3,9 @@
 // --script-dir), submits it with `sbatch --parsable` (a fixed argv, no shell) and prints the job
 // id. Nodes the lemon-node ledger holds at --exclude-after faults or more are excluded: the
 // store's ledger, or with --server and no --store the server's (GET /api/v1/nodes).
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <climits>
-#include <cstring>
-#include <ctime>
 #include <memory>
 
 #include <fmt/format.h>
@@ -17,10 +13,9 @@
 #include "cli/cli_util.h"
 #include "cli/exit_codes.h"
 #include "cli/slurm_verbs.h"
-#include "common/file_io.h"
 #include "common/json_writer.h"
-#include "common/subprocess.h"
 #include "slurm/sbatch_script.h"
+#include "slurm/sbatch_submit.h"
 #include "supervise/run_context.h"
 
 namespace inloop::cli {
@@ -60,26 +55,6 @@ std::string JobName(const std::string& name) {
     out += ok ? c : '_';
   }
   return out.empty() ? "inloop" : out.substr(0, 64);
-}
-
-Status MakeDirs(const std::string& dir) {
-  for (size_t i = 1; i <= dir.size(); ++i) {
-    if (i < dir.size() && dir[i] != '/') continue;
-    std::string part = dir.substr(0, i);
-    if (::mkdir(part.c_str(), 0755) != 0 && errno != EEXIST) {
-      return Status::Io(fmt::format("cannot create {}: {}", part, std::strerror(errno)));
-    }
-  }
-  return Status::OK();
-}
-
-// The job id from `sbatch --parsable` ("ID" or "ID;CLUSTER").
-std::string ParseJobId(std::string out) {
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  auto nl = out.find_last_of('\n');
-  if (nl != std::string::npos) out = out.substr(nl + 1);
-  auto semi = out.find(';');
-  return semi == std::string::npos ? out : out.substr(0, semi);
 }
 
 // A flag the user has to change: exit 2, as for CLI11's own complaints.
@@ -142,32 +117,15 @@ int CmdSubmit(const SubmitArgs& a) {
   std::string dir = !a.script_dir.empty() ? AbsolutePath(a.script_dir)
                     : !store.empty()       ? store + "/slurm"
                                            : AbsolutePath(".inloop-slurm");
-  s = MakeDirs(dir);
+  slurm::SubmittedJob job;
+  s = slurm::SubmitScript(dir, r.job_name, script, {}, &job);
   if (!s.ok()) return Fail(s);
-  std::string path = fmt::format("{}/{}-{}-{}.sbatch", dir, r.job_name,
-                                 static_cast<long long>(std::time(nullptr)), getpid());
-  // Readable by its owner only: with --server the script holds the token.
-  mode_t old_mask = ::umask(077);
-  s = WriteFileAtomically(path, script);
-  ::umask(old_mask);
-  if (!s.ok()) return Fail(s);
-
-  SubprocessSpec spec;
-  spec.argv = {"sbatch", "--parsable", "--output=" + dir + "/slurm-%j.out", path};
-  CapturedOutput out;
-  s = RunCaptured(spec, &out);
-  if (!s.ok()) return Fail(Status::Io(fmt::format("cannot run sbatch: {}", s.message())));
-  std::string job_id = ParseJobId(out.out);
-  if (out.exit_code != 0 || job_id.empty()) {
-    std::string err = out.err;
-    while (!err.empty() && err.back() == '\n') err.pop_back();
-    return Fail(Status::Io(fmt::format("sbatch refused {} (exit code {}): {}", path,
-                                       out.exit_code, err)));
-  }
+  const std::string& job_id = job.job_id;
+  const std::string& path = job.script;
   if (a.json) {
     JsonWriter w;
     w.BeginObject().Key("job_id").String(job_id).Key("script").String(path);
-    w.Key("output").String(dir + "/slurm-" + job_id + ".out").Key("exclude").BeginArray();
+    w.Key("output").String(job.output).Key("exclude").BeginArray();
     for (const auto& n : r.exclude) w.String(n);
     w.EndArray().EndObject();
     fmt::print("{}\n", w.Take());

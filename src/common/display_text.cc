@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include <fmt/format.h>
+
 namespace inloop {
 namespace {
 
@@ -33,6 +35,10 @@ std::string JoinCommand(const std::vector<std::string>& cmd) {
     out += plain ? a : "'" + a + "'";
   }
   return out;
+}
+
+std::string FileAndLine(std::string_view file, int64_t line) {
+  return line > 0 ? fmt::format("{}:{}", file, line) : std::string(file);
 }
 
 }  // namespace inloop

@@ -2,7 +2,9 @@
 // and the assistant's tools: local or UTC timestamps, and a command line quoted as a shell shows it.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace inloop {
@@ -14,5 +16,7 @@ std::string UtcTimeText(double t);
 // A command line as a shell would show it (arguments that are empty or hold spaces, quotes, `$`,
 // backquotes or backslashes are single-quoted).
 std::string JoinCommand(const std::vector<std::string>& cmd);
+// "FILE:LINE" as compilers and editors read it; FILE alone when line <= 0 (no line known).
+std::string FileAndLine(std::string_view file, int64_t line);
 
 }  // namespace inloop

@@ -10,7 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <string_view>
 
@@ -229,7 +231,7 @@ Status StartSubprocess(const SubprocessSpec& spec, pid_t* pid) {
   return Status::OK();
 }
 
-Status RunCaptured(SubprocessSpec spec, CapturedOutput* r) {
+Status RunCaptured(SubprocessSpec spec, CapturedOutput* r, double timeout_s) {
   *r = CapturedOutput{};
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0) return Status::Io(fmt::format("pipe: {}", std::strerror(errno)));
@@ -255,8 +257,26 @@ Status RunCaptured(SubprocessSpec spec, CapturedOutput* r) {
   std::string* dst[2] = {&r->out, &r->err};
   int open_fds = 2;
   char buf[8192];
+  using Clock = std::chrono::steady_clock;
+  const bool timed = timeout_s > 0;
+  Clock::time_point deadline =
+      timed ? Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                 std::chrono::duration<double>(timeout_s))
+            : Clock::time_point::max();
   while (open_fds > 0) {
-    int n = poll(p, 2, -1);
+    int wait_ms = -1;
+    if (timed) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) {
+        if (r->timed_out) break;  // killed, and a grandchild still holds the pipes: stop here
+        r->timed_out = true;
+        ::kill(spec.new_process_group ? -pid : pid, SIGKILL);
+        deadline = Clock::now() + std::chrono::seconds(2);
+        continue;
+      }
+      wait_ms = static_cast<int>(std::min<int64_t>(left.count() + 1, 60'000));
+    }
+    int n = poll(p, 2, wait_ms);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) break;
     for (int i = 0; i < 2; ++i) {

@@ -65,12 +65,15 @@ int DecodeWaitStatus(int status);
 
 struct CapturedOutput {
   int exit_code = -1;  // 128 + signal when killed
+  bool timed_out = false;  // killed (SIGKILL; its process group when it leads one) at the timeout
   std::string out;
   std::string err;
 };
 
 // Runs the program to its end with stdin from /dev/null, capturing stdout and stderr (both
-// drained concurrently, so neither can fill its pipe and stall the child).
-Status RunCaptured(SubprocessSpec spec, CapturedOutput* result);
+// drained concurrently, so neither can fill its pipe and stall the child). With timeout_s > 0 a
+// program still running after that many seconds is killed and `timed_out` set; what it wrote is
+// kept (a grandchild that still holds the pipes gets two more seconds, then is not waited for).
+Status RunCaptured(SubprocessSpec spec, CapturedOutput* result, double timeout_s = 0);
 
 }  // namespace inloop

@@ -11,6 +11,7 @@
 
 #include "config/data_section.h"
 #include "config/toml_fields.h"
+#include "supervise/rank_link.h"
 
 namespace inloop::config {
 namespace {
@@ -79,7 +80,13 @@ Status LoadConfig(const std::string& path, Config* out) {
   if (auto* m = root["mcp"].as_table()) INLOOP_RETURN_IF_ERROR(LoadMcpConfig(*m, path, &out->mcp));
   if (auto* a = root["audit"].as_table()) INLOOP_RETURN_IF_ERROR(LoadAudit(path, *a, out));
   if (auto* run = root["run"].as_table()) {
-    INLOOP_RETURN_IF_ERROR(CheckKeys(path, *run, "run.", {"grace_seconds"}));
+    INLOOP_RETURN_IF_ERROR(CheckKeys(path, *run, "run.", {"grace_seconds", "ranks_listen"}));
+    if (auto* l = run->get("ranks_listen")) {
+      auto v = l->value<std::string>();
+      Status ls = v ? supervise::ParseRanksListen(*v, &out->ranks_listen)
+                    : Status::Invalid("run.ranks_listen must be a string");
+      if (!ls.ok()) return Status::Invalid(fmt::format("{}: {}", TomlWhere(path, *l), ls.message()));
+    }
     if (auto* g = run->get("grace_seconds")) {
       auto v = g->value<double>();
       if (!v || *v < 0) {

@@ -12,6 +12,7 @@
 #include "detect/detect_config.h"
 #include "ingest/line_parser.h"
 #include "remedy/remedy_config.h"
+#include "supervise/rank_link.h"
 
 namespace inloop::config {
 
@@ -19,6 +20,7 @@ struct Config {
   std::string path;           // where it was loaded from; empty for defaults
   std::string store;          // [store] dir
   double grace_seconds = 30;  // [run] grace_seconds
+  supervise::RanksListen ranks_listen;  // [run] ranks_listen (docs/sdk_protocol.md "Ranks")
   std::vector<ingest::CustomPattern> patterns;  // [[parse.patterns]] name, regex
   bool parse_lines_with_sdk = false;            // [parse] lines_with_sdk
   detect::DetectConfig detect;                  // [detect] (docs/detect.md)

@@ -227,7 +227,24 @@ Status ParseStep(const std::string& path, const toml::table& t, data::StepSpec* 
 }  // namespace
 
 Status LoadDataSection(const toml::table& data, const std::string& path, data::PipelineSpec* out) {
-  INLOOP_RETURN_IF_ERROR(Keys(path, data, "data", {"step"}));
+  INLOOP_RETURN_IF_ERROR(Keys(path, data, "data", {"step", "executor", "slurm"}));
+  if (const toml::node* e = data.get("executor")) {
+    auto v = e->value_exact<std::string>();
+    if (!v || (*v != "local" && *v != "slurm")) return Bad(path, *e, "data.executor must be \"local\" or \"slurm\"");
+    out->executor = *v;
+  }
+  if (const toml::node* sl = data.get("slurm")) {
+    const toml::table* t = sl->as_table();
+    if (!t) return Bad(path, *sl, "data.slurm must be a table ([data.slurm])");
+    INLOOP_RETURN_IF_ERROR(Keys(path, *t, "data.slurm", {"partition", "time"}));
+    for (auto [key, field] : {std::pair{"partition", &out->slurm_partition}, std::pair{"time", &out->slurm_time}}) {
+      const toml::node* n = t->get(key);
+      if (!n) continue;
+      auto v = n->value_exact<std::string>();
+      if (!v) return Bad(path, *n, fmt::format("data.slurm.{} must be a string", key));
+      *field = *v;
+    }
+  }
   const toml::node* steps = data.get("step");
   if (!steps) return Status::OK();
   const toml::array* arr = steps->as_array();

@@ -2,6 +2,7 @@
 #include "data/manifest.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -199,6 +200,52 @@ Status SaveManifest(const std::string& data_dir, const Manifest& m) {
   w.EndArray().EndObject();
   INLOOP_RETURN_IF_ERROR(MakeDirs(data_dir));
   return WriteFileAtomically(data_dir + "/manifest.json", w.str() + "\n");
+}
+
+Status WithDataLock(const std::string& data_dir, const std::function<Status()>& fn) {
+  INLOOP_RETURN_IF_ERROR(MakeDirs(data_dir));
+  std::string path = data_dir + "/manifest.lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Io(fmt::format("{}: cannot open the data lock", path));
+  int rc;
+  do {
+    rc = ::flock(fd, LOCK_EX);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    ::close(fd);
+    return Status::Io(fmt::format("{}: cannot lock", path));
+  }
+  Status s = fn();
+  ::close(fd);  // releases the lock
+  return s;
+}
+
+namespace {
+
+void MergeFiles(const std::map<std::string, FileVersion>& files, Manifest* m) {
+  for (auto& [p, f] : files) m->files[p] = f;
+}
+
+}  // namespace
+
+Status CommitStep(const std::string& data_dir, const std::string& name, const StepRecord& rec,
+                  const std::map<std::string, FileVersion>& files) {
+  return WithDataLock(data_dir, [&] {
+    Manifest disk;
+    INLOOP_RETURN_IF_ERROR(LoadManifest(data_dir, &disk));
+    MergeFiles(files, &disk);
+    disk.steps[name] = rec;
+    return SaveManifest(data_dir, disk);
+  });
+}
+
+Status CommitFiles(const std::string& data_dir, const std::map<std::string, FileVersion>& files) {
+  return WithDataLock(data_dir, [&] {
+    Manifest disk;
+    INLOOP_RETURN_IF_ERROR(LoadManifest(data_dir, &disk));
+    MergeFiles(files, &disk);
+    return SaveManifest(data_dir, disk);
+  });
 }
 
 }  // namespace inloop::data

@@ -2,10 +2,13 @@
 // (docs/data.md): per file its content hash under a stat key (size, mtime, inode), so a no-op
 // rerun reads no data; per step the cache key and its parts, the inputs and outputs by hash, the
 // run that built them and whether it passed validation. Written atomically after every step, so a
-// crash loses at most the step in flight. Not thread-safe: the runner's main thread owns it.
+// crash loses at most the step in flight. Several processes may finish steps at once (a local run,
+// Slurm jobs): each commits its step's record under an flock on DATA_DIR/manifest.lock
+// (CommitStep), reading the manifest afresh. A Manifest value is not thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -55,6 +58,19 @@ Status MakeDirs(const std::string& dir);
 // A missing manifest is an empty one; a corrupt one is Corrupt naming the file.
 Status LoadManifest(const std::string& data_dir, Manifest* m);
 Status SaveManifest(const std::string& data_dir, const Manifest& m);
+
+// Runs `fn` holding the project's data lock (an exclusive flock on DATA_DIR/manifest.lock, waited
+// for): what is read, changed and written back under it (the manifest, the Slurm job records)
+// cannot lose another process's update. Holders keep it for milliseconds.
+Status WithDataLock(const std::string& data_dir, const std::function<Status()>& fn);
+
+// Under the data lock: the manifest on disk with step `name`'s record set to `rec` and the hash
+// cache entries of `files` merged in.
+Status CommitStep(const std::string& data_dir, const std::string& name, const StepRecord& rec,
+                  const std::map<std::string, FileVersion>& files);
+
+// Under the data lock: the hash cache entries of `files` merged into the manifest on disk.
+Status CommitFiles(const std::string& data_dir, const std::map<std::string, FileVersion>& files);
 
 // Streams the file through SHA-256. NotFound when it does not exist.
 Status Sha256File(const std::string& path, std::string* hex, int64_t* size);

@@ -17,22 +17,18 @@
 
 #include "common/subprocess.h"
 #include "data/dag.h"
+#include "data/slurm_jobs.h"
+#include "data/step_exec.h"
 #include "data/step_record.h"
 
 namespace inloop::data {
 namespace {
 
-std::string Join(const std::string& dir, const std::string& p) {
-  return p.empty() || p[0] == '/' || dir.empty() || dir == "." ? p : dir + "/" + p;
-}
+std::string Join(const std::string& dir, const std::string& p) { return JoinPath(dir, p); }
 
 bool Exists(const std::string& p) {
   struct stat sb;
   return ::stat(p.c_str(), &sb) == 0;
-}
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // Inputs no step produces are source files: they must exist before anything runs.
@@ -86,7 +82,7 @@ class Scheduler {
       if (outcome_[i].state != "up_to_date" && outcome_[i].state != "ran") out->ok = false;
       out->steps.push_back(std::move(outcome_[i]));
     }
-    return SaveManifest(data_dir_, m_);
+    return CommitFiles(data_dir_, m_.files);  // the hash cache of the steps found up to date
   }
 
  private:
@@ -161,38 +157,15 @@ class Scheduler {
   }
 
   void Launch(int i) {
-    const StepSpec& step = spec_.steps[i];
-    for (auto& o : step.outputs) {
-      std::string dir = Join(opts_.project_dir, o);
-      size_t slash = dir.rfind('/');
-      if (slash != std::string::npos && slash > 0) (void)MakeDirs(dir.substr(0, slash));
-    }
-    SubprocessSpec sp;
-    sp.argv = {opts_.inloop_exe, "run", "--store", opts_.store_dir, "--name", "data." + step.name,
-               "--policy", "observe"};
-    if (!opts_.config_path.empty()) {
-      sp.argv.push_back("--config");
-      sp.argv.push_back(opts_.config_path);
-    }
-    sp.argv.push_back("--");
-    sp.argv.insert(sp.argv.end(), keys_[i].argv.begin(), keys_[i].argv.end());
-    sp.cwd = opts_.project_dir;
-    sp.env = {{"INLOOP_DATA_STEP", step.name}, {"NO_COLOR", "1"}};
-    std::string log = data_dir_ + "/logs/" + step.name + ".log";
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    sp.stdin_plan = StdioPlan::DevNull();
-    sp.stdout_plan = fd >= 0 ? StdioPlan::Fd(fd) : StdioPlan::DevNull();
-    sp.stderr_plan = sp.stdout_plan;
     pid_t pid = -1;
-    Status s = StartSubprocess(sp, &pid);
-    if (fd >= 0) ::close(fd);
+    Status s = StartStepRun(spec_.steps[i], keys_[i], opts_, {}, &pid);
     if (!s.ok()) {
       outcome_[i].state = "failed";
       outcome_[i].reason = s.message();
       Say(i, "failed", s.message());
       return;
     }
-    running_.push_back(Running{i, pid, Now(), keys_[i], reasons_[i]});
+    running_.push_back(Running{i, pid, NowSeconds(), keys_[i], reasons_[i]});
     Say(i, "running", reasons_[i]);
   }
 
@@ -220,112 +193,17 @@ class Scheduler {
   }
 
   void Finish(const Running& r, int exit_code) {
-    const StepSpec& step = spec_.steps[r.step];
     StepOutcome& o = outcome_[r.step];
-    o.exit_code = exit_code;
-    o.seconds = Now() - r.started;
-    o.run_id = FindStepRun(opts_.store_dir, "data." + step.name, r.pid);
-    StepRecord rec;
-    rec.key = r.key.key;
-    rec.command_hash = r.key.command_hash;
-    rec.env_hash = r.key.env_hash;
-    rec.inputs = r.key.inputs;
-    rec.run_id = o.run_id;
-    rec.finished_at = Now();
-    auto prev = m_.steps.find(step.name);
-    std::string why;
-    if (exit_code != 0) {
-      if (prev != m_.steps.end()) {  // keep the last good versions for the next drift check
-        for (auto& po : prev->second.outputs) {
-          rec.outputs.push_back({po.path, "", 0, prev->second.status == "ok" ? po.sha256 : po.previous_sha256});
-        }
-      }
-      o.state = "failed";
-      o.reason = fmt::format("the command exited with {} (its output: {}/logs/{}.log{})", exit_code,
-                             data_dir_, step.name,
-                             o.run_id.empty() ? "" : fmt::format(", inloop logs {}", o.run_id));
-    } else if (!Quarantine(step, &o.checks, &why) ||
-               !HashOutputs(step, prev == m_.steps.end() ? nullptr : &prev->second, &rec, &why)) {
-      o.state = "failed";
-      o.reason = why;
-    } else {
-      std::vector<CheckResult> checks;
-      ValidateStep(step, opts_.project_dir, data_dir_, rec, &checks);
-      o.checks.insert(o.checks.end(), checks.begin(), checks.end());
-      o.state = AnyErrorFailed(o.checks) ? "invalid" : "ran";
-      if (o.state == "invalid") o.reason = FirstFailure(o.checks);
-    }
-    rec.status = o.state == "ran" ? "ok" : o.state;
-    rec.message = o.reason;
-    o.outputs = rec.outputs;
-    RecordStepEvents(opts_.store_dir, step, rec, o.checks);
-    m_.steps[step.name] = std::move(rec);
-    Status s = SaveManifest(data_dir_, m_);
-    if (!s.ok() && o.state == "ran") {
-      o.state = "failed";
-      o.reason = s.message();
-    }
+    FinishStepRun(spec_.steps[r.step], r.key, r.pid, exit_code, r.started, opts_, q_, &m_, &o);
     std::string detail = o.state == "ran" ? fmt::format("{:.1f}s, {} checks", o.seconds, o.checks.size())
                                           : o.reason;
     Say(r.step, o.state == "ran" ? "done" : o.state, detail);
   }
 
-  // Drops the quarantined records from the step's fresh outputs; one result per output it touched.
-  bool Quarantine(const StepSpec& step, std::vector<CheckResult>* results, std::string* why) {
-    for (auto& path : step.outputs) {
-      auto it = q_.find(path);
-      if (it == q_.end() || it->second.empty()) continue;
-      int64_t removed = 0;
-      Status s = ApplyQuarantine(Join(opts_.project_dir, path), it->second, &removed);
-      if (!s.ok()) {
-        *why = s.message();
-        return false;
-      }
-      CheckResult r;
-      r.output = path;
-      r.check = "quarantine";
-      r.severity = Severity::kWarn;
-      r.value = double(removed);
-      r.numbers = {{"removed", double(removed)}, {"quarantined", double(it->second.size())}};
-      r.message = fmt::format("{} quarantined records removed ({} on the list)", removed, it->second.size());
-      results->push_back(std::move(r));
-    }
-    return true;
-  }
-
-  bool HashOutputs(const StepSpec& step, const StepRecord* prev, StepRecord* rec, std::string* why) {
-    for (auto& path : step.outputs) {
-      FileVersion v;
-      Status s = HashFile(opts_.project_dir, path, &m_, &v);
-      if (!s.ok()) {
-        *why = fmt::format("the command succeeded but did not write its output '{}'", path);
-        return false;
-      }
-      OutputRecord orec{path, v.sha256, v.size, ""};
-      if (prev) {
-        for (auto& po : prev->outputs) {
-          if (po.path != path) continue;
-          // Drift is measured against the last version that passed.
-          std::string good = prev->status == "ok" ? po.sha256 : po.previous_sha256;
-          orec.previous_sha256 = good == v.sha256 ? po.previous_sha256 : good;
-        }
-      }
-      rec->outputs.push_back(orec);
-    }
-    return true;
-  }
-
   void Say(int i, std::string_view state, const std::string& detail) {
     if (!opts_.progress) return;
     ++said_;
-    const char* color = "";
-    if (opts_.color) {
-      color = state == "done" || state == "up to date" ? "\033[32m"
-              : state == "running"                      ? "\033[36m"
-                                                        : "\033[31m";
-    }
-    fmt::print(stderr, "data: {:<16} {}{}{}{}\n", spec_.steps[i].name, color, state,
-               opts_.color ? "\033[0m" : "", detail.empty() ? "" : " (" + detail + ")");
+    PrintStepState(spec_.steps[i].name, state, detail, opts_.color);
   }
 
   const PipelineSpec& spec_;
@@ -454,16 +332,17 @@ Status AssessStep(const StepSpec& step, const std::string& project_dir, Manifest
   return Status::OK();
 }
 
-Status RunPipeline(const PipelineSpec& spec, const RunOptions& opts, PipelineOutcome* out) {
-  *out = PipelineOutcome{};
-  Dag dag;
-  INLOOP_RETURN_IF_ERROR(BuildDag(spec, &dag));
-  std::vector<int> selected;
-  INLOOP_RETURN_IF_ERROR(SelectSteps(spec, dag, opts.targets, &selected));
-  if (selected.empty()) return Status::NotFound("no [[data.step]] in the config: nothing to run");
-  INLOOP_RETURN_IF_ERROR(Preflight(spec, dag, selected, opts.project_dir));
+Status PreparePipeline(const PipelineSpec& spec, const std::vector<std::string>& targets,
+                       const std::string& project_dir, Dag* dag, std::vector<int>* selected) {
+  INLOOP_RETURN_IF_ERROR(BuildDag(spec, dag));
+  INLOOP_RETURN_IF_ERROR(SelectSteps(spec, *dag, targets, selected));
+  if (selected->empty()) return Status::NotFound("no [[data.step]] in the config: nothing to run");
+  return Preflight(spec, *dag, *selected, project_dir);
+}
+
+Status LockPipeline(const std::string& project_dir, int* fd) {
   // One pipeline run per project at a time: the manifest is read, then written after each step.
-  std::string data_dir = DataDir(opts.project_dir);
+  std::string data_dir = DataDir(project_dir);
   INLOOP_RETURN_IF_ERROR(MakeDirs(data_dir));
   std::string lock_path = data_dir + "/lock";
   int lock = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -474,8 +353,26 @@ Status RunPipeline(const PipelineSpec& spec, const RunOptions& opts, PipelineOut
         "another `inloop data run` is running in this project (it holds {}): wait for it to end",
         lock_path));
   }
+  *fd = lock;
+  return Status::OK();
+}
+
+Status RunPipeline(const PipelineSpec& spec, const RunOptions& opts, PipelineOutcome* out) {
+  *out = PipelineOutcome{};
+  Dag dag;
+  std::vector<int> selected;
+  INLOOP_RETURN_IF_ERROR(PreparePipeline(spec, opts.targets, opts.project_dir, &dag, &selected));
+  int lock = -1;
+  INLOOP_RETURN_IF_ERROR(LockPipeline(opts.project_dir, &lock));
+  std::vector<std::string> names;
+  for (int i : selected) names.push_back(spec.steps[i].name);
+  Status s = RefuseLiveJobs(DataDir(opts.project_dir), names);
+  if (!s.ok()) {
+    ::close(lock);
+    return s;
+  }
   Scheduler sched(spec, dag, opts);
-  Status s = sched.Run(selected, out);
+  s = sched.Run(selected, out);
   ::close(lock);
   return s;
 }

@@ -4,10 +4,12 @@
 // outputs still hold the recorded content. Out-of-date steps run as `inloop run` children (each a
 // supervised run with its logs and events in the store) up to `jobs` at a time, in DAG order;
 // their outputs are then hashed and validated, the check results recorded as "data_check"
-// events on the step's run, and the manifest saved. A failed command or a failed error-severity
-// check stops the steps that depend on it (others go on); earlier outputs are left as they are,
-// so the next run resumes at the failed step. The caller's thread does everything but the
-// children; one pipeline run per project at a time (an flock on .inloop/data/lock, else Invalid).
+// events on the step's run, and the step's record committed to the manifest (step_exec.h;
+// `inloop data run --slurm` runs the same sequence in one Slurm job per step, slurm_executor.h).
+// A failed command or a failed error-severity check stops the steps that depend on it (others go
+// on); earlier outputs are left as they are, so the next run resumes at the failed step. The
+// caller's thread does everything but the children; one pipeline run per project at a time (an
+// flock on .inloop/data/lock, else Invalid), and none while a Slurm job builds one of its steps.
 #pragma once
 
 #include <string>
@@ -15,6 +17,7 @@
 
 #include "common/status.h"
 #include "data/check_result.h"
+#include "data/dag.h"
 #include "data/manifest.h"
 #include "data/quarantine.h"
 #include "data/step_spec.h"
@@ -39,6 +42,7 @@ struct StepOutcome {
   std::string state;
   std::string reason;  // why it ran, failed or was blocked
   std::string run_id;
+  std::string job_id;  // --slurm: the step's Slurm job
   int exit_code = 0;
   double seconds = 0;
   std::vector<CheckResult> checks;
@@ -54,12 +58,24 @@ struct PipelineOutcome {
 // are a non-OK Status with nothing run; everything about steps is in the outcome.
 Status RunPipeline(const PipelineSpec& spec, const RunOptions& opts, PipelineOutcome* out);
 
+// The DAG and the steps `targets` select (with what they depend on), checked before anything runs:
+// source inputs exist, command templates expand. What RunPipeline does first.
+Status PreparePipeline(const PipelineSpec& spec, const std::vector<std::string>& targets,
+                       const std::string& project_dir, Dag* dag, std::vector<int>* selected);
+
+// Takes the project's pipeline lock (DATA_DIR/lock, not waited for: Invalid when another
+// `inloop data run` holds it); close(*fd) releases it.
+Status LockPipeline(const std::string& project_dir, int* fd);
+
 struct StepStatus {
   std::string name;
   bool up_to_date = false;
   std::string reason;  // why it is stale ("" when up to date)
   std::string run_id;  // of the last build
   std::string last_status;
+  std::string job_id;     // its latest Slurm job (data run --slurm), "" when none
+  std::string job_state;  // queued, running, or what the job recorded (slurm_plan.h ViewJob)
+  std::string job_reason;
 };
 
 // The state of every step (or of `targets` and their dependencies) without running anything.

@@ -60,6 +60,10 @@ struct StepSpec {
 
 struct PipelineSpec {
   std::vector<StepSpec> steps;
+  // [data] executor: "local" (steps run here, up to --jobs at once) or "slurm" (each step a Slurm
+  // job, as `inloop data run --slurm`); [data.slurm] partition and time for those jobs.
+  std::string executor = "local";
+  std::string slurm_partition, slurm_time;
 };
 
 }  // namespace inloop::data

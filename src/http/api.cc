@@ -31,6 +31,7 @@
 #include "query/m4.h"
 #include "query/series_query.h"
 #include "remedy/timeline.h"
+#include "report/timeline_filter.h"
 #include "store/catalog.h"
 
 namespace inloop::http {
@@ -664,9 +665,14 @@ HttpResponse Api::GetRun(const std::string& ref) {
     }
     w.Key("nonfinite").Int(se.nonfinite).Key("segments").Int(se.segments).EndObject();
   }
+  // The run panel's timeline: the data index (data_batches, one per logged step) is counted,
+  // not listed; GET .../events has every event.
+  report::FilteredTimeline timeline = report::FilterTimeline(std::move(events), {});
   w.EndArray().Key("events").BeginArray();
-  for (auto& e : events) WriteEventJson(w, e);
-  w.EndArray().Key("actions").BeginArray();
+  for (auto& e : timeline.shown) WriteEventJson(w, e);
+  w.EndArray().Key("hidden_events").BeginObject();
+  for (auto& [kind, n] : timeline.hidden) w.Key(kind).Int(n);
+  w.EndObject().Key("actions").BeginArray();
   for (auto& a : actions) WriteActionJson(w, a, rec.name);
   w.EndArray().EndObject();
   return JsonResponse(w.Take());

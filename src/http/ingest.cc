@@ -1,5 +1,5 @@
 // Ingest over HTTP (ingest.h): JSON bodies checked field by field (400 naming the field), then the
-// catalog and the run's writer under one mutex. Points are flushed to the WAL before the answer.
+// catalog and the run's writer in the run's lane. Points are flushed (durable) before the answer.
 #include "http/ingest.h"
 
 #include <unistd.h>
@@ -35,54 +35,91 @@ Status ParseObject(const std::string& body, simdjson::dom::parser& parser,
 }  // namespace
 
 IngestRuns::IngestRuns(std::string store_dir, ServerMetrics* metrics)
-    : dir_(std::move(store_dir)), metrics_(metrics) {}
+    : dir_(std::move(store_dir)), metrics_(metrics) {
+  int n = store::Store::IsPostgresUrl(dir_) ? kPgLanes : 1;
+  for (int i = 0; i < n; ++i) lanes_.push_back(std::make_unique<Lane>());
+}
 
 IngestRuns::~IngestRuns() { CloseAll(); }
 
-Status IngestRuns::OpenStore() {
-  if (store_) return Status::OK();
-  return store::Store::Open(dir_, false, &store_);
+IngestRuns::Lane& IngestRuns::LaneOf(std::string_view key) {
+  return *lanes_[std::hash<std::string_view>{}(key) % lanes_.size()];
 }
 
-void IngestRuns::CloseAll() {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [id, w] : writers_) {
-    Status s = w->Close();
-    if (!s.ok()) fmt::print(stderr, "inloop serve: warning: run {}: {}\n", id, s.message());
+Status IngestRuns::OpenStores() {
+  if (open_.load(std::memory_order_acquire)) return Status::OK();
+  std::lock_guard<std::mutex> lock(open_mu_);
+  if (open_.load(std::memory_order_relaxed)) return Status::OK();
+  std::vector<std::unique_ptr<store::Store>> stores(lanes_.size());
+  for (auto& st : stores) INLOOP_RETURN_IF_ERROR(store::Store::Open(dir_, false, &st));
+  for (size_t i = 0; i < lanes_.size(); ++i) {
+    std::lock_guard<std::mutex> l(lanes_[i]->mu);
+    lanes_[i]->store = std::move(stores[i]);
   }
-  writers_.clear();
-  sync_.clear();
+  open_.store(true, std::memory_order_release);
+  return Status::OK();
 }
 
-Status IngestRuns::Locked(const std::function<Status(Session&)>& fn) {
-  std::lock_guard<std::mutex> lock(mu_);
-  INLOOP_RETURN_IF_ERROR(OpenStore());
-  Session session(this);
-  return fn(session);
+Status IngestRuns::LockRunLane(const std::string& run_ref, std::unique_lock<std::mutex>* lock,
+                               Lane** lane, store::RunRecord* run) {
+  INLOOP_RETURN_IF_ERROR(OpenStores());
+  *lane = &LaneOf(run_ref);
+  *lock = std::unique_lock<std::mutex>((*lane)->mu);
+  INLOOP_RETURN_IF_ERROR((*lane)->store->FindRun(run_ref, run));
+  Lane* home = &LaneOf(run->id);
+  if (home == *lane) return Status::OK();
+  lock->unlock();  // never two lanes at once
+  *lane = home;
+  *lock = std::unique_lock<std::mutex>(home->mu);
+  return home->store->FindRun(run->id, run);  // as it is now, under the run's own lane
 }
 
-Status IngestRuns::Session::Writer(const std::string& run_id, store::RunWriter** out) {
-  auto& writers = owner_->writers_;
-  auto it = writers.find(run_id);
-  if (it == writers.end()) {
+Status IngestRuns::WriterIn(Lane& lane, const std::string& run_id, store::RunWriter** out) {
+  auto it = lane.writers.find(run_id);
+  if (it == lane.writers.end()) {
     std::unique_ptr<store::RunWriter> w;
-    Status s = owner_->store_->OpenWriter(run_id, &w);
-    if (!s.ok()) {
-      return Status::Invalid(
-          fmt::format("run {}: {} (another process writes it)", run_id, s.message()));
-    }
-    it = writers.emplace(run_id, std::move(w)).first;
+    Status s = lane.store->OpenWriter(run_id, &w);
+    if (!s.ok()) return s;
+    it = lane.writers.emplace(run_id, std::move(w)).first;
   }
   *out = it->second.get();
   return Status::OK();
 }
 
-Status IngestRuns::Session::Finish(const std::string& run_id, Status s, size_t points) {
-  auto& writers = owner_->writers_;
-  auto it = writers.find(run_id);
-  if (s.ok()) s = it->second->Flush();
+void IngestRuns::CloseAll() {
+  for (auto& lane : lanes_) {
+    std::lock_guard<std::mutex> lock(lane->mu);
+    for (auto& [id, w] : lane->writers) {
+      Status s = w->Close();
+      if (!s.ok()) fmt::print(stderr, "inloop serve: warning: run {}: {}\n", id, s.message());
+    }
+    lane->writers.clear();
+    lane->sync.clear();
+  }
+}
+
+Status IngestRuns::Locked(const std::function<Status(Session&)>& fn) {
+  INLOOP_RETURN_IF_ERROR(OpenStores());
+  std::vector<std::unique_lock<std::mutex>> locks;
+  locks.reserve(lanes_.size());
+  for (auto& lane : lanes_) locks.emplace_back(lane->mu);  // in order: nothing else holds two
+  Session session(this);
+  return fn(session);
+}
+
+Status IngestRuns::Session::AppendWith(const std::string& run_id, size_t points,
+                                       const std::function<Status(store::RunWriter*)>& append) {
+  Lane& lane = owner_->LaneOf(run_id);
+  store::RunWriter* w = nullptr;
+  Status s = owner_->WriterIn(lane, run_id, &w);
   if (!s.ok()) {
-    writers.erase(it);
+    return Status::Invalid(
+        fmt::format("run {}: {} (another process writes it)", run_id, s.message()));
+  }
+  s = append(w);
+  if (s.ok()) s = w->Flush();
+  if (!s.ok()) {
+    lane.writers.erase(run_id);
     return s;
   }
   owner_->metrics_->AddPointsIngested(static_cast<int64_t>(points));
@@ -91,35 +128,28 @@ Status IngestRuns::Session::Finish(const std::string& run_id, Status s, size_t p
 
 Status IngestRuns::Session::Append(const std::string& run_id,
                                    const std::vector<IngestPoint>& points) {
-  store::RunWriter* w = nullptr;
-  INLOOP_RETURN_IF_ERROR(Writer(run_id, &w));
-  Status s;
-  for (auto& p : points) {
-    s = w->Append(p.key, p.step, p.wall_time, p.value);
-    if (!s.ok()) break;
-  }
-  return Finish(run_id, s, points.size());
+  return AppendWith(run_id, points.size(), [&](store::RunWriter* w) {
+    for (auto& p : points) INLOOP_RETURN_IF_ERROR(w->Append(p.key, p.step, p.wall_time, p.value));
+    return Status::OK();
+  });
 }
 
 Status IngestRuns::Session::Append(const std::string& run_id, const std::vector<std::string>& keys,
                                    const std::vector<KeyedPoint>& points) {
-  store::RunWriter* w = nullptr;
-  INLOOP_RETURN_IF_ERROR(Writer(run_id, &w));
-  Status s;
-  for (const KeyedPoint& p : points) {
-    if (p.key >= keys.size()) {
-      s = Status::Invalid(fmt::format("run {}: a point names key {} of {}", run_id, p.key,
-                                      keys.size()));
-      break;
+  return AppendWith(run_id, points.size(), [&](store::RunWriter* w) {
+    for (const KeyedPoint& p : points) {
+      if (p.key >= keys.size()) {
+        return Status::Invalid(
+            fmt::format("run {}: a point names key {} of {}", run_id, p.key, keys.size()));
+      }
+      INLOOP_RETURN_IF_ERROR(w->Append(keys[p.key], p.step, p.wall_time, p.value));
     }
-    s = w->Append(keys[p.key], p.step, p.wall_time, p.value);
-    if (!s.ok()) break;
-  }
-  return Finish(run_id, s, points.size());
+    return Status::OK();
+  });
 }
 
 Status IngestRuns::Session::CloseWriter(const std::string& run_id) {
-  auto& writers = owner_->writers_;
+  auto& writers = owner_->LaneOf(run_id).writers;
   auto it = writers.find(run_id);
   if (it == writers.end()) return Status::OK();
   Status s = it->second->Close();
@@ -184,18 +214,22 @@ HttpResponse IngestRuns::Create(const std::string& body) {
   run.host = "";
   run.supervisor_pid = ::getpid();
   run.supervisor_host = supervise::HostName();
-  std::lock_guard<std::mutex> lock(mu_);
-  s = OpenStore();
-  if (s.ok()) s = store_->CreateRun(&run);
-  if (s.ok()) s = store_->SetParams(run.id, params);
-  if (s.ok()) s = store_->AddTags(run.id, tags);
+  s = OpenStores();
+  if (!s.ok()) return ErrorFor(s);
+  // The catalog rows on any lane (the run has no id yet), then its writer in its own lane.
+  Lane& any = *lanes_[next_create_.fetch_add(1) % lanes_.size()];
+  std::unique_lock<std::mutex> lock(any.mu);
+  store::Store* store = any.store.get();
+  s = store->CreateRun(&run);
+  if (s.ok()) s = store->SetParams(run.id, params);
+  if (s.ok()) s = store->AddTags(run.id, tags);
   if (s.ok()) {
     store::AttemptRecord a;
     a.run_id = run.id;
     a.number = 1;
     a.reason = "start";
     a.started_at = run.started_at;
-    s = store_->PutAttempt(a);
+    s = store->PutAttempt(a);
   }
   if (s.ok()) {
     store::EventRecord ev;
@@ -205,12 +239,15 @@ HttpResponse IngestRuns::Create(const std::string& body) {
     ev.severity = "info";
     ev.message = "run created over HTTP (points arrive by POST)";
     ev.data_json = R"({"source":"http"})";
-    s = store_->AddEvent(&ev);
+    s = store->AddEvent(&ev);
   }
-  std::unique_ptr<store::RunWriter> w;
-  if (s.ok()) s = store_->OpenWriter(run.id, &w);
   if (!s.ok()) return ErrorFor(s);
-  writers_[run.id] = std::move(w);
+  lock.unlock();  // never two lanes at once
+  Lane& home = LaneOf(run.id);
+  lock = std::unique_lock<std::mutex>(home.mu);
+  store::RunWriter* w = nullptr;
+  s = WriterIn(home, run.id, &w);
+  if (!s.ok()) return ErrorFor(s);
   JsonWriter out;
   out.BeginObject().Key("id").String(run.id).Key("name").String(run.name).EndObject();
   return JsonResponse(out.Take());
@@ -220,35 +257,29 @@ HttpResponse IngestRuns::Points(const std::string& run_ref, const std::string& b
   // Validate the whole batch before appending any of it.
   std::vector<IngestPoint> pts;
   if (auto bad = ParsePointsBody(body, Now(), &pts)) return std::move(*bad);
-  Status s;
-  std::lock_guard<std::mutex> lock(mu_);
-  s = OpenStore();
+  std::unique_lock<std::mutex> lock;
+  Lane* lane = nullptr;
   store::RunRecord run;
-  if (s.ok()) s = store_->FindRun(run_ref, &run);
+  Status s = LockRunLane(run_ref, &lock, &lane, &run);
   if (!s.ok()) return ErrorFor(s);
   if (run.status != store::kRunning) {
     return JsonError(409, fmt::format("run {} is {}: points are accepted only while it runs",
                                       run.id, run.status));
   }
-  auto it = writers_.find(run.id);
-  if (it == writers_.end()) {
-    std::unique_ptr<store::RunWriter> w;
-    s = store_->OpenWriter(run.id, &w);
-    if (!s.ok()) {
-      return JsonError(409,
-                       fmt::format("run {}: {} (another process writes it)", run.id, s.message()));
-    }
-    it = writers_.emplace(run.id, std::move(w)).first;
+  store::RunWriter* w = nullptr;
+  s = WriterIn(*lane, run.id, &w);
+  if (!s.ok()) {
+    return JsonError(409,
+                     fmt::format("run {}: {} (another process writes it)", run.id, s.message()));
   }
-  store::RunWriter* w = it->second.get();
-  sync_.erase(run.id);  // points from elsewhere: a replicated run's marks are derived again
+  lane->sync.erase(run.id);  // points from elsewhere: a replicated run's marks are derived again
   for (auto& p : pts) {
     s = w->Append(p.key, p.step, p.wall_time, p.value);
     if (!s.ok()) break;
   }
   if (s.ok()) s = w->Flush();
   if (!s.ok()) {
-    writers_.erase(it);  // a failed writer is done; a new one recovers from the WAL
+    lane->writers.erase(run.id);  // a failed writer is done; a new one recovers from the WAL
     return ErrorFor(s);
   }
   metrics_->AddPointsIngested(static_cast<int64_t>(pts.size()));
@@ -281,31 +312,32 @@ HttpResponse IngestRuns::Finish(const std::string& run_ref, const std::string& b
       exit_code = static_cast<int>(c);
     }
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  Status s = OpenStore();
+  std::unique_lock<std::mutex> lock;
+  Lane* lane = nullptr;
   store::RunRecord run;
-  if (s.ok()) s = store_->FindRun(run_ref, &run);
+  Status s = LockRunLane(run_ref, &lock, &lane, &run);
   if (!s.ok()) return ErrorFor(s);
   if (run.status != store::kRunning) {
     return JsonError(409, fmt::format("run {} is already {}", run.id, run.status));
   }
-  auto it = writers_.find(run.id);
-  if (it != writers_.end()) {
+  store::Store* store = lane->store.get();
+  auto it = lane->writers.find(run.id);
+  if (it != lane->writers.end()) {
     s = it->second->Close();
-    writers_.erase(it);
+    lane->writers.erase(it);
     if (!s.ok()) return ErrorFor(s);
   }
   run.status = status;
   run.ended_at = Now();
   run.exit_code = exit_code;
-  s = store_->UpdateRun(run);
+  s = store->UpdateRun(run);
   std::vector<store::AttemptRecord> attempts;
-  if (s.ok()) s = store_->ListAttempts(run.id, &attempts);
+  if (s.ok()) s = store->ListAttempts(run.id, &attempts);
   if (s.ok() && !attempts.empty()) {
     store::AttemptRecord a = attempts.back();
     a.ended_at = run.ended_at;
     a.exit_code = exit_code;
-    s = store_->PutAttempt(a);
+    s = store->PutAttempt(a);
   }
   if (s.ok()) {
     store::EventRecord ev;
@@ -315,7 +347,7 @@ HttpResponse IngestRuns::Finish(const std::string& run_ref, const std::string& b
     ev.severity = status == store::kFinished ? "info" : "error";
     ev.message = fmt::format("run {} (reported over HTTP)", status);
     ev.data_json = R"({"source":"http"})";
-    s = store_->AddEvent(&ev);
+    s = store->AddEvent(&ev);
   }
   if (!s.ok()) return ErrorFor(s);
   JsonWriter out;

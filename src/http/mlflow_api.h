@@ -12,7 +12,7 @@
 // inloop does not store (artifacts, models, inputs, experiment tags), NOT_IMPLEMENTED (501) naming
 // what was not stored. Errors are MLflow's {"error_code", "message"} with its HTTP status.
 //
-// Writes go through IngestRuns (one RunWriter per run, the same mutex as /api/v1's ingest); a
+// Writes go through IngestRuns (one RunWriter per run, the same lanes as /api/v1's ingest); a
 // request is validated whole first and its points are flushed (durable) before the answer.
 // Reads borrow a Store from the pool. The translation rules are in mlflow_translate.h.
 #pragma once

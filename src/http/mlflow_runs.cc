@@ -1,6 +1,6 @@
 // MLflow runs and metrics (mlflow_api.h): create, get, update, delete/restore, the writes
 // (log-metric, log-parameter, set-tag, log-batch: all one Batch), delete-tag, search, and
-// metrics/get-history. Writes run under IngestRuns' mutex on its writers; reads use the pool.
+// metrics/get-history. Writes run under IngestRuns' lanes (Locked); reads use the pool.
 #include <unistd.h>
 
 #include <algorithm>

@@ -47,28 +47,17 @@ store::RunRecord ServerCopy(const store::RunRecord& origin, const std::string& i
 
 }  // namespace
 
-Status IngestRuns::WriterFor(const std::string& run_id, store::RunWriter** out) {
-  auto it = writers_.find(run_id);
-  if (it == writers_.end()) {
-    std::unique_ptr<store::RunWriter> w;
-    Status s = store_->OpenWriter(run_id, &w);
-    if (!s.ok()) return s;
-    it = writers_.emplace(run_id, std::move(w)).first;
-  }
-  *out = it->second.get();
-  return Status::OK();
-}
-
-Status IngestRuns::LoadSyncState(const store::RunRecord& run, const std::string& origin_status,
-                                 SyncState** out) {
-  auto cached = sync_.find(run.id);
-  if (cached != sync_.end()) {
+Status IngestRuns::LoadSyncState(Lane& lane, const store::RunRecord& run,
+                                 const std::string& origin_status, SyncState** out) {
+  store::Store* store = lane.store.get();
+  auto cached = lane.sync.find(run.id);
+  if (cached != lane.sync.end()) {
     *out = &cached->second;
     return Status::OK();
   }
   SyncState st;
   std::vector<store::SegmentData> segs;
-  INLOOP_RETURN_IF_ERROR(store_->ReadAllSegments(run.id, &segs));
+  INLOOP_RETURN_IF_ERROR(store->ReadAllSegments(run.id, &segs));
   std::map<std::string, std::vector<const store::SegmentData*>> by_key;
   for (auto& sd : segs) by_key[sd.key].push_back(&sd);
   for (auto& [key, list] : by_key) {
@@ -85,25 +74,25 @@ Status IngestRuns::LoadSyncState(const store::RunRecord& run, const std::string&
     if (!counts.empty()) st.series.emplace(key, sync::SegmentCounter(std::move(counts), last_step));
   }
   std::vector<store::EventRecord> events;
-  INLOOP_RETURN_IF_ERROR(store_->ListEventsAfter(run.id, 0, &events));
+  INLOOP_RETURN_IF_ERROR(store->ListEventsAfter(run.id, 0, &events));
   if (run.status == store::kInterrupted && origin_status != store::kInterrupted &&
       !events.empty() && events.back().kind == "run_interrupted") {
     std::string owner;
-    INLOOP_RETURN_IF_ERROR(store_->FindImport(OwnEventKey(events.back().id), &owner));
+    INLOOP_RETURN_IF_ERROR(store->FindImport(OwnEventKey(events.back().id), &owner));
     if (owner.empty()) {
       INLOOP_RETURN_IF_ERROR(
-          store_->RecordImport(OwnEventKey(events.back().id), run.id, "sync", "server-event"));
+          store->RecordImport(OwnEventKey(events.back().id), run.id, "sync", "server-event"));
     }
   }
   std::vector<store::AttemptRecord> attempts;
-  INLOOP_RETURN_IF_ERROR(store_->ListAttempts(run.id, &attempts));
+  INLOOP_RETURN_IF_ERROR(store->ListAttempts(run.id, &attempts));
   for (auto& a : attempts) {
     for (auto stream : {store::LogStream::kStdout, store::LogStream::kStderr}) {
       const std::string& path = stream == store::LogStream::kStdout ? a.stdout_path : a.stderr_path;
       if (path.empty()) continue;
       st.log_paths[{a.number, stream}] = path;
       store::LogInfo info;
-      Status s = store_->AttemptLogInfo(run.id, a.number, stream, &info);
+      Status s = store->AttemptLogInfo(run.id, a.number, stream, &info);
       if (!s.ok() && s.code() != Status::Code::kNotFound) return s;
       st.log_bytes[{a.number, stream}] = s.ok() ? info.raw_bytes : 0;
     }
@@ -111,17 +100,18 @@ Status IngestRuns::LoadSyncState(const store::RunRecord& run, const std::string&
   for (auto& e : events) {
     if (e.kind == "run_interrupted") {
       std::string owner;
-      INLOOP_RETURN_IF_ERROR(store_->FindImport(OwnEventKey(e.id), &owner));
+      INLOOP_RETURN_IF_ERROR(store->FindImport(OwnEventKey(e.id), &owner));
       if (!owner.empty()) continue;
     }
     ++st.events;
   }
-  *out = &(sync_[run.id] = std::move(st));
+  *out = &(lane.sync[run.id] = std::move(st));
   return Status::OK();
 }
 
-Status IngestRuns::ApplyLogs(const std::string& run_id, const sync::SyncBatch& b,
+Status IngestRuns::ApplyLogs(Lane& lane, const std::string& run_id, const sync::SyncBatch& b,
                              SyncState* st) {
+  store::Store* store = lane.store.get();
   for (auto& piece : b.logs) {
     std::pair<int, store::LogStream> k{piece.attempt, piece.stream};
     auto ov = sync::OverlapOf(st->log_bytes[k], piece.from,
@@ -129,7 +119,7 @@ Status IngestRuns::ApplyLogs(const std::string& run_id, const sync::SyncBatch& b
     if (static_cast<size_t>(ov.skip) >= piece.bytes.size()) continue;
     std::unique_ptr<store::LogWriter> w;
     std::string rel;
-    INLOOP_RETURN_IF_ERROR(store_->OpenAttemptLog(run_id, piece.attempt, piece.stream, &w, &rel));
+    INLOOP_RETURN_IF_ERROR(store->OpenAttemptLog(run_id, piece.attempt, piece.stream, &w, &rel));
     if (st->log_paths[k] != rel) {
       // The record names its log before any byte is in it: after a crash the marks are read
       // from the file the record names, so nothing is appended twice.
@@ -140,7 +130,7 @@ Status IngestRuns::ApplyLogs(const std::string& run_id, const sync::SyncBatch& b
         copy.run_id = run_id;
         copy.stdout_path = st->log_paths[{a.number, store::LogStream::kStdout}];
         copy.stderr_path = st->log_paths[{a.number, store::LogStream::kStderr}];
-        INLOOP_RETURN_IF_ERROR(store_->PutAttempt(copy));
+        INLOOP_RETURN_IF_ERROR(store->PutAttempt(copy));
       }
     }
     INLOOP_RETURN_IF_ERROR(w->Append(std::string_view(piece.bytes).substr(ov.skip)));
@@ -160,14 +150,15 @@ sync::SyncMarks IngestRuns::MarksOf(const store::RunRecord& run, const SyncState
   return m;
 }
 
-Status IngestRuns::SyncRunFor(const sync::SyncBatch& b, store::RunRecord* run) {
+Status IngestRuns::SyncRunFor(Lane& lane, const sync::SyncBatch& b, store::RunRecord* run) {
+  store::Store* store = lane.store.get();
   std::string run_id;
-  INLOOP_RETURN_IF_ERROR(store_->FindImport(ImportKey(b), &run_id));
-  if (!run_id.empty()) return store_->FindRun(run_id, run);
+  INLOOP_RETURN_IF_ERROR(store->FindImport(ImportKey(b), &run_id));
+  if (!run_id.empty()) return store->FindRun(run_id, run);
   // New here. (A crash between these two leaves an empty run behind; the retry makes another.)
   *run = ServerCopy(b.run, "");
-  INLOOP_RETURN_IF_ERROR(store_->CreateRun(run));
-  return store_->RecordImport(ImportKey(b), run->id, "sync:" + b.origin, "inloop-sync");
+  INLOOP_RETURN_IF_ERROR(store->CreateRun(run));
+  return store->RecordImport(ImportKey(b), run->id, "sync:" + b.origin, "inloop-sync");
 }
 
 std::optional<HttpResponse> IngestRuns::RefuseGaps(const sync::SyncBatch& b,
@@ -204,7 +195,7 @@ std::optional<HttpResponse> IngestRuns::RefuseGaps(const sync::SyncBatch& b,
   return std::nullopt;
 }
 
-Status IngestRuns::ApplyPoints(const std::string& run_id, const sync::SyncBatch& b,
+Status IngestRuns::ApplyPoints(Lane& lane, const std::string& run_id, const sync::SyncBatch& b,
                                SyncState* st) {
   bool any = false;
   for (auto& sb : b.series) {
@@ -215,7 +206,7 @@ Status IngestRuns::ApplyPoints(const std::string& run_id, const sync::SyncBatch&
   }
   if (!any) return Status::OK();
   store::RunWriter* w = nullptr;
-  Status s = WriterFor(run_id, &w);
+  Status s = WriterIn(lane, run_id, &w);
   if (!s.ok()) {
     return Status::Invalid(fmt::format("run {}: {} (another process writes it)", run_id,
                                        s.message()));
@@ -235,7 +226,7 @@ Status IngestRuns::ApplyPoints(const std::string& run_id, const sync::SyncBatch&
   if (s.ok()) s = w->Flush();
   if (!s.ok()) {
     // A failed writer is done; the next batch reopens it (recovering from the WAL).
-    writers_.erase(run_id);
+    lane.writers.erase(run_id);
     return s;
   }
   metrics_->AddPointsIngested(appended);
@@ -246,19 +237,33 @@ HttpResponse IngestRuns::Sync(const std::string& body) {
   sync::SyncBatch b;
   Status s = sync::ParseBatch(body, &b);
   if (!s.ok()) return ErrorFor(s);
-  std::lock_guard<std::mutex> lock(mu_);
-  s = OpenStore();
+  s = OpenStores();
+  if (!s.ok()) return ErrorFor(s);
+  // The run is found (or made) in the lane of its import key, so that two batches of a new run
+  // make one run; the rest happens in the run's own lane (never two lanes at once), with the run
+  // as it is there now.
+  Lane* by_key = &LaneOf(ImportKey(b));
+  std::unique_lock<std::mutex> lock(by_key->mu);
   store::RunRecord run;
-  if (s.ok()) s = SyncRunFor(b, &run);
+  s = SyncRunFor(*by_key, b, &run);
+  if (!s.ok()) return ErrorFor(s);
+  Lane& lane = LaneOf(run.id);
+  store::Store* store = lane.store.get();
+  if (&lane != by_key) {
+    lock.unlock();
+    lock = std::unique_lock<std::mutex>(lane.mu);
+    s = store->FindRun(run.id, &run);
+    if (!s.ok()) return ErrorFor(s);
+  }
   SyncState* st = nullptr;
-  if (s.ok()) s = LoadSyncState(run, b.run.status, &st);
+  s = LoadSyncState(lane, run, b.run.status, &st);
   if (!s.ok()) return ErrorFor(s);
   // Gaps first: a batch is applied whole or not at all.
   if (auto refused = RefuseGaps(b, run, *st)) return std::move(*refused);
 
-  if (b.params) s = store_->SetParams(run.id, *b.params);
-  if (s.ok() && b.tags) s = store_->AddTags(run.id, *b.tags);
-  if (s.ok()) s = ApplyLogs(run.id, b, st);
+  if (b.params) s = store->SetParams(run.id, *b.params);
+  if (s.ok() && b.tags) s = store->AddTags(run.id, *b.tags);
+  if (s.ok()) s = ApplyLogs(lane, run.id, b, st);
   for (auto& a : b.attempts) {
     if (!s.ok()) break;
     store::AttemptRecord copy = a;
@@ -267,31 +272,31 @@ HttpResponse IngestRuns::Sync(const std::string& body) {
     auto err = st->log_paths.find({a.number, store::LogStream::kStderr});
     copy.stdout_path = out == st->log_paths.end() ? "" : out->second;
     copy.stderr_path = err == st->log_paths.end() ? "" : err->second;
-    s = store_->PutAttempt(copy);
+    s = store->PutAttempt(copy);
   }
-  if (s.ok()) s = ApplyPoints(run.id, b, st);
+  if (s.ok()) s = ApplyPoints(lane, run.id, b, st);
   auto ov = sync::OverlapOf(st->events, b.events_from, static_cast<int64_t>(b.events.size()));
   for (size_t i = static_cast<size_t>(ov.skip); i < b.events.size() && s.ok(); ++i) {
     store::EventRecord e = b.events[i];
     e.id = 0;
     e.run_id = run.id;
-    s = store_->AddEvent(&e);
+    s = store->AddEvent(&e);
     if (s.ok()) ++st->events;
   }
   if (s.ok()) {
     store::RunRecord updated = ServerCopy(b.run, run.id);
-    s = store_->UpdateRun(updated);
+    s = store->UpdateRun(updated);
     if (s.ok()) run = updated;
   }
   if (s.ok() && run.status != store::kRunning) {
-    auto it = writers_.find(run.id);
-    if (it != writers_.end()) {
+    auto it = lane.writers.find(run.id);
+    if (it != lane.writers.end()) {
       s = it->second->Close();
-      writers_.erase(it);
+      lane.writers.erase(it);
     }
   }
   if (!s.ok()) {
-    sync_.erase(run.id);  // derived from the data again by the next batch
+    lane.sync.erase(run.id);  // derived from the data again by the next batch
     return ErrorFor(s);
   }
   return MarksResponse(200, MarksOf(run, *st), "");

@@ -11,7 +11,7 @@
 //   POST /files/{entity}/{project}/{run}/file_stream
 //       history rows, summary, console output, and the end of the run (`complete`, `exitcode`).
 // The mapping is in wandb_translate.h; docs/http_api.md has the table of what is implemented.
-// Writes go through IngestRuns (the same writers and mutex as /api/v1 and MLflow); a request is
+// Writes go through IngestRuns (the same writers and lanes as /api/v1 and MLflow); a request is
 // checked whole first and its points are flushed (durable) before the answer.
 #pragma once
 

@@ -1,6 +1,6 @@
 // W&B runs (wandb_api.h): upsertBucket (create, resume, config, name, tags, summary), the run as
 // W&B's `bucket`, and the file stream (history, summary, console, the end of the run). Writes run
-// under IngestRuns' mutex on its writers.
+// under IngestRuns' lanes (all of them, in order: IngestRuns::Locked).
 #include <unistd.h>
 
 #include <algorithm>
@@ -246,7 +246,7 @@ Status Upsert(WandbApi* api, IngestRuns* ingest, const RunUpsert& up, Value* out
 
 namespace {
 
-// The file stream's writes, under IngestRuns' mutex: points, console, counts, summary, the end.
+// The file stream's writes, under IngestRuns' lanes: points, console, counts, summary, the end.
 Status WriteFileStream(IngestRuns::Session& ss, WandbApi* api, const std::string& entity,
                        const std::string& project, const std::string& run_name,
                        const std::string& body, store::RunRecord* run, FileStreamUpdate* u) {

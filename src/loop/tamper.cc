@@ -273,9 +273,15 @@ Status RunEvaluation(const LoopConfig& c, int64_t round, int64_t seed, const std
               {"INLOOP_LOOP_ROUND", std::to_string(round)}};
   spec.die_with_parent = true;
   CapturedOutput out;
-  Status s = RunCaptured(spec, &out);
+  // The evaluation gets the training run's budget: a hung evaluation must not hold the loop.
+  Status s = RunCaptured(spec, &out, c.budget_s);
   if (!s.ok()) return Status::Invalid("the evaluation command: " + s.message());
   *output_tail = out.out.size() > 2000 ? out.out.substr(out.out.size() - 2000) : out.out;
+  if (out.timed_out) {
+    return Status::Invalid(fmt::format("the evaluation command ran past the round's budget of "
+                                       "{:g} s and was stopped (loop init --budget sets it)",
+                                       c.budget_s));
+  }
   if (out.exit_code != 0) {
     return Status::Invalid(fmt::format("the evaluation command exited with code {}", out.exit_code));
   }

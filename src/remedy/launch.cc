@@ -73,8 +73,16 @@ Launch BuildLaunch(const std::vector<std::string>& command, const RemedyConfig& 
   if (state.lr_scale) l.env.emplace_back("INLOOP_LR_SCALE", values["lr_scale"]);
   if (state.micro_batch) l.env.emplace_back("INLOOP_MICRO_BATCH", values["micro_batch"]);
 
+  l.control.attempt = attempt;
+  l.control.action = std::string(action);
+  l.control.state = state;
+  return l;
+}
+
+std::string ControlJson(const ControlFile& c) {
+  const RemedyState& state = c.state;
   JsonWriter w;
-  w.BeginObject().Key("attempt").Int(attempt).Key("action").String(action);
+  w.BeginObject().Key("attempt").Int(c.attempt).Key("action").String(c.action);
   w.Key("resume_from");
   state.checkpoint ? w.String(state.checkpoint->path) : w.Null();
   w.Key("resume_step");
@@ -92,36 +100,34 @@ Launch BuildLaunch(const std::vector<std::string>& command, const RemedyConfig& 
   state.lr_scale ? w.Number(*state.lr_scale) : w.Null();
   w.Key("micro_batch");
   state.micro_batch ? w.Int(*state.micro_batch) : w.Null();
+  if (c.live) {
+    const Plan& plan = c.live->plan;
+    w.Key("live").BeginObject().Key("seq").Int(c.live->seq);
+    w.Key("action").String(ActionName(plan.action));
+    w.Key("resume_from");
+    plan.checkpoint ? w.String(plan.checkpoint->path) : w.Null();
+    w.Key("resume_step").Int(plan.resume_step);
+    w.Key("skip_windows").BeginArray();
+    for (auto& [from, to] : c.live->skip_windows) w.BeginArray().Int(from).Int(to).EndArray();
+    w.EndArray().Key("lr_scale");
+    plan.lr_scale != 1 ? w.Number(plan.lr_scale) : w.Null();
+    w.Key("micro_batch");
+    plan.micro_batch ? w.Int(*plan.micro_batch) : w.Null();
+    w.EndObject();
+  }
   w.EndObject();
-  l.control_json = w.Take();
-  l.control_json += '\n';
-  return l;
+  return w.Take() + "\n";
 }
 
-std::string ControlWithLiveRequest(const std::string& control_json, const Plan& plan,
-                                   const RemedyState& before, int64_t seq) {
-  std::vector<SkipWindow> windows = before.skip_windows;
-  if (plan.new_skip) windows.push_back(*plan.new_skip);
-  JsonWriter w;
-  w.BeginObject().Key("seq").Int(seq).Key("action").String(ActionName(plan.action));
-  w.Key("resume_from");
-  plan.checkpoint ? w.String(plan.checkpoint->path) : w.Null();
-  w.Key("resume_step").Int(plan.resume_step);
-  w.Key("skip_windows").BeginArray();
-  for (auto& [from, to] : windows) w.BeginArray().Int(from).Int(to).EndArray();
-  w.EndArray().Key("lr_scale");
-  plan.lr_scale != 1 ? w.Number(plan.lr_scale) : w.Null();
-  w.Key("micro_batch");
-  plan.micro_batch ? w.Int(*plan.micro_batch) : w.Null();
-  w.EndObject();
-  // The attempt's object with one more key: its closing brace becomes `,"live":{...}}`.
-  std::string out = control_json;
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  if (out.empty() || out.back() != '}') out = "{}";
-  out.pop_back();
-  if (out.size() > 1) out += ',';
-  out += "\"live\":" + w.Take() + "}\n";
-  return out;
+ControlFile WithLiveRequest(ControlFile control, const Plan& plan, const RemedyState& before,
+                            int64_t seq) {
+  ControlFile::Live live;
+  live.seq = seq;
+  live.plan = plan;
+  live.skip_windows = before.skip_windows;
+  if (plan.new_skip) live.skip_windows.push_back(*plan.new_skip);
+  control.live = std::move(live);
+  return control;
 }
 
 bool ScriptReadsRemedies(const std::vector<std::string>& command, const std::string& cwd) {

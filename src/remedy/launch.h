@@ -5,6 +5,8 @@
 // checkpoint path the process announced or a file the glob found), never from log content.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,10 +17,29 @@
 
 namespace inloop::remedy {
 
+// The control file's content (INLOOP_CONTROL): what an attempt was started with, and an
+// in-process request (the SDK's inloop.remedy_request()) when one is pending.
+struct ControlFile {
+  int attempt = 1;
+  std::string action;  // "start" for the first attempt
+  RemedyState state;   // checkpoint, skip windows, lr scale, micro batch of the attempt
+  struct Live {
+    int64_t seq = 0;
+    Plan plan;
+    std::vector<SkipWindow> skip_windows;  // every window in effect after the plan, in order
+  };
+  std::optional<Live> live;
+};
+
+// {"attempt", "action", "resume_from", "resume_step", "skip_windows", "skip" (the last window),
+// "lr_scale", "micro_batch"} and, with a live request, "live": {"seq", "action", "resume_from",
+// "resume_step", "skip_windows", "lr_scale", "micro_batch"}; a newline at the end.
+std::string ControlJson(const ControlFile& c);
+
 struct Launch {
   std::vector<std::string> argv;
   std::vector<std::pair<std::string, std::string>> env;  // INLOOP_CONTROL and the remedy values
-  std::string control_json;
+  ControlFile control;
 };
 
 // The launch of attempt `attempt` (1 = the first) of `command` after `action` ("start" for the
@@ -27,12 +48,10 @@ Launch BuildLaunch(const std::vector<std::string>& command, const RemedyConfig& 
                    const RemedyState& state, int attempt, std::string_view action,
                    const std::string& control_path);
 
-// The control file of an attempt with an in-process request added under "live" (the SDK's
-// inloop.remedy_request()): {"seq", "action", "resume_from", "resume_step", "skip_windows" (every
-// window in effect after the plan, in order), "lr_scale", "micro_batch"}. `control_json` is an
-// attempt's Launch::control_json; `before` the remedy state before the plan.
-std::string ControlWithLiveRequest(const std::string& control_json, const Plan& plan,
-                                   const RemedyState& before, int64_t seq);
+// An attempt's control file with the in-process request for `plan` added; `before` is the remedy
+// state before the plan (its skip windows stay in effect).
+ControlFile WithLiveRequest(ControlFile control, const Plan& plan, const RemedyState& before,
+                            int64_t seq);
 
 // "S:T,S2:T2"
 std::string SkipText(const std::vector<SkipWindow>& windows);

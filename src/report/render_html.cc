@@ -326,7 +326,7 @@ std::string RenderHtml(const RunReport& r) {
     o += "<h2>Audit</h2>\n<table>\n<tr><th>what</th><th>file</th><th>rule</th><th>severity</th>"
          "<th>finding</th><th>done</th></tr>\n";
     for (const remedy::AuditData& a : r.audit) {
-      std::string where = a.line > 0 ? fmt::format("{}:{}", a.file, a.line) : a.file;
+      std::string where = FileAndLine(a.file, a.line);
       o += fmt::format("<tr>{}{}{}{}{}{}</tr>\n", Td(a.context), Td(where), Td(a.rule),
                        Td(a.severity), Td(a.message),
                        Td(a.blocked ? "not loaded" : "policy " + a.policy));

@@ -132,7 +132,7 @@ std::string RenderMarkdown(const RunReport& r) {
   if (!r.audit.empty()) {
     o += "## Audit\n\n| what | file | rule | severity | finding | done |\n|---|---|---|---|---|---|\n";
     for (const remedy::AuditData& a : r.audit) {
-      std::string where = a.line > 0 ? fmt::format("{}:{}", a.file, a.line) : a.file;
+      std::string where = FileAndLine(a.file, a.line);
       o += fmt::format("| {} | {} | {} | {} | {} | {} |\n", MarkdownCell(a.context),
                        MarkdownCell(where), MarkdownCell(a.rule), MarkdownCell(a.severity),
                        MarkdownCell(a.message),

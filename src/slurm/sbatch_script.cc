@@ -55,7 +55,9 @@ std::string ShellQuote(std::string_view arg) {
 std::string ContinueKeyExpr() { return "\"slurm-${SLURM_CLUSTER_NAME:-cluster}-${SLURM_JOB_ID}\""; }
 
 Status BuildSbatchScript(const SbatchRequest& r, std::string* script) {
-  if (r.command.empty()) return Status::Invalid("no command to submit: put it after --");
+  if (r.command.empty() && r.body_args.empty()) {
+    return Status::Invalid("no command to submit: put it after --");
+  }
   if (r.inloop_binary.empty() || r.inloop_binary[0] != '/') {
     return Status::Invalid("the inloop binary's path must be absolute");
   }
@@ -73,7 +75,9 @@ Status BuildSbatchScript(const SbatchRequest& r, std::string* script) {
   for (const auto& n : r.exclude) INLOOP_RETURN_IF_ERROR(CheckValue("an excluded node", n));
 
   std::string s = "#!/bin/bash\n";
-  s += "# Written by `inloop submit --slurm`. A requeued job continues the same inloop run.\n";
+  s += r.body_args.empty()
+           ? "# Written by `inloop submit --slurm`. A requeued job continues the same inloop run.\n"
+           : "# Written by inloop. The job runs an inloop verb that starts its own `inloop run`.\n";
   s += fmt::format("#SBATCH --job-name={}\n", r.job_name);
   s += fmt::format("#SBATCH --nodes={}\n", r.nodes);
   if (r.nodes > 1) s += "#SBATCH --ntasks-per-node=1\n";
@@ -82,7 +86,7 @@ Status BuildSbatchScript(const SbatchRequest& r, std::string* script) {
   if (!r.time.empty()) s += fmt::format("#SBATCH --time={}\n", r.time);
   s += "#SBATCH --requeue\n";
   s += "#SBATCH --open-mode=append\n";
-  s += fmt::format("#SBATCH --signal=B:USR1@{}\n", r.signal_seconds);
+  if (r.body_args.empty()) s += fmt::format("#SBATCH --signal=B:USR1@{}\n", r.signal_seconds);
   if (!r.exclude.empty()) {
     std::string list;
     for (const auto& n : r.exclude) list += (list.empty() ? "" : ",") + n;
@@ -90,6 +94,12 @@ Status BuildSbatchScript(const SbatchRequest& r, std::string* script) {
   }
   s += "\n";
   if (!r.chdir.empty()) s += "cd " + ShellQuote(r.chdir) + " || exit 1\n";
+  if (!r.body_args.empty()) {
+    std::string line = "exec " + ShellQuote(r.inloop_binary);
+    for (const auto& a : r.body_args) line += " " + ShellQuote(a);
+    *script = s + line + "\n";
+    return Status::OK();
+  }
   // exec: inloop becomes the batch shell, so the B:USR1 signal reaches it directly.
   std::string line = "exec " + ShellQuote(r.inloop_binary) + " run --continue-run " +
                      ContinueKeyExpr();

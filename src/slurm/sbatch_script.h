@@ -29,6 +29,10 @@ struct SbatchRequest {
   // --name, --exclude-after K ...
   std::vector<std::string> run_options;
   std::vector<std::string> command;  // the training command (argv)
+  // Instead of `inloop run ... -- command`: the job execs `inloop_binary` with these arguments (a
+  // verb that starts its own `inloop run`, as `inloop data exec-step` does). Such a job gets no
+  // --signal: there is no training to checkpoint, and the verb is not `inloop run`.
+  std::vector<std::string> body_args;
 };
 
 // One argv element for a POSIX shell: unchanged when it is made of safe characters only, else

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "store/pg_store.h"
+#include "store/run_list_sql.h"
 #include "store/store_internal.h"
 
 namespace inloop::store {
@@ -22,41 +23,6 @@ using pg::Txn;
 
 namespace {
 
-// A shell glob (* ? [..], as SQLite's GLOB) as an anchored POSIX regular expression.
-std::string GlobToRegex(std::string_view g) {
-  std::string re = "^";
-  for (size_t i = 0; i < g.size(); ++i) {
-    char c = g[i];
-    if (c == '*') {
-      re += ".*";
-    } else if (c == '?') {
-      re += '.';
-    } else if (c == '[') {
-      size_t end = g.find(']', i + 2);
-      if (end == std::string_view::npos) {
-        re += "\\[";
-        continue;
-      }
-      std::string_view set = g.substr(i + 1, end - i - 1);
-      re += '[';
-      if (!set.empty() && set[0] == '^') {
-        re += '^';
-        set.remove_prefix(1);
-      }
-      for (char s : set) {
-        if (s == '\\' || s == '[') re += '\\';
-        re += s;
-      }
-      re += ']';
-      i = end;
-    } else {
-      if (std::string_view("\\.^$|()+{}]").find(c) != std::string_view::npos) re += '\\';
-      re += c;
-    }
-  }
-  return re + "$";
-}
-
 // WHERE over `runs r` and its binds.
 struct Where {
   std::string sql = "TRUE";
@@ -70,56 +36,8 @@ struct Where {
 
 Where FilterSql(const RunFilter& f) {
   Where w;
-  if (!f.name_glob.empty()) w.sql += " AND r.name ~ " + w.Bind(GlobToRegex(f.name_glob));
-  if (!f.statuses.empty()) {
-    std::string in;
-    for (auto& s : f.statuses) in += (in.empty() ? "" : ",") + w.Bind(s);
-    w.sql += " AND r.status IN (" + in + ")";
-  }
-  for (auto& tag : f.tags) {
-    if (tag.empty()) continue;
-    w.sql +=
-        " AND EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.id AND t.tag = " + w.Bind(tag) + ")";
-  }
-  for (auto& [k, v] : f.params) {
-    std::string pk = w.Bind(k);
-    w.sql += " AND EXISTS (SELECT 1 FROM params p WHERE p.run_id = r.id AND p.key = " + pk +
-             " AND p.value = " + w.Bind(v) + ")";
-  }
+  w.sql = RunFilterSql(f, SqlDialect::kPostgres, [&w](const std::string& v) { return w.Bind(v); });
   return w;
-}
-
-std::string OrderSql(const RunListQuery& q, Where* w) {
-  std::string dir = q.ascending ? "ASC" : "DESC";
-  switch (q.sort) {
-    case RunSort::kCreatedAt:
-      return fmt::format("r.started_at {0}, r.seq {0}", dir);
-    case RunSort::kName:
-      return fmt::format("r.name COLLATE \"C\" {0}, r.seq {0}", dir);
-    case RunSort::kStatus:
-      return fmt::format("r.status COLLATE \"C\" {0}, r.seq {0}", dir);
-    case RunSort::kDuration:
-      return fmt::format(
-          "((CASE WHEN r.ended_at > 0 THEN r.ended_at ELSE {1} END) - r.started_at) {0}, "
-          "r.seq {0}",
-          dir, q.now);
-    case RunSort::kParam: {
-      std::string pv =
-          fmt::format("(SELECT p.value FROM params p WHERE p.run_id = r.id AND p.key = {})",
-                      w->Bind(q.sort_key));
-      std::string numeric = fmt::format(
-          "COALESCE({0} ~ '^\\s*[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?\\s*$', "
-          "FALSE)",
-          pv);
-      return fmt::format(
-          "({0} IS NULL) ASC, {1} DESC, (CASE WHEN {1} THEN CAST({0} AS DOUBLE PRECISION) END) "
-          "{2}, {0} COLLATE \"C\" {2}, r.seq {2}",
-          pv, numeric, dir);
-    }
-    case RunSort::kLastValue:
-      break;
-  }
-  return fmt::format("r.seq {}", dir);
 }
 
 }  // namespace
@@ -127,15 +45,7 @@ std::string OrderSql(const RunListQuery& q, Where* w) {
 Status PgStore::ListRunsPage(const RunListQuery& q, RunListPage* out) {
   out->runs.clear();
   out->total = 0;
-  if (q.limit <= 0 || q.offset < 0) {
-    return Status::Invalid(
-        fmt::format("run listing: limit {} / offset {} out of range (limit > 0, "
-                    "offset >= 0)",
-                    q.limit, q.offset));
-  }
-  if ((q.sort == RunSort::kParam || q.sort == RunSort::kLastValue) && q.sort_key.empty()) {
-    return Status::Invalid("run listing: sorting by a param or a last value needs its key");
-  }
+  INLOOP_RETURN_IF_ERROR(CheckRunListQuery(q));
   Where w = FilterSql(q.filter);
   Txn t(conn_.get(), "ISOLATION LEVEL REPEATABLE READ READ ONLY");  // the count and the page agree
   INLOOP_RETURN_IF_ERROR(t.status());
@@ -144,7 +54,8 @@ Status PgStore::ListRunsPage(const RunListQuery& q, RunListPage* out) {
       conn_->Exec(fmt::format("SELECT COUNT(*) FROM runs r WHERE {}", w.sql), w.params, &c));
   out->total = c.Int(0, 0);
   bool by_last = q.sort == RunSort::kLastValue;
-  std::string order = OrderSql(q, &w);
+  std::string order =
+      RunOrderSql(q, SqlDialect::kPostgres, [&w](const std::string& v) { return w.Bind(v); });
   std::string page = by_last ? "" : fmt::format(" LIMIT {} OFFSET {}", q.limit, q.offset);
   Result r;
   INLOOP_RETURN_IF_ERROR(conn_->Exec(fmt::format("SELECT {} FROM runs r WHERE {} ORDER BY {}{}",
@@ -158,18 +69,7 @@ Status PgStore::ListRunsPage(const RunListQuery& q, RunListPage* out) {
   std::unordered_map<std::string, Point> vals;
   INLOOP_RETURN_IF_ERROR(LastValues(ids, q.sort_key, &vals));
   INLOOP_RETURN_IF_ERROR(t.Commit());
-  std::stable_sort(out->runs.begin(), out->runs.end(), [&](const RunRecord& a, const RunRecord& b) {
-    auto ia = vals.find(a.id), ib = vals.find(b.id);
-    bool ha = ia != vals.end() && !std::isnan(ia->second.value);
-    bool hb = ib != vals.end() && !std::isnan(ib->second.value);
-    if (ha != hb) return ha;  // runs without a value (or NaN) last
-    if (!ha) return false;
-    return q.ascending ? ia->second.value < ib->second.value : ia->second.value > ib->second.value;
-  });
-  size_t from = std::min(out->runs.size(), static_cast<size_t>(q.offset));
-  size_t to = std::min(out->runs.size(), from + static_cast<size_t>(q.limit));
-  out->runs = std::vector<RunRecord>(std::make_move_iterator(out->runs.begin() + from),
-                                     std::make_move_iterator(out->runs.begin() + to));
+  SortByLastValueAndPage(q, vals, &out->runs);
   return Status::OK();
 }
 

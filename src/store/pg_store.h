@@ -161,6 +161,8 @@ class PgRunWriter : public RunWriter, public BulkAppender {
   Status NextSegment(SeriesState* s, SeriesState** out);
   // stage_heads: also stage the points not sealed yet (a bulk writer's auto-commit does not).
   Status Commit(bool closing, bool stage_heads = true);
+  // Commit's common case: no sealed chunk pending, not closing.
+  Status StageHeads(bool stage_heads);
   Status Fail(Status s);
 
   PgStore* store_ = nullptr;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "store/run_list_sql.h"
 #include "store/sqlite_store.h"
 #include "store/store_internal.h"
 
@@ -34,55 +35,8 @@ struct Where {
 
 Where FilterSql(const RunFilter& f) {
   Where w;
-  if (!f.name_glob.empty()) w.sql += " AND r.name GLOB " + w.Bind(f.name_glob);
-  if (!f.statuses.empty()) {
-    std::string in;
-    for (auto& s : f.statuses) in += (in.empty() ? "" : ",") + w.Bind(s);
-    w.sql += " AND r.status IN (" + in + ")";
-  }
-  for (auto& tag : f.tags) {
-    if (tag.empty()) continue;
-    w.sql +=
-        " AND EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.id AND t.tag = " + w.Bind(tag) + ")";
-  }
-  for (auto& [k, v] : f.params) {
-    std::string pk = w.Bind(k);
-    w.sql += " AND EXISTS (SELECT 1 FROM params p WHERE p.run_id = r.id AND p.key = " + pk +
-             " AND p.value = " + w.Bind(v) + ")";
-  }
+  w.sql = RunFilterSql(f, SqlDialect::kSqlite, [&w](const std::string& v) { return w.Bind(v); });
   return w;
-}
-
-// ORDER BY for every sort but kLastValue (sorted after reading the values: creation order here).
-std::string OrderSql(const RunListQuery& q, Where* w) {
-  std::string dir = q.ascending ? "ASC" : "DESC";
-  switch (q.sort) {
-    case RunSort::kCreatedAt:
-      return fmt::format("r.started_at {0}, r.seq {0}", dir);
-    case RunSort::kName:
-      return fmt::format("r.name {0}, r.seq {0}", dir);
-    case RunSort::kStatus:
-      return fmt::format("r.status {0}, r.seq {0}", dir);
-    case RunSort::kDuration:
-      return fmt::format(
-          "((CASE WHEN r.ended_at > 0 THEN r.ended_at ELSE {1} END) - r.started_at) {0}, "
-          "r.seq {0}",
-          dir, q.now);
-    case RunSort::kParam: {
-      std::string pv =
-          fmt::format("(SELECT p.value FROM params p WHERE p.run_id = r.id AND p.key = {})",
-                      w->Bind(q.sort_key));
-      std::string numeric =
-          fmt::format("({0} GLOB '*[0-9]*' AND {0} NOT GLOB '*[^0-9eE.+-]*')", pv);
-      return fmt::format(
-          "({0} IS NULL) ASC, {1} DESC, (CASE WHEN {1} THEN CAST({0} AS REAL) END) {2}, {0} {2}, "
-          "r.seq {2}",
-          pv, numeric, dir);
-    }
-    case RunSort::kLastValue:
-      break;
-  }
-  return fmt::format("r.seq {}", dir);
 }
 
 }  // namespace
@@ -90,15 +44,7 @@ std::string OrderSql(const RunListQuery& q, Where* w) {
 Status SqliteStore::ListRunsPage(const RunListQuery& q, RunListPage* out) {
   out->runs.clear();
   out->total = 0;
-  if (q.limit <= 0 || q.offset < 0) {
-    return Status::Invalid(
-        fmt::format("run listing: limit {} / offset {} out of range (limit > 0, "
-                    "offset >= 0)",
-                    q.limit, q.offset));
-  }
-  if ((q.sort == RunSort::kParam || q.sort == RunSort::kLastValue) && q.sort_key.empty()) {
-    return Status::Invalid("run listing: sorting by a param or a last value needs its key");
-  }
+  INLOOP_RETURN_IF_ERROR(CheckRunListQuery(q));
   Where w = FilterSql(q.filter);
   ReadSnapshot snap(db_.get());  // the count and the page agree
   INLOOP_RETURN_IF_ERROR(snap.status());
@@ -111,7 +57,8 @@ Status SqliteStore::ListRunsPage(const RunListQuery& q, RunListPage* out) {
     INLOOP_RETURN_IF_ERROR(c.status());
   }
   bool by_last = q.sort == RunSort::kLastValue;
-  std::string order = OrderSql(q, &w);
+  std::string order =
+      RunOrderSql(q, SqlDialect::kSqlite, [&w](const std::string& v) { return w.Bind(v); });
   std::string page = by_last ? "" : fmt::format(" LIMIT {} OFFSET {}", q.limit, q.offset);
   Stmt s;
   INLOOP_RETURN_IF_ERROR(db_->Prepare(
@@ -126,18 +73,7 @@ Status SqliteStore::ListRunsPage(const RunListQuery& q, RunListPage* out) {
   for (auto& r : out->runs) ids.push_back(r.id);
   std::unordered_map<std::string, Point> vals;
   INLOOP_RETURN_IF_ERROR(LastValues(ids, q.sort_key, &vals));
-  std::stable_sort(out->runs.begin(), out->runs.end(), [&](const RunRecord& a, const RunRecord& b) {
-    auto ia = vals.find(a.id), ib = vals.find(b.id);
-    bool ha = ia != vals.end() && !std::isnan(ia->second.value);
-    bool hb = ib != vals.end() && !std::isnan(ib->second.value);
-    if (ha != hb) return ha;  // runs without a value (or NaN) last
-    if (!ha) return false;
-    return q.ascending ? ia->second.value < ib->second.value : ia->second.value > ib->second.value;
-  });
-  size_t from = std::min(out->runs.size(), static_cast<size_t>(q.offset));
-  size_t to = std::min(out->runs.size(), from + static_cast<size_t>(q.limit));
-  out->runs = std::vector<RunRecord>(std::make_move_iterator(out->runs.begin() + from),
-                                     std::make_move_iterator(out->runs.begin() + to));
+  SortByLastValueAndPage(q, vals, &out->runs);
   return Status::OK();
 }
 

@@ -118,6 +118,9 @@ Status Spawn(const SpawnOptions& opts, Child* out) {
     spec.unset_env.push_back(opts.metrics_fd_env);
     spec.unset_env.push_back(opts.metrics_fd_env + "_INO");
     spec.unset_env.push_back("INLOOP_METRICS_PATH");  // an outer inloop's; ours is in opts.env
+    for (const char* v : {"INLOOP_RANKS_ADDR", "INLOOP_RANKS_TOKEN", "INLOOP_RANKS_HOST"}) {
+      spec.unset_env.push_back(v);
+    }
     if (met_pipe[1] >= 0) {
       spec.env.emplace_back(opts.metrics_fd_env, std::to_string(met_pipe[1]));
       spec.keep_fds.push_back(met_pipe[1]);

@@ -29,6 +29,7 @@
 #include "slurm/requeue.h"
 #include "store/store.h"
 #include "supervise/line_splitter.h"
+#include "supervise/rank_listener.h"
 #include "supervise/supervisor.h"
 
 namespace inloop::supervise {
@@ -108,6 +109,10 @@ class Session : public remedy::CommandSink {
   void OpenRankChannel();
   void CloseRankChannel();
   void DrainRankChannel();  // at an attempt's end: what the ranks wrote last
+  // The same SDK lines over TCP (rank_listener.h), from ranks on other hosts or any that cannot
+  // open the FIFO: the slice of PollOnce's pollfds that rank_tcp_ added.
+  void ReadRankSockets(const pollfd* fds, size_t n);
+  void RankSocketLine(std::string_view line);
   // An SDK message of rank `rank` > 0 (rank 0's and unranked ones go the usual way).
   void HandleRankMessage(int rank, const ingest::SdkMessage& msg);
   void AppendRankMetric(int rank, std::string_view key, std::optional<int64_t> step, double value);
@@ -182,6 +187,7 @@ class Session : public remedy::CommandSink {
   // detectors (not stored, except step times); stragglers are judged across ranks.
   int rank_fifo_ = -1;
   std::string rank_dir_;  // the FIFO's private directory
+  RankListener rank_tcp_;  // the ranks' TCP channel (INLOOP_RANKS_ADDR)
   detect::DetectorSet rank_detectors_{opts_.detect};
   detect::StragglerDetector stragglers_{opts_.detect};
   std::map<std::string, int64_t, std::less<>> rank_counters_;  // stepless rank series
@@ -207,7 +213,7 @@ class Session : public remedy::CommandSink {
   // Remedies: the controller decides; the session remembers what it was told to do next.
   remedy::Controller controller_;
   std::string control_path_;
-  std::string control_json_;
+  remedy::ControlFile control_;  // the current attempt's control file
   // Checkpoint path -> (size:mtime stamp, trusted) of its last audit scan.
   std::map<std::string, std::pair<std::string, bool>> checkpoint_audits_;  // the running attempt's control file (an in-process request adds to it)
   std::optional<std::string> restart_reason_;  // kRestart: the next attempt's reason

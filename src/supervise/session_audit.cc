@@ -8,13 +8,14 @@
 #include <fmt/format.h>
 
 #include "audit/audit.h"
+#include "common/display_text.h"
 #include "supervise/session.h"
 
 namespace inloop::supervise {
 
 void Session::RecordPreRunAudit() {
   for (const remedy::AuditData& d : opts_.audit_findings) {
-    std::string where = d.line > 0 ? fmt::format("{}:{}", d.file, d.line) : d.file;
+    std::string where = FileAndLine(d.file, d.line);
     Event(remedy::event_kind::kAuditFinding, d.severity == "critical" || d.severity == "high" ? "warning" : "info",
           fmt::format("audit: {} {}: {} ({})", d.severity, where, d.message, d.rule), d);
   }

@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 #include <fmt/format.h>
 
@@ -19,6 +20,30 @@
 
 namespace inloop::supervise {
 
+namespace {
+
+// A multi-node job's ranks on other hosts reach the supervisor only through the socket.
+void OpenRankSocket(const SupervisorOptions& opts, RankListener* tcp,
+                    const std::function<void(const std::string&)>& say) {
+  RankListener::Options lo;
+  lo.listen = opts.ranks_listen;
+  lo.multi_node = MultiNodeJob(opts.command);
+  Status s = tcp->Open(lo);
+  if (!s.ok()) {
+    say(fmt::format("warning: {}; ranks {}cannot report over TCP (set [run] ranks_listen)",
+                    s.message(), lo.multi_node ? "on other hosts " : ""));
+    return;
+  }
+  if (!tcp->is_open()) return;
+  if (lo.multi_node) {
+    say(fmt::format("ranks on other hosts report to {}", tcp->address()));
+  } else if (opts.ranks_listen.mode == RanksListen::Mode::kAddress) {
+    say(fmt::format("ranks report over TCP to {} ([run] ranks_listen)", tcp->address()));
+  }
+}
+
+}  // namespace
+
 void Session::OpenRankChannel() {
   // srun --label prefixes every line with its task number.
   bool srun = false;
@@ -26,6 +51,7 @@ void Session::OpenRankChannel() {
     if (a == "srun" || (a.size() > 5 && a.compare(a.size() - 5, 5, "/srun") == 0)) srun = true;
     if (srun && (a == "--label" || a == "-l")) srun_labels_ = true;
   }
+  OpenRankSocket(opts_, &rank_tcp_, [&](const std::string& line) { Say(line); });
   const char* tmp = getenv("TMPDIR");
   std::string templ = fmt::format("{}/inloop-ranks-XXXXXX", tmp && *tmp ? tmp : "/tmp");
   if (!mkdtemp(templ.data())) {
@@ -49,6 +75,7 @@ void Session::OpenRankChannel() {
 }
 
 void Session::CloseRankChannel() {
+  rank_tcp_.Close();
   if (rank_fifo_ >= 0) ::close(rank_fifo_);
   rank_fifo_ = -1;
   if (rank_dir_.empty()) return;
@@ -58,6 +85,10 @@ void Session::CloseRankChannel() {
 }
 
 void Session::DrainRankChannel() {
+  // The ranks that connected over TCP belong to this attempt: what they sent, then they go.
+  rank_tcp_.Drain(
+      SteadyNow(), [&](std::string_view line) { RankSocketLine(line); },
+      [&](const std::string& w) { Say(w); });
   if (rank_fifo_ < 0) return;
   std::string buf(64 * 1024, '\0');
   for (int rounds = 0; rounds < 1024; ++rounds) {
@@ -66,6 +97,21 @@ void Session::DrainRankChannel() {
     HandleStream(3, std::string_view(buf.data(), static_cast<size_t>(got)));
   }
   splitters_[3].Finish([&](std::string_view line) { DispatchLine(3, line); });
+  if (HasWork()) ActOnFindings();
+}
+
+void Session::ReadRankSockets(const pollfd* fds, size_t n) {
+  rank_tcp_.OnPoll(
+      fds, n, SteadyNow(), [&](std::string_view line) { RankSocketLine(line); },
+      [&](const std::string& w) { Say(w); });
+  if (HasWork()) ActOnFindings();
+}
+
+// A line from a rank's connection is handled exactly as one from the FIFO.
+void Session::RankSocketLine(std::string_view line) {
+  hang_.OnOutput(now_ms_);
+  DispatchLine(3, line);
+  // Act before the next line: the latency from a bad line to the signal is what matters.
   if (HasWork()) ActOnFindings();
 }
 

@@ -60,8 +60,8 @@ int64_t Session::Execute(const remedy::Command& c) {
       return 0;
     case CommandKind::kDeliver: {
       Status ws = WriteFileAtomically(
-          control_path_, remedy::ControlWithLiveRequest(control_json_, c.plan,
-                                                        controller_.state(), c.seq));
+          control_path_, remedy::ControlJson(remedy::WithLiveRequest(control_, c.plan,
+                                                                     controller_.state(), c.seq)));
       if (!ws.ok()) {
         Say(fmt::format("warning: the in-process request could not be written ({}); the "
                         "process will be restarted when it is not applied",

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <vector>
 #include <cerrno>
 #include <cstring>
 
@@ -37,6 +38,9 @@ struct Session::AttemptIo {
   Clock::time_point next_scan = Clock::now();
   Clock::time_point next_cpu = Clock::now();
   Clock::time_point next_pending = Clock::now();
+  std::vector<pollfd> pfds;  // PollOnce's, kept to reuse their memory
+  std::vector<int> idx;
+  size_t tcp_first = 0, tcp_count = 0;  // the ranks' TCP channel's slice of pfds
 };
 
 Session::Session(const SupervisorOptions& opts, RunOutcome* out)
@@ -49,8 +53,8 @@ Session::Session(const SupervisorOptions& opts, RunOutcome* out)
 // ---- one attempt ----
 
 bool Session::SpawnChild(const remedy::Launch& launch, AttemptIo* io) {
-  control_json_ = launch.control_json;
-  Status ws = WriteFileAtomically(control_path_, launch.control_json);
+  control_ = launch.control;
+  Status ws = WriteFileAtomically(control_path_, remedy::ControlJson(launch.control));
   if (!ws.ok()) Say(fmt::format("warning: {}", ws.message()));
 
   SpawnOptions so;
@@ -61,6 +65,11 @@ bool Session::SpawnChild(const remedy::Launch& launch, AttemptIo* io) {
   so.env.emplace_back("INLOOP_RUN_NAME", run_.name);
   so.env.emplace_back("INLOOP_ATTEMPT", fmt::format("{}", attempt_.number));
   if (rank_fifo_ >= 0) so.env.emplace_back("INLOOP_METRICS_PATH", rank_dir_ + "/sdk");
+  if (rank_tcp_.is_open()) {
+    so.env.emplace_back("INLOOP_RANKS_ADDR", rank_tcp_.address());
+    so.env.emplace_back("INLOOP_RANKS_TOKEN", rank_tcp_.secret());
+    so.env.emplace_back("INLOOP_RANKS_HOST", run_.host);
+  }
   if (!getenv("PYTHONUNBUFFERED")) so.env.emplace_back("PYTHONUNBUFFERED", "1");
   Status sp = Spawn(so, &io->child);
   if (!sp.ok()) {
@@ -121,33 +130,45 @@ bool Session::RunAttempt(const remedy::Launch& launch) {
 }
 
 bool Session::PollOnce(AttemptIo* io) {
-  pollfd pfds[5];
-  int idx[5];
-  int n = 0;
+  std::vector<pollfd>& pfds = io->pfds;
+  std::vector<int>& idx = io->idx;  // the stream of each pollfd; -1: the signalfd; -2: ranks' TCP
+  pfds.clear();
+  idx.clear();
   // The SDK pipe first: what the process reported through the SDK before printing a line is
-  // then always handled before that line.
+  // then always handled before that line. The ranks' channels next: the FIFO, then TCP.
   for (int i : {2, 3, 0, 1}) {
     if (io->fds[i] >= 0) {
-      pfds[n] = {io->fds[i], POLLIN, 0};
-      idx[n++] = i;
+      pfds.push_back({io->fds[i], POLLIN, 0});
+      idx.push_back(i);
+    }
+    if (i == 3) {
+      size_t first = pfds.size();
+      rank_tcp_.AddPollFds(&pfds);
+      idx.resize(pfds.size(), -2);
+      io->tcp_first = first;
+      io->tcp_count = pfds.size() - first;
     }
   }
-  pfds[n] = {sfd_, POLLIN, 0};
-  idx[n++] = -1;
+  pfds.push_back({sfd_, POLLIN, 0});
+  idx.push_back(-1);
   auto next = std::min({kill_deadline_, io->drain_deadline, io->orphan_deadline});
   int timeout = 200;
   if (next != Clock::time_point::max()) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now()).count();
     timeout = static_cast<int>(std::clamp<int64_t>(ms, 0, 200));
   }
-  int r = ::poll(pfds, n, timeout);
+  int r = ::poll(pfds.data(), pfds.size(), timeout);
   if (r < 0 && errno != EINTR) return false;
   now_ms_ = WallNowMs();
   controller_.OnClock(SteadyNow());
-  for (int k = 0; k < n && r > 0; ++k) {
+  bool tcp_ready = false;
+  for (size_t k = 0; k < pfds.size() && r > 0; ++k) {
     if (!pfds[k].revents) continue;
     if (idx[k] == -1) {
       ReadSignals(io);
+    } else if (idx[k] == -2) {
+      if (!tcp_ready) ReadRankSockets(pfds.data() + io->tcp_first, io->tcp_count);
+      tcp_ready = true;
     } else {
       ReadStream(io, idx[k]);
     }
@@ -235,6 +256,7 @@ void Session::Periodic(AttemptIo* io) {
       ActOnFindings();
     }
   }
+  rank_tcp_.Expire(SteadyNow(), [&](const std::string& w) { Say(w); });
   if (now >= io->next_scan) {
     controller_.checkpoints().Scan(now_ms_, attempt_.number);
     io->next_scan = now + std::chrono::seconds(1);

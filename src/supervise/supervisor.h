@@ -16,6 +16,7 @@
 #include "ingest/line_parser.h"
 #include "remedy/remedy_config.h"
 #include "remedy/timeline.h"
+#include "supervise/rank_link.h"
 
 namespace inloop::supervise {
 
@@ -48,6 +49,8 @@ struct SupervisorOptions {
   // SIGUSR1 and hardware faults requeue the job (session_scheduler.cc).
   std::string continue_key;
   int exclude_after = 2;  // a Slurm node with this many faults in the ledger is excluded
+  // [run] ranks_listen: where the ranks' TCP channel listens (rank_link.h; default "auto").
+  RanksListen ranks_listen;
 };
 
 struct RunOutcome {

@@ -132,6 +132,37 @@ TEST_F(ToolsTest, QuerySeriesDownsamplesWithM4) {
   EXPECT_EQ(steps, (std::vector<int64_t>{0, 49, 50, 99}));
 }
 
+// The events tool reads the timeline as `inloop events` shows it: the data index's per-step
+// data_batches events are counted, not listed (they would be the newest 50 of any run that
+// reports its batches), and are there when asked for by kind.
+TEST_F(ToolsTest, EventsHideTheDataIndexUnlessAskedFor) {
+  auto add = [&](const std::string& kind, int64_t step) {
+    store::EventRecord e;
+    e.run_id = base_;
+    e.kind = kind;
+    e.severity = "info";
+    e.step_lo = step;
+    e.message = kind;
+    ASSERT_TRUE(st_->AddEvent(&e).ok());
+  };
+  add("loss_spike", 40);
+  for (int s = 0; s < 60; ++s) add("data_batches", s);
+  ToolOutcome o = reg_.Call(ctx_, "events", R"({"run":"base"})");
+  ASSERT_TRUE(o.ok) << o.error;
+  simdjson::dom::parser p;
+  simdjson::padded_string padded(o.result);
+  simdjson::dom::element e = p.parse(padded);
+  EXPECT_EQ(int64_t(e["matching"]), 1);
+  EXPECT_EQ(std::string_view(e["events"].at(0)["kind"]), "loss_spike");
+  EXPECT_EQ(int64_t(e["hidden"]["data_batches"]), 60);
+  o = reg_.Call(ctx_, "events", R"({"run":"base","kind":"data_batches","limit":5})");
+  ASSERT_TRUE(o.ok) << o.error;
+  simdjson::padded_string padded2(o.result);
+  e = p.parse(padded2);
+  EXPECT_EQ(int64_t(e["matching"]), 60);
+  EXPECT_EQ(int64_t(e["shown"]), 5);
+}
+
 // report and insights are the verbs' own library calls: the model reads what `inloop report` and
 // `inloop insights` print.
 TEST_F(ToolsTest, ReportAndInsightsToolsReturnTheVerbsText) {

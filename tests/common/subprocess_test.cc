@@ -57,6 +57,34 @@ TEST(SubprocessTest, StdoutAndStderrAreCapturedApart) {
   EXPECT_EQ(r.out.find("err"), std::string::npos);
 }
 
+// A program that outlives its timeout is killed and reported as such, keeping what it wrote;
+// one that ends in time is not. (Neither result depends on how fast the machine is: the sleeper
+// would run for an hour, the quick one ends at once within a generous timeout.)
+TEST(SubprocessTest, ATimeoutKillsTheProgramAndKeepsItsOutput) {
+  SubprocessSpec spec;
+  spec.argv = {"sh", "-c", "echo started; exec sleep 3600"};
+  CapturedOutput r;
+  ASSERT_TRUE(RunCaptured(spec, &r, 0.5).ok());
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 128 + SIGKILL);
+  EXPECT_EQ(r.out, "started\n");
+
+  // A grandchild that keeps the pipes open does not hold the caller: its group is killed.
+  spec.argv = {"sh", "-c", "sleep 3600 & echo bg; wait"};
+  spec.new_process_group = true;
+  CapturedOutput g;
+  ASSERT_TRUE(RunCaptured(spec, &g, 0.5).ok());
+  EXPECT_TRUE(g.timed_out);
+  EXPECT_EQ(g.out, "bg\n");
+
+  spec.argv = {"sh", "-c", "echo done"};
+  CapturedOutput quick;
+  ASSERT_TRUE(RunCaptured(spec, &quick, 600).ok());
+  EXPECT_FALSE(quick.timed_out);
+  EXPECT_EQ(quick.exit_code, 0);
+  EXPECT_EQ(quick.out, "done\n");
+}
+
 TEST(SubprocessTest, EnvironmentOverridesAndRemovals) {
   setenv("INLOOP_SUBPROCESS_TEST_KEEP", "kept", 1);
   setenv("INLOOP_SUBPROCESS_TEST_DROP", "dropped", 1);

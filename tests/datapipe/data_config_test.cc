@@ -72,6 +72,24 @@ drift = { numeric = ["length"], categorical = ["lang"] }
   EXPECT_EQ(v.drift.categorical, (std::vector<std::string>{"lang"}));
 }
 
+TEST(DataConfigTest, ExecutorAndSlurmOptions) {
+  Config c;
+  Status s = Load("[data]\nexecutor = \"slurm\"\n[data.slurm]\npartition = \"cpu\"\ntime = \"00:30:00\"\n"
+                  "[[data.step]]\nname = \"a\"\ncommand = [\"x\"]\noutputs = [\"o\"]\n", &c);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(c.data.executor, "slurm");
+  EXPECT_EQ(c.data.slurm_partition, "cpu");
+  EXPECT_EQ(c.data.slurm_time, "00:30:00");
+  Config d;
+  ASSERT_TRUE(Load("[[data.step]]\nname = \"a\"\ncommand = [\"x\"]\noutputs = [\"o\"]\n", &d).ok());
+  EXPECT_EQ(d.data.executor, "local");
+  s = Load("[data]\nexecutor = \"k8s\"\n", &c);
+  EXPECT_NE(s.message().find("data.executor must be \"local\" or \"slurm\""), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find(":2:"), std::string::npos) << s.message();
+  s = Load("[data.slurm]\nqos = \"high\"\n", &c);
+  EXPECT_NE(s.message().find("unknown field 'data.slurm.qos'"), std::string::npos) << s.message();
+}
+
 TEST(DataConfigTest, ErrorsNameLineAndField) {
   Config c;
   Status s = Load("[[data.step]]\nname = \"a\"\ncommand = [\"x\"]\noutputs = [\"o\"]\nbogus = 1\n", &c);

@@ -125,6 +125,28 @@ assert_eq "$(json '[s["state"] for s in d["steps"]]' < par.json)" "['ran', 'ran'
 assert_eq "$(tr -d '\n' < par/j.out)" "ab" "the joined output"
 pass "independent steps in parallel"
 
+# A Slurm job's body by hand (the cluster itself: tests/slurm/slurm_data_test.sh): exec-step
+# assesses, builds and records one step, and with SLURM_JOB_ID its job's entry.
+printf 'c\n' > par/a.in
+inloop data exec-step --config par.toml pa 2> ex.err || fail "exec-step: $(cat ex.err)"
+assert_contains "$(cat ex.err)" "data: pa               done" "exec-step built the step"
+assert_eq "$(cat par/a.out)" "c" "its output"
+SLURM_JOB_ID=4242 inloop data exec-step --config par.toml pa 2> ex2.err || fail "exec-step again: $(cat ex2.err)"
+assert_contains "$(cat ex2.err)" "data: pa               up to date" "an up-to-date step is not run again"
+assert_eq "$(json '[(s["step"], s["job_id"], s["state"]) for s in d["steps"]]' < .inloop/data/slurm_jobs.json)" \
+  "[('pa', '4242', 'up_to_date')]" "the job's record"
+assert_eq "$(inloop data status --config par.toml --json | json '[(s["name"], s["up_to_date"], s["job_state"]) for s in d["steps"]]')" \
+  "[('pa', True, 'up_to_date'), ('pb', True, ''), ('pj', False, '')]" "the manifest has the step; its dependent is stale"
+set +e
+err=$(inloop data exec-step --config par.toml nope 2>&1)
+set -e
+assert_contains "$err" "no data step is named 'nope'" "an unknown step"
+set +e
+err=$(inloop data run --config par.toml --wait 2>&1)
+set -e
+assert_contains "$err" "--wait, --partition, --time and --script-dir are for Slurm" "Slurm flags without --slurm"
+pass "exec-step by hand"
+
 # Pipeline errors are one clear line.
 printf '[[data.step]]\nname = "a"\ncommand = ["true", "{inputs}"]\ninputs = ["b.txt"]\noutputs = ["a.txt"]\n[[data.step]]\nname = "b"\ncommand = ["true"]\ninputs = ["a.txt"]\noutputs = ["b.txt"]\n' > cyc.toml
 set +e

@@ -55,7 +55,7 @@ PY
 DATAPIPE_INJECT=1 inloop data run > gen.txt 2>&1 || fail "the generate step failed: $(cat gen.txt)"
 assert_eq "$(grep -c scrape out/corpus.jsonl)" 200 "the planted records"
 inloop run --name spiky -- "$PY" train.py > train.out 2> train.err || fail "the run failed: $(tail -5 train.err)"
-inloop events spiky --json > ev.json
+inloop events spiky --all --json > ev.json
 assert_eq "$(json "[e['data']['skip_windows'] for e in d if e['kind']=='attempt_start' and e['data']['attempt']==2]" < ev.json)" \
   "[[[21, 26]]]" "the doctor skipped data indices 21-25"
 assert_eq "$(json "sorted({b[0] for e in d if e['kind']=='data_batches' for b in e['data']['batches']}) == list(range(1, 41))" < ev.json)" \

@@ -10,25 +10,13 @@
 #include <simdjson.h>
 
 #include "query/m4.h"
-#include "support/temp_store.h"
+#include "support/api_fixture.h"
 
 namespace inloop::http {
 namespace {
 
-class ApiTest : public store::TempStoreTest {
+class ApiTest : public ApiFixture {
  protected:
-  void SetUp() override {
-    TempStoreTest::SetUp();
-    st_ = Open();
-    pool_ = std::make_unique<StorePool>(dir_);
-    api_ = std::make_unique<Api>(pool_.get(), &metrics_);
-  }
-  void TearDown() override {
-    api_.reset();
-    pool_.reset();
-    st_.reset();
-    TempStoreTest::TearDown();
-  }
 
   // A finished run with params, tags and a loss curve of n points ending at `final_loss`.
   std::string AddRun(const std::string& name, const std::string& lr, double started,
@@ -55,34 +43,14 @@ class ApiTest : public store::TempStoreTest {
     return r.id;
   }
 
-  HttpResponse Get(const std::string& target) { return Call("GET", target, ""); }
-  HttpResponse Call(const std::string& method, const std::string& target, const std::string& body) {
-    HttpRequest r;
-    r.method = method;
-    r.body = body;
-    Status s = ParseTarget(target, &r);
-    EXPECT_TRUE(s.ok()) << s.message();
-    return api_->Handle(r);
-  }
-  simdjson::dom::element Parse(const HttpResponse& r) {
-    simdjson::dom::element e;
-    auto err = parser_.parse(r.body).get(e);
-    EXPECT_FALSE(err) << r.body;
-    return e;
-  }
   std::vector<std::string> Names(const HttpResponse& r) {
     std::vector<std::string> out;
-    for (auto run : Parse(r)["runs"].get_array()) {
+    for (auto run : Json(r)["runs"].get_array()) {
       out.emplace_back(std::string_view(run["name"].get_string()));
     }
     return out;
   }
 
-  std::unique_ptr<store::Store> st_;
-  ServerMetrics metrics_;
-  std::unique_ptr<StorePool> pool_;
-  std::unique_ptr<Api> api_;
-  simdjson::dom::parser parser_;
 };
 
 TEST_F(ApiTest, RunsFilterSortPaginate) {
@@ -94,7 +62,7 @@ TEST_F(ApiTest, RunsFilterSortPaginate) {
   ASSERT_EQ(all.status, 200) << all.body;
   EXPECT_EQ(all.route, "/api/v1/runs");
   EXPECT_EQ(Names(all), (std::vector<std::string>{"other", "lr-c", "lr-b", "lr-a"}));
-  EXPECT_EQ(int64_t(Parse(all)["total"]), 4);
+  EXPECT_EQ(int64_t(Json(all)["total"]), 4);
   EXPECT_EQ(Names(Get("/api/v1/runs?name=lr-*&order=asc")),
             (std::vector<std::string>{"lr-a", "lr-b", "lr-c"}));
   EXPECT_EQ(Names(Get("/api/v1/runs?tag=sweep&sort=name&order=asc")),
@@ -107,10 +75,10 @@ TEST_F(ApiTest, RunsFilterSortPaginate) {
   HttpResponse by_last = Get("/api/v1/runs?sort=last.loss&order=asc&limit=2&offset=1");
   ASSERT_EQ(by_last.status, 200) << by_last.body;
   EXPECT_EQ(Names(by_last), (std::vector<std::string>{"lr-b", "lr-c"}));
-  EXPECT_EQ(int64_t(Parse(by_last)["total"]), 4);
-  EXPECT_EQ(double(Parse(by_last)["runs"].at(0)["last"]["loss"]), 1.0);
+  EXPECT_EQ(int64_t(Json(by_last)["total"]), 4);
+  EXPECT_EQ(double(Json(by_last)["runs"].at(0)["last"]["loss"]), 1.0);
   HttpResponse page = Get("/api/v1/runs?limit=1&offset=3&last=loss,nope");
-  auto run = Parse(page)["runs"].at(0);
+  auto run = Json(page)["runs"].at(0);
   EXPECT_EQ(std::string_view(run["name"]), "lr-a");
   EXPECT_EQ(double(run["last"]["loss"]), 3.0);
   EXPECT_TRUE(run["last"]["nope"].is_null());
@@ -144,7 +112,7 @@ TEST_F(ApiTest, BadParametersAre400sNamingTheParameter) {
        }) {
     HttpResponse r = Get(c.target);
     EXPECT_EQ(r.status, 400) << c.target << " " << r.body;
-    std::string_view err = Parse(r)["error"].get_string();
+    std::string_view err = Json(r)["error"].get_string();
     EXPECT_EQ(err.substr(0, c.starts.size()), c.starts) << c.target;
   }
   EXPECT_EQ(Get("/api/v1/runs/nope").status, 404);
@@ -156,6 +124,26 @@ TEST_F(ApiTest, BadParametersAre400sNamingTheParameter) {
   EXPECT_EQ(Call("POST", "/api/v1/runs/r/series?key=loss", "").status, 405);
   EXPECT_EQ(Call("POST", "/", "").status, 405);
   EXPECT_EQ(Get("/api/v1/runs/" + id).status, 200);
+}
+
+TEST_F(ApiTest, RunDetailCountsTheDataIndexInsteadOfListingIt) {
+  std::string id = AddRun("r", "0.1", 1000, 0.5);
+  for (const char* kind : {"data_batches", "loss_spike", "data_batches"}) {
+    store::EventRecord e;
+    e.run_id = id;
+    e.time = 1001;
+    e.kind = kind;
+    e.severity = "info";
+    e.data_json = "{}";
+    ASSERT_TRUE(st_->AddEvent(&e).ok());
+  }
+  auto run = Json(Get("/api/v1/runs/r"));
+  std::vector<std::string> kinds;
+  for (auto e : run["events"].get_array()) kinds.emplace_back(std::string_view(e["kind"]));
+  EXPECT_EQ(kinds, std::vector<std::string>{"loss_spike"});
+  EXPECT_EQ(int64_t(run["hidden_events"]["data_batches"]), 2);
+  // The events endpoint is the complete record.
+  EXPECT_EQ(Json(Get("/api/v1/runs/r/events"))["events"].get_array().size(), 3u);
 }
 
 TEST_F(ApiTest, SeriesM4MatchesTheReference) {
@@ -174,7 +162,7 @@ TEST_F(ApiTest, SeriesM4MatchesTheReference) {
   ASSERT_TRUE(w->Close().ok());
   HttpResponse resp = Get("/api/v1/runs/big/series?key=loss&width=300&from=1000&to=90000");
   ASSERT_EQ(resp.status, 200) << resp.body.substr(0, 300);
-  auto doc = Parse(resp);
+  auto doc = Json(resp);
   EXPECT_TRUE(bool(doc["downsampled"]));
   EXPECT_EQ(int64_t(doc["total_points"]), 89001);
   std::vector<Point> want = query::M4Points(pts, 1000, 90000, 300);
@@ -217,7 +205,7 @@ TEST_F(ApiTest, LargeSeriesInParallelPartsIsStillM4) {
   ASSERT_TRUE(w->Close().ok());
   HttpResponse resp = Get("/api/v1/runs/huge/series?key=loss&width=1000");
   ASSERT_EQ(resp.status, 200);
-  auto doc = Parse(resp);
+  auto doc = Json(resp);
   EXPECT_EQ(int64_t(doc["total_points"]), 1000000);
   std::vector<Point> want = query::M4Points(pts, 0, 999999, 1000);
   std::vector<Point> got;
@@ -236,7 +224,7 @@ TEST_F(ApiTest, AlignedSeriesOnStepAndTime) {
   EXPECT_EQ(step.status, 404);
   step = Get("/api/v1/series?runs=a,b&key=loss&from=10&to=60");
   ASSERT_EQ(step.status, 200) << step.body;
-  auto doc = Parse(step);
+  auto doc = Json(step);
   EXPECT_EQ(std::string_view(doc["x"]), "step");
   auto sa = doc["series"].at(0);
   EXPECT_EQ(std::string_view(sa["run"]), a);
@@ -245,7 +233,7 @@ TEST_F(ApiTest, AlignedSeriesOnStepAndTime) {
   EXPECT_EQ(int64_t(doc["series"].at(1)["total_points"]), 31);
   HttpResponse rel = Get("/api/v1/series?runs=a,b&key=loss&x=relative&from=0&to=9");
   ASSERT_EQ(rel.status, 200) << rel.body;
-  doc = Parse(rel);
+  doc = Json(rel);
   for (size_t i = 0; i < 2; ++i) {
     auto ptsj = doc["series"].at(i)["points"].get_array();
     ASSERT_EQ(ptsj.size(), 10u) << rel.body;  // relative 0..9 s: steps 1..10 of both runs
@@ -253,7 +241,7 @@ TEST_F(ApiTest, AlignedSeriesOnStepAndTime) {
     EXPECT_EQ(double(ptsj.at(9).at(0)), 9.0);
   }
   HttpResponse time = Get("/api/v1/series?runs=b&key=loss&x=time&from=5010&to=5020&width=1");
-  doc = Parse(time);
+  doc = Json(time);
   auto tp = doc["series"].at(0)["points"].get_array();
   // One column over steps 10..20 of a falling curve: first (= max) and last (= min).
   ASSERT_EQ(tp.size(), 2u) << time.body;
@@ -262,7 +250,7 @@ TEST_F(ApiTest, AlignedSeriesOnStepAndTime) {
   EXPECT_EQ(int64_t(doc["series"].at(0)["total_points"]), 11);
   HttpResponse missing = Get("/api/v1/series?runs=a&key=acc");
   ASSERT_EQ(missing.status, 200);
-  EXPECT_EQ(Parse(missing)["series"].at(0)["points"].get_array().size(), 0u);
+  EXPECT_EQ(Json(missing)["series"].at(0)["points"].get_array().size(), 0u);
 }
 
 TEST_F(ApiTest, ActionsApproveDeny) {
@@ -277,30 +265,30 @@ TEST_F(ApiTest, ActionsApproveDeny) {
   ASSERT_TRUE(st_->AddAction(&a).ok());
   store::ActionRecord b = a;
   ASSERT_TRUE(st_->AddAction(&b).ok());
-  auto pending = Parse(Get("/api/v1/actions?state=pending&run=r"))["actions"].get_array();
+  auto pending = Json(Get("/api/v1/actions?state=pending&run=r"))["actions"].get_array();
   ASSERT_EQ(pending.size(), 2u);
   EXPECT_EQ(std::string_view(pending.at(0)["kind"]), "rollback_skip");
   EXPECT_EQ(std::string_view(pending.at(0)["data"]["checkpoint"]), "ckpt/step-30.pt");
   std::string path = "/api/v1/actions/" + std::to_string(a.id);
   HttpResponse ok = Call("POST", path + "/approve", R"({"note":"looks fine"})");
   ASSERT_EQ(ok.status, 200) << ok.body;
-  EXPECT_EQ(std::string_view(Parse(ok)["state"]), "approved");
-  EXPECT_EQ(std::string_view(Parse(ok)["note"]), "looks fine");
+  EXPECT_EQ(std::string_view(Json(ok)["state"]), "approved");
+  EXPECT_EQ(std::string_view(Json(ok)["note"]), "looks fine");
   EXPECT_EQ(Call("POST", path + "/deny", "").status, 409);
   HttpResponse denied = Call("POST", "/api/v1/actions/" + std::to_string(b.id) + "/deny", "");
-  EXPECT_EQ(std::string_view(Parse(denied)["state"]), "denied");
+  EXPECT_EQ(std::string_view(Json(denied)["state"]), "denied");
   EXPECT_EQ(Call("POST", "/api/v1/actions/999/approve", "").status, 404);
   EXPECT_EQ(Call("POST", "/api/v1/actions/abc/approve", "").status, 400);
   EXPECT_EQ(Call("POST", path + "/approve", "{not json").status, 400);
   EXPECT_EQ(Call("GET", path + "/approve", "").status, 405);
-  EXPECT_EQ(Parse(Get("/api/v1/actions?state=pending"))["actions"].get_array().size(), 0u);
+  EXPECT_EQ(Json(Get("/api/v1/actions?state=pending"))["actions"].get_array().size(), 0u);
   std::vector<store::EventRecord> events;
   ASSERT_TRUE(st_->ListEvents(id, &events).ok());
   std::set<std::string> kinds;
   for (auto& e : events) kinds.insert(e.kind);
   EXPECT_TRUE(kinds.count("action_approved"));
   EXPECT_TRUE(kinds.count("action_denied"));
-  auto run = Parse(Get("/api/v1/runs/r"));
+  auto run = Json(Get("/api/v1/runs/r"));
   EXPECT_EQ(run["actions"].get_array().size(), 2u);
 }
 
@@ -309,7 +297,7 @@ TEST_F(ApiTest, IngestRoundTrip) {
                               R"({"name":"remote","command":["train.py","--lr","3"],
                                   "params":{"lr":0.5,"opt":"adam"},"tags":["far"]})");
   ASSERT_EQ(created.status, 200) << created.body;
-  std::string id(std::string_view(Parse(created)["id"]));
+  std::string id(std::string_view(Json(created)["id"]));
   std::string pts = "/api/v1/runs/" + id + "/points";
   EXPECT_EQ(Call("POST", pts, R"({"points":[{"key":"loss","step":1,"value":"Infinity"},
                                             {"key":"loss","step":2,"value":1.5,"wall_time":7}]})")
@@ -319,18 +307,18 @@ TEST_F(ApiTest, IngestRoundTrip) {
   HttpResponse bad = Call("POST", pts, R"({"points":[{"key":"loss","step":3,"value":1},
                                                       {"key":"loss","step":4,"value":"big"}]})");
   EXPECT_EQ(bad.status, 400);
-  EXPECT_EQ(std::string_view(Parse(bad)["error"]).substr(0, 16), "points[1].value:");
+  EXPECT_EQ(std::string_view(Json(bad)["error"]).substr(0, 16), "points[1].value:");
   EXPECT_EQ(Call("POST", pts, R"({"points":[{"step":1,"value":1}]})").status, 400);
   EXPECT_EQ(Call("POST", pts, "[]").status, 400);
   EXPECT_EQ(Call("POST", "/api/v1/runs", R"({"name":5})").status, 400);
-  auto series = Parse(Get("/api/v1/runs/" + id + "/series?key=loss"));
+  auto series = Json(Get("/api/v1/runs/" + id + "/series?key=loss"));
   ASSERT_EQ(series["points"].get_array().size(), 2u);
   EXPECT_EQ(std::string_view(series["points"].at(0).at(2)), "Infinity");
   EXPECT_EQ(double(series["points"].at(1).at(1)), 7.0);
   HttpResponse fin =
       Call("POST", "/api/v1/runs/" + id + "/finish", R"({"status":"failed","exit_code":3})");
   ASSERT_EQ(fin.status, 200) << fin.body;
-  auto run = Parse(Get("/api/v1/runs/" + id))["run"];
+  auto run = Json(Get("/api/v1/runs/" + id))["run"];
   EXPECT_EQ(std::string_view(run["status"]), "failed");
   EXPECT_EQ(int64_t(run["exit_code"]), 3);
   EXPECT_EQ(std::string_view(run["params"]["opt"]), "adam");

@@ -7,45 +7,19 @@
 #include <fstream>
 
 #include "http/api.h"
-#include "support/temp_store.h"
+#include "support/api_fixture.h"
 
 namespace inloop::http {
 namespace {
 
-class LogApiTest : public store::TempStoreTest {
+class LogApiTest : public ApiFixture {
  protected:
-  void SetUp() override {
-    TempStoreTest::SetUp();
-    st_ = Open();
-    pool_ = std::make_unique<StorePool>(dir_);
-    api_ = std::make_unique<Api>(pool_.get(), &metrics_);
-  }
-  void TearDown() override {
-    api_.reset();
-    pool_.reset();
-    st_.reset();
-    TempStoreTest::TearDown();
-  }
-  HttpResponse Get(const std::string& target) {
-    HttpRequest r;
-    r.method = "GET";
-    Status s = ParseTarget(target, &r);
-    EXPECT_TRUE(s.ok()) << s.message();
-    return api_->Handle(r);
-  }
   std::vector<std::string> Lines(const HttpResponse& r) {
-    simdjson::dom::element e;
-    EXPECT_FALSE(parser_.parse(r.body).get(e)) << r.body;
     std::vector<std::string> out;
-    for (auto l : e["lines"].get_array()) out.emplace_back(std::string_view(l.get_string()));
+    for (auto l : Json(r)["lines"].get_array()) out.emplace_back(std::string_view(l.get_string()));
     return out;
   }
 
-  std::unique_ptr<store::Store> st_;
-  ServerMetrics metrics_;
-  std::unique_ptr<StorePool> pool_;
-  std::unique_ptr<Api> api_;
-  simdjson::dom::parser parser_;
 };
 
 TEST_F(LogApiTest, TailRangeRawAndErrors) {

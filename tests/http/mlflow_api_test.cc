@@ -8,41 +8,15 @@
 
 #include "http/api.h"
 #include "http/auth.h"
-#include "support/temp_store.h"
+#include "support/api_fixture.h"
 
 namespace inloop::http {
 namespace {
 
-class MlflowApiTest : public store::TempStoreTest {
+class MlflowApiTest : public ApiFixture {
  protected:
-  void SetUp() override {
-    TempStoreTest::SetUp();
-    st_ = Open();
-    pool_ = std::make_unique<StorePool>(dir_);
-    api_ = std::make_unique<Api>(pool_.get(), &metrics_);
-  }
-  void TearDown() override {
-    api_.reset();
-    pool_.reset();
-    st_.reset();
-    TempStoreTest::TearDown();
-  }
-  HttpResponse Call(const std::string& method, const std::string& target,
-                    const std::string& body = "") {
-    HttpRequest r;
-    r.method = method;
-    r.body = body;
-    Status s = ParseTarget(target, &r);
-    EXPECT_TRUE(s.ok()) << s.message();
-    return api_->Handle(r);
-  }
   HttpResponse Post(const std::string& endpoint, const std::string& body) {
     return Call("POST", "/api/2.0/mlflow/" + endpoint, body);
-  }
-  simdjson::dom::element Json(const HttpResponse& r) {
-    simdjson::dom::element e;
-    EXPECT_FALSE(parser_.parse(r.body).get(e)) << r.body;
-    return e;
   }
   std::string Code(const HttpResponse& r) {
     std::string_view c;
@@ -57,11 +31,6 @@ class MlflowApiTest : public store::TempStoreTest {
     return std::string(std::string_view(Json(r)["run"]["info"]["run_id"].get_string()));
   }
 
-  std::unique_ptr<store::Store> st_;
-  std::unique_ptr<StorePool> pool_;
-  ServerMetrics metrics_;
-  std::unique_ptr<Api> api_;
-  simdjson::dom::parser parser_;
 };
 
 TEST_F(MlflowApiTest, ExperimentsCreateGetSearchRenameDelete) {

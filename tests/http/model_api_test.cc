@@ -4,32 +4,13 @@
 #include <simdjson.h>
 
 #include "http/api.h"
-#include "support/temp_store.h"
+#include "support/api_fixture.h"
 
 namespace inloop::http {
 namespace {
 
-class ModelApiTest : public store::TempStoreTest {
+class ModelApiTest : public ApiFixture {
  protected:
-  void SetUp() override {
-    TempStoreTest::SetUp();
-    st_ = Open();
-    pool_ = std::make_unique<StorePool>(dir_);
-    api_ = std::make_unique<Api>(pool_.get(), &metrics_);
-  }
-  void TearDown() override {
-    api_.reset();
-    pool_.reset();
-    st_.reset();
-    TempStoreTest::TearDown();
-  }
-  HttpResponse Call(const std::string& method, const std::string& target) {
-    HttpRequest r;
-    r.method = method;
-    Status s = ParseTarget(target, &r);
-    EXPECT_TRUE(s.ok()) << s.message();
-    return api_->Handle(r);
-  }
   void AddVersion(const std::string& name, const std::string& run) {
     store::ModelVersionRecord v;
     v.name = name;
@@ -37,12 +18,6 @@ class ModelApiTest : public store::TempStoreTest {
     v.metrics = {{"val/acc", 0.75}};
     ASSERT_TRUE(st_->AddModelVersion(&v).ok());
   }
-
-  std::unique_ptr<store::Store> st_;
-  ServerMetrics metrics_;
-  std::unique_ptr<StorePool> pool_;
-  std::unique_ptr<Api> api_;
-  simdjson::dom::parser parser_;
 };
 
 TEST_F(ModelApiTest, ListsModelsAndShowsOne) {

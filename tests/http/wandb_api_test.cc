@@ -12,32 +12,15 @@
 #include "common/json_writer.h"
 #include "http/api.h"
 #include "http/auth.h"
-#include "support/temp_store.h"
+#include "support/api_fixture.h"
 
 namespace inloop::http {
 namespace {
 
-class WandbApiTest : public store::TempStoreTest {
+class WandbApiTest : public ApiFixture {
  protected:
-  void SetUp() override {
-    TempStoreTest::SetUp();
-    st_ = Open();
-    pool_ = std::make_unique<StorePool>(dir_);
-    api_ = std::make_unique<Api>(pool_.get(), &metrics_);
-  }
-  void TearDown() override {
-    api_.reset();
-    pool_.reset();
-    st_.reset();
-    TempStoreTest::TearDown();
-  }
   HttpResponse Post(const std::string& target, const std::string& body) {
-    HttpRequest r;
-    r.method = "POST";
-    r.body = body;
-    Status s = ParseTarget(target, &r);
-    EXPECT_TRUE(s.ok()) << s.message();
-    return api_->Handle(r);
+    return Call("POST", target, body);
   }
   // A GraphQL request: {"query": DOC, "variables": VARS}.
   HttpResponse Gql(const std::string& doc, const std::string& vars = "{}") {
@@ -45,11 +28,6 @@ class WandbApiTest : public store::TempStoreTest {
     inloop::AppendJsonString(&body, doc);
     body += ",\"variables\":" + vars + "}";
     return Post("/graphql", body);
-  }
-  simdjson::dom::element Json(const HttpResponse& r) {
-    simdjson::dom::element e;
-    EXPECT_FALSE(parser_.parse(r.body).get(e)) << r.body;
-    return e;
   }
   std::string Str(simdjson::dom::element e) {
     std::string_view s;
@@ -96,11 +74,6 @@ class WandbApiTest : public store::TempStoreTest {
       }
     })";
 
-  std::unique_ptr<store::Store> st_;
-  std::unique_ptr<StorePool> pool_;
-  ServerMetrics metrics_;
-  std::unique_ptr<Api> api_;
-  simdjson::dom::parser parser_;
 };
 
 TEST_F(WandbApiTest, InitLogFinishLandsInTheStore) {

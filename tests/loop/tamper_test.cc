@@ -116,6 +116,22 @@ TEST_F(TamperFiles, ChangedPathsOfTheEvaluation) {
   EXPECT_TRUE(TamperedPaths({"train.py"}, c_).empty());
 }
 
+// The evaluation reads its metric from the command's output, and gets the round's training
+// budget: one that hangs is stopped and the round fails with that reason, not the loop held.
+TEST_F(TamperFiles, TheEvaluationRunsWithinTheRoundsBudget) {
+  double v = 0;
+  std::string tail;
+  c_.eval_command = {"sh", "-c", "echo val_loss=0.25"};
+  ASSERT_TRUE(RunEvaluation(c_, 1, 7, "run-1", &v, &tail).ok());
+  EXPECT_EQ(v, 0.25);
+  c_.eval_command = {"sh", "-c", "echo val_loss=0.5; exec sleep 3600"};
+  c_.budget_s = 0.5;
+  Status s = RunEvaluation(c_, 1, 7, "run-1", &v, &tail);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("ran past the round's budget of 0.5 s"), std::string::npos)
+      << s.message();
+}
+
 TEST(Tamper, AuditRulesThatAreTampering) {
   LoopConfig none;
   EXPECT_FALSE(IsTamperRule("loop.budget_edit", none)) << "no evaluation declared: rejected as before";

@@ -77,6 +77,40 @@ class CharlmSpansTest(unittest.TestCase):
             got = "".join(text[a:b] for a, b in charlm.text_spans(p, 65))
             want = "".join(chars[int(i)] for i in train[p:p + 65])
             self.assertEqual(got, want)
+        # Sequential: the training text is the file's first 90%, read batch after batch.
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+            f.write(text)
+        try:
+            chars, train, val = charlm.load_text(f.name, "sequential")
+        finally:
+            os.unlink(f.name)
+        self.assertEqual((len(train), len(val)), (27000, 3000))
+        rows = (len(train) - 1) // 64  # whole rows of 64 characters (+1 target)
+        b1 = charlm.batch_positions(train, 1, 32, 64, 1337, "sequential").tolist()
+        b2 = charlm.batch_positions(train, 2, 32, 64, 1337, "sequential").tolist()
+        self.assertEqual(b1, [64 * r for r in range(32)])
+        self.assertEqual(b2, [64 * r for r in range(32, 64)])
+        wrap = charlm.batch_positions(train, rows // 32 + 1, 32, 64, 1337, "sequential").tolist()
+        self.assertEqual(wrap[-1], 64 * ((32 * (rows // 32) + 31) % rows))  # the next epoch
+        for p in b2 + wrap:
+            got = "".join(text[a:b] for a, b in charlm.text_spans(p, 65, order="sequential"))
+            self.assertEqual(got, "".join(chars[int(i)] for i in train[p:p + 65]))
+
+    def test_skipped_indices_compose_like_data_index(self):
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            self.skipTest("torch is not importable")
+        here = os.path.dirname(os.path.abspath(__file__))
+        spec = importlib.util.spec_from_file_location(
+            "charlm_train", os.path.join(here, "..", "..", "examples", "charlm", "train.py"))
+        charlm = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(charlm)
+        self.assertEqual(charlm.skipped_indices([]), [])
+        self.assertEqual(charlm.skipped_indices([(51, 64)]), list(range(51, 64)))
+        # The second window is in the steps of the first's timeline: step 70 reads index 83.
+        self.assertEqual(charlm.skipped_indices([(51, 64), (70, 72)]),
+                         list(range(51, 64)) + [83, 84])
 
 
 class DatasetOutsideTest(EnvMixin, unittest.TestCase):

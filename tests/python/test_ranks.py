@@ -6,6 +6,7 @@
 import importlib
 import json
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -18,7 +19,8 @@ if PYDIR not in sys.path:
 
 KEYS = ("INLOOP_METRICS_FD", "INLOOP_METRICS_FD_INO", "INLOOP_METRICS_PATH", "INLOOP_PRINT",
         "RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS", "OMPI_COMM_WORLD_RANK",
-        "OMPI_COMM_WORLD_SIZE", "PMI_RANK", "PMI_SIZE", "SLURMD_NODENAME")
+        "OMPI_COMM_WORLD_SIZE", "PMI_RANK", "PMI_SIZE", "SLURMD_NODENAME", "INLOOP_RANKS_ADDR",
+        "INLOOP_RANKS_TOKEN", "INLOOP_RANKS_HOST")
 
 
 def fresh_inloop():
@@ -146,6 +148,117 @@ class RanksTest(unittest.TestCase):
         self.assertFalse(inloop.enabled())
         inloop.log(1, loss=1.0)
         self.assertEqual(os.path.getsize(self.other.name), 0)
+
+
+class RanksTcpTest(unittest.TestCase):
+    """A rank on another host (INLOOP_RANKS_HOST is not its hostname), or one that cannot open the
+    FIFO, reports over TCP: the hello with the run's secret, then the lines it would write to the
+    FIFO. A supervisor that goes away costs a warning and dropped messages, never an exception."""
+
+    TOKEN = "ab" * 32
+
+    worker_env = RanksTest.worker_env
+    lines = RanksTest.lines
+
+    def setUp(self):
+        RanksTest.setUp(self)
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(8)
+        self.server.settimeout(60)
+        self.conns = []
+        os.environ["INLOOP_RANKS_ADDR"] = "127.0.0.1:%d" % self.server.getsockname()[1]
+        os.environ["INLOOP_RANKS_TOKEN"] = self.TOKEN
+
+    def tearDown(self):
+        inloop = sys.modules.get("inloop")
+        if inloop is not None and isinstance(inloop._S.fd, inloop._TcpChannel):
+            inloop._S.fd._close()
+        for c in self.conns:
+            c.close()
+        self.server.close()
+        RanksTest.tearDown(self)
+
+    def accept(self):
+        c, _ = self.server.accept()
+        c.settimeout(60)
+        self.conns.append(c)
+        return c
+
+    def read_lines(self, conn, n):
+        data = b""
+        while data.count(b"\n") < n:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return data.decode().split("\n")[:n]
+
+    def test_a_rank_on_another_host_uses_tcp(self):
+        self.worker_env(RANK="1", WORLD_SIZE="2", SLURMD_NODENAME="node-02",
+                        INLOOP_RANKS_HOST=socket.gethostname() + "-not")
+        inloop = fresh_inloop()
+        self.assertTrue(inloop.enabled())
+        inloop.log(1, {"train/loss": 2.0})
+        inloop.log(2, {"train/loss": float("nan")})
+        hello, rank, log1, log2 = self.read_lines(self.accept(), 4)
+        self.assertEqual(hello, "inloop-ranks/1 " + self.TOKEN)
+        self.assertEqual(json.loads(rank),
+                         {"t": "rank", "rank": 1, "world_size": 2, "host": "node-02"})
+        self.assertEqual(json.loads(log1),
+                         {"t": "log", "step": 1, "rank": 1, "metrics": {"train/loss": 2.0}})
+        got = json.loads(log2)
+        self.assertEqual((got["step"], got["rank"], got["metrics"]),
+                         (2, 1, {"train/loss": "NaN"}))
+        self.assertIn("step_time", got)
+        self.assertEqual(self.lines(), [])  # nothing on the FIFO, though its path was there
+
+    def test_a_fifo_that_cannot_be_opened_falls_back_to_tcp(self):
+        self.worker_env(RANK="3", WORLD_SIZE="4",
+                        INLOOP_METRICS_PATH=os.path.join(self.tmp.name, "missing"),
+                        INLOOP_RANKS_HOST=socket.gethostname())
+        inloop = fresh_inloop()
+        self.assertTrue(inloop.enabled())
+        inloop.log(5, loss=1.0)
+        hello, rank, log = self.read_lines(self.accept(), 3)
+        self.assertEqual(hello, "inloop-ranks/1 " + self.TOKEN)
+        self.assertEqual(json.loads(rank)["rank"], 3)
+        self.assertEqual(json.loads(log)["metrics"], {"loss": 1.0})
+        self.assertNotIn("badfifo", inloop._S.warned)
+
+    def test_reconnects_with_the_hello_then_gives_up(self):
+        self.worker_env(RANK="1", WORLD_SIZE="2", INLOOP_RANKS_HOST="elsewhere")
+        inloop = fresh_inloop()
+        inloop.log(1, loss=1.0)
+        first = self.accept()
+        self.assertEqual(len(self.read_lines(first, 3)), 3)
+        first.close()  # the supervisor drops the connection (an attempt's end)
+        ch = inloop._S.fd
+        for step in range(2, 200):  # a send notices within a few messages
+            inloop.log(step, loss=1.0)
+            if ch.sock is None:
+                break
+        self.assertIsNone(ch.sock)
+        self.assertIn("tcpretry", inloop._S.warned)
+        self.assertTrue(inloop.enabled())
+        inloop.log(300, loss=1.0)  # within the backoff: dropped, no connection attempt
+        self.assertIsNone(ch.sock)
+        ch.next_try = 0.0  # the backoff is over
+        inloop.log(301, loss=0.5)
+        hello, rank, log = self.read_lines(self.accept(), 3)
+        self.assertEqual(hello, "inloop-ranks/1 " + self.TOKEN)
+        self.assertEqual(json.loads(rank)["t"], "rank")
+        self.assertEqual(json.loads(log)["step"], 301)
+        # The supervisor is gone: failed connections in a row end the channel.
+        self.server.close()
+        for _ in range(inloop._TCP_MAX_FAILURES + 2):
+            ch._close()
+            ch.next_try = 0.0
+            inloop.log(400, loss=1.0)
+            if not inloop.enabled():
+                break
+        self.assertFalse(inloop.enabled())
+        self.assertIn("broken", inloop._S.warned)
 
 
 if __name__ == "__main__":

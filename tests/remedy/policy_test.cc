@@ -366,7 +366,7 @@ TEST_F(RemedyTest, LaunchRendersArgsEnvAndControl) {
   RemedyState st;
   Launch first = BuildLaunch({"train", "--x"}, c, st, 1, "start", "/c.json");
   EXPECT_EQ(first.argv, (std::vector<std::string>{"train", "--x"}));
-  EXPECT_NE(first.control_json.find("\"resume_from\":null"), std::string::npos);
+  EXPECT_NE(ControlJson(first.control).find("\"resume_from\":null"), std::string::npos);
 
   Checkpoint ck;
   ck.path = "/ck/ckpt-200.pt";
@@ -389,9 +389,9 @@ TEST_F(RemedyTest, LaunchRendersArgsEnvAndControl) {
   EXPECT_EQ(env("INLOOP_LR_SCALE"), "0.5");
   EXPECT_EQ(env("INLOOP_MICRO_BATCH"), "<unset>");
   EXPECT_EQ(env("INLOOP_CONTROL"), "/c.json");
-  EXPECT_NE(l.control_json.find("\"skip_windows\":[[50,60],[201,251]]"), std::string::npos)
-      << l.control_json;
-  EXPECT_NE(l.control_json.find("\"attempt\":3"), std::string::npos);
+  std::string control = ControlJson(l.control);
+  EXPECT_NE(control.find("\"skip_windows\":[[50,60],[201,251]]"), std::string::npos) << control;
+  EXPECT_NE(control.find("\"attempt\":3"), std::string::npos);
 }
 
 TEST_F(RemedyTest, LiveRequestAddsToTheAttemptsControlFile) {
@@ -405,15 +405,17 @@ TEST_F(RemedyTest, LiveRequestAddsToTheAttemptsControlFile) {
   p.checkpoint = ck;
   p.resume_step = 200;
   p.new_skip = SkipWindow{201, 251};
-  std::string base = BuildLaunch({"train"}, Config(), before, 2, "resume", "/c.json").control_json;
-  std::string out = ControlWithLiveRequest(base, p, before, 3);
+  ControlFile attempt = BuildLaunch({"train"}, Config(), before, 2, "resume", "/c.json").control;
+  std::string base = ControlJson(attempt);
+  std::string out = ControlJson(WithLiveRequest(attempt, p, before, 3));
+  // The attempt's keys unchanged, then "live" as the last key.
   EXPECT_EQ(out.substr(0, base.size() - 2), base.substr(0, base.size() - 2));
-  EXPECT_NE(out.find(R"("live":{"seq":3,"action":"rollback_skip","resume_from":"/ck/ckpt-200.pt",)"
+  EXPECT_NE(out.find(R"(,"live":{"seq":3,"action":"rollback_skip","resume_from":"/ck/ckpt-200.pt",)"
                      R"("resume_step":200,"skip_windows":[[50,60],[201,251]],"lr_scale":null,)"
                      R"("micro_batch":null}})"),
             std::string::npos)
       << out;
-  EXPECT_EQ(ControlWithLiveRequest("", p, before, 1).rfind(R"({"live":{"seq":1,)", 0), 0u);
+  EXPECT_EQ(ControlJson(attempt), base) << "the attempt's own control file is not changed";
 }
 
 TEST_F(RemedyTest, ControlFileIsReplacedAtomically) {

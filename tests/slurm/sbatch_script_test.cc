@@ -149,6 +149,20 @@ TEST_F(SbatchScriptTest, SeveralNodesRunTheCommandUnderSrun) {
   EXPECT_EQ(got[11], "/usr/bin/python3");
 }
 
+TEST_F(SbatchScriptTest, ABodyVerbReplacesInloopRunAndGetsNoSignal) {
+  SbatchRequest r = Request();
+  r.command.clear();
+  r.run_options.clear();
+  r.body_args = {"data", "exec-step", "--config", dir_ + "/it's inloop.toml", "gen step"};
+  std::string s;
+  ASSERT_TRUE(BuildSbatchScript(r, &s).ok());
+  EXPECT_EQ(s.find("--signal"), std::string::npos) << s;
+  EXPECT_NE(s.find("#SBATCH --requeue\n"), std::string::npos);
+  std::vector<std::string> want = {dir_, "data", "exec-step", "--config", dir_ + "/it's inloop.toml",
+                                   "gen step"};
+  EXPECT_EQ(RunScript(s), want);
+}
+
 TEST_F(SbatchScriptTest, RefusesWhatCannotGoIntoADirective) {
   std::string s;
   for (auto bad : {"gpu part", "gpu\n#SBATCH --x", "a'b", "$(x)", ""}) {

@@ -43,6 +43,7 @@ export interface Action {
 export interface RunDetail {
   run: Run;
   events: TimelineEvent[];
+  hidden_events: Record<string, number>;  // kinds the server left out of `events` (data_batches)
   actions: Action[];
   series: { key: string; points: number; first_step?: number; last_step?: number }[];
 }
@@ -169,7 +170,8 @@ export async function seriesKeys(runIds: string[]): Promise<string[]> {
 export async function runDetail(id: string): Promise<RunDetail> {
   const b = await call<any>(`api/v1/runs/${encodeURIComponent(id)}`);
   return { run: decodeRun({ ...(b.run || {}), params: b.params ?? b.run?.params, tags: b.tags ?? b.run?.tags }),
-    events: (b.events || []).map(decodeEvent), actions: (b.actions || []).map(decodeAction), series: b.series || [] };
+    events: (b.events || []).map(decodeEvent), hidden_events: b.hidden_events || {},
+    actions: (b.actions || []).map(decodeAction), series: b.series || [] };
 }
 
 export async function alignedSeries(runIds: string[], key: string, x: XMode, width: number,

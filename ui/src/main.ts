@@ -341,7 +341,7 @@ function connectStream() {
   });
   src.addEventListener("event", e => {
     const d = parse(e as MessageEvent);
-    if (!d) return;
+    if (!d || d.kind === "data_batches") return;  // the data index: no marker, not on the timeline
     const run = runOf(d);
     if (table.selection().includes(run)) void loadMarkers();
     if (timeline.detail?.run.id === run) refreshTimelineSoon();

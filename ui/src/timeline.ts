@@ -105,7 +105,16 @@ export class Timeline {
     this.root.replaceChildren(head, params,
       pending.length ? el("h3", {}, `Pending (${pending.length})`) : "", pendBox,
       d.actions.length ? el("h3", {}, "Actions") : "", d.actions.length ? actions : "",
-      el("h3", {}, `Events (${d.events.length})`), events);
+      el("h3", {}, `Events (${d.events.length})`), events, hiddenEventsNote(d.hidden_events));
     if (active) (this.root.querySelector(`input[data-note="${active}"]`) as HTMLInputElement | null)?.focus();
   }
+}
+
+// "1,234 data_batches events hidden (the data index; inloop events RUN --kind data_batches)".
+function hiddenEventsNote(hidden: Record<string, number>): HTMLElement | string {
+  const parts = Object.entries(hidden || {}).filter(([, n]) => n > 0)
+    .map(([kind, n]) => `${n.toLocaleString("en-US")} ${kind} event${n === 1 ? "" : "s"}`);
+  if (!parts.length) return "";
+  return el("p", { class: "muted hidden-events" },
+    `${parts.join(", ")} hidden (the data index; inloop events RUN --kind data_batches lists them)`);
 }
