@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 PACKAGES=(
   build-essential cmake ninja-build g++ pkg-config git ca-certificates procps
   libfmt-dev libsimdjson-dev libsqlite3-dev libzstd-dev zlib1g-dev libcli11-dev libtomlplusplus-dev
-  libpcre2-dev libgtest-dev libgmock-dev libbenchmark-dev sqlite3
+  libpcre2-dev libxxhash-dev libgtest-dev libgmock-dev libbenchmark-dev sqlite3
   libpq-dev postgresql-15
   libprotobuf-dev protobuf-compiler libssl-dev libcurl4-openssl-dev
   python3 python3-torch python3-numpy

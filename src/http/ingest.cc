@@ -107,8 +107,8 @@ Status IngestRuns::Locked(const std::function<Status(Session&)>& fn) {
   return fn(session);
 }
 
-Status IngestRuns::Session::Append(const std::string& run_id,
-                                   const std::vector<IngestPoint>& points) {
+Status IngestRuns::Session::AppendWith(const std::string& run_id, size_t points,
+                                       const std::function<Status(store::RunWriter*)>& append) {
   Lane& lane = owner_->LaneOf(run_id);
   store::RunWriter* w = nullptr;
   Status s = owner_->WriterIn(lane, run_id, &w);
@@ -116,17 +116,36 @@ Status IngestRuns::Session::Append(const std::string& run_id,
     return Status::Invalid(
         fmt::format("run {}: {} (another process writes it)", run_id, s.message()));
   }
-  for (auto& p : points) {
-    s = w->Append(p.key, p.step, p.wall_time, p.value);
-    if (!s.ok()) break;
-  }
+  s = append(w);
   if (s.ok()) s = w->Flush();
   if (!s.ok()) {
     lane.writers.erase(run_id);
     return s;
   }
-  owner_->metrics_->AddPointsIngested(static_cast<int64_t>(points.size()));
+  owner_->metrics_->AddPointsIngested(static_cast<int64_t>(points));
   return Status::OK();
+}
+
+Status IngestRuns::Session::Append(const std::string& run_id,
+                                   const std::vector<IngestPoint>& points) {
+  return AppendWith(run_id, points.size(), [&](store::RunWriter* w) {
+    for (auto& p : points) INLOOP_RETURN_IF_ERROR(w->Append(p.key, p.step, p.wall_time, p.value));
+    return Status::OK();
+  });
+}
+
+Status IngestRuns::Session::Append(const std::string& run_id, const std::vector<std::string>& keys,
+                                   const std::vector<KeyedPoint>& points) {
+  return AppendWith(run_id, points.size(), [&](store::RunWriter* w) {
+    for (const KeyedPoint& p : points) {
+      if (p.key >= keys.size()) {
+        return Status::Invalid(
+            fmt::format("run {}: a point names key {} of {}", run_id, p.key, keys.size()));
+      }
+      INLOOP_RETURN_IF_ERROR(w->Append(keys[p.key], p.step, p.wall_time, p.value));
+    }
+    return Status::OK();
+  });
 }
 
 Status IngestRuns::Session::CloseWriter(const std::string& run_id) {

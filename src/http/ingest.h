@@ -57,12 +57,19 @@ class IngestRuns {
     // Appends to the run's writer (opened on first use) and flushes: durable when OK. A failed
     // writer is dropped (a new one recovers from the WAL).
     Status Append(const std::string& run_id, const std::vector<IngestPoint>& points);
+    // The same for points that name their keys by index into `keys` (no string per point).
+    Status Append(const std::string& run_id, const std::vector<std::string>& keys,
+                  const std::vector<KeyedPoint>& points);
     // Seals and closes the run's writer, if one is open.
     Status CloseWriter(const std::string& run_id);
 
    private:
     friend class IngestRuns;
     explicit Session(IngestRuns* owner) : owner_(owner) {}
+    // Runs `append` on the run's writer (opened on first use), then flushes; drops the writer
+    // that failed; counts `points`.
+    Status AppendWith(const std::string& run_id, size_t points,
+                      const std::function<Status(store::RunWriter*)>& append);
     IngestRuns* owner_;
   };
   // Runs fn with the stores open, holding every lane; the stores' open error otherwise.

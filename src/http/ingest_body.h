@@ -18,6 +18,14 @@ struct IngestPoint {
   double value = 0;      // NaN / +-Inf allowed ("NaN", "Infinity", "-Infinity" in the body)
 };
 
+// A point of a batch that lists its series keys once: `key` indexes that list.
+struct KeyedPoint {
+  uint32_t key = 0;
+  int64_t step = 0;
+  double wall_time = 0;
+  double value = 0;
+};
+
 // Body {"points":[{"key","step","wall_time","value"},...]}. Appends every point to *out, or
 // returns the 400 naming the first bad field (then *out holds nothing of this body). A point
 // without wall_time (or with null) gets `now`.

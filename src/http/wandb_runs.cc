@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <string_view>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -262,7 +264,7 @@ Status WriteFileStream(IngestRuns::Session& ss, WandbApi* api, const std::string
   FileStreamState have{IntParam(params, kHistoryLinesParam), IntParam(params, kOutputLinesParam)};
   INLOOP_RETURN_IF_ERROR(ParseFileStream(body, have, run->started_at, Now(), u));
   if (!u->points.empty()) {
-    INLOOP_RETURN_IF_ERROR(ss.Append(run->id, u->points));
+    INLOOP_RETURN_IF_ERROR(ss.Append(run->id, u->keys, u->points));
     // A run that already ended keeps no open writer: its points are sealed now.
     if (run->status != store::kRunning) INLOOP_RETURN_IF_ERROR(ss.CloseWriter(run->id));
   }
@@ -272,7 +274,19 @@ Status WriteFileStream(IngestRuns::Session& ss, WandbApi* api, const std::string
   }
   // The counts are saved after the points are durable: a crash between the two can store a
   // resent chunk twice, never lose one.
-  std::vector<store::Param> changed = u->summary.value_or(std::vector<store::Param>{});
+  // The client sends the whole summary with every request: only the values that changed are
+  // written (with 1,500 per-task keys, most are the same from one request to the next).
+  std::vector<store::Param> changed;
+  if (u->summary) {
+    std::unordered_map<std::string_view, const store::Param*> stored;
+    stored.reserve(params.size());
+    for (const store::Param& p : params) stored.emplace(p.key, &p);
+    for (store::Param& p : *u->summary) {
+      auto it = stored.find(p.key);
+      if (it == stored.end() || it->second->value != p.value || it->second->source != p.source)
+        changed.push_back(std::move(p));
+    }
+  }
   if (u->history_lines != have.history_lines) {
     changed.push_back({kHistoryLinesParam, std::to_string(u->history_lines), kParamSource});
   }

@@ -3,6 +3,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <functional>
+#include <string_view>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -150,13 +154,128 @@ size_t FirstNew(const FileChunk& c, int64_t have) {
                                                       : static_cast<size_t>(skip);
 }
 
+// Series keys of one request, each stored once. The rows of a history file name the same keys
+// in the same order, so a key is first compared with the one at its place in the row before,
+// and hashed only when that differs.
+class KeyTable {
+ public:
+  explicit KeyTable(std::vector<std::string>* keys) : keys_(keys) {}
+
+  uint32_t Index(std::string_view key, size_t place) {
+    if (place < prev_.size() && prev_[place] != kNone && (*keys_)[prev_[place]] == key)
+      return prev_[place];
+    uint32_t idx;
+    if (auto it = index_.find(key); it != index_.end()) {
+      idx = it->second;
+    } else {
+      idx = static_cast<uint32_t>(keys_->size());
+      keys_->emplace_back(key);
+      index_.emplace(std::string(key), idx);
+    }
+    if (place >= prev_.size()) prev_.resize(place + 1, kNone);
+    prev_[place] = idx;
+    return idx;
+  }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  static constexpr uint32_t kNone = UINT32_MAX;
+  std::vector<std::string>* keys_;
+  std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> index_;
+  std::vector<uint32_t> prev_;
+};
+
+struct RowMember {
+  std::string_view key;
+  double value = 0;
+};
+
+// A history line that is one JSON object of plain keys (no escapes) and number values, the
+// shape wandb.log of scalars writes: its members into *out, with no string made per value.
+// False for any other line, which the general reader (FlattenWandbJson) then takes.
+bool FlatNumberRow(std::string_view s, std::vector<RowMember>* out) {
+  out->clear();
+  size_t i = 0;
+  auto ws = [&] {
+    while (i < s.size() && ingest::IsSpace(s[i])) ++i;
+  };
+  auto end = [&] {
+    ++i;
+    ws();
+    return i == s.size();
+  };
+  ws();
+  if (i >= s.size() || s[i] != '{') return false;
+  ++i;
+  ws();
+  if (i < s.size() && s[i] == '}') return end();
+  for (;;) {
+    ws();
+    if (i >= s.size() || s[i] != '"') return false;
+    size_t kb = ++i;
+    while (i < s.size() && s[i] != '"' && s[i] != '\\') ++i;
+    if (i >= s.size() || s[i] != '"') return false;
+    std::string_view key = s.substr(kb, i - kb);
+    ++i;
+    ws();
+    if (i >= s.size() || s[i] != ':') return false;
+    ++i;
+    ws();
+    double v = 0;
+    if (!importers::ScanWandbJsonNumber(s, &i, &v)) return false;
+    out->push_back(RowMember{key, v});
+    ws();
+    if (i < s.size() && s[i] == ',') {
+      ++i;
+      continue;
+    }
+    return i < s.size() && s[i] == '}' && end();
+  }
+}
+
+// StepOf and WallOf for a flat row (every member a number).
+int64_t RowStep(const std::vector<RowMember>& row, int64_t line) {
+  for (const RowMember& m : row) {
+    int64_t step = 0;
+    if (m.key == "_step" && ingest::AsStep(m.value, &step)) return step;
+  }
+  return line;
+}
+
+double RowWall(const std::vector<RowMember>& row, double start_time, double now) {
+  double timestamp = NAN, runtime = NAN;
+  for (const RowMember& m : row) {
+    if (m.key == "_timestamp") timestamp = m.value;
+    if (m.key == "_runtime") runtime = m.value;
+  }
+  if (std::isfinite(timestamp) && timestamp > 0) return timestamp;
+  if (std::isfinite(runtime) && runtime >= 0 && start_time > 0) return start_time + runtime;
+  return now;
+}
+
 Status History(const FileChunk& c, const FileStreamState& have, double start_time, double now,
                FileStreamUpdate* out) {
   size_t first = FirstNew(c, have.history_lines);
   out->resent_lines += static_cast<int64_t>(first);
+  KeyTable keys(&out->keys);
+  std::vector<RowMember> row;
   std::vector<WandbJsonLeaf> leaves;
   for (size_t i = first; i < c.lines.size(); ++i) {
     int64_t line_no = c.offset + static_cast<int64_t>(i);
+    size_t place = 0;
+    if (FlatNumberRow(c.lines[i], &row)) {
+      if (out->points.empty()) out->points.reserve(row.size() * (c.lines.size() - i));
+      int64_t step = RowStep(row, line_no);
+      double wall = RowWall(row, start_time, now);
+      for (const RowMember& m : row) {
+        if (IsRowMeta(m.key) || m.key.empty()) continue;
+        out->points.push_back(KeyedPoint{keys.Index(m.key, place++), step, wall, m.value});
+      }
+      continue;
+    }
     leaves.clear();
     if (!importers::FlattenWandbJson(c.lines[i], "", &leaves) || !FromObject(leaves)) {
       return Status::Invalid(fmt::format(
@@ -171,7 +290,7 @@ Status History(const FileChunk& c, const FileStreamState& have, double start_tim
         ++out->non_numeric;
         continue;
       }
-      out->points.push_back(IngestPoint{std::move(l.path), step, wall, l.number});
+      out->points.push_back(KeyedPoint{keys.Index(l.path, place++), step, wall, l.number});
     }
   }
   int64_t end = c.offset + static_cast<int64_t>(c.lines.size());
@@ -308,7 +427,12 @@ Status ParseFileStream(std::string_view body, const FileStreamState& have, doubl
   *out = FileStreamUpdate{};
   out->history_lines = have.history_lines;
   out->output_lines = have.output_lines;
-  simdjson::dom::parser parser;
+  // One parser per thread, kept: its buffers (several times the body) are not allocated and
+  // faulted in again for every request. A body past 16 MiB gets its own, so that no thread
+  // holds on to a buffer of the largest request it ever saw.
+  thread_local simdjson::dom::parser kept;
+  simdjson::dom::parser own;
+  simdjson::dom::parser& parser = body.size() <= (size_t{16} << 20) ? kept : own;
   simdjson::dom::element doc;
   simdjson::dom::object top;
   if (parser.parse(body.data(), body.size()).get(doc) || doc.get_object().get(top)) {

@@ -72,7 +72,8 @@ struct FileStreamState {
 };
 
 struct FileStreamUpdate {
-  std::vector<IngestPoint> points;
+  std::vector<std::string> keys;    // the series the points name, each once, first seen first
+  std::vector<KeyedPoint> points;   // history values, in the order of the lines and their keys
   int64_t history_lines = 0;  // the count after this request
   int64_t resent_lines = 0;   // lines skipped because they were already stored
   int64_t non_numeric = 0;    // history values that are not numbers (not stored)

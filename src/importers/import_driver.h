@@ -2,7 +2,7 @@
 // file's format (detect_format.h), groups what belongs to one run (every event file of a
 // TensorBoard directory; an MLflow run directory), reads each group with its reader and writes the
 // runs it yields to the store: a finished run per group with its params, tags, every series and an
-// `import` event. Idempotent: a group's content key (SHA-256 of its bytes) is recorded with the
+// `import` event. Idempotent: a group's content key (XXH3-128 of its bytes) is recorded with the
 // run, and importing the same bytes again reports the existing run instead of making a copy. A
 // stat key (path, inode, size, modification and change times) is recorded beside it, so that
 // importing unchanged files again reads nothing (changed or copied files are hashed again).

@@ -11,6 +11,60 @@
 #include "ingest/number_scan.h"
 
 namespace inloop::importers {
+
+bool ScanWandbJsonNumber(std::string_view s, size_t* pos, double* v) {
+  size_t i = *pos;
+  auto Word = [&](std::string_view w) {
+    if (s.substr(i, w.size()) != w) return false;
+    i += w.size();
+    return true;
+  };
+  size_t b = i;
+  bool neg = i < s.size() && s[i] == '-';
+  if (neg) ++i;
+  if (Word("Infinity")) {
+    *v = neg ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+    *pos = i;
+    return true;
+  }
+  if (!neg && Word("NaN")) {
+    *v = std::numeric_limits<double>::quiet_NaN();
+    *pos = i;
+    return true;
+  }
+  size_t digits = i;
+  while (i < s.size() && ingest::IsDigit(s[i])) ++i;
+  if (i == digits) return false;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    size_t f = i;
+    while (i < s.size() && ingest::IsDigit(s[i])) ++i;
+    if (i == f) return false;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    size_t x = i;
+    while (i < s.size() && ingest::IsDigit(s[i])) ++i;
+    if (i == x) return false;
+  }
+  auto r = std::from_chars(s.data() + b, s.data() + i, *v);
+  if (r.ec == std::errc::result_out_of_range) {
+    // Past double's range: an overflow is an infinity, an underflow zero.
+    bool big = false;
+    for (size_t k = b; k < i && s[k] != 'e' && s[k] != 'E'; ++k)
+      if (s[k] >= '1' && s[k] <= '9') big = true;
+    size_t e = s.find_first_of("eE", b);
+    bool tiny = e != std::string_view::npos && e < i && e + 1 < i && s[e + 1] == '-';
+    double mag = big && !tiny ? std::numeric_limits<double>::infinity() : 0.0;
+    *v = neg ? -mag : mag;
+    *pos = i;
+    return true;
+  }
+  *pos = i;
+  return r.ec == std::errc() && r.ptr == s.data() + i;
+}
+
 namespace {
 
 class Parser {
@@ -95,48 +149,7 @@ class Parser {
     return false;
   }
 
-  bool Number(double* v) {
-    size_t b = i_;
-    bool neg = i_ < s_.size() && s_[i_] == '-';
-    if (neg) ++i_;
-    if (Word("Infinity")) {
-      *v = neg ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
-      return true;
-    }
-    if (!neg && Word("NaN")) {
-      *v = std::numeric_limits<double>::quiet_NaN();
-      return true;
-    }
-    size_t digits = i_;
-    while (i_ < s_.size() && ingest::IsDigit(s_[i_])) ++i_;
-    if (i_ == digits) return false;
-    if (i_ < s_.size() && s_[i_] == '.') {
-      ++i_;
-      size_t f = i_;
-      while (i_ < s_.size() && ingest::IsDigit(s_[i_])) ++i_;
-      if (i_ == f) return false;
-    }
-    if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
-      ++i_;
-      if (i_ < s_.size() && (s_[i_] == '+' || s_[i_] == '-')) ++i_;
-      size_t x = i_;
-      while (i_ < s_.size() && ingest::IsDigit(s_[i_])) ++i_;
-      if (i_ == x) return false;
-    }
-    auto r = std::from_chars(s_.data() + b, s_.data() + i_, *v);
-    if (r.ec == std::errc::result_out_of_range) {
-      // Past double's range: an overflow is an infinity, an underflow zero.
-      bool big = false;
-      for (size_t k = b; k < i_ && s_[k] != 'e' && s_[k] != 'E'; ++k)
-        if (s_[k] >= '1' && s_[k] <= '9') big = true;
-      size_t e = s_.find_first_of("eE", b);
-      bool tiny = e != std::string_view::npos && e < i_ && e + 1 < i_ && s_[e + 1] == '-';
-      double mag = big && !tiny ? std::numeric_limits<double>::infinity() : 0.0;
-      *v = neg ? -mag : mag;
-      return true;
-    }
-    return r.ec == std::errc() && r.ptr == s_.data() + i_;
-  }
+  bool Number(double* v) { return ScanWandbJsonNumber(s_, &i_, v); }
 
   // Moves past one value, checking its grammar.
   bool Skip(int depth) {

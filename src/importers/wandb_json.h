@@ -24,6 +24,11 @@ struct WandbJsonLeaf {
 
 constexpr int kWandbJsonMaxDepth = 64;
 
+// A JSON number at s[*pos] (Python's bare NaN, Infinity and -Infinity too; past double's range
+// an infinity or zero) into *v, *pos moved past it. False when there is none (*pos then says
+// where reading stopped).
+bool ScanWandbJsonNumber(std::string_view s, size_t* pos, double* v);
+
 // Appends the leaves of the JSON value `json` (surrounding white space allowed) to *out.
 bool FlattenWandbJson(std::string_view json, std::string_view prefix,
                       std::vector<WandbJsonLeaf>* out);

@@ -7,6 +7,10 @@
 #include <algorithm>
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace inloop::importers {
 namespace {
 
@@ -27,12 +31,87 @@ const char* TypeName(uint8_t type) {
   return "?";
 }
 
+#if defined(__x86_64__)
+// CRC-32 of 16-byte blocks (len >= 64, a multiple of 16) by carry-less multiplication: four
+// 128-bit lanes folded 64 bytes at a time, then into one, then Barrett-reduced to 32 bits
+// (Gopal et al., "Fast CRC Computation for Generic Polynomials Using PCLMULQDQ", Intel 2009; the
+// constants are those of the reflected IEEE polynomial, as in zlib-ng and Chromium's zlib).
+// `crc` is the running register, not inverted (the caller does zlib's inversions).
+#define INLOOP_PCLMUL __attribute__((target("pclmul,sse4.1")))
+INLOOP_PCLMUL inline __m128i Load128(const unsigned char* p) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+}
+// acc folded over 128 bits (by k) onto next.
+INLOOP_PCLMUL inline __m128i Fold128(__m128i acc, __m128i next, __m128i k) {
+  __m128i lo = _mm_clmulepi64_si128(acc, k, 0x00);
+  return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(acc, k, 0x11), next), lo);
+}
+
+INLOOP_PCLMUL uint32_t FoldPclmul(const unsigned char* buf, size_t len,
+                                                              uint32_t crc) {
+  const __m128i k1k2 = _mm_set_epi64x(0x01c6e41596, 0x0154442bd4);
+  const __m128i k3k4 = _mm_set_epi64x(0x00ccaa009e, 0x01751997d0);
+  const __m128i k5k0 = _mm_set_epi64x(0, 0x0163cd6124);
+  const __m128i poly = _mm_set_epi64x(0x01f7011641, 0x01db710641);
+  __m128i x1 = Load128(buf), x2 = Load128(buf + 16), x3 = Load128(buf + 32),
+          x4 = Load128(buf + 48);
+  x1 = _mm_xor_si128(x1, _mm_cvtsi32_si128(static_cast<int>(crc)));
+  buf += 64;
+  len -= 64;
+  while (len >= 64) {
+    __m128i x5 = _mm_clmulepi64_si128(x1, k1k2, 0x00), x6 = _mm_clmulepi64_si128(x2, k1k2, 0x00);
+    __m128i x7 = _mm_clmulepi64_si128(x3, k1k2, 0x00), x8 = _mm_clmulepi64_si128(x4, k1k2, 0x00);
+    x1 = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x1, k1k2, 0x11), x5), Load128(buf));
+    x2 = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x2, k1k2, 0x11), x6),
+                       Load128(buf + 16));
+    x3 = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x3, k1k2, 0x11), x7),
+                       Load128(buf + 32));
+    x4 = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x4, k1k2, 0x11), x8),
+                       Load128(buf + 48));
+    buf += 64;
+    len -= 64;
+  }
+  x1 = Fold128(Fold128(Fold128(x1, x2, k3k4), x3, k3k4), x4, k3k4);
+  while (len >= 16) {
+    x1 = Fold128(x1, Load128(buf), k3k4);
+    buf += 16;
+    len -= 16;
+  }
+  // 128 bits to 64, then Barrett reduction to 32.
+  const __m128i mask = _mm_setr_epi32(~0, 0, ~0, 0);
+  x2 = _mm_clmulepi64_si128(x1, k3k4, 0x10);
+  x1 = _mm_xor_si128(_mm_srli_si128(x1, 8), x2);
+  x2 = _mm_srli_si128(x1, 4);
+  x1 = _mm_xor_si128(_mm_clmulepi64_si128(_mm_and_si128(x1, mask), k5k0, 0x00), x2);
+  x2 = _mm_clmulepi64_si128(_mm_and_si128(x1, mask), poly, 0x10);
+  x2 = _mm_clmulepi64_si128(_mm_and_si128(x2, mask), poly, 0x00);
+  x1 = _mm_xor_si128(x1, x2);
+  return static_cast<uint32_t>(_mm_extract_epi32(x1, 1));
+}
+#undef INLOOP_PCLMUL
+
+bool HavePclmul() {
+  static const bool have = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+  return have;
+}
+#endif
+
 }  // namespace
 
-// zlib's CRC-32 is the same function (IEEE polynomial, inverted in and out, chained the same
-// way) computed several bytes at a time: the byte-table loop was a tenth of a W&B import.
+// zlib's CRC-32 (IEEE polynomial, inverted in and out, chained the same way). Runs of 64 bytes
+// and more are folded with PCLMULQDQ where the CPU has it (zlib's table code was 6% of a mixed
+// import), the tail by zlib.
 uint32_t Crc32Ieee(uint32_t crc, const void* data, size_t n) {
   const auto* p = static_cast<const Bytef*>(data);
+#if defined(__x86_64__)
+  if (n >= 64 && HavePclmul()) {
+    size_t blocks = n & ~size_t{15};
+    crc = ~FoldPclmul(p, blocks, ~crc);
+    p += blocks;
+    n -= blocks;
+    if (n == 0) return crc;
+  }
+#endif
   return static_cast<uint32_t>(crc32_z(crc, p, n));
 }
 

@@ -69,7 +69,8 @@ WandbRunBuilder::WandbRunBuilder(std::string source, std::string fallback_name)
 }
 
 bool WandbRunBuilder::Leaves(const std::vector<WandbItem>& items,
-                             std::vector<WandbJsonLeaf>* out, std::string* bad_key) {
+                             std::vector<WandbJsonLeaf>* out, std::string* bad_key,
+                             bool number_text) {
   // wandb-core splits a logged media dict into one item per leaf: a `_type` leaf with a string
   // value marks its parent path as one media value.
   std::vector<std::pair<std::vector<std::string_view>, std::string>> media;
@@ -89,6 +90,15 @@ bool WandbRunBuilder::Leaves(const std::vector<WandbItem>& items,
   for (const WandbItem& item : items) {
     if (media.empty() && (!item.key.empty() || item.nested_key.empty())) {
       // A top-level key (a history row's usual item): its path is the key itself.
+      if (!number_text) {  // a bare number, read without the general parser or its text
+        std::string_view json = item.value_json;
+        size_t end = 0;
+        double v = 0;
+        if (ScanWandbJsonNumber(json, &end, &v) && end == json.size()) {
+          out->push_back(WandbJsonLeaf{std::string(item.key), WandbJsonKind::kNumber, v, {}});
+          continue;
+        }
+      }
       size_t before = out->size();
       if (!FlattenWandbJson(item.value_json, item.key, out)) {
         out->resize(before);
@@ -141,10 +151,14 @@ void WandbRunBuilder::Row(const std::vector<WandbJsonLeaf>& leaves, bool has_ste
   if (std::isfinite(timestamp) && timestamp > 0) wall = timestamp;
   else if (std::isfinite(runtime) && start_time_ > 0) wall = start_time_ + runtime;
   max_wall_ = std::max(max_wall_, wall);
+  size_t place = 0;
   for (const WandbJsonLeaf& l : leaves) {
     if (IsRowMeta(l.path)) continue;
     if (l.kind == WandbJsonKind::kNumber) {
-      run_.Add(l.path, step, wall, l.number);
+      if (place == row_series_.size()) row_series_.push_back(run_.SeriesIndex(l.path));
+      size_t& s = row_series_[place++];
+      if (run_.series[s].key != l.path) s = run_.SeriesIndex(l.path);
+      run_.Push(s, Point{step, wall, l.number});
       continue;
     }
     std::string kind = WandbJsonKindName(l);
@@ -158,7 +172,8 @@ void WandbRunBuilder::Add(const WandbRecord& rec, int64_t offset, const std::str
   std::string bad;
   auto leaves = [&](const std::vector<WandbItem>& items, const char* what) {
     scratch_.clear();
-    if (!Leaves(items, &scratch_, &bad))
+    // History numbers become points: their JSON text (kept for params) is not needed.
+    if (!Leaves(items, &scratch_, &bad, rec.type != WandbRecord::kHistory))
       batch->Issue(path, offset, 0,
                    fmt::format("byte {}: {} record: the value of '{}' is not JSON; that value "
                                "skipped",

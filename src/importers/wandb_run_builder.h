@@ -48,8 +48,9 @@ class WandbRunBuilder {
 
  private:
   // Items of a history/summary/config record as leaves, wandb-core's split media dicts folded.
+  // Without number_text, number leaves of top-level keys carry no JSON text.
   bool Leaves(const std::vector<WandbItem>& items, std::vector<WandbJsonLeaf>* out,
-              std::string* bad_key);
+              std::string* bad_key, bool number_text);
   void RunRecord(const WandbRunInfo& r);
   void Meta(const std::string& key, std::string_view value);
   std::string RunStatus() const;
@@ -71,6 +72,9 @@ class WandbRunBuilder {
   std::string state_;  // wandb-metadata.json's "state" (before 0.10)
   WandbNonNumeric non_numeric_;
   std::vector<WandbJsonLeaf> scratch_;
+  // The series of each numeric place in the row before: rows name the same keys in the same
+  // order, so a key is compared with its place's series before it is hashed.
+  std::vector<size_t> row_series_;
 };
 
 }  // namespace inloop::importers

@@ -147,6 +147,35 @@ TEST_F(WandbApiTest, InitLogFinishLandsInTheStore) {
   EXPECT_EQ(lines.lines[1], "step 2 done");
 }
 
+TEST_F(WandbApiTest, EachRequestsSummaryIsStoredWhetherOrNotItsValuesChanged) {
+  std::string run = Upsert(R"({"name":"s1","project":"p"})");
+  std::string first = R"({"files":{"wandb-history.jsonl":{"offset":0,"content":[
+      "{\"loss\":1,\"acc\":0.5,\"_step\":0}"]},
+    "wandb-summary.json":{"offset":0,"content":["{\"loss\":1,\"acc\":0.5,\"_step\":0}"]}}})";
+  ASSERT_EQ(Post("/files/inloop/p/s1/file_stream", first).status, 200);
+  // The next request: loss changed, acc the same, a new key.
+  std::string second = R"({"files":{"wandb-history.jsonl":{"offset":1,"content":[
+      "{\"loss\":0.25,\"eval/task_7\":0.75,\"_step\":1}"]},
+    "wandb-summary.json":{"offset":0,"content":[
+      "{\"loss\":0.25,\"acc\":0.5,\"eval/task_7\":0.75,\"_step\":1}"]}}})";
+  HttpResponse r = Post("/files/inloop/p/s1/file_stream", second);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(int64_t(Json(r)["inloop"]["points"].get_int64()), 2);
+  auto params = Params(run);
+  EXPECT_EQ(params["summary/loss"], "0.25");
+  EXPECT_EQ(params["summary/acc"], "0.5");
+  EXPECT_EQ(params["summary/eval/task_7"], "0.75");
+  EXPECT_EQ(params["wandb/history_lines"], "2");
+  // The same summary again, nothing new: still the same values.
+  std::string third = R"({"files":{"wandb-summary.json":{"offset":0,"content":[
+      "{\"loss\":0.25,\"acc\":0.5,\"eval/task_7\":0.75,\"_step\":1}"]}}})";
+  ASSERT_EQ(Post("/files/inloop/p/s1/file_stream", third).status, 200);
+  params = Params(run);
+  EXPECT_EQ(params["summary/loss"], "0.25");
+  EXPECT_EQ(params["summary/eval/task_7"], "0.75");
+  EXPECT_EQ(params["wandb/history_lines"], "2");
+}
+
 TEST_F(WandbApiTest, ResumeRenameTagsAndFailedExit) {
   std::string run = Upsert(R"({"name":"r1","project":"p","tags":["a"]})");
   // The Python client's resume check: the run's state, by project and name.

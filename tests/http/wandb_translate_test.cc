@@ -4,6 +4,9 @@
 #include "http/wandb_translate.h"
 
 #include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
 #include <map>
 
 #include <gtest/gtest.h>
@@ -100,15 +103,15 @@ TEST(WandbTranslate, FileStreamHistorySummaryOutputAndEnd) {
   Status s = ParseFileStream(body, FileStreamState{}, 1700000000.0, 1800000000.0, &u);
   ASSERT_TRUE(s.ok()) << s.message();
   ASSERT_EQ(u.points.size(), 4u);
-  EXPECT_EQ(u.points[0].key, "loss");
+  EXPECT_EQ(u.keys[u.points[0].key], "loss");
   EXPECT_EQ(u.points[0].step, 0);
   EXPECT_EQ(u.points[0].wall_time, 1700000000.5);
-  EXPECT_EQ(u.points[1].key, "acc");
-  EXPECT_EQ(u.points[2].key, "loss");
+  EXPECT_EQ(u.keys[u.points[1].key], "acc");
+  EXPECT_EQ(u.keys[u.points[2].key], "loss");
   EXPECT_EQ(u.points[2].step, 7);
   EXPECT_TRUE(std::isnan(u.points[2].value));
   EXPECT_EQ(u.points[2].wall_time, 1700000001.0);  // start + _runtime
-  EXPECT_EQ(u.points[3].key, "nested.a");
+  EXPECT_EQ(u.keys[u.points[3].key], "nested.a");
   EXPECT_EQ(u.non_numeric, 1);
   EXPECT_EQ(u.history_lines, 2);
   ASSERT_TRUE(u.summary.has_value());
@@ -121,6 +124,96 @@ TEST(WandbTranslate, FileStreamHistorySummaryOutputAndEnd) {
   EXPECT_STREQ(StatusOfExit(u.exit_code), "failed");
   EXPECT_STREQ(StatusOfExit(0), "finished");
   EXPECT_STREQ(StatusOfExit(std::nullopt), "finished");
+}
+
+// A file stream body with these history lines (each written as a JSON string).
+std::string HistoryBody(const std::vector<std::string>& lines) {
+  std::string body = R"({"files":{"wandb-history.jsonl":{"offset":0,"content":[)";
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (i > 0) body += ',';
+    body += '"';
+    for (char c : lines[i]) {
+      if (c == '"' || c == '\\') body += '\\';
+      body += c;
+    }
+    body += '"';
+  }
+  return body + "]}}}";
+}
+
+TEST(WandbTranslate, HistoryRowsOfEveryShapeGiveTheirValuesKeysAndSteps) {
+  // Flat rows of numbers take a fast path; escaped keys, nested objects and strings the general
+  // reader. Both must give the same points.
+  std::vector<std::string> lines = {
+      R"({"a": 1, "b": -2.5e3, "_step": 4, "_timestamp": 1700000000})",
+      R"({ "b" : NaN , "a":Infinity,"c":-Infinity, "_step": 5 })",  // another order, a new key
+      R"({"a\u0062": 7, "a": 1e999, "d": -1e-999, "_step": 6})",    // escaped key
+      R"({"a": 1, "a": 2, "e": {"f": 3}, "_step": 7})",             // a key twice, nested
+      R"({})",
+      R"({"x": 1.0, "_runtime": 2})",  // no _step: the line's place; start + _runtime
+  };
+  FileStreamUpdate u;
+  Status s = ParseFileStream(HistoryBody(lines), FileStreamState{}, 1000, 2000, &u);
+  ASSERT_TRUE(s.ok()) << s.message();
+  struct Want {
+    const char* key;
+    int64_t step;
+    double wall;
+    double value;
+  };
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<Want> want = {
+      {"a", 4, 1700000000, 1},   {"b", 4, 1700000000, -2500}, {"b", 5, 2000, NAN},
+      {"a", 5, 2000, inf},       {"c", 5, 2000, -inf},        {"ab", 6, 2000, 7},
+      {"a", 6, 2000, inf},       {"d", 6, 2000, -0.0},        {"a", 7, 2000, 1},
+      {"a", 7, 2000, 2},         {"e.f", 7, 2000, 3},         {"x", 5, 1002, 1},
+  };
+  ASSERT_EQ(u.points.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_LT(u.points[i].key, u.keys.size());
+    EXPECT_EQ(u.keys[u.points[i].key], want[i].key);
+    EXPECT_EQ(u.points[i].step, want[i].step);
+    EXPECT_EQ(u.points[i].wall_time, want[i].wall);
+    if (std::isnan(want[i].value)) {
+      EXPECT_TRUE(std::isnan(u.points[i].value));
+    } else {
+      EXPECT_EQ(u.points[i].value, want[i].value);
+      EXPECT_EQ(std::signbit(u.points[i].value), std::signbit(want[i].value));
+    }
+  }
+  EXPECT_EQ(u.keys, (std::vector<std::string>{"a", "b", "c", "ab", "d", "e.f", "x"}));
+  EXPECT_EQ(u.history_lines, 6);
+
+  // A line that is not JSON stops the request, fast path or not.
+  FileStreamUpdate bad;
+  EXPECT_FALSE(ParseFileStream(HistoryBody({R"({"a": 1, "b": 2x})"}), FileStreamState{}, 0, 1,
+                               &bad).ok());
+  EXPECT_FALSE(
+      ParseFileStream(HistoryBody({R"({"a": 1,})"}), FileStreamState{}, 0, 1, &bad).ok());
+}
+
+TEST(WandbTranslate, WideRowsKeepEveryKeyInAnyOrder) {
+  constexpr int kKeys = 1500;
+  std::vector<std::string> lines(3);
+  for (int row = 0; row < 3; ++row) {
+    lines[row] = "{\"_step\": " + std::to_string(row);
+    for (int k = 0; k < kKeys; ++k) {
+      int key = row == 2 ? kKeys - 1 - k : k;  // the last row lists them backwards
+      lines[row] += ", \"eval/task_" + std::to_string(key) + "/acc\": " + std::to_string(key);
+    }
+    lines[row] += "}";
+  }
+  FileStreamUpdate u;
+  Status s = ParseFileStream(HistoryBody(lines), FileStreamState{}, 0, 1, &u);
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(u.keys.size(), static_cast<size_t>(kKeys));
+  ASSERT_EQ(u.points.size(), static_cast<size_t>(3 * kKeys));
+  for (const KeyedPoint& p : u.points) {
+    ASSERT_EQ(u.keys[p.key], "eval/task_" + std::to_string(static_cast<int>(p.value)) + "/acc");
+  }
+  EXPECT_EQ(u.points[2 * kKeys].value, kKeys - 1);
+  EXPECT_EQ(u.points[2 * kKeys].step, 2);
 }
 
 TEST(WandbTranslate, ResentLinesAreSkippedByOffset) {

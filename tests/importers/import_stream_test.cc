@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -255,6 +256,39 @@ TEST_F(ImportStreamTest, ReimportFindsTheRunsAndChangedFilesAreImportedAgain) {
   for (auto& r : fourth.runs) {
     if (r.name == "ml") {
       EXPECT_FALSE(r.already_imported);
+      EXPECT_NE(r.run_id, ids["ml"]->run_id);
+      EXPECT_EQ(r.points, ids["ml"]->points + 1);
+    } else {
+      EXPECT_TRUE(r.already_imported) << r.name;
+    }
+  }
+
+  // One byte changed in the middle, same size and modification time: the content key covers
+  // every byte, so the run is imported anew with the new value.
+  std::string before;
+  {
+    std::ifstream in(loss, std::ios::binary);
+    before.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  size_t mid = before.find(" 0.", before.size() / 2);
+  ASSERT_NE(mid, std::string::npos);
+  std::string after = before;
+  after[mid + 1] = '7';  // " 0.xxx" -> " 7.xxx"
+  {
+    std::ofstream out(loss, std::ios::binary | std::ios::trunc);
+    out << after;
+  }
+  ASSERT_EQ(::utimensat(AT_FDCWD, loss.c_str(), times, 0), 0);
+  ImportSummary fifth;
+  again(&fifth);
+  ASSERT_EQ(fifth.runs.size(), 4u);
+  std::string fourth_ml;
+  for (auto& r : fourth.runs)
+    if (r.name == "ml") fourth_ml = r.run_id;
+  for (auto& r : fifth.runs) {
+    if (r.name == "ml") {
+      EXPECT_FALSE(r.already_imported);
+      EXPECT_NE(r.run_id, fourth_ml);
       EXPECT_NE(r.run_id, ids["ml"]->run_id);
       EXPECT_EQ(r.points, ids["ml"]->points + 1);
     } else {

@@ -2,6 +2,7 @@
 // damage, truncation), the Record decoding, and how history/config/summary/run records become a
 // run (wandb-core nested keys, split media dicts, NaN, steps, wall times).
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <cmath>
 #include <string>
@@ -52,6 +53,25 @@ std::string Offsets(const std::vector<WandbLogProblem>& ps) {
 TEST(WandbLogTest, Crc32IsZlibs) {
   EXPECT_EQ(Crc32Ieee(0, "123456789", 9), 0xCBF43926u);
   EXPECT_EQ(Crc32Ieee(Crc32Ieee(0, "1234", 4), "56789", 5), 0xCBF43926u);
+  // Every length and alignment around the folded path's bounds (64 bytes, multiples of 16),
+  // chained from several starting values, against zlib's byte-at-a-time function.
+  std::string buf(5000, '\0');
+  uint32_t rng = 7;
+  for (char& c : buf) {
+    rng = rng * 1664525u + 1013904223u;
+    c = static_cast<char>(rng >> 24);
+  }
+  const auto* u = reinterpret_cast<const unsigned char*>(buf.data());
+  for (uint32_t start : {0u, 0xCBF43926u, 0xFFFFFFFFu}) {
+    for (size_t off = 0; off < 17; off += 3) {
+      for (size_t n : {0, 1, 15, 16, 63, 64, 65, 79, 80, 127, 128, 129, 200, 1000, 4096, 4983}) {
+        uLong want = start;
+        for (size_t i = 0; i < n; ++i) want = crc32(want, u + off + i, 1);
+        ASSERT_EQ(Crc32Ieee(start, u + off, n), static_cast<uint32_t>(want))
+            << "start " << start << " offset " << off << " length " << n;
+      }
+    }
+  }
 }
 
 TEST(WandbLogTest, JoinsRecordsAcrossBlocks) {
