@@ -42,7 +42,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       FUZZ_CHECK(u.history_lines >= have.history_lines, "the history count went back");
       FUZZ_CHECK(u.output_lines >= have.output_lines, "the output count went back");
-      for (auto& p : u.points) FUZZ_CHECK(!p.key.empty(), "a point without a key");
+      for (auto& p : u.points) FUZZ_CHECK(p.key < u.keys.size(), "a point names no key");
+      for (auto& k : u.keys) FUZZ_CHECK(!k.empty(), "an empty series key");
       break;
     }
     default: {
