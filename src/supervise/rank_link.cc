@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "common/secrets.h"
+
 namespace inloop::supervise {
 
 namespace {
@@ -114,13 +116,7 @@ bool MultiNodeJob(const std::vector<std::string>& command,
 }
 
 bool SecretMatches(std::string_view presented, std::string_view secret) {
-  // Every byte of the secret is compared whatever the input; the length check comes last.
-  unsigned char diff = 0;
-  for (size_t i = 0; i < secret.size(); ++i) {
-    unsigned char p = i < presented.size() ? static_cast<unsigned char>(presented[i]) : 0;
-    diff |= static_cast<unsigned char>(p ^ static_cast<unsigned char>(secret[i]));
-  }
-  return !secret.empty() && (diff | (presented.size() != secret.size())) == 0;
+  return !secret.empty() && ConstantTimeEqual(presented, secret);
 }
 
 bool RankConnection::Line(std::string_view line,

@@ -39,7 +39,8 @@ bool MultiNodeJob(const std::vector<std::string>& command,
 // The first line a rank sends on a connection: kRanksHello, a space, then the run's secret.
 inline constexpr std::string_view kRanksHello = "inloop-ranks/1";
 inline constexpr size_t kMaxHelloBytes = 256;
-// Whether `presented` equals `secret`, in time that depends only on the secret's length.
+// Whether `presented` equals a non-empty `secret` (common/secrets.h: every byte compared; the
+// length, 64 hex digits, is not secret).
 bool SecretMatches(std::string_view presented, std::string_view secret);
 
 // One connection: Feed() the bytes read from it; complete SDK lines are delivered once the hello

@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "common/secrets.h"
 #include "supervise/run_context.h"
 
 namespace inloop::supervise {
@@ -62,17 +62,8 @@ std::string ReachableAddress() {
 }  // namespace
 
 std::string NewRanksSecret() {
-  unsigned char bytes[32];
-  size_t got = 0;
-  while (got < sizeof(bytes)) {
-    ssize_t n = getrandom(bytes + got, sizeof(bytes) - got, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return "";
-    got += static_cast<size_t>(n);
-  }
-  std::string out;
-  for (unsigned char b : bytes) out += fmt::format("{:02x}", b);
-  return out;
+  std::string hex;
+  return RandomHex(32, &hex).ok() ? hex : "";
 }
 
 struct RankListener::Conn {
