@@ -13,6 +13,7 @@
 #include <simdjson.h>
 
 #include "common/file_io.h"
+#include "common/json_fields.h"
 #include "common/json_writer.h"
 
 namespace inloop::data {
@@ -28,28 +29,13 @@ std::string Hex(const unsigned char* d, unsigned n) {
   return s;
 }
 
-std::string Str(simdjson::dom::element e, const char* key) {
-  std::string_view v;
-  if (e[key].get_string().get(v)) return "";
-  return std::string(v);
-}
-int64_t Int(simdjson::dom::element e, const char* key) {
-  int64_t v = 0;
-  if (e[key].get_int64().get(v)) return 0;
-  return v;
-}
-double Num(simdjson::dom::element e, const char* key) {
-  double v = 0;
-  if (e[key].get_double().get(v)) return 0;
-  return v;
-}
 
-std::string Join(const std::string& dir, const std::string& path) {
-  if (path.empty() || path[0] == '/' || dir.empty() || dir == ".") return path;
-  return dir + "/" + path;
-}
 
 }  // namespace
+
+std::string JoinPath(const std::string& dir, const std::string& path) {
+  return path.empty() || path[0] == '/' || dir.empty() || dir == "." ? path : dir + "/" + path;
+}
 
 Status MakeDirs(const std::string& dir) {
   std::string cur;
@@ -68,7 +54,7 @@ Status MakeDirs(const std::string& dir) {
 }
 
 std::string DataDir(const std::string& project_dir) {
-  return Join(project_dir.empty() ? "." : project_dir, ".inloop/data");
+  return JoinPath(project_dir.empty() ? "." : project_dir, ".inloop/data");
 }
 
 Status Sha256File(const std::string& path, std::string* hex, int64_t* size) {
@@ -110,7 +96,7 @@ std::string Sha256Text(std::string_view text) {
 
 Status HashFile(const std::string& project_dir, const std::string& path, Manifest* m,
                 FileVersion* out) {
-  std::string full = Join(project_dir, path);
+  std::string full = JoinPath(project_dir, path);
   struct stat sb;
   if (::stat(full.c_str(), &sb) != 0 || !S_ISREG(sb.st_mode)) {
     return Status::NotFound(fmt::format("{}: no such file", path));
@@ -146,28 +132,30 @@ Status LoadManifest(const std::string& data_dir, Manifest* m) {
   simdjson::dom::array files, steps;
   if (!doc["files"].get_array().get(files)) {
     for (auto f : files) {
-      FileVersion v{Str(f, "path"), Str(f, "sha256"), Int(f, "size"), Int(f, "mtime_ns"), Int(f, "inode")};
+      FileVersion v{JsonString(f, "path"), JsonString(f, "sha256"), JsonInt(f, "size"),
+                    JsonInt(f, "mtime_ns"), JsonInt(f, "inode")};
       if (!v.path.empty()) m->files[v.path] = v;
     }
   }
   if (!doc["steps"].get_array().get(steps)) {
     for (auto st : steps) {
       StepRecord r;
-      std::string name = Str(st, "name");
-      r.key = Str(st, "key");
-      r.command_hash = Str(st, "command_hash");
-      r.env_hash = Str(st, "env_hash");
-      r.run_id = Str(st, "run_id");
-      r.status = Str(st, "status");
-      r.message = Str(st, "message");
-      r.finished_at = Num(st, "finished_at");
+      std::string name = JsonString(st, "name");
+      r.key = JsonString(st, "key");
+      r.command_hash = JsonString(st, "command_hash");
+      r.env_hash = JsonString(st, "env_hash");
+      r.run_id = JsonString(st, "run_id");
+      r.status = JsonString(st, "status");
+      r.message = JsonString(st, "message");
+      r.finished_at = JsonDouble(st, "finished_at");
       simdjson::dom::array a;
       if (!st["inputs"].get_array().get(a)) {
-        for (auto i : a) r.inputs.emplace_back(Str(i, "path"), Str(i, "sha256"));
+        for (auto i : a) r.inputs.emplace_back(JsonString(i, "path"), JsonString(i, "sha256"));
       }
       if (!st["outputs"].get_array().get(a)) {
         for (auto o : a) {
-          r.outputs.push_back({Str(o, "path"), Str(o, "sha256"), Int(o, "size"), Str(o, "previous_sha256")});
+          r.outputs.push_back({JsonString(o, "path"), JsonString(o, "sha256"), JsonInt(o, "size"),
+                               JsonString(o, "previous_sha256")});
         }
       }
       if (!name.empty()) m->steps[name] = std::move(r);

@@ -52,6 +52,9 @@ struct Manifest {
 // The directory of the manifest and the validation profiles for a project directory.
 std::string DataDir(const std::string& project_dir);
 
+// `path` under `dir` unless absolute (or `dir` is "" or ".").
+std::string JoinPath(const std::string& dir, const std::string& path);
+
 // mkdir -p.
 Status MakeDirs(const std::string& dir);
 

@@ -24,7 +24,6 @@
 namespace inloop::data {
 namespace {
 
-std::string Join(const std::string& dir, const std::string& p) { return JoinPath(dir, p); }
 
 bool Exists(const std::string& p) {
   struct stat sb;
@@ -37,7 +36,7 @@ Status Preflight(const PipelineSpec& spec, const Dag& dag, const std::vector<int
   for (int i : selected) {
     const StepSpec& s = spec.steps[i];
     for (auto& in : s.inputs) {
-      if (dag.producer.count(in) || Exists(Join(project_dir, in))) continue;
+      if (dag.producer.count(in) || Exists(JoinPath(project_dir, in))) continue;
       return Status::NotFound(fmt::format(
           "data step '{}' reads '{}', which does not exist and which no step produces: create it "
           "or add the step that writes it", s.name, in));

@@ -7,24 +7,13 @@
 #include <simdjson.h>
 
 #include "common/file_io.h"
+#include "common/json_fields.h"
 #include "common/json_writer.h"
 #include "common/subprocess.h"
 #include "data/manifest.h"
 
 namespace inloop::data {
 namespace {
-
-std::string Str(simdjson::dom::element e, const char* key) {
-  std::string_view v;
-  if (e[key].get_string().get(v)) return "";
-  return std::string(v);
-}
-
-double Num(simdjson::dom::element e, const char* key) {
-  double v = 0;
-  if (e[key].get_double().get(v)) return 0;
-  return v;
-}
 
 std::string JobsPath(const std::string& data_dir) { return data_dir + "/slurm_jobs.json"; }
 
@@ -57,13 +46,13 @@ Status ParseStepJobs(const std::string& text, StepJobs* jobs) {
     return Status::Corrupt("not a valid Slurm job record");
   }
   for (auto st : steps) {
-    std::string name = Str(st, "step");
+    std::string name = JsonString(st, "step");
     if (name.empty()) continue;
     StepJob j;
-    j.job_id = Str(st, "job_id");
-    j.state = Str(st, "state");
-    j.reason = Str(st, "reason");
-    j.run_id = Str(st, "run_id");
+    j.job_id = JsonString(st, "job_id");
+    j.state = JsonString(st, "state");
+    j.reason = JsonString(st, "reason");
+    j.run_id = JsonString(st, "run_id");
     simdjson::dom::array after;
     if (!st["after"].get_array().get(after)) {
       for (auto a : after) {
@@ -71,8 +60,8 @@ Status ParseStepJobs(const std::string& text, StepJobs* jobs) {
         if (!a.get_string().get(v)) j.after.emplace_back(v);
       }
     }
-    j.submitted_at = Num(st, "submitted_at");
-    j.updated_at = Num(st, "updated_at");
+    j.submitted_at = JsonDouble(st, "submitted_at");
+    j.updated_at = JsonDouble(st, "updated_at");
     (*jobs)[name] = std::move(j);
   }
   return Status::OK();
@@ -155,19 +144,23 @@ Status QueueStates(const std::vector<std::string>& job_ids, std::map<std::string
   return Status::OK();
 }
 
-Status RefuseLiveJobs(const std::string& data_dir, const std::vector<std::string>& steps) {
-  StepJobs jobs;
-  INLOOP_RETURN_IF_ERROR(LoadStepJobs(data_dir, &jobs));
+bool IsLive(const StepJob& job) { return job.state == "submitted" || job.state == "running"; }
+
+Status QueueOfLiveJobs(const StepJobs& jobs, const std::vector<std::string>& steps,
+                       std::map<std::string, std::string>* states) {
   std::vector<std::string> live;
   for (auto& name : steps) {
     auto it = jobs.find(name);
-    if (it != jobs.end() && (it->second.state == "submitted" || it->second.state == "running")) {
-      live.push_back(it->second.job_id);
-    }
+    if (it != jobs.end() && IsLive(it->second)) live.push_back(it->second.job_id);
   }
-  if (live.empty()) return Status::OK();
+  return QueueStates(live, states);
+}
+
+Status RefuseLiveJobs(const std::string& data_dir, const std::vector<std::string>& steps) {
+  StepJobs jobs;
+  INLOOP_RETURN_IF_ERROR(LoadStepJobs(data_dir, &jobs));
   std::map<std::string, std::string> queue;
-  Status s = QueueStates(live, &queue);
+  Status s = QueueOfLiveJobs(jobs, steps, &queue);
   if (!s.ok()) {
     fmt::print(stderr, "inloop: warning: {} (not checked whether the steps' Slurm jobs still run)\n", s.message());
     return Status::OK();

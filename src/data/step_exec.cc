@@ -67,10 +67,6 @@ double NowSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::string JoinPath(const std::string& dir, const std::string& p) {
-  return p.empty() || p[0] == '/' || dir.empty() || dir == "." ? p : dir + "/" + p;
-}
-
 Status StartStepRun(const StepSpec& step, const StepKey& key, const RunOptions& opts,
                     const std::vector<std::pair<std::string, std::string>>& extra_env, pid_t* pid) {
   for (auto& o : step.outputs) {

@@ -40,7 +40,4 @@ double NowSeconds();
 void PrintStepState(std::string_view name, std::string_view state, std::string_view detail,
                     bool color);
 
-// `path` under `dir` unless absolute (or `dir` is "" or ".").
-std::string JoinPath(const std::string& dir, const std::string& path);
-
 }  // namespace inloop::data

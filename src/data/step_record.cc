@@ -10,14 +10,6 @@
 #include "store/store.h"
 
 namespace inloop::data {
-namespace {
-
-std::string Join(const std::string& dir, const std::string& p) {
-  return p.empty() || p[0] == '/' || dir.empty() || dir == "." ? p : dir + "/" + p;
-}
-
-}  // namespace
-
 std::string FindStepRun(const std::string& store_dir, const std::string& name, pid_t pid) {
   std::unique_ptr<store::Store> st;
   if (!store::Store::Open(store_dir, false, &st).ok()) return "";
@@ -42,7 +34,7 @@ void ValidateStep(const StepSpec& step, const std::string& project_dir, const st
     bool have_prev = !o->previous_sha256.empty() &&
                      LoadProfile(data_dir + "/profiles/" + o->previous_sha256 + ".json", &previous).ok();
     std::vector<CheckResult> rs;
-    Status s = ValidateOutput(Join(project_dir, spec.output), spec, have_prev ? &previous : nullptr, &rs, &current);
+    Status s = ValidateOutput(JoinPath(project_dir, spec.output), spec, have_prev ? &previous : nullptr, &rs, &current);
     if (!s.ok()) {
       CheckResult r;
       r.output = spec.output;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/json_fields.h"
 #include "common/json_writer.h"
 #include "http/json_views.h"
 #include "http/server_metrics.h"
@@ -32,12 +33,6 @@ struct Loop {
   std::vector<Round> rounds;  // in the order they finished; a new baseline starts over
 };
 
-std::string Str(simdjson::dom::element e, const char* key) {
-  std::string_view v;
-  if (e[key].get(v) != simdjson::SUCCESS) return {};
-  return std::string(v);
-}
-
 // Every loop in the store, by name. Events that do not parse are skipped (the view is advice;
 // the repository's rounds.jsonl stays the record).
 Status LoadLoops(store::Store* st, std::map<std::string, Loop>* loops) {
@@ -48,22 +43,22 @@ Status LoadLoops(store::Store* st, std::map<std::string, Loop>* loops) {
     simdjson::dom::element root, rec;
     if (parser.parse(ev.data_json).get(root) != simdjson::SUCCESS) continue;
     if (root["record"].get(rec) != simdjson::SUCCESS || !rec.is_object()) continue;
-    std::string name = Str(root, "loop");
+    std::string name = JsonString(root, "loop");
     if (name.empty()) continue;
     Loop& loop = (*loops)[name];
     loop.name = name;
-    loop.metric_key = Str(root, "metric_key");
-    loop.goal = Str(root, "goal");
-    loop.branch = Str(root, "branch");
+    loop.metric_key = JsonString(root, "metric_key");
+    loop.goal = JsonString(root, "goal");
+    loop.branch = JsonString(root, "branch");
     Round r;
     int64_t n = 0;
     if (rec["round"].get(n) == simdjson::SUCCESS) r.number = n;
-    r.verdict = Str(rec, "verdict");
+    r.verdict = JsonString(rec, "verdict");
     double m = 0;
     if (rec["metric"].get(m) == simdjson::SUCCESS) r.metric = m;
-    r.commit = Str(rec, "commit");
-    r.parent = Str(rec, "parent");
-    r.run_id = Str(rec, "run_id");
+    r.commit = JsonString(rec, "commit");
+    r.parent = JsonString(rec, "parent");
+    r.run_id = JsonString(rec, "run_id");
     r.record_json = simdjson::minify(rec);
     r.time = ev.time;
     if (r.verdict == "baseline") loop.rounds.clear();  // `loop init --replace` started over
