@@ -21,7 +21,6 @@
 namespace inloop::data {
 namespace {
 
-bool Live(const StepJob& j) { return j.state == "submitted" || j.state == "running"; }
 bool Succeeded(const std::string& state) { return state == "ran" || state == "up_to_date"; }
 
 // A job name sbatch takes as it is: anything outside [A-Za-z0-9_.-] becomes '_'.
@@ -51,19 +50,15 @@ class Driver {
     INLOOP_RETURN_IF_ERROR(LoadQuarantine(data_dir_, &q_));
     StepJobs jobs;
     INLOOP_RETURN_IF_ERROR(LoadStepJobs(data_dir_, &jobs));
-    std::vector<std::string> live;
-    for (int i : selected) {
-      auto it = jobs.find(spec_.steps[i].name);
-      if (it != jobs.end() && Live(it->second)) live.push_back(it->second.job_id);
-    }
-    std::map<std::string, std::string> queue;
-    INLOOP_RETURN_IF_ERROR(QueueStates(live, &queue));
-    std::vector<std::string> names;
+    std::vector<std::string> names, selected_names;
     for (auto& s : spec_.steps) names.push_back(s.name);
+    for (int i : selected) selected_names.push_back(names[i]);
+    std::map<std::string, std::string> queue;
+    INLOOP_RETURN_IF_ERROR(QueueOfLiveJobs(jobs, selected_names, &queue));
     SlurmPlan plan(names, dag_.deps, selected);
     for (int i : selected) {
       auto it = jobs.find(spec_.steps[i].name);
-      if (it != jobs.end() && Live(it->second) && queue.count(it->second.job_id)) {
+      if (it != jobs.end() && IsLive(it->second) && queue.count(it->second.job_id)) {
         plan.InFlight(i, it->second.job_id);
       }
     }
@@ -250,19 +245,14 @@ void AddJobStatus(const PipelineSpec& spec, const std::string& project_dir, std:
     fmt::print(stderr, "inloop: warning: {}\n", s.message());
     return;
   }
-  std::vector<std::string> live;
-  for (auto& st : *status) {
-    auto it = jobs.find(st.name);
-    if (it != jobs.end() && Live(it->second)) live.push_back(it->second.job_id);
-  }
+  std::vector<std::string> names;
+  for (auto& st : *status) names.push_back(st.name);
   std::map<std::string, std::string> queue;
   bool have_queue = true;
-  if (!live.empty()) {
-    s = QueueStates(live, &queue);
-    if (!s.ok()) {
-      have_queue = false;
-      fmt::print(stderr, "inloop: warning: the Slurm queue was not read: {}\n", s.message());
-    }
+  s = QueueOfLiveJobs(jobs, names, &queue);
+  if (!s.ok()) {
+    have_queue = false;
+    fmt::print(stderr, "inloop: warning: the Slurm queue was not read: {}\n", s.message());
   }
   Dag dag;
   (void)BuildDag(spec, &dag);
@@ -272,7 +262,7 @@ void AddJobStatus(const PipelineSpec& spec, const std::string& project_dir, std:
     if (it == jobs.end()) continue;
     const StepJob& j = it->second;
     st.job_id = j.job_id;
-    if (!have_queue && Live(j)) {
+    if (!have_queue && IsLive(j)) {
       st.job_state = j.state;
       st.job_reason = j.reason;
     } else {

@@ -47,6 +47,15 @@ Status UpdateStepJob(const std::string& data_dir, const std::string& step, const
 // lists (`squeue --me`, a fixed argv). Io when squeue cannot be run or fails.
 Status QueueStates(const std::vector<std::string>& job_ids, std::map<std::string, std::string>* states);
 
+// Whether the records show the job as not finished ("submitted" or "running"): only the queue can
+// tell whether it still is.
+bool IsLive(const StepJob& job);
+
+// The queue's view (QueueStates) of the live jobs of `steps` (names): job id -> Slurm state for
+// those it still lists. The queue is not asked when none of them is live.
+Status QueueOfLiveJobs(const StepJobs& jobs, const std::vector<std::string>& steps,
+                       std::map<std::string, std::string>* states);
+
 // Invalid naming the first of `steps` whose Slurm job (per the records and the queue) is still
 // queued or running: a local run must not build a step a job is building. No records, or no
 // live ones, is OK without asking the queue; a queue that cannot be read is OK with a warning.

@@ -52,7 +52,7 @@ Status ExecStep(const PipelineSpec& spec, const std::string& name, const RunOpti
     out->run_id = m.steps[name].run_id;
     out->outputs = m.steps[name].outputs;
   } else {
-    fmt::print(stderr, "data: {:<16} running ({})\n", name, why);
+    PrintStepState(name, "running", why, false);
     pid_t pid = -1;
     double started = NowSeconds();
     std::vector<std::pair<std::string, std::string>> env;
@@ -67,9 +67,9 @@ Status ExecStep(const PipelineSpec& spec, const std::string& name, const RunOpti
     }
   }
   if (out->state != "ran" && out->state != "up_to_date") {
-    fmt::print(stderr, "data: {:<16} {} ({})\n", name, out->state, out->reason);
+    PrintStepState(name, out->state, out->reason, false);
   } else {
-    fmt::print(stderr, "data: {:<16} {}\n", name, out->state == "ran" ? "done" : "up to date");
+    PrintStepState(name, out->state == "ran" ? "done" : "up to date", "", false);
   }
   Note(data_dir, name, job_id, *out);
   (void)CommitFiles(data_dir, m.files);
