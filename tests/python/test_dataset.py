@@ -55,7 +55,8 @@ class BatchTest(PipeHarness):
 class CharlmSpansTest(unittest.TestCase):
     """charlm's text_spans: train positions back to the characters of the text file they are."""
 
-    def test_spans_hold_the_trained_characters(self):
+    def charlm(self):
+        """examples/charlm/train.py as a module (skips the test without torch)."""
         try:
             import torch  # noqa: F401
         except ImportError:
@@ -65,25 +66,29 @@ class CharlmSpansTest(unittest.TestCase):
             "charlm_train", os.path.join(here, "..", "..", "examples", "charlm", "train.py"))
         charlm = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(charlm)
-        rng = random.Random(3)
-        text = "".join(rng.choice("abcdefgh \n") for _ in range(30000))
+        return charlm
+
+    @staticmethod
+    def load_text(charlm, text, *order):
+        """charlm.load_text on a temporary file holding `text`."""
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
             f.write(text)
         try:
-            chars, train, _ = charlm.load_text(f.name)
+            return charlm.load_text(f.name, *order)
         finally:
             os.unlink(f.name)
+
+    def test_spans_hold_the_trained_characters(self):
+        charlm = self.charlm()
+        rng = random.Random(3)
+        text = "".join(rng.choice("abcdefgh \n") for _ in range(30000))
+        chars, train, _ = self.load_text(charlm, text)
         for p in charlm.batch_positions(train, 7, 32, 64, 1337).tolist():
             got = "".join(text[a:b] for a, b in charlm.text_spans(p, 65))
             want = "".join(chars[int(i)] for i in train[p:p + 65])
             self.assertEqual(got, want)
         # Sequential: the training text is the file's first 90%, read batch after batch.
-        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
-            f.write(text)
-        try:
-            chars, train, val = charlm.load_text(f.name, "sequential")
-        finally:
-            os.unlink(f.name)
+        chars, train, val = self.load_text(charlm, text, "sequential")
         self.assertEqual((len(train), len(val)), (27000, 3000))
         rows = (len(train) - 1) // 64  # whole rows of 64 characters (+1 target)
         b1 = charlm.batch_positions(train, 1, 32, 64, 1337, "sequential").tolist()
@@ -97,15 +102,7 @@ class CharlmSpansTest(unittest.TestCase):
             self.assertEqual(got, "".join(chars[int(i)] for i in train[p:p + 65]))
 
     def test_skipped_indices_compose_like_data_index(self):
-        try:
-            import torch  # noqa: F401
-        except ImportError:
-            self.skipTest("torch is not importable")
-        here = os.path.dirname(os.path.abspath(__file__))
-        spec = importlib.util.spec_from_file_location(
-            "charlm_train", os.path.join(here, "..", "..", "examples", "charlm", "train.py"))
-        charlm = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(charlm)
+        charlm = self.charlm()
         self.assertEqual(charlm.skipped_indices([]), [])
         self.assertEqual(charlm.skipped_indices([(51, 64)]), list(range(51, 64)))
         # The second window is in the steps of the first's timeline: step 70 reads index 83.
