@@ -12,9 +12,9 @@
 #include <utility>
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 #include <xxhash.h>
 
+#include "common/secrets.h"
 #include "importers/detect_format.h"
 #include "importers/import_writer.h"
 #include "importers/mlflow_reader.h"
@@ -94,10 +94,7 @@ std::string StatKey(const std::vector<std::string>& files) {
                        sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec, sb.st_ctim.tv_sec,
                        sb.st_ctim.tv_nsec);
   }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  if (EVP_Digest(sig.data(), sig.size(), md, &len, EVP_sha256(), nullptr) != 1) return "";
-  return "stat:" + Hex(md, len);
+  return "stat:" + Sha256Hex(sig);
 }
 
 int64_t FileSize(const std::string& f) {
