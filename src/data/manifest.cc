@@ -87,13 +87,6 @@ Status Sha256File(const std::string& path, std::string* hex, int64_t* size) {
   return Status::OK();
 }
 
-std::string Sha256Text(std::string_view text) {
-  unsigned char d[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_Digest(text.data(), text.size(), d, &len, EVP_sha256(), nullptr);
-  return Hex(d, len);
-}
-
 Status HashFile(const std::string& project_dir, const std::string& path, Manifest* m,
                 FileVersion* out) {
   std::string full = JoinPath(project_dir, path);

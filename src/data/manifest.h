@@ -77,7 +77,6 @@ Status CommitFiles(const std::string& data_dir, const std::map<std::string, File
 
 // Streams the file through SHA-256. NotFound when it does not exist.
 Status Sha256File(const std::string& path, std::string* hex, int64_t* size);
-std::string Sha256Text(std::string_view text);
 
 // The content hash of `path` (relative to `project_dir`), from the manifest's stat cache when
 // size, mtime and inode match, else hashed and cached in `m`. NotFound when it is missing.

@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "common/secrets.h"
 #include "common/subprocess.h"
 #include "data/dag.h"
 #include "data/slurm_jobs.h"
@@ -268,13 +269,13 @@ Status AssessStep(const StepSpec& step, const std::string& project_dir, Manifest
       for (auto& r : it->second) argv_text += fmt::format("{:x},", r.hash);
     }
   }
-  key->command_hash = Sha256Text(argv_text);
+  key->command_hash = Sha256Hex(argv_text);
   for (auto& e : step.env) {
     const char* v = std::getenv(e.c_str());
     env_text += v ? fmt::format("{}={}", e, v) : fmt::format("{} unset", e);
     env_text += '\0';
   }
-  key->env_hash = Sha256Text(env_text);
+  key->env_hash = Sha256Hex(env_text);
   std::string all = "inloop-data-1\n" + key->command_hash + "\n" + key->env_hash + "\n";
   for (auto& in : step.inputs) {
     FileVersion v;
@@ -283,7 +284,7 @@ Status AssessStep(const StepSpec& step, const std::string& project_dir, Manifest
     key->inputs.emplace_back(in, v.sha256);
     all += in + '\0' + v.sha256 + "\n";
   }
-  key->key = Sha256Text(all);
+  key->key = Sha256Hex(all);
   auto it = m->steps.find(step.name);
   if (it == m->steps.end()) {
     *stale_reason = "never built";
