@@ -73,10 +73,13 @@ bool ParseDataRead(std::string_view json, DataRead* out) {
   return true;
 }
 
-std::vector<DataRead> CommandDataReads(const std::vector<std::string>& command, const std::string& cwd) {
+namespace {
+
+// CommandDataReads against a manifest already read.
+std::vector<DataRead> ReadsOf(const Manifest& m, const std::vector<std::string>& command,
+                              const std::string& cwd) {
   std::vector<DataRead> out;
-  Manifest m;
-  if (!LoadManifest(DataDir(cwd), &m).ok() || m.steps.empty()) return out;
+  if (m.steps.empty()) return out;
   std::set<std::string> seen;
   // A data step's run (runner.cc sets INLOOP_DATA_STEP) does not read what it writes.
   const char* self = std::getenv("INLOOP_DATA_STEP");
@@ -96,14 +99,20 @@ std::vector<DataRead> CommandDataReads(const std::vector<std::string>& command, 
   return out;
 }
 
+}  // namespace
+
+std::vector<DataRead> CommandDataReads(const std::vector<std::string>& command, const std::string& cwd) {
+  Manifest m;
+  if (!LoadManifest(DataDir(cwd), &m).ok()) return {};
+  return ReadsOf(m, command, cwd);
+}
+
 std::vector<RefusedData> RefusedCommandData(const std::vector<std::string>& command,
                                             const std::string& cwd) {
   std::vector<RefusedData> out;
-  std::vector<DataRead> reads = CommandDataReads(command, cwd);
-  if (reads.empty()) return out;
   Manifest m;
   if (!LoadManifest(DataDir(cwd), &m).ok()) return out;
-  for (DataRead& r : reads) {
+  for (DataRead& r : ReadsOf(m, command, cwd)) {
     auto it = m.steps.find(r.step);
     if (it == m.steps.end() || it->second.status == "ok") continue;
     // An invalid step's outputs were hashed: refused while the file is that version. A failed
