@@ -8,6 +8,20 @@
 #include "gateway/metrics_text.h"
 
 namespace inloop::gateway::deploy_internal {
+namespace {
+
+const char* StateName(ReplicaState s) {
+  switch (s) {
+    case ReplicaState::kStarting: return "starting";
+    case ReplicaState::kReady: return "ready";
+    case ReplicaState::kDraining: return "draining";
+    case ReplicaState::kBackoff: return "backoff";
+    case ReplicaState::kStopped: return "stopped";
+  }
+  return "?";
+}
+
+}  // namespace
 
 void DeployServer::Promote() {
   std::shared_ptr<Pool> old = current_;

@@ -9,7 +9,10 @@
 #include "gateway/canonical_json.h"
 
 namespace inloop::gateway::deploy_internal {
+namespace {
 
+// Reads more of an upstream answer's body into [data, data + size) within timeout_s: the number
+// of bytes placed there, or nothing when the replica failed, closed early or timed out.
 Task<std::optional<size_t>> ReadBodyInto(UpstreamConn& conn, UpstreamParser& parser, char* data,
                                          size_t size, double timeout_s) {
   auto& body = parser.get().body();
@@ -21,6 +24,36 @@ Task<std::optional<size_t>> ReadBodyInto(UpstreamConn& conn, UpstreamParser& par
   if (ec) co_return std::nullopt;
   co_return size - body.size;
 }
+
+// HTTP/1.1 wire bytes of a head (start line already in *out) and body, built by hand into one
+// buffer: one write per message, without the serializer's buffer-sequence machinery.
+void AppendFieldsAndBody(const http::fields& fields, std::string_view body, std::string* out) {
+  for (const auto& f : fields) {
+    out->append(f.name_string().data(), f.name_string().size());
+    out->append(": ");
+    out->append(f.value().data(), f.value().size());
+    out->append("\r\n");
+  }
+  out->append("\r\n");
+  out->append(body);
+}
+
+bool HopByHop(http::field f) {
+  switch (f) {
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::proxy_authenticate:
+    case http::field::proxy_authorization:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::upgrade:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
 
 Task<void> DeployServer::AcceptLoop() {
   while (!shutting_down_) {
@@ -158,34 +191,6 @@ Task<std::unique_ptr<UpstreamConn>> DeployServer::Acquire(Replica* r) {
 
 void DeployServer::Release(Replica* r, std::unique_ptr<UpstreamConn> conn) {
   if (r->Routable() && r->idle.size() < 64) r->idle.push_back(std::move(conn));
-}
-
-// HTTP/1.1 wire bytes of a head (start line already in *out) and body, built by hand into one
-// buffer: one write per message, without the serializer's buffer-sequence machinery.
-void AppendFieldsAndBody(const http::fields& fields, std::string_view body, std::string* out) {
-  for (const auto& f : fields) {
-    out->append(f.name_string().data(), f.name_string().size());
-    out->append(": ");
-    out->append(f.value().data(), f.value().size());
-    out->append("\r\n");
-  }
-  out->append("\r\n");
-  out->append(body);
-}
-
-bool HopByHop(http::field f) {
-  switch (f) {
-    case http::field::connection:
-    case http::field::keep_alive:
-    case http::field::proxy_authenticate:
-    case http::field::proxy_authorization:
-    case http::field::te:
-    case http::field::trailer:
-    case http::field::upgrade:
-      return true;
-    default:
-      return false;
-  }
 }
 
 // Sends req to a replica of `pool` and relays the answer to `client` as it arrives (client may

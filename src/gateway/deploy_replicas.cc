@@ -70,18 +70,14 @@ Status SpawnReplica(const std::vector<std::string>& command, int port, const std
   return Status::OK();
 }
 
+std::string ExitText(int wstatus) {
+  if (WIFEXITED(wstatus)) return fmt::format("exit {}", WEXITSTATUS(wstatus));
+  if (WIFSIGNALED(wstatus)) return fmt::format("signal {}", WTERMSIG(wstatus));
+  return "ended";
+}
+
 }  // namespace
 
-const char* StateName(ReplicaState s) {
-  switch (s) {
-    case ReplicaState::kStarting: return "starting";
-    case ReplicaState::kReady: return "ready";
-    case ReplicaState::kDraining: return "draining";
-    case ReplicaState::kBackoff: return "backoff";
-    case ReplicaState::kStopped: return "stopped";
-  }
-  return "?";
-}
 
 Task<void> DeployServer::Sleep(double s) {
   Timer t(co_await asio::this_coro::executor);
@@ -130,11 +126,6 @@ Task<bool> DeployServer::HealthCheck(int port) {
   co_return !rec && res.result_int() == 200;
 }
 
-std::string ExitText(int wstatus) {
-  if (WIFEXITED(wstatus)) return fmt::format("exit {}", WEXITSTATUS(wstatus));
-  if (WIFSIGNALED(wstatus)) return fmt::format("signal {}", WTERMSIG(wstatus));
-  return "ended";
-}
 
 Task<void> DeployServer::ReplicaLoop(std::shared_ptr<Pool> pool, std::shared_ptr<Replica> r) {
   std::error_code dir_error;

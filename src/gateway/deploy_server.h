@@ -60,9 +60,7 @@ inline std::chrono::steady_clock::duration Secs(double s) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
 }
 
-
 enum class ReplicaState { kStarting, kReady, kDraining, kBackoff, kStopped };
-const char* StateName(ReplicaState s);
 
 struct UpstreamConn {
   Stream stream;
@@ -72,11 +70,6 @@ struct UpstreamConn {
 };
 
 using UpstreamParser = http::response_parser<http::buffer_body>;
-
-// Reads more of an upstream answer's body into [data, data + size) within timeout_s: the number
-// of bytes placed there, or nothing when the replica failed, closed early or timed out.
-Task<std::optional<size_t>> ReadBodyInto(UpstreamConn& conn, UpstreamParser& parser, char* data,
-                                         size_t size, double timeout_s);
 
 struct Pool;
 
