@@ -290,6 +290,7 @@ try {
   check(true, "the timeline shows the run finished after two attempts");
   check(await page.locator(`.actions li[data-action='${pending.id}']`).getAttribute("data-state") !== "pending", "the action is no longer pending on the page");
   eq(await page.locator(".pend").count(), 0, "no approve/deny buttons left");
+  await page.waitForFunction(id => document.querySelector(`.runs .row[data-id='${id}'] [data-status]`)?.getAttribute("data-status") === "finished", askRun.id, { timeout: 5000 }).catch(() => {});
   eq(await page.locator(`.runs .row[data-id='${askRun.id}'] [data-status]`).getAttribute("data-status"), "finished", "the table row's status updated");
   await page.waitForFunction(id => { const s = window.__inloop.charts()[0].series.find(x => x.run === id); return s && s.x.includes(400); }, askRun.id, { timeout: 15000 })
     .then(() => check(true, "the resumed attempt's points reached the chart without a reload"), () => check(false, "the resumed attempt's points reached the chart without a reload"));

@@ -242,11 +242,23 @@ timeline.onJump = step => {
   const span = Math.max(20, Math.round(step * 0.1));
   charts.onZoom([Math.max(0, step - span), step + span]);
 };
+// What the timeline read about its run is the newest the page has: the table row follows it.
+timeline.onShown = d => table.updateRun(d.run.id, { status: d.run.status, attempts: d.run.attempts, duration_s: d.run.duration_s });
 timeline.onDecided = () => { void refreshPending(); void reloadRuns(); void loadMarkers(); };
+
+// Statuses the stream delivered, numbered in arrival order. A listing asked for before a status
+// arrived may have been answered before the change: the streamed status wins over it.
+let statusClock = 0;
+const liveStatus = new Map<string, { status: string; clock: number }>();
 
 async function reloadRuns() {
   try {
+    const asked = statusClock;
     const { total, runs } = await listRuns(charts.keys.slice(0, 2));
+    for (const r of runs) {
+      const live = liveStatus.get(r.id);
+      if (live && live.clock > asked) r.status = live.status;
+    }
     runsById = new Map(runs.map(r => [r.id, r]));
     table.lastKeys = charts.keys.slice(0, 2);
     table.setRuns(runs);
@@ -335,6 +347,7 @@ function connectStream() {
     const d = parse(e as MessageEvent);
     if (!d) return;
     const run = runOf(d);
+    if (d.status) liveStatus.set(run, { status: String(d.status), clock: ++statusClock });
     if (!runsById.has(run)) { unknownRun(); return; }
     if (d.status) table.updateRun(run, { status: String(d.status) });
     if (timeline.detail?.run.id === run) refreshTimelineSoon();
@@ -359,10 +372,7 @@ function connectStream() {
 window.setInterval(() => {
   const d = timeline.detail;
   if (d && (d.run.status === "running" || d.actions.some(a => a.state === "pending" || a.state === "approved"))) {
-    void timeline.refresh().then(() => {
-      const n = timeline.detail;
-      if (n) table.updateRun(n.run.id, { status: n.run.status, attempts: n.run.attempts, duration_s: n.run.duration_s });
-    });
+    void timeline.refresh();
   }
 }, 2000);
 

@@ -18,6 +18,7 @@ export function markerColour(kind: string): string {
 export class Timeline {
   detail: RunDetail | null = null;
   onDecided: (a: Action) => void = () => {};
+  onShown: (d: RunDetail) => void = () => {};  // a run's detail was read (polled or on demand)
   onJump: (step: number) => void = () => {};  // an event with a step was clicked
   onError: (m: string) => void = () => {};
   private seq = 0;
@@ -49,6 +50,7 @@ export class Timeline {
       if (sig === this.shownSig) return;
       this.shownSig = sig;
       this.render();
+      this.onShown(d);
     } catch (e) {
       if (seq === this.seq) this.onError(`run ${id}: ${(e as Error).message}`);
     }
