@@ -717,6 +717,9 @@ int Main(int argc, char** argv) {
       ->allow_extra_args(false);
   serve->add_option("--threads", serve_args.threads, "I/O threads (default 4)")
       ->check(CLI::Range(1, 64));
+  serve->add_option("--handlers", serve_args.handlers,
+                    "requests answered at once, each on a thread of its own (default 16)")
+      ->check(CLI::Range(1, 256));
   serve->add_option("--max-body-mb", serve_args.max_body_mb,
                     "largest request body in MiB (default 32; larger: 413)")
       ->check(CLI::Range(1, 4096));

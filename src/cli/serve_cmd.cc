@@ -86,6 +86,7 @@ int CmdServe(const ServeArgs& a) {
   options.no_token = a.no_token;
   options.allow_hosts = a.allow_hosts;
   options.threads = a.threads;
+  options.handler_threads = a.handlers;
   options.max_body_bytes = a.max_body_mb << 20;
   std::unique_ptr<http::Server> server;
   s = http::Server::Start(options, &api, &hub, &metrics, &server);

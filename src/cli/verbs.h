@@ -111,6 +111,7 @@ struct ServeArgs {
   bool no_token = false;                 // loopback only
   std::vector<std::string> allow_hosts;  // more Host names (http/admission.h)
   int threads = 4;
+  int handlers = 16;
   size_t max_body_mb = 32;
   int poll_ms = 0;  // live-run poll interval (0: the default, 200 ms)
 };

@@ -1,9 +1,12 @@
 // The Beast/Asio side of `inloop serve` (server.h): acceptor, one session per connection on its
 // own strand, request bodies bounded (413), keep-alive, and server-sent-event streams fed from
-// SseClient queues. The only file that includes Beast. Handlers run on the I/O threads; a
-// session's state is touched only on its strand.
+// SseClient queues. The only file that includes Beast. The I/O threads read, admit and write;
+// the Api's handlers (which may wait on a store's commit) run on a pool of their own, so a slow
+// commit never holds up other connections' reads and writes, and as many requests as there are
+// handler threads are answered at once. A session's state is touched only on its strand.
 #include "http/server.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -16,6 +19,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -37,7 +41,9 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 struct Shared {
+  explicit Shared(int handler_threads) : handlers(static_cast<size_t>(handler_threads)) {}
   ServerOptions options;
+  net::thread_pool handlers;  // runs Api::Handle; joined before the I/O threads' context goes
   Api* api = nullptr;
   LiveHub* hub = nullptr;
   ServerMetrics* metrics = nullptr;
@@ -189,8 +195,23 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       resp.route = "/api/v1/stream";
     } else {
-      resp = shared_->api->Handle(r);
+      // To the handler pool and back to this session's strand with the answer.
+      net::post(shared_->handlers, [self = shared_from_this(), r = std::move(r), keep_alive, start,
+                                    set_cookie = std::move(set_cookie)]() mutable {
+        HttpResponse answer = self->shared_->api->Handle(r);
+        net::post(self->stream_.get_executor(),
+                  [self, answer = std::move(answer), keep_alive, start,
+                   set_cookie = std::move(set_cookie)]() mutable {
+                    self->Answer(std::move(answer), keep_alive, start, std::move(set_cookie));
+                  });
+      });
+      return;
     }
+    Answer(std::move(resp), keep_alive, start, std::move(set_cookie));
+  }
+
+  void Answer(HttpResponse resp, bool keep_alive, std::chrono::steady_clock::time_point start,
+              std::string set_cookie) {
     if (!set_cookie.empty() && resp.set_cookie.empty()) resp.set_cookie = std::move(set_cookie);
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -293,8 +314,11 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 struct Server::Impl {
-  Shared shared;
+  explicit Impl(int handler_threads) : shared(handler_threads) {}
+  // The context outlives the handler pool (declared first, destroyed last): a handler that
+  // finishes during shutdown posts its answer to a strand of a stopped context, never run.
   net::io_context ioc;
+  Shared shared;
   tcp::acceptor acceptor{ioc};
   net::signal_set signals{ioc, SIGINT, SIGTERM};
   std::vector<std::thread> threads;
@@ -308,7 +332,7 @@ struct Server::Impl {
   }
 };
 
-Server::Server() : impl_(std::make_unique<Impl>()) {}
+Server::Server(int handler_threads) : impl_(std::make_unique<Impl>(handler_threads)) {}
 
 Server::~Server() {
   Stop();
@@ -329,7 +353,7 @@ Status Server::Start(const ServerOptions& options, Api* api, LiveHub* hub, Serve
     std::string why;
     if (!ValidAllowHost(h, &why)) return Status::Invalid(why);
   }
-  std::unique_ptr<Server> server(new Server());
+  std::unique_ptr<Server> server(new Server(std::clamp(options.handler_threads, 1, 256)));
   Impl& impl = *server->impl_;
   impl.shared.options = options;
   impl.shared.api = api;
@@ -386,8 +410,12 @@ void Server::Wait() {
   for (auto& t : impl_->threads) {
     if (t.joinable()) t.join();
   }
+  impl_->shared.handlers.join();  // stopped with the context: requests in hand are finished
 }
 
-void Server::Stop() { impl_->ioc.stop(); }
+void Server::Stop() {
+  impl_->ioc.stop();
+  impl_->shared.handlers.stop();
+}
 
 }  // namespace inloop::http

@@ -1,8 +1,8 @@
 // Server: the HTTP/1.1 listener of `inloop serve` (Boost.Beast, asynchronous, keep-alive, a few
-// worker threads). Admits each request (admission.h: Host, Origin, Content-Type; router.h: the
-// target; auth.h: token and scope), answers the stream from the LiveHub and everything else from
-// the Api. Beast and Asio stay inside server.cc; this header is all other modules see. Never
-// serves without a token unless told so (no_token), and never without one beyond loopback (the
+// I/O threads and a pool of handler threads). Admits each request (admission.h: Host, Origin,
+// Content-Type; router.h: the target; auth.h: token and scope), answers the stream from the
+// LiveHub and everything else from the Api. Beast and Asio stay inside server.cc; this header is
+// all other modules see. Never serves without a token unless told so (no_token), and never without one beyond loopback (the
 // caller checks, Start refuses too).
 #pragma once
 
@@ -25,7 +25,8 @@ struct ServerOptions {
   std::string token;      // the server's own token (every scope); required unless no_token
   bool no_token = false;  // loopback only: requests without credentials get every scope
   std::vector<std::string> allow_hosts;  // --allow-host: more Host names (admission.h)
-  int threads = 4;
+  int threads = 4;           // I/O threads: read, admit, write
+  int handler_threads = 16;  // requests answered at once (a handler may wait on a commit)
   size_t max_body_bytes = 32u << 20;  // larger request bodies get 413
 };
 
@@ -44,7 +45,7 @@ class Server {
 
  private:
   struct Impl;
-  Server();
+  explicit Server(int handler_threads);
   std::unique_ptr<Impl> impl_;
 };
 
