@@ -74,6 +74,27 @@ Status IngestRuns::LockRunLane(const std::string& run_ref, std::unique_lock<std:
   return home->store->FindRun(run->id, run);  // as it is now, under the run's own lane
 }
 
+Status IngestRuns::LockRunningRun(const std::string& run_ref, std::unique_lock<std::mutex>* lock,
+                                  Lane** lane, store::RunRecord* run) {
+  INLOOP_RETURN_IF_ERROR(OpenStores());
+  auto now = std::chrono::steady_clock::now();
+  *lane = &LaneOf(run_ref);
+  *lock = std::unique_lock<std::mutex>((*lane)->mu);
+  auto seen = (*lane)->seen_running.find(run_ref);
+  if (seen != (*lane)->seen_running.end()) {
+    if (now - seen->second < kRunRecheck && (*lane)->writers.count(run_ref) > 0) {
+      run->id = run_ref;
+      run->status = store::kRunning;
+      return Status::OK();
+    }
+    (*lane)->seen_running.erase(seen);
+  }
+  lock->unlock();
+  INLOOP_RETURN_IF_ERROR(LockRunLane(run_ref, lock, lane, run));
+  if (run->status == store::kRunning) (*lane)->seen_running[run->id] = now;
+  return Status::OK();
+}
+
 Status IngestRuns::WriterIn(Lane& lane, const std::string& run_id, store::RunWriter** out) {
   auto it = lane.writers.find(run_id);
   if (it == lane.writers.end()) {
@@ -95,6 +116,7 @@ void IngestRuns::CloseAll() {
     }
     lane->writers.clear();
     lane->sync.clear();
+    lane->seen_running.clear();
   }
 }
 
@@ -149,7 +171,9 @@ Status IngestRuns::Session::Append(const std::string& run_id, const std::vector<
 }
 
 Status IngestRuns::Session::CloseWriter(const std::string& run_id) {
-  auto& writers = owner_->LaneOf(run_id).writers;
+  Lane& lane = owner_->LaneOf(run_id);
+  lane.seen_running.erase(run_id);
+  auto& writers = lane.writers;
   auto it = writers.find(run_id);
   if (it == writers.end()) return Status::OK();
   Status s = it->second->Close();
@@ -260,7 +284,7 @@ HttpResponse IngestRuns::Points(const std::string& run_ref, const std::string& b
   std::unique_lock<std::mutex> lock;
   Lane* lane = nullptr;
   store::RunRecord run;
-  Status s = LockRunLane(run_ref, &lock, &lane, &run);
+  Status s = LockRunningRun(run_ref, &lock, &lane, &run);
   if (!s.ok()) return ErrorFor(s);
   if (run.status != store::kRunning) {
     return JsonError(409, fmt::format("run {} is {}: points are accepted only while it runs",
@@ -321,6 +345,7 @@ HttpResponse IngestRuns::Finish(const std::string& run_ref, const std::string& b
     return JsonError(409, fmt::format("run {} is already {}", run.id, run.status));
   }
   store::Store* store = lane->store.get();
+  lane->seen_running.erase(run.id);
   auto it = lane->writers.find(run.id);
   if (it != lane->writers.end()) {
     s = it->second->Close();

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -92,7 +93,16 @@ class IngestRuns {
     std::unique_ptr<store::Store> store;
     std::map<std::string, std::unique_ptr<store::RunWriter>> writers;  // by run id
     std::map<std::string, SyncState> sync;                              // by run id
+    // When a run with an open writer here was last read as running (by run id): a batch within
+    // kRunRecheck of that needs no read of the run (one round trip to a database server).
+    std::map<std::string, std::chrono::steady_clock::time_point> seen_running;
   };
+  static constexpr std::chrono::milliseconds kRunRecheck{1000};
+  // Holds the lane of `run_ref` and gives the run as Points needs it: from seen_running when the
+  // ref is the id of a run with an open writer read as running within kRunRecheck, else read
+  // (LockRunLane).
+  Status LockRunningRun(const std::string& run_ref, std::unique_lock<std::mutex>* lock,
+                        Lane** lane, store::RunRecord* run);
   // The lane of a run id (or of any other key: an import key, a run's name).
   Lane& LaneOf(std::string_view key);
   // Opens every lane's store, all together on first use (so that no store's open recovers a
