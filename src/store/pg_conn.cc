@@ -52,6 +52,29 @@ Params& Params::Bytes(std::string_view v) {
   return *this;
 }
 
+// PostgreSQL's binary array form (array_send): dimensions, a has-nulls flag, the element type,
+// each dimension's length and lower bound, then every element as length + bytes; big-endian.
+Params& Params::ByteaArray(const std::vector<std::string>& items) {
+  constexpr uint32_t kByteaOid = 17;
+  std::string v;
+  size_t total = 20;
+  for (auto& it : items) total += 4 + it.size();
+  v.reserve(total);
+  auto put = [&v](uint32_t x) {
+    for (int shift = 24; shift >= 0; shift -= 8) v.push_back(static_cast<char>((x >> shift) & 0xff));
+  };
+  put(1);  // one dimension
+  put(0);  // no nulls
+  put(kByteaOid);
+  put(static_cast<uint32_t>(items.size()));
+  put(1);  // lower bound
+  for (auto& it : items) {
+    put(static_cast<uint32_t>(it.size()));
+    v.append(it);
+  }
+  return Bytes(v);
+}
+
 Params& Params::Null() {
   values_.emplace_back();
   null_.push_back(true);

@@ -33,6 +33,9 @@ class Params {
   Params& Int(int64_t v);
   Params& Double(double v);
   Params& Bytes(std::string_view v);  // bytea, sent binary
+  // bytea[] (the SQL must name the type: $N::bytea[]), sent binary: no hex text to make here
+  // and to parse in the server.
+  Params& ByteaArray(const std::vector<std::string>& items);
   Params& Null();
   template <class T>
   Params& Opt(const std::optional<T>& v) {

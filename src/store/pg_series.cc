@@ -29,14 +29,6 @@ void AppendHex(std::string* out, std::string_view bytes) {
   }
 }
 
-void AppendPlainHex(std::string* out, std::string_view bytes) {
-  static const char* kHex = "0123456789abcdef";
-  for (unsigned char c : bytes) {
-    out->push_back(kHex[c >> 4]);
-    out->push_back(kHex[c & 15]);
-  }
-}
-
 std::string IdArray(const std::vector<int64_t>& v) {
   std::string s = "{";
   for (size_t i = 0; i < v.size(); ++i) s += fmt::format("{}{}", i ? "," : "", v[i]);
@@ -540,7 +532,7 @@ Status PgRunWriter::Commit(bool closing, bool stage_heads) {
 // one transaction, one round trip to the server) instead of BEGIN, COPY, INSERT and COMMIT.
 Status PgRunWriter::StageHeads(bool stage_heads) {
   std::vector<int64_t> ids, firsts, counts;
-  std::string hex = "{";
+  std::vector<std::string> data;
   std::vector<size_t> staged_now(series_.size());
   for (size_t i = 0; i < series_.size(); ++i) {
     SeriesState* s = series_[i].get();
@@ -550,19 +542,17 @@ Status PgRunWriter::StageHeads(bool stage_heads) {
     ids.push_back(s->id);
     firsts.push_back(s->sealed + static_cast<int64_t>(s->staged));
     counts.push_back(static_cast<int64_t>(fresh.size()));
-    if (hex.size() > 1) hex += ',';
-    AppendPlainHex(&hex, EncodeChunk(fresh));
+    data.push_back(EncodeChunk(fresh));
   }
   if (ids.empty()) return Status::OK();  // nothing new since the last commit
-  hex += '}';
   INLOOP_RETURN_IF_ERROR(store_->conn_->Exec(
       "WITH g AS (INSERT INTO staging(series_id, first_ordinal, count, data) "
-      "SELECT t.id, t.o, t.n, decode(t.h, 'hex') FROM "
-      "unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[]) AS t(id, o, n, h)) "
+      "SELECT t.id, t.o, t.n, t.d FROM "
+      "unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bytea[]) AS t(id, o, n, d)) "
       "INSERT INTO run_points(run_id, version, live) VALUES($1, 1, TRUE) "
       "ON CONFLICT (run_id) DO UPDATE SET version=run_points.version+1, live=TRUE",
       Params().Text(run_id_).Text(IdArray(ids)).Text(IdArray(firsts)).Text(IdArray(counts))
-          .Text(hex)));
+          .ByteaArray(data)));
   for (size_t i = 0; i < series_.size(); ++i) series_[i]->staged = staged_now[i];
   return Status::OK();
 }
