@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(
-  build-essential cmake ninja-build g++ pkg-config git ca-certificates procps
+  build-essential cmake ninja-build g++ pkg-config git ca-certificates procps iproute2
   libfmt-dev libsimdjson-dev libsqlite3-dev libzstd-dev zlib1g-dev libcli11-dev libtomlplusplus-dev
   libpcre2-dev libxxhash-dev libgtest-dev libgmock-dev libbenchmark-dev sqlite3
   libpq-dev postgresql-15

@@ -2,7 +2,8 @@
 #   ranks_tcp_job.py launch STEPS -- the launcher: first a stranger connects to the ranks' socket
 #     with a wrong secret (attempt 1 only) and must be refused; then it starts rank 0 as torchrun
 #     would (no inherited pipe: it finds the FIFO) and rank 1 as if on another node (no FIFO path,
-#     INLOOP_RANKS_HOST names another host: it must report over TCP), and waits for both.
+#     INLOOP_RANKS_HOST names another host: it must report over TCP), and waits for both. With
+#     INLOOP_TEST_NETNS=NS, rank 1 runs in that network namespace (ranks_netns_test.sh).
 #   ranks_tcp_job.py rank STEPS -- one rank: the ranks step in lock-step (a file barrier, as an
 #     all-reduce would), rank 1's loss turns NaN at step 12 on attempt 1 (and it waits there for
 #     inloop to act), rank 0 checkpoints every 5 steps and every rank resumes from inloop's pick.
@@ -42,7 +43,12 @@ def launch():
             env.pop("INLOOP_METRICS_PATH", None)
             env["INLOOP_RANKS_HOST"] = REMOTE + "-supervisor"  # not this host: use TCP
             env["SLURMD_NODENAME"] = REMOTE
-        procs.append(subprocess.Popen([sys.executable, __file__, "rank", str(STEPS)], env=env))
+        cmd = [sys.executable, __file__, "rank", str(STEPS)]
+        if rank == 1 and os.environ.get("INLOOP_TEST_NETNS"):
+            # ranks_netns_test.sh: rank 1 in a network namespace of its own, another host as far
+            # as the network goes (its own interfaces, routes and loopback).
+            cmd = ["ip", "netns", "exec", os.environ["INLOOP_TEST_NETNS"]] + cmd
+        procs.append(subprocess.Popen(cmd, env=env))
     sys.exit(max(p.wait() for p in procs))
 
 
