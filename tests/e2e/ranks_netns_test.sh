@@ -20,14 +20,17 @@ netns_cleanup() {
   cleanup
 }
 trap netns_cleanup EXIT
-ip netns add "$NS" 2>/dev/null || { echo "SKIP: cannot make a network namespace here"; exit 77; }
-ip link add "$HOST_IF" type veth peer name "$NS_IF"
-ip link set "$NS_IF" netns "$NS"
-ip addr add "$HOST_IP/30" dev "$HOST_IF"
-ip link set "$HOST_IF" up
-ip netns exec "$NS" ip addr add "$NS_IP/30" dev "$NS_IF"
-ip netns exec "$NS" ip link set "$NS_IF" up
-ip netns exec "$NS" ip link set lo up
+link_up() {
+  ip netns add "$NS" &&
+    ip link add "$HOST_IF" type veth peer name "$NS_IF" &&
+    ip link set "$NS_IF" netns "$NS" &&
+    ip addr add "$HOST_IP/30" dev "$HOST_IF" &&
+    ip link set "$HOST_IF" up &&
+    ip netns exec "$NS" ip addr add "$NS_IP/30" dev "$NS_IF" &&
+    ip netns exec "$NS" ip link set "$NS_IF" up &&
+    ip netns exec "$NS" ip link set lo up
+}
+link_up 2>link.err || { echo "SKIP: cannot make a namespace and a veth link here: $(head -1 link.err)"; exit 77; }
 ip netns exec "$NS" "$PY" -c "
 import socket, sys
 s = socket.socket()
