@@ -4,10 +4,10 @@
 # with a fixed seed, so a run is the same every time and takes a few seconds per target.
 #   fuzz/run_fuzz.sh [TARGET...]        (default: every target)
 # Environment: INLOOP_FUZZ_RUNS (inputs per target, default per target below),
-# INLOOP_FUZZ_BUILD_DIR (default build-fuzz), INLOOP_FUZZ_BUILD_ONLY=1 (build, run nothing).
-# Exits 0 with a note when clang or libFuzzer is missing; non-zero when a target crashes, leaks,
-# trips a sanitizer, or runs past its timeout, naming the target and the saved crash input. The
-# corpus under tests/fuzz is only read: new inputs go to a scratch folder that is removed after.
+# INLOOP_FUZZ_BUILD_DIR (default build-fuzz). Exits 0 with a note when clang or libFuzzer is
+# missing; non-zero when a target crashes, leaks, trips a sanitizer, or runs past its timeout,
+# naming the target and the saved crash input. The corpus under tests/fuzz is only read: new
+# inputs go to a scratch folder that is removed afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${INLOOP_FUZZ_BUILD_DIR:-build-fuzz}
@@ -30,7 +30,6 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
   CC=clang CXX=clang++ cmake -S fuzz -B "$BUILD" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
 cmake --build "$BUILD" -j"$(nproc)" >/dev/null
-if [ "${INLOOP_FUZZ_BUILD_ONLY:-0}" = 1 ]; then echo "fuzz: built $BUILD"; exit 0; fi
 
 # Inputs per target: 1 to 4 s each on the 2-core VM (about 45 s in all at load 3), a few times
 # that while other builds share the cores;
