@@ -95,6 +95,7 @@ Result& Result::operator=(Result&& o) noexcept {
   return *this;
 }
 int Result::rows() const { return r_ ? PQntuples(r_) : 0; }
+int Result::columns() const { return r_ ? PQnfields(r_) : 0; }
 bool Result::IsNull(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
 std::string_view Result::Text(int row, int col) const {
   return std::string_view(PQgetvalue(r_, row, col), static_cast<size_t>(PQgetlength(r_, row, col)));

@@ -59,6 +59,7 @@ class Result {
   Result(Result&& o) noexcept : r_(o.r_) { o.r_ = nullptr; }
   Result& operator=(Result&& o) noexcept;
   int rows() const;
+  int columns() const;
   bool IsNull(int row, int col) const;
   std::string_view Text(int row, int col) const;
   int64_t Int(int row, int col) const;      // 0 when NULL

@@ -47,23 +47,44 @@ Status PgStore::ListRunsPage(const RunListQuery& q, RunListPage* out) {
   out->total = 0;
   INLOOP_RETURN_IF_ERROR(CheckRunListQuery(q));
   Where w = FilterSql(q.filter);
-  Txn t(conn_.get(), "ISOLATION LEVEL REPEATABLE READ READ ONLY");  // the count and the page agree
+  bool by_last = q.sort == RunSort::kLastValue;
+  std::string order =
+      RunOrderSql(q, SqlDialect::kPostgres, [&w](const std::string& v) { return w.Bind(v); });
+  if (!by_last) {
+    // One statement, so one snapshot and one round trip: the page, each row with the count (an
+    // uncorrelated subquery, computed once). A page past the end has no row to carry the count.
+    Result r;
+    INLOOP_RETURN_IF_ERROR(conn_->Exec(
+        fmt::format("SELECT {0}, (SELECT COUNT(*) FROM runs r WHERE {1}) FROM runs r WHERE {1} "
+                    "ORDER BY {2} LIMIT {3} OFFSET {4}",
+                    PgRunColumns(), w.sql, order, q.limit, q.offset),
+        w.params, &r));
+    out->runs.resize(static_cast<size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) ReadPgRun(r, i, &out->runs[static_cast<size_t>(i)]);
+    if (r.rows() > 0) {
+      out->total = r.Int(0, r.columns() - 1);
+      return Status::OK();
+    }
+    if (q.offset == 0) return Status::OK();  // nothing matches
+    Result c;
+    INLOOP_RETURN_IF_ERROR(
+        conn_->Exec(fmt::format("SELECT COUNT(*) FROM runs r WHERE {}", w.sql), w.params, &c));
+    out->total = c.Int(0, 0);
+    return Status::OK();
+  }
+  // By last value: the count, every matching run and their last values in one snapshot.
+  Txn t(conn_.get(), "ISOLATION LEVEL REPEATABLE READ READ ONLY");
   INLOOP_RETURN_IF_ERROR(t.status());
   Result c;
   INLOOP_RETURN_IF_ERROR(
       conn_->Exec(fmt::format("SELECT COUNT(*) FROM runs r WHERE {}", w.sql), w.params, &c));
   out->total = c.Int(0, 0);
-  bool by_last = q.sort == RunSort::kLastValue;
-  std::string order =
-      RunOrderSql(q, SqlDialect::kPostgres, [&w](const std::string& v) { return w.Bind(v); });
-  std::string page = by_last ? "" : fmt::format(" LIMIT {} OFFSET {}", q.limit, q.offset);
   Result r;
-  INLOOP_RETURN_IF_ERROR(conn_->Exec(fmt::format("SELECT {} FROM runs r WHERE {} ORDER BY {}{}",
-                                                 PgRunColumns(), w.sql, order, page),
+  INLOOP_RETURN_IF_ERROR(conn_->Exec(fmt::format("SELECT {} FROM runs r WHERE {} ORDER BY {}",
+                                                 PgRunColumns(), w.sql, order),
                                      w.params, &r));
   out->runs.resize(static_cast<size_t>(r.rows()));
   for (int i = 0; i < r.rows(); ++i) ReadPgRun(r, i, &out->runs[static_cast<size_t>(i)]);
-  if (!by_last) return t.Commit();
   std::vector<std::string> ids;
   for (auto& run : out->runs) ids.push_back(run.id);
   std::unordered_map<std::string, Point> vals;
@@ -137,19 +158,21 @@ Status PgStore::RunLabelsOf(const std::vector<std::string>& run_ids,
                             std::unordered_map<std::string, RunLabels>* out) {
   out->clear();
   if (run_ids.empty()) return Status::OK();
-  std::string ids = TextArray(run_ids);
-  Result t, p;
+  // Tags (kind 0) and params (kind 1) in one statement: one round trip, one snapshot.
+  Result r;
   INLOOP_RETURN_IF_ERROR(conn_->Exec(
-      "SELECT run_id, tag FROM tags WHERE run_id = ANY($1::text[]) ORDER BY tag COLLATE \"C\"",
-      Params().Text(ids), &t));
-  INLOOP_RETURN_IF_ERROR(conn_->Exec(
-      "SELECT run_id, key, value, source FROM params WHERE run_id = ANY($1::text[]) "
-      "ORDER BY key COLLATE \"C\"",
-      Params().Text(ids), &p));
-  for (int i = 0; i < t.rows(); ++i) (*out)[std::string(t.Text(i, 0))].tags.emplace_back(t.Text(i, 1));
-  for (int i = 0; i < p.rows(); ++i) {
-    (*out)[std::string(p.Text(i, 0))].params.push_back(
-        Param{std::string(p.Text(i, 1)), std::string(p.Text(i, 2)), std::string(p.Text(i, 3))});
+      "SELECT 0 AS kind, run_id, tag COLLATE \"C\" AS k, NULL AS v, NULL AS src FROM tags "
+      "WHERE run_id = ANY($1::text[]) UNION ALL SELECT 1, run_id, key COLLATE \"C\", value, "
+      "source FROM params WHERE run_id = ANY($1::text[]) ORDER BY 1, 3",
+      Params().Text(TextArray(run_ids)), &r));
+  for (int i = 0; i < r.rows(); ++i) {
+    RunLabels& l = (*out)[std::string(r.Text(i, 1))];
+    if (r.Int(i, 0) == 0) {
+      l.tags.emplace_back(r.Text(i, 2));
+    } else {
+      l.params.push_back(
+          Param{std::string(r.Text(i, 2)), std::string(r.Text(i, 3)), std::string(r.Text(i, 4))});
+    }
   }
   return Status::OK();
 }

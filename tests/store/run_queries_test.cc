@@ -93,7 +93,20 @@ TEST_P(RunQueriesTest, ListRunsPageFiltersSortsAndPages) {
   q.sort = RunSort::kName;
   q.limit = 1;
   q.offset = 1;
-  EXPECT_EQ(Names(List(st.get(), q)), (std::vector<std::string>{"lr-c"}));
+  page = List(st.get(), q);
+  EXPECT_EQ(Names(page), (std::vector<std::string>{"lr-c"}));
+  EXPECT_EQ(page.total, 4);
+  // A page past the end is empty and still counts the matches; no match counts 0.
+  q.offset = 9;
+  page = List(st.get(), q);
+  EXPECT_TRUE(page.runs.empty());
+  EXPECT_EQ(page.total, 4);
+  q.offset = 0;
+  q.filter.name_glob = "none-*";
+  page = List(st.get(), q);
+  EXPECT_TRUE(page.runs.empty());
+  EXPECT_EQ(page.total, 0);
+  q.filter = {};
   // Mistakes are Invalid, not SQL errors.
   RunListPage p;
   q.limit = 0;
