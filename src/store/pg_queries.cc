@@ -47,6 +47,15 @@ Status PgStore::ListRunsPage(const RunListQuery& q, RunListPage* out) {
   out->total = 0;
   INLOOP_RETURN_IF_ERROR(CheckRunListQuery(q));
   Where w = FilterSql(q.filter);
+  // The count binds the filter's values only: an unused bind (the order's) is an error there.
+  const Params filter_params = w.params;
+  auto count_matches = [&](int64_t* total) {
+    Result c;
+    INLOOP_RETURN_IF_ERROR(conn_->Exec(fmt::format("SELECT COUNT(*) FROM runs r WHERE {}", w.sql),
+                                       filter_params, &c));
+    *total = c.Int(0, 0);
+    return Status::OK();
+  };
   bool by_last = q.sort == RunSort::kLastValue;
   std::string order =
       RunOrderSql(q, SqlDialect::kPostgres, [&w](const std::string& v) { return w.Bind(v); });
@@ -66,19 +75,12 @@ Status PgStore::ListRunsPage(const RunListQuery& q, RunListPage* out) {
       return Status::OK();
     }
     if (q.offset == 0) return Status::OK();  // nothing matches
-    Result c;
-    INLOOP_RETURN_IF_ERROR(
-        conn_->Exec(fmt::format("SELECT COUNT(*) FROM runs r WHERE {}", w.sql), w.params, &c));
-    out->total = c.Int(0, 0);
-    return Status::OK();
+    return count_matches(&out->total);
   }
   // By last value: the count, every matching run and their last values in one snapshot.
   Txn t(conn_.get(), "ISOLATION LEVEL REPEATABLE READ READ ONLY");
   INLOOP_RETURN_IF_ERROR(t.status());
-  Result c;
-  INLOOP_RETURN_IF_ERROR(
-      conn_->Exec(fmt::format("SELECT COUNT(*) FROM runs r WHERE {}", w.sql), w.params, &c));
-  out->total = c.Int(0, 0);
+  INLOOP_RETURN_IF_ERROR(count_matches(&out->total));
   Result r;
   INLOOP_RETURN_IF_ERROR(conn_->Exec(fmt::format("SELECT {} FROM runs r WHERE {} ORDER BY {}",
                                                  PgRunColumns(), w.sql, order),

@@ -101,6 +101,14 @@ TEST_P(RunQueriesTest, ListRunsPageFiltersSortsAndPages) {
   page = List(st.get(), q);
   EXPECT_TRUE(page.runs.empty());
   EXPECT_EQ(page.total, 4);
+  // The same past the end of a page sorted by a param (whose key is bound for the order only).
+  q.sort = RunSort::kParam;
+  q.sort_key = "lr";
+  page = List(st.get(), q);
+  EXPECT_TRUE(page.runs.empty());
+  EXPECT_EQ(page.total, 4);
+  q.sort = RunSort::kName;
+  q.sort_key.clear();
   q.offset = 0;
   q.filter.name_glob = "none-*";
   page = List(st.get(), q);
