@@ -242,14 +242,19 @@ timeline.onJump = step => {
   const span = Math.max(20, Math.round(step * 0.1));
   charts.onZoom([Math.max(0, step - span), step + span]);
 };
-// What the timeline read about its run is the newest the page has: the table row follows it.
-timeline.onShown = d => table.updateRun(d.run.id, { status: d.run.status, attempts: d.run.attempts, duration_s: d.run.duration_s });
-timeline.onDecided = () => { void refreshPending(); void reloadRuns(); void loadMarkers(); };
-
-// Statuses the stream delivered, numbered in arrival order. A listing asked for before a status
-// arrived may have been answered before the change: the streamed status wins over it.
+// Statuses learnt after the page's listing (from the stream or a timeline read), numbered in
+// arrival order. A listing asked for before one arrived may have been answered before the
+// change: the newer status wins over it.
 let statusClock = 0;
 const liveStatus = new Map<string, { status: string; clock: number }>();
+const noteStatus = (run: string, status: string) => liveStatus.set(run, { status, clock: ++statusClock });
+
+// What the timeline read about its run is the newest the page has: the table row follows it.
+timeline.onShown = d => {
+  noteStatus(d.run.id, d.run.status);
+  table.updateRun(d.run.id, { status: d.run.status, attempts: d.run.attempts, duration_s: d.run.duration_s });
+};
+timeline.onDecided = () => { void refreshPending(); void reloadRuns(); void loadMarkers(); };
 
 async function reloadRuns() {
   try {
@@ -347,7 +352,7 @@ function connectStream() {
     const d = parse(e as MessageEvent);
     if (!d) return;
     const run = runOf(d);
-    if (d.status) liveStatus.set(run, { status: String(d.status), clock: ++statusClock });
+    if (d.status) noteStatus(run, String(d.status));
     if (!runsById.has(run)) { unknownRun(); return; }
     if (d.status) table.updateRun(run, { status: String(d.status) });
     if (timeline.detail?.run.id === run) refreshTimelineSoon();
