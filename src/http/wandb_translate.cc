@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 
@@ -74,27 +75,34 @@ void AddLeaves(const std::vector<WandbJsonLeaf>& leaves, std::vector<store::Para
   }
 }
 
-// The step of a history row: its `_step`, else its line's offset in the file.
-int64_t StepOf(const std::vector<WandbJsonLeaf>& leaves, int64_t line) {
-  for (const WandbJsonLeaf& l : leaves) {
+// A history row's step and wall time, from its numbers: `_step` (the first a step can be made
+// of; else the line's offset in the file), `_timestamp` (else start time + `_runtime`, else now).
+class RowClock {
+ public:
+  void Note(std::string_view key, double v) {
     int64_t step = 0;
-    if (l.path == "_step" && l.kind == WandbJsonKind::kNumber && ingest::AsStep(l.number, &step)) {
-      return step;
-    }
+    if (key == "_step" && !step_ && ingest::AsStep(v, &step)) step_ = step;
+    if (key == "_timestamp") timestamp_ = v;
+    if (key == "_runtime") runtime_ = v;
   }
-  return line;
-}
+  int64_t Step(int64_t line) const { return step_.value_or(line); }
+  double Wall(double start_time, double now) const {
+    if (std::isfinite(timestamp_) && timestamp_ > 0) return timestamp_;
+    if (std::isfinite(runtime_) && runtime_ >= 0 && start_time > 0) return start_time + runtime_;
+    return now;
+  }
 
-double WallOf(const std::vector<WandbJsonLeaf>& leaves, double start_time, double now) {
-  double timestamp = NAN, runtime = NAN;
+ private:
+  std::optional<int64_t> step_;
+  double timestamp_ = NAN, runtime_ = NAN;
+};
+
+RowClock ClockOf(const std::vector<WandbJsonLeaf>& leaves) {
+  RowClock c;
   for (const WandbJsonLeaf& l : leaves) {
-    if (l.kind != WandbJsonKind::kNumber) continue;
-    if (l.path == "_timestamp") timestamp = l.number;
-    if (l.path == "_runtime") runtime = l.number;
+    if (l.kind == WandbJsonKind::kNumber) c.Note(l.path, l.number);
   }
-  if (std::isfinite(timestamp) && timestamp > 0) return timestamp;
-  if (std::isfinite(runtime) && runtime >= 0 && start_time > 0) return start_time + runtime;
-  return now;
+  return c;
 }
 
 // Whether flattened leaves came from a JSON object (not a bare number, string or list).
@@ -236,26 +244,6 @@ bool FlatNumberRow(std::string_view s, std::vector<RowMember>* out) {
   }
 }
 
-// StepOf and WallOf for a flat row (every member a number).
-int64_t RowStep(const std::vector<RowMember>& row, int64_t line) {
-  for (const RowMember& m : row) {
-    int64_t step = 0;
-    if (m.key == "_step" && ingest::AsStep(m.value, &step)) return step;
-  }
-  return line;
-}
-
-double RowWall(const std::vector<RowMember>& row, double start_time, double now) {
-  double timestamp = NAN, runtime = NAN;
-  for (const RowMember& m : row) {
-    if (m.key == "_timestamp") timestamp = m.value;
-    if (m.key == "_runtime") runtime = m.value;
-  }
-  if (std::isfinite(timestamp) && timestamp > 0) return timestamp;
-  if (std::isfinite(runtime) && runtime >= 0 && start_time > 0) return start_time + runtime;
-  return now;
-}
-
 Status History(const FileChunk& c, const FileStreamState& have, double start_time, double now,
                FileStreamUpdate* out) {
   size_t first = FirstNew(c, have.history_lines);
@@ -268,8 +256,10 @@ Status History(const FileChunk& c, const FileStreamState& have, double start_tim
     size_t place = 0;
     if (FlatNumberRow(c.lines[i], &row)) {
       if (out->points.empty()) out->points.reserve(row.size() * (c.lines.size() - i));
-      int64_t step = RowStep(row, line_no);
-      double wall = RowWall(row, start_time, now);
+      RowClock clock;
+      for (const RowMember& m : row) clock.Note(m.key, m.value);
+      int64_t step = clock.Step(line_no);
+      double wall = clock.Wall(start_time, now);
       for (const RowMember& m : row) {
         if (IsRowMeta(m.key) || m.key.empty()) continue;
         out->points.push_back(KeyedPoint{keys.Index(m.key, place++), step, wall, m.value});
@@ -282,8 +272,9 @@ Status History(const FileChunk& c, const FileStreamState& have, double start_tim
           "file_stream: wandb-history.jsonl line {} is not a JSON object: {}", line_no,
           Short(c.lines[i])));
     }
-    int64_t step = StepOf(leaves, line_no);
-    double wall = WallOf(leaves, start_time, now);
+    RowClock clock = ClockOf(leaves);
+    int64_t step = clock.Step(line_no);
+    double wall = clock.Wall(start_time, now);
     for (WandbJsonLeaf& l : leaves) {
       if (IsRowMeta(l.path) || l.path.empty()) continue;
       if (l.kind != WandbJsonKind::kNumber) {
