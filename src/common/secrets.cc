@@ -11,20 +11,9 @@
 
 #include <fmt/format.h>
 
+#include "common/hex.h"
+
 namespace inloop {
-namespace {
-
-std::string Hex(const unsigned char* p, size_t n) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out(2 * n, '0');
-  for (size_t i = 0; i < n; ++i) {
-    out[2 * i] = kDigits[p[i] >> 4];
-    out[2 * i + 1] = kDigits[p[i] & 15];
-  }
-  return out;
-}
-
-}  // namespace
 
 Status RandomHex(size_t bytes, std::string* out) {
   std::vector<unsigned char> buf(bytes);
@@ -38,14 +27,14 @@ Status RandomHex(size_t bytes, std::string* out) {
     }
     got += static_cast<size_t>(r);
   }
-  *out = Hex(buf.data(), bytes);
+  *out = LowerHex(buf.data(), bytes);
   return Status::OK();
 }
 
 std::string Sha256Hex(std::string_view data) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  return Hex(digest, sizeof digest);
+  return LowerHex(digest, sizeof digest);
 }
 
 bool ConstantTimeEqual(std::string_view a, std::string_view b) {

@@ -13,25 +13,11 @@
 #include <simdjson.h>
 
 #include "common/file_io.h"
+#include "common/hex.h"
 #include "common/json_fields.h"
 #include "common/json_writer.h"
 
 namespace inloop::data {
-namespace {
-
-std::string Hex(const unsigned char* d, unsigned n) {
-  static const char* k = "0123456789abcdef";
-  std::string s(n * 2, '0');
-  for (unsigned i = 0; i < n; ++i) {
-    s[2 * i] = k[d[i] >> 4];
-    s[2 * i + 1] = k[d[i] & 15];
-  }
-  return s;
-}
-
-
-
-}  // namespace
 
 std::string JoinPath(const std::string& dir, const std::string& path) {
   return path.empty() || path[0] == '/' || dir.empty() || dir == "." ? path : dir + "/" + path;
@@ -82,7 +68,7 @@ Status Sha256File(const std::string& path, std::string* hex, int64_t* size) {
   unsigned char d[EVP_MAX_MD_SIZE];
   unsigned len = 0;
   EVP_DigestFinal_ex(ctx.get(), d, &len);
-  *hex = Hex(d, len);
+  *hex = LowerHex(d, len);
   if (size) *size = total;
   return Status::OK();
 }

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <xxhash.h>
 
+#include "common/hex.h"
 #include "common/secrets.h"
 #include "importers/detect_format.h"
 #include "importers/import_writer.h"
@@ -33,17 +34,6 @@ struct Group {
   std::vector<std::string> files;  // read in this order (event files sorted by name)
   int64_t bytes = 0;
 };
-
-std::string Hex(const unsigned char* d, unsigned n) {
-  static const char* kHex = "0123456789abcdef";
-  std::string s;
-  s.reserve(2 * n);
-  for (unsigned i = 0; i < n; ++i) {
-    s.push_back(kHex[d[i] >> 4]);
-    s.push_back(kHex[d[i] & 15]);
-  }
-  return s;
-}
 
 // XXH3-128 over the files' bytes in order, each followed by its length so that moving bytes
 // between files changes the key. A change-detection key, not a defence against forged files:
@@ -77,7 +67,7 @@ Status ContentKey(const std::vector<std::string>& files, std::string* key) {
   }
   XXH128_canonical_t c;
   XXH128_canonicalFromHash(&c, XXH3_128bits_digest(state.get()));
-  *key = "xxh3:" + Hex(c.digest, sizeof(c.digest));
+  *key = "xxh3:" + LowerHex(c.digest, sizeof(c.digest));
   return Status::OK();
 }
 
