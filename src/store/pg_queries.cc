@@ -48,11 +48,14 @@ Status PgStore::ListRunsPage(const RunListQuery& q, RunListPage* out) {
   INLOOP_RETURN_IF_ERROR(CheckRunListQuery(q));
   Where w = FilterSql(q.filter);
   // The count binds the filter's values only: an unused bind (the order's) is an error there.
+  // Without a filter (its SQL is TRUE alone) it is the trigger-kept run_count (pg_store.cc).
   const Params filter_params = w.params;
+  const std::string count_sql =
+      w.sql == "TRUE" ? std::string("SELECT COALESCE(SUM(n), 0)::BIGINT FROM run_count")
+                      : fmt::format("SELECT COUNT(*) FROM runs r WHERE {}", w.sql);
   auto count_matches = [&](int64_t* total) {
     Result c;
-    INLOOP_RETURN_IF_ERROR(conn_->Exec(fmt::format("SELECT COUNT(*) FROM runs r WHERE {}", w.sql),
-                                       filter_params, &c));
+    INLOOP_RETURN_IF_ERROR(conn_->Exec(count_sql, filter_params, &c));
     *total = c.Int(0, 0);
     return Status::OK();
   };
@@ -64,9 +67,8 @@ Status PgStore::ListRunsPage(const RunListQuery& q, RunListPage* out) {
     // uncorrelated subquery, computed once). A page past the end has no row to carry the count.
     Result r;
     INLOOP_RETURN_IF_ERROR(conn_->Exec(
-        fmt::format("SELECT {0}, (SELECT COUNT(*) FROM runs r WHERE {1}) FROM runs r WHERE {1} "
-                    "ORDER BY {2} LIMIT {3} OFFSET {4}",
-                    PgRunColumns(), w.sql, order, q.limit, q.offset),
+        fmt::format("SELECT {0}, ({1}) FROM runs r WHERE {2} ORDER BY {3} LIMIT {4} OFFSET {5}",
+                    PgRunColumns(), count_sql, w.sql, order, q.limit, q.offset),
         w.params, &r));
     out->runs.resize(static_cast<size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) ReadPgRun(r, i, &out->runs[static_cast<size_t>(i)]);

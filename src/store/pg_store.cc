@@ -18,6 +18,12 @@ namespace {
 
 // Types are those of the embedded store's columns; `offset` of chunks has no meaning here (a
 // chunk's bytes are its row's), so chunks carry `data` instead.
+// run_count keeps the number of runs for unfiltered listings (COUNT(*) is a scan of the table in
+// PostgreSQL: 1.6 ms of a 1.8 ms page at 10,000 runs). A trigger adds each insert and delete to
+// one of 16 rows picked by the backend, so concurrent run creations rarely wait on one row; the
+// count is their sum, read in the same snapshot as the page. A store made before the table gets
+// the trigger first and then the count: CREATE TRIGGER locks out inserts into runs until the
+// transaction commits, so none is missed or counted twice.
 const char* kPgSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs(
@@ -89,6 +95,23 @@ CREATE TABLE IF NOT EXISTS model_stage_changes(
 CREATE INDEX IF NOT EXISTS model_stage_changes_name ON model_stage_changes(name, id);
 CREATE TABLE IF NOT EXISTS logs(
   path TEXT NOT NULL, off BIGINT NOT NULL, data BYTEA NOT NULL, PRIMARY KEY(path, off));
+CREATE TABLE IF NOT EXISTS run_count(slot INTEGER PRIMARY KEY, n BIGINT NOT NULL);
+CREATE OR REPLACE FUNCTION inloop_count_runs() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  INSERT INTO run_count(slot, n)
+    VALUES(pg_backend_pid() % 16, CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE -1 END)
+    ON CONFLICT (slot) DO UPDATE SET n = run_count.n + EXCLUDED.n;
+  RETURN NULL;
+END $f$;
+DO $d$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                 WHERE tgname = 'runs_count' AND tgrelid = 'runs'::regclass) THEN
+    CREATE TRIGGER runs_count AFTER INSERT OR DELETE ON runs
+      FOR EACH ROW EXECUTE PROCEDURE inloop_count_runs();
+    DELETE FROM run_count;
+    INSERT INTO run_count(slot, n) SELECT 0, count(*) FROM runs;
+  END IF;
+END $d$;
 )sql";
 
 // The advisory-lock class of run writers (the other key is hashtext(run id)), and of the
