@@ -15,7 +15,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 ./setup.sh
-JOBS=$(nproc)
+# One test more than there are cores: the end-to-end tests spend part of their time waiting on
+# the processes they drive (measured on 2 cores: 19% idle at -j3 against about a third at -j2;
+# the main tests 335 s -> 266 s, the sanitizer job's 341 s -> 295 s; -j4 gained nothing more).
+JOBS=$(( $(nproc) + 1 ))
 (cd "${INLOOP_BUILD_DIR:-build}" && ctest --output-on-failure -j"$JOBS" --timeout 900 "$@")
 
 if [ "${INLOOP_SKIP_SANITIZE:-0}" != 1 ]; then

@@ -40,7 +40,7 @@ void AddLoopSlotVerb(CLI::App& app, VerbTable* verbs) {
 
 namespace {
 
-struct SubmitArgs {
+struct SlotSubmitArgs {
   std::string diff;
   std::string branch;
   std::string store;  // accepted for symmetry with the other loop verbs; the loop's own is used
@@ -90,7 +90,7 @@ Status BranchPatch(const std::string& branch, std::string* path) {
   return WriteFileAtomically(*path, diff);
 }
 
-int Submit(const SubmitArgs& a) {
+int Submit(const SlotSubmitArgs& a) {
   if (a.diff.empty() == a.branch.empty()) {
     fmt::print(stderr, "inloop: error: give exactly one change: --diff FILE or --branch NAME\n");
     return kExitUsage;
@@ -159,7 +159,7 @@ int Submit(const SubmitArgs& a) {
 
 void AddLoopSubmitVerb(CLI::App& app, VerbTable* verbs) {
   CLI::App* loop_cmd = app.get_subcommand("loop");
-  auto args = std::make_shared<SubmitArgs>();
+  auto args = std::make_shared<SlotSubmitArgs>();
   auto* cmd = loop_cmd->add_subcommand(
       "submit", "one round of this loop whose change is --diff FILE or --branch NAME: the gate's "
                 "verdict with gain, noise, seeds and p-value");
