@@ -1,10 +1,11 @@
 // Launchers' rank labels on printed lines (rank_prefix.h).
 #include "ingest/rank_prefix.h"
 
+#include "ingest/number_scan.h"  // IsDigit
+
 namespace inloop::ingest {
 namespace {
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 
 // Digits at `line[i..]` (1 to 7 of them) as a rank; advances *i.

@@ -17,19 +17,13 @@
 #include "common/secrets.h"
 #include "common/subprocess.h"
 #include "loop/git_repo.h"
+#include "loop/round_steps.h"  // ReplaceAll
 #include "query/series_query.h"
 #include "store/store.h"
 
 namespace inloop::loop {
 namespace fs = std::filesystem;
 namespace {
-
-std::string ReplaceAll(std::string s, const std::string& from, const std::string& to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
-    s.replace(at, from.size(), to);
-  }
-  return s;
-}
 
 Status HashFile(const std::string& path, std::string* hex) {
   std::string data;
