@@ -13,6 +13,8 @@ then for each backend (the embedded store in a temp dir, then a fresh PostgreSQL
            creation, the dashboard's first page) and ?sort=name: median of REPS requests.
   wide     one run with COLUMNS series of POINTS points each: GET /api/v1/runs/{id} (every
            series' summary) and GET /api/v1/runs/{id}/series?key=one: median of REPS.
+           Reads are timed once both backends hold their data, both servers up, the two
+           backends' requests alternating (so load that drifts during the run moves both).
   kill9    WRITERS writer processes ingest into PostgreSQL, the database server's processes get
            SIGKILL mid ingest, it restarts; then every point a client got a 2xx for must be in
            the store (read by a fresh `inloop serve`).
@@ -242,7 +244,8 @@ def bench_ingest(srv, a, res):
     res["ingest points lost"] = sum(max(0, n - held[rid]) for rid, n in acked.items())
 
 
-def bench_listing(srv, a, res):
+def prepare_listing(srv, a):
+    """RUNS finished runs made through the API; returns the listing reads to time."""
     def mk(k):
         for i in range(k, a.runs - a.writers, 16):
             rid = srv.req("api/v1/runs", {"name": f"run-{i:05d}", "params": {"lr": i % 7}})["id"]
@@ -253,11 +256,14 @@ def bench_listing(srv, a, res):
     for t in ts:
         t.join()
     assert srv.req("api/v1/runs?limit=1")["total"] >= a.runs - a.writers
-    res[f"runs listing ms ({a.runs:,} runs, page 1)"] = median_ms(lambda: srv.req("api/v1/runs?limit=100"), a.reps)
-    res["runs listing ms (sort=name)"] = median_ms(lambda: srv.req("api/v1/runs?limit=100&sort=name&order=asc"), a.reps)
+    return {
+        f"runs listing ms ({a.runs:,} runs, page 1)": lambda: srv.req("api/v1/runs?limit=100"),
+        "runs listing ms (sort=name)": lambda: srv.req("api/v1/runs?limit=100&sort=name&order=asc"),
+    }
 
 
-def bench_wide(srv, a, res):
+def prepare_wide(srv, a):
+    """One run with COLUMNS series of POINTS points; returns the reads to time."""
     rid = srv.req("api/v1/runs", {"name": "wide"})["id"]
     for c0 in range(0, a.columns, 50):
         pts = [{"key": f"col/{c:04d}", "step": s, "wall_time": 1.7e9 + s, "value": c + s * 1e-3}
@@ -266,23 +272,46 @@ def bench_wide(srv, a, res):
     srv.req(f"api/v1/runs/{rid}/finish", {"status": "finished", "exit_code": 0})
     d = srv.req(f"api/v1/runs/{rid}")
     assert len(d["series"]) == a.columns, len(d["series"])
-    res[f"{a.columns}-column run view ms"] = median_ms(lambda: srv.req(f"api/v1/runs/{rid}"), a.reps)
-    res["one series read ms"] = median_ms(lambda: srv.req(f"api/v1/runs/{rid}/series?key=col/0500"), a.reps)
+    return {
+        f"{a.columns}-column run view ms": lambda: srv.req(f"api/v1/runs/{rid}"),
+        "one series read ms": lambda: srv.req(f"api/v1/runs/{rid}/series?key=col/0500"),
+    }
 
 
 def bench_backend(binary, store, work, a):
-    res = {}
+    """Ingest (timed here), then the read workloads made; returns (results, reads, server): the
+    server stays up so that main() can time both backends' reads alternately."""
+    res, reads = {}, {}
     srv = Serve(binary, store, f"{work}/serve-{len(os.listdir(work))}.log", a.threads)
     try:
         if "ingest" in a.phases:
             bench_ingest(srv, a, res)
         if "listing" in a.phases:
-            bench_listing(srv, a, res)
+            reads.update(prepare_listing(srv, a))
         if "wide" in a.phases:
-            bench_wide(srv, a, res)
-    finally:
+            reads.update(prepare_wide(srv, a))
+    except BaseException:
         srv.stop()
-    return res
+        raise
+    return res, reads, srv
+
+
+def time_reads(backends, reps):
+    """Median ms of each read per backend, the backends' requests alternating within each rep
+    (so a change in the machine's load between phases moves both sides alike), after 3
+    unmeasured warm-up rounds."""
+    out = [{} for _ in backends]
+    for key in backends[0][0] if backends else {}:
+        ts = [[] for _ in backends]
+        for rep in range(reps + 3):
+            for b, (reads, _) in enumerate(backends):
+                t0 = time.monotonic()
+                reads[key]()
+                if rep >= 3:
+                    ts[b].append(time.monotonic() - t0)
+        for b in range(len(backends)):
+            out[b][key] = statistics.median(ts[b]) * 1000
+    return out
 
 
 def kill9(binary, pg, work, a):
@@ -353,10 +382,21 @@ def main():
     k9 = k9s = None
     try:
         emb, pgr = {}, {}
-        if "embedded" in a.backends:
-            emb = bench_backend(a.binary, f"{work}/store", work, a)
-        if "postgresql" in a.backends:
-            pgr = bench_backend(a.binary, pg.createdb("inloop_bench"), work, a)
+        servers, reads = [], []
+        try:
+            if "embedded" in a.backends:
+                emb, r, srv = bench_backend(a.binary, f"{work}/store", work, a)
+                servers.append(srv)
+                reads.append((r, emb))
+            if "postgresql" in a.backends:
+                pgr, r, srv = bench_backend(a.binary, pg.createdb("inloop_bench"), work, a)
+                servers.append(srv)
+                reads.append((r, pgr))
+            for (_, res), times in zip(reads, time_reads(reads, a.reps)):
+                res.update(times)
+        finally:
+            for srv in servers:
+                srv.stop()
         if "kill9" in a.phases:
             k9 = kill9(a.binary, pg, work, a)
         if "kill9serve" in a.phases:
