@@ -75,6 +75,45 @@ Params& Params::ByteaArray(const std::vector<std::string>& items) {
   return Bytes(v);
 }
 
+namespace {
+
+void PutBigEndian(std::string* out, uint64_t x, int bytes) {
+  for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) {
+    out->push_back(static_cast<char>((x >> shift) & 0xff));
+  }
+}
+
+}  // namespace
+
+CopyBinaryRows::CopyBinaryRows() {
+  buf_.append("PGCOPY\n\377\r\n\0", 11);  // the signature
+  PutBigEndian(&buf_, 0, 4);                  // flags: no OIDs
+  PutBigEndian(&buf_, 0, 4);                  // header extension length
+}
+
+CopyBinaryRows& CopyBinaryRows::Row(int16_t fields) {
+  ++rows_;
+  PutBigEndian(&buf_, static_cast<uint16_t>(fields), 2);
+  return *this;
+}
+
+CopyBinaryRows& CopyBinaryRows::Int8(int64_t v) {
+  PutBigEndian(&buf_, 8, 4);
+  PutBigEndian(&buf_, static_cast<uint64_t>(v), 8);
+  return *this;
+}
+
+CopyBinaryRows& CopyBinaryRows::Bytes(std::string_view v) {
+  PutBigEndian(&buf_, static_cast<uint32_t>(v.size()), 4);
+  buf_.append(v);
+  return *this;
+}
+
+std::string_view CopyBinaryRows::Finish() {
+  PutBigEndian(&buf_, 0xffff, 2);  // the trailer: a field count of -1
+  return buf_;
+}
+
 Params& Params::Null() {
   values_.emplace_back();
   null_.push_back(true);

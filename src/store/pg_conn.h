@@ -51,6 +51,25 @@ class Params {
   std::vector<bool> null_, binary_;
 };
 
+// Rows for `COPY table(columns) FROM STDIN WITH (FORMAT binary)` (PostgreSQL's binary copy
+// format: a signature and header, then per row its field count and each field as a big-endian
+// length and its bytes, then a -1 trailer). Fields must be given in the column order, with the
+// columns' exact types: Int8 for BIGINT, Bytes for BYTEA (sent as they are: no hex text to
+// make here and to decode in the server).
+class CopyBinaryRows {
+ public:
+  CopyBinaryRows();
+  CopyBinaryRows& Row(int16_t fields);
+  CopyBinaryRows& Int8(int64_t v);
+  CopyBinaryRows& Bytes(std::string_view v);
+  bool empty() const { return rows_ == 0; }
+  std::string_view Finish();  // the whole stream, trailer included; no row may follow
+
+ private:
+  std::string buf_;
+  size_t rows_ = 0;
+};
+
 class Result {
  public:
   Result() = default;
@@ -81,7 +100,7 @@ class PgConn {
   Status Exec(std::string_view sql, const Params& p = Params(), Result* out = nullptr);
   // Statements without binds, several separated by ';' allowed.
   Status ExecScript(std::string_view sql);
-  // COPY table(cols) FROM STDIN (text format) with `data` as the rows.
+  // COPY table(cols) FROM STDIN [WITH (FORMAT binary)] with `data` as the rows.
   Status CopyIn(std::string_view copy_sql, std::string_view data);
   bool in_transaction() const;
   bool healthy() const;  // the connection is still up

@@ -20,15 +20,6 @@ namespace {
 // A bulk writer (store.h AppendPoints) commits its sealed chunks once they add up to this much.
 constexpr size_t kBulkCommitBytes = 8u << 20;
 
-void AppendHex(std::string* out, std::string_view bytes) {
-  static const char* kHex = "0123456789abcdef";
-  out->append("\\\\x");
-  for (unsigned char c : bytes) {
-    out->push_back(kHex[c >> 4]);
-    out->push_back(kHex[c & 15]);
-  }
-}
-
 std::string IdArray(const std::vector<int64_t>& v) {
   std::string s = "{";
   for (size_t i = 0; i < v.size(); ++i) s += fmt::format("{}{}", i ? "," : "", v[i]);
@@ -472,13 +463,13 @@ Status PgRunWriter::Commit(bool closing, bool stage_heads) {
         run_id_, store_->location_));
   }
   if (pending_.empty() && !closing) return StageHeads(stage_heads);
-  std::string chunk_rows, staged_rows;
+  // Both COPYs in binary form: a chunk's bytes go as they are (as hex text they were twice the
+  // size, and the server decoded them).
+  pg::CopyBinaryRows chunk_rows, staged_rows;
   std::vector<int64_t> ids, sealed;
   for (auto& p : pending_) {
-    chunk_rows += fmt::format("{}\t{}\t{}\t{}\t{}\t", p.series_id, p.ordinal, p.count,
-                              p.first_step, p.last_step);
-    AppendHex(&chunk_rows, p.data);
-    chunk_rows += '\n';
+    chunk_rows.Row(6).Int8(p.series_id).Int8(p.ordinal).Int8(p.count).Int8(p.first_step);
+    chunk_rows.Int8(p.last_step).Bytes(p.data);
   }
   std::vector<size_t> staged_now(series_.size());
   for (size_t i = 0; i < series_.size(); ++i) {
@@ -488,33 +479,35 @@ Status PgRunWriter::Commit(bool closing, bool stage_heads) {
     staged_now[i] = stage_heads ? s->head.size() : s->staged;
     if (!stage_heads || s->head.size() <= s->staged) continue;
     std::span<const Point> fresh(s->head.data() + s->staged, s->head.size() - s->staged);
-    staged_rows += fmt::format("{}\t{}\t{}\t", s->id, s->sealed + static_cast<int64_t>(s->staged),
-                               fresh.size());
-    AppendHex(&staged_rows, EncodeChunk(fresh));
-    staged_rows += '\n';
+    staged_rows.Row(4).Int8(s->id).Int8(s->sealed + static_cast<int64_t>(s->staged));
+    staged_rows.Int8(static_cast<int64_t>(fresh.size())).Bytes(EncodeChunk(fresh));
   }
   Txn t(c);
   INLOOP_RETURN_IF_ERROR(t.status());
-  if (!chunk_rows.empty()) {
+  const bool chunks = !chunk_rows.empty(), staged = !staged_rows.empty();
+  if (chunks) {
     INLOOP_RETURN_IF_ERROR(c->CopyIn(
-        "COPY chunks(series_id, ordinal, count, first_step, last_step, data) FROM STDIN",
-        chunk_rows));
+        "COPY chunks(series_id, ordinal, count, first_step, last_step, data) FROM STDIN "
+        "WITH (FORMAT binary)",
+        chunk_rows.Finish()));
     INLOOP_RETURN_IF_ERROR(c->Exec(
         "DELETE FROM staging g USING (SELECT unnest($1::bigint[]) AS id, "
         "unnest($2::bigint[]) AS sealed) t WHERE g.series_id = t.id "
         "AND g.first_ordinal + g.count <= t.sealed",
         Params().Text(IdArray(ids)).Text(IdArray(sealed))));
   }
-  if (!staged_rows.empty()) {
+  if (staged) {
     INLOOP_RETURN_IF_ERROR(
-        c->CopyIn("COPY staging(series_id, first_ordinal, count, data) FROM STDIN", staged_rows));
+        c->CopyIn("COPY staging(series_id, first_ordinal, count, data) FROM STDIN "
+                  "WITH (FORMAT binary)",
+                  staged_rows.Finish()));
   }
   if (closing) {
     INLOOP_RETURN_IF_ERROR(c->Exec(
         "DELETE FROM staging g USING series s WHERE s.id = g.series_id AND s.run_id=$1",
         Params().Text(run_id_)));
   }
-  if (!chunk_rows.empty() || !staged_rows.empty() || closing) {
+  if (chunks || staged || closing) {
     INLOOP_RETURN_IF_ERROR(c->Exec(
         fmt::format("INSERT INTO run_points(run_id, version, live) VALUES($1, 1, {0}) "
                     "ON CONFLICT (run_id) DO UPDATE SET version=run_points.version+1, live={0}",

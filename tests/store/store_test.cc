@@ -284,6 +284,23 @@ TEST(PgStoreTest, UnreachableServerIsOneClearLine) {
   EXPECT_EQ(s.message().find('\n'), std::string::npos);
 }
 
+// The binary COPY stream, byte for byte (PostgreSQL's documented format): signature, flags and
+// header extension, then per row its field count and each field as a length and big-endian bytes,
+// then the -1 trailer. The store's tests on a real server read back what it writes.
+TEST(PgStoreTest, CopyBinaryRowsIsPostgresBinaryCopyFormat) {
+  pg::CopyBinaryRows rows;
+  EXPECT_TRUE(rows.empty());
+  rows.Row(2).Int8(-2).Bytes(std::string("a\0b", 3));
+  EXPECT_FALSE(rows.empty());
+  std::string want("PGCOPY\n\377\r\n\0", 11);
+  want += std::string(8, '\0');                                  // flags, extension length
+  want += std::string("\0\2", 2);                               // 2 fields
+  want += std::string("\0\0\0\x08", 4) + std::string(7, '\xff') + '\xfe';  // int8 -2
+  want += std::string("\0\0\0\x03", 4) + std::string("a\0b", 3);  // bytea of 3 bytes
+  want += "\xff\xff";                                            // trailer
+  EXPECT_EQ(std::string(rows.Finish()), want);
+}
+
 TEST(PgStoreTest, PasswordsAreElided) {
   EXPECT_EQ(pg::ElideUrlPassword("postgres://u:pw@h:5/d?sslmode=disable&password=x"),
             "postgres://u:***@h:5/d?sslmode=disable&password=***");
