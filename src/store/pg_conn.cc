@@ -52,6 +52,16 @@ Params& Params::Bytes(std::string_view v) {
   return *this;
 }
 
+namespace {
+
+void PutBigEndian(std::string* out, uint64_t x, int bytes) {
+  for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) {
+    out->push_back(static_cast<char>((x >> shift) & 0xff));
+  }
+}
+
+}  // namespace
+
 // PostgreSQL's binary array form (array_send): dimensions, a has-nulls flag, the element type,
 // each dimension's length and lower bound, then every element as length + bytes; big-endian.
 Params& Params::ByteaArray(const std::vector<std::string>& items) {
@@ -60,9 +70,7 @@ Params& Params::ByteaArray(const std::vector<std::string>& items) {
   size_t total = 20;
   for (auto& it : items) total += 4 + it.size();
   v.reserve(total);
-  auto put = [&v](uint32_t x) {
-    for (int shift = 24; shift >= 0; shift -= 8) v.push_back(static_cast<char>((x >> shift) & 0xff));
-  };
+  auto put = [&v](uint32_t x) { PutBigEndian(&v, x, 4); };
   put(1);  // one dimension
   put(0);  // no nulls
   put(kByteaOid);
@@ -74,16 +82,6 @@ Params& Params::ByteaArray(const std::vector<std::string>& items) {
   }
   return Bytes(v);
 }
-
-namespace {
-
-void PutBigEndian(std::string* out, uint64_t x, int bytes) {
-  for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) {
-    out->push_back(static_cast<char>((x >> shift) & 0xff));
-  }
-}
-
-}  // namespace
 
 CopyBinaryRows::CopyBinaryRows() {
   buf_.append("PGCOPY\n\377\r\n\0", 11);  // the signature
