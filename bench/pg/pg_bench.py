@@ -110,12 +110,17 @@ class Serve:
             return json.loads(f.read())
 
     def stop(self):
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            self.p.wait(60)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
+        stop_gently(self.p)
+
+
+def stop_gently(p):
+    """SIGTERM, and SIGKILL when the process has not ended within 60 s."""
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
 
 
 

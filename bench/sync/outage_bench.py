@@ -18,11 +18,11 @@ Usage: outage_bench.py INLOOP_BIN [--hosts 10] [--rate 200] [--before 15] [--out
                                   [--after 20] [--backend embedded|postgresql]
 Exits 1 when a run's series differ between the host and the server.
 """
-import argparse, json, os, shutil, signal, socket, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, subprocess, sys, tempfile, time
 import urllib.error, urllib.parse, urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pg"))
-from pg_bench import Postgres  # noqa: E402
+from pg_bench import Postgres, free_port, stop_gently  # noqa: E402
 
 TOKEN = "outage-bench-token-5150"
 WORKLOAD = r"""
@@ -39,14 +39,6 @@ while True:
     sys.stdout.flush()
     time.sleep(0.01)
 """
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 class Server:
@@ -70,12 +62,7 @@ class Server:
 
     def stop(self):
         if self.p and self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(60)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
+            stop_gently(self.p)
 
     def get(self, path):
         r = urllib.request.Request(self.base + path, headers={"Authorization": f"Bearer {TOKEN}"})
